@@ -1,0 +1,126 @@
+// The Meta interface: every inode-based operation the upper layers (chunk, vfs, mirror) may call.
+// Engines never implement this directly: they provide Tx primitives and BaseMeta does the rest.
+import type {
+  Attr,
+  AttrResult,
+  ChangeRecord,
+  Context,
+  DeletedSlice,
+  Entry,
+  FileType,
+  Format,
+  LockRange,
+  NodeResult,
+  ReaddirOptions,
+  SessionInfo,
+  Slice,
+  StatFs,
+  Versioned,
+  WriteResult,
+} from './types.js';
+
+export interface Meta {
+  /** The URL this engine was opened with, password removed. */
+  readonly url: string;
+  /** Engine name (sqlite3, redis, postgres, mysql). */
+  readonly engine: string;
+
+  // ---- volume ----
+  /** Creates the schema and root inode and stores the format. Refuses an existing volume unless force (then keeps its uuid). */
+  init(format: Format, force?: boolean): Promise<void>;
+  /** Loads the format; throws ENOENT ("volume not formatted") when there is none. */
+  load(): Promise<Format>;
+  /** Updates fields of the stored format (ferry config). */
+  updateFormat(change: Partial<Format>): Promise<Format>;
+  /** Removes every table/key of this volume. */
+  destroy(): Promise<void>;
+  close(): Promise<void>;
+
+  // ---- sessions ----
+  /** Registers this client; heartbeats and lock/open bookkeeping are tied to the session. */
+  newSession(info: Partial<SessionInfo>): Promise<number>;
+  heartbeat(): Promise<void>;
+  closeSession(): Promise<void>;
+  listSessions(): Promise<SessionInfo[]>;
+  /** Removes sessions whose heartbeat is older than maxAgeMs: releases their locks, frees their open-but-deleted files. */
+  cleanStaleSessions(maxAgeMs: number): Promise<number[]>;
+
+  // ---- namespace ----
+  statfs(ctx: Context, ino?: number): Promise<StatFs>;
+  access(ctx: Context, ino: number, mask: number, attr?: Attr): Promise<void>;
+  lookup(ctx: Context, parent: number, name: string, checkPerm?: boolean): Promise<{ inode: number; attr: Attr }>;
+  getattr(ctx: Context, ino: number): Promise<Attr>;
+  /** `set` is a mask of SET_* bits; SET_SIZE truncates (or extends with a hole). */
+  setattr(ctx: Context, ino: number, set: number, attr: Partial<Attr>): Promise<AttrResult>;
+  mknod(ctx: Context, parent: number, name: string, type: FileType, mode: number, rdev?: number): Promise<NodeResult>;
+  mkdir(ctx: Context, parent: number, name: string, mode: number): Promise<NodeResult>;
+  /** mknod of a regular file that is also opened (counted in open bookkeeping). */
+  create(ctx: Context, parent: number, name: string, mode: number, flags: number): Promise<NodeResult>;
+  symlink(ctx: Context, parent: number, name: string, target: string): Promise<NodeResult>;
+  readlink(ctx: Context, ino: number): Promise<string>;
+  link(ctx: Context, ino: number, parent: number, name: string): Promise<AttrResult>;
+  unlink(ctx: Context, parent: number, name: string): Promise<Versioned & { inode: number }>;
+  rmdir(ctx: Context, parent: number, name: string): Promise<Versioned & { inode: number }>;
+  /** flags: RENAME_NOREPLACE, RENAME_EXCHANGE. */
+  rename(ctx: Context, parentSrc: number, nameSrc: string, parentDst: number, nameDst: string, flags?: number): Promise<NodeResult>;
+  /** Entries ordered by name (bytewise), without "." and "..". */
+  readdir(ctx: Context, ino: number, opts?: ReaddirOptions): Promise<Entry[]>;
+  /** Walks a slash-separated path from `root` (no symlink following of the last part). */
+  resolve(ctx: Context, root: number, path: string): Promise<{ inode: number; attr: Attr }>;
+
+  // ---- open files and data ----
+  /** Checks access for `flags` (O_RDONLY/O_WRONLY/O_RDWR, O_TRUNC is the caller's job) and counts the open. */
+  open(ctx: Context, ino: number, flags: number): Promise<Attr>;
+  /** Drops one open; frees the inode if it was deleted while open and this was the last one. */
+  close(ctx: Context, ino: number): Promise<void>;
+  /** The slice list of chunk `indx`, oldest first. */
+  readChunk(ctx: Context, ino: number, indx: number): Promise<Slice[]>;
+  /** A new slice id (allocated in batches). */
+  newSliceId(): Promise<number>;
+  /** Appends a committed slice to a chunk, extending the length if it ends past it. */
+  writeSlice(ctx: Context, ino: number, indx: number, pos: number, slice: Omit<Slice, 'pos'>, mtime?: Date): Promise<WriteResult>;
+  truncate(ctx: Context, ino: number, length: number): Promise<AttrResult>;
+  fallocate(ctx: Context, ino: number, mode: number, off: number, len: number): Promise<AttrResult>;
+  /** Shares slices of [offIn, offIn+len) of fin at offOut in fout (no data copied). */
+  copyFileRange(ctx: Context, fin: number, offIn: number, fout: number, offOut: number, len: number): Promise<AttrResult & { copied: number }>;
+  /** Replaces the first `old.length` slices of a chunk by `merged` if they are unchanged (compaction). */
+  replaceSlices(ino: number, indx: number, old: Slice[], merged: Slice): Promise<boolean>;
+  /** Chunks with at least minSlices slices, for background compaction. */
+  listFragmentedChunks(minSlices: number, limit: number): Promise<Array<{ ino: number; indx: number; count: number }>>;
+
+  // ---- extended attributes ----
+  getxattr(ctx: Context, ino: number, name: string): Promise<Buffer>;
+  listxattr(ctx: Context, ino: number): Promise<string[]>;
+  setxattr(ctx: Context, ino: number, name: string, value: Buffer, flags?: number): Promise<Versioned>;
+  removexattr(ctx: Context, ino: number, name: string): Promise<Versioned>;
+
+  // ---- locks (owner is an opaque lock-owner id from the caller) ----
+  /** type F_RDLCK/F_WRLCK/F_UNLCK; block waits until granted. */
+  flock(ctx: Context, ino: number, owner: string, type: number, block: boolean): Promise<void>;
+  /** The first lock conflicting with `lock`, or undefined. */
+  getlk(ctx: Context, ino: number, owner: string, lock: LockRange): Promise<LockRange | undefined>;
+  /** Sets or clears (type F_UNLCK) a POSIX record lock on [start, end]. */
+  setlk(ctx: Context, ino: number, owner: string, block: boolean, type: number, start: number, end: number, pid: number): Promise<void>;
+
+  // ---- counters, versions, changelog ----
+  getCounter(name: string): Promise<number>;
+  /** The volume version: the number of namespace-changing transactions committed. */
+  currentVersion(): Promise<number>;
+  /** Records with version > from, oldest first. */
+  readChangelog(from: number, limit?: number): Promise<ChangeRecord[]>;
+  /** Drops records with version <= upTo; returns how many. */
+  trimChangelog(upTo: number): Promise<number>;
+  /** Applies a record from another volume's changelog (mirrors); atomically stores its version as applied. */
+  applyChangeRecord(rec: ChangeRecord): Promise<void>;
+
+  // ---- background jobs ----
+  /** Frees the data of deleted files: moves their slices with no references left to the delete queue. */
+  processDeletedFiles(limit: number): Promise<number>;
+  /** Slices waiting for their objects to be removed. */
+  pendingDeletedSlices(limit: number): Promise<DeletedSlice[]>;
+  /** Forgets slices whose objects have been removed. */
+  ackDeletedSlices(ids: number[]): Promise<void>;
+}
+
+/** Opens a Meta for a URL; each engine registers one. */
+export type MetaFactory = (url: URL, raw: string) => Promise<Meta>;

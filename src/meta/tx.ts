@@ -1,0 +1,105 @@
+// The narrow set of primitives an engine implements. BaseMeta writes every file-system operation once
+// on top of these, inside one engine transaction, so engines differ only in how they store rows.
+import type { Attr, DeletedSlice, Entry, FileType, Format, SessionInfo, Slice } from './types.js';
+
+export interface FlockRow {
+  sid: number;
+  owner: string;
+  type: number;
+}
+
+export interface PlockRow {
+  sid: number;
+  owner: string;
+  records: Buffer;
+}
+
+/** Primitives valid inside one transaction. Writes marked (logged) are recorded in the changelog by BaseMeta. */
+export interface Tx {
+  getAttr(ino: number): Promise<Attr | undefined>;
+  /** Insert or replace (logged). */
+  setAttr(ino: number, attr: Attr): Promise<void>;
+  /** (logged) */
+  delAttr(ino: number): Promise<void>;
+
+  getEntry(parent: number, name: string): Promise<{ inode: number; type: FileType } | undefined>;
+  /** Entry and the attributes of its inode in one read (one round trip where the engine can). */
+  lookup(parent: number, name: string): Promise<{ inode: number; attr: Attr } | undefined>;
+  /** Insert or replace (logged). */
+  setEntry(parent: number, name: string, ino: number, type: FileType): Promise<void>;
+  /** (logged) */
+  delEntry(parent: number, name: string): Promise<void>;
+  /** Ordered by name bytewise; `plus` joins the attributes in the same scan. */
+  listEntries(parent: number, after: string | undefined, limit: number, plus: boolean): Promise<Entry[]>;
+  hasEntries(parent: number): Promise<boolean>;
+
+  getSymlink(ino: number): Promise<string | undefined>;
+  setSymlink(ino: number, target: string): Promise<void>;
+  delSymlink(ino: number): Promise<void>;
+
+  getXattr(ino: number, name: string): Promise<Buffer | undefined>;
+  setXattr(ino: number, name: string, value: Buffer): Promise<void>;
+  delXattr(ino: number, name: string): Promise<boolean>;
+  listXattr(ino: number): Promise<string[]>;
+
+  /** Link table for hard links: adds delta links of ino in parent, dropping the row at 0 (logged). */
+  addParent(ino: number, parent: number, delta: number): Promise<void>;
+  listParents(ino: number): Promise<Array<{ parent: number; count: number }>>;
+
+  getChunk(ino: number, indx: number): Promise<Slice[]>;
+  /** (logged) */
+  appendSlice(ino: number, indx: number, slice: Slice): Promise<number /* slices now */>;
+  /** Replace a chunk's list; an empty list deletes the chunk (logged). */
+  setChunk(ino: number, indx: number, slices: Slice[]): Promise<void>;
+  /** Chunk indexes of an inode holding data, ascending, from `from`. */
+  listChunkIndexes(ino: number, from: number): Promise<number[]>;
+  listFragmentedChunks(minSlices: number, limit: number): Promise<Array<{ ino: number; indx: number; count: number }>>;
+
+  /** Slice reference counts (a slice is shared after copyFileRange or replaced by compaction). */
+  addSliceRef(id: number, size: number, delta: number): Promise<number /* refs now */>;
+
+  getCounter(name: string): Promise<number>;
+  incrCounter(name: string, delta: number): Promise<number /* new value */>;
+  setCounter(name: string, value: number): Promise<void>;
+
+  getSetting(): Promise<Format | undefined>;
+  setSetting(format: Format): Promise<void>;
+
+  // ---- not logged: per-client state and queues ----
+  addSession(sid: number, info: SessionInfo): Promise<void>;
+  updateSession(sid: number, heartbeat: number): Promise<void>;
+  delSession(sid: number): Promise<void>;
+  listSessions(): Promise<SessionInfo[]>;
+  addSustained(sid: number, ino: number): Promise<void>;
+  delSustained(sid: number, ino: number): Promise<void>;
+  listSustained(sid: number): Promise<number[]>;
+  addDelFile(ino: number, length: number): Promise<void>;
+  delDelFile(ino: number): Promise<void>;
+  listDelFiles(limit: number): Promise<Array<{ ino: number; length: number }>>;
+  addDelSlice(id: number, size: number): Promise<void>;
+  listDelSlices(limit: number): Promise<DeletedSlice[]>;
+  delDelSlices(ids: number[]): Promise<void>;
+  getFlocks(ino: number): Promise<FlockRow[]>;
+  setFlock(ino: number, sid: number, owner: string, type: number | null): Promise<void>;
+  getPlocks(ino: number): Promise<PlockRow[]>;
+  setPlock(ino: number, sid: number, owner: string, records: Buffer | null): Promise<void>;
+  /** Locks held by a session, for cleanup. */
+  delSessionLocks(sid: number): Promise<void>;
+
+  appendChangelog(version: number, op: string, ts: number, record: string): Promise<void>;
+}
+
+/** What an engine adds around Tx: transactions, the changelog reads, schema management. */
+export interface Engine {
+  readonly name: string;
+  readonly url: string;
+  /** Runs fn in one read-write transaction, retried on conflict/busy. fn may run more than once. */
+  txn<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Runs fn in a read-only transaction (may be a snapshot or no transaction for single reads). */
+  read<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  createSchema(): Promise<void>;
+  dropSchema(): Promise<void>;
+  readChangelog(from: number, limit: number): Promise<Array<{ version: number; op: string; ts: number; record: string }>>;
+  trimChangelog(upTo: number): Promise<number>;
+  close(): Promise<void>;
+}

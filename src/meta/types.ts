@@ -1,0 +1,227 @@
+// Engine-neutral metadata types: what an inode, an entry, a slice and a volume's format are.
+
+export const TYPE_FILE = 1;
+export const TYPE_DIRECTORY = 2;
+export const TYPE_SYMLINK = 3;
+export const TYPE_FIFO = 4;
+export const TYPE_BLOCKDEV = 5;
+export const TYPE_CHARDEV = 6;
+export const TYPE_SOCKET = 7;
+export type FileType = 1 | 2 | 3 | 4 | 5 | 6 | 7;
+
+export const ROOT_INODE = 1;
+/** Bytes in a chunk: the unit a file is cut into by offset. */
+export const CHUNK_SIZE = 64 << 20;
+export const MAX_NAME = 255;
+export const MAX_SYMLINK = 4096;
+export const MAX_XATTR_NAME = 255;
+export const MAX_XATTR_VALUE = 65536;
+
+/** Inode flags. */
+export const FLAG_IMMUTABLE = 1;
+export const FLAG_APPEND = 2;
+
+/** Attributes of one inode. Times are whole seconds plus nanoseconds so no precision is lost in JS numbers. */
+export interface Attr {
+  type: FileType;
+  /** Permission bits including setuid/setgid/sticky (07777). */
+  mode: number;
+  uid: number;
+  gid: number;
+  atime: number;
+  atimensec: number;
+  mtime: number;
+  mtimensec: number;
+  ctime: number;
+  ctimensec: number;
+  nlink: number;
+  length: number;
+  rdev: number;
+  /** Parent directory; 0 when a file has links in several directories (see the link table). */
+  parent: number;
+  flags: number;
+}
+
+export interface Entry {
+  inode: number;
+  name: string;
+  /** Full attributes for readdirplus; only `type` is reliable otherwise. */
+  attr: Attr;
+}
+
+/**
+ * One piece of a chunk's slice list: bytes [off, off+len) of slice `id` (whose stored size is `size`)
+ * appear at offset `pos` inside the chunk. id 0 is a hole (reads as zeros).
+ */
+export interface Slice {
+  pos: number;
+  id: number;
+  size: number;
+  off: number;
+  len: number;
+}
+
+/** Who is calling: permission checks use these. */
+export interface Context {
+  uid: number;
+  gid: number;
+  /** Supplementary groups (gid included or not; both work). */
+  gids: number[];
+  pid: number;
+  /** umask applied by mknod/mkdir/create on top of the mode. */
+  umask?: number;
+  /** False skips permission checks (internal jobs). Root always passes read/write checks. */
+  checkPermission: boolean;
+}
+
+export function rootContext(): Context {
+  return { uid: 0, gid: 0, gids: [0], pid: process.pid, checkPermission: false };
+}
+
+export function userContext(uid: number, gid: number, gids: number[] = [gid], umask = 0o022): Context {
+  return { uid, gid, gids, pid: process.pid, umask, checkPermission: true };
+}
+
+/** A volume's format record, kept in the engine's setting. */
+export interface Format {
+  name: string;
+  uuid: string;
+  /** Object store URL, e.g. file:///var/ferry or mem://x. */
+  storage: string;
+  /** Block size in bytes (4 MiB default). */
+  blockSize: number;
+  compression: string;
+  /** Days deleted files stay in trash; 0 disables trash. */
+  trashDays: number;
+  /** Bytes; 0 = unlimited. */
+  capacity: number;
+  /** Inode limit; 0 = unlimited. */
+  inodes: number;
+  /** Metadata schema version, for upgrades. */
+  metaVersion: number;
+  createdAt: string;
+  /** Later issues add fields (encryption, mirrors, ...); engines store the whole record. */
+  [extra: string]: unknown;
+}
+
+// access() masks, as in access(2).
+export const MODE_R = 4;
+export const MODE_W = 2;
+export const MODE_X = 1;
+
+// setattr() bits saying which fields to change.
+export const SET_MODE = 1 << 0;
+export const SET_UID = 1 << 1;
+export const SET_GID = 1 << 2;
+export const SET_SIZE = 1 << 3;
+export const SET_ATIME = 1 << 4;
+export const SET_MTIME = 1 << 5;
+export const SET_ATIME_NOW = 1 << 7;
+export const SET_MTIME_NOW = 1 << 8;
+export const SET_CTIME = 1 << 10;
+export const SET_FLAGS = 1 << 11;
+
+// rename() flags, as in renameat2(2).
+export const RENAME_NOREPLACE = 1;
+export const RENAME_EXCHANGE = 2;
+
+// setxattr() flags.
+export const XATTR_CREATE = 1;
+export const XATTR_REPLACE = 2;
+
+// fallocate() modes.
+export const FALLOC_KEEP_SIZE = 0x01;
+export const FALLOC_PUNCH_HOLE = 0x02;
+export const FALLOC_ZERO_RANGE = 0x10;
+
+// Lock types, as in fcntl(2) / flock(2).
+export const F_RDLCK = 0;
+export const F_WRLCK = 1;
+export const F_UNLCK = 2;
+
+export interface LockRange {
+  type: typeof F_RDLCK | typeof F_WRLCK;
+  start: number;
+  /** Inclusive end; Number.MAX_SAFE_INTEGER for "to end of file". */
+  end: number;
+  pid: number;
+}
+
+export interface StatFs {
+  totalSpace: number;
+  availSpace: number;
+  usedSpace: number;
+  usedInodes: number;
+  availInodes: number;
+}
+
+export interface SessionInfo {
+  sid: number;
+  hostname: string;
+  pid: number;
+  mountPoint: string;
+  version: string;
+  startedAt: string;
+  /** Milliseconds since epoch of the last heartbeat. */
+  heartbeat: number;
+}
+
+/** One logged change to the namespace: an engine-neutral mutation a mirror can apply to any engine. */
+export type Mutation =
+  | { t: 'attr'; ino: number; attr: Attr }
+  | { t: 'rmattr'; ino: number }
+  | { t: 'entry'; parent: number; name: string; ino: number; type: FileType }
+  | { t: 'rmentry'; parent: number; name: string }
+  | { t: 'symlink'; ino: number; target: string }
+  | { t: 'rmsymlink'; ino: number }
+  | { t: 'xattr'; ino: number; name: string; value: string /* base64 */ }
+  | { t: 'rmxattr'; ino: number; name: string }
+  | { t: 'parent'; ino: number; parent: number; delta: number }
+  | { t: 'slice'; ino: number; indx: number; slice: Slice }
+  | { t: 'chunk'; ino: number; indx: number; slices: Slice[] }
+  | { t: 'rmchunk'; ino: number; indx: number }
+  | { t: 'counter'; name: string; value: number }
+  | { t: 'setting'; format: Format };
+
+/** One changelog record: all mutations of one transaction, at the version it produced. */
+export interface ChangeRecord {
+  version: number;
+  op: string;
+  /** Milliseconds since epoch at commit. */
+  ts: number;
+  mutations: Mutation[];
+}
+
+/** A namespace-changing operation's result always carries the version it produced. */
+export interface Versioned {
+  version: number;
+}
+
+export interface NodeResult extends Versioned {
+  inode: number;
+  attr: Attr;
+}
+
+export interface AttrResult extends Versioned {
+  attr: Attr;
+}
+
+export interface WriteResult extends Versioned {
+  /** Slices now in the chunk: callers compact when it grows. */
+  sliceCount: number;
+  attr: Attr;
+}
+
+export interface ReaddirOptions {
+  /** Return entries with names strictly greater than this (paging). */
+  after?: string;
+  limit?: number;
+  /** Fill full attributes (readdirplus); otherwise only attr.type is set. */
+  plus?: boolean;
+}
+
+/** A slice whose objects can be deleted: its blocks are keyed by id and size. */
+export interface DeletedSlice {
+  id: number;
+  size: number;
+}
