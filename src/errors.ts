@@ -48,6 +48,8 @@ export class FsError extends Error {
   syscall?: string;
   path?: string;
   dest?: string;
+  /** The description without code/syscall/path, kept so context can be added later. */
+  readonly description: string;
 
   constructor(code: ErrnoCode, opts: { syscall?: string; path?: string; dest?: string; message?: string; cause?: unknown } = {}) {
     const desc = opts.message ?? ERRNO_MESSAGES[code] ?? 'error';
@@ -57,6 +59,7 @@ export class FsError extends Error {
     if (opts.dest !== undefined) msg += ` -> '${opts.dest}'`;
     super(msg, opts.cause !== undefined ? { cause: opts.cause } : undefined);
     this.name = 'FsError';
+    this.description = desc;
     this.code = code;
     this.errno = -(ERRNO[code] ?? ERRNO.EIO);
     if (opts.syscall) this.syscall = opts.syscall;
@@ -76,7 +79,8 @@ export class FsError extends Error {
       syscall: this.syscall ?? syscall,
       path: this.path ?? path,
       dest: this.dest ?? dest,
-      message: this.message.startsWith(`${this.code}: `) ? undefined : this.message,
+      message: this.description,
+      cause: this.cause,
     });
     if (this.stack) e.stack = this.stack;
     return e;

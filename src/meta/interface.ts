@@ -71,8 +71,8 @@ export interface Meta {
   // ---- open files and data ----
   /** Checks access for `flags` (O_RDONLY/O_WRONLY/O_RDWR, O_TRUNC is the caller's job) and counts the open. */
   open(ctx: Context, ino: number, flags: number): Promise<Attr>;
-  /** Drops one open; frees the inode if it was deleted while open and this was the last one. */
-  close(ctx: Context, ino: number): Promise<void>;
+  /** Drops one open (the file's close); frees the inode if it was deleted while open and this was the last one. */
+  release(ctx: Context, ino: number): Promise<void>;
   /** The slice list of chunk `indx`, oldest first. */
   readChunk(ctx: Context, ino: number, indx: number): Promise<Slice[]>;
   /** A new slice id (allocated in batches). */

@@ -1,0 +1,286 @@
+// File data bookkeeping: open files, slice lists of chunks, truncate/fallocate/copy, and the queues
+// through which freed slices reach the background job that deletes their objects.
+import { fsErr } from '../../errors.js';
+import { checkAccess } from '../access.js';
+import { align4k, setCtime, stamp, touch, type Stamp } from '../attrs.js';
+import { clipSlice } from '../slices.js';
+import type { Tx } from '../tx.js';
+import {
+  CHUNK_SIZE,
+  FALLOC_KEEP_SIZE,
+  FALLOC_PUNCH_HOLE,
+  FALLOC_ZERO_RANGE,
+  FLAG_APPEND,
+  FLAG_IMMUTABLE,
+  MODE_R,
+  MODE_W,
+  TYPE_DIRECTORY,
+  TYPE_FILE,
+  type Attr,
+  type AttrResult,
+  type Context,
+  type DeletedSlice,
+  type Slice,
+  type WriteResult,
+} from '../types.js';
+import { NamespaceOps } from './namespace.js';
+
+const O_ACCMODE = 3;
+const O_WRONLY = 1;
+const O_RDWR = 2;
+const O_TRUNC = 0o1000;
+const O_APPEND = 0o2000;
+
+/** Calls fn for each chunk piece of [off, off+len): chunk index, position in chunk, length. */
+function eachChunk(off: number, len: number, fn: (indx: number, pos: number, n: number, done: number) => void): void {
+  let done = 0;
+  while (done < len) {
+    const at = off + done;
+    const indx = Math.floor(at / CHUNK_SIZE);
+    const pos = at % CHUNK_SIZE;
+    const n = Math.min(len - done, CHUNK_SIZE - pos);
+    fn(indx, pos, n, done);
+    done += n;
+  }
+}
+
+export class DataOps extends NamespaceOps {
+  async open(ctx: Context, ino: number, flags: number): Promise<Attr> {
+    const a = await this.getattr(ctx, ino);
+    const acc = flags & O_ACCMODE;
+    const writing = acc === O_WRONLY || acc === O_RDWR || (flags & O_TRUNC) !== 0;
+    let mask = 0;
+    if (acc === 0 || acc === O_RDWR) mask |= MODE_R;
+    if (writing) mask |= MODE_W;
+    if (writing && a.type === TYPE_DIRECTORY) throw fsErr('EISDIR');
+    checkAccess(ctx, a, mask);
+    if (writing && a.flags & FLAG_IMMUTABLE) throw fsErr('EPERM');
+    if (writing && a.flags & FLAG_APPEND && (!(flags & O_APPEND) || flags & O_TRUNC)) throw fsErr('EPERM');
+    this.openCount.set(ino, (this.openCount.get(ino) ?? 0) + 1);
+    return a;
+  }
+
+  async release(_ctx: Context, ino: number): Promise<void> {
+    const n = (this.openCount.get(ino) ?? 0) - 1;
+    if (n > 0) {
+      this.openCount.set(ino, n);
+      return;
+    }
+    this.openCount.delete(ino);
+    if (this.sid && (await this.eng.read((tx) => tx.listSustained(this.sid))).includes(ino)) {
+      await this.releaseSustained(this.sid, ino);
+    }
+  }
+
+  protected override async releaseSustained(sid: number, ino: number): Promise<void> {
+    await this.change('release', async (tx) => {
+      await tx.delSustained(sid, ino);
+      const a = await tx.getAttr(ino);
+      if (a && a.nlink === 0) await this.freeInode(tx, ino, a);
+      return {};
+    });
+  }
+
+  readChunk(_ctx: Context, ino: number, indx: number): Promise<Slice[]> {
+    return this.eng.read((tx) => tx.getChunk(ino, indx));
+  }
+
+  async writeSlice(ctx: Context, ino: number, indx: number, pos: number, s: Omit<Slice, 'pos'>, mtime?: Date): Promise<WriteResult> {
+    if (pos < 0 || pos + s.len > CHUNK_SIZE) throw fsErr('EINVAL', 'slice crosses a chunk boundary');
+    return this.change('write', async (tx) => {
+      const a = await this.mustAttr(tx, ino);
+      if (a.type !== TYPE_FILE) throw fsErr('EPERM');
+      const end = indx * CHUNK_SIZE + pos + s.len;
+      const grow = align4k(end) - align4k(a.length);
+      if (grow > 0) await this.checkQuota(tx, grow, 0);
+      const sliceCount = await tx.appendSlice(ino, indx, { pos, ...s });
+      if (s.id) await tx.addSliceRef(s.id, s.size, 1);
+      if (end > a.length) {
+        a.length = end;
+        if (grow > 0) await tx.incrCounter('usedSpace', grow);
+      }
+      touch(a, mtime ? stamp(mtime) : stamp());
+      await tx.setAttr(ino, a);
+      return { sliceCount, attr: a };
+    });
+  }
+
+  async truncate(ctx: Context, ino: number, length: number): Promise<AttrResult> {
+    if (length < 0) throw fsErr('EINVAL');
+    return this.change('truncate', async (tx) => {
+      const a = await this.mustAttr(tx, ino);
+      if (a.type === TYPE_DIRECTORY) throw fsErr('EISDIR');
+      if (a.type !== TYPE_FILE) throw fsErr('EINVAL');
+      if (a.flags & (FLAG_IMMUTABLE | FLAG_APPEND)) throw fsErr('EPERM');
+      checkAccess(ctx, a, MODE_W);
+      await this.truncateIn(tx, ino, a, length, stamp());
+      await tx.setAttr(ino, a);
+      return { attr: a };
+    });
+  }
+
+  /** Drops chunks past the new end and masks the tail of the last one with a hole, so growing again reads zeros. */
+  protected override async truncateIn(tx: Tx, ino: number, a: Attr, length: number, t: Stamp): Promise<void> {
+    const grow = align4k(length) - align4k(a.length);
+    if (grow > 0) await this.checkQuota(tx, grow, 0);
+    if (length < a.length) {
+      const first = Math.ceil(length / CHUNK_SIZE);
+      for (const indx of await tx.listChunkIndexes(ino, first)) await this.dropChunk(tx, ino, indx);
+      const pos = length % CHUNK_SIZE;
+      if (pos > 0) {
+        const last = Math.floor(length / CHUNK_SIZE);
+        const tailEnd = Math.min(CHUNK_SIZE, a.length - last * CHUNK_SIZE);
+        await tx.appendSlice(ino, last, { pos, id: 0, size: 0, off: 0, len: tailEnd - pos });
+      }
+    }
+    if (grow !== 0) await tx.incrCounter('usedSpace', grow);
+    a.length = length;
+    touch(a, t);
+  }
+
+  /** Deletes a chunk, releasing one reference of each slice in it. */
+  protected async dropChunk(tx: Tx, ino: number, indx: number): Promise<void> {
+    const slices = await tx.getChunk(ino, indx);
+    await tx.setChunk(ino, indx, []);
+    await this.releaseSlices(tx, slices);
+  }
+
+  protected async releaseSlices(tx: Tx, slices: Slice[]): Promise<void> {
+    for (const s of slices) {
+      if (s.id && (await tx.addSliceRef(s.id, s.size, -1)) <= 0) await tx.addDelSlice(s.id, s.size);
+    }
+  }
+
+  async fallocate(ctx: Context, ino: number, mode: number, off: number, len: number): Promise<AttrResult> {
+    if (off < 0 || len <= 0) throw fsErr('EINVAL');
+    if (mode & FALLOC_PUNCH_HOLE && !(mode & FALLOC_KEEP_SIZE)) throw fsErr('EINVAL');
+    if (mode & FALLOC_PUNCH_HOLE && mode & FALLOC_ZERO_RANGE) throw fsErr('EINVAL');
+    return this.change('fallocate', async (tx) => {
+      const a = await this.mustAttr(tx, ino);
+      if (a.type === TYPE_DIRECTORY) throw fsErr('EISDIR');
+      if (a.type !== TYPE_FILE) throw fsErr('ENODEV');
+      if (a.flags & FLAG_IMMUTABLE || (a.flags & FLAG_APPEND && mode & (FALLOC_PUNCH_HOLE | FALLOC_ZERO_RANGE))) throw fsErr('EPERM');
+      checkAccess(ctx, a, MODE_W);
+      const end = off + len;
+      if (mode & (FALLOC_PUNCH_HOLE | FALLOC_ZERO_RANGE)) {
+        const holeEnd = Math.min(end, mode & FALLOC_KEEP_SIZE ? a.length : end);
+        if (holeEnd > off) await this.appendHoles(tx, ino, off, holeEnd - off);
+      }
+      const t = stamp();
+      if (!(mode & FALLOC_KEEP_SIZE) && end > a.length) {
+        const grow = align4k(end) - align4k(a.length);
+        await this.checkQuota(tx, grow, 0);
+        if (grow) await tx.incrCounter('usedSpace', grow);
+        a.length = end;
+        touch(a, t);
+      } else if (mode & (FALLOC_PUNCH_HOLE | FALLOC_ZERO_RANGE)) {
+        touch(a, t);
+      } else {
+        setCtime(a, t);
+      }
+      await tx.setAttr(ino, a);
+      return { attr: a };
+    });
+  }
+
+  private async appendHoles(tx: Tx, ino: number, off: number, len: number): Promise<void> {
+    const pieces: Array<[number, number, number]> = [];
+    eachChunk(off, len, (indx, pos, n) => pieces.push([indx, pos, n]));
+    for (const [indx, pos, n] of pieces) await tx.appendSlice(ino, indx, { pos, id: 0, size: 0, off: 0, len: n });
+  }
+
+  async copyFileRange(ctx: Context, fin: number, offIn: number, fout: number, offOut: number, len: number): Promise<AttrResult & { copied: number }> {
+    if (offIn < 0 || offOut < 0 || len < 0) throw fsErr('EINVAL');
+    return this.change('copy', async (tx) => {
+      const ain = await this.mustAttr(tx, fin);
+      const aout = fin === fout ? ain : await this.mustAttr(tx, fout);
+      if (ain.type === TYPE_DIRECTORY || aout.type === TYPE_DIRECTORY) throw fsErr('EISDIR');
+      if (ain.type !== TYPE_FILE || aout.type !== TYPE_FILE) throw fsErr('EINVAL');
+      if (aout.flags & (FLAG_IMMUTABLE | FLAG_APPEND)) throw fsErr('EPERM');
+      checkAccess(ctx, ain, MODE_R);
+      checkAccess(ctx, aout, MODE_W);
+      const n = Math.max(0, Math.min(len, ain.length - offIn));
+      if (n === 0) return { attr: aout, copied: 0 };
+      if (fin === fout && offIn < offOut + n && offOut < offIn + n) throw fsErr('EINVAL');
+      const end = offOut + n;
+      const grow = align4k(end) - align4k(aout.length);
+      if (grow > 0) await this.checkQuota(tx, grow, 0);
+      // The destination range first becomes a hole, then the source's slices are laid over it in order.
+      await this.appendHoles(tx, fout, offOut, n);
+      const srcChunks = new Map<number, Slice[]>();
+      const pieces: Array<[number, Slice]> = [];
+      for (let done = 0; done < n; ) {
+        const at = offIn + done;
+        const indx = Math.floor(at / CHUNK_SIZE);
+        const pos = at % CHUNK_SIZE;
+        const take = Math.min(n - done, CHUNK_SIZE - pos);
+        if (!srcChunks.has(indx)) srcChunks.set(indx, await tx.getChunk(fin, indx));
+        for (const s of srcChunks.get(indx)!) {
+          const c = clipSlice(s, pos, pos + take);
+          if (!c) continue;
+          // Place it in the destination, splitting where it crosses a destination chunk boundary.
+          eachChunk(offOut + done + (c.pos - pos), c.len, (di, dpos, dn, dd) =>
+            pieces.push([di, { pos: dpos, id: c.id, size: c.size, off: c.off + dd, len: dn }]),
+          );
+        }
+        done += take;
+      }
+      for (const [indx, s] of pieces) {
+        await tx.appendSlice(fout, indx, s);
+        if (s.id) await tx.addSliceRef(s.id, s.size, 1);
+      }
+      const t = stamp();
+      if (end > aout.length) {
+        if (grow > 0) await tx.incrCounter('usedSpace', grow);
+        aout.length = end;
+      }
+      touch(aout, t);
+      await tx.setAttr(fout, aout);
+      return { attr: aout, copied: n };
+    });
+  }
+
+  async replaceSlices(ino: number, indx: number, old: Slice[], merged: Slice): Promise<boolean> {
+    const r = await this.change('compact', async (tx) => {
+      const cur = await tx.getChunk(ino, indx);
+      const same =
+        cur.length >= old.length &&
+        old.every((s, i) => s.pos === cur[i].pos && s.id === cur[i].id && s.off === cur[i].off && s.len === cur[i].len);
+      if (!same) return { ok: false };
+      await tx.setChunk(ino, indx, [merged, ...cur.slice(old.length)]);
+      if (merged.id) await tx.addSliceRef(merged.id, merged.size, 1);
+      await this.releaseSlices(tx, old);
+      return { ok: true };
+    });
+    return r.ok;
+  }
+
+  listFragmentedChunks(minSlices: number, limit: number): Promise<Array<{ ino: number; indx: number; count: number }>> {
+    return this.eng.read((tx) => tx.listFragmentedChunks(minSlices, limit));
+  }
+
+  /** Frees the chunks of deleted files, a bounded number of chunks per transaction. */
+  async processDeletedFiles(limit: number): Promise<number> {
+    const files = await this.eng.read((tx) => tx.listDelFiles(limit));
+    for (const f of files) {
+      for (;;) {
+        const left = await this.change('gc', async (tx) => {
+          const indexes = await tx.listChunkIndexes(f.ino, 0);
+          for (const indx of indexes.slice(0, 64)) await this.dropChunk(tx, f.ino, indx);
+          if (indexes.length <= 64) await tx.delDelFile(f.ino);
+          return { left: indexes.length > 64 };
+        });
+        if (!left.left) break;
+      }
+    }
+    return files.length;
+  }
+
+  pendingDeletedSlices(limit: number): Promise<DeletedSlice[]> {
+    return this.eng.read((tx) => tx.listDelSlices(limit));
+  }
+
+  async ackDeletedSlices(ids: number[]): Promise<void> {
+    if (ids.length) await this.eng.txn((tx) => tx.delDelSlices(ids));
+  }
+}

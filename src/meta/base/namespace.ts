@@ -1,0 +1,494 @@
+// Namespace operations written once for every engine: each is one transaction over Tx primitives.
+import { FsError, fsErr } from '../../errors.js';
+import { checkAccess, checkSticky, inGroup, isOwnerOrRoot } from '../access.js';
+import { align4k, newAttr, setAtime, setCtime, setMtime, spaceOf, stamp, touch, type Stamp } from '../attrs.js';
+import type { Tx } from '../tx.js';
+import {
+  FLAG_APPEND,
+  FLAG_IMMUTABLE,
+  MAX_NAME,
+  MAX_SYMLINK,
+  MODE_W,
+  MODE_X,
+  RENAME_EXCHANGE,
+  RENAME_NOREPLACE,
+  ROOT_INODE,
+  SET_ATIME,
+  SET_ATIME_NOW,
+  SET_CTIME,
+  SET_FLAGS,
+  SET_GID,
+  SET_MODE,
+  SET_MTIME,
+  SET_MTIME_NOW,
+  SET_SIZE,
+  SET_UID,
+  TYPE_DIRECTORY,
+  TYPE_FILE,
+  TYPE_SYMLINK,
+  type Attr,
+  type AttrResult,
+  type Context,
+  type Entry,
+  type FileType,
+  type NodeResult,
+  type ReaddirOptions,
+  type StatFs,
+  type Versioned,
+} from '../types.js';
+import { MetaCore } from './core.js';
+
+const PIB = 2 ** 50;
+
+export function checkName(name: string): void {
+  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
+    throw new FsError('EINVAL', { message: `invalid name '${name}'` });
+  }
+  if (Buffer.byteLength(name) > MAX_NAME) throw fsErr('ENAMETOOLONG');
+}
+
+export class NamespaceOps extends MetaCore {
+  /** Inodes this client holds open: an unlinked inode stays until its last close. */
+  protected readonly openCount = new Map<number, number>();
+
+  protected async mustAttr(tx: Tx, ino: number): Promise<Attr> {
+    const a = await tx.getAttr(ino);
+    if (!a) throw fsErr('ENOENT');
+    return a;
+  }
+
+  /** A directory the caller may add or remove entries in. */
+  protected async writableDir(tx: Tx, ctx: Context, ino: number): Promise<Attr> {
+    const a = await this.mustAttr(tx, ino);
+    if (a.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
+    if (a.nlink === 0) throw fsErr('ENOENT');
+    checkAccess(ctx, a, MODE_W | MODE_X);
+    if (a.flags & (FLAG_IMMUTABLE | FLAG_APPEND)) throw fsErr('EPERM');
+    return a;
+  }
+
+  // ---- reads ----
+
+  async statfs(_ctx: Context, _ino = ROOT_INODE): Promise<StatFs> {
+    const f = this.format();
+    const [used, inodes] = await this.eng.read(async (tx) => [await tx.getCounter('usedSpace'), await tx.getCounter('totalInodes')]);
+    const total = f.capacity > 0 ? f.capacity : Math.max(PIB, align4k(used) * 2);
+    const itotal = f.inodes > 0 ? f.inodes : Math.max(10_000_000, inodes * 2);
+    return {
+      totalSpace: total,
+      availSpace: Math.max(0, total - used),
+      usedSpace: used,
+      usedInodes: inodes,
+      availInodes: Math.max(0, itotal - inodes),
+    };
+  }
+
+  async access(ctx: Context, ino: number, mask: number, attr?: Attr): Promise<void> {
+    checkAccess(ctx, attr ?? (await this.getattr(ctx, ino)), mask);
+  }
+
+  async getattr(_ctx: Context, ino: number): Promise<Attr> {
+    const a = await this.eng.read((tx) => tx.getAttr(ino));
+    if (!a) throw fsErr('ENOENT');
+    return a;
+  }
+
+  async lookup(ctx: Context, parent: number, name: string, checkPerm = true): Promise<{ inode: number; attr: Attr }> {
+    if (Buffer.byteLength(name) > MAX_NAME) throw fsErr('ENAMETOOLONG');
+    return this.eng.read(async (tx) => {
+      if (name === '.' || name === '..') {
+        const pa = await this.mustAttr(tx, parent);
+        if (pa.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
+        if (checkPerm) checkAccess(ctx, pa, MODE_X);
+        const ino = name === '.' || parent === ROOT_INODE ? parent : pa.parent;
+        return { inode: ino, attr: ino === parent ? pa : await this.mustAttr(tx, ino) };
+      }
+      if (checkPerm && ctx.checkPermission && ctx.uid !== 0) {
+        const pa = await this.mustAttr(tx, parent);
+        if (pa.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
+        checkAccess(ctx, pa, MODE_X);
+      }
+      const found = await tx.lookup(parent, name);
+      if (found) return found;
+      // Tell a missing entry from a parent that is not a directory.
+      const pa = await tx.getAttr(parent);
+      if (pa && pa.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
+      throw fsErr('ENOENT');
+    });
+  }
+
+  async resolve(ctx: Context, root: number, path: string): Promise<{ inode: number; attr: Attr }> {
+    let cur = { inode: root, attr: await this.getattr(ctx, root) };
+    for (const part of path.split('/')) {
+      if (part === '' || part === '.') continue;
+      if (cur.attr.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
+      cur = await this.lookup(ctx, cur.inode, part);
+    }
+    return cur;
+  }
+
+  async readlink(_ctx: Context, ino: number): Promise<string> {
+    return this.eng.read(async (tx) => {
+      const t = await tx.getSymlink(ino);
+      if (t !== undefined) return t;
+      const a = await this.mustAttr(tx, ino);
+      throw fsErr(a.type === TYPE_SYMLINK ? 'EIO' : 'EINVAL');
+    });
+  }
+
+  async readdir(ctx: Context, ino: number, opts: ReaddirOptions = {}): Promise<Entry[]> {
+    return this.eng.read(async (tx) => {
+      const a = await this.mustAttr(tx, ino);
+      if (a.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
+      checkAccess(ctx, a, opts.plus ? 4 | MODE_X : 4);
+      return tx.listEntries(ino, opts.after, opts.limit ?? Number.MAX_SAFE_INTEGER, opts.plus ?? false);
+    });
+  }
+
+  // ---- creating ----
+
+  mknod(ctx: Context, parent: number, name: string, type: FileType, mode: number, rdev = 0): Promise<NodeResult> {
+    return this.makeNode(ctx, parent, name, type, mode, rdev, undefined);
+  }
+
+  mkdir(ctx: Context, parent: number, name: string, mode: number): Promise<NodeResult> {
+    return this.makeNode(ctx, parent, name, TYPE_DIRECTORY, mode, 0, undefined);
+  }
+
+  async create(ctx: Context, parent: number, name: string, mode: number, _flags: number): Promise<NodeResult> {
+    const r = await this.makeNode(ctx, parent, name, TYPE_FILE, mode, 0, undefined);
+    this.openCount.set(r.inode, (this.openCount.get(r.inode) ?? 0) + 1);
+    return r;
+  }
+
+  symlink(ctx: Context, parent: number, name: string, target: string): Promise<NodeResult> {
+    if (target === '' || Buffer.byteLength(target) > MAX_SYMLINK) throw fsErr(target === '' ? 'ENOENT' : 'ENAMETOOLONG');
+    return this.makeNode(ctx, parent, name, TYPE_SYMLINK, 0o777, 0, target);
+  }
+
+  private async makeNode(
+    ctx: Context,
+    parent: number,
+    name: string,
+    type: FileType,
+    mode: number,
+    rdev: number,
+    target: string | undefined,
+  ): Promise<NodeResult> {
+    checkName(name);
+    const ino = await this.inodes.alloc();
+    const op = type === TYPE_DIRECTORY ? 'mkdir' : type === TYPE_SYMLINK ? 'symlink' : type === TYPE_FILE ? 'create' : 'mknod';
+    return this.change(op, async (tx) => {
+      const pa = await this.writableDir(tx, ctx, parent);
+      if (await tx.getEntry(parent, name)) throw fsErr('EEXIST');
+      await this.checkQuota(tx, type === TYPE_DIRECTORY ? 4096 : 0, 1);
+      const t = stamp();
+      const umask = type === TYPE_SYMLINK ? 0 : (ctx.umask ?? 0);
+      const attr = newAttr(type, mode & 0o7777 & ~umask, ctx.uid, ctx.gid, parent, t);
+      attr.rdev = rdev;
+      if (pa.mode & 0o2000) {
+        // setgid directories hand their group (and, to subdirectories, the bit) down.
+        attr.gid = pa.gid;
+        if (type === TYPE_DIRECTORY) attr.mode |= 0o2000;
+      } else if (attr.mode & 0o2000 && ctx.checkPermission && ctx.uid !== 0 && !inGroup(ctx, attr.gid)) {
+        attr.mode &= ~0o2000;
+      }
+      if (target !== undefined) attr.length = Buffer.byteLength(target);
+      await tx.setEntry(parent, name, ino, type);
+      await tx.setAttr(ino, attr);
+      if (target !== undefined) await tx.setSymlink(ino, target);
+      touch(pa, t);
+      if (type === TYPE_DIRECTORY) pa.nlink++;
+      await tx.setAttr(parent, pa);
+      await tx.incrCounter('totalInodes', 1);
+      const space = spaceOf(attr);
+      if (space) await tx.incrCounter('usedSpace', space);
+      return { inode: ino, attr };
+    });
+  }
+
+  /** ENOSPC when the volume's capacity or inode limit would be passed. */
+  protected async checkQuota(tx: Tx, space: number, inodes: number): Promise<void> {
+    const f = this.format();
+    if (space > 0 && f.capacity > 0 && (await tx.getCounter('usedSpace')) + space > f.capacity) throw fsErr('ENOSPC');
+    if (inodes > 0 && f.inodes > 0 && (await tx.getCounter('totalInodes')) + inodes > f.inodes) throw fsErr('ENOSPC');
+  }
+
+  async link(ctx: Context, ino: number, parent: number, name: string): Promise<AttrResult> {
+    checkName(name);
+    return this.change('link', async (tx) => {
+      const pa = await this.writableDir(tx, ctx, parent);
+      const attr = await this.mustAttr(tx, ino);
+      if (attr.type === TYPE_DIRECTORY) throw fsErr('EPERM');
+      if (attr.flags & (FLAG_IMMUTABLE | FLAG_APPEND)) throw fsErr('EPERM');
+      if (attr.nlink === 0) throw fsErr('ENOENT');
+      if (await tx.getEntry(parent, name)) throw fsErr('EEXIST');
+      const t = stamp();
+      // Files with several links keep their parents in the link table.
+      if (attr.parent !== 0) await tx.addParent(ino, attr.parent, 1);
+      await tx.addParent(ino, parent, 1);
+      attr.parent = 0;
+      attr.nlink++;
+      setCtime(attr, t);
+      await tx.setEntry(parent, name, ino, attr.type);
+      await tx.setAttr(ino, attr);
+      touch(pa, t);
+      await tx.setAttr(parent, pa);
+      return { attr };
+    });
+  }
+
+  // ---- removing ----
+
+  unlink(ctx: Context, parent: number, name: string): Promise<Versioned & { inode: number }> {
+    return this.change('unlink', async (tx) => {
+      const pa = await this.writableDir(tx, ctx, parent);
+      const e = await tx.getEntry(parent, name);
+      if (!e) throw fsErr('ENOENT');
+      if (e.type === TYPE_DIRECTORY) throw fsErr('EISDIR');
+      const attr = await tx.getAttr(e.inode);
+      if (attr) {
+        checkSticky(ctx, pa, attr);
+        if (attr.flags & (FLAG_IMMUTABLE | FLAG_APPEND)) throw fsErr('EPERM');
+      }
+      const t = stamp();
+      await tx.delEntry(parent, name);
+      touch(pa, t);
+      await tx.setAttr(parent, pa);
+      if (attr) await this.dropLink(tx, e.inode, attr, parent, t);
+      return { inode: e.inode };
+    });
+  }
+
+  rmdir(ctx: Context, parent: number, name: string): Promise<Versioned & { inode: number }> {
+    if (name === '.') throw fsErr('EINVAL');
+    if (name === '..') throw fsErr('ENOTEMPTY');
+    return this.change('rmdir', async (tx) => {
+      const pa = await this.writableDir(tx, ctx, parent);
+      const e = await tx.getEntry(parent, name);
+      if (!e) throw fsErr('ENOENT');
+      if (e.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
+      const attr = await this.mustAttr(tx, e.inode);
+      checkSticky(ctx, pa, attr);
+      if (attr.flags & (FLAG_IMMUTABLE | FLAG_APPEND)) throw fsErr('EPERM');
+      if (await tx.hasEntries(e.inode)) throw fsErr('ENOTEMPTY');
+      const t = stamp();
+      await tx.delEntry(parent, name);
+      touch(pa, t);
+      pa.nlink--;
+      await tx.setAttr(parent, pa);
+      await this.freeInode(tx, e.inode, attr);
+      return { inode: e.inode };
+    });
+  }
+
+  /** One name of `ino` in `parent` is gone: drop a link, and the inode with its last one unless it is open here. */
+  protected async dropLink(tx: Tx, ino: number, attr: Attr, parent: number, t: Stamp): Promise<void> {
+    attr.nlink--;
+    setCtime(attr, t);
+    if (attr.nlink > 0) {
+      if (attr.parent === 0) {
+        await tx.addParent(ino, parent, -1);
+        if (attr.nlink === 1) {
+          // Back to a single link: the parent lives in the attribute again.
+          const [rest] = await tx.listParents(ino);
+          if (rest) {
+            attr.parent = rest.parent;
+            await tx.addParent(ino, rest.parent, -rest.count);
+          }
+        }
+      }
+      await tx.setAttr(ino, attr);
+      return;
+    }
+    if (attr.type === TYPE_FILE && this.sid && (this.openCount.get(ino) ?? 0) > 0) {
+      attr.parent = 0;
+      await tx.setAttr(ino, attr);
+      await tx.addSustained(this.sid, ino);
+      return;
+    }
+    await this.freeInode(tx, ino, attr);
+  }
+
+  /** Removes an inode's attributes, symlink and xattrs; its file data goes to the delete queue. */
+  protected async freeInode(tx: Tx, ino: number, attr: Attr): Promise<void> {
+    await tx.delAttr(ino);
+    if (attr.type === TYPE_SYMLINK) await tx.delSymlink(ino);
+    for (const name of await tx.listXattr(ino)) await tx.delXattr(ino, name);
+    if (attr.parent === 0 && attr.type === TYPE_FILE) {
+      for (const p of await tx.listParents(ino)) await tx.addParent(ino, p.parent, -p.count);
+    }
+    if (attr.type === TYPE_FILE) await tx.addDelFile(ino, attr.length);
+    await tx.incrCounter('totalInodes', -1);
+    const space = spaceOf(attr);
+    if (space) await tx.incrCounter('usedSpace', -space);
+  }
+
+  // ---- rename ----
+
+  async rename(ctx: Context, ps: number, ns: string, pd: number, nd: string, flags = 0): Promise<NodeResult> {
+    if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) || (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE)) {
+      throw fsErr('EINVAL');
+    }
+    if (ns === '.' || ns === '..') throw fsErr(ns === '.' ? 'EINVAL' : 'EBUSY');
+    checkName(nd);
+    return this.change('rename', async (tx) => {
+      const src = await this.writableDir(tx, ctx, ps);
+      const dst = ps === pd ? src : await this.writableDir(tx, ctx, pd);
+      const se = await tx.getEntry(ps, ns);
+      if (!se) throw fsErr('ENOENT');
+      const sattr = await this.mustAttr(tx, se.inode);
+      const de = await tx.getEntry(pd, nd);
+      const exchange = (flags & RENAME_EXCHANGE) !== 0;
+      if (exchange && !de) throw fsErr('ENOENT');
+      if (flags & RENAME_NOREPLACE && de) throw fsErr('EEXIST');
+      if (ps === pd && ns === nd) return { inode: se.inode, attr: sattr };
+      checkSticky(ctx, src, sattr);
+      if (sattr.flags & (FLAG_IMMUTABLE | FLAG_APPEND)) throw fsErr('EPERM');
+      const dattr = de ? await this.mustAttr(tx, de.inode) : undefined;
+      if (de && dattr && de.inode === se.inode) return { inode: se.inode, attr: sattr }; // two links of one file
+      if (dattr) {
+        checkSticky(ctx, dst, dattr);
+        if (dattr.flags & (FLAG_IMMUTABLE | FLAG_APPEND)) throw fsErr('EPERM');
+      }
+      if (ps !== pd) {
+        if (se.type === TYPE_DIRECTORY) await this.movableDir(tx, ctx, se.inode, sattr, pd);
+        if (exchange && de!.type === TYPE_DIRECTORY) await this.movableDir(tx, ctx, de!.inode, dattr!, ps);
+      }
+      const t = stamp();
+      if (de && !exchange) {
+        if (se.type === TYPE_DIRECTORY) {
+          if (de.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
+          if (await tx.hasEntries(de.inode)) throw fsErr('ENOTEMPTY');
+        } else if (de.type === TYPE_DIRECTORY) {
+          throw fsErr('EISDIR');
+        }
+      }
+      await tx.delEntry(ps, ns);
+      await tx.setEntry(pd, nd, se.inode, se.type);
+      if (exchange) {
+        await tx.setEntry(ps, ns, de!.inode, de!.type);
+        await this.moveParent(tx, de!.inode, dattr!, pd, ps, src, dst, t);
+      } else if (de && dattr) {
+        if (de.type === TYPE_DIRECTORY) {
+          dst.nlink--;
+          await this.freeInode(tx, de.inode, dattr);
+        } else {
+          await this.dropLink(tx, de.inode, dattr, pd, t);
+        }
+      }
+      await this.moveParent(tx, se.inode, sattr, ps, pd, dst, src, t);
+      touch(src, t);
+      touch(dst, t);
+      await tx.setAttr(ps, src);
+      if (pd !== ps) await tx.setAttr(pd, dst);
+      return { inode: se.inode, attr: sattr };
+    });
+  }
+
+  /** A directory may move to another parent only if that parent is not inside it, and its `..` is writable. */
+  private async movableDir(tx: Tx, ctx: Context, ino: number, attr: Attr, newParent: number): Promise<void> {
+    checkAccess(ctx, attr, MODE_W);
+    for (let p = newParent; p !== ROOT_INODE; ) {
+      if (p === ino) throw fsErr('EINVAL');
+      const pa = await tx.getAttr(p);
+      if (!pa) break;
+      p = pa.parent;
+    }
+  }
+
+  /** Moves ino's parent reference from `from` to `to`, adjusting directory link counts. */
+  private async moveParent(tx: Tx, ino: number, attr: Attr, from: number, to: number, toAttr: Attr, fromAttr: Attr, t: Stamp): Promise<void> {
+    setCtime(attr, t);
+    if (from !== to) {
+      if (attr.type === TYPE_DIRECTORY) {
+        fromAttr.nlink--;
+        toAttr.nlink++;
+        attr.parent = to;
+      } else if (attr.parent !== 0) {
+        attr.parent = to;
+      } else {
+        await tx.addParent(ino, from, -1);
+        await tx.addParent(ino, to, 1);
+      }
+    }
+    await tx.setAttr(ino, attr);
+  }
+
+  // ---- attributes ----
+
+  async setattr(ctx: Context, ino: number, set: number, req: Partial<Attr>): Promise<AttrResult> {
+    return this.change('setattr', async (tx) => {
+      const a = await this.mustAttr(tx, ino);
+      const t = stamp();
+      const root = !ctx.checkPermission || ctx.uid === 0;
+      if (a.flags & FLAG_IMMUTABLE && !(set === SET_FLAGS && root)) throw fsErr('EPERM');
+      if (set & (SET_UID | SET_GID)) {
+        const uid = set & SET_UID && req.uid !== undefined && req.uid !== -1 ? req.uid : a.uid;
+        const gid = set & SET_GID && req.gid !== undefined && req.gid !== -1 ? req.gid : a.gid;
+        const uidGiven = (set & SET_UID) !== 0 && req.uid !== undefined && req.uid !== -1;
+        const gidGiven = (set & SET_GID) !== 0 && req.gid !== undefined && req.gid !== -1;
+        if (!root) {
+          // As chown_ok/chgrp_ok in the kernel: only the owner, keeping the uid, into one of its groups.
+          if (uidGiven && (ctx.uid !== a.uid || uid !== a.uid)) throw fsErr('EPERM');
+          if (gidGiven && (ctx.uid !== a.uid || (gid !== a.gid && !inGroup(ctx, gid)))) throw fsErr('EPERM');
+        }
+        if (a.type !== TYPE_DIRECTORY && (uidGiven || gidGiven)) {
+          // chown of a non-directory drops setuid, and setgid when it means "execute as group".
+          a.mode &= ~0o4000;
+          if (a.mode & 0o010) a.mode &= ~0o2000;
+        }
+        a.uid = uid;
+        a.gid = gid;
+      }
+      if (set & SET_MODE && req.mode !== undefined) {
+        if (!isOwnerOrRoot(ctx, a)) throw fsErr('EPERM');
+        let mode = req.mode & 0o7777;
+        if (!root && a.type !== TYPE_DIRECTORY && mode & 0o1000) mode &= ~0o1000;
+        if (!root && mode & 0o2000 && !inGroup(ctx, a.gid)) mode &= ~0o2000;
+        a.mode = mode;
+      }
+      if (set & (SET_ATIME | SET_MTIME | SET_ATIME_NOW | SET_MTIME_NOW)) {
+        const onlyNow = !(set & (SET_ATIME | SET_MTIME));
+        if (!isOwnerOrRoot(ctx, a)) {
+          if (!onlyNow) throw fsErr('EPERM');
+          checkAccess(ctx, a, MODE_W);
+        }
+        if (set & SET_ATIME_NOW) setAtime(a, t);
+        else if (set & SET_ATIME && req.atime !== undefined) {
+          a.atime = req.atime;
+          a.atimensec = req.atimensec ?? 0;
+        }
+        if (set & SET_MTIME_NOW) setMtime(a, t);
+        else if (set & SET_MTIME && req.mtime !== undefined) {
+          a.mtime = req.mtime;
+          a.mtimensec = req.mtimensec ?? 0;
+        }
+      }
+      if (set & SET_FLAGS && req.flags !== undefined) {
+        if (!root) throw fsErr('EPERM');
+        a.flags = req.flags;
+      }
+      if (set & SET_SIZE && req.length !== undefined) {
+        if (a.type === TYPE_DIRECTORY) throw fsErr('EISDIR');
+        if (a.type !== TYPE_FILE) throw fsErr('EINVAL');
+        if (a.flags & FLAG_APPEND) throw fsErr('EPERM');
+        checkAccess(ctx, a, MODE_W);
+        await this.truncateIn(tx, ino, a, req.length, t);
+      }
+      if (set & SET_CTIME && req.ctime !== undefined) {
+        a.ctime = req.ctime;
+        a.ctimensec = req.ctimensec ?? 0;
+      } else {
+        setCtime(a, t);
+      }
+      await tx.setAttr(ino, a);
+      return { attr: a };
+    });
+  }
+
+  /** Changes a file's length inside a transaction; the data layer implements it. */
+  protected async truncateIn(_tx: Tx, _ino: number, _a: Attr, _length: number, _t: Stamp): Promise<void> {
+    throw fsErr('ENOSYS');
+  }
+}

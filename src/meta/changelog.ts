@@ -1,0 +1,82 @@
+// The changelog is a redo log of Tx writes: BaseMeta runs each operation on a Tx that records its
+// logged writes as engine-neutral mutations, and a mirror replays them on any engine's Tx.
+import { fsErr } from '../errors.js';
+import type { Tx } from './tx.js';
+import type { Mutation } from './types.js';
+
+/** Counters a mirror must see; allocation counters and the version itself are not replayed. */
+const REPLAYED_COUNTERS = new Set(['usedSpace', 'totalInodes']);
+
+type Recorder = (args: any[], result: any) => Mutation | undefined;
+
+const RECORDERS: Partial<Record<keyof Tx, Recorder>> = {
+  setAttr: ([ino, attr]) => ({ t: 'attr', ino, attr: { ...attr } }),
+  delAttr: ([ino]) => ({ t: 'rmattr', ino }),
+  setEntry: ([parent, name, ino, type]) => ({ t: 'entry', parent, name, ino, type }),
+  delEntry: ([parent, name]) => ({ t: 'rmentry', parent, name }),
+  setSymlink: ([ino, target]) => ({ t: 'symlink', ino, target }),
+  delSymlink: ([ino]) => ({ t: 'rmsymlink', ino }),
+  setXattr: ([ino, name, value]) => ({ t: 'xattr', ino, name, value: (value as Buffer).toString('base64') }),
+  delXattr: ([ino, name]) => ({ t: 'rmxattr', ino, name }),
+  addParent: ([ino, parent, delta]) => ({ t: 'parent', ino, parent, delta }),
+  appendSlice: ([ino, indx, slice]) => ({ t: 'slice', ino, indx, slice: { ...slice } }),
+  setChunk: ([ino, indx, slices]) =>
+    slices.length ? { t: 'chunk', ino, indx, slices: slices.map((s: object) => ({ ...s })) } : { t: 'rmchunk', ino, indx },
+  incrCounter: ([name], value) => (REPLAYED_COUNTERS.has(name) ? { t: 'counter', name, value } : undefined),
+  setCounter: ([name, value]) => (REPLAYED_COUNTERS.has(name) ? { t: 'counter', name, value } : undefined),
+};
+
+/** Wraps tx so every logged write also appends its mutation to `out`. */
+export function recordingTx(tx: Tx, out: Mutation[]): Tx {
+  return new Proxy(tx, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      const rec = RECORDERS[prop as keyof Tx];
+      if (!rec || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+      return async (...args: unknown[]) => {
+        const result = await value.apply(target, args);
+        const m = rec(args, result);
+        if (m) out.push(m);
+        return result;
+      };
+    },
+  });
+}
+
+/** Applies one mutation to a transaction of any engine. */
+export async function applyMutation(tx: Tx, m: Mutation): Promise<void> {
+  switch (m.t) {
+    case 'attr':
+      return tx.setAttr(m.ino, m.attr);
+    case 'rmattr':
+      return tx.delAttr(m.ino);
+    case 'entry':
+      return tx.setEntry(m.parent, m.name, m.ino, m.type);
+    case 'rmentry':
+      return tx.delEntry(m.parent, m.name);
+    case 'symlink':
+      return tx.setSymlink(m.ino, m.target);
+    case 'rmsymlink':
+      return tx.delSymlink(m.ino);
+    case 'xattr':
+      return tx.setXattr(m.ino, m.name, Buffer.from(m.value, 'base64'));
+    case 'rmxattr':
+      await tx.delXattr(m.ino, m.name);
+      return;
+    case 'parent':
+      return tx.addParent(m.ino, m.parent, m.delta);
+    case 'slice':
+      await tx.appendSlice(m.ino, m.indx, m.slice);
+      return;
+    case 'chunk':
+      return tx.setChunk(m.ino, m.indx, m.slices);
+    case 'rmchunk':
+      return tx.setChunk(m.ino, m.indx, []);
+    case 'counter':
+      return tx.setCounter(m.name, m.value);
+    case 'setting':
+      return tx.setSetting(m.format);
+    default:
+      throw fsErr('EINVAL', `unknown changelog mutation ${(m as { t: string }).t}`);
+  }
+}

@@ -1,0 +1,370 @@
+// Tx primitives in SQL, written once for every dialect.
+import { decodeSlices, encodeSlice, encodeSlices } from '../../slices.js';
+import type { FlockRow, PlockRow, Tx } from '../../tx.js';
+import type { Attr, DeletedSlice, Entry, FileType, Format, SessionInfo, Slice } from '../../types.js';
+import type { Dialect, Row, SqlConn } from './dialect.js';
+import { ATTR_COLUMNS } from './schema.js';
+
+const NODE_COLS = ['inode', ...ATTR_COLUMNS];
+
+function toAttr(r: Row): Attr {
+  const a = {} as Record<string, number>;
+  for (const c of ATTR_COLUMNS) a[c] = Number(r[c]);
+  return a as unknown as Attr;
+}
+
+function typeOnly(type: FileType): Attr {
+  return { type, mode: 0, uid: 0, gid: 0, atime: 0, atimensec: 0, mtime: 0, mtimensec: 0, ctime: 0, ctimensec: 0, nlink: 0, length: 0, rdev: 0, parent: 0, flags: 0 };
+}
+
+function toBuffer(v: unknown): Buffer {
+  if (Buffer.isBuffer(v)) return v;
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  return Buffer.from(String(v ?? ''));
+}
+
+/** Builds the dialect's statements once per engine (and table prefix). */
+export class SqlStatements {
+  readonly t: (name: string) => string;
+  readonly setAttr: string;
+  readonly setEntry: string;
+  readonly appendSlice: string;
+  readonly addSliceRef: string;
+  readonly incrCounter: string;
+  readonly setCounter: string;
+  readonly setSymlink: string;
+  readonly setXattr: string;
+  readonly addParent: string;
+  readonly setChunk: string;
+  readonly setSetting: string;
+  readonly addSession: string;
+  readonly addSustained: string;
+  readonly addDelFile: string;
+  readonly addDelSlice: string;
+  readonly setFlock: string;
+  readonly setPlock: string;
+
+  constructor(readonly d: Dialect, prefix: string) {
+    const t = (this.t = (name: string) => prefix + name);
+    const x = (c: string) => d.excluded(c);
+    const replace = (cols: string[], keys: string[]) => cols.filter((c) => !keys.includes(c)).map((c) => `${c} = ${x(c)}`);
+    this.setAttr = d.upsert(t('node'), NODE_COLS, ['inode'], replace(NODE_COLS, ['inode']));
+    this.setEntry = d.upsert(t('edge'), ['parent', 'name', 'inode', 'type'], ['parent', 'name'], ['inode = ' + x('inode'), 'type = ' + x('type')]);
+    this.appendSlice = d.upsert(
+      t('chunk'),
+      ['inode', 'indx', 'slices', 'cnt'],
+      ['inode', 'indx'],
+      [`slices = CAST(${d.concat(`${t('chunk')}.slices`, x('slices'))} AS ${d.columnType('blob', false)})`, `cnt = ${t('chunk')}.cnt + 1`],
+      'cnt',
+    );
+    this.addSliceRef = d.upsert(t('slice_ref'), ['id', 'size', 'refs'], ['id'], [`refs = ${t('slice_ref')}.refs + ${x('refs')}`], 'refs');
+    this.incrCounter = d.upsert(t('counter'), ['name', 'value'], ['name'], [`value = ${t('counter')}.value + ${x('value')}`], 'value');
+    this.setCounter = d.upsert(t('counter'), ['name', 'value'], ['name'], [`value = ${x('value')}`]);
+    this.setSymlink = d.upsert(t('symlink'), ['inode', 'target'], ['inode'], [`target = ${x('target')}`]);
+    this.setXattr = d.upsert(t('xattr'), ['inode', 'name', 'value'], ['inode', 'name'], [`value = ${x('value')}`]);
+    this.addParent = d.upsert(t('link_parent'), ['inode', 'parent', 'cnt'], ['inode', 'parent'], [`cnt = ${t('link_parent')}.cnt + ${x('cnt')}`], 'cnt');
+    this.setChunk = d.upsert(t('chunk'), ['inode', 'indx', 'slices', 'cnt'], ['inode', 'indx'], [`slices = ${x('slices')}`, `cnt = ${x('cnt')}`]);
+    this.setSetting = d.upsert(t('setting'), ['name', 'value'], ['name'], [`value = ${x('value')}`]);
+    this.addSession = d.upsert(t('session'), ['sid', 'heartbeat', 'info'], ['sid'], [`heartbeat = ${x('heartbeat')}`, `info = ${x('info')}`]);
+    this.addSustained = d.upsert(t('sustained'), ['sid', 'inode'], ['sid', 'inode'], []);
+    this.addDelFile = d.upsert(t('delfile'), ['inode', 'length', 'added'], ['inode'], [`length = ${x('length')}`]);
+    this.addDelSlice = d.upsert(t('delslice'), ['id', 'size', 'added'], ['id'], []);
+    this.setFlock = d.upsert(t('flock'), ['inode', 'sid', 'owner', 'ltype'], ['inode', 'sid', 'owner'], [`ltype = ${x('ltype')}`]);
+    this.setPlock = d.upsert(t('plock'), ['inode', 'sid', 'owner', 'records'], ['inode', 'sid', 'owner'], [`records = ${x('records')}`]);
+  }
+}
+
+export class SqlTx implements Tx {
+  private readonly t: (name: string) => string;
+
+  constructor(private readonly c: SqlConn, private readonly s: SqlStatements) {
+    this.t = s.t;
+  }
+
+  private async all(sql: string, ...params: unknown[]): Promise<Row[]> {
+    return this.c.all(sql, params);
+  }
+
+  private async one(sql: string, ...params: unknown[]): Promise<Row | undefined> {
+    return (await this.c.all(sql, params))[0];
+  }
+
+  private async run(sql: string, ...params: unknown[]): Promise<number> {
+    return this.c.run(sql, params);
+  }
+
+  /** An upsert whose RETURNING column the dialect may not support: then read it back. */
+  private async upsertReturning(sql: string, params: unknown[], col: string, readBack: string, keys: unknown[]): Promise<number> {
+    if (this.s.d.returning) return Number((await this.c.all(sql, params))[0][col]);
+    await this.c.run(sql, params);
+    return Number((await this.one(readBack, ...keys))?.[col] ?? 0);
+  }
+
+  // ---- inodes and entries ----
+
+  async getAttr(ino: number): Promise<Attr | undefined> {
+    const r = await this.one(`SELECT * FROM ${this.t('node')} WHERE inode = ?`, ino);
+    return r && toAttr(r);
+  }
+
+  async setAttr(ino: number, a: Attr): Promise<void> {
+    await this.run(this.s.setAttr, ino, ...ATTR_COLUMNS.map((c) => a[c]));
+  }
+
+  async delAttr(ino: number): Promise<void> {
+    await this.run(`DELETE FROM ${this.t('node')} WHERE inode = ?`, ino);
+  }
+
+  async getEntry(parent: number, name: string): Promise<{ inode: number; type: FileType } | undefined> {
+    const r = await this.one(`SELECT inode, type FROM ${this.t('edge')} WHERE parent = ? AND name = ?`, parent, name);
+    return r && { inode: Number(r.inode), type: Number(r.type) as FileType };
+  }
+
+  async lookup(parent: number, name: string): Promise<{ inode: number; attr: Attr } | undefined> {
+    const r = await this.one(
+      `SELECT n.* FROM ${this.t('edge')} e JOIN ${this.t('node')} n ON n.inode = e.inode WHERE e.parent = ? AND e.name = ?`,
+      parent,
+      name,
+    );
+    return r && { inode: Number(r.inode), attr: toAttr(r) };
+  }
+
+  async setEntry(parent: number, name: string, ino: number, type: FileType): Promise<void> {
+    await this.run(this.s.setEntry, parent, name, ino, type);
+  }
+
+  async delEntry(parent: number, name: string): Promise<void> {
+    await this.run(`DELETE FROM ${this.t('edge')} WHERE parent = ? AND name = ?`, parent, name);
+  }
+
+  async listEntries(parent: number, after: string | undefined, limit: number, plus: boolean): Promise<Entry[]> {
+    const where = after === undefined ? 'e.parent = ?' : 'e.parent = ? AND e.name > ?';
+    const params: unknown[] = after === undefined ? [parent] : [parent, after];
+    const lim = Number.isFinite(limit) && limit < Number.MAX_SAFE_INTEGER ? ` LIMIT ${Math.max(0, Math.floor(limit))}` : '';
+    if (!plus) {
+      const rows = await this.c.all(`SELECT e.name, e.inode, e.type FROM ${this.t('edge')} e WHERE ${where} ORDER BY e.name${lim}`, params);
+      return rows.map((r) => ({ name: String(r.name), inode: Number(r.inode), attr: typeOnly(Number(r.type) as FileType) }));
+    }
+    const rows = await this.c.all(
+      `SELECT e.name AS ename, e.type AS etype, n.* FROM ${this.t('edge')} e LEFT JOIN ${this.t('node')} n ON n.inode = e.inode WHERE ${where} ORDER BY e.name${lim}`,
+      params,
+    );
+    return rows.map((r) => ({
+      name: String(r.ename),
+      inode: Number(r.inode),
+      attr: r.type === null || r.type === undefined ? typeOnly(Number(r.etype) as FileType) : toAttr(r),
+    }));
+  }
+
+  async hasEntries(parent: number): Promise<boolean> {
+    return (await this.one(`SELECT 1 AS x FROM ${this.t('edge')} WHERE parent = ? LIMIT 1`, parent)) !== undefined;
+  }
+
+  // ---- symlinks, xattrs, hard-link parents ----
+
+  async getSymlink(ino: number): Promise<string | undefined> {
+    const r = await this.one(`SELECT target FROM ${this.t('symlink')} WHERE inode = ?`, ino);
+    return r && String(r.target);
+  }
+
+  async setSymlink(ino: number, target: string): Promise<void> {
+    await this.run(this.s.setSymlink, ino, target);
+  }
+
+  async delSymlink(ino: number): Promise<void> {
+    await this.run(`DELETE FROM ${this.t('symlink')} WHERE inode = ?`, ino);
+  }
+
+  async getXattr(ino: number, name: string): Promise<Buffer | undefined> {
+    const r = await this.one(`SELECT value FROM ${this.t('xattr')} WHERE inode = ? AND name = ?`, ino, name);
+    return r && toBuffer(r.value);
+  }
+
+  async setXattr(ino: number, name: string, value: Buffer): Promise<void> {
+    await this.run(this.s.setXattr, ino, name, value);
+  }
+
+  async delXattr(ino: number, name: string): Promise<boolean> {
+    return (await this.run(`DELETE FROM ${this.t('xattr')} WHERE inode = ? AND name = ?`, ino, name)) > 0;
+  }
+
+  async listXattr(ino: number): Promise<string[]> {
+    return (await this.all(`SELECT name FROM ${this.t('xattr')} WHERE inode = ? ORDER BY name`, ino)).map((r) => String(r.name));
+  }
+
+  async addParent(ino: number, parent: number, delta: number): Promise<void> {
+    const left = await this.upsertReturning(
+      this.s.addParent,
+      [ino, parent, delta],
+      'cnt',
+      `SELECT cnt FROM ${this.t('link_parent')} WHERE inode = ? AND parent = ?`,
+      [ino, parent],
+    );
+    if (left <= 0) await this.run(`DELETE FROM ${this.t('link_parent')} WHERE inode = ? AND parent = ?`, ino, parent);
+  }
+
+  async listParents(ino: number): Promise<Array<{ parent: number; count: number }>> {
+    const rows = await this.all(`SELECT parent, cnt FROM ${this.t('link_parent')} WHERE inode = ? ORDER BY parent`, ino);
+    return rows.map((r) => ({ parent: Number(r.parent), count: Number(r.cnt) }));
+  }
+
+  // ---- chunks and slices ----
+
+  async getChunk(ino: number, indx: number): Promise<Slice[]> {
+    const r = await this.one(`SELECT slices FROM ${this.t('chunk')} WHERE inode = ? AND indx = ?`, ino, indx);
+    return r ? decodeSlices(toBuffer(r.slices)) : [];
+  }
+
+  async appendSlice(ino: number, indx: number, slice: Slice): Promise<number> {
+    return this.upsertReturning(
+      this.s.appendSlice,
+      [ino, indx, encodeSlice(slice), 1],
+      'cnt',
+      `SELECT cnt FROM ${this.t('chunk')} WHERE inode = ? AND indx = ?`,
+      [ino, indx],
+    );
+  }
+
+  async setChunk(ino: number, indx: number, slices: Slice[]): Promise<void> {
+    if (slices.length === 0) await this.run(`DELETE FROM ${this.t('chunk')} WHERE inode = ? AND indx = ?`, ino, indx);
+    else await this.run(this.s.setChunk, ino, indx, encodeSlices(slices), slices.length);
+  }
+
+  async listChunkIndexes(ino: number, from: number): Promise<number[]> {
+    const rows = await this.all(`SELECT indx FROM ${this.t('chunk')} WHERE inode = ? AND indx >= ? ORDER BY indx`, ino, from);
+    return rows.map((r) => Number(r.indx));
+  }
+
+  async listFragmentedChunks(minSlices: number, limit: number): Promise<Array<{ ino: number; indx: number; count: number }>> {
+    const rows = await this.all(
+      `SELECT inode, indx, cnt FROM ${this.t('chunk')} WHERE cnt >= ? ORDER BY cnt DESC LIMIT ${Math.floor(limit)}`,
+      minSlices,
+    );
+    return rows.map((r) => ({ ino: Number(r.inode), indx: Number(r.indx), count: Number(r.cnt) }));
+  }
+
+  async addSliceRef(id: number, size: number, delta: number): Promise<number> {
+    const refs = await this.upsertReturning(
+      this.s.addSliceRef,
+      [id, size, delta],
+      'refs',
+      `SELECT refs FROM ${this.t('slice_ref')} WHERE id = ?`,
+      [id],
+    );
+    if (refs <= 0) await this.run(`DELETE FROM ${this.t('slice_ref')} WHERE id = ?`, id);
+    return refs;
+  }
+
+  // ---- counters and setting ----
+
+  async getCounter(name: string): Promise<number> {
+    return Number((await this.one(`SELECT value FROM ${this.t('counter')} WHERE name = ?`, name))?.value ?? 0);
+  }
+
+  async incrCounter(name: string, delta: number): Promise<number> {
+    return this.upsertReturning(this.s.incrCounter, [name, delta], 'value', `SELECT value FROM ${this.t('counter')} WHERE name = ?`, [name]);
+  }
+
+  async setCounter(name: string, value: number): Promise<void> {
+    await this.run(this.s.setCounter, name, value);
+  }
+
+  async getSetting(): Promise<Format | undefined> {
+    const r = await this.one(`SELECT value FROM ${this.t('setting')} WHERE name = ?`, 'format');
+    return r && (JSON.parse(String(r.value)) as Format);
+  }
+
+  async setSetting(format: Format): Promise<void> {
+    await this.run(this.s.setSetting, 'format', JSON.stringify(format));
+  }
+
+  // ---- sessions, queues, locks ----
+
+  async addSession(sid: number, info: SessionInfo): Promise<void> {
+    await this.run(this.s.addSession, sid, info.heartbeat, JSON.stringify(info));
+  }
+
+  async updateSession(sid: number, heartbeat: number): Promise<void> {
+    await this.run(`UPDATE ${this.t('session')} SET heartbeat = ? WHERE sid = ?`, heartbeat, sid);
+  }
+
+  async delSession(sid: number): Promise<void> {
+    await this.run(`DELETE FROM ${this.t('session')} WHERE sid = ?`, sid);
+    await this.run(`DELETE FROM ${this.t('sustained')} WHERE sid = ?`, sid);
+  }
+
+  async listSessions(): Promise<SessionInfo[]> {
+    const rows = await this.all(`SELECT sid, heartbeat, info FROM ${this.t('session')} ORDER BY sid`);
+    return rows.map((r) => ({ ...(JSON.parse(String(r.info)) as SessionInfo), sid: Number(r.sid), heartbeat: Number(r.heartbeat) }));
+  }
+
+  async addSustained(sid: number, ino: number): Promise<void> {
+    await this.run(this.s.addSustained, sid, ino);
+  }
+
+  async delSustained(sid: number, ino: number): Promise<void> {
+    await this.run(`DELETE FROM ${this.t('sustained')} WHERE sid = ? AND inode = ?`, sid, ino);
+  }
+
+  async listSustained(sid: number): Promise<number[]> {
+    return (await this.all(`SELECT inode FROM ${this.t('sustained')} WHERE sid = ?`, sid)).map((r) => Number(r.inode));
+  }
+
+  async addDelFile(ino: number, length: number): Promise<void> {
+    await this.run(this.s.addDelFile, ino, length, Date.now());
+  }
+
+  async delDelFile(ino: number): Promise<void> {
+    await this.run(`DELETE FROM ${this.t('delfile')} WHERE inode = ?`, ino);
+  }
+
+  async listDelFiles(limit: number): Promise<Array<{ ino: number; length: number }>> {
+    const rows = await this.all(`SELECT inode, length FROM ${this.t('delfile')} ORDER BY added LIMIT ${Math.floor(limit)}`);
+    return rows.map((r) => ({ ino: Number(r.inode), length: Number(r.length) }));
+  }
+
+  async addDelSlice(id: number, size: number): Promise<void> {
+    await this.run(this.s.addDelSlice, id, size, Date.now());
+  }
+
+  async listDelSlices(limit: number): Promise<DeletedSlice[]> {
+    const rows = await this.all(`SELECT id, size FROM ${this.t('delslice')} ORDER BY added, id LIMIT ${Math.floor(limit)}`);
+    return rows.map((r) => ({ id: Number(r.id), size: Number(r.size) }));
+  }
+
+  async delDelSlices(ids: number[]): Promise<void> {
+    for (let i = 0; i < ids.length; i += 500) {
+      const part = ids.slice(i, i + 500);
+      await this.c.run(`DELETE FROM ${this.t('delslice')} WHERE id IN (${part.map(() => '?').join(', ')})`, part);
+    }
+  }
+
+  async getFlocks(ino: number): Promise<FlockRow[]> {
+    const rows = await this.all(`SELECT sid, owner, ltype FROM ${this.t('flock')} WHERE inode = ?`, ino);
+    return rows.map((r) => ({ sid: Number(r.sid), owner: String(r.owner), type: Number(r.ltype) }));
+  }
+
+  async setFlock(ino: number, sid: number, owner: string, type: number | null): Promise<void> {
+    if (type === null) await this.run(`DELETE FROM ${this.t('flock')} WHERE inode = ? AND sid = ? AND owner = ?`, ino, sid, owner);
+    else await this.run(this.s.setFlock, ino, sid, owner, type);
+  }
+
+  async getPlocks(ino: number): Promise<PlockRow[]> {
+    const rows = await this.all(`SELECT sid, owner, records FROM ${this.t('plock')} WHERE inode = ?`, ino);
+    return rows.map((r) => ({ sid: Number(r.sid), owner: String(r.owner), records: toBuffer(r.records) }));
+  }
+
+  async setPlock(ino: number, sid: number, owner: string, records: Buffer | null): Promise<void> {
+    if (records === null) await this.run(`DELETE FROM ${this.t('plock')} WHERE inode = ? AND sid = ? AND owner = ?`, ino, sid, owner);
+    else await this.run(this.s.setPlock, ino, sid, owner, records);
+  }
+
+  async delSessionLocks(sid: number): Promise<void> {
+    await this.run(`DELETE FROM ${this.t('flock')} WHERE sid = ?`, sid);
+    await this.run(`DELETE FROM ${this.t('plock')} WHERE sid = ?`, sid);
+  }
+
+  async appendChangelog(version: number, op: string, ts: number, record: string): Promise<void> {
+    await this.run(`INSERT INTO ${this.t('changelog')} (version, ts, op, record) VALUES (?, ?, ?, ?)`, version, ts, op, record);
+  }
+}

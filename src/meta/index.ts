@@ -1,0 +1,8 @@
+// The metadata layer's public face: engines register themselves on import.
+import './engines/sql/sqlite.js';
+
+export * from './types.js';
+export type { Meta } from './interface.js';
+export type { Engine, Tx } from './tx.js';
+export { openMeta, registerMeta, metaSchemes } from './registry.js';
+export { BaseMeta } from './base/index.js';

@@ -1,0 +1,327 @@
+// file:///DIR: each key is a file under DIR. Writes go to a temp file that is fsynced and renamed over
+// the key, so a crash leaves the old object or the new one, never a half-written one.
+import { createHash, randomBytes } from 'node:crypto';
+import type { Dirent } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { FsError, toFsError } from '../errors.js';
+import type { ListResult, MultipartUpload, ObjectInfo, ObjectStore, Part } from './interface.js';
+import { registerObjectStore } from './registry.js';
+import {
+  DEFAULT_LIST_LIMIT,
+  MAX_PART_COUNT,
+  MIN_PART_SIZE,
+  checkLimit,
+  checkPartNum,
+  checkParts,
+  compareKeys,
+  etagOf,
+  invalid,
+  listAll,
+  noSuchObject,
+  noSuchUpload,
+  span,
+} from './util.js';
+
+/** Pending multipart uploads live here, outside the key space (keys may not start with it). */
+const UPLOADS = '.multipart';
+const TEMP_NAME = /^\..*\.tmp\.\d+\.[0-9a-f]{12}$/s;
+/** Upload ids and etags (md5) are both 32 hex digits; checking them keeps paths built from them inside DIR. */
+const HEX32 = /^[0-9a-f]{32}$/;
+const COPY_BUFFER = 1 << 20;
+
+function tempName(base: string): string {
+  // The base name is only a hint for humans; capped so long keys still fit NAME_MAX.
+  return `.${base.slice(0, 64)}.tmp.${process.pid}.${randomBytes(6).toString('hex')}`;
+}
+
+/** Keys must map to exactly one path inside the root and not collide with our own files. */
+function checkKey(key: string): void {
+  const parts = key.split('/');
+  if (parts[0] === UPLOADS) throw invalid(`object key '${key}': '${UPLOADS}' is reserved`);
+  for (const p of parts) {
+    if (p === '' || p === '.' || p === '..' || p.includes('\0') || TEMP_NAME.test(p)) {
+      throw invalid(`object key '${key}' is not a clean relative path`);
+    }
+  }
+}
+
+function errCode(e: unknown): unknown {
+  return (e as NodeJS.ErrnoException)?.code;
+}
+
+/** A missing file or a file where a directory was expected: either way the object is not there. */
+function isMissing(e: unknown): boolean {
+  return errCode(e) === 'ENOENT' || errCode(e) === 'ENOTDIR';
+}
+
+/** Our own errors pass unchanged (they already say what is wrong); node:fs ones get the op and key. */
+function fail(e: unknown, op: string, key: string): FsError {
+  return e instanceof FsError ? e : toFsError(e).withContext(op, key);
+}
+
+async function writeAll(fh: FileHandle, data: Buffer): Promise<void> {
+  for (let n = 0; n < data.length; ) n += (await fh.write(data, n)).bytesWritten;
+}
+
+export class FileStore implements ObjectStore {
+  readonly url: string;
+
+  constructor(private readonly root: string) {
+    this.url = pathToFileURL(root).href;
+  }
+
+  private path(key: string): string {
+    checkKey(key);
+    return join(this.root, key);
+  }
+
+  async create(): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+  }
+
+  /**
+   * Creates `path` with what `fill` writes, via a temp file in the same directory and a rename.
+   * With `mkdirs`, parent directories are made only when the first attempt finds them missing.
+   */
+  private async writeAtomic(
+    path: string,
+    fill: (fh: FileHandle) => Promise<void>,
+    opts: { mkdirs: boolean; sync: boolean },
+  ): Promise<void> {
+    const tmp = join(dirname(path), tempName(basename(path)));
+    let fh: FileHandle;
+    try {
+      fh = await open(tmp, 'wx', 0o644);
+    } catch (e) {
+      if (!opts.mkdirs || errCode(e) !== 'ENOENT') throw e;
+      await mkdir(dirname(path), { recursive: true });
+      fh = await open(tmp, 'wx', 0o644);
+    }
+    try {
+      try {
+        await fill(fh);
+        if (opts.sync) await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, path);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  async put(key: string, data: Buffer): Promise<void> {
+    const path = this.path(key);
+    try {
+      await this.writeAtomic(path, (fh) => writeAll(fh, data), { mkdirs: true, sync: true });
+    } catch (e) {
+      throw fail(e, 'put', key);
+    }
+  }
+
+  async get(key: string, off = 0, len = -1): Promise<Buffer> {
+    const path = this.path(key);
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (e) {
+      throw isMissing(e) ? noSuchObject(key) : fail(e, 'get', key);
+    }
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw noSuchObject(key);
+      const [start, end] = span(st.size, off, len);
+      const buf = Buffer.allocUnsafe(end - start);
+      let n = 0;
+      while (n < buf.length) {
+        const { bytesRead } = await fh.read(buf, n, buf.length - n, start + n);
+        if (bytesRead === 0) break;
+        n += bytesRead;
+      }
+      return buf.subarray(0, n);
+    } catch (e) {
+      throw fail(e, 'get', key);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo> {
+    const info = await this.stat(key, this.path(key));
+    if (!info) throw noSuchObject(key);
+    return info;
+  }
+
+  /** Undefined when there is no object at key (including when a directory sits there). */
+  private async stat(key: string, path: string): Promise<ObjectInfo | undefined> {
+    try {
+      const st = await stat(path);
+      return st.isFile() ? { key, size: st.size, mtime: st.mtimeMs } : undefined;
+    } catch (e) {
+      if (isMissing(e)) return undefined;
+      throw fail(e, 'head', key);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    // Empty parent directories are kept: removing them would race with a concurrent put into them.
+    try {
+      await unlink(this.path(key));
+    } catch (e) {
+      // EISDIR: only a directory is there, so there is no such object either.
+      if (!isMissing(e) && errCode(e) !== 'EISDIR') throw fail(e, 'delete', key);
+    }
+  }
+
+  async list(prefix: string, marker = '', limit = DEFAULT_LIST_LIMIT): Promise<ListResult> {
+    checkLimit(limit);
+    const objects: ObjectInfo[] = [];
+    // Start in the deepest directory that holds every key with this prefix.
+    const start = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    if (start !== '') {
+      try {
+        checkKey(start.slice(0, -1));
+      } catch {
+        return { objects, isTruncated: false }; // no valid key can have this prefix
+      }
+    }
+    for await (const key of this.walk(start, prefix, marker)) {
+      if (objects.length === limit) return { objects, isTruncated: true, nextMarker: objects[limit - 1].key };
+      const info = await this.stat(key, join(this.root, key));
+      if (info) objects.push(info); // else deleted since the directory was read
+    }
+    return { objects, isTruncated: false };
+  }
+
+  /**
+   * Yields keys under directory `dir` (a key prefix ending in '/', or '' for the root) in byte order.
+   * Sorting each directory's names with subdirectories as `name/` gives the order of full keys, because
+   * every key below a subdirectory starts with `name/` and no file name contains '/'.
+   */
+  private async *walk(dir: string, prefix: string, marker: string): AsyncGenerator<string> {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(join(this.root, dir), { withFileTypes: true });
+    } catch (e) {
+      if (isMissing(e)) return;
+      throw fail(e, 'list', dir);
+    }
+    const names: string[] = [];
+    for (const d of entries) {
+      if (TEMP_NAME.test(d.name) || (dir === '' && d.name === UPLOADS)) continue;
+      if (d.isDirectory()) names.push(`${dir}${d.name}/`);
+      else if (d.isFile()) names.push(dir + d.name);
+    }
+    names.sort(compareKeys);
+    for (const name of names) {
+      if (!name.endsWith('/')) {
+        if (name.startsWith(prefix) && compareKeys(name, marker) > 0) yield name;
+      } else if (
+        (name.startsWith(prefix) || prefix.startsWith(name)) &&
+        (marker.startsWith(name) || compareKeys(name, marker) > 0)
+      ) {
+        yield* this.walk(name, prefix, marker);
+      }
+    }
+  }
+
+  listAll(prefix: string): AsyncIterable<ObjectInfo> {
+    return listAll(this, prefix);
+  }
+
+  /** Named by id and a hash of the key, so an upload is found only under the key it was created for. */
+  private uploadDir(key: string, uploadId: string): string {
+    if (!HEX32.test(uploadId)) throw noSuchUpload(uploadId);
+    const keyHash = createHash('sha256').update(key).digest('hex').slice(0, 16);
+    return join(this.root, UPLOADS, `${uploadId}-${keyHash}`);
+  }
+
+  /** Named by number and etag, so completion uses exactly the parts the caller names. */
+  private partPath(key: string, uploadId: string, part: Pick<Part, 'num' | 'etag'>): string {
+    if (!HEX32.test(part.etag)) throw invalid(`part ${part.num} has a malformed etag '${part.etag}'`);
+    return join(this.uploadDir(key, uploadId), `${part.num}-${part.etag}`);
+  }
+
+  async createMultipartUpload(key: string): Promise<MultipartUpload> {
+    checkKey(key);
+    const uploadId = randomBytes(16).toString('hex');
+    try {
+      await mkdir(this.uploadDir(key, uploadId), { recursive: true });
+    } catch (e) {
+      throw fail(e, 'createMultipartUpload', key);
+    }
+    return { uploadId, minPartSize: MIN_PART_SIZE, maxCount: MAX_PART_COUNT };
+  }
+
+  async uploadPart(key: string, uploadId: string, num: number, data: Buffer): Promise<Part> {
+    checkKey(key);
+    checkPartNum(num);
+    const part = { num, size: data.length, etag: etagOf(data) };
+    try {
+      // Not fsynced: completion fsyncs the assembled object, and a crash abandons the upload anyway.
+      await this.writeAtomic(this.partPath(key, uploadId, part), (fh) => writeAll(fh, data), { mkdirs: false, sync: false });
+    } catch (e) {
+      throw errCode(e) === 'ENOENT' ? noSuchUpload(uploadId) : fail(e, 'uploadPart', key);
+    }
+    return part;
+  }
+
+  async completeUpload(key: string, uploadId: string, parts: Part[]): Promise<void> {
+    const path = this.path(key);
+    checkParts(parts);
+    try {
+      await stat(this.uploadDir(key, uploadId));
+    } catch (e) {
+      throw isMissing(e) ? noSuchUpload(uploadId) : fail(e, 'completeUpload', key);
+    }
+    try {
+      await this.writeAtomic(path, (out) => this.concat(out, key, uploadId, parts), { mkdirs: true, sync: true });
+    } catch (e) {
+      throw fail(e, 'completeUpload', key);
+    }
+    await this.abortUpload(key, uploadId);
+  }
+
+  /** Streams the parts into `out` through one buffer, so the object is never held in memory. */
+  private async concat(out: FileHandle, key: string, uploadId: string, parts: Part[]): Promise<void> {
+    const buf = Buffer.allocUnsafe(COPY_BUFFER);
+    for (const part of parts) {
+      let src: FileHandle;
+      try {
+        src = await open(this.partPath(key, uploadId, part), 'r');
+      } catch (e) {
+        throw isMissing(e) ? invalid(`part ${part.num} with etag ${part.etag} was not uploaded`) : e;
+      }
+      try {
+        if ((await src.stat()).size !== part.size) throw invalid(`part ${part.num} does not have ${part.size} bytes`);
+        for (let n; (n = (await src.read(buf, 0, buf.length, null)).bytesRead) > 0; ) {
+          await writeAll(out, buf.subarray(0, n));
+        }
+      } finally {
+        await src.close();
+      }
+    }
+  }
+
+  /** Like delete, aborting an unknown upload is not an error. */
+  async abortUpload(key: string, uploadId: string): Promise<void> {
+    try {
+      await rm(this.uploadDir(key, uploadId), { recursive: true, force: true });
+    } catch (e) {
+      if (!isMissing(e)) throw fail(e, 'abortUpload', key);
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+registerObjectStore('file', async (url, raw) => {
+  try {
+    return new FileStore(resolve(fileURLToPath(url)));
+  } catch {
+    throw invalid(`invalid file storage URL '${raw}' (expected file:///ABSOLUTE/DIR)`);
+  }
+});

@@ -1,0 +1,63 @@
+// The object store interface: immutable blobs by key. Backends register by URL scheme;
+// transforms (checksums, compression, encryption, sharding) wrap a store in the same interface.
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** Milliseconds since epoch. */
+  mtime: number;
+  isDir?: boolean;
+}
+
+export interface ListResult {
+  objects: ObjectInfo[];
+  /** Set when more keys follow: pass as `marker` to continue. */
+  nextMarker?: string;
+  isTruncated: boolean;
+}
+
+export interface MultipartUpload {
+  uploadId: string;
+  /** Smallest part size the backend accepts (except the last part). */
+  minPartSize: number;
+  maxCount: number;
+}
+
+export interface Part {
+  num: number;
+  size: number;
+  etag: string;
+}
+
+export interface ObjectStore {
+  /** The URL it was opened with (credentials removed). */
+  readonly url: string;
+  /** Creates the bucket/directory if missing. */
+  create(): Promise<void>;
+  put(key: string, data: Buffer): Promise<void>;
+  /** Bytes [off, off+len) of an object; len < 0 reads to the end. ENOENT if missing. */
+  get(key: string, off?: number, len?: number): Promise<Buffer>;
+  /** ENOENT if missing. */
+  head(key: string): Promise<ObjectInfo>;
+  /** Deleting a missing key is not an error (as in S3). */
+  delete(key: string): Promise<void>;
+  /** Keys starting with prefix and greater than marker, ascending, at most limit. */
+  list(prefix: string, marker?: string, limit?: number): Promise<ListResult>;
+  /** Every key under prefix, paging internally. */
+  listAll(prefix: string): AsyncIterable<ObjectInfo>;
+
+  // Multipart, for backends that have it (undefined otherwise).
+  createMultipartUpload?(key: string): Promise<MultipartUpload>;
+  uploadPart?(key: string, uploadId: string, num: number, data: Buffer): Promise<Part>;
+  completeUpload?(key: string, uploadId: string, parts: Part[]): Promise<void>;
+  abortUpload?(key: string, uploadId: string): Promise<void>;
+
+  close(): Promise<void>;
+}
+
+export type ObjectFactory = (url: URL, raw: string, options: ObjectOptions) => Promise<ObjectStore>;
+
+/** Options a backend may use; later issues add endpoint/region/credentials. */
+export interface ObjectOptions {
+  [key: string]: unknown;
+}
