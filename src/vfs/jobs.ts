@@ -1,0 +1,90 @@
+// Background work of a client, never inline in a user's call: session heartbeat, cleaning sessions of
+// crashed clients, freeing deleted files' data, deleting freed objects, compacting fragmented chunks.
+import { compactChunk, drainDeletedSlices, type ChunkStore } from '../chunk/index.js';
+import type { Meta } from '../meta/interface.js';
+import { rootContext } from '../meta/types.js';
+
+export const HEARTBEAT_MS = 10_000;
+/** A session whose heartbeat is older than this belongs to a crashed client. */
+export const SESSION_TIMEOUT_MS = 5 * 60_000;
+const GC_DELAY_MS = 500;
+const GC_PERIOD_MS = 30_000;
+
+export class BackgroundJobs {
+  private timers: NodeJS.Timeout[] = [];
+  private gcTimer?: NodeJS.Timeout;
+  private running = Promise.resolve();
+  private readonly compactions = new Set<string>();
+  private stopped = true;
+  /** The last error a job hit: jobs retry on their next run, the error is kept for `ferry status`. */
+  lastError?: unknown;
+
+  constructor(private readonly meta: Meta, private readonly store: ChunkStore) {}
+
+  start(): void {
+    this.stopped = false;
+    const every = (ms: number, fn: () => Promise<unknown>) => {
+      const t = setInterval(() => this.serial(fn), ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(HEARTBEAT_MS, () => this.meta.heartbeat());
+    every(SESSION_TIMEOUT_MS / 5, () => this.meta.cleanStaleSessions(SESSION_TIMEOUT_MS));
+    every(GC_PERIOD_MS, () => this.collect());
+  }
+
+  /** Runs jobs one at a time so they never compete with each other for the engine. */
+  private serial(fn: () => Promise<unknown>): Promise<void> {
+    this.running = this.running.then(
+      () => fn().then(() => undefined),
+      () => undefined,
+    );
+    this.running = this.running.catch((e) => {
+      this.lastError = e;
+    });
+    return this.running;
+  }
+
+  /** Something was deleted: free it soon, batching bursts of deletes. */
+  kick(): void {
+    if (this.stopped || this.gcTimer) return;
+    this.gcTimer = setTimeout(() => {
+      this.gcTimer = undefined;
+      void this.serial(() => this.collect());
+    }, GC_DELAY_MS);
+    this.gcTimer.unref();
+  }
+
+  /** Frees deleted files' chunks, then removes objects no slice references any more. */
+  async collect(): Promise<void> {
+    while ((await this.meta.processDeletedFiles(100)) > 0);
+    while ((await drainDeletedSlices(this.meta, this.store, 1000)) > 0);
+  }
+
+  compactLater(ino: number, indx: number): void {
+    const key = `${ino}:${indx}`;
+    if (this.stopped || this.compactions.has(key)) return;
+    this.compactions.add(key);
+    void this.serial(async () => {
+      try {
+        await compactChunk(this.meta, this.store, rootContext(), ino, indx);
+      } finally {
+        this.compactions.delete(key);
+      }
+    });
+  }
+
+  /** Waits for queued jobs to finish (tests and `ferry gc` use it). */
+  idle(): Promise<void> {
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    if (this.gcTimer) clearTimeout(this.gcTimer);
+    this.timers = [];
+    this.gcTimer = undefined;
+    await this.running;
+  }
+}

@@ -1,0 +1,405 @@
+// The VFS: the one place where metadata and data become file operations. Inode-based, so the FUSE
+// frontend calls it directly and the SDK resolves paths on top of it.
+import { fsErr } from '../errors.js';
+import { BufferPool, ChunkStore, FileReader, FileWriter, type FlushResult } from '../chunk/index.js';
+import type { Meta } from '../meta/interface.js';
+import {
+  SET_SIZE,
+  TYPE_DIRECTORY,
+  TYPE_FILE,
+  type Attr,
+  type Context,
+  type Entry,
+  type FileType,
+  type Format,
+  type LockRange,
+  type NodeResult,
+  type StatFs,
+} from '../meta/types.js';
+import { TtlCache, entryKey } from './cache.js';
+import { O_APPEND, O_DIRECTORY, O_TRUNC, canRead, canWrite } from './flags.js';
+import { BackgroundJobs } from './jobs.js';
+
+export interface VfsOptions {
+  /** Seconds attributes are cached (default 1). */
+  attrTimeout?: number;
+  /** Seconds directory entries are cached (default 1). */
+  entryTimeout?: number;
+  /** Bytes of write buffers shared by all open files (default 256 MiB). */
+  bufferLimit?: number;
+  /** Largest read-ahead window per open file (default 32 MiB). */
+  maxReadahead?: number;
+  readOnly?: boolean;
+  /** Run heartbeat, deletion and compaction jobs (default true). */
+  backgroundJobs?: boolean;
+}
+
+/** State shared by every handle of one inode: one writer, so handles see each other's writes. */
+interface OpenFile {
+  ino: number;
+  handles: number;
+  /** Length as this client knows it, including buffered writes. */
+  length: number;
+  writer?: FileWriter;
+  readers: Set<FileReader>;
+}
+
+export interface Handle {
+  fh: number;
+  ino: number;
+  flags: number;
+  reader?: FileReader;
+  /** Lock owner for flock/POSIX locks taken through this handle. */
+  owner: string;
+}
+
+export class VFS {
+  readonly attrs: TtlCache<number, Attr>;
+  readonly entries: TtlCache<string, number>;
+  readonly jobs: BackgroundJobs;
+  private readonly files = new Map<number, OpenFile>();
+  private readonly handles = new Map<number, Handle>();
+  private nextFh = 1;
+  private readonly pool: BufferPool;
+
+  constructor(readonly meta: Meta, readonly store: ChunkStore, readonly format: Format, readonly opts: VfsOptions = {}) {
+    this.attrs = new TtlCache((opts.attrTimeout ?? 1) * 1000);
+    this.entries = new TtlCache((opts.entryTimeout ?? 1) * 1000);
+    this.pool = new BufferPool(opts.bufferLimit ?? 256 << 20);
+    this.jobs = new BackgroundJobs(meta, store);
+    if (opts.backgroundJobs !== false) this.jobs.start();
+  }
+
+  private writable(): void {
+    if (this.opts.readOnly) throw fsErr('EROFS');
+  }
+
+  private remember(ino: number, attr: Attr): Attr {
+    const of = this.files.get(ino);
+    if (of && attr.type === TYPE_FILE) {
+      // Buffered writes make the file longer than the metadata says yet.
+      if (of.writer?.hasPending) of.length = Math.max(attr.length, of.writer.pendingLength);
+      else of.length = attr.length;
+      if (of.length !== attr.length) attr = { ...attr, length: of.length };
+    }
+    this.attrs.set(ino, attr);
+    return attr;
+  }
+
+  private forget(ino: number): void {
+    this.attrs.delete(ino);
+  }
+
+  private dropEntry(parent: number, name: string): void {
+    this.entries.delete(entryKey(parent, name));
+    this.forget(parent);
+  }
+
+  // ---- namespace ----
+
+  async lookup(ctx: Context, parent: number, name: string): Promise<{ inode: number; attr: Attr }> {
+    const key = entryKey(parent, name);
+    const ino = this.entries.get(key);
+    if (ino !== undefined) {
+      const cached = this.attrs.get(ino);
+      const pattr = this.attrs.get(parent);
+      if (cached && pattr) {
+        await this.meta.access(ctx, parent, 1, pattr);
+        return { inode: ino, attr: cached };
+      }
+    }
+    const r = await this.meta.lookup(ctx, parent, name);
+    if (name !== '.' && name !== '..') this.entries.set(key, r.inode);
+    return { inode: r.inode, attr: this.remember(r.inode, r.attr) };
+  }
+
+  async getattr(ctx: Context, ino: number): Promise<Attr> {
+    const cached = this.attrs.get(ino);
+    if (cached) return this.remember(ino, cached);
+    return this.remember(ino, await this.meta.getattr(ctx, ino));
+  }
+
+  async setattr(ctx: Context, ino: number, set: number, attr: Partial<Attr>): Promise<Attr> {
+    this.writable();
+    if (set & SET_SIZE) await this.flushInode(ino);
+    const r = await this.meta.setattr(ctx, ino, set, attr);
+    if (set & SET_SIZE) this.invalidateData(ino);
+    return this.remember(ino, r.attr);
+  }
+
+  private async made(parent: number, name: string, r: NodeResult): Promise<NodeResult> {
+    this.forget(parent);
+    this.entries.set(entryKey(parent, name), r.inode);
+    this.attrs.set(r.inode, r.attr);
+    return r;
+  }
+
+  async mknod(ctx: Context, parent: number, name: string, type: FileType, mode: number, rdev = 0): Promise<NodeResult> {
+    this.writable();
+    return this.made(parent, name, await this.meta.mknod(ctx, parent, name, type, mode, rdev));
+  }
+
+  async mkdir(ctx: Context, parent: number, name: string, mode: number): Promise<NodeResult> {
+    this.writable();
+    return this.made(parent, name, await this.meta.mkdir(ctx, parent, name, mode));
+  }
+
+  async symlink(ctx: Context, parent: number, name: string, target: string): Promise<NodeResult> {
+    this.writable();
+    return this.made(parent, name, await this.meta.symlink(ctx, parent, name, target));
+  }
+
+  readlink(ctx: Context, ino: number): Promise<string> {
+    return this.meta.readlink(ctx, ino);
+  }
+
+  async link(ctx: Context, ino: number, parent: number, name: string): Promise<Attr> {
+    this.writable();
+    const r = await this.meta.link(ctx, ino, parent, name);
+    this.forget(parent);
+    this.entries.set(entryKey(parent, name), ino);
+    return this.remember(ino, r.attr);
+  }
+
+  async unlink(ctx: Context, parent: number, name: string): Promise<void> {
+    this.writable();
+    const r = await this.meta.unlink(ctx, parent, name);
+    this.dropEntry(parent, name);
+    this.forget(r.inode);
+    this.jobs.kick();
+  }
+
+  async rmdir(ctx: Context, parent: number, name: string): Promise<void> {
+    this.writable();
+    const r = await this.meta.rmdir(ctx, parent, name);
+    this.dropEntry(parent, name);
+    this.forget(r.inode);
+  }
+
+  async rename(ctx: Context, ps: number, ns: string, pd: number, nd: string, flags = 0): Promise<void> {
+    this.writable();
+    const dst = this.entries.get(entryKey(pd, nd));
+    const r = await this.meta.rename(ctx, ps, ns, pd, nd, flags);
+    this.dropEntry(ps, ns);
+    this.dropEntry(pd, nd);
+    this.forget(r.inode);
+    if (dst !== undefined) this.forget(dst);
+    this.jobs.kick();
+  }
+
+  async readdir(ctx: Context, ino: number, plus: boolean, after?: string, limit?: number): Promise<Entry[]> {
+    const list = await this.meta.readdir(ctx, ino, { plus, after, limit });
+    if (plus) {
+      for (const e of list) {
+        this.entries.set(entryKey(ino, e.name), e.inode);
+        e.attr = this.remember(e.inode, e.attr);
+      }
+    }
+    return list;
+  }
+
+  statfs(ctx: Context, ino?: number): Promise<StatFs> {
+    return this.meta.statfs(ctx, ino);
+  }
+
+  access(ctx: Context, ino: number, mask: number): Promise<void> {
+    return this.meta.access(ctx, ino, mask);
+  }
+
+  // ---- open files ----
+
+  private openFile(ino: number, attr: Attr): OpenFile {
+    let of = this.files.get(ino);
+    if (!of) {
+      of = { ino, handles: 0, length: attr.length, readers: new Set() };
+      this.files.set(ino, of);
+    }
+    of.handles++;
+    return of;
+  }
+
+  private newHandle(ctx: Context, ino: number, flags: number, attr: Attr): Handle {
+    const of = this.openFile(ino, attr);
+    const h: Handle = { fh: this.nextFh++, ino, flags, owner: `${process.pid}:${this.nextFh}` };
+    if (canRead(flags) && attr.type === TYPE_FILE) {
+      h.reader = new FileReader(this.store, this.meta, ino, { ctx, maxReadahead: this.opts.maxReadahead });
+      of.readers.add(h.reader);
+    }
+    this.handles.set(h.fh, h);
+    return h;
+  }
+
+  handle(fh: number): Handle {
+    const h = this.handles.get(fh);
+    if (!h) throw fsErr('EBADF');
+    return h;
+  }
+
+  /** Creates and opens a regular file (O_EXCL semantics: EEXIST if the name exists). */
+  async create(ctx: Context, parent: number, name: string, mode: number, flags: number): Promise<NodeResult & { fh: number }> {
+    this.writable();
+    const r = await this.made(parent, name, await this.meta.create(ctx, parent, name, mode, flags));
+    return { ...r, fh: this.newHandle(ctx, r.inode, flags, r.attr).fh };
+  }
+
+  async open(ctx: Context, ino: number, flags: number): Promise<{ fh: number; attr: Attr }> {
+    if (canWrite(flags) || flags & O_TRUNC) this.writable();
+    let attr = await this.meta.open(ctx, ino, flags);
+    if (flags & O_DIRECTORY && attr.type !== TYPE_DIRECTORY) {
+      await this.meta.release(ctx, ino);
+      throw fsErr('ENOTDIR');
+    }
+    try {
+      if (flags & O_TRUNC && canWrite(flags) && attr.type === TYPE_FILE && attr.length > 0) {
+        await this.flushInode(ino);
+        attr = (await this.meta.truncate(ctx, ino, 0)).attr;
+        this.invalidateData(ino);
+      }
+    } catch (e) {
+      await this.meta.release(ctx, ino);
+      throw e;
+    }
+    const h = this.newHandle(ctx, ino, flags, attr);
+    return { fh: h.fh, attr: this.remember(ino, attr) };
+  }
+
+  async read(ctx: Context, fh: number, off: number, len: number): Promise<Buffer> {
+    const h = this.handle(fh);
+    if (!h.reader) throw fsErr(canRead(h.flags) ? 'EISDIR' : 'EBADF');
+    const of = this.files.get(h.ino)!;
+    if (of.writer?.hasPending) await this.flushInode(h.ino);
+    return h.reader.read(off, len, of.length);
+  }
+
+  async write(ctx: Context, fh: number, off: number, data: Buffer): Promise<number> {
+    const h = this.handle(fh);
+    if (!canWrite(h.flags)) throw fsErr('EBADF');
+    this.writable();
+    const of = this.files.get(h.ino)!;
+    if (h.flags & O_APPEND) off = of.length;
+    of.writer ??= new FileWriter(this.store, this.meta, h.ino, { ctx, pool: this.pool });
+    await of.writer.write(off, data);
+    of.length = Math.max(of.length, off + data.length);
+    const cached = this.attrs.get(h.ino);
+    if (cached) this.attrs.set(h.ino, { ...cached, length: of.length });
+    return data.length;
+  }
+
+  /** Commits buffered writes of an inode; readers then see them. */
+  async flushInode(ino: number): Promise<void> {
+    const of = this.files.get(ino);
+    if (!of?.writer?.hasPending) return;
+    const res: FlushResult = await of.writer.flush();
+    this.invalidateData(ino);
+    for (const f of res.fragmented) this.jobs.compactLater(ino, f.indx);
+  }
+
+  private invalidateData(ino: number): void {
+    this.forget(ino);
+    const of = this.files.get(ino);
+    if (of) for (const r of of.readers) r.invalidate();
+  }
+
+  async flush(_ctx: Context, fh: number): Promise<void> {
+    await this.flushInode(this.handle(fh).ino);
+  }
+
+  fsync(ctx: Context, fh: number): Promise<void> {
+    return this.flush(ctx, fh);
+  }
+
+  /** Closes a handle: commits its writes, drops its locks, and lets a deleted file go after the last close. */
+  async release(ctx: Context, fh: number): Promise<void> {
+    const h = this.handle(fh);
+    this.handles.delete(fh);
+    const of = this.files.get(h.ino)!;
+    let err: unknown;
+    try {
+      await this.flushInode(h.ino);
+    } catch (e) {
+      err = e;
+    }
+    if (h.reader) of.readers.delete(h.reader);
+    if (--of.handles === 0) this.files.delete(h.ino);
+    await this.meta.release(ctx, h.ino);
+    this.jobs.kick();
+    if (err) throw err;
+  }
+
+  async truncate(ctx: Context, ino: number, length: number): Promise<Attr> {
+    return this.setattr(ctx, ino, SET_SIZE, { length });
+  }
+
+  async fallocate(ctx: Context, fh: number, mode: number, off: number, len: number): Promise<void> {
+    const h = this.handle(fh);
+    if (!canWrite(h.flags)) throw fsErr('EBADF');
+    this.writable();
+    await this.flushInode(h.ino);
+    const r = await this.meta.fallocate(ctx, h.ino, mode, off, len);
+    this.invalidateData(h.ino);
+    this.remember(h.ino, r.attr);
+  }
+
+  /** Copies by sharing slices: no data moves. */
+  async copyFileRange(ctx: Context, fhIn: number, offIn: number, fhOut: number, offOut: number, len: number): Promise<number> {
+    const hin = this.handle(fhIn);
+    const hout = this.handle(fhOut);
+    if (!canRead(hin.flags) || !canWrite(hout.flags)) throw fsErr('EBADF');
+    if (hout.flags & O_APPEND) throw fsErr('EBADF');
+    this.writable();
+    await this.flushInode(hin.ino);
+    await this.flushInode(hout.ino);
+    const r = await this.meta.copyFileRange(ctx, hin.ino, offIn, hout.ino, offOut, len);
+    this.invalidateData(hout.ino);
+    this.remember(hout.ino, r.attr);
+    return r.copied;
+  }
+
+  // ---- xattrs and locks ----
+
+  getxattr(ctx: Context, ino: number, name: string): Promise<Buffer> {
+    return this.meta.getxattr(ctx, ino, name);
+  }
+
+  listxattr(ctx: Context, ino: number): Promise<string[]> {
+    return this.meta.listxattr(ctx, ino);
+  }
+
+  async setxattr(ctx: Context, ino: number, name: string, value: Buffer, flags = 0): Promise<void> {
+    this.writable();
+    await this.meta.setxattr(ctx, ino, name, value, flags);
+  }
+
+  async removexattr(ctx: Context, ino: number, name: string): Promise<void> {
+    this.writable();
+    await this.meta.removexattr(ctx, ino, name);
+  }
+
+  flock(ctx: Context, fh: number, type: number, block: boolean): Promise<void> {
+    const h = this.handle(fh);
+    return this.meta.flock(ctx, h.ino, h.owner, type, block);
+  }
+
+  getlk(ctx: Context, fh: number, lock: LockRange): Promise<LockRange | undefined> {
+    const h = this.handle(fh);
+    return this.meta.getlk(ctx, h.ino, h.owner, lock);
+  }
+
+  setlk(ctx: Context, fh: number, block: boolean, type: number, start: number, end: number, pid: number): Promise<void> {
+    const h = this.handle(fh);
+    return this.meta.setlk(ctx, h.ino, h.owner, block, type, start, end, pid);
+  }
+
+  /** Flushes and closes every open handle, stops the jobs and ends the session. */
+  async close(ctx: Context): Promise<void> {
+    let err: unknown;
+    for (const fh of [...this.handles.keys()]) {
+      await this.release(ctx, fh).catch((e) => (err ??= e));
+    }
+    await this.jobs.stop();
+    await this.meta.closeSession();
+    await this.meta.close();
+    await this.store.objects.close();
+    if (err) throw err;
+  }
+}
