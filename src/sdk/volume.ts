@@ -1,0 +1,469 @@
+// Volume: a FerryFS volume as a node:fs/promises-like API, for programs that use it without a mount.
+import { createHash } from 'node:crypto';
+import { FsError, fsErr, toFsError } from '../errors.js';
+import { ChunkStore } from '../chunk/index.js';
+import { openMeta } from '../meta/index.js';
+import type { Meta } from '../meta/interface.js';
+import {
+  MODE_R,
+  MODE_W,
+  MODE_X,
+  RENAME_NOREPLACE,
+  SET_GID,
+  SET_MODE,
+  SET_UID,
+  TYPE_DIRECTORY,
+  TYPE_SYMLINK,
+  userContext,
+  type Context,
+  type Format,
+} from '../meta/types.js';
+import { openObjectStore, type ObjectOptions } from '../object/index.js';
+import { O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY, O_TRUNC } from '../vfs/flags.js';
+import { VFS, type VfsOptions } from '../vfs/vfs.js';
+import { FileHandle } from './file-handle.js';
+import { parseFlags } from './open-flags.js';
+import { Resolver, splitPath } from './resolve.js';
+import { Dirent, Stats, type StatFs } from './stats.js';
+import { toTimeAttrs, type TimeLike } from './times.js';
+
+export interface VolumeOptions extends VfsOptions {
+  /** Caller identity for permission checks (default: this process's uid/gid). */
+  uid?: number;
+  gid?: number;
+  gids?: number[];
+  umask?: number;
+  /** Shown in `ferry status` for this client's session. */
+  mountPoint?: string;
+  /** Passed to the object store (credentials, endpoint...). */
+  objectOptions?: ObjectOptions;
+}
+
+export const constants = { F_OK: 0, R_OK: 4, W_OK: 2, X_OK: 1, COPYFILE_EXCL: 1 } as const;
+
+type Data = string | Buffer | Uint8Array | AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array>;
+
+export class Volume {
+  private readonly paths: Resolver;
+  /** st_dev for Stats: stable per volume. */
+  readonly dev: number;
+
+  private constructor(readonly vfs: VFS, readonly ctx: Context) {
+    this.paths = new Resolver(vfs);
+    this.dev = createHash('sha1').update(vfs.format.uuid).digest().readUInt32BE(0);
+  }
+
+  /** Opens a formatted volume by its metadata URL and starts a client session. */
+  static async open(metaUrl: string, opts: VolumeOptions = {}): Promise<Volume> {
+    const meta = await openMeta(metaUrl);
+    let objects;
+    try {
+      const format = await meta.load();
+      objects = await openObjectStore(format.storage, opts.objectOptions ?? {});
+      const store = new ChunkStore(objects, { volume: format.name, blockSize: format.blockSize });
+      await meta.newSession({ mountPoint: opts.mountPoint ?? `sdk:${process.argv[1] ?? ''}` });
+      const uid = opts.uid ?? process.getuid?.() ?? 0;
+      const gid = opts.gid ?? process.getgid?.() ?? 0;
+      const ctx = userContext(uid, gid, opts.gids ?? [gid, ...(process.getgroups?.() ?? [])], opts.umask ?? 0o022);
+      return new Volume(new VFS(meta, store, format, opts), ctx);
+    } catch (e) {
+      await objects?.close().catch(() => undefined);
+      await meta.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  get meta(): Meta {
+    return this.vfs.meta;
+  }
+
+  get format(): Format {
+    return this.vfs.format;
+  }
+
+  /** Runs op with errors carrying syscall and path like node:fs. */
+  private async call<T>(syscall: string, path: string, op: () => Promise<T>, dest?: string): Promise<T> {
+    try {
+      return await op();
+    } catch (e) {
+      throw toFsError(e).withContext(syscall, path, dest);
+    }
+  }
+
+  // ---- metadata ----
+
+  stat(path: string): Promise<Stats> {
+    return this.call('stat', path, async () => {
+      const r = await this.paths.resolve(this.ctx, path, true);
+      return new Stats(r.inode, r.attr, this.dev);
+    });
+  }
+
+  lstat(path: string): Promise<Stats> {
+    return this.call('lstat', path, async () => {
+      const r = await this.paths.resolve(this.ctx, path, false);
+      return new Stats(r.inode, r.attr, this.dev);
+    });
+  }
+
+  async exists(path: string): Promise<boolean> {
+    try {
+      await this.lstat(path);
+      return true;
+    } catch (e) {
+      if (e instanceof FsError && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) return false;
+      throw e;
+    }
+  }
+
+  access(path: string, mode: number = constants.F_OK): Promise<void> {
+    return this.call('access', path, async () => {
+      const r = await this.paths.resolve(this.ctx, path, true);
+      await this.vfs.access(this.ctx, r.inode, mode & (MODE_R | MODE_W | MODE_X));
+    });
+  }
+
+  readdir(path: string, opts?: { withFileTypes?: false } | BufferEncoding): Promise<string[]>;
+  readdir(path: string, opts: { withFileTypes: true }): Promise<Dirent[]>;
+  readdir(path: string, opts?: { withFileTypes?: boolean } | BufferEncoding): Promise<string[] | Dirent[]> {
+    const withTypes = typeof opts === 'object' && opts.withFileTypes === true;
+    return this.call('scandir', path, async () => {
+      const dir = await this.paths.resolve(this.ctx, path, true);
+      if (dir.attr.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
+      const out: Array<string | Dirent> = [];
+      for await (const e of this.entries(dir.inode, false)) {
+        out.push(withTypes ? new Dirent(e.name, e.attr.type, path) : e.name);
+      }
+      return out as string[] | Dirent[];
+    });
+  }
+
+  /** Directory entries in pages, so a huge directory is never held in memory at once. */
+  async *entries(ino: number, plus: boolean, page = 4096) {
+    for (let after: string | undefined; ; ) {
+      const list = await this.vfs.readdir(this.ctx, ino, plus, after, page);
+      yield* list;
+      if (list.length < page) return;
+      after = list[list.length - 1].name;
+    }
+  }
+
+  mkdir(path: string, opts?: { recursive?: boolean; mode?: number } | number): Promise<string | undefined> {
+    const o = typeof opts === 'number' ? { mode: opts } : (opts ?? {});
+    const mode = o.mode ?? 0o777;
+    return this.call('mkdir', path, async () => {
+      if (!o.recursive) {
+        const { parent, name } = await this.paths.parentOf(this.ctx, path);
+        await this.vfs.mkdir(this.ctx, parent, name, mode);
+        return undefined;
+      }
+      let first: string | undefined;
+      let cur = (await this.paths.resolve(this.ctx, '/', true)).inode;
+      const parts = splitPath(path);
+      for (let i = 0; i < parts.length; i++) {
+        try {
+          const r = await this.vfs.lookup(this.ctx, cur, parts[i]);
+          if (r.attr.type !== TYPE_DIRECTORY) {
+            // A symlink to a directory is fine as an intermediate component.
+            const t = await this.paths.resolve(this.ctx, '/' + parts.slice(0, i + 1).join('/'), true);
+            if (t.attr.type !== TYPE_DIRECTORY) throw fsErr(i === parts.length - 1 ? 'EEXIST' : 'ENOTDIR');
+            cur = t.inode;
+          } else cur = r.inode;
+        } catch (e) {
+          if (!(e instanceof FsError) || e.code !== 'ENOENT') throw e;
+          try {
+            cur = (await this.vfs.mkdir(this.ctx, cur, parts[i], mode)).inode;
+            first ??= '/' + parts.slice(0, i + 1).join('/');
+          } catch (e2) {
+            if (!(e2 instanceof FsError) || e2.code !== 'EEXIST') throw e2;
+            i--; // created concurrently: look it up again
+          }
+        }
+      }
+      return first;
+    });
+  }
+
+  rmdir(path: string): Promise<void> {
+    return this.call('rmdir', path, async () => {
+      const { parent, name } = await this.paths.parentOf(this.ctx, path);
+      await this.vfs.rmdir(this.ctx, parent, name);
+    });
+  }
+
+  unlink(path: string): Promise<void> {
+    return this.call('unlink', path, async () => {
+      const { parent, name } = await this.paths.parentOf(this.ctx, path);
+      await this.vfs.unlink(this.ctx, parent, name);
+    });
+  }
+
+  /** Removes a file, or a tree with recursive; force ignores a missing path. */
+  rm(path: string, opts: { recursive?: boolean; force?: boolean } = {}): Promise<void> {
+    return this.call('rm', path, async () => {
+      let target;
+      try {
+        target = await this.paths.resolve(this.ctx, path, false);
+      } catch (e) {
+        if (opts.force && e instanceof FsError && e.code === 'ENOENT') return;
+        throw e;
+      }
+      const { parent, name } = await this.paths.parentOf(this.ctx, path);
+      if (target.attr.type !== TYPE_DIRECTORY) return this.vfs.unlink(this.ctx, parent, name);
+      if (!opts.recursive) throw new FsError('EISDIR', { message: 'is a directory (use recursive)' });
+      await this.removeTree(target.inode);
+      await this.vfs.rmdir(this.ctx, parent, name);
+    });
+  }
+
+  private async removeTree(dir: number): Promise<void> {
+    for (;;) {
+      const list = await this.vfs.readdir(this.ctx, dir, false, undefined, 1024);
+      if (list.length === 0) return;
+      for (const e of list) {
+        if (e.attr.type === TYPE_DIRECTORY) {
+          await this.removeTree(e.inode);
+          await this.vfs.rmdir(this.ctx, dir, e.name);
+        } else {
+          await this.vfs.unlink(this.ctx, dir, e.name);
+        }
+      }
+    }
+  }
+
+  rename(oldPath: string, newPath: string, flags = 0): Promise<void> {
+    return this.call(
+      'rename',
+      oldPath,
+      async () => {
+        const s = await this.paths.parentOf(this.ctx, oldPath);
+        const d = await this.paths.parentOf(this.ctx, newPath);
+        await this.vfs.rename(this.ctx, s.parent, s.name, d.parent, d.name, flags);
+      },
+      newPath,
+    );
+  }
+
+  link(existing: string, newPath: string): Promise<void> {
+    return this.call(
+      'link',
+      existing,
+      async () => {
+        const src = await this.paths.resolve(this.ctx, existing, false);
+        const d = await this.paths.parentOf(this.ctx, newPath);
+        await this.vfs.link(this.ctx, src.inode, d.parent, d.name);
+      },
+      newPath,
+    );
+  }
+
+  symlink(target: string, path: string): Promise<void> {
+    return this.call(
+      'symlink',
+      target,
+      async () => {
+        const d = await this.paths.parentOf(this.ctx, path);
+        await this.vfs.symlink(this.ctx, d.parent, d.name, target);
+      },
+      path,
+    );
+  }
+
+  readlink(path: string): Promise<string> {
+    return this.call('readlink', path, async () => {
+      const r = await this.paths.resolve(this.ctx, path, false);
+      return this.vfs.readlink(this.ctx, r.inode);
+    });
+  }
+
+  realpath(path: string): Promise<string> {
+    return this.call('realpath', path, async () => {
+      const parts: string[] = [];
+      // Resolve each prefix so symlinks anywhere are expanded.
+      for (const p of splitPath(path)) {
+        if (p === '..') parts.pop();
+        else {
+          parts.push(p);
+          const full = '/' + parts.join('/');
+          const r = await this.paths.resolve(this.ctx, full, false);
+          if (r.attr.type === TYPE_SYMLINK) {
+            const target = await this.vfs.readlink(this.ctx, r.inode);
+            const next = target.startsWith('/') ? target : '/' + [...parts.slice(0, -1), target].join('/');
+            return this.realpath(next + '/' + splitPath(path).slice(parts.length).join('/'));
+          }
+        }
+      }
+      return '/' + parts.join('/');
+    });
+  }
+
+  chmod(path: string, mode: number): Promise<void> {
+    return this.call('chmod', path, async () => {
+      const r = await this.paths.resolve(this.ctx, path, true);
+      await this.vfs.setattr(this.ctx, r.inode, SET_MODE, { mode });
+    });
+  }
+
+  chown(path: string, uid: number, gid: number): Promise<void> {
+    return this.chownAt('chown', path, uid, gid, true);
+  }
+
+  lchown(path: string, uid: number, gid: number): Promise<void> {
+    return this.chownAt('lchown', path, uid, gid, false);
+  }
+
+  private chownAt(syscall: string, path: string, uid: number, gid: number, follow: boolean): Promise<void> {
+    return this.call(syscall, path, async () => {
+      const r = await this.paths.resolve(this.ctx, path, follow);
+      await this.vfs.setattr(this.ctx, r.inode, SET_UID | SET_GID, { uid, gid });
+    });
+  }
+
+  utimes(path: string, atime: TimeLike, mtime: TimeLike): Promise<void> {
+    return this.call('utime', path, async () => {
+      const r = await this.paths.resolve(this.ctx, path, true);
+      const { set, attr } = toTimeAttrs(atime, mtime);
+      await this.vfs.setattr(this.ctx, r.inode, set, attr);
+    });
+  }
+
+  truncate(path: string, len = 0): Promise<void> {
+    return this.call('open', path, async () => {
+      const r = await this.paths.resolve(this.ctx, path, true);
+      await this.vfs.truncate(this.ctx, r.inode, len);
+    });
+  }
+
+  statfs(path = '/'): Promise<StatFs> {
+    return this.call('statfs', path, async () => {
+      const s = await this.vfs.statfs(this.ctx);
+      const bsize = 4096;
+      return {
+        type: 0x46455252, // "FERR"
+        bsize,
+        blocks: Math.floor(s.totalSpace / bsize),
+        bfree: Math.floor(s.availSpace / bsize),
+        bavail: Math.floor(s.availSpace / bsize),
+        files: s.usedInodes + s.availInodes,
+        ffree: s.availInodes,
+      };
+    });
+  }
+
+  getxattr(path: string, name: string): Promise<Buffer> {
+    return this.call('getxattr', path, async () => this.vfs.getxattr(this.ctx, (await this.paths.resolve(this.ctx, path)).inode, name));
+  }
+
+  listxattr(path: string): Promise<string[]> {
+    return this.call('listxattr', path, async () => this.vfs.listxattr(this.ctx, (await this.paths.resolve(this.ctx, path)).inode));
+  }
+
+  setxattr(path: string, name: string, value: Buffer | string, flags = 0): Promise<void> {
+    return this.call('setxattr', path, async () =>
+      this.vfs.setxattr(this.ctx, (await this.paths.resolve(this.ctx, path)).inode, name, Buffer.from(value), flags),
+    );
+  }
+
+  removexattr(path: string, name: string): Promise<void> {
+    return this.call('removexattr', path, async () => this.vfs.removexattr(this.ctx, (await this.paths.resolve(this.ctx, path)).inode, name));
+  }
+
+  // ---- file contents ----
+
+  /** Opens (and with O_CREAT creates) a file; flags as in node:fs ('r', 'w', 'a+', ...) or numbers. */
+  open(path: string, flags: string | number = 'r', mode = 0o666): Promise<FileHandle> {
+    const f = parseFlags(flags);
+    return this.call('open', path, async () => {
+      let r;
+      try {
+        r = await this.paths.resolve(this.ctx, path, !(f & O_NOFOLLOW));
+      } catch (e) {
+        if (!(f & O_CREAT) || !(e instanceof FsError) || e.code !== 'ENOENT') throw e;
+      }
+      if (r) {
+        if (f & O_CREAT && f & O_EXCL) throw fsErr('EEXIST');
+        if (r.attr.type === TYPE_SYMLINK) throw fsErr('ELOOP');
+        const { fh } = await this.vfs.open(this.ctx, r.inode, f);
+        return new FileHandle(this.vfs, this.ctx, fh, r.inode, path, this.dev);
+      }
+      const { parent, name } = await this.paths.parentOf(this.ctx, path);
+      try {
+        const c = await this.vfs.create(this.ctx, parent, name, mode, f & ~O_TRUNC);
+        return new FileHandle(this.vfs, this.ctx, c.fh, c.inode, path, this.dev);
+      } catch (e) {
+        // Someone created it between our lookup and create: open theirs unless O_EXCL.
+        if (f & O_EXCL || !(e instanceof FsError) || e.code !== 'EEXIST') throw e;
+        return this.open(path, f & ~O_CREAT, mode);
+      }
+    });
+  }
+
+  async readFile(path: string, opts?: { encoding?: BufferEncoding; flag?: string } | BufferEncoding): Promise<Buffer | string> {
+    const o = typeof opts === 'string' ? { encoding: opts } : (opts ?? {});
+    const fh = await this.open(path, o.flag ?? 'r');
+    try {
+      return await fh.readFile(o.encoding);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async writeFile(path: string, data: Data, opts?: { encoding?: BufferEncoding; mode?: number; flag?: string } | BufferEncoding): Promise<void> {
+    const o = typeof opts === 'string' ? { encoding: opts } : (opts ?? {});
+    const fh = await this.open(path, o.flag ?? 'w', o.mode ?? 0o666);
+    try {
+      if (typeof data === 'string' || data instanceof Uint8Array) await fh.writeFile(data, o.encoding);
+      else for await (const part of data as AsyncIterable<Buffer | Uint8Array | string>) await fh.write(typeof part === 'string' ? Buffer.from(part, o.encoding) : part);
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      throw e;
+    }
+    await fh.close();
+  }
+
+  appendFile(path: string, data: Data, opts?: { encoding?: BufferEncoding; mode?: number } | BufferEncoding): Promise<void> {
+    const o = typeof opts === 'string' ? { encoding: opts } : (opts ?? {});
+    return this.writeFile(path, data, { ...o, flag: 'a' });
+  }
+
+  /** Copies by sharing the source's slices: no data is read or written. */
+  copyFile(src: string, dest: string, mode = 0): Promise<void> {
+    return this.call(
+      'copyfile',
+      src,
+      async () => {
+        const s = await this.open(src, O_RDONLY);
+        try {
+          const st = await s.stat();
+          if (st.isDirectory()) throw fsErr('EISDIR');
+          const d = await this.open(dest, O_WRONLY | O_CREAT | O_TRUNC | (mode & constants.COPYFILE_EXCL ? O_EXCL : 0), st.mode & 0o777);
+          try {
+            await this.vfs.copyFileRange(this.ctx, s.fd, 0, d.fd, 0, st.size);
+          } finally {
+            await d.close();
+          }
+        } finally {
+          await s.close();
+        }
+      },
+      dest,
+    );
+  }
+
+  /** Renames without replacing an existing target (RENAME_NOREPLACE). */
+  renameNoReplace(oldPath: string, newPath: string): Promise<void> {
+    return this.rename(oldPath, newPath, RENAME_NOREPLACE);
+  }
+
+  /** Waits for queued background work (freeing deleted data, compaction). */
+  async settle(): Promise<void> {
+    await this.vfs.jobs.collect();
+    await this.vfs.jobs.idle();
+  }
+
+  /** Flushes open files, ends the session and closes the connections. */
+  async close(): Promise<void> {
+    await this.vfs.close(this.ctx);
+  }
+}
+
