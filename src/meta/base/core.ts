@@ -149,15 +149,15 @@ export class MetaCore {
 
   // ---- counters, ids, versions ----
 
-  getCounter(name: string): Promise<number> {
+  async getCounter(name: string): Promise<number> {
     return this.eng.read((tx) => tx.getCounter(name));
   }
 
-  currentVersion(): Promise<number> {
+  async currentVersion(): Promise<number> {
     return this.getCounter(VERSION_COUNTER);
   }
 
-  newSliceId(): Promise<number> {
+  async newSliceId(): Promise<number> {
     return this.slices.alloc();
   }
 
@@ -166,7 +166,7 @@ export class MetaCore {
     return rows.map((r) => ({ version: r.version, op: r.op, ts: r.ts, mutations: JSON.parse(r.record) as Mutation[] }));
   }
 
-  trimChangelog(upTo: number): Promise<number> {
+  async trimChangelog(upTo: number): Promise<number> {
     return this.eng.trimChangelog(upTo);
   }
 
@@ -209,7 +209,7 @@ export class MetaCore {
     await this.eng.txn((tx) => tx.updateSession(sid, Date.now()));
   }
 
-  listSessions(): Promise<SessionInfo[]> {
+  async listSessions(): Promise<SessionInfo[]> {
     return this.eng.read((tx) => tx.listSessions());
   }
 

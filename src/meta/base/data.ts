@@ -81,7 +81,7 @@ export class DataOps extends NamespaceOps {
     });
   }
 
-  readChunk(_ctx: Context, ino: number, indx: number): Promise<Slice[]> {
+  async readChunk(_ctx: Context, ino: number, indx: number): Promise<Slice[]> {
     return this.eng.read((tx) => tx.getChunk(ino, indx));
   }
 
@@ -255,7 +255,7 @@ export class DataOps extends NamespaceOps {
     return r.ok;
   }
 
-  listFragmentedChunks(minSlices: number, limit: number): Promise<Array<{ ino: number; indx: number; count: number }>> {
+  async listFragmentedChunks(minSlices: number, limit: number): Promise<Array<{ ino: number; indx: number; count: number }>> {
     return this.eng.read((tx) => tx.listFragmentedChunks(minSlices, limit));
   }
 
@@ -276,7 +276,7 @@ export class DataOps extends NamespaceOps {
     return files.length;
   }
 
-  pendingDeletedSlices(limit: number): Promise<DeletedSlice[]> {
+  async pendingDeletedSlices(limit: number): Promise<DeletedSlice[]> {
     return this.eng.read((tx) => tx.listDelSlices(limit));
   }
 

@@ -147,11 +147,11 @@ export class NamespaceOps extends MetaCore {
 
   // ---- creating ----
 
-  mknod(ctx: Context, parent: number, name: string, type: FileType, mode: number, rdev = 0): Promise<NodeResult> {
+  async mknod(ctx: Context, parent: number, name: string, type: FileType, mode: number, rdev = 0): Promise<NodeResult> {
     return this.makeNode(ctx, parent, name, type, mode, rdev, undefined);
   }
 
-  mkdir(ctx: Context, parent: number, name: string, mode: number): Promise<NodeResult> {
+  async mkdir(ctx: Context, parent: number, name: string, mode: number): Promise<NodeResult> {
     return this.makeNode(ctx, parent, name, TYPE_DIRECTORY, mode, 0, undefined);
   }
 
@@ -161,7 +161,7 @@ export class NamespaceOps extends MetaCore {
     return r;
   }
 
-  symlink(ctx: Context, parent: number, name: string, target: string): Promise<NodeResult> {
+  async symlink(ctx: Context, parent: number, name: string, target: string): Promise<NodeResult> {
     if (target === '' || Buffer.byteLength(target) > MAX_SYMLINK) throw fsErr(target === '' ? 'ENOENT' : 'ENAMETOOLONG');
     return this.makeNode(ctx, parent, name, TYPE_SYMLINK, 0o777, 0, target);
   }
@@ -240,7 +240,8 @@ export class NamespaceOps extends MetaCore {
 
   // ---- removing ----
 
-  unlink(ctx: Context, parent: number, name: string): Promise<Versioned & { inode: number }> {
+  async unlink(ctx: Context, parent: number, name: string): Promise<Versioned & { inode: number }> {
+    if (name === '.' || name === '..') throw fsErr('EISDIR');
     return this.change('unlink', async (tx) => {
       const pa = await this.writableDir(tx, ctx, parent);
       const e = await tx.getEntry(parent, name);
@@ -260,7 +261,7 @@ export class NamespaceOps extends MetaCore {
     });
   }
 
-  rmdir(ctx: Context, parent: number, name: string): Promise<Versioned & { inode: number }> {
+  async rmdir(ctx: Context, parent: number, name: string): Promise<Versioned & { inode: number }> {
     if (name === '.') throw fsErr('EINVAL');
     if (name === '..') throw fsErr('ENOTEMPTY');
     return this.change('rmdir', async (tx) => {
