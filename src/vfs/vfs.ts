@@ -277,7 +277,15 @@ export class VFS {
     this.writable();
     const of = this.files.get(h.ino)!;
     if (h.flags & O_APPEND) off = of.length;
-    of.writer ??= new FileWriter(this.store, this.meta, h.ino, { ctx, pool: this.pool });
+    of.writer ??= new FileWriter(this.store, this.meta, h.ino, {
+      ctx,
+      pool: this.pool,
+      // Slices also commit in the background (full chunk, buffer pressure): readers must see them.
+      onCommit: (indx) => {
+        this.forget(h.ino);
+        for (const r of of.readers) r.invalidate(indx);
+      },
+    });
     await of.writer.write(off, data);
     of.length = Math.max(of.length, off + data.length);
     const cached = this.attrs.get(h.ino);

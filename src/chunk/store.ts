@@ -1,0 +1,117 @@
+// Slices <-> blocks in the object store: ranged, parallel, bounded reads of only the bytes needed;
+// block uploads with bounded concurrency; deletion of every block of a slice.
+import { FsError, isFsError } from '../errors.js';
+import type { ObjectStore } from '../object/interface.js';
+import { blockKey, blockLength, sliceBlocks } from './keys.js';
+import { Limiter, forEachLimited } from './limiter.js';
+
+export interface ChunkStoreOptions {
+  /** Key prefix: the volume name. */
+  volume: string;
+  /** Bytes per block (the volume's format). */
+  blockSize: number;
+  /** Block uploads in flight at once (default 8). */
+  uploadConcurrency?: number;
+  /** Ranged gets in flight at once (default 16). */
+  downloadConcurrency?: number;
+}
+
+export class ChunkStore {
+  readonly volume: string;
+  readonly blockSize: number;
+  private readonly uploads: Limiter;
+  private readonly downloads: Limiter;
+
+  constructor(
+    readonly objects: ObjectStore,
+    opts: ChunkStoreOptions,
+  ) {
+    if (!Number.isInteger(opts.blockSize) || opts.blockSize <= 0) throw new RangeError(`bad block size ${opts.blockSize}`);
+    this.volume = opts.volume;
+    this.blockSize = opts.blockSize;
+    this.uploads = new Limiter(opts.uploadConcurrency ?? 8);
+    this.downloads = new Limiter(opts.downloadConcurrency ?? 16);
+  }
+
+  /** The object key of block `index` of a slice of `size` bytes. */
+  keyOf(id: number, size: number, index: number): string {
+    return blockKey(this.volume, id, index, blockLength(size, this.blockSize, index));
+  }
+
+  /**
+   * Bytes [off, off+len) of slice `id` (stored size `size`): one ranged get per block touched, in parallel.
+   * A missing or short block is EIO naming its key (never zeros).
+   */
+  async readSlice(id: number, size: number, off: number, len: number): Promise<Buffer> {
+    if (id <= 0) throw new RangeError(`readSlice of hole/invalid slice ${id}`);
+    if (off < 0 || len < 0 || off + len > size) {
+      throw new FsError('EIO', { message: `read [${off}, ${off + len}) outside slice ${id} of ${size} bytes` });
+    }
+    if (len === 0) return Buffer.alloc(0);
+    const bs = this.blockSize;
+    const first = Math.floor(off / bs);
+    const last = Math.floor((off + len - 1) / bs);
+    if (first === last) return this.readBlock(id, size, first, off - first * bs, len);
+    const out = Buffer.allocUnsafe(len);
+    const parts: Array<Promise<void>> = [];
+    for (let b = first; b <= last; b++) {
+      const start = Math.max(off, b * bs);
+      const end = Math.min(off + len, (b + 1) * bs);
+      parts.push(this.readBlock(id, size, b, start - b * bs, end - start).then((buf) => void buf.copy(out, start - off)));
+    }
+    await settleAll(parts);
+    return out;
+  }
+
+  /** Bytes [off, off+len) of one block (the whole block when off=0 and len=its length). */
+  async readBlock(id: number, size: number, index: number, off = 0, len = blockLength(size, this.blockSize, index) - off): Promise<Buffer> {
+    const key = this.keyOf(id, size, index);
+    const buf = await this.downloads.run(async () => {
+      try {
+        return await this.objects.get(key, off, len);
+      } catch (e) {
+        throw blockError('read', key, e);
+      }
+    });
+    if (buf.length !== len) {
+      throw new FsError('EIO', { message: `block ${key}: got ${buf.length} bytes at ${off}, wanted ${len}` });
+    }
+    return buf;
+  }
+
+  /** Stores block `index` of slice `id`; its key records data.length. Waits for an upload slot. */
+  async uploadBlock(id: number, index: number, data: Buffer): Promise<void> {
+    const key = blockKey(this.volume, id, index, data.length);
+    await this.uploads.run(async () => {
+      try {
+        await this.objects.put(key, data);
+      } catch (e) {
+        throw blockError('write', key, e);
+      }
+    });
+  }
+
+  /** Removes every block of slice `id` (missing blocks are fine). */
+  async deleteSlice(id: number, size: number, concurrency = 8): Promise<void> {
+    if (id <= 0 || size <= 0) return;
+    const blocks = sliceBlocks(this.volume, id, size, this.blockSize);
+    await forEachLimited(blocks, concurrency, async (b) => {
+      try {
+        await this.objects.delete(b.key);
+      } catch (e) {
+        throw blockError('delete', b.key, e);
+      }
+    });
+  }
+}
+
+function blockError(op: string, key: string, e: unknown): FsError {
+  const why = isFsError(e, 'ENOENT') ? 'missing' : (e as Error)?.message ?? String(e);
+  return new FsError('EIO', { message: `cannot ${op} block ${key}: ${why}`, cause: e });
+}
+
+/** Like Promise.all, but waits for every promise before rejecting (no stray work writing into freed buffers). */
+export async function settleAll(ps: Array<Promise<unknown>>): Promise<void> {
+  const results = await Promise.allSettled(ps);
+  for (const r of results) if (r.status === 'rejected') throw r.reason;
+}

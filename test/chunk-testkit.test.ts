@@ -1,0 +1,166 @@
+// Shared fixtures of the chunk-layer tests (no tests of its own; named *.test.ts to stay in the chunk test files):
+// a delegating ObjectStore wrapper that counts calls, delays them and can be told to fail puts (the only
+// stand-in used: every other component is real), and a seeded PRNG.
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ChunkStore } from '../src/chunk/store.js';
+import { FsError } from '../src/errors.js';
+import { openMeta, rootContext } from '../src/meta/index.js';
+import { openObjectStore } from '../src/object/index.js';
+import type { ListResult, ObjectInfo, ObjectStore } from '../src/object/interface.js';
+
+export class InstrumentedStore implements ObjectStore {
+  gets = 0;
+  getBytes = 0;
+  puts = 0;
+  deletes = 0;
+  inFlight = 0;
+  maxInFlight = 0;
+  delayMs = 0;
+  /** Makes put fail for keys matching this (or every key when true). */
+  failPut: boolean | ((key: string) => boolean) = false;
+  /** Makes delete fail. */
+  failDelete = false;
+
+  constructor(readonly inner: ObjectStore) {}
+
+  get url(): string {
+    return this.inner.url;
+  }
+
+  private async track<T>(fn: () => Promise<T>): Promise<T> {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+      return await fn();
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  create(): Promise<void> {
+    return this.inner.create();
+  }
+
+  put(key: string, data: Buffer): Promise<void> {
+    return this.track(async () => {
+      const fail = typeof this.failPut === 'function' ? this.failPut(key) : this.failPut;
+      if (fail) throw new FsError('EIO', { message: `injected put failure for ${key}` });
+      this.puts++;
+      await this.inner.put(key, data);
+    });
+  }
+
+  get(key: string, off?: number, len?: number): Promise<Buffer> {
+    return this.track(async () => {
+      this.gets++;
+      const b = await this.inner.get(key, off, len);
+      this.getBytes += b.length;
+      return b;
+    });
+  }
+
+  head(key: string): Promise<ObjectInfo> {
+    return this.inner.head(key);
+  }
+
+  async delete(key: string): Promise<void> {
+    if (this.failDelete) throw new FsError('EIO', { message: `injected delete failure for ${key}` });
+    this.deletes++;
+    await this.inner.delete(key);
+  }
+
+  list(prefix: string, marker?: string, limit?: number): Promise<ListResult> {
+    return this.inner.list(prefix, marker, limit);
+  }
+
+  listAll(prefix: string): AsyncIterable<ObjectInfo> {
+    return this.inner.listAll(prefix);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  async keys(prefix = ''): Promise<string[]> {
+    const out: string[] = [];
+    for await (const o of this.inner.listAll(prefix)) out.push(o.key);
+    return out;
+  }
+}
+
+/** Deterministic PRNG (mulberry32). */
+export function prng(seed: number): { next(): number; int(n: number): number; bytes(n: number): Buffer } {
+  let a = seed >>> 0;
+  const next = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return {
+    next,
+    int: (n: number) => Math.floor(next() * n),
+    bytes: (n: number) => {
+      const b = Buffer.allocUnsafe(n);
+      let i = 0;
+      for (; i + 4 <= n; i += 4) b.writeUInt32LE((next() * 4294967296) >>> 0, i);
+      for (; i < n; i++) b[i] = (next() * 256) | 0;
+      return b;
+    },
+  };
+}
+
+/** A fresh volume for data-path tests: real SQLite metadata in a temp dir, a real mem:// store, one file. */
+export async function openVolume(blockSize: number, storeOpts: { uploadConcurrency?: number; downloadConcurrency?: number } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-chunk-'));
+  const meta = await openMeta(`sqlite3://${join(dir, 'meta.db')}`);
+  await meta.init({
+    name: 't',
+    uuid: randomUUID(),
+    storage: 'mem://x',
+    blockSize,
+    compression: 'none',
+    trashDays: 0,
+    capacity: 0,
+    inodes: 0,
+    metaVersion: 1,
+    createdAt: new Date().toISOString(),
+  });
+  const ctx = rootContext();
+  const { inode } = await meta.create(ctx, 1, 'f', 0o644, 0);
+  const objects = new InstrumentedStore(await openObjectStore(`mem://${randomUUID()}`));
+  await objects.create();
+  const store = new ChunkStore(objects, { volume: 't', blockSize, ...storeOpts });
+  return {
+    meta,
+    ctx,
+    ino: inode,
+    objects,
+    store,
+    async newFile(name: string): Promise<number> {
+      return (await meta.create(ctx, 1, name, 0o644, 0)).inode;
+    },
+    async length(ino = inode): Promise<number> {
+      return (await meta.getattr(ctx, ino)).length;
+    },
+    async close(): Promise<void> {
+      await meta.close();
+      await objects.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `cond` until it holds (or fails after `ms`). */
+export async function eventually(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > until) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
