@@ -42,7 +42,14 @@ interface OpenFile {
   length: number;
   writer?: FileWriter;
   readers: Set<FileReader>;
+  /** performance.now() of the last write, for committing idle writers. */
+  lastWrite: number;
+  /** A background commit's failure, reported by the next flush, fsync or close. */
+  error?: unknown;
 }
+
+/** Buffered writes idle this long are committed, so other clients see them without a close. */
+const IDLE_FLUSH_MS = 5000;
 
 export interface Handle {
   fh: number;
@@ -67,7 +74,22 @@ export class VFS {
     this.entries = new TtlCache((opts.entryTimeout ?? 1) * 1000);
     this.pool = new BufferPool(opts.bufferLimit ?? 256 << 20);
     this.jobs = new BackgroundJobs(meta, store);
-    if (opts.backgroundJobs !== false) this.jobs.start();
+    if (opts.backgroundJobs !== false) {
+      this.jobs.start();
+      this.idleTimer = setInterval(() => this.flushIdle(), 1000);
+      this.idleTimer.unref();
+    }
+  }
+
+  private idleTimer?: NodeJS.Timeout;
+
+  private flushIdle(): void {
+    const now = performance.now();
+    for (const of of this.files.values()) {
+      if (of.writer?.hasPending && now - of.lastWrite > IDLE_FLUSH_MS) {
+        this.flushInode(of.ino).catch((e) => (of.error ??= e));
+      }
+    }
   }
 
   private writable(): void {
@@ -211,7 +233,7 @@ export class VFS {
   private openFile(ino: number, attr: Attr): OpenFile {
     let of = this.files.get(ino);
     if (!of) {
-      of = { ino, handles: 0, length: attr.length, readers: new Set() };
+      of = { ino, handles: 0, length: attr.length, readers: new Set(), lastWrite: 0 };
       this.files.set(ino, of);
     }
     of.handles++;
@@ -287,6 +309,7 @@ export class VFS {
       },
     });
     await of.writer.write(off, data);
+    of.lastWrite = performance.now();
     of.length = Math.max(of.length, off + data.length);
     const cached = this.attrs.get(h.ino);
     if (cached) this.attrs.set(h.ino, { ...cached, length: of.length });
@@ -296,6 +319,11 @@ export class VFS {
   /** Commits buffered writes of an inode; readers then see them. */
   async flushInode(ino: number): Promise<void> {
     const of = this.files.get(ino);
+    if (of?.error) {
+      const e = of.error;
+      of.error = undefined;
+      throw e;
+    }
     if (!of?.writer?.hasPending) return;
     const res: FlushResult = await of.writer.flush();
     this.invalidateData(ino);
@@ -404,6 +432,7 @@ export class VFS {
     for (const fh of [...this.handles.keys()]) {
       await this.release(ctx, fh).catch((e) => (err ??= e));
     }
+    if (this.idleTimer) clearInterval(this.idleTimer);
     await this.jobs.stop();
     await this.meta.closeSession();
     await this.meta.close();
