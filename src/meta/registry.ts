@@ -12,7 +12,7 @@ export function metaSchemes(): string[] {
   return [...factories.keys()];
 }
 
-/** Parses a metadata URL; a bare path means an SQLite file (like JuiceFS's default). */
+/** Parses a metadata URL; a scheme is required so a typo never silently creates a database. */
 export function parseMetaUrl(raw: string): URL {
   let url: URL;
   try {

@@ -1,6 +1,6 @@
 // The embedded default engine: sqlite3://PATH. WAL mode, one writer connection whose transactions are
 // serialised in-process, and a reader connection that sees the last commit without waiting for writers.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { FsError } from '../../../errors.js';
@@ -80,9 +80,15 @@ class SqliteEngine extends SqlEngine {
   private open(create: boolean): void {
     if (this.writer) return;
     if (create) mkdirSync(dirname(resolve(this.path)), { recursive: true });
-    let db: Database.Database;
+    else if (!existsSync(this.path)) {
+      throw new FsError('ENOENT', { message: `no volume at sqlite3://${this.path} (database file does not exist; run 'ferry format' first)` });
+    }
+    let db: Database.Database | undefined;
     try {
       db = new Database(this.path, { fileMustExist: !create });
+      // Look before writing anything: opening must not turn an unrelated file into a database.
+      const formatted = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'setting'`).get();
+      if (!formatted && !create) throw new FsError('ENOENT', { message: `no volume is formatted at sqlite3://${this.path}` });
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       // Checkpoints fsync the database: with the default (1000 pages) they cost more than the commits.
@@ -95,9 +101,7 @@ class SqliteEngine extends SqlEngine {
       this.writer = new Conn(db);
       this.reader = new Conn(rd);
     } catch (e) {
-      if ((e as { code?: string }).code === 'SQLITE_CANTOPEN' && !create) {
-        throw new FsError('ENOENT', { message: `no volume at sqlite3://${this.path} (database file does not exist; run 'ferry format' first)` });
-      }
+      db?.close();
       throw mapError(e, this.path);
     }
   }

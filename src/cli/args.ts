@@ -1,0 +1,164 @@
+// Shared argument parsing for every subcommand: node:util parseArgs (no framework, so `ferry` starts fast),
+// --help for each command, usage errors as one line, and parsers for sizes and counts.
+import { parseArgs } from 'node:util';
+
+/** A mistake in how the command was called: printed as one line, exit code 2. */
+export class UsageError extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  /** Name of the value in help (`--storage URL`). */
+  arg?: string;
+  help: string;
+}
+
+export interface CommandSpec {
+  name: string;
+  /** One line for `ferry --help`. */
+  summary: string;
+  /** Arguments after `ferry NAME [OPTIONS]`, e.g. `META-URL NAME`. */
+  usage: string;
+  /** A paragraph or two for `ferry NAME --help`. */
+  description: string;
+  examples: string[];
+  options?: Record<string, OptionSpec>;
+  minArgs: number;
+  /** Undefined means any number. */
+  maxArgs?: number;
+}
+
+export interface Parsed {
+  values: Record<string, string | boolean | undefined>;
+  args: string[];
+}
+
+export interface Command {
+  spec: CommandSpec;
+  run(p: Parsed): Promise<void>;
+}
+
+const HELP: OptionSpec = { type: 'boolean', short: 'h', help: 'show this help' };
+
+export function helpText(spec: CommandSpec): string {
+  const lines: string[] = [];
+  lines.push(`Usage: ferry ${spec.name}${spec.options && Object.keys(spec.options).length ? ' [OPTIONS]' : ''} ${spec.usage}`.trimEnd());
+  lines.push('');
+  lines.push(spec.summary);
+  if (spec.description) {
+    lines.push('');
+    lines.push(spec.description);
+  }
+  const opts = { ...(spec.options ?? {}), help: HELP };
+  lines.push('');
+  lines.push('Options:');
+  const left = Object.entries(opts).map(([name, o]) => {
+    const short = o.short ? `-${o.short}, ` : '    ';
+    return `  ${short}--${name}${o.type === 'string' ? ` ${o.arg ?? 'VALUE'}` : ''}`;
+  });
+  const width = Math.max(...left.map((l) => l.length)) + 2;
+  Object.values(opts).forEach((o, i) => lines.push(left[i]!.padEnd(width) + o.help));
+  if (spec.examples.length) {
+    lines.push('');
+    lines.push(spec.examples.length > 1 ? 'Examples:' : 'Example:');
+    for (const ex of spec.examples) lines.push(`  ${ex}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Turns parseArgs' multi-sentence errors into one short line. */
+function parseError(spec: CommandSpec, e: unknown): UsageError {
+  const err = e as { code?: string; message?: string };
+  const quoted = /'([^']*)'/.exec(err.message ?? '')?.[1];
+  const see = `(see 'ferry ${spec.name} --help')`;
+  switch (err.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return new UsageError(`unknown option '${quoted ?? err.message}' for 'ferry ${spec.name}' ${see}`);
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
+      const name = quoted?.split(' ')[0] ?? '';
+      if (/argument missing/.test(err.message ?? '')) return new UsageError(`option '${name}' needs a value ${see}`);
+      return new UsageError(`option '${name}' takes no value ${see}`);
+    }
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return new UsageError(`unexpected argument '${quoted}' ${see}`);
+    default:
+      return new UsageError(`${(err.message ?? String(e)).split(/\.\s/)[0]} ${see}`);
+  }
+}
+
+/** Parses argv for a command; returns undefined when --help was printed. */
+export function parseCommand(spec: CommandSpec, argv: string[]): Parsed | undefined {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const [name, o] of Object.entries(spec.options ?? {})) options[name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
+  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true }) as typeof parsed;
+  } catch (e) {
+    // `--help` anywhere wins over a mistake elsewhere on the line.
+    if (argv.includes('--help') || argv.includes('-h')) {
+      process.stdout.write(helpText(spec));
+      return undefined;
+    }
+    throw parseError(spec, e);
+  }
+  if (parsed.values.help) {
+    process.stdout.write(helpText(spec));
+    return undefined;
+  }
+  const args = parsed.positionals;
+  if (args.length < spec.minArgs) {
+    const names = spec.usage.split(/\s+/).filter((w) => !w.startsWith('['));
+    const missing = names[args.length]?.replace(/\.\.\.$/, '') ?? 'argument';
+    throw new UsageError(`missing ${missing}: usage is 'ferry ${spec.name} ${spec.usage}' (see 'ferry ${spec.name} --help')`);
+  }
+  if (spec.maxArgs !== undefined && args.length > spec.maxArgs) {
+    throw new UsageError(`too many arguments (unexpected '${args[spec.maxArgs]}'): usage is 'ferry ${spec.name} ${spec.usage}'`);
+  }
+  return { values: parsed.values, args };
+}
+
+const UNITS: Record<string, number> = { '': 1, B: 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40, P: 2 ** 50 };
+
+/** Parses `4M`, `64K`, `10G`, `4MiB`, `1048576` (bytes, binary units). */
+export function parseSize(option: string, raw: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:I?B)?\s*$/i.exec(raw);
+  if (!m) throw new UsageError(`${option}: '${raw}' is not a size (expected a number with an optional K, M, G, T or P suffix)`);
+  const n = Math.round(Number(m[1]) * UNITS[m[2]!.toUpperCase()]!);
+  if (!Number.isSafeInteger(n)) throw new UsageError(`${option}: '${raw}' is too large`);
+  return n;
+}
+
+/** A non-negative whole number. */
+export function parseCount(option: string, raw: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\s*\d+\s*$/.test(raw)) throw new UsageError(`${option}: '${raw}' is not a non-negative whole number`);
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n > max) throw new UsageError(`${option}: '${raw}' is too large (at most ${max})`);
+  return n;
+}
+
+export function str(p: Parsed, name: string): string | undefined {
+  const v = p.values[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function flag(p: Parsed, name: string): boolean {
+  return p.values[name] === true;
+}
+
+/** Volume paths are absolute inside the volume; `a/b` means `/a/b`. */
+export function volumePath(raw: string): string {
+  if (raw === '') throw new UsageError('empty path');
+  const parts: string[] = [];
+  for (const p of raw.split('/')) {
+    if (p === '' || p === '.') continue;
+    if (p === '..') parts.pop();
+    else parts.push(p);
+  }
+  return '/' + parts.join('/');
+}

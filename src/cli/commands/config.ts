@@ -1,0 +1,70 @@
+// ferry config META-URL [--capacity N] [--inodes N] [--trash-days N] [--storage URL]: changes the format,
+// printing old -> new. Without options it prints the current settings.
+import { UsageError, flag, parseCount, parseSize, str, type Command, type Parsed } from '../args.js';
+import { formatBytes, out } from '../output.js';
+import { checkStorage, normalizeStorage, withMeta } from '../meta.js';
+
+const command: Command = {
+  spec: {
+    name: 'config',
+    summary: 'Change settings of a volume.',
+    usage: 'META-URL',
+    description: [
+      'Updates the format record of a volume and prints each change as old -> new; without options it',
+      'prints the current settings. Changing --storage points the volume at another object store: the',
+      'objects are NOT copied, so it asks for --yes (and the new store is checked to be usable first).',
+    ].join('\n'),
+    examples: ['ferry config --capacity 100G --trash-days 7 sqlite3://ferry-data/meta.db'],
+    options: {
+      capacity: { type: 'string', arg: 'SIZE', help: 'volume capacity such as 100G, 0 = unlimited' },
+      inodes: { type: 'string', arg: 'N', help: 'maximum number of files, 0 = unlimited' },
+      'trash-days': { type: 'string', arg: 'N', help: 'days deleted files stay in the trash, 0 disables it' },
+      storage: { type: 'string', arg: 'URL', help: 'object storage URL (objects are not moved: needs --yes)' },
+      yes: { type: 'boolean', short: 'y', help: 'confirm a storage change' },
+    },
+    minArgs: 1,
+    maxArgs: 1,
+  },
+
+  async run(p: Parsed): Promise<void> {
+    const [metaUrl] = p.args as [string];
+    const change: Record<string, number | string> = {};
+    if (str(p, 'capacity') !== undefined) change.capacity = parseSize('--capacity', str(p, 'capacity')!);
+    if (str(p, 'inodes') !== undefined) change.inodes = parseCount('--inodes', str(p, 'inodes')!);
+    if (str(p, 'trash-days') !== undefined) change.trashDays = parseCount('--trash-days', str(p, 'trash-days')!, 36500);
+    if (str(p, 'storage') !== undefined) {
+      const s = str(p, 'storage')!;
+      if (!s) throw new UsageError('--storage: empty URL');
+      change.storage = await normalizeStorage(s);
+    }
+    await withMeta(metaUrl, async (meta, old) => {
+      const show = (k: string, v: unknown): string => {
+        if (k === 'capacity') return v ? `${formatBytes(Number(v))} (${String(v)} bytes)` : '0 (unlimited)';
+        if (k === 'inodes') return v ? String(v) : '0 (unlimited)';
+        return String(v);
+      };
+      const keys = Object.keys(change).filter((k) => old[k] !== change[k]);
+      if (!Object.keys(change).length) {
+        const rows = ['name', 'uuid', 'storage', 'blockSize', 'compression', 'trashDays', 'capacity', 'inodes'];
+        await out(rows.map((k) => `${k}: ${show(k, old[k])}\n`).join(''));
+        return;
+      }
+      if (!keys.length) {
+        await out(`nothing changed in volume '${old.name}'\n`);
+        return;
+      }
+      if (keys.includes('storage')) {
+        if (!flag(p, 'yes')) {
+          throw new UsageError(
+            `changing the storage of volume '${old.name}' from ${old.storage} to ${change.storage} does not move its objects; pass --yes to do it`,
+          );
+        }
+        await checkStorage(String(change.storage), old.name);
+      }
+      const next = await meta.updateFormat(Object.fromEntries(keys.map((k) => [k, change[k]])));
+      await out(keys.map((k) => `${k}: ${show(k, old[k])} -> ${show(k, next[k])}\n`).join(''));
+    });
+  },
+};
+
+export default command;

@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// `ferry`: one command with JuiceFS-like subcommands. Only this file and the chosen subcommand are loaded,
+// and each subcommand imports the heavy layers (metadata engines, object stores, the SDK) when it runs,
+// so `ferry --help` starts in a few tens of milliseconds.
+import { readFileSync } from 'node:fs';
+import { UsageError, parseCommand, type Command } from './args.js';
+import { OutputClosed, describeError, markStdoutGone } from './output.js';
+
+interface Entry {
+  summary: string;
+  load: () => Promise<{ default: Command }>;
+}
+
+/** Every subcommand, in the order `ferry --help` lists them. */
+const COMMANDS: Record<string, Entry> = {
+  format: { summary: 'create a volume (or update one with --force)', load: () => import('./commands/format.js') },
+  info: { summary: 'show a volume, or a file with its chunks, slices and objects', load: () => import('./commands/info.js') },
+  status: { summary: 'show the format, client sessions, usage and version of a volume', load: () => import('./commands/status.js') },
+  config: { summary: 'change settings of a volume (capacity, inodes, trash days, storage)', load: () => import('./commands/config.js') },
+  destroy: { summary: 'delete a volume: all its objects and its metadata', load: () => import('./commands/destroy.js') },
+  ls: { summary: 'list a directory of a volume', load: () => import('./commands/ls.js') },
+  cat: { summary: 'print files of a volume', load: () => import('./commands/cat.js') },
+  put: { summary: 'copy local files or directories into a volume', load: () => import('./commands/put.js') },
+  get: { summary: 'copy a file or directory of a volume to the local disk', load: () => import('./commands/get.js') },
+  mkdir: { summary: 'create directories in a volume', load: () => import('./commands/mkdir.js') },
+  rm: { summary: 'remove files or directories from a volume', load: () => import('./commands/rm.js') },
+  mv: { summary: 'move or rename a file or directory inside a volume', load: () => import('./commands/mv.js') },
+  stat: { summary: 'show the attributes of files in a volume', load: () => import('./commands/stat.js') },
+};
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function mainHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length)) + 2;
+  return [
+    'Usage: ferry COMMAND [OPTIONS] ARGS...',
+    '',
+    'FerryFS: a distributed POSIX file system (metadata engine + object store).',
+    '',
+    'Commands:',
+    ...Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(width)}${c.summary}`),
+    '',
+    'Options:',
+    '  -h, --help     show this help (or `ferry COMMAND --help` for one command)',
+    '  -V, --version  print the version',
+    '',
+    'Metadata URLs: sqlite3://PATH.db (embedded default). Object storage: file:///DIR, mem://NAME.',
+    'Set FERRY_DEBUG=1 to print stack traces of errors.',
+    '',
+    'Example:',
+    '  ferry format sqlite3://ferry-data/meta.db demo && ferry put sqlite3://ferry-data/meta.db ./src /src',
+    '',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    const topic = cmd === 'help' ? rest[0] : undefined;
+    if (topic && COMMANDS[topic]) return main([topic, '--help']);
+    if (topic) throw new UsageError(`unknown command '${topic}' (see 'ferry --help')`);
+    process.stdout.write(mainHelp());
+    // Bare `ferry` is a usage mistake; `ferry --help` is not.
+    return cmd === undefined ? 2 : 0;
+  }
+  if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
+    process.stdout.write(`ferry ${version()}\n`);
+    return 0;
+  }
+  if (cmd.startsWith('-')) throw new UsageError(`unknown option '${cmd}' (see 'ferry --help'; options go after the command)`);
+  const entry = COMMANDS[cmd];
+  if (!entry) throw new UsageError(`unknown command '${cmd}' (see 'ferry --help')`);
+  const command = (await entry.load()).default;
+  const parsed = parseCommand(command.spec, rest);
+  if (!parsed) return 0;
+  await command.run(parsed);
+  return 0;
+}
+
+function exitCodeOf(e: unknown): number {
+  const c = (e as { exitCode?: unknown })?.exitCode;
+  return typeof c === 'number' && c > 0 ? c : 1;
+}
+
+/** Exits once stdout has been handed over (pipes and files are written synchronously on Linux; TTYs too). */
+function exit(code: number): void {
+  if (process.stdout.writableNeedDrain) process.stdout.once('drain', () => process.exit(code));
+  else process.exit(code);
+}
+
+// A reader that went away (`ferry cat ... | head`) is not an error: the command stops writing and unwinds,
+// closing its session, then exits quietly.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') return markStdoutGone();
+  process.stderr.write(`ferry: ${describeError(e)}\n`);
+  process.exit(1);
+});
+
+main(process.argv.slice(2)).then(exit, (e: unknown) => {
+  if (e instanceof OutputClosed) return process.exit(0);
+  if (process.env.FERRY_DEBUG) process.stderr.write(`${(e as Error)?.stack ?? String(e)}\n`);
+  else process.stderr.write(`ferry: ${describeError(e)}\n`);
+  exit(exitCodeOf(e));
+});
