@@ -111,11 +111,11 @@ export class FileHandle {
     this.check();
     const enc = typeof opts === 'string' ? opts : opts?.encoding;
     const parts: Buffer[] = [];
-    for (let off = this.pos; ; ) {
-      const b = await this.wrap('read', this.vfs.read(this.ctx, this.fd, off, CHUNK));
+    for (;;) {
+      const b = await this.wrap('read', this.vfs.read(this.ctx, this.fd, this.pos, CHUNK));
       if (b.length === 0) break;
       parts.push(b);
-      off += b.length;
+      this.pos += b.length;
     }
     const all = Buffer.concat(parts);
     return enc ? all.toString(enc) : all;
@@ -180,7 +180,7 @@ export class FileHandle {
     await this.close();
   }
 
-  /** A Readable of [start, end] (end inclusive); closes the handle at the end only if autoClose. */
+  /** A Readable of [start, end] (end inclusive); closes the handle when done unless autoClose is false (as node:fs). */
   createReadStream(opts: ReadStreamOptions & { autoClose?: boolean } = {}): Readable {
     if (!canRead(this.vfs.handle(this.fd).flags)) throw fsErr('EBADF');
     let off = opts.start ?? 0;
@@ -203,14 +203,14 @@ export class FileHandle {
         );
       },
       destroy: (err, cb) => {
-        if (opts.autoClose) this.close().then(() => cb(err), (e) => cb(err ?? e));
+        if (opts.autoClose ?? true) this.close().then(() => cb(err), (e) => cb(err ?? e));
         else cb(err);
       },
     });
     return stream;
   }
 
-  /** A Writable appending from `start`; each write resolves when the data is buffered by the client. */
+  /** A Writable from `start`; each write resolves once the client buffered it; closes the handle at the end unless autoClose is false. */
   createWriteStream(opts: WriteStreamOptions & { autoClose?: boolean } = {}): Writable {
     let off = opts.start ?? this.pos;
     return new Writable({
@@ -222,7 +222,7 @@ export class FileHandle {
         }, cb);
       },
       final: (cb) => {
-        const done = opts.autoClose ? this.close() : this.vfs.flush(this.ctx, this.fd);
+        const done = (opts.autoClose ?? true) ? this.close() : this.vfs.flush(this.ctx, this.fd);
         done.then(() => cb(), cb);
       },
     });

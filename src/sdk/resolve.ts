@@ -59,4 +59,36 @@ export class Resolver {
     }
     return cur;
   }
+
+  /** The canonical path: every symlink expanded, "." and ".." removed; ELOOP after 40 links. */
+  async realpath(ctx: Context, path: string): Promise<string> {
+    let parts = splitPath(path);
+    const names: string[] = [];
+    const inodes: number[] = [this.root];
+    for (let links = 0; parts.length; ) {
+      const part = parts.shift()!;
+      if (part === '..') {
+        if (names.length) {
+          names.pop();
+          inodes.pop();
+        }
+        continue;
+      }
+      const r = await this.vfs.lookup(ctx, inodes[inodes.length - 1], part);
+      if (r.attr.type === TYPE_SYMLINK) {
+        if (++links > MAX_SYMLINKS) throw fsErr('ELOOP');
+        const target = await this.vfs.readlink(ctx, r.inode);
+        if (target.startsWith('/')) {
+          names.length = 0;
+          inodes.length = 1;
+        }
+        parts = [...splitPath(target), ...parts];
+        continue;
+      }
+      if (parts.length && r.attr.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
+      names.push(part);
+      inodes.push(r.inode);
+    }
+    return '/' + names.join('/');
+  }
 }

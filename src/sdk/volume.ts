@@ -277,24 +277,7 @@ export class Volume {
   }
 
   realpath(path: string): Promise<string> {
-    return this.call('realpath', path, async () => {
-      const parts: string[] = [];
-      // Resolve each prefix so symlinks anywhere are expanded.
-      for (const p of splitPath(path)) {
-        if (p === '..') parts.pop();
-        else {
-          parts.push(p);
-          const full = '/' + parts.join('/');
-          const r = await this.paths.resolve(this.ctx, full, false);
-          if (r.attr.type === TYPE_SYMLINK) {
-            const target = await this.vfs.readlink(this.ctx, r.inode);
-            const next = target.startsWith('/') ? target : '/' + [...parts.slice(0, -1), target].join('/');
-            return this.realpath(next + '/' + splitPath(path).slice(parts.length).join('/'));
-          }
-        }
-      }
-      return '/' + parts.join('/');
-    });
+    return this.call('realpath', path, () => this.paths.realpath(this.ctx, path));
   }
 
   chmod(path: string, mode: number): Promise<void> {
@@ -380,6 +363,16 @@ export class Volume {
       } catch (e) {
         if (!(f & O_CREAT) || !(e instanceof FsError) || e.code !== 'ENOENT') throw e;
       }
+      if (!r && !(f & O_NOFOLLOW)) {
+        // A dangling symlink: create what it points to, as open(2) does (but never with O_EXCL).
+        const link = await this.paths.resolve(this.ctx, path, false).catch(() => undefined);
+        if (link?.attr.type === TYPE_SYMLINK) {
+          if (f & O_EXCL) throw fsErr('EEXIST');
+          const target = await this.vfs.readlink(this.ctx, link.inode);
+          const dir = splitPath(path).slice(0, -1).join('/');
+          return this.open(target.startsWith('/') ? target : `/${dir}/${target}`, f, mode);
+        }
+      }
       if (r) {
         if (f & O_CREAT && f & O_EXCL) throw fsErr('EEXIST');
         if (r.attr.type === TYPE_SYMLINK) throw fsErr('ELOOP');
@@ -427,7 +420,16 @@ export class Volume {
   }
 
   /** Copies by sharing the source's slices: no data is read or written. */
-  copyFile(src: string, dest: string, mode = 0): Promise<void> {
+  async copyFile(src: string, dest: string, mode = 0): Promise<void> {
+    try {
+      await this.copyRange(src, dest, mode);
+    } catch (e) {
+      const err = toFsError(e);
+      throw new FsError(err.code, { syscall: 'copyfile', path: src, dest, message: err.description, cause: err });
+    }
+  }
+
+  private copyRange(src: string, dest: string, mode: number): Promise<void> {
     return this.call(
       'copyfile',
       src,

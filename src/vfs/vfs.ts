@@ -46,6 +46,10 @@ interface OpenFile {
   lastWrite: number;
   /** A background commit's failure, reported by the next flush, fsync or close. */
   error?: unknown;
+  /** mtime and length of the last attributes seen from the metadata, to notice others' changes. */
+  mtime: number;
+  mtimensec: number;
+  committed: number;
 }
 
 /** Buffered writes idle this long are committed, so other clients see them without a close. */
@@ -99,6 +103,13 @@ export class VFS {
   private remember(ino: number, attr: Attr): Attr {
     const of = this.files.get(ino);
     if (of && attr.type === TYPE_FILE) {
+      // Another client changed the file: slice lists the readers cached may be stale.
+      if (attr.mtime !== of.mtime || attr.mtimensec !== of.mtimensec || attr.length !== of.committed) {
+        of.mtime = attr.mtime;
+        of.mtimensec = attr.mtimensec;
+        of.committed = attr.length;
+        for (const r of of.readers) r.invalidate();
+      }
       // Buffered writes make the file longer than the metadata says yet.
       if (of.writer?.hasPending) of.length = Math.max(attr.length, of.writer.pendingLength);
       else of.length = attr.length;
@@ -233,7 +244,16 @@ export class VFS {
   private openFile(ino: number, attr: Attr): OpenFile {
     let of = this.files.get(ino);
     if (!of) {
-      of = { ino, handles: 0, length: attr.length, readers: new Set(), lastWrite: 0 };
+      of = {
+        ino,
+        handles: 0,
+        length: attr.length,
+        readers: new Set(),
+        lastWrite: 0,
+        mtime: attr.mtime,
+        mtimensec: attr.mtimensec,
+        committed: attr.length,
+      };
       this.files.set(ino, of);
     }
     of.handles++;
@@ -289,8 +309,10 @@ export class VFS {
     const h = this.handle(fh);
     if (!h.reader) throw fsErr(canRead(h.flags) ? 'EISDIR' : 'EBADF');
     const of = this.files.get(h.ino)!;
+    // The length before the flush: writes buffered while it runs are not committed by it.
+    const length = of.length;
     if (of.writer?.hasPending) await this.flushInode(h.ino);
-    return h.reader.read(off, len, of.length);
+    return h.reader.read(off, len, length);
   }
 
   async write(ctx: Context, fh: number, off: number, data: Buffer): Promise<number> {

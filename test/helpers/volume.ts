@@ -1,0 +1,79 @@
+// A throwaway volume for tests and benchmarks: SQLite metadata in a fresh temp dir and a file:// (or mem://)
+// object store, formatted and opened through the SDK. cleanup() closes every Volume opened through it and
+// removes the directory.
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Volume, openMeta, type Format, type VolumeOptions } from '../../src/sdk/index.js';
+
+export interface TempVolumeOptions {
+  /** Block size in bytes (default 4 MiB). */
+  blockSize?: number;
+  /** 'file' (default): objects under `<dir>/blocks`; 'mem': an in-memory store unique to this volume. */
+  storage?: 'file' | 'mem';
+  /** Options of the first Volume (see `open` for more clients). */
+  volume?: VolumeOptions;
+  /** Parent of the temp dir (default os.tmpdir()). */
+  parent?: string;
+  format?: Partial<Format>;
+}
+
+export interface TempVolume {
+  /** The first client, opened with `opts.volume`. */
+  v: Volume;
+  /** The metadata URL (sqlite3://...). */
+  url: string;
+  dir: string;
+  /** Where a file:// store keeps its objects (undefined for mem://). */
+  blocksDir?: string;
+  name: string;
+  /** Opens one more client on the same volume; closed by cleanup() unless closed before. */
+  open(opts?: VolumeOptions): Promise<Volume>;
+  cleanup(): Promise<void>;
+}
+
+export async function tempVolume(opts: TempVolumeOptions = {}): Promise<TempVolume> {
+  const dir = await mkdtemp(join(opts.parent ?? tmpdir(), 'ferry-test-'));
+  const url = `sqlite3://${join(dir, 'meta.db')}`;
+  const blocksDir = opts.storage === 'mem' ? undefined : join(dir, 'blocks');
+  const storage = blocksDir ? `file://${blocksDir}` : `mem://${randomUUID()}`;
+  const name = 'vol';
+  const m = await openMeta(url);
+  try {
+    await m.init({
+      name,
+      uuid: randomUUID(),
+      storage,
+      blockSize: opts.blockSize ?? 4 << 20,
+      compression: 'none',
+      trashDays: 0,
+      capacity: 0,
+      inodes: 0,
+      metaVersion: 1,
+      createdAt: new Date().toISOString(),
+      ...opts.format,
+    });
+  } finally {
+    await m.close();
+  }
+  const clients: Volume[] = [];
+  const open = async (o?: VolumeOptions) => {
+    const c = await Volume.open(url, o);
+    clients.push(c);
+    return c;
+  };
+  const v = await open(opts.volume);
+  return {
+    v,
+    url,
+    dir,
+    blocksDir,
+    name,
+    open,
+    async cleanup() {
+      for (const c of clients.reverse()) await c.close().catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
