@@ -1,6 +1,6 @@
 // The read path of one open file: file offsets -> chunks -> visible maps -> ranged block reads, with
 // read-ahead for sequential access. Slice lists are cached per chunk until invalidate().
-import { FsError } from '../errors.js';
+import { FsError, isFsError } from '../errors.js';
 import type { Meta } from '../meta/interface.js';
 import { CHUNK_SIZE, type Context } from '../meta/types.js';
 import { buildSliceMap, segmentsInRange, type Segment } from './slice-map.js';
@@ -78,17 +78,7 @@ export class FileReader {
       const stop = Math.min(end, base + CHUNK_SIZE);
       const from = pos - base;
       const to = stop - base;
-      reads.push(
-        this.chunkMap(indx).then(async (map) => {
-          const parts: Array<Promise<void>> = [];
-          for (const s of segmentsInRange(map, from, to)) {
-            if (s.id === 0) continue;
-            const at = base + s.pos - off;
-            parts.push(this.readSegment(indx, base, s, sequential).then((b) => void b.copy(out, at)));
-          }
-          await settleAll(parts);
-        }),
-      );
+      reads.push(this.readPiece(indx, from, to, off, out, sequential));
       pos = stop;
     }
     await settleAll(reads);
@@ -97,6 +87,30 @@ export class FileReader {
       if (end < fileLength) void this.prefetch(end, Math.min(end + this.window, fileLength));
     }
     return out;
+  }
+
+  /** Bytes [from, to) of chunk indx into out (which starts at file offset off). */
+  private async readPiece(indx: number, from: number, to: number, off: number, out: Buffer, sequential: boolean): Promise<void> {
+    const base = indx * CHUNK_SIZE;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const map = await this.chunkMap(indx);
+        const parts: Array<Promise<void>> = [];
+        for (const s of segmentsInRange(map, from, to)) {
+          if (s.id === 0) continue;
+          const at = base + s.pos - off;
+          parts.push(this.readSegment(indx, base, s, sequential).then((b) => void b.copy(out, at)));
+        }
+        await settleAll(parts);
+        return;
+      } catch (e) {
+        // A slice list cached before a compaction or truncate (here or in another client) can name
+        // blocks deleted since: reload it and read again before calling the data lost.
+        if (attempt >= 2 || !isFsError(e, 'EIO')) throw e;
+        this.invalidate(indx);
+        out.fill(0, base + from - off, base + to - off);
+      }
+    }
   }
 
   /** Forgets cached slice lists and prefetched blocks of chunk `indx`, or of every chunk (after writes, truncates). */

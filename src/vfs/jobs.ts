@@ -61,13 +61,14 @@ export class BackgroundJobs {
     while ((await drainDeletedSlices(this.meta, this.store, 1000)) > 0);
   }
 
-  compactLater(ino: number, indx: number): void {
+  /** Compacts a chunk in the background; `swapped` runs when its slices were replaced. */
+  compactLater(ino: number, indx: number, swapped: () => void): void {
     const key = `${ino}:${indx}`;
     if (this.stopped || this.compactions.has(key)) return;
     this.compactions.add(key);
     void this.serial(async () => {
       try {
-        await compactChunk(this.meta, this.store, rootContext(), ino, indx);
+        if ((await compactChunk(this.meta, this.store, rootContext(), ino, indx)).replaced) swapped();
       } finally {
         this.compactions.delete(key);
       }

@@ -349,7 +349,11 @@ export class VFS {
     if (!of?.writer?.hasPending) return;
     const res: FlushResult = await of.writer.flush();
     this.invalidateData(ino);
-    for (const f of res.fragmented) this.jobs.compactLater(ino, f.indx);
+    for (const f of res.fragmented) {
+      this.jobs.compactLater(ino, f.indx, () => {
+        for (const r of this.files.get(ino)?.readers ?? []) r.invalidate(f.indx);
+      });
+    }
   }
 
   private invalidateData(ino: number): void {
