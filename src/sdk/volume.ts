@@ -1,7 +1,7 @@
 // Volume: a FerryFS volume as a node:fs/promises-like API, for programs that use it without a mount.
 import { createHash } from 'node:crypto';
 import { FsError, fsErr, toFsError } from '../errors.js';
-import { ChunkStore } from '../chunk/index.js';
+import type { ChunkStore } from '../chunk/index.js';
 import { openMeta } from '../meta/index.js';
 import type { Meta } from '../meta/interface.js';
 import {
@@ -18,8 +18,8 @@ import {
   type Context,
   type Format,
 } from '../meta/types.js';
-import { openObjectStore, type ObjectOptions } from '../object/index.js';
 import { O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY, O_TRUNC } from '../vfs/flags.js';
+import { openChunkStore, type StorageOptions } from '../vfs/storage.js';
 import { VFS, type VfsOptions } from '../vfs/vfs.js';
 import { FileHandle } from './file-handle.js';
 import { parseFlags } from './open-flags.js';
@@ -27,7 +27,7 @@ import { Resolver, splitPath } from './resolve.js';
 import { Dirent, Stats, type StatFs } from './stats.js';
 import { toTimeAttrs, type TimeLike } from './times.js';
 
-export interface VolumeOptions extends VfsOptions {
+export interface VolumeOptions extends VfsOptions, StorageOptions {
   /** Caller identity for permission checks (default: this process's uid/gid). */
   uid?: number;
   gid?: number;
@@ -35,8 +35,6 @@ export interface VolumeOptions extends VfsOptions {
   umask?: number;
   /** Shown in `ferry status` for this client's session. */
   mountPoint?: string;
-  /** Passed to the object store (credentials, endpoint...). */
-  objectOptions?: ObjectOptions;
 }
 
 export const constants = { F_OK: 0, R_OK: 4, W_OK: 2, X_OK: 1, COPYFILE_EXCL: 1 } as const;
@@ -56,18 +54,17 @@ export class Volume {
   /** Opens a formatted volume by its metadata URL and starts a client session. */
   static async open(metaUrl: string, opts: VolumeOptions = {}): Promise<Volume> {
     const meta = await openMeta(metaUrl);
-    let objects;
+    let store: ChunkStore | undefined;
     try {
       const format = await meta.load();
-      objects = await openObjectStore(format.storage, opts.objectOptions ?? {});
-      const store = new ChunkStore(objects, { volume: format.name, blockSize: format.blockSize });
+      store = await openChunkStore(format, opts);
       await meta.newSession({ mountPoint: opts.mountPoint ?? `sdk:${process.argv[1] ?? ''}` });
       const uid = opts.uid ?? process.getuid?.() ?? 0;
       const gid = opts.gid ?? process.getgid?.() ?? 0;
       const ctx = userContext(uid, gid, opts.gids ?? [gid, ...(process.getgroups?.() ?? [])], opts.umask ?? 0o022);
       return new Volume(new VFS(meta, store, format, opts), ctx);
     } catch (e) {
-      await objects?.close().catch(() => undefined);
+      await store?.objects.close().catch(() => undefined);
       await meta.close().catch(() => undefined);
       throw e;
     }
