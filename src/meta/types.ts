@@ -164,6 +164,12 @@ export interface SessionInfo {
   startedAt: string;
   /** Milliseconds since epoch of the last heartbeat. */
   heartbeat: number;
+  /** Services a client offers register through its session (e.g. cache group membership). */
+  cacheGroup?: string;
+  groupAddress?: string;
+  region?: string;
+  zone?: string;
+  [extra: string]: unknown;
 }
 
 /** One logged change to the namespace: an engine-neutral mutation a mirror can apply to any engine. */

@@ -189,6 +189,7 @@ export class MetaCore {
     const sid = await this.eng.txn(async (tx) => {
       const sid = await tx.incrCounter('nextSession', 1);
       await tx.addSession(sid, {
+        ...info,
         sid,
         hostname: info.hostname ?? hostname(),
         pid: info.pid ?? process.pid,
