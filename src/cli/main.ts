@@ -26,6 +26,9 @@ const COMMANDS: Record<string, Entry> = {
   rm: { summary: 'remove files or directories from a volume', load: () => import('./commands/rm.js') },
   mv: { summary: 'move or rename a file or directory inside a volume', load: () => import('./commands/mv.js') },
   stat: { summary: 'show the attributes of files in a volume', load: () => import('./commands/stat.js') },
+  warmup: { summary: 'pull files or trees into the local cache or the cache group', load: () => import('./commands/warmup.js') },
+  cache: { summary: 'run a dedicated cache group member, or list a cache group', load: () => import('./commands/cache.js') },
+  mirror: { summary: 'create, run (replicate) and inspect mirrors of a volume in other regions', load: () => import('./commands/mirror.js') },
 };
 
 function version(): string {

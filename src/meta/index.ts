@@ -1,5 +1,7 @@
 // The metadata layer's public face: engines register themselves on import.
 import './engines/sql/sqlite.js';
+import './engines/sql/postgres.js';
+import './engines/sql/mysql.js';
 
 export * from './types.js';
 export type { Meta } from './interface.js';

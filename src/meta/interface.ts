@@ -13,6 +13,7 @@ import type {
   NodeResult,
   ReaddirOptions,
   SessionInfo,
+  Snapshot,
   Slice,
   StatFs,
   Versioned,
@@ -30,8 +31,8 @@ export interface Meta {
   init(format: Format, force?: boolean): Promise<void>;
   /** Loads the format; throws ENOENT ("volume not formatted") when there is none. */
   load(): Promise<Format>;
-  /** Updates fields of the stored format (ferry config). */
-  updateFormat(change: Partial<Format>): Promise<Format>;
+  /** Updates fields of the stored format (ferry config); a function computes the change from the current record atomically. */
+  updateFormat(update: Partial<Format> | ((old: Format) => Partial<Format>)): Promise<Format>;
   /** Removes every table/key of this volume. */
   destroy(): Promise<void>;
   close(): Promise<void>;
@@ -70,7 +71,7 @@ export interface Meta {
 
   // ---- open files and data ----
   /** Checks access for `flags` (O_RDONLY/O_WRONLY/O_RDWR, O_TRUNC is the caller's job) and counts the open. */
-  open(ctx: Context, ino: number, flags: number): Promise<Attr>;
+  open(ctx: Context, ino: number, flags: number, attr?: Attr): Promise<Attr>;
   /** Drops one open (the file's close); frees the inode if it was deleted while open and this was the last one. */
   release(ctx: Context, ino: number): Promise<void>;
   /** The slice list of chunk `indx`, oldest first. */
@@ -110,8 +111,16 @@ export interface Meta {
   readChangelog(from: number, limit?: number): Promise<ChangeRecord[]>;
   /** Drops records with version <= upTo; returns how many. */
   trimChangelog(upTo: number): Promise<number>;
-  /** Applies a record from another volume's changelog (mirrors); atomically stores its version as applied. */
-  applyChangeRecord(rec: ChangeRecord): Promise<void>;
+  /** Applies the next record of another volume's changelog (mirrors), storing its version as applied in the same
+   * transaction; a record that is not the next one is left alone. Returns the applied version afterwards. */
+  applyChangeRecord(rec: ChangeRecord): Promise<number>;
+  /** The namespace at one version, as mutations (the start of a mirror). */
+  exportSnapshot(): Promise<Snapshot>;
+  importSnapshot(snap: Snapshot): Promise<void>;
+  /** Namespace-changing results carry their changelog record when set. */
+  keepRecords: boolean;
+  /** This client's session id (0 before newSession). */
+  readonly sid: number;
 
   // ---- background jobs ----
   /** Frees the data of deleted files: moves their slices with no references left to the delete queue. */

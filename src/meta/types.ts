@@ -198,9 +198,17 @@ export interface ChangeRecord {
   mutations: Mutation[];
 }
 
+/** A consistent copy of a volume's namespace at one version, as mutations any engine can apply. */
+export interface Snapshot {
+  version: number;
+  mutations: Mutation[];
+}
+
 /** A namespace-changing operation's result always carries the version it produced. */
 export interface Versioned {
   version: number;
+  /** The changelog record this operation appended, when the Meta keeps records (writable mirrors). */
+  record?: ChangeRecord;
 }
 
 export interface NodeResult extends Versioned {

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { FsError, fsErr, toFsError } from '../errors.js';
 import type { ChunkStore } from '../chunk/index.js';
-import { openMeta } from '../meta/index.js';
+import { MirrorMeta, openVolumeMeta, type OpenMetaOptions } from '../mirror/index.js';
 import type { Meta } from '../meta/interface.js';
 import {
   MODE_R,
@@ -27,7 +27,7 @@ import { Resolver, splitPath } from './resolve.js';
 import { Dirent, Stats, type StatFs } from './stats.js';
 import { toTimeAttrs, type TimeLike } from './times.js';
 
-export interface VolumeOptions extends VfsOptions, StorageOptions {
+export interface VolumeOptions extends VfsOptions, StorageOptions, OpenMetaOptions {
   /** Caller identity for permission checks (default: this process's uid/gid). */
   uid?: number;
   gid?: number;
@@ -53,7 +53,7 @@ export class Volume {
 
   /** Opens a formatted volume by its metadata URL and starts a client session. */
   static async open(metaUrl: string, opts: VolumeOptions = {}): Promise<Volume> {
-    const meta = await openMeta(metaUrl);
+    const meta = await openVolumeMeta(metaUrl, opts);
     let store: ChunkStore | undefined;
     try {
       const format = await meta.load();
@@ -62,12 +62,22 @@ export class Volume {
       const uid = opts.uid ?? process.getuid?.() ?? 0;
       const gid = opts.gid ?? process.getgid?.() ?? 0;
       const ctx = userContext(uid, gid, opts.gids ?? [gid, ...(process.getgroups?.() ?? [])], opts.umask ?? 0o022);
-      return new Volume(new VFS(meta, store, format, opts), ctx);
+      // A read-only mirror refuses writes before any block is uploaded.
+      const readOnly = opts.readOnly || (meta instanceof MirrorMeta && !meta.writable);
+      return new Volume(new VFS(meta, store, format, { ...opts, readOnly }), ctx);
     } catch (e) {
       await store?.objects.close().catch(() => undefined);
       await meta.close().catch(() => undefined);
       throw e;
     }
+  }
+
+  /**
+   * A view of this volume acting as another user: the same client (caches, session, open files), another
+   * identity for permission checks. Used by servers such as the S3 gateway; close only the original.
+   */
+  asUser(uid: number, gid: number, gids: number[] = [gid], umask = this.ctx.umask ?? 0o022): Volume {
+    return new Volume(this.vfs, userContext(uid, gid, gids, umask));
   }
 
   get meta(): Meta {

@@ -7,10 +7,12 @@ import type { Engine, Tx } from '../tx.js';
 import {
   ROOT_INODE,
   TYPE_DIRECTORY,
+  TYPE_SYMLINK,
   type ChangeRecord,
   type Format,
   type Mutation,
   type SessionInfo,
+  type Snapshot,
   type Versioned,
 } from '../types.js';
 import { newAttr, stamp } from '../attrs.js';
@@ -46,6 +48,8 @@ export const APPLIED_COUNTER = 'appliedVersion';
 
 export class MetaCore {
   sid = 0;
+  /** When set, namespace-changing results carry their changelog record (a writable mirror replays it). */
+  keepRecords = false;
   protected fmt?: Format;
   protected readonly inodes: IdPool;
   protected readonly slices: IdPool;
@@ -71,14 +75,11 @@ export class MetaCore {
     return this.eng.txn(async (tx) => {
       const muts: Mutation[] = [];
       const res = await fn(recordingTx(tx, muts));
-      let version: number;
-      if (muts.length) {
-        version = await tx.incrCounter(VERSION_COUNTER, 1);
-        await tx.appendChangelog(version, op, Date.now(), JSON.stringify(muts));
-      } else {
-        version = await tx.getCounter(VERSION_COUNTER);
-      }
-      return Object.assign(res, { version });
+      if (!muts.length) return Object.assign(res, { version: await tx.getCounter(VERSION_COUNTER) });
+      const version = await tx.incrCounter(VERSION_COUNTER, 1);
+      const ts = Date.now();
+      await tx.appendChangelog(version, op, ts, JSON.stringify(muts));
+      return Object.assign(res, this.keepRecords ? { version, record: { version, op, ts, mutations: muts } } : { version });
     });
   }
 
@@ -122,10 +123,12 @@ export class MetaCore {
     return f;
   }
 
-  async updateFormat(change: Partial<Format>): Promise<Format> {
+  /** Changes the format; a function computes the change from the current record inside the transaction. */
+  async updateFormat(update: Partial<Format> | ((old: Format) => Partial<Format>)): Promise<Format> {
     const f = await this.eng.txn(async (tx) => {
       const old = await tx.getSetting();
       if (!old) throw fsErr('ENOENT', `no volume is formatted at ${this.url}`);
+      const change = typeof update === 'function' ? update(old) : update;
       const next = { ...old, ...change, uuid: old.uuid, name: change.name ?? old.name } as Format;
       await tx.setSetting(next);
       return next;
@@ -170,15 +173,71 @@ export class MetaCore {
     return this.eng.trimChangelog(upTo);
   }
 
-  /** Replays a source record; the same transaction records it as applied, so a restart never applies it twice. */
-  async applyChangeRecord(rec: ChangeRecord): Promise<void> {
-    await this.eng.txn(async (tx) => {
+  /**
+   * Replays a source record if it is the next one; the same transaction records it as applied, so a restart
+   * never applies it twice and nothing is skipped. Returns the applied version afterwards.
+   */
+  async applyChangeRecord(rec: ChangeRecord): Promise<number> {
+    return this.eng.txn(async (tx) => {
       const applied = await tx.getCounter(APPLIED_COUNTER);
-      if (rec.version <= applied) return;
+      if (rec.version !== applied + 1) return applied;
       for (const m of rec.mutations) await applyMutation(tx, m);
       await tx.setCounter(APPLIED_COUNTER, rec.version);
       await tx.setCounter(VERSION_COUNTER, rec.version);
       await tx.appendChangelog(rec.version, rec.op, rec.ts, JSON.stringify(rec.mutations));
+      return rec.version;
+    });
+  }
+
+  /**
+   * Walks the whole namespace in one transaction, so the copy is exactly the volume at `version`.
+   * Inodes only kept alive by open handles are left out: the changelog frees them later.
+   */
+  async exportSnapshot(): Promise<Snapshot> {
+    return this.eng.txn(async (tx) => {
+      const mutations: Mutation[] = [];
+      const version = await tx.getCounter(VERSION_COUNTER);
+      const seen = new Set<number>();
+      const todo: number[] = [ROOT_INODE];
+      while (todo.length) {
+        const ino = todo.pop()!;
+        if (seen.has(ino)) continue;
+        seen.add(ino);
+        const attr = await tx.getAttr(ino);
+        if (!attr) continue;
+        mutations.push({ t: 'attr', ino, attr });
+        if (attr.type === TYPE_SYMLINK) mutations.push({ t: 'symlink', ino, target: (await tx.getSymlink(ino)) ?? '' });
+        for (const name of await tx.listXattr(ino)) {
+          mutations.push({ t: 'xattr', ino, name, value: ((await tx.getXattr(ino, name)) ?? Buffer.alloc(0)).toString('base64') });
+        }
+        for (const indx of await tx.listChunkIndexes(ino, 0)) {
+          mutations.push({ t: 'chunk', ino, indx, slices: await tx.getChunk(ino, indx) });
+        }
+        if (attr.type !== TYPE_DIRECTORY && attr.parent === 0) {
+          for (const p of await tx.listParents(ino)) mutations.push({ t: 'parent', ino, parent: p.parent, delta: p.count });
+        }
+        if (attr.type !== TYPE_DIRECTORY) continue;
+        for (let after: string | undefined; ; ) {
+          const page = await tx.listEntries(ino, after, 10_000, false);
+          for (const e of page) {
+            mutations.push({ t: 'entry', parent: ino, name: e.name, ino: e.inode, type: e.attr.type });
+            todo.push(e.inode);
+          }
+          if (page.length < 10_000) break;
+          after = page[page.length - 1].name;
+        }
+      }
+      for (const name of ['usedSpace', 'totalInodes']) mutations.push({ t: 'counter', name, value: await tx.getCounter(name) });
+      return { version, mutations };
+    });
+  }
+
+  /** Loads a snapshot into this (freshly formatted) volume and records its version as applied. */
+  async importSnapshot(snap: Snapshot): Promise<void> {
+    await this.eng.txn(async (tx) => {
+      for (const m of snap.mutations) await applyMutation(tx, m);
+      await tx.setCounter(APPLIED_COUNTER, snap.version);
+      await tx.setCounter(VERSION_COUNTER, snap.version);
     });
   }
 

@@ -45,8 +45,8 @@ function eachChunk(off: number, len: number, fn: (indx: number, pos: number, n: 
 }
 
 export class DataOps extends NamespaceOps {
-  async open(ctx: Context, ino: number, flags: number): Promise<Attr> {
-    const a = await this.getattr(ctx, ino);
+  async open(ctx: Context, ino: number, flags: number, attr?: Attr): Promise<Attr> {
+    const a = attr ?? (await this.getattr(ctx, ino));
     const acc = flags & O_ACCMODE;
     const writing = acc === O_WRONLY || acc === O_RDWR || (flags & O_TRUNC) !== 0;
     let mask = 0;
@@ -67,9 +67,7 @@ export class DataOps extends NamespaceOps {
       return;
     }
     this.openCount.delete(ino);
-    if (this.sid && (await this.eng.read((tx) => tx.listSustained(this.sid))).includes(ino)) {
-      await this.releaseSustained(this.sid, ino);
-    }
+    if (this.sid && this.sustainedHere.delete(ino)) await this.releaseSustained(this.sid, ino);
   }
 
   protected override async releaseSustained(sid: number, ino: number): Promise<void> {

@@ -50,6 +50,8 @@ export function checkName(name: string): void {
 export class NamespaceOps extends MetaCore {
   /** Inodes this client holds open: an unlinked inode stays until its last close. */
   protected readonly openCount = new Map<number, number>();
+  /** Inodes this session keeps alive after their last link went away (mirrors the sustained table). */
+  protected readonly sustainedHere = new Set<number>();
 
   protected async mustAttr(tx: Tx, ino: number): Promise<Attr> {
     const a = await tx.getAttr(ino);
@@ -306,6 +308,7 @@ export class NamespaceOps extends MetaCore {
       attr.parent = 0;
       await tx.setAttr(ino, attr);
       await tx.addSustained(this.sid, ino);
+      this.sustainedHere.add(ino);
       return;
     }
     await this.freeInode(tx, ino, attr);

@@ -8,17 +8,23 @@ export type Row = Record<string, any>;
 export interface SqlConn {
   all(sql: string, params: unknown[]): Promise<Row[]> | Row[];
   run(sql: string, params: unknown[]): Promise<number> | number;
+  /** Affected rows and the statement's insert id (MySQL's LAST_INSERT_ID(expr)), where the driver has them. */
+  insert?(sql: string, params: unknown[]): Promise<{ affected: number; insertId?: number }>;
 }
 
 export interface Dialect {
   readonly name: string;
   /** RETURNING on INSERT ... ON CONFLICT / UPDATE. */
   readonly returning: boolean;
+  /** Without RETURNING, an upsert may report the returned column as its insert id (LAST_INSERT_ID(expr)). */
+  readonly returningId?: boolean;
   columnType(kind: ColumnKind, primaryKey: boolean): string;
   /** The value being inserted for `col`, usable in the update part of an upsert. */
   excluded(col: string): string;
   /** Blob concatenation. */
   concat(a: string, b: string): string;
+  /** Blob concatenation that stays a blob (SQLite's || yields text). */
+  blobConcat(a: string, b: string): string;
   /** INSERT of cols that, on a primary-key conflict on keys, applies `update` (SET fragments). */
   upsert(table: string, cols: string[], keys: string[], update: string[], returning?: string): string;
   createTable(def: TableDef, table: string): string[];
@@ -36,6 +42,10 @@ export abstract class OnConflictDialect implements Dialect {
 
   concat(a: string, b: string): string {
     return `${a} || ${b}`;
+  }
+
+  blobConcat(a: string, b: string): string {
+    return `CAST(${this.concat(a, b)} AS ${this.columnType('blob', false)})`;
   }
 
   upsert(table: string, cols: string[], keys: string[], update: string[], returning?: string): string {

@@ -54,7 +54,7 @@ export class SqlStatements {
       t('chunk'),
       ['inode', 'indx', 'slices', 'cnt'],
       ['inode', 'indx'],
-      [`slices = CAST(${d.concat(`${t('chunk')}.slices`, x('slices'))} AS ${d.columnType('blob', false)})`, `cnt = ${t('chunk')}.cnt + 1`],
+      [`slices = ${d.blobConcat(`${t('chunk')}.slices`, x('slices'))}`, `cnt = ${t('chunk')}.cnt + 1`],
       'cnt',
     );
     this.addSliceRef = d.upsert(t('slice_ref'), ['id', 'size', 'refs'], ['id'], [`refs = ${t('slice_ref')}.refs + ${x('refs')}`], 'refs');
@@ -93,10 +93,18 @@ export class SqlTx implements Tx {
     return this.c.run(sql, params);
   }
 
-  /** An upsert whose RETURNING column the dialect may not support: then read it back. */
+  /**
+   * An upsert whose RETURNING column the dialect may not support: then the insert id carries it (MySQL),
+   * else it is read back. The column's inserted value is the last parameter.
+   */
   private async upsertReturning(sql: string, params: unknown[], col: string, readBack: string, keys: unknown[]): Promise<number> {
     if (this.s.d.returning) return Number((await this.c.all(sql, params))[0][col]);
-    await this.c.run(sql, params);
+    if (this.s.d.returningId && this.c.insert) {
+      // Affected rows: 1 inserted (the value is the inserted one), 2 updated, 0 updated to the same value.
+      const r = await this.c.insert(sql, params);
+      if (r.affected === 1) return Number(params[params.length - 1]);
+      if (r.insertId !== undefined && Number.isSafeInteger(r.insertId)) return r.insertId;
+    } else await this.c.run(sql, params);
     return Number((await this.one(readBack, ...keys))?.[col] ?? 0);
   }
 

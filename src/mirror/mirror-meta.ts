@@ -1,0 +1,306 @@
+// A mirror client's Meta: reads go to the near mirror engine, namespace writes go to the far source.
+// After a write at source version v the call returns only once the mirror has v, so a client always
+// reads its own writes; the writer replays its own record on the mirror when it is the next one
+// (the common case), else it waits for the replicator — and past a timeout reads from the source.
+import { FsError } from '../errors.js';
+import type { Meta } from '../meta/interface.js';
+import type {
+  Attr,
+  AttrResult,
+  ChangeRecord,
+  Context,
+  DeletedSlice,
+  Entry,
+  FileType,
+  Format,
+  LockRange,
+  NodeResult,
+  ReaddirOptions,
+  SessionInfo,
+  Slice,
+  Snapshot,
+  StatFs,
+  Versioned,
+  WriteResult,
+} from '../meta/types.js';
+import { APPLIED_COUNTER } from '../meta/base/core.js';
+import type { MirrorOf } from './format.js';
+import { waitForVersion } from './wait-client.js';
+
+export interface MirrorMetaOptions {
+  /** How long a read waits for the mirror to reach a version this client knows of (default 5 s). */
+  waitTimeoutMs?: number;
+  log?: (msg: string) => void;
+}
+
+export class MirrorMeta implements Meta {
+  /** The newest source version this client has produced. */
+  private known = 0;
+  /** The mirror's applied version as last seen. */
+  private applied = 0;
+  private warned = false;
+  private readonly timeout: number;
+  private readonly log: (msg: string) => void;
+
+  constructor(readonly local: Meta, readonly source: Meta | undefined, readonly info: MirrorOf, opts: MirrorMetaOptions = {}) {
+    this.timeout = opts.waitTimeoutMs ?? 5000;
+    this.log = opts.log ?? ((m) => process.stderr.write(`ferry: ${m}\n`));
+    if (source) source.keepRecords = true;
+  }
+
+  get url(): string {
+    return this.local.url;
+  }
+
+  get engine(): string {
+    return this.local.engine;
+  }
+
+  get sid(): number {
+    return this.source?.sid ?? this.local.sid;
+  }
+
+  get keepRecords(): boolean {
+    return false;
+  }
+
+  set keepRecords(_v: boolean) {}
+
+  get writable(): boolean {
+    return this.source !== undefined;
+  }
+
+  private src(): Meta {
+    if (!this.source) {
+      throw new FsError('EROFS', { message: 'read-only file system (a read-only mirror: write through the source or a writable mirror)' });
+    }
+    return this.source;
+  }
+
+  /** Waits until the mirror has applied v; false after the timeout. */
+  async waitFor(v: number): Promise<boolean> {
+    if (this.applied >= v) return true;
+    this.applied = Math.max(this.applied, await this.local.getCounter(APPLIED_COUNTER));
+    if (this.applied >= v) return true;
+    this.applied = Math.max(this.applied, await waitForVersion(this.local, v, this.timeout));
+    return this.applied >= v;
+  }
+
+  /** The engine a read should use: the mirror, unless it lags behind this client's own writes for too long. */
+  private async reader(): Promise<Meta> {
+    if (this.known <= this.applied || (await this.waitFor(this.known))) return this.local;
+    if (!this.warned) {
+      this.warned = true;
+      this.log(`mirror ${this.local.url} is behind version ${this.known} after ${this.timeout} ms: reading from the source until it catches up`);
+    }
+    return this.src();
+  }
+
+  /** Runs a source write, then makes the mirror hold its result before returning. */
+  private async write<T extends Versioned>(p: Promise<T>): Promise<T> {
+    const r = await p;
+    await this.settle(r.version, r.record);
+    delete r.record;
+    return r;
+  }
+
+  private async settle(v: number, rec?: ChangeRecord): Promise<void> {
+    this.known = Math.max(this.known, v);
+    if (this.applied >= v) return;
+    if (rec) this.applied = Math.max(this.applied, await this.local.applyChangeRecord(rec));
+    if (this.applied < v) await this.waitFor(v);
+  }
+
+  // ---- volume and sessions: the mirror's own ----
+
+  init(format: Format, force?: boolean): Promise<void> {
+    return this.local.init(format, force);
+  }
+  load(): Promise<Format> {
+    return this.local.load();
+  }
+  updateFormat(update: Partial<Format> | ((old: Format) => Partial<Format>)): Promise<Format> {
+    return this.local.updateFormat(update);
+  }
+  destroy(): Promise<void> {
+    return this.local.destroy();
+  }
+  async close(): Promise<void> {
+    await this.local.close();
+    await this.source?.close();
+  }
+  async newSession(info: Partial<SessionInfo>): Promise<number> {
+    const sid = await this.local.newSession(info);
+    return this.source ? this.source.newSession(info) : sid;
+  }
+  async heartbeat(): Promise<void> {
+    await this.local.heartbeat();
+    await this.source?.heartbeat();
+  }
+  async closeSession(): Promise<void> {
+    await this.local.closeSession();
+    await this.source?.closeSession();
+  }
+  listSessions(): Promise<SessionInfo[]> {
+    return this.local.listSessions();
+  }
+  async cleanStaleSessions(maxAgeMs: number): Promise<number[]> {
+    const gone = await this.local.cleanStaleSessions(maxAgeMs);
+    return this.source ? [...gone, ...(await this.source.cleanStaleSessions(maxAgeMs))] : gone;
+  }
+
+  // ---- reads: the mirror ----
+
+  async statfs(ctx: Context, ino?: number): Promise<StatFs> {
+    return (await this.reader()).statfs(ctx, ino);
+  }
+  async access(ctx: Context, ino: number, mask: number, attr?: Attr): Promise<void> {
+    return (await this.reader()).access(ctx, ino, mask, attr);
+  }
+  async lookup(ctx: Context, parent: number, name: string, checkPerm?: boolean): Promise<{ inode: number; attr: Attr }> {
+    return (await this.reader()).lookup(ctx, parent, name, checkPerm);
+  }
+  async getattr(ctx: Context, ino: number): Promise<Attr> {
+    return (await this.reader()).getattr(ctx, ino);
+  }
+  async readlink(ctx: Context, ino: number): Promise<string> {
+    return (await this.reader()).readlink(ctx, ino);
+  }
+  async readdir(ctx: Context, ino: number, opts?: ReaddirOptions): Promise<Entry[]> {
+    return (await this.reader()).readdir(ctx, ino, opts);
+  }
+  async resolve(ctx: Context, root: number, path: string): Promise<{ inode: number; attr: Attr }> {
+    return (await this.reader()).resolve(ctx, root, path);
+  }
+  async readChunk(ctx: Context, ino: number, indx: number): Promise<Slice[]> {
+    return (await this.reader()).readChunk(ctx, ino, indx);
+  }
+  async getxattr(ctx: Context, ino: number, name: string): Promise<Buffer> {
+    return (await this.reader()).getxattr(ctx, ino, name);
+  }
+  async listxattr(ctx: Context, ino: number): Promise<string[]> {
+    return (await this.reader()).listxattr(ctx, ino);
+  }
+
+  // ---- open files: checked on the mirror, counted on the source too (deletion while open) ----
+
+  async open(ctx: Context, ino: number, flags: number, attr?: Attr): Promise<Attr> {
+    const a = await (await this.reader()).open(ctx, ino, flags, attr);
+    if (this.source) await this.source.open(ctx, ino, flags, a);
+    return a;
+  }
+  async release(ctx: Context, ino: number): Promise<void> {
+    await this.local.release(ctx, ino);
+    if (this.source) await this.source.release(ctx, ino);
+  }
+
+  // ---- writes: the source, then wait for the mirror ----
+
+  setattr(ctx: Context, ino: number, set: number, attr: Partial<Attr>): Promise<AttrResult> {
+    return this.write(this.src().setattr(ctx, ino, set, attr));
+  }
+  mknod(ctx: Context, parent: number, name: string, type: FileType, mode: number, rdev?: number): Promise<NodeResult> {
+    return this.write(this.src().mknod(ctx, parent, name, type, mode, rdev));
+  }
+  mkdir(ctx: Context, parent: number, name: string, mode: number): Promise<NodeResult> {
+    return this.write(this.src().mkdir(ctx, parent, name, mode));
+  }
+  async create(ctx: Context, parent: number, name: string, mode: number, flags: number): Promise<NodeResult> {
+    const r = await this.write(this.src().create(ctx, parent, name, mode, flags));
+    await this.local.open(ctx, r.inode, flags, r.attr);
+    return r;
+  }
+  symlink(ctx: Context, parent: number, name: string, target: string): Promise<NodeResult> {
+    return this.write(this.src().symlink(ctx, parent, name, target));
+  }
+  link(ctx: Context, ino: number, parent: number, name: string): Promise<AttrResult> {
+    return this.write(this.src().link(ctx, ino, parent, name));
+  }
+  unlink(ctx: Context, parent: number, name: string): Promise<Versioned & { inode: number }> {
+    return this.write(this.src().unlink(ctx, parent, name));
+  }
+  rmdir(ctx: Context, parent: number, name: string): Promise<Versioned & { inode: number }> {
+    return this.write(this.src().rmdir(ctx, parent, name));
+  }
+  rename(ctx: Context, ps: number, ns: string, pd: number, nd: string, flags?: number): Promise<NodeResult> {
+    return this.write(this.src().rename(ctx, ps, ns, pd, nd, flags));
+  }
+  newSliceId(): Promise<number> {
+    return this.src().newSliceId();
+  }
+  writeSlice(ctx: Context, ino: number, indx: number, pos: number, slice: Omit<Slice, 'pos'>, mtime?: Date): Promise<WriteResult> {
+    return this.write(this.src().writeSlice(ctx, ino, indx, pos, slice, mtime));
+  }
+  truncate(ctx: Context, ino: number, length: number): Promise<AttrResult> {
+    return this.write(this.src().truncate(ctx, ino, length));
+  }
+  fallocate(ctx: Context, ino: number, mode: number, off: number, len: number): Promise<AttrResult> {
+    return this.write(this.src().fallocate(ctx, ino, mode, off, len));
+  }
+  copyFileRange(ctx: Context, fin: number, offIn: number, fout: number, offOut: number, len: number): Promise<AttrResult & { copied: number }> {
+    return this.write(this.src().copyFileRange(ctx, fin, offIn, fout, offOut, len));
+  }
+  setxattr(ctx: Context, ino: number, name: string, value: Buffer, flags?: number): Promise<Versioned> {
+    return this.write(this.src().setxattr(ctx, ino, name, value, flags));
+  }
+  removexattr(ctx: Context, ino: number, name: string): Promise<Versioned> {
+    return this.write(this.src().removexattr(ctx, ino, name));
+  }
+
+  // ---- locks are global: the source holds them (a read-only mirror's are local to it) ----
+
+  flock(ctx: Context, ino: number, owner: string, type: number, block: boolean): Promise<void> {
+    return (this.source ?? this.local).flock(ctx, ino, owner, type, block);
+  }
+  getlk(ctx: Context, ino: number, owner: string, lock: LockRange): Promise<LockRange | undefined> {
+    return (this.source ?? this.local).getlk(ctx, ino, owner, lock);
+  }
+  setlk(ctx: Context, ino: number, owner: string, block: boolean, type: number, start: number, end: number, pid: number): Promise<void> {
+    return (this.source ?? this.local).setlk(ctx, ino, owner, block, type, start, end, pid);
+  }
+
+  // ---- background work belongs to the source; a mirror never deletes the source's objects ----
+
+  async replaceSlices(ino: number, indx: number, old: Slice[], merged: Slice): Promise<boolean> {
+    if (!this.source) return false;
+    const ok = await this.source.replaceSlices(ino, indx, old, merged);
+    if (ok) await this.settle(await this.source.currentVersion());
+    return ok;
+  }
+  async listFragmentedChunks(minSlices: number, limit: number): Promise<Array<{ ino: number; indx: number; count: number }>> {
+    return this.source ? this.source.listFragmentedChunks(minSlices, limit) : [];
+  }
+  async processDeletedFiles(limit: number): Promise<number> {
+    return this.source ? this.source.processDeletedFiles(limit) : 0;
+  }
+  async pendingDeletedSlices(limit: number): Promise<DeletedSlice[]> {
+    return this.source ? this.source.pendingDeletedSlices(limit) : [];
+  }
+  async ackDeletedSlices(ids: number[]): Promise<void> {
+    await this.source?.ackDeletedSlices(ids);
+  }
+
+  // ---- versions: the mirror's ----
+
+  getCounter(name: string): Promise<number> {
+    return this.local.getCounter(name);
+  }
+  currentVersion(): Promise<number> {
+    return this.local.currentVersion();
+  }
+  readChangelog(from: number, limit?: number): Promise<ChangeRecord[]> {
+    return this.local.readChangelog(from, limit);
+  }
+  trimChangelog(upTo: number): Promise<number> {
+    return this.local.trimChangelog(upTo);
+  }
+  applyChangeRecord(rec: ChangeRecord): Promise<number> {
+    return this.local.applyChangeRecord(rec);
+  }
+  exportSnapshot(): Promise<Snapshot> {
+    return this.local.exportSnapshot();
+  }
+  importSnapshot(snap: Snapshot): Promise<void> {
+    return this.local.importSnapshot(snap);
+  }
+}

@@ -1,0 +1,83 @@
+// Creating a mirror, and opening a volume's metadata so that a mirror's URL gives a mirror client.
+import { randomUUID } from 'node:crypto';
+import { FsError } from '../errors.js';
+import type { Meta } from '../meta/interface.js';
+import { openMeta } from '../meta/index.js';
+import { mirrorOf, mirrorsOf, redactUrl, type MirrorOf } from './format.js';
+import { MirrorMeta, type MirrorMetaOptions } from './mirror-meta.js';
+
+export interface CreateMirrorOptions {
+  /** Clients of the mirror write through to the source (default true). */
+  writable?: boolean;
+  /** Replace a volume already at the mirror URL (re-snapshot a mirror that fell too far behind). */
+  force?: boolean;
+}
+
+/**
+ * Registers a mirror in the source (from then on the source keeps its changelog for it), then copies a
+ * consistent snapshot of the source's namespace into the mirror engine, recording the snapshot's version.
+ */
+export async function createMirror(sourceUrl: string, mirrorUrl: string, opts: CreateMirrorOptions = {}): Promise<{ id: string; version: number }> {
+  const source = await openMeta(sourceUrl);
+  const mirror = await openMeta(mirrorUrl);
+  try {
+    const format = await source.load();
+    if (mirrorOf(format)) throw new FsError('EINVAL', { message: `${redactUrl(sourceUrl)} is itself a mirror: mirror its source instead` });
+    const existing = await mirror.load().catch(() => undefined);
+    if (existing && !opts.force) {
+      throw new FsError('EEXIST', { message: `a volume already exists at ${redactUrl(mirrorUrl)} (use --force to replace it)` });
+    }
+    const old = existing && mirrorOf(existing);
+    const id = old?.id ?? randomUUID().slice(0, 8);
+    // Registered at applied 0 first: nothing after the snapshot may be trimmed before the mirror has it.
+    await source.updateFormat((f) => ({
+      mirrors: { ...mirrorsOf(f), [id]: { url: redactUrl(mirrorUrl), createdAt: new Date().toISOString(), applied: 0, appliedAt: Date.now() } },
+    }));
+    const snap = await source.exportSnapshot();
+    if (existing) await mirror.destroy();
+    const info: MirrorOf = { source: sourceUrl, id, writable: opts.writable ?? true, snapshotVersion: snap.version };
+    const { mirrors: _mirrors, ...rest } = format;
+    await mirror.init({ ...rest, mirrorOf: info });
+    await mirror.importSnapshot(snap);
+    await source.updateFormat((f) => ({ mirrors: { ...mirrorsOf(f), [id]: { ...mirrorsOf(f)[id], applied: snap.version, appliedAt: Date.now() } } }));
+    return { id, version: snap.version };
+  } finally {
+    await mirror.close();
+    await source.close();
+  }
+}
+
+/** Forgets a mirror in its source so the changelog is no longer kept for it. */
+export async function unregisterMirror(source: Meta, id: string): Promise<void> {
+  await source.updateFormat((f) => {
+    const { [id]: _gone, ...rest } = mirrorsOf(f);
+    return { mirrors: rest };
+  });
+}
+
+export interface OpenMetaOptions extends MirrorMetaOptions {
+  /** Open a writable mirror read-only. */
+  readOnly?: boolean;
+}
+
+/** The Meta a client of this URL uses: the engine itself, or for a mirror a MirrorMeta over mirror and source. */
+export async function openVolumeMeta(url: string, opts: OpenMetaOptions = {}): Promise<Meta> {
+  const local = await openMeta(url);
+  let info: MirrorOf | undefined;
+  try {
+    info = mirrorOf(await local.load());
+  } catch (e) {
+    await local.close();
+    throw e;
+  }
+  if (!info) return local;
+  const source = info.writable && !opts.readOnly ? await openMeta(info.source) : undefined;
+  try {
+    await source?.load();
+  } catch (e) {
+    await local.close();
+    await source?.close();
+    throw e;
+  }
+  return new MirrorMeta(local, source, info, opts);
+}

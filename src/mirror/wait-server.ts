@@ -1,0 +1,63 @@
+// The replicator's wait endpoint: GET /wait?version=V&timeout=MS answers {applied} as soon as the mirror
+// has applied V (or when the timeout passes); GET /status answers the replicator's state.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+interface Waiter {
+  version: number;
+  done: (applied: number) => void;
+}
+
+export class WaitServer {
+  private readonly server: Server;
+  private waiters: Waiter[] = [];
+  private applied = 0;
+
+  constructor(private readonly status: () => object) {
+    this.server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const reply = (code: number, body: object) => {
+        res.writeHead(code, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
+      if (url.pathname === '/status') return reply(200, { applied: this.applied, ...this.status() });
+      if (url.pathname !== '/wait') return reply(404, { error: 'not found' });
+      const version = Number(url.searchParams.get('version'));
+      const timeout = Math.min(Number(url.searchParams.get('timeout') ?? 5000), 60_000);
+      if (!Number.isFinite(version)) return reply(400, { error: 'version required' });
+      if (this.applied >= version) return reply(200, { applied: this.applied });
+      const w: Waiter = { version, done: (applied) => reply(200, { applied }) };
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((x) => x !== w);
+        w.done(this.applied);
+      }, timeout);
+      w.done = ((d) => (applied: number) => {
+        clearTimeout(t);
+        d(applied);
+      })(w.done);
+      this.waiters.push(w);
+    });
+  }
+
+  async listen(host: string, port: number): Promise<string> {
+    await new Promise<void>((r) => this.server.listen(port, host, r));
+    const a = this.server.address() as AddressInfo;
+    return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+
+  /** The mirror reached `applied`: answer everyone waiting for it. */
+  advance(applied: number): void {
+    this.applied = applied;
+    const ready = this.waiters.filter((w) => w.version <= applied);
+    if (!ready.length) return;
+    this.waiters = this.waiters.filter((w) => w.version > applied);
+    for (const w of ready) w.done(applied);
+  }
+
+  close(): Promise<void> {
+    for (const w of this.waiters) w.done(this.applied);
+    this.waiters = [];
+    this.server.closeAllConnections();
+    return new Promise((r) => this.server.close(() => r()));
+  }
+}
