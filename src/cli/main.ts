@@ -26,9 +26,12 @@ const COMMANDS: Record<string, Entry> = {
   rm: { summary: 'remove files or directories from a volume', load: () => import('./commands/rm.js') },
   mv: { summary: 'move or rename a file or directory inside a volume', load: () => import('./commands/mv.js') },
   stat: { summary: 'show the attributes of files in a volume', load: () => import('./commands/stat.js') },
+  mount: { summary: 'mount a volume through FUSE (foreground or -d daemon)', load: () => import('./commands/mount.js') },
+  umount: { summary: 'unmount a volume mounted with ferry mount', load: () => import('./commands/umount.js') },
   warmup: { summary: 'pull files or trees into the local cache or the cache group', load: () => import('./commands/warmup.js') },
   cache: { summary: 'run a dedicated cache group member, or list a cache group', load: () => import('./commands/cache.js') },
   mirror: { summary: 'create, run (replicate) and inspect mirrors of a volume in other regions', load: () => import('./commands/mirror.js') },
+  'meta-server': { summary: "serve a volume's metadata to far clients, one round trip per operation", load: () => import('./commands/meta-server.js') },
 };
 
 function version(): string {

@@ -1,0 +1,100 @@
+// ferry://HOST:PORT — a Meta whose every operation is one HTTP request to a metadata service (MetaServer)
+// over a kept-alive connection. Open-file bookkeeping is sent without waiting for it (the next
+// namespace change waits for it first), so opening and closing a file costs no round trip.
+import { randomUUID } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import { FsError } from '../../../errors.js';
+import type { Meta } from '../../interface.js';
+import { registerMeta } from '../../registry.js';
+import type { Attr, Context } from '../../types.js';
+import { decode, encode } from './codec.js';
+
+/** Calls that change nothing on the server: they need not wait for queued bookkeeping. */
+const READS = new Set(['load', 'listSessions', 'statfs', 'access', 'lookup', 'getattr', 'readlink', 'readdir', 'resolve', 'readChunk', 'getxattr', 'listxattr', 'getCounter', 'currentVersion', 'readChangelog', 'exportSnapshot', 'pendingDeletedSlices', 'listFragmentedChunks', 'getlk']);
+
+class RemoteClient {
+  readonly id = randomUUID();
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 32 });
+  /** Bookkeeping in flight (open/release counts): changes wait for it so the server sees them in order. */
+  private pending: Promise<unknown> = Promise.resolve();
+  sid = 0;
+  keepRecords = false;
+
+  constructor(readonly host: string, readonly port: number, readonly url: string) {}
+
+  call(method: string, args: unknown[]): Promise<unknown> {
+    const send = () => this.send(method, args);
+    if (READS.has(method)) return send();
+    const p = this.pending.then(send, send);
+    return p;
+  }
+
+  /** Fire-and-forget bookkeeping: errors surface on the next change. */
+  queue(method: string, args: unknown[]): void {
+    const p = this.pending.then(() => this.send(method, args));
+    this.pending = p.catch((e) => process.stderr.write(`ferry: ${method} on ${this.url} failed: ${(e as Error).message}\n`));
+  }
+
+  private send(method: string, args: unknown[]): Promise<unknown> {
+    const body = encode({ method, args, keep: this.keepRecords });
+    return new Promise((resolve, reject) => {
+      const req = request(
+        { host: this.host, port: this.port, method: 'POST', path: '/call', agent: this.agent, headers: { 'x-ferry-client': this.id, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (d) => (text += d));
+          res.on('end', () => {
+            try {
+              const r = decode(text) as { value?: unknown; error?: { code: string; message: string } };
+              if (r.error) reject(new FsError(r.error.code, { message: r.error.message }));
+              else resolve(r.value);
+            } catch (e) {
+              reject(new FsError('EIO', { message: `bad reply from metadata service ${this.url}: ${(e as Error).message}` }));
+            }
+          });
+        },
+      );
+      req.on('error', (e) => reject(new FsError('EIO', { message: `metadata service ${this.url} unreachable: ${e.message}`, cause: e })));
+      req.end(body);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+function remoteMeta(url: URL, raw: string): Meta {
+  const c = new RemoteClient(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port || 9567), raw);
+  const local: Record<string, unknown> = {
+    url: raw,
+    engine: 'remote',
+    newSession: async (info: unknown) => (c.sid = (await c.call('newSession', [info])) as number),
+    open: async (ctx: Context, ino: number, flags: number, attr?: Attr) => {
+      if (!attr) return c.call('open', [ctx, ino, flags]);
+      c.queue('open', [ctx, ino, flags, attr]);
+      return attr;
+    },
+    release: async (ctx: Context, ino: number) => c.queue('release', [ctx, ino]),
+    close: async () => {
+      await c.call('close', []).catch(() => undefined);
+      c.close();
+    },
+  };
+  return new Proxy({} as Meta, {
+    get(_t, prop: string) {
+      if (prop === 'sid') return c.sid;
+      if (prop === 'keepRecords') return c.keepRecords;
+      if (prop === 'then') return undefined;
+      return local[prop] ?? ((...args: unknown[]) => c.call(prop, args));
+    },
+    set(_t, prop: string, value) {
+      if (prop !== 'keepRecords') return false;
+      c.keepRecords = Boolean(value);
+      return true;
+    },
+  });
+}
+
+registerMeta('ferry', async (url, raw) => remoteMeta(url, raw));

@@ -1,0 +1,87 @@
+// A metadata service: serves any engine's Meta over HTTP, one request per operation, so a far client pays
+// one round trip per operation whatever the engine needs (as JuiceFS's metadata service does). Each client
+// gets its own Meta (sessions, open files and id pools are per client).
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { FsError, toFsError } from '../../../errors.js';
+import type { Meta } from '../../interface.js';
+import { openMeta } from '../../registry.js';
+import { decode, encode } from './codec.js';
+
+/** Methods a client may call: the Meta interface, nothing else of the object. */
+const CALLABLE = new Set([
+  'init', 'load', 'updateFormat', 'destroy', 'newSession', 'heartbeat', 'closeSession', 'listSessions', 'cleanStaleSessions',
+  'statfs', 'access', 'lookup', 'getattr', 'setattr', 'mknod', 'mkdir', 'create', 'symlink', 'readlink', 'link', 'unlink',
+  'rmdir', 'rename', 'readdir', 'resolve', 'open', 'release', 'readChunk', 'newSliceId', 'writeSlice', 'truncate',
+  'fallocate', 'copyFileRange', 'replaceSlices', 'listFragmentedChunks', 'getxattr', 'listxattr', 'setxattr', 'removexattr',
+  'flock', 'getlk', 'setlk', 'getCounter', 'currentVersion', 'readChangelog', 'trimChangelog', 'applyChangeRecord',
+  'exportSnapshot', 'importSnapshot', 'processDeletedFiles', 'pendingDeletedSlices', 'ackDeletedSlices',
+]);
+
+const IDLE_MS = 10 * 60_000;
+
+export class MetaServer {
+  private readonly server: Server;
+  private readonly clients = new Map<string, { meta: Promise<Meta>; used: number }>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly backend: string) {
+    this.server = createServer((req, res) => {
+      this.handle(req).then(
+        (body) => res.writeHead(200, { 'content-type': 'application/json' }).end(body),
+        (e) => {
+          const err = toFsError(e);
+          res.writeHead(200, { 'content-type': 'application/json' }).end(encode({ error: { code: err.code, message: err.description } }));
+        },
+      );
+    });
+    this.server.keepAliveTimeout = 60_000;
+    this.sweeper = setInterval(() => this.sweep(), 60_000);
+    this.sweeper.unref();
+  }
+
+  private async handle(req: IncomingMessage): Promise<string> {
+    const id = String(req.headers['x-ferry-client'] ?? '');
+    if (!id) throw new FsError('EINVAL', { message: 'x-ferry-client header required' });
+    let body = '';
+    req.setEncoding('utf8');
+    for await (const part of req) body += part;
+    const { method, args, keep } = decode(body) as { method: string; args: unknown[]; keep?: boolean };
+    if (method === 'close') {
+      this.drop(id);
+      return encode({ value: null });
+    }
+    if (!CALLABLE.has(method)) throw new FsError('ENOSYS', { message: `unknown metadata call '${method}'` });
+    let c = this.clients.get(id);
+    if (!c) this.clients.set(id, (c = { meta: openMeta(this.backend), used: 0 }));
+    c.used = Date.now();
+    const meta = await c.meta;
+    meta.keepRecords = keep === true;
+    const value = await (meta as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method]!(...args);
+    if (method === 'closeSession') this.drop(id);
+    return encode({ value });
+  }
+
+  private drop(id: string): void {
+    const c = this.clients.get(id);
+    this.clients.delete(id);
+    void c?.meta.then((m) => m.close()).catch(() => undefined);
+  }
+
+  private sweep(): void {
+    for (const [id, c] of this.clients) if (Date.now() - c.used > IDLE_MS) this.drop(id);
+  }
+
+  async listen(host: string, port: number): Promise<string> {
+    await new Promise<void>((r) => this.server.listen(port, host, r));
+    const a = this.server.address() as AddressInfo;
+    return `ferry://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    for (const id of [...this.clients.keys()]) this.drop(id);
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server.close(r));
+  }
+}
