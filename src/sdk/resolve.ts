@@ -42,8 +42,21 @@ export class Resolver {
     return { parent: dir.inode, name };
   }
 
+  /** For open(O_CREAT): one walk to the parent, then the last component looked up there (undefined if missing). */
+  async forCreate(ctx: Context, path: string): Promise<ResolvedParent & { found?: Resolved }> {
+    const p = await this.parentOf(ctx, path);
+    try {
+      return { ...p, found: await this.vfs.lookup(ctx, p.parent, p.name) };
+    } catch (e) {
+      if (e instanceof FsError && e.code === 'ENOENT') return p;
+      throw e;
+    }
+  }
+
   private async walk(ctx: Context, parts: string[], follow: boolean, links: { n: number }, from = this.root): Promise<Resolved> {
-    let cur: Resolved = { inode: from, attr: await this.vfs.getattr(ctx, from) };
+    // The starting directory's attributes are fetched only when the path ends there: a lookup in it checks the rest.
+    if (parts.length === 0) return { inode: from, attr: await this.vfs.getattr(ctx, from) };
+    let cur: Resolved = { inode: from, attr: { type: TYPE_DIRECTORY } as Attr };
     for (let i = 0; i < parts.length; i++) {
       if (cur.attr.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
       const part = parts[i];

@@ -23,7 +23,7 @@ import { openChunkStore, type StorageOptions } from '../vfs/storage.js';
 import { VFS, type VfsOptions } from '../vfs/vfs.js';
 import { FileHandle } from './file-handle.js';
 import { parseFlags } from './open-flags.js';
-import { Resolver, splitPath } from './resolve.js';
+import { Resolver, splitPath, type Resolved } from './resolve.js';
 import { Dirent, Stats, type StatFs } from './stats.js';
 import { toTimeAttrs, type TimeLike } from './times.js';
 
@@ -364,21 +364,28 @@ export class Volume {
   open(path: string, flags: string | number = 'r', mode = 0o666): Promise<FileHandle> {
     const f = parseFlags(flags);
     return this.call('open', path, async () => {
-      let r;
-      try {
-        r = await this.paths.resolve(this.ctx, path, !(f & O_NOFOLLOW));
-      } catch (e) {
-        if (!(f & O_CREAT) || !(e instanceof FsError) || e.code !== 'ENOENT') throw e;
-      }
-      if (!r && !(f & O_NOFOLLOW)) {
-        // A dangling symlink: create what it points to, as open(2) does (but never with O_EXCL).
-        const link = await this.paths.resolve(this.ctx, path, false).catch(() => undefined);
-        if (link?.attr.type === TYPE_SYMLINK) {
+      let r: Resolved | undefined;
+      let at: { parent: number; name: string } | undefined;
+      if (f & O_CREAT) {
+        // One walk: the parent, then the name in it.
+        const c = await this.paths.forCreate(this.ctx, path);
+        at = c;
+        r = c.found;
+        if (r?.attr.type === TYPE_SYMLINK && !(f & O_NOFOLLOW)) {
           if (f & O_EXCL) throw fsErr('EEXIST');
-          const target = await this.vfs.readlink(this.ctx, link.inode);
-          const dir = splitPath(path).slice(0, -1).join('/');
-          return this.open(target.startsWith('/') ? target : `/${dir}/${target}`, f, mode);
+          r = await this.paths.resolve(this.ctx, path, true).catch((e) => {
+            if (e instanceof FsError && e.code === 'ENOENT') return undefined;
+            throw e;
+          });
+          if (!r) {
+            // A dangling symlink: create what it points to, as open(2) does.
+            const target = await this.vfs.readlink(this.ctx, c.found!.inode);
+            const dir = splitPath(path).slice(0, -1).join('/');
+            return this.open(target.startsWith('/') ? target : `/${dir}/${target}`, f, mode);
+          }
         }
+      } else {
+        r = await this.paths.resolve(this.ctx, path, !(f & O_NOFOLLOW));
       }
       if (r) {
         if (f & O_CREAT && f & O_EXCL) throw fsErr('EEXIST');
@@ -386,9 +393,8 @@ export class Volume {
         const { fh } = await this.vfs.open(this.ctx, r.inode, f);
         return new FileHandle(this.vfs, this.ctx, fh, r.inode, path, this.dev);
       }
-      const { parent, name } = await this.paths.parentOf(this.ctx, path);
       try {
-        const c = await this.vfs.create(this.ctx, parent, name, mode, f & ~O_TRUNC);
+        const c = await this.vfs.create(this.ctx, at!.parent, at!.name, mode, f & ~O_TRUNC);
         return new FileHandle(this.vfs, this.ctx, c.fh, c.inode, path, this.dev);
       } catch (e) {
         // Someone created it between our lookup and create: open theirs unless O_EXCL.
