@@ -4,6 +4,7 @@ import { fsErr } from '../errors.js';
 import { BufferPool, ChunkStore, FileReader, FileWriter, type FlushResult } from '../chunk/index.js';
 import type { Meta } from '../meta/interface.js';
 import {
+  MODE_X,
   SET_SIZE,
   TYPE_DIRECTORY,
   TYPE_FILE,
@@ -16,6 +17,7 @@ import {
   type NodeResult,
   type StatFs,
 } from '../meta/types.js';
+import { checkAccess } from '../meta/access.js';
 import { TtlCache, entryKey } from './cache.js';
 import { O_APPEND, O_DIRECTORY, O_TRUNC, canRead, canWrite } from './flags.js';
 import { BackgroundJobs } from './jobs.js';
@@ -133,13 +135,11 @@ export class VFS {
   async lookup(ctx: Context, parent: number, name: string): Promise<{ inode: number; attr: Attr }> {
     const key = entryKey(parent, name);
     const ino = this.entries.get(key);
-    if (ino !== undefined) {
-      const cached = this.attrs.get(ino);
-      const pattr = this.attrs.get(parent);
-      if (cached && pattr) {
-        await this.meta.access(ctx, parent, 1, pattr);
-        return { inode: ino, attr: cached };
-      }
+    const cached = ino === undefined ? undefined : this.attrs.get(ino);
+    if (cached) {
+      // Searching the parent needs x on it: checked here, from cached attributes, without a round trip.
+      checkAccess(ctx, await this.getattr(ctx, parent), MODE_X);
+      return { inode: ino!, attr: cached };
     }
     const r = await this.meta.lookup(ctx, parent, name);
     if (name !== '.' && name !== '..') this.entries.set(key, r.inode);
@@ -442,14 +442,22 @@ export class VFS {
     return this.meta.flock(ctx, h.ino, h.owner, type, block);
   }
 
-  getlk(ctx: Context, fh: number, lock: LockRange): Promise<LockRange | undefined> {
+  /** owner: a POSIX lock owner other than the handle (FUSE passes the process's, shared by its fds). */
+  getlk(ctx: Context, fh: number, lock: LockRange, owner?: string): Promise<LockRange | undefined> {
     const h = this.handle(fh);
-    return this.meta.getlk(ctx, h.ino, h.owner, lock);
+    return this.meta.getlk(ctx, h.ino, owner ?? h.owner, lock);
   }
 
-  setlk(ctx: Context, fh: number, block: boolean, type: number, start: number, end: number, pid: number): Promise<void> {
+  setlk(ctx: Context, fh: number, block: boolean, type: number, start: number, end: number, pid: number, owner?: string): Promise<void> {
     const h = this.handle(fh);
-    return this.meta.setlk(ctx, h.ino, h.owner, block, type, start, end, pid);
+    return this.meta.setlk(ctx, h.ino, owner ?? h.owner, block, type, start, end, pid);
+  }
+
+  /** Commits the buffered writes of every open file (a mount flushes before it unmounts). */
+  async flushAll(): Promise<void> {
+    let err: unknown;
+    for (const ino of [...this.files.keys()]) await this.flushInode(ino).catch((e) => (err ??= e));
+    if (err) throw err;
   }
 
   /** Flushes and closes every open handle, stops the jobs and ends the session. */

@@ -1,21 +1,21 @@
 // ferry://HOST:PORT — a Meta whose every operation is one HTTP request to a metadata service (MetaServer)
 // over a kept-alive connection. Open-file bookkeeping is sent without waiting for it (the next
-// namespace change waits for it first), so opening and closing a file costs no round trip.
+// call that could free an inode waits for it first), so opening and closing a file costs no round trip.
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { FsError } from '../../../errors.js';
 import type { Meta } from '../../interface.js';
 import { registerMeta } from '../../registry.js';
-import type { Attr, Context } from '../../types.js';
+import type { Attr, Context, Format } from '../../types.js';
 import { decode, encode } from './codec.js';
 
-/** Calls that change nothing on the server: they need not wait for queued bookkeeping. */
-const READS = new Set(['load', 'listSessions', 'statfs', 'access', 'lookup', 'getattr', 'readlink', 'readdir', 'resolve', 'readChunk', 'getxattr', 'listxattr', 'getCounter', 'currentVersion', 'readChangelog', 'exportSnapshot', 'pendingDeletedSlices', 'listFragmentedChunks', 'getlk']);
+/** Calls that may drop the last link of an inode: the server must have seen this client's opens first. */
+const ORDERED = new Set(['unlink', 'rename', 'rmdir', 'closeSession', 'cleanStaleSessions', 'processDeletedFiles']);
 
 class RemoteClient {
   readonly id = randomUUID();
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 32 });
-  /** Bookkeeping in flight (open/release counts): changes wait for it so the server sees them in order. */
+  /** Bookkeeping in flight (open/release counts): calls that could free an inode wait for it. */
   private pending: Promise<unknown> = Promise.resolve();
   sid = 0;
   keepRecords = false;
@@ -24,9 +24,7 @@ class RemoteClient {
 
   call(method: string, args: unknown[]): Promise<unknown> {
     const send = () => this.send(method, args);
-    if (READS.has(method)) return send();
-    const p = this.pending.then(send, send);
-    return p;
+    return ORDERED.has(method) ? this.pending.then(send, send) : send();
   }
 
   /** Fire-and-forget bookkeeping: errors surface on the next change. */
@@ -77,6 +75,10 @@ function remoteMeta(url: URL, raw: string): Meta {
       return attr;
     },
     release: async (ctx: Context, ino: number) => c.queue('release', [ctx, ino]),
+    // A function cannot travel: compute the change from a fresh copy here. Not atomic against another
+    // updater of the same field; its users (mirror registration and progress) rewrite their own entry.
+    updateFormat: async (update: Partial<Format> | ((old: Format) => Partial<Format>)) =>
+      c.call('updateFormat', [typeof update === 'function' ? update((await c.call('load', [])) as Format) : update]),
     close: async () => {
       await c.call('close', []).catch(() => undefined);
       c.close();

@@ -18,6 +18,7 @@ class SqliteDialect extends OnConflictDialect {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const YIELD_EVERY_MS = 10;
 
 function isBusy(e: unknown): boolean {
   const code = (e as { code?: string })?.code ?? '';
@@ -72,6 +73,7 @@ class SqliteEngine extends SqlEngine {
   private reader?: Conn;
   /** Tail of the in-process queue of write transactions on the writer connection. */
   private queue: Promise<unknown> = Promise.resolve();
+  private lastYield = performance.now();
 
   constructor(url: string, readonly path: string) {
     super(url, new SqliteDialect(), '');
@@ -113,6 +115,12 @@ class SqliteEngine extends SqlEngine {
   }
 
   private async attempt<T>(fn: (c: SqlConn) => Promise<T>): Promise<T> {
+    // better-sqlite3 never waits for I/O, so a loop of operations would only ever run microtasks and
+    // starve timers and sockets of the whole process: give the event loop a turn every few milliseconds.
+    if (performance.now() - this.lastYield > YIELD_EVERY_MS) {
+      await new Promise((r) => setImmediate(r));
+      this.lastYield = performance.now();
+    }
     this.open(false);
     const w = this.writer!;
     for (let i = 0, wait = 0.2; ; i++, wait = Math.min(wait * 2, 20)) {
@@ -141,6 +149,10 @@ class SqliteEngine extends SqlEngine {
   }
 
   protected async withRead<T>(fn: (c: SqlConn) => Promise<T>): Promise<T> {
+    if (performance.now() - this.lastYield > YIELD_EVERY_MS) {
+      await new Promise((r) => setImmediate(r));
+      this.lastYield = performance.now();
+    }
     this.open(false);
     try {
       return await fn(this.reader!);

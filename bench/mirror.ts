@@ -1,0 +1,209 @@
+// Mirror latency benchmark (npm run bench:mirror): the reference example of JuiceFS's mirror file system.
+// A client far from the source (round trip --source-rtt, 30 ms) and near a mirror (--mirror-rtt, 1 ms)
+// creates /t/d1/d2/d3/d4/newf with cold caches. The latency is injected on the network path by delaying
+// TCP proxies in front of metadata services (ferry meta-server) — never by sleeping inside FerryFS.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { openMeta } from '../src/meta/index.js';
+import { createMirror } from '../src/mirror/index.js';
+import { Volume } from '../src/sdk/index.js';
+import { DelayProxy } from './delay-proxy.js';
+
+const { values } = parseArgs({
+  options: {
+    'source-rtt': { type: 'string', default: '30' },
+    'mirror-rtt': { type: 'string', default: '1' },
+    trials: { type: 'string', default: '20' },
+    files: { type: 'string', default: '10000' },
+    'load-seconds': { type: 'string', default: '5' },
+  },
+});
+const SRC_RTT = Number(values['source-rtt']);
+const MIR_RTT = Number(values['mirror-rtt']);
+const TRIALS = Number(values.trials);
+const FILES = Number(values.files);
+const LOAD_MS = Number(values['load-seconds']) * 1000;
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const children: ChildProcess[] = [];
+const cold = { attrTimeout: 0, entryTimeout: 0, backgroundJobs: false };
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** Starts a `ferry` child and waits for the line that says it is serving. */
+async function ferry(args: string[], ready: RegExp): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(child);
+  let err = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on('data', (d) => {
+      err += d;
+      if (ready.test(err)) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`ferry ${args[0]} exited ${code}: ${err}`)));
+  });
+  return child;
+}
+
+async function metaService(url: string, rtt: number): Promise<{ url: string; proxy: DelayProxy }> {
+  const port = await freePort();
+  await ferry(['meta-server', url, '--listen', `127.0.0.1:${port}`], /serving/);
+  const proxy = new DelayProxy({ host: '127.0.0.1', port }, rtt / 2);
+  return { url: `ferry://127.0.0.1:${await proxy.listen()}`, proxy };
+}
+
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const ms = (x: number) => `${x.toFixed(1)} ms`;
+
+function table(title: string, head: string[], rows: string[][]): void {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => (i ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join(' | ')} |`;
+  console.log(`\n${title}\n${line(head)}\n|${w.map((n, i) => (i ? '-'.repeat(n + 1) + ':' : '-'.repeat(n + 2))).join('|')}|`);
+  for (const r of rows) console.log(line(r));
+}
+
+async function creates(v: Volume, tag: string): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < TRIALS; i++) {
+    const t = performance.now();
+    const fh = await v.open(`/t${i}/d1/d2/d3/d4/newf-${tag}`, 'wx');
+    await fh.close();
+    out.push(performance.now() - t);
+  }
+  return out;
+}
+
+/** Walks the tree the way `find -ls` would: readdir with attributes, a stat for every entry. */
+async function walkAndStat(v: Volume): Promise<number> {
+  let n = 0;
+  const walk = async (path: string, ino: number): Promise<void> => {
+    for await (const e of v.entries(ino, true)) {
+      const p = `${path}/${e.name}`;
+      await v.stat(p);
+      n++;
+      if (e.attr.type === 2) await walk(p, e.inode);
+    }
+  };
+  await walk('', 1);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-bench-mirror-'));
+  const srcUrl = `sqlite3://${dir}/source.db`;
+  const mirUrl = `sqlite3://${dir}/mirror.db`;
+  const proxies: DelayProxy[] = [];
+  try {
+    console.log(`FerryFS mirror benchmark — node ${process.version}; source round trip ${SRC_RTT} ms, mirror round trip ${MIR_RTT} ms (delaying TCP proxies)`);
+    const m = await openMeta(srcUrl);
+    await m.init({ name: 'bench', uuid: crypto.randomUUID(), storage: `file://${dir}/blocks`, blockSize: 4 << 20, compression: 'none', trashDays: 0, capacity: 0, inodes: 0, metaVersion: 1, createdAt: new Date().toISOString() });
+    await m.close();
+    // The source region: its engine, served to far clients through a 30 ms path.
+    const local = await Volume.open(srcUrl, { backgroundJobs: false });
+    for (let i = 0; i < TRIALS; i++) await local.mkdir(`/t${i}/d1/d2/d3/d4`, { recursive: true });
+    const perDir = 100;
+    for (let d = 0; d < FILES / perDir; d++) {
+      await local.mkdir(`/tree/d${d}`, { recursive: true });
+      for (let f = 0; f < perDir; f++) await (await local.open(`/tree/d${d}/f${f}`, 'w')).close();
+    }
+    const source = await metaService(srcUrl, SRC_RTT);
+    proxies.push(source.proxy);
+    // The mirror region: a mirror of the far source, its engine served through a 1 ms path, a replicator.
+    await createMirror(source.url, mirUrl);
+    const mirror = await metaService(mirUrl, MIR_RTT);
+    proxies.push(mirror.proxy);
+    await ferry(['mirror', 'run', mirUrl], /replicating/);
+
+    const viaMirror = await Volume.open(mirror.url, cold);
+    const embedded = await Volume.open(mirUrl, cold);
+    const direct = await Volume.open(source.url, cold);
+    await creates(viaMirror, 'warmup');
+    const tMirror = await creates(viaMirror, 'mirror');
+    const tEmbedded = await creates(embedded, 'embedded');
+    const tDirect = await creates(direct, 'direct');
+    const ratio = pct(tDirect, 50) / pct(tMirror, 50);
+    table(
+      `1. create /tN/d1/d2/d3/d4/newf with cold caches (${TRIALS} trials; 6 lookups + create + wait for the mirror)`,
+      ['client', 'p50', 'p99', 'vs direct'],
+      [
+        ['writable mirror, mirror engine 1 ms away', ms(pct(tMirror, 50)), ms(pct(tMirror, 99)), `${ratio.toFixed(2)}x`],
+        ['writable mirror, embedded SQLite mirror', ms(pct(tEmbedded, 50)), ms(pct(tEmbedded, 99)), `${(pct(tDirect, 50) / pct(tEmbedded, 50)).toFixed(2)}x`],
+        ['source mounted directly from far away', ms(pct(tDirect, 50)), ms(pct(tDirect, 99)), '1.00x'],
+        ['reference (JuiceFS article): mirror', '74 ms', '', '5.68x'],
+        ['reference (JuiceFS article): direct', '420 ms', '', '1.00x'],
+      ],
+    );
+
+    // 2. A read-heavy job: every client fresh, default 1 s caches.
+    const rows: string[][] = [];
+    for (const [name, url] of [['writable mirror, mirror engine 1 ms away', mirror.url], ['source mounted directly from far away', source.url]] as const) {
+      const v = await Volume.open(url, { backgroundJobs: false });
+      const t = performance.now();
+      const n = await walkAndStat(v);
+      const took = performance.now() - t;
+      rows.push([name, `${n}`, `${(took / 1000).toFixed(2)} s`, `${Math.round(n / (took / 1000))}/s`]);
+      await v.close();
+    }
+    const speedup = Number(rows[1]![2]!.split(' ')[0]) / Number(rows[0]![2]!.split(' ')[0]);
+    rows[0]!.push(`${speedup.toFixed(1)}x`);
+    rows[1]!.push('1.0x');
+    table(`2. walk and stat a tree of ${FILES} files (readdir with attributes, then stat)`, ['client', 'entries', 'time', 'stats', 'vs direct'], rows);
+
+    // 3. Replication under a sustained write load in the source region.
+    const mirrorMeta = await openMeta(mirUrl);
+    const srcMeta = await openMeta(srcUrl);
+    const startApplied = await mirrorMeta.getCounter('appliedVersion');
+    const lags: number[] = [];
+    let writing = true;
+    let written = 0;
+    const writer = (async () => {
+      for (let i = 0; writing; i++) {
+        await (await local.open(`/load-${i}`, 'w')).close();
+        written++;
+      }
+    })();
+    const t0 = performance.now();
+    while (performance.now() - t0 < LOAD_MS) {
+      await new Promise((r) => setTimeout(r, 50));
+      const applied = await mirrorMeta.getCounter('appliedVersion');
+      const [next] = await srcMeta.readChangelog(applied, 1);
+      lags.push(next ? Date.now() - next.ts : 0);
+    }
+    writing = false;
+    await writer;
+    const took = (performance.now() - t0) / 1000;
+    const target = await srcMeta.currentVersion();
+    while ((await mirrorMeta.getCounter('appliedVersion')) < target) await new Promise((r) => setTimeout(r, 20));
+    const drained = (performance.now() - t0) / 1000;
+    const applied = (await mirrorMeta.getCounter('appliedVersion')) - startApplied;
+    table(
+      `3. replication under a sustained write load (${(LOAD_MS / 1000).toFixed(0)} s of creates in the source region; replicator ${SRC_RTT} ms from the source)`,
+      ['measure', 'value'],
+      [
+        ['files created at the source', `${written} (${Math.round(written / took)}/s)`],
+        ['records applied to the mirror', `${applied} (${Math.round(applied / drained)}/s until caught up)`],
+        ['replication lag p50 / p99', `${pct(lags, 50)} ms / ${pct(lags, 99)} ms`],
+        ['caught up after the load stopped', `${((drained - took) * 1000).toFixed(0)} ms`],
+      ],
+    );
+    await mirrorMeta.close();
+    await srcMeta.close();
+    for (const v of [viaMirror, embedded, direct, local]) await v.close();
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    for (const p of proxies) await p.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
