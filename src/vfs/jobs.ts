@@ -9,6 +9,9 @@ export const HEARTBEAT_MS = 10_000;
 export const SESSION_TIMEOUT_MS = 5 * 60_000;
 const GC_DELAY_MS = 500;
 const GC_PERIOD_MS = 30_000;
+const TRIM_PERIOD_MS = 10 * 60_000;
+/** Changelog records a volume without mirrors keeps. */
+export const CHANGELOG_TAIL = 100_000;
 
 export class BackgroundJobs {
   private timers: NodeJS.Timeout[] = [];
@@ -31,6 +34,18 @@ export class BackgroundJobs {
     every(HEARTBEAT_MS, () => this.meta.heartbeat());
     every(SESSION_TIMEOUT_MS / 5, () => this.meta.cleanStaleSessions(SESSION_TIMEOUT_MS));
     every(GC_PERIOD_MS, () => this.collect());
+    every(TRIM_PERIOD_MS, () => this.trimChangelog());
+  }
+
+  /**
+   * A volume without mirrors keeps only the recent tail of its changelog (for audit and for creating a
+   * mirror); with mirrors, their replicators trim what all of them have applied.
+   */
+  async trimChangelog(): Promise<void> {
+    const f = await this.meta.load();
+    if (f.mirrorOf || (f.mirrors && Object.keys(f.mirrors as object).length)) return;
+    const upTo = (await this.meta.currentVersion()) - CHANGELOG_TAIL;
+    if (upTo > 0) await this.meta.trimChangelog(upTo);
   }
 
   /** Runs jobs one at a time so they never compete with each other for the engine. */
