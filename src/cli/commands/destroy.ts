@@ -2,7 +2,7 @@
 // live clients block it (unless --force), and it asks on a terminal (or needs --yes).
 import { UsageError, flag, type Command, type Parsed } from '../args.js';
 import { Progress, ago, formatBytes, formatDuration, out } from '../output.js';
-import { openStore, withMeta } from '../meta.js';
+import { withMeta } from '../meta.js';
 
 const DELETE_CONCURRENCY = 16;
 
@@ -59,7 +59,8 @@ const command: Command = {
         if (answer.trim() !== format.name) throw new Error('not confirmed; nothing was deleted');
       }
 
-      const store = await openStore(format.storage);
+      const { openRawVolumeObjects } = await import('../../vfs/storage.js');
+      const store = await openRawVolumeObjects(format);
       const progress = new Progress('deleting objects');
       const started = Date.now();
       let count = 0;

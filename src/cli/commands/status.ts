@@ -34,7 +34,7 @@ const command: Command = {
       const now = Date.now();
       if (flag(p, 'json')) {
         const doc = {
-          setting: format,
+          setting: redacted(format),
           sessions: sessions.map((s) => ({ ...s, stale: now - s.heartbeat > SESSION_TIMEOUT_MS })),
           usage: st,
           version,
@@ -45,7 +45,7 @@ const command: Command = {
       }
       const lines: string[] = [];
       if (cleaned) lines.push(`cleaned ${cleaned.length} stale session${cleaned.length === 1 ? '' : 's'}${cleaned.length ? ` (${cleaned.join(', ')})` : ''}`, '');
-      lines.push('Setting:', JSON.stringify(format, null, 2), '');
+      lines.push('Setting:', JSON.stringify(redacted(format), null, 2), '');
       lines.push(`Sessions: ${sessions.length}`);
       if (sessions.length) {
         const rows = [['SID', 'HOST', 'PID', 'MOUNT', 'VERSION', 'STARTED', 'HEARTBEAT']];
@@ -78,3 +78,14 @@ const command: Command = {
 };
 
 export default command;
+
+/** The format without secrets: keys, passwords in URLs. */
+function redacted(format: object): object {
+  return JSON.parse(
+    JSON.stringify(format, (k, v) => {
+      if (typeof v !== 'string') return v;
+      if (/secret|password|passphrase/i.test(k)) return '***';
+      return v.replace(/(\/\/[^:/@]*):[^@/]*@/, '$1:***@');
+    }),
+  ) as object;
+}
