@@ -1,0 +1,247 @@
+// npm run bench:fuse — the same work through a FerryFS FUSE mount, on the local disk, on tmpfs, and through
+// bindfs (a Debian FUSE file system a user could pick instead), printed as one table. Runs as root (mounts,
+// drop_caches). A benchmark, never a test: it asserts nothing about timing.
+//
+//   node dist/bench/fuse.js [--size 1G] [--files 10000] [--random 2000] [--only ferry,local,tmpfs,bindfs]
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import { cpus, release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { abortConnection, mountAt, unmountFuse } from '../src/fuse/teardown.js';
+import { formatVolume, mountFerry } from '../test/helpers/mount.js';
+
+const MiB = 1 << 20;
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
+}
+
+function size(s: string): number {
+  const m = /^(\d+)([KMG]?)$/i.exec(s);
+  if (!m) throw new Error(`bad size ${s}`);
+  return Number(m[1]) * ({ '': 1, K: 1024, M: MiB, G: 1024 * MiB }[m[2]!.toUpperCase()] ?? 1);
+}
+
+const SIZE = size(arg('size', '1G'));
+const FILES = Number(arg('files', '10000'));
+const RANDOM = Number(arg('random', '2000'));
+const ONLY = arg('only', 'ferry,local,tmpfs,bindfs').split(',');
+
+function sh(cmd: string, args: string[], timeoutMs = 600_000): Promise<string> {
+  return new Promise((res, rej) =>
+    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 256 << 20 }, (e, out, err) => (e ? rej(new Error(`${cmd} ${args.join(' ')}: ${err || e.message}`)) : res(String(out)))),
+  );
+}
+
+async function dropCaches(): Promise<void> {
+  await sh('sync', []);
+  await fsp.writeFile('/proc/sys/vm/drop_caches', '3').catch(() => undefined);
+}
+
+interface Target {
+  name: string;
+  dir: string;
+  teardown(): Promise<void>;
+}
+
+async function waitMounted(mp: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (await mountAt(mp)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${mp} did not mount`);
+}
+
+async function fuseTeardown(mp: string, child?: ReturnType<typeof spawn>): Promise<void> {
+  const info = await mountAt(mp);
+  await unmountFuse(mp, { force: true }).catch(() => undefined);
+  if (child && child.exitCode === null) {
+    const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await new Promise((r) => child.once('exit', r));
+    clearTimeout(t);
+  }
+  if (info && (await mountAt(mp))) await abortConnection(info.minor);
+}
+
+async function ferryTarget(): Promise<Target> {
+  const vol = await formatVolume();
+  const m = await mountFerry(vol.url, join(vol.dir, 'mnt'));
+  return {
+    name: 'FerryFS (FUSE)',
+    dir: m.mp,
+    teardown: async () => {
+      await m.unmount();
+      await vol.cleanup();
+    },
+  };
+}
+
+async function bindfsTarget(base: string): Promise<Target | undefined> {
+  if (!existsSync('/usr/bin/bindfs')) return undefined;
+  const src = join(base, 'bindfs-src');
+  const mp = join(base, 'bindfs-mnt');
+  await fsp.mkdir(src, { recursive: true });
+  await fsp.mkdir(mp, { recursive: true });
+  await sh('bindfs', ['--no-allow-other', src, mp]);
+  await waitMounted(mp);
+  return { name: 'bindfs (FUSE)', dir: mp, teardown: () => fuseTeardown(mp) };
+}
+
+async function tmpfsTarget(base: string): Promise<Target> {
+  const mp = join(base, 'tmpfs');
+  await fsp.mkdir(mp, { recursive: true });
+  await sh('mount', ['-t', 'tmpfs', '-o', `size=${Math.ceil((SIZE * 1.5) / MiB) + 256}m`, 'tmpfs', mp]);
+  return { name: 'tmpfs', dir: mp, teardown: () => sh('umount', [mp]).then(() => undefined) };
+}
+
+async function localTarget(base: string): Promise<Target> {
+  const d = join(base, 'local');
+  await fsp.mkdir(d, { recursive: true });
+  return { name: 'local disk', dir: d, teardown: async () => undefined };
+}
+
+// ---- workloads ----
+
+type Result = Record<string, number>;
+
+async function seqWrite(path: string): Promise<number> {
+  const buf = randomBytes(MiB);
+  const t = performance.now();
+  const fh = await fsp.open(path, 'w');
+  for (let off = 0; off < SIZE; off += MiB) await fh.write(buf, 0, MiB, off);
+  await fh.sync();
+  await fh.close();
+  return SIZE / MiB / ((performance.now() - t) / 1000);
+}
+
+async function readRange(path: string, start: number, end: number): Promise<void> {
+  const fh = await fsp.open(path, 'r');
+  const buf = Buffer.allocUnsafe(MiB);
+  for (let off = start; off < end; off += MiB) await fh.read(buf, 0, MiB, off);
+  await fh.close();
+}
+
+async function seqRead(path: string): Promise<number> {
+  await dropCaches();
+  const t = performance.now();
+  await readRange(path, 0, SIZE);
+  return SIZE / MiB / ((performance.now() - t) / 1000);
+}
+
+async function parallelRead(path: string): Promise<number> {
+  await dropCaches();
+  const t = performance.now();
+  const q = SIZE / 4;
+  await Promise.all([0, 1, 2, 3].map((i) => readRange(path, i * q, (i + 1) * q)));
+  return SIZE / MiB / ((performance.now() - t) / 1000);
+}
+
+async function randomRead(path: string): Promise<number> {
+  await dropCaches();
+  const fh = await fsp.open(path, 'r');
+  const buf = Buffer.allocUnsafe(4096);
+  const blocks = SIZE / 4096;
+  const t = performance.now();
+  for (let i = 0; i < RANDOM; i++) await fh.read(buf, 0, 4096, Math.floor(Math.random() * blocks) * 4096);
+  const s = (performance.now() - t) / 1000;
+  await fh.close();
+  return RANDOM / s;
+}
+
+async function metadata(dir: string): Promise<{ create: number; stat: number; unlink: number; ls: number }> {
+  const d = join(dir, 'meta');
+  await fsp.mkdir(d);
+  const names = Array.from({ length: FILES }, (_, i) => join(d, `f${i}`));
+  let t = performance.now();
+  for (const n of names) await (await fsp.open(n, 'w')).close();
+  const create = FILES / ((performance.now() - t) / 1000);
+  await dropCaches();
+  t = performance.now();
+  for (const n of names) await fsp.stat(n);
+  const stat = FILES / ((performance.now() - t) / 1000);
+  await dropCaches();
+  t = performance.now();
+  await sh('sh', ['-c', `ls -l '${d}' > /dev/null`]);
+  const ls = (performance.now() - t) / 1000;
+  t = performance.now();
+  for (const n of names) await fsp.unlink(n);
+  const unlink = FILES / ((performance.now() - t) / 1000);
+  await fsp.rmdir(d);
+  return { create, stat, unlink, ls };
+}
+
+async function runAll(t: Target): Promise<Result> {
+  process.stderr.write(`bench:fuse: ${t.name} ...\n`);
+  const f = join(t.dir, 'big.bin');
+  const r: Result = {};
+  r.write = await seqWrite(f);
+  r.read = await seqRead(f);
+  r.par = await parallelRead(f);
+  r.rand = await randomRead(f);
+  await fsp.unlink(f);
+  const m = await metadata(t.dir);
+  Object.assign(r, m);
+  return r;
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('run as root (mounts and drop_caches)');
+  const base = await fsp.mkdtemp(join(tmpdir(), 'ferry-bench-fuse-'));
+  const results: Array<{ name: string; r: Result }> = [];
+  const makers: Array<[string, () => Promise<Target | undefined>]> = [
+    ['ferry', () => ferryTarget()],
+    ['local', () => localTarget(base)],
+    ['tmpfs', () => tmpfsTarget(base)],
+    ['bindfs', () => bindfsTarget(base)],
+  ];
+  try {
+    for (const [key, make] of makers) {
+      if (!ONLY.includes(key)) continue;
+      const t = await make();
+      if (!t) {
+        process.stderr.write(`bench:fuse: skipping ${key} (not installed)\n`);
+        continue;
+      }
+      try {
+        results.push({ name: t.name, r: await runAll(t) });
+      } finally {
+        await t.teardown();
+      }
+    }
+  } finally {
+    if (!(await fsp.readFile('/proc/self/mountinfo', 'utf8')).includes(base)) await fsp.rm(base, { recursive: true, force: true });
+  }
+
+  const rows: Array<[string, string, (r: Result) => string]> = [
+    [`sequential write ${SIZE / MiB} MiB + fsync (1 MiB blocks)`, 'MiB/s', (r) => r.write!.toFixed(0)],
+    ['sequential read, cold page cache', 'MiB/s', (r) => r.read!.toFixed(0)],
+    ['4 parallel readers, cold', 'MiB/s', (r) => r.par!.toFixed(0)],
+    [`random 4 KiB reads (${RANDOM}), cold`, 'IOPS', (r) => r.rand!.toFixed(0)],
+    [`create ${FILES} empty files`, 'files/s', (r) => r.create!.toFixed(0)],
+    [`stat ${FILES} files`, 'files/s', (r) => r.stat!.toFixed(0)],
+    [`unlink ${FILES} files`, 'files/s', (r) => r.unlink!.toFixed(0)],
+    [`ls -l of ${FILES} entries, cold`, 's', (r) => r.ls!.toFixed(2)],
+  ];
+  const cols = results.map((x) => x.name);
+  const w0 = Math.max(...rows.map((r) => r[0].length)) + 2;
+  const wc = Math.max(14, ...cols.map((c) => c.length + 2));
+  const lines: string[] = [];
+  lines.push(`bench:fuse — ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Linux ${release()}, file size ${SIZE / MiB} MiB, ${FILES} files`);
+  lines.push('');
+  lines.push('workload'.padEnd(w0) + 'unit'.padEnd(9) + cols.map((c) => c.padStart(wc)).join(''));
+  lines.push('-'.repeat(w0 + 9 + wc * cols.length));
+  for (const [label, unit, f] of rows) lines.push(label.padEnd(w0) + unit.padEnd(9) + results.map((x) => f(x.r).padStart(wc)).join(''));
+  lines.push('');
+  lines.push('Higher is better except for ls -l (seconds). FerryFS stores blocks with file:// on the same local disk, metadata');
+  lines.push('in SQLite. "cold" = after sync + drop_caches (a no-op in some containers: then the local disk and tmpfs rows');
+  lines.push('read from the page cache, and so does the file:// store under FerryFS).');
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench:fuse: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

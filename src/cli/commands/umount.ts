@@ -1,0 +1,44 @@
+// ferry umount MOUNTPOINT: unmounts a FerryFS mount and waits for its daemon to finish flushing.
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command, Parsed } from '../args.js';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const command: Command = {
+  spec: {
+    name: 'umount',
+    summary: 'Unmount a volume mounted with ferry mount.',
+    usage: 'MOUNTPOINT',
+    description:
+      'Runs fusermount3 -u and waits (up to 30 s) for a background mount daemon to exit. With --force a busy or dead mount is\n' +
+      'detached lazily and its FUSE connection aborted (files still open there fail with ENOTCONN).',
+    examples: ['ferry umount /mnt/ferry', 'ferry umount --force /mnt/ferry'],
+    options: { force: { type: 'boolean', short: 'f', help: 'unmount even when busy or when the daemon is gone' } },
+    minArgs: 1,
+    maxArgs: 1,
+  },
+
+  async run(p: Parsed): Promise<void> {
+    const mp = resolve(p.args[0]!);
+    const { unmountFuse } = await import('../../fuse/teardown.js');
+    const { pidFileFor } = await import('../../fuse/daemon.js');
+    const pidFile = pidFileFor(mp);
+    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0;
+    const r = await unmountFuse(mp, { force: p.values.force === true });
+    if (r === 'not-mounted') throw Object.assign(new Error(`${mp} is not mounted`), { exitCode: 1 });
+    if (pid > 0) {
+      for (let i = 0; i < 300 && alive(pid); i++) await new Promise((res) => setTimeout(res, 100));
+      if (alive(pid)) process.stderr.write(`ferry: unmounted ${mp}, but its daemon (pid ${pid}) is still running\n`);
+    }
+  },
+};
+
+export default command;

@@ -1,0 +1,55 @@
+// Loads the native FUSE addon (src/fuse/native, built by `npm run build:fuse`). It is optional at install,
+// so a missing addon is a clear, one-line error naming what to install.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fsErr } from '../errors.js';
+
+/** An opaque request handle (an External around the C++ request); never a number. */
+export type ReqHandle = object & { readonly __fuseReq: unique symbol };
+/** An opaque session handle. */
+export type SessionHandle = object & { readonly __fuseSession: unique symbol };
+
+export type Dispatcher = (op: number, req: ReqHandle, ctx: { uid: number; gid: number; pid: number; gids: number[] }, ...args: unknown[]) => void;
+
+export interface FuseAddon {
+  mount(mountpoint: string, args: string[], dispatch: Dispatcher, opts: { writeback?: boolean; maxWrite?: number }): SessionHandle;
+  destroy(s: SessionHandle): void;
+  pending(s: SessionHandle): number;
+  /** True once the caller of a lock request was interrupted by a signal. */
+  interrupted(r: ReqHandle): boolean;
+  fd(s: SessionHandle): number;
+  replyErr(r: ReqHandle, errno: number): void;
+  replyNone(r: ReqHandle): void;
+  replyEntry(r: ReqHandle, ino: number, attr: Float64Array | undefined, attrTimeout: number, entryTimeout: number): void;
+  replyCreate(r: ReqHandle, ino: number, attr: Float64Array, attrTimeout: number, entryTimeout: number, fh: number, bits: number): boolean;
+  replyAttr(r: ReqHandle, attr: Float64Array, timeout: number): void;
+  replyReadlink(r: ReqHandle, target: string): void;
+  replyOpen(r: ReqHandle, fh: number, bits: number): boolean;
+  replyWrite(r: ReqHandle, n: number): void;
+  replyBuf(r: ReqHandle, b: Buffer | undefined): void;
+  replyXattrSize(r: ReqHandle, n: number): void;
+  replyStatfs(r: ReqHandle, v: Float64Array): void;
+  replyLock(r: ReqHandle, type: number, start: number, len: number, pid: number): void;
+  replyLseek(r: ReqHandle, off: number): void;
+  replyDir(r: ReqHandle, size: number, plus: boolean, names: string[], nums: Float64Array, attrTimeout: number, entryTimeout: number): number;
+  libfuseVersion: string;
+}
+
+export const ADDON_PATH = new URL('../../../src/fuse/native/build/Release/ferry_fuse.node', import.meta.url).pathname;
+
+export const INSTALL_HINT =
+  'install the Debian packages fuse3, libfuse3-dev and pkg-config (apt-get install -y fuse3 libfuse3-dev pkg-config), then run `npm run build:fuse`';
+
+let cached: FuseAddon | undefined;
+
+export function loadAddon(): FuseAddon {
+  if (cached) return cached;
+  if (!existsSync(ADDON_PATH)) throw fsErr('ENOSYS', `the FUSE addon is not built (${ADDON_PATH} missing): ${INSTALL_HINT}`);
+  try {
+    cached = createRequire(import.meta.url)(ADDON_PATH) as FuseAddon;
+  } catch (e) {
+    const msg = (e as Error).message.split('\n')[0];
+    throw fsErr('ENOSYS', `the FUSE addon does not load (${msg}): ${/libfuse3/.test(msg ?? '') ? 'install the Debian package fuse3' : INSTALL_HINT}`);
+  }
+  return cached;
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// Builds the FUSE addon (ferry_fuse.node) with node-gyp against Debian's libfuse3-dev.
+// `node build.mjs --optional` (run by npm install/prepare) never fails: without libfuse3 headers it says
+// what to install and leaves the SDK, CLI and gateway working; `ferry mount` then gives the same advice.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const optional = process.argv.includes('--optional');
+const advice = 'install libfuse3-dev, fuse3 and pkg-config (Debian/Ubuntu: apt-get install -y fuse3 libfuse3-dev pkg-config), then run `npm run build:fuse`';
+
+function skip(why) {
+  console.error(`ferry: FUSE addon not built: ${why}; ${advice}`);
+  process.exit(optional ? 0 : 1);
+}
+
+try {
+  execFileSync('pkg-config', ['--exists', 'fuse3'], { stdio: 'ignore' });
+} catch {
+  skip('libfuse3 development files not found (pkg-config fuse3)');
+}
+
+function nodeGyp() {
+  const candidates = [];
+  if (process.env.npm_config_node_gyp) candidates.push(process.env.npm_config_node_gyp);
+  try {
+    candidates.push(createRequire(import.meta.url).resolve('node-gyp/bin/node-gyp.js'));
+  } catch {}
+  candidates.push(join(dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'));
+  candidates.push('/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js');
+  candidates.push('/usr/share/nodejs/node-gyp/bin/node-gyp.js');
+  return candidates.find((c) => existsSync(c));
+}
+
+const gyp = nodeGyp();
+if (!gyp) skip('node-gyp not found (it ships with npm)');
+// --nodedir: use the installed Node headers; without it node-gyp downloads them, which fails offline.
+const nodedir = process.env.npm_config_nodedir || (existsSync('/usr/include/node/node_api.h') ? '/usr' : dirname(dirname(process.execPath)));
+const r = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`, '--jobs=2'], { cwd: here, stdio: 'inherit' });
+if (r.status !== 0) skip(`node-gyp failed (exit ${r.status})`);
+console.error(`ferry: FUSE addon built: ${join(here, 'build/Release/ferry_fuse.node')}`);

@@ -1,0 +1,891 @@
+// FerryFS's FUSE binding: libfuse3's low-level (inode) API for Node through node-addon-api.
+//
+// One libfuse loop thread per mount reads requests from /dev/fuse and hands each to JS through a threadsafe
+// function; JS answers later, in any order, through the exported reply* functions wrapping fuse_reply_*.
+// A request travels as an External wrapping a heap Req (never as a JS number). Each Req is answered exactly
+// once: the reply functions refuse a second reply, and a Req that JS drops without answering is answered
+// with EIO by its finalizer, so the kernel never waits forever. INIT, DESTROY, FORGET and FSYNCDIR are
+// answered here without a JS round trip. The session is destroyed only when JS calls destroy() after the
+// loop has ended and every request is answered.
+#define FUSE_USE_VERSION 34
+#include <fuse_lowlevel.h>
+#include <napi.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <sys/stat.h>
+#include <sys/file.h>
+#include <thread>
+#include <vector>
+
+namespace {
+
+// Operation codes; src/fuse/ops.ts mirrors this list.
+enum Op {
+  OP_EXIT = 0,
+  OP_LOOKUP, OP_GETATTR, OP_SETATTR, OP_READLINK, OP_MKNOD, OP_MKDIR, OP_UNLINK, OP_RMDIR, OP_SYMLINK,
+  OP_RENAME, OP_LINK, OP_OPEN, OP_READ, OP_WRITE, OP_FLUSH, OP_RELEASE, OP_FSYNC, OP_OPENDIR, OP_READDIR,
+  OP_RELEASEDIR, OP_STATFS, OP_SETXATTR, OP_GETXATTR, OP_LISTXATTR, OP_REMOVEXATTR, OP_ACCESS, OP_CREATE,
+  OP_GETLK, OP_SETLK, OP_FLOCK, OP_FALLOCATE, OP_COPY_FILE_RANGE, OP_LSEEK, OP_READDIRPLUS, OP_INTERRUPT,
+};
+
+struct Session;
+
+// One request on its way to JS and back.
+struct Req {
+  fuse_req_t req = nullptr;
+  std::atomic<bool> replied{false};
+  // Set by libfuse's interrupt callback: the caller got a signal while a lock wait was in progress.
+  std::atomic<bool> interrupted{false};
+  Session* s = nullptr;
+};
+
+// Everything the loop thread copied out of one request, turned into JS arguments on the main thread.
+struct Msg {
+  int op = 0;
+  Req* r = nullptr;
+  uint32_t uid = 0, gid = 0, pid = 0;
+  std::vector<gid_t> groups;
+  double ino = 0, ino2 = 0;
+  std::string name, name2;
+  double fh = -1, fh2 = -1;
+  double off = 0, off2 = 0, size = 0;
+  double a = 0, b = 0, c = 0, d = 0;
+  uint64_t owner = 0;
+  char* data = nullptr;
+  size_t datalen = 0;
+  double setv[8] = {0};
+};
+
+struct Session {
+  fuse_session* se = nullptr;
+  Napi::ThreadSafeFunction tsfn;
+  std::thread loop;
+  std::string mountpoint;
+  bool writeback = false;
+  uint32_t maxWrite = 1 << 20;
+  std::atomic<int64_t> pending{0};
+  std::atomic<bool> ended{false};
+  bool destroyed = false;
+  bool released = false;
+};
+
+Session* S(fuse_req_t req) { return static_cast<Session*>(fuse_req_userdata(req)); }
+
+// Runs on the JS thread: turns a Msg into a call of the JS dispatcher.
+void CallJs(Napi::Env env, Napi::Function fn, Msg* m) {
+  if (env == nullptr || fn.IsEmpty()) {
+    // The JS side is gone (process exiting): answer so the kernel does not wait.
+    if (m->r && !m->r->replied.exchange(true)) fuse_reply_err(m->r->req, EIO);
+    free(m->data);
+    delete m;
+    return;
+  }
+  Napi::HandleScope scope(env);
+  std::vector<napi_value> args;
+  args.push_back(Napi::Number::New(env, m->op));
+  if (m->r) {
+    args.push_back(Napi::External<Req>::New(env, m->r, [](Napi::Env, Req* r) {
+      if (!r->replied.exchange(true)) {
+        fuse_reply_err(r->req, EIO);
+        r->s->pending--;
+      }
+      delete r;
+    }));
+  } else {
+    args.push_back(env.Null());
+  }
+  Napi::Array groups = Napi::Array::New(env, m->groups.size());
+  for (size_t i = 0; i < m->groups.size(); i++) groups.Set(i, Napi::Number::New(env, m->groups[i]));
+  Napi::Object ctx = Napi::Object::New(env);
+  ctx.Set("uid", m->uid);
+  ctx.Set("gid", m->gid);
+  ctx.Set("pid", m->pid);
+  ctx.Set("gids", groups);
+  args.push_back(ctx);
+  auto num = [&](double v) { args.push_back(Napi::Number::New(env, v)); };
+  auto str = [&](const std::string& v) { args.push_back(Napi::String::New(env, v)); };
+  auto big = [&](uint64_t v) { args.push_back(Napi::BigInt::New(env, v)); };
+  auto buf = [&]() {
+    if (m->data) {
+      args.push_back(Napi::Buffer<char>::New(env, m->data, m->datalen, [](Napi::Env, char* p) { free(p); }));
+      m->data = nullptr;
+    } else {
+      args.push_back(Napi::Buffer<char>::New(env, 0));
+    }
+  };
+  switch (m->op) {
+    case OP_EXIT: break;
+    case OP_LOOKUP: case OP_UNLINK: case OP_RMDIR: case OP_REMOVEXATTR: num(m->ino); str(m->name); break;
+    case OP_GETATTR: case OP_RELEASEDIR: num(m->ino); num(m->fh); break;
+    case OP_SETATTR: {
+      num(m->ino); num(m->a);
+      Napi::Float64Array v = Napi::Float64Array::New(env, 8);
+      for (int i = 0; i < 8; i++) v[i] = m->setv[i];
+      args.push_back(v);
+      num(m->fh);
+      break;
+    }
+    case OP_READLINK: case OP_STATFS: num(m->ino); break;
+    case OP_MKNOD: num(m->ino); str(m->name); num(m->a); num(m->b); break;
+    case OP_MKDIR: num(m->ino); str(m->name); num(m->a); break;
+    case OP_SYMLINK: num(m->ino); str(m->name); str(m->name2); break;
+    case OP_RENAME: num(m->ino); str(m->name); num(m->ino2); str(m->name2); num(m->a); break;
+    case OP_LINK: num(m->ino); num(m->ino2); str(m->name); break;
+    case OP_OPEN: case OP_OPENDIR: num(m->ino); num(m->a); break;
+    case OP_READ: num(m->ino); num(m->fh); num(m->size); num(m->off); break;
+    case OP_WRITE: num(m->ino); num(m->fh); buf(); num(m->off); break;
+    case OP_FLUSH: num(m->ino); num(m->fh); big(m->owner); break;
+    case OP_RELEASE: num(m->ino); num(m->fh); num(m->a); big(m->owner); num(m->b); break;
+    case OP_FSYNC: num(m->ino); num(m->fh); num(m->a); break;
+    case OP_READDIR: case OP_READDIRPLUS: num(m->ino); num(m->fh); num(m->size); num(m->off); break;
+    case OP_SETXATTR: num(m->ino); str(m->name); buf(); num(m->a); break;
+    case OP_GETXATTR: num(m->ino); str(m->name); num(m->size); break;
+    case OP_LISTXATTR: num(m->ino); num(m->size); break;
+    case OP_ACCESS: num(m->ino); num(m->a); break;
+    case OP_CREATE: num(m->ino); str(m->name); num(m->a); num(m->b); break;
+    case OP_GETLK: case OP_SETLK:
+      // type, start, len, pid, sleep
+      num(m->ino); num(m->fh); big(m->owner); num(m->a); num(m->off); num(m->size); num(m->b); num(m->c); break;
+    case OP_FLOCK: num(m->ino); num(m->fh); big(m->owner); num(m->a); break;
+    case OP_FALLOCATE: num(m->ino); num(m->fh); num(m->a); num(m->off); num(m->size); break;
+    case OP_COPY_FILE_RANGE:
+      num(m->ino); num(m->fh); num(m->off); num(m->ino2); num(m->fh2); num(m->off2); num(m->size); num(m->a); break;
+    case OP_LSEEK: num(m->ino); num(m->fh); num(m->off); num(m->a); break;
+  }
+  delete m;
+  fn.Call(args);
+}
+
+// Loop thread: queue a request for JS. Never blocks on JS (the queue is unbounded).
+void Post(fuse_req_t req, Msg* m) {
+  Session* s = S(req);
+  m->r = new Req();
+  m->r->req = req;
+  m->r->s = s;
+  const fuse_ctx* c = fuse_req_ctx(req);
+  m->uid = c->uid;
+  m->gid = c->gid;
+  m->pid = c->pid;
+  if (c->uid != 0) {
+    gid_t list[64];
+    int n = fuse_req_getgroups(req, 64, list);
+    if (n > 0) m->groups.assign(list, list + (n > 64 ? 64 : n));
+  }
+  if (m->op == OP_SETLK || m->op == OP_FLOCK) {
+    // Lock waits are the requests that can block for long: let a signal end them (JS polls the flag).
+    fuse_req_interrupt_func(req, [](fuse_req_t, void* data) { static_cast<Req*>(data)->interrupted = true; }, m->r);
+  }
+  s->pending++;
+  if (s->tsfn.NonBlockingCall(m, CallJs) != napi_ok) {
+    s->pending--;
+    m->r->replied = true;
+    fuse_reply_err(req, EIO);
+    delete m->r;
+    free(m->data);
+    delete m;
+  }
+}
+
+Msg* M(int op, fuse_ino_t ino) {
+  Msg* m = new Msg();
+  m->op = op;
+  m->ino = static_cast<double>(ino);
+  return m;
+}
+
+double FH(fuse_file_info* fi) { return fi ? static_cast<double>(fi->fh) : -1; }
+
+void ll_init(void* userdata, fuse_conn_info* conn) {
+  Session* s = static_cast<Session*>(userdata);
+  auto want = [&](unsigned cap) {
+    if (conn->capable & cap) conn->want |= cap;
+  };
+  want(FUSE_CAP_ASYNC_READ);
+  want(FUSE_CAP_ATOMIC_O_TRUNC);
+  want(FUSE_CAP_POSIX_LOCKS);
+  want(FUSE_CAP_FLOCK_LOCKS);
+  want(FUSE_CAP_READDIRPLUS);
+  want(FUSE_CAP_READDIRPLUS_AUTO);
+  want(FUSE_CAP_PARALLEL_DIROPS);
+  want(FUSE_CAP_AUTO_INVAL_DATA);
+  if (s->writeback) want(FUSE_CAP_WRITEBACK_CACHE);
+  else conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+  if (conn->max_write > s->maxWrite) conn->max_write = s->maxWrite;
+  // max_readahead stays the kernel's maximum; the bdi's read_ahead_kb is raised from JS after mounting.
+  conn->max_background = 64;
+  conn->congestion_threshold = 48;
+}
+
+void ll_destroy(void*) {}
+
+void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Msg* m = M(OP_LOOKUP, parent);
+  m->name = name;
+  Post(req, m);
+}
+
+void ll_forget(fuse_req_t req, fuse_ino_t, uint64_t) { fuse_reply_none(req); }
+void ll_forget_multi(fuse_req_t req, size_t, fuse_forget_data*) { fuse_reply_none(req); }
+
+void ll_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Msg* m = M(OP_GETATTR, ino);
+  m->fh = FH(fi);
+  Post(req, m);
+}
+
+void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* st, int to_set, fuse_file_info* fi) {
+  Msg* m = M(OP_SETATTR, ino);
+  m->a = to_set;
+  m->setv[0] = st->st_mode & 07777;
+  m->setv[1] = st->st_uid;
+  m->setv[2] = st->st_gid;
+  m->setv[3] = static_cast<double>(st->st_size);
+  m->setv[4] = static_cast<double>(st->st_atim.tv_sec);
+  m->setv[5] = static_cast<double>(st->st_atim.tv_nsec);
+  m->setv[6] = static_cast<double>(st->st_mtim.tv_sec);
+  m->setv[7] = static_cast<double>(st->st_mtim.tv_nsec);
+  m->fh = FH(fi);
+  Post(req, m);
+}
+
+void ll_readlink(fuse_req_t req, fuse_ino_t ino) { Post(req, M(OP_READLINK, ino)); }
+
+void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+  Msg* m = M(OP_MKNOD, parent);
+  m->name = name;
+  m->a = mode;
+  m->b = static_cast<double>(rdev);
+  Post(req, m);
+}
+
+void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  Msg* m = M(OP_MKDIR, parent);
+  m->name = name;
+  m->a = mode;
+  Post(req, m);
+}
+
+void ll_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Msg* m = M(OP_UNLINK, parent);
+  m->name = name;
+  Post(req, m);
+}
+
+void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Msg* m = M(OP_RMDIR, parent);
+  m->name = name;
+  Post(req, m);
+}
+
+void ll_symlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
+  Msg* m = M(OP_SYMLINK, parent);
+  m->name = name;
+  m->name2 = link;
+  Post(req, m);
+}
+
+void ll_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
+               unsigned int flags) {
+  Msg* m = M(OP_RENAME, parent);
+  m->name = name;
+  m->ino2 = static_cast<double>(newparent);
+  m->name2 = newname;
+  m->a = flags;
+  Post(req, m);
+}
+
+void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
+  Msg* m = M(OP_LINK, ino);
+  m->ino2 = static_cast<double>(newparent);
+  m->name = newname;
+  Post(req, m);
+}
+
+void ll_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Msg* m = M(OP_OPEN, ino);
+  m->a = fi->flags;
+  Post(req, m);
+}
+
+void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  Msg* m = M(OP_READ, ino);
+  m->fh = FH(fi);
+  m->size = static_cast<double>(size);
+  m->off = static_cast<double>(off);
+  Post(req, m);
+}
+
+void ll_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
+  Msg* m = M(OP_WRITE, ino);
+  m->fh = FH(fi);
+  // libfuse reuses its buffer once this returns: JS gets a copy it owns.
+  m->data = static_cast<char*>(malloc(size ? size : 1));
+  if (!m->data) {
+    delete m;
+    fuse_reply_err(req, ENOMEM);
+    return;
+  }
+  memcpy(m->data, buf, size);
+  m->datalen = size;
+  m->off = static_cast<double>(off);
+  Post(req, m);
+}
+
+void ll_flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Msg* m = M(OP_FLUSH, ino);
+  m->fh = FH(fi);
+  m->owner = fi->lock_owner;
+  Post(req, m);
+}
+
+void ll_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Msg* m = M(OP_RELEASE, ino);
+  m->fh = FH(fi);
+  m->a = fi->flags;
+  m->owner = fi->lock_owner;
+  m->b = fi->flock_release ? 1 : 0;
+  Post(req, m);
+}
+
+void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
+  Msg* m = M(OP_FSYNC, ino);
+  m->fh = FH(fi);
+  m->a = datasync;
+  Post(req, m);
+}
+
+void ll_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Msg* m = M(OP_OPENDIR, ino);
+  m->a = fi->flags;
+  Post(req, m);
+}
+
+void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  Msg* m = M(OP_READDIR, ino);
+  m->fh = FH(fi);
+  m->size = static_cast<double>(size);
+  m->off = static_cast<double>(off);
+  Post(req, m);
+}
+
+void ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  Msg* m = M(OP_READDIRPLUS, ino);
+  m->fh = FH(fi);
+  m->size = static_cast<double>(size);
+  m->off = static_cast<double>(off);
+  Post(req, m);
+}
+
+void ll_releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Msg* m = M(OP_RELEASEDIR, ino);
+  m->fh = FH(fi);
+  Post(req, m);
+}
+
+void ll_fsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) { fuse_reply_err(req, 0); }
+
+void ll_statfs(fuse_req_t req, fuse_ino_t ino) { Post(req, M(OP_STATFS, ino)); }
+
+void ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size, int flags) {
+  Msg* m = M(OP_SETXATTR, ino);
+  m->name = name;
+  m->data = static_cast<char*>(malloc(size ? size : 1));
+  if (!m->data) {
+    delete m;
+    fuse_reply_err(req, ENOMEM);
+    return;
+  }
+  memcpy(m->data, value, size);
+  m->datalen = size;
+  m->a = flags;
+  Post(req, m);
+}
+
+void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  Msg* m = M(OP_GETXATTR, ino);
+  m->name = name;
+  m->size = static_cast<double>(size);
+  Post(req, m);
+}
+
+void ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  Msg* m = M(OP_LISTXATTR, ino);
+  m->size = static_cast<double>(size);
+  Post(req, m);
+}
+
+void ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  Msg* m = M(OP_REMOVEXATTR, ino);
+  m->name = name;
+  Post(req, m);
+}
+
+void ll_access(fuse_req_t req, fuse_ino_t ino, int mask) {
+  Msg* m = M(OP_ACCESS, ino);
+  m->a = mask;
+  Post(req, m);
+}
+
+void ll_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
+  Msg* m = M(OP_CREATE, parent);
+  m->name = name;
+  m->a = mode;
+  m->b = fi->flags;
+  Post(req, m);
+}
+
+void lockMsg(Msg* m, fuse_file_info* fi, struct flock* lock) {
+  m->fh = FH(fi);
+  m->owner = fi->lock_owner;
+  m->a = lock->l_type;
+  m->off = static_cast<double>(lock->l_start);
+  m->size = static_cast<double>(lock->l_len);
+  m->b = lock->l_pid;
+}
+
+void ll_getlk(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, struct flock* lock) {
+  Msg* m = M(OP_GETLK, ino);
+  lockMsg(m, fi, lock);
+  Post(req, m);
+}
+
+void ll_setlk(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, struct flock* lock, int sleep) {
+  Msg* m = M(OP_SETLK, ino);
+  lockMsg(m, fi, lock);
+  m->c = sleep;
+  Post(req, m);
+}
+
+void ll_flock(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, int op) {
+  Msg* m = M(OP_FLOCK, ino);
+  m->fh = FH(fi);
+  m->owner = fi->lock_owner;
+  m->a = op;
+  Post(req, m);
+}
+
+void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len, fuse_file_info* fi) {
+  Msg* m = M(OP_FALLOCATE, ino);
+  m->fh = FH(fi);
+  m->a = mode;
+  m->off = static_cast<double>(off);
+  m->size = static_cast<double>(len);
+  Post(req, m);
+}
+
+void ll_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_file_info* fi_in, fuse_ino_t ino_out,
+                        off_t off_out, fuse_file_info* fi_out, size_t len, int flags) {
+  Msg* m = M(OP_COPY_FILE_RANGE, ino_in);
+  m->fh = FH(fi_in);
+  m->off = static_cast<double>(off_in);
+  m->ino2 = static_cast<double>(ino_out);
+  m->fh2 = FH(fi_out);
+  m->off2 = static_cast<double>(off_out);
+  m->size = static_cast<double>(len);
+  m->a = flags;
+  Post(req, m);
+}
+
+void ll_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info* fi) {
+  Msg* m = M(OP_LSEEK, ino);
+  m->fh = FH(fi);
+  m->off = static_cast<double>(off);
+  m->a = whence;
+  Post(req, m);
+}
+
+const fuse_lowlevel_ops OPS = [] {
+  fuse_lowlevel_ops o{};
+  o.init = ll_init;
+  o.destroy = ll_destroy;
+  o.lookup = ll_lookup;
+  o.forget = ll_forget;
+  o.forget_multi = ll_forget_multi;
+  o.getattr = ll_getattr;
+  o.setattr = ll_setattr;
+  o.readlink = ll_readlink;
+  o.mknod = ll_mknod;
+  o.mkdir = ll_mkdir;
+  o.unlink = ll_unlink;
+  o.rmdir = ll_rmdir;
+  o.symlink = ll_symlink;
+  o.rename = ll_rename;
+  o.link = ll_link;
+  o.open = ll_open;
+  o.read = ll_read;
+  o.write = ll_write;
+  o.flush = ll_flush;
+  o.release = ll_release;
+  o.fsync = ll_fsync;
+  o.opendir = ll_opendir;
+  o.readdir = ll_readdir;
+  o.readdirplus = ll_readdirplus;
+  o.releasedir = ll_releasedir;
+  o.fsyncdir = ll_fsyncdir;
+  o.statfs = ll_statfs;
+  o.setxattr = ll_setxattr;
+  o.getxattr = ll_getxattr;
+  o.listxattr = ll_listxattr;
+  o.removexattr = ll_removexattr;
+  o.access = ll_access;
+  o.create = ll_create;
+  o.getlk = ll_getlk;
+  o.setlk = ll_setlk;
+  o.flock = ll_flock;
+  o.fallocate = ll_fallocate;
+  o.copy_file_range = ll_copy_file_range;
+  o.lseek = ll_lseek;
+  return o;
+}();
+
+// ---- JS side ----
+
+Session* SessionOf(const Napi::Value& v) { return v.As<Napi::External<Session>>().Data(); }
+
+// Takes the request for a reply; throws if it was already answered.
+Req* Take(const Napi::CallbackInfo& info) {
+  Req* r = info[0].As<Napi::External<Req>>().Data();
+  if (r->replied.exchange(true)) {
+    Napi::Error::New(info.Env(), "FUSE request already answered").ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  r->s->pending--;
+  return r;
+}
+
+double D(const Napi::Value& v) { return v.As<Napi::Number>().DoubleValue(); }
+
+// attr layout: [ino, mode (with type bits), nlink, uid, gid, rdev, size, atime, atimens, mtime, mtimens, ctime, ctimens]
+void FillStat(struct stat* st, const Napi::Value& v) {
+  Napi::Float64Array a = v.As<Napi::Float64Array>();
+  memset(st, 0, sizeof *st);
+  st->st_ino = static_cast<ino_t>(a[0]);
+  st->st_mode = static_cast<mode_t>(a[1]);
+  st->st_nlink = static_cast<nlink_t>(a[2]);
+  st->st_uid = static_cast<uid_t>(a[3]);
+  st->st_gid = static_cast<gid_t>(a[4]);
+  st->st_rdev = static_cast<dev_t>(a[5]);
+  st->st_size = static_cast<off_t>(a[6]);
+  st->st_blocks = (st->st_size + 511) / 512;
+  st->st_blksize = 4096;
+  st->st_atim.tv_sec = static_cast<time_t>(a[7]);
+  st->st_atim.tv_nsec = static_cast<long>(a[8]);
+  st->st_mtim.tv_sec = static_cast<time_t>(a[9]);
+  st->st_mtim.tv_nsec = static_cast<long>(a[10]);
+  st->st_ctim.tv_sec = static_cast<time_t>(a[11]);
+  st->st_ctim.tv_nsec = static_cast<long>(a[12]);
+}
+
+void FillEntry(fuse_entry_param* e, const Napi::CallbackInfo& info, size_t i) {
+  memset(e, 0, sizeof *e);
+  e->ino = static_cast<fuse_ino_t>(D(info[i]));
+  e->generation = 1;
+  if (e->ino) FillStat(&e->attr, info[i + 1]);
+  e->attr_timeout = D(info[i + 2]);
+  e->entry_timeout = D(info[i + 3]);
+}
+
+Napi::Value ReplyErr(const Napi::CallbackInfo& info) {
+  Req* r = Take(info);
+  if (r) fuse_reply_err(r->req, static_cast<int>(D(info[1])));
+  return info.Env().Undefined();
+}
+
+Napi::Value ReplyNone(const Napi::CallbackInfo& info) {
+  Req* r = Take(info);
+  if (r) fuse_reply_none(r->req);
+  return info.Env().Undefined();
+}
+
+// replyEntry(req, ino, attr, attrTimeout, entryTimeout); ino 0 is a cached negative entry.
+Napi::Value ReplyEntry(const Napi::CallbackInfo& info) {
+  Req* r = Take(info);
+  if (!r) return info.Env().Undefined();
+  fuse_entry_param e;
+  FillEntry(&e, info, 1);
+  fuse_reply_entry(r->req, &e);
+  return info.Env().Undefined();
+}
+
+void FillOpen(fuse_file_info* fi, double fh, int bits) {
+  memset(fi, 0, sizeof *fi);
+  fi->fh = static_cast<uint64_t>(fh);
+  fi->direct_io = (bits & 1) ? 1 : 0;
+  fi->keep_cache = (bits & 2) ? 1 : 0;
+  fi->nonseekable = (bits & 4) ? 1 : 0;
+  fi->cache_readdir = (bits & 8) ? 1 : 0;
+}
+
+// replyCreate(req, ino, attr, attrTimeout, entryTimeout, fh, bits)
+Napi::Value ReplyCreate(const Napi::CallbackInfo& info) {
+  Req* r = Take(info);
+  if (!r) return info.Env().Undefined();
+  fuse_entry_param e;
+  FillEntry(&e, info, 1);
+  fuse_file_info fi;
+  FillOpen(&fi, D(info[5]), static_cast<int>(D(info[6])));
+  // false: the caller was interrupted and the kernel will never release this handle, so JS must.
+  return Napi::Boolean::New(info.Env(), fuse_reply_create(r->req, &e, &fi) != -ENOENT);
+}
+
+// replyAttr(req, attr, timeout)
+Napi::Value ReplyAttr(const Napi::CallbackInfo& info) {
+  Req* r = Take(info);
+  if (!r) return info.Env().Undefined();
+  struct stat st;
+  FillStat(&st, info[1]);
+  fuse_reply_attr(r->req, &st, D(info[2]));
+  return info.Env().Undefined();
+}
+
+Napi::Value ReplyReadlink(const Napi::CallbackInfo& info) {
+  Req* r = Take(info);
+  if (!r) return info.Env().Undefined();
+  std::string s = info[1].As<Napi::String>().Utf8Value();
+  fuse_reply_readlink(r->req, s.c_str());
+  return info.Env().Undefined();
+}
+
+// replyOpen(req, fh, bits) -> false when the open was interrupted (JS must release the handle).
+Napi::Value ReplyOpen(const Napi::CallbackInfo& info) {
+  Req* r = Take(info);
+  if (!r) return info.Env().Undefined();
+  fuse_file_info fi;
+  FillOpen(&fi, D(info[1]), static_cast<int>(D(info[2])));
+  return Napi::Boolean::New(info.Env(), fuse_reply_open(r->req, &fi) != -ENOENT);
+}
+
+Napi::Value ReplyWrite(const Napi::CallbackInfo& info) {
+  Req* r = Take(info);
+  if (r) fuse_reply_write(r->req, static_cast<size_t>(D(info[1])));
+  return info.Env().Undefined();
+}
+
+// replyBuf(req, buffer): read data, xattr values, xattr name lists.
+Napi::Value ReplyBuf(const Napi::CallbackInfo& info) {
+  Req* r = Take(info);
+  if (!r) return info.Env().Undefined();
+  if (info[1].IsBuffer()) {
+    Napi::Buffer<char> b = info[1].As<Napi::Buffer<char>>();
+    fuse_reply_buf(r->req, b.Data(), b.Length());
+  } else {
+    fuse_reply_buf(r->req, nullptr, 0);
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value ReplyXattrSize(const Napi::CallbackInfo& info) {
+  Req* r = Take(info);
+  if (r) fuse_reply_xattr(r->req, static_cast<size_t>(D(info[1])));
+  return info.Env().Undefined();
+}
+
+// replyStatfs(req, [bsize, frsize, blocks, bfree, bavail, files, ffree, favail, namemax])
+Napi::Value ReplyStatfs(const Napi::CallbackInfo& info) {
+  Req* r = Take(info);
+  if (!r) return info.Env().Undefined();
+  Napi::Float64Array a = info[1].As<Napi::Float64Array>();
+  struct statvfs sv;
+  memset(&sv, 0, sizeof sv);
+  sv.f_bsize = static_cast<unsigned long>(a[0]);
+  sv.f_frsize = static_cast<unsigned long>(a[1]);
+  sv.f_blocks = static_cast<fsblkcnt_t>(a[2]);
+  sv.f_bfree = static_cast<fsblkcnt_t>(a[3]);
+  sv.f_bavail = static_cast<fsblkcnt_t>(a[4]);
+  sv.f_files = static_cast<fsfilcnt_t>(a[5]);
+  sv.f_ffree = static_cast<fsfilcnt_t>(a[6]);
+  sv.f_favail = static_cast<fsfilcnt_t>(a[7]);
+  sv.f_namemax = static_cast<unsigned long>(a[8]);
+  fuse_reply_statfs(r->req, &sv);
+  return info.Env().Undefined();
+}
+
+// replyLock(req, type, start, len, pid)
+Napi::Value ReplyLock(const Napi::CallbackInfo& info) {
+  Req* r = Take(info);
+  if (!r) return info.Env().Undefined();
+  struct flock l;
+  memset(&l, 0, sizeof l);
+  l.l_type = static_cast<short>(D(info[1]));
+  l.l_whence = SEEK_SET;
+  l.l_start = static_cast<off_t>(D(info[2]));
+  l.l_len = static_cast<off_t>(D(info[3]));
+  l.l_pid = static_cast<pid_t>(D(info[4]));
+  fuse_reply_lock(r->req, &l);
+  return info.Env().Undefined();
+}
+
+Napi::Value ReplyLseek(const Napi::CallbackInfo& info) {
+  Req* r = Take(info);
+  if (r) fuse_reply_lseek(r->req, static_cast<off_t>(D(info[1])));
+  return info.Env().Undefined();
+}
+
+// replyDir(req, size, plus, names[], nums Float64Array, attrTimeout, entryTimeout) -> entries packed.
+// nums holds per entry: ino, next offset, then (plus) the 13 attr fields; without plus, the mode.
+Napi::Value ReplyDir(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Req* r = Take(info);
+  if (!r) return env.Undefined();
+  size_t size = static_cast<size_t>(D(info[1]));
+  bool plus = info[2].ToBoolean();
+  Napi::Array names = info[3].As<Napi::Array>();
+  Napi::Float64Array nums = info[4].As<Napi::Float64Array>();
+  double attrTimeout = D(info[5]), entryTimeout = D(info[6]);
+  const size_t stride = plus ? 15 : 3;
+  std::vector<char> buf(size);
+  size_t used = 0, n = names.Length(), packed = 0;
+  for (size_t i = 0; i < n; i++) {
+    std::string name = names.Get(i).As<Napi::String>().Utf8Value();
+    const double* v = nums.Data() + i * stride;
+    size_t need;
+    if (plus) {
+      fuse_entry_param e;
+      memset(&e, 0, sizeof e);
+      struct stat& st = e.attr;
+      st.st_ino = static_cast<ino_t>(v[2]);
+      st.st_mode = static_cast<mode_t>(v[3]);
+      st.st_nlink = static_cast<nlink_t>(v[4]);
+      st.st_uid = static_cast<uid_t>(v[5]);
+      st.st_gid = static_cast<gid_t>(v[6]);
+      st.st_rdev = static_cast<dev_t>(v[7]);
+      st.st_size = static_cast<off_t>(v[8]);
+      st.st_blocks = (st.st_size + 511) / 512;
+      st.st_blksize = 4096;
+      st.st_atim.tv_sec = static_cast<time_t>(v[9]);
+      st.st_atim.tv_nsec = static_cast<long>(v[10]);
+      st.st_mtim.tv_sec = static_cast<time_t>(v[11]);
+      st.st_mtim.tv_nsec = static_cast<long>(v[12]);
+      st.st_ctim.tv_sec = static_cast<time_t>(v[13]);
+      st.st_ctim.tv_nsec = static_cast<long>(v[14]);
+      // "." and ".." (ino 0 here) carry no entry: the kernel must not take a lookup reference on them.
+      e.ino = static_cast<fuse_ino_t>(v[0]);
+      e.generation = 1;
+      if (e.ino) {
+        e.attr_timeout = attrTimeout;
+        e.entry_timeout = entryTimeout;
+      } else {
+        st.st_ino = static_cast<ino_t>(v[2]);
+      }
+      need = fuse_add_direntry_plus(r->req, buf.data() + used, size - used, name.c_str(), &e, static_cast<off_t>(v[1]));
+    } else {
+      struct stat st;
+      memset(&st, 0, sizeof st);
+      st.st_ino = static_cast<ino_t>(v[0]);
+      st.st_mode = static_cast<mode_t>(v[2]);
+      need = fuse_add_direntry(r->req, buf.data() + used, size - used, name.c_str(), &st, static_cast<off_t>(v[1]));
+    }
+    if (need > size - used) break;
+    used += need;
+    packed++;
+  }
+  fuse_reply_buf(r->req, buf.data(), used);
+  return Napi::Number::New(env, static_cast<double>(packed));
+}
+
+// mount(mountpoint, fuseArgs[], dispatcher, {writeback, maxWrite}) -> session External
+Napi::Value Mount(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string mountpoint = info[0].As<Napi::String>().Utf8Value();
+  Napi::Array a = info[1].As<Napi::Array>();
+  Napi::Function fn = info[2].As<Napi::Function>();
+  Napi::Object o = info[3].As<Napi::Object>();
+  std::vector<std::string> strs{"ferry"};
+  for (uint32_t i = 0; i < a.Length(); i++) strs.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+  std::vector<char*> argv;
+  for (auto& s : strs) argv.push_back(const_cast<char*>(s.c_str()));
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+
+  Session* s = new Session();
+  s->mountpoint = mountpoint;
+  s->writeback = o.Get("writeback").ToBoolean();
+  if (o.Has("maxWrite")) s->maxWrite = static_cast<uint32_t>(D(o.Get("maxWrite")));
+  s->se = fuse_session_new(&args, &OPS, sizeof OPS, s);
+  if (!s->se) {
+    delete s;
+    Napi::Error::New(env, "fuse_session_new failed (bad mount options?)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (fuse_session_mount(s->se, mountpoint.c_str()) != 0) {
+    fuse_session_destroy(s->se);
+    delete s;
+    Napi::Error::New(env, "mounting " + mountpoint + " failed (see the message above; is /dev/fuse there and fusermount3 installed?)")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  s->tsfn = Napi::ThreadSafeFunction::New(env, fn, "ferry-fuse", 0, 1);
+  s->loop = std::thread([s] {
+    fuse_session_loop(s->se);
+    s->ended = true;
+    Msg* m = new Msg();
+    m->op = OP_EXIT;
+    s->tsfn.BlockingCall(m, CallJs);
+  });
+  return Napi::External<Session>::New(env, s);
+}
+
+// destroy(session): after the loop ended and every request was answered. Unmounts (if still mounted),
+// frees the session and lets the process exit.
+Napi::Value Destroy(const Napi::CallbackInfo& info) {
+  Session* s = SessionOf(info[0]);
+  if (s->destroyed) return info.Env().Undefined();
+  s->destroyed = true;
+  if (s->loop.joinable()) s->loop.join();
+  fuse_session_unmount(s->se);
+  fuse_session_destroy(s->se);
+  s->se = nullptr;
+  if (!s->released) {
+    s->released = true;
+    s->tsfn.Release();
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value Interrupted(const Napi::CallbackInfo& info) {
+  Req* r = info[0].As<Napi::External<Req>>().Data();
+  if (r->replied) return Napi::Boolean::New(info.Env(), false);  // the fuse_req is gone after its reply
+  return Napi::Boolean::New(info.Env(), r->interrupted.load() || fuse_req_interrupted(r->req));
+}
+
+Napi::Value Pending(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(SessionOf(info[0])->pending.load()));
+}
+
+// fd(session): the /dev/fuse descriptor, to find the connection number for an abort.
+Napi::Value Fd(const Napi::CallbackInfo& info) {
+  Session* s = SessionOf(info[0]);
+  return Napi::Number::New(info.Env(), s->se ? fuse_session_fd(s->se) : -1);
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("mount", Napi::Function::New(env, Mount));
+  exports.Set("destroy", Napi::Function::New(env, Destroy));
+  exports.Set("pending", Napi::Function::New(env, Pending));
+  exports.Set("interrupted", Napi::Function::New(env, Interrupted));
+  exports.Set("fd", Napi::Function::New(env, Fd));
+  exports.Set("replyErr", Napi::Function::New(env, ReplyErr));
+  exports.Set("replyNone", Napi::Function::New(env, ReplyNone));
+  exports.Set("replyEntry", Napi::Function::New(env, ReplyEntry));
+  exports.Set("replyCreate", Napi::Function::New(env, ReplyCreate));
+  exports.Set("replyAttr", Napi::Function::New(env, ReplyAttr));
+  exports.Set("replyReadlink", Napi::Function::New(env, ReplyReadlink));
+  exports.Set("replyOpen", Napi::Function::New(env, ReplyOpen));
+  exports.Set("replyWrite", Napi::Function::New(env, ReplyWrite));
+  exports.Set("replyBuf", Napi::Function::New(env, ReplyBuf));
+  exports.Set("replyXattrSize", Napi::Function::New(env, ReplyXattrSize));
+  exports.Set("replyStatfs", Napi::Function::New(env, ReplyStatfs));
+  exports.Set("replyLock", Napi::Function::New(env, ReplyLock));
+  exports.Set("replyLseek", Napi::Function::New(env, ReplyLseek));
+  exports.Set("replyDir", Napi::Function::New(env, ReplyDir));
+  exports.Set("libfuseVersion", Napi::String::New(env, fuse_pkgversion()));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(ferry_fuse, Init)

@@ -1,0 +1,141 @@
+// Real FUSE mounts for tests: a formatted volume in a temp dir, and `ferry mount` as a CHILD process (a
+// synchronous call from a daemon into its own mount would deadlock it). Tests talk to a mount with async
+// fs calls or subprocesses only, so a stuck daemon cannot freeze the test runner; teardown escalates from
+// `fusermount3 -u` to `-uz` to aborting the FUSE connection and kills the daemon if it does not exit.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ADDON_PATH, INSTALL_HINT } from '../../src/fuse/addon.js';
+import { abortConnection, mountAt, unmountFuse } from '../../src/fuse/teardown.js';
+
+export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+/** Why real mounts cannot run here, or undefined when they can. */
+export function fuseUnavailable(): string | undefined {
+  if (!existsSync(ADDON_PATH)) return `FUSE addon not built: ${INSTALL_HINT}`;
+  if (!existsSync('/dev/fuse')) return '/dev/fuse is missing (load the fuse module or run the container with --device /dev/fuse)';
+  if (process.getuid?.() !== 0) return 'FUSE tests mount with allow_other and switch uids: run them as root';
+  return undefined;
+}
+
+/** Options for node:test: skipped with the reason by hand, a failure in CI. */
+export function fuseTestOptions(): { skip?: string } {
+  const why = fuseUnavailable();
+  if (why && process.env.CI !== 'true') return { skip: why };
+  return {};
+}
+
+export function run(cmd: string, args: string[], opts: { timeoutMs?: number; uid?: number; gid?: number; cwd?: string; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((res) => {
+    const c = execFile(
+      cmd,
+      args,
+      { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 << 20, uid: opts.uid, gid: opts.gid, cwd: opts.cwd },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+        res({ code, stdout: String(stdout), stderr: String(stderr) + (err && (err as { killed?: boolean }).killed ? '\n(killed: timeout)' : '') });
+      },
+    );
+    if (opts.input !== undefined) c.stdin?.end(opts.input);
+  });
+}
+
+export interface TestVolume {
+  url: string;
+  dir: string;
+  cleanup(): Promise<void>;
+}
+
+export async function formatVolume(opts: { blockSize?: number } = {}): Promise<TestVolume> {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-fuse-'));
+  await chmod(dir, 0o755); // other uids in the tests must reach the mount points inside
+  const url = `sqlite3://${join(dir, 'meta.db')}`;
+  // Formatted through the library (as test/helpers/volume.ts does), not the CLI: fewer moving parts.
+  const { openMeta } = await import('../../src/meta/index.js');
+  const m = await openMeta(url);
+  try {
+    await m.init({
+      name: 'fusetest',
+      uuid: randomUUID(),
+      storage: `file://${join(dir, 'blocks')}`,
+      blockSize: opts.blockSize ?? 4 << 20,
+      compression: 'none',
+      trashDays: 0,
+      capacity: 0,
+      inodes: 0,
+      metaVersion: 1,
+      createdAt: new Date().toISOString(),
+    });
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  } finally {
+    await m.close();
+  }
+  const cleanup = async () => {
+    // Never recurse into a live mount: that would delete the volume's files through it.
+    const { mounts } = await import('../../src/fuse/teardown.js');
+    const left = (await mounts()).filter((m) => m.mountpoint.startsWith(dir + '/'));
+    for (const m of left) await unmountFuse(m.mountpoint, { force: true }).catch(() => undefined);
+    if ((await mounts()).some((m) => m.mountpoint.startsWith(dir + '/'))) throw new Error(`mounts left under ${dir}; not removing it`);
+    await rm(dir, { recursive: true, force: true });
+  };
+  return { url, dir, cleanup };
+}
+
+export interface TestMount {
+  mp: string;
+  child: ChildProcess;
+  /** What the daemon printed so far. */
+  output(): string;
+  /** Unmounts with escalation and waits for the daemon; safe to call twice. */
+  unmount(): Promise<void>;
+}
+
+export async function mountFerry(url: string, mp: string, args: string[] = []): Promise<TestMount> {
+  if (!(await mountAt(mp))) await mkdir(mp, { recursive: true }); // a stale mount answers ENOTCONN
+  const child = spawn(process.execPath, [CLI, 'mount', '-o', 'allow_other', ...args, url, mp], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  await new Promise<void>((res, rej) => {
+    const t = setTimeout(() => rej(new Error(`mount did not become ready in 30 s:\n${out}`)), 30_000);
+    const check = () => {
+      if (/ready/.test(out)) {
+        clearTimeout(t);
+        res();
+      }
+    };
+    child.stderr!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      rej(new Error(`ferry mount exited with ${code}:\n${out}`));
+    });
+  });
+  let done: Promise<void> | undefined;
+  const unmount = () =>
+    (done ??= (async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const info = await mountAt(mp);
+        await unmountFuse(mp, { force: true }).catch(() => undefined);
+        const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(t);
+        if (info && (await mountAt(mp))) await abortConnection(info.minor);
+      }
+      if (await mountAt(mp)) await unmountFuse(mp, { force: true }).catch(() => undefined);
+    })());
+  return { mp, child, output: () => out, unmount };
+}
+
+/** Runs a python3 snippet (for the calls Node lacks) and returns its stdout; throws with stderr on failure. */
+export async function py(code: string, args: string[] = [], opts: { uid?: number; gid?: number } = {}): Promise<string> {
+  const r = await run('python3', ['-c', code, ...args], { ...opts, timeoutMs: 60_000 });
+  if (r.code !== 0) throw new Error(`python3 failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
