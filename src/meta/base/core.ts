@@ -111,13 +111,8 @@ export class MetaCore {
   }
 
   async load(): Promise<Format> {
-    let f: Format | undefined;
-    try {
-      f = await this.eng.read((tx) => tx.getSetting());
-    } catch (e) {
-      if (e instanceof FsError && e.code === 'ENOENT') f = undefined;
-      else throw e;
-    }
+    // Engines report a missing database or schema in their own words; an empty one is "not formatted".
+    const f = await this.eng.read((tx) => tx.getSetting());
     if (!f) throw new FsError('ENOENT', { message: `no volume is formatted at ${this.url} (run 'ferry format' first)` });
     this.fmt = f;
     return f;

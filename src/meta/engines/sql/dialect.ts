@@ -10,6 +10,11 @@ export interface SqlConn {
   run(sql: string, params: unknown[]): Promise<number> | number;
   /** Affected rows and the statement's insert id (MySQL's LAST_INSERT_ID(expr)), where the driver has them. */
   insert?(sql: string, params: unknown[]): Promise<{ affected: number; insertId?: number }>;
+  /**
+   * A write whose result nobody reads: a networked driver may hold it and send it in the same round trip
+   * as the next statement or the COMMIT. Its errors then surface there (the transaction fails as a whole).
+   */
+  defer?(sql: string, params: unknown[]): Promise<void>;
 }
 
 export interface Dialect {

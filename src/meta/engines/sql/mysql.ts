@@ -1,6 +1,7 @@
 // MySQL / MariaDB engine: mysql://USER[:PASS]@HOST[:PORT]/DB[?prefix=P&pool=N]. InnoDB tables, names as
 // VARBINARY (bytewise order), SERIALIZABLE sessions, write transactions retried on deadlocks and lock
-// wait timeouts, statements with parameters as server-side prepared statements (execute()).
+// wait timeouts. A statement sent on its own is a server-side prepared statement (execute()); writes whose
+// result is not needed are held and sent with the next statement or the COMMIT as one multi-statement text.
 import mysql from 'mysql2/promise';
 import { FsError } from '../../../errors.js';
 import { BaseMeta } from '../../base/index.js';
@@ -54,14 +55,23 @@ const RETRY = new Set([1213, 1205, 1020, 1062]);
 
 class MysqlEngine extends PooledSqlEngine {
   readonly name = 'mysql';
-  protected readonly begin = 'START TRANSACTION';
+  /**
+   * Writers that change the namespace all update the version counter, so they commit one at a time anyway;
+   * locking its row first makes them queue instead of deadlocking on the shared locks SERIALIZABLE reads
+   * take (then retrying). Sent with START TRANSACTION as one multi-statement query: one round trip.
+   */
+  protected readonly begin: string;
   private readonly pool: mysql.Pool;
-  /** Connections whose session isolation level is already SERIALIZABLE. */
-  private readonly ready = new WeakSet<object>();
+  /**
+   * Connections whose session is set up (SERIALIZABLE), and whether statements may be batched with inlined
+   * literals on them: not under NO_BACKSLASH_ESCAPES, where the client-side escaping would be wrong.
+   */
+  private readonly ready = new WeakMap<object, { batch: boolean }>();
 
   constructor(raw: string) {
     const opts = parsePoolUrl(raw, 3306, 'mysql://USER[:PASSWORD]@HOST:3306/DATABASE');
     super(opts.safe, new MysqlDialect(), opts);
+    this.begin = `START TRANSACTION; SELECT value FROM ${opts.prefix}counter WHERE name = 'version' FOR UPDATE`;
     this.pool = mysql.createPool({
       host: opts.host,
       port: opts.port,
@@ -71,6 +81,8 @@ class MysqlEngine extends PooledSqlEngine {
       connectionLimit: opts.pool,
       maxIdle: opts.pool,
       charset: 'utf8mb4',
+      // For `begin` and for batches of held writes (parameters inlined by mysql2's escaping; see acquire()).
+      multipleStatements: true,
       // Affected rows of an upsert must tell an insert (1) from an update to the same value (0): see returningId.
       flags: ['-FOUND_ROWS'],
       connectTimeout: 15_000,
@@ -81,24 +93,41 @@ class MysqlEngine extends PooledSqlEngine {
 
   protected async acquire(): Promise<PooledConn> {
     const conn = await this.pool.getConnection();
-    if (!this.ready.has(conn.connection)) {
+    let setup = this.ready.get(conn.connection);
+    if (!setup) {
       try {
         this.roundTrips++;
-        await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE');
+        const [res] = await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE; SELECT @@SESSION.sql_mode AS m');
+        const mode = String(((res as any[])[1] as Array<{ m: unknown }>)[0]?.m ?? '');
+        setup = { batch: !/NO_BACKSLASH_ESCAPES/i.test(mode) };
       } catch (e) {
         conn.destroy();
         throw e;
       }
-      this.ready.add(conn.connection);
+      this.ready.set(conn.connection, setup);
     }
+    const last = (res: unknown, many: boolean): QueryResult => {
+      const r = many && Array.isArray(res) ? res[res.length - 1] : res;
+      if (Array.isArray(r)) return { rows: r as any[], affected: 0 };
+      const h = r as mysql.ResultSetHeader;
+      return { rows: [], affected: h.affectedRows, insertId: Number(h.insertId) };
+    };
     return {
       query: async (sql: string, params: unknown[]): Promise<QueryResult> => {
         // Transaction control and DDL cannot always be prepared: they go as plain queries.
         const [res] = params.length ? await conn.execute(sql, params as any[]) : await conn.query(sql);
-        if (Array.isArray(res)) return { rows: res as any[], affected: 0 };
-        const h = res as mysql.ResultSetHeader;
-        return { rows: [], affected: h.affectedRows, insertId: Number(h.insertId) };
+        return last(res, false);
       },
+      // Held blind writes go out with the next statement or the COMMIT as one multi-statement text.
+      ...(setup.batch
+        ? {
+            batch: async (statements: Array<[string, unknown[]]>): Promise<QueryResult> => {
+              const text = statements.map(([sql, params]) => (params.length ? mysql.format(sql, params as any[]) : sql)).join(';\n');
+              const [res] = await conn.query(text);
+              return last(res, statements.length > 1);
+            },
+          }
+        : {}),
       release: (broken: boolean) => (broken ? conn.destroy() : conn.release()),
     };
   }

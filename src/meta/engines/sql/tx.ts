@@ -93,6 +93,12 @@ export class SqlTx implements Tx {
     return this.c.run(sql, params);
   }
 
+  /** A write whose affected-row count is not needed: the driver may batch it with what follows. */
+  private async blind(sql: string, ...params: unknown[]): Promise<void> {
+    if (this.c.defer) await this.c.defer(sql, params);
+    else await this.c.run(sql, params);
+  }
+
   /**
    * An upsert whose RETURNING column the dialect may not support: then the insert id carries it (MySQL),
    * else it is read back. The column's inserted value is the last parameter.
@@ -116,11 +122,11 @@ export class SqlTx implements Tx {
   }
 
   async setAttr(ino: number, a: Attr): Promise<void> {
-    await this.run(this.s.setAttr, ino, ...ATTR_COLUMNS.map((c) => a[c]));
+    await this.blind(this.s.setAttr, ino, ...ATTR_COLUMNS.map((c) => a[c]));
   }
 
   async delAttr(ino: number): Promise<void> {
-    await this.run(`DELETE FROM ${this.t('node')} WHERE inode = ?`, ino);
+    await this.blind(`DELETE FROM ${this.t('node')} WHERE inode = ?`, ino);
   }
 
   async getEntry(parent: number, name: string): Promise<{ inode: number; type: FileType } | undefined> {
@@ -138,11 +144,11 @@ export class SqlTx implements Tx {
   }
 
   async setEntry(parent: number, name: string, ino: number, type: FileType): Promise<void> {
-    await this.run(this.s.setEntry, parent, name, ino, type);
+    await this.blind(this.s.setEntry, parent, name, ino, type);
   }
 
   async delEntry(parent: number, name: string): Promise<void> {
-    await this.run(`DELETE FROM ${this.t('edge')} WHERE parent = ? AND name = ?`, parent, name);
+    await this.blind(`DELETE FROM ${this.t('edge')} WHERE parent = ? AND name = ?`, parent, name);
   }
 
   async listEntries(parent: number, after: string | undefined, limit: number, plus: boolean): Promise<Entry[]> {
@@ -176,11 +182,11 @@ export class SqlTx implements Tx {
   }
 
   async setSymlink(ino: number, target: string): Promise<void> {
-    await this.run(this.s.setSymlink, ino, target);
+    await this.blind(this.s.setSymlink, ino, target);
   }
 
   async delSymlink(ino: number): Promise<void> {
-    await this.run(`DELETE FROM ${this.t('symlink')} WHERE inode = ?`, ino);
+    await this.blind(`DELETE FROM ${this.t('symlink')} WHERE inode = ?`, ino);
   }
 
   async getXattr(ino: number, name: string): Promise<Buffer | undefined> {
@@ -189,7 +195,7 @@ export class SqlTx implements Tx {
   }
 
   async setXattr(ino: number, name: string, value: Buffer): Promise<void> {
-    await this.run(this.s.setXattr, ino, name, value);
+    await this.blind(this.s.setXattr, ino, name, value);
   }
 
   async delXattr(ino: number, name: string): Promise<boolean> {
@@ -208,7 +214,7 @@ export class SqlTx implements Tx {
       `SELECT cnt FROM ${this.t('link_parent')} WHERE inode = ? AND parent = ?`,
       [ino, parent],
     );
-    if (left <= 0) await this.run(`DELETE FROM ${this.t('link_parent')} WHERE inode = ? AND parent = ?`, ino, parent);
+    if (left <= 0) await this.blind(`DELETE FROM ${this.t('link_parent')} WHERE inode = ? AND parent = ?`, ino, parent);
   }
 
   async listParents(ino: number): Promise<Array<{ parent: number; count: number }>> {
@@ -234,8 +240,8 @@ export class SqlTx implements Tx {
   }
 
   async setChunk(ino: number, indx: number, slices: Slice[]): Promise<void> {
-    if (slices.length === 0) await this.run(`DELETE FROM ${this.t('chunk')} WHERE inode = ? AND indx = ?`, ino, indx);
-    else await this.run(this.s.setChunk, ino, indx, encodeSlices(slices), slices.length);
+    if (slices.length === 0) await this.blind(`DELETE FROM ${this.t('chunk')} WHERE inode = ? AND indx = ?`, ino, indx);
+    else await this.blind(this.s.setChunk, ino, indx, encodeSlices(slices), slices.length);
   }
 
   async listChunkIndexes(ino: number, from: number): Promise<number[]> {
@@ -259,7 +265,7 @@ export class SqlTx implements Tx {
       `SELECT refs FROM ${this.t('slice_ref')} WHERE id = ?`,
       [id],
     );
-    if (refs <= 0) await this.run(`DELETE FROM ${this.t('slice_ref')} WHERE id = ?`, id);
+    if (refs <= 0) await this.blind(`DELETE FROM ${this.t('slice_ref')} WHERE id = ?`, id);
     return refs;
   }
 
@@ -274,7 +280,7 @@ export class SqlTx implements Tx {
   }
 
   async setCounter(name: string, value: number): Promise<void> {
-    await this.run(this.s.setCounter, name, value);
+    await this.blind(this.s.setCounter, name, value);
   }
 
   async getSetting(): Promise<Format | undefined> {
@@ -283,22 +289,22 @@ export class SqlTx implements Tx {
   }
 
   async setSetting(format: Format): Promise<void> {
-    await this.run(this.s.setSetting, 'format', JSON.stringify(format));
+    await this.blind(this.s.setSetting, 'format', JSON.stringify(format));
   }
 
   // ---- sessions, queues, locks ----
 
   async addSession(sid: number, info: SessionInfo): Promise<void> {
-    await this.run(this.s.addSession, sid, info.heartbeat, JSON.stringify(info));
+    await this.blind(this.s.addSession, sid, info.heartbeat, JSON.stringify(info));
   }
 
   async updateSession(sid: number, heartbeat: number): Promise<void> {
-    await this.run(`UPDATE ${this.t('session')} SET heartbeat = ? WHERE sid = ?`, heartbeat, sid);
+    await this.blind(`UPDATE ${this.t('session')} SET heartbeat = ? WHERE sid = ?`, heartbeat, sid);
   }
 
   async delSession(sid: number): Promise<void> {
-    await this.run(`DELETE FROM ${this.t('session')} WHERE sid = ?`, sid);
-    await this.run(`DELETE FROM ${this.t('sustained')} WHERE sid = ?`, sid);
+    await this.blind(`DELETE FROM ${this.t('session')} WHERE sid = ?`, sid);
+    await this.blind(`DELETE FROM ${this.t('sustained')} WHERE sid = ?`, sid);
   }
 
   async listSessions(): Promise<SessionInfo[]> {
@@ -307,11 +313,11 @@ export class SqlTx implements Tx {
   }
 
   async addSustained(sid: number, ino: number): Promise<void> {
-    await this.run(this.s.addSustained, sid, ino);
+    await this.blind(this.s.addSustained, sid, ino);
   }
 
   async delSustained(sid: number, ino: number): Promise<void> {
-    await this.run(`DELETE FROM ${this.t('sustained')} WHERE sid = ? AND inode = ?`, sid, ino);
+    await this.blind(`DELETE FROM ${this.t('sustained')} WHERE sid = ? AND inode = ?`, sid, ino);
   }
 
   async listSustained(sid: number): Promise<number[]> {
@@ -319,11 +325,11 @@ export class SqlTx implements Tx {
   }
 
   async addDelFile(ino: number, length: number): Promise<void> {
-    await this.run(this.s.addDelFile, ino, length, Date.now());
+    await this.blind(this.s.addDelFile, ino, length, Date.now());
   }
 
   async delDelFile(ino: number): Promise<void> {
-    await this.run(`DELETE FROM ${this.t('delfile')} WHERE inode = ?`, ino);
+    await this.blind(`DELETE FROM ${this.t('delfile')} WHERE inode = ?`, ino);
   }
 
   async listDelFiles(limit: number): Promise<Array<{ ino: number; length: number }>> {
@@ -332,7 +338,7 @@ export class SqlTx implements Tx {
   }
 
   async addDelSlice(id: number, size: number): Promise<void> {
-    await this.run(this.s.addDelSlice, id, size, Date.now());
+    await this.blind(this.s.addDelSlice, id, size, Date.now());
   }
 
   async listDelSlices(limit: number): Promise<DeletedSlice[]> {
@@ -343,7 +349,7 @@ export class SqlTx implements Tx {
   async delDelSlices(ids: number[]): Promise<void> {
     for (let i = 0; i < ids.length; i += 500) {
       const part = ids.slice(i, i + 500);
-      await this.c.run(`DELETE FROM ${this.t('delslice')} WHERE id IN (${part.map(() => '?').join(', ')})`, part);
+      await this.blind(`DELETE FROM ${this.t('delslice')} WHERE id IN (${part.map(() => '?').join(', ')})`, ...part);
     }
   }
 
@@ -353,8 +359,8 @@ export class SqlTx implements Tx {
   }
 
   async setFlock(ino: number, sid: number, owner: string, type: number | null): Promise<void> {
-    if (type === null) await this.run(`DELETE FROM ${this.t('flock')} WHERE inode = ? AND sid = ? AND owner = ?`, ino, sid, owner);
-    else await this.run(this.s.setFlock, ino, sid, owner, type);
+    if (type === null) await this.blind(`DELETE FROM ${this.t('flock')} WHERE inode = ? AND sid = ? AND owner = ?`, ino, sid, owner);
+    else await this.blind(this.s.setFlock, ino, sid, owner, type);
   }
 
   async getPlocks(ino: number): Promise<PlockRow[]> {
@@ -363,16 +369,16 @@ export class SqlTx implements Tx {
   }
 
   async setPlock(ino: number, sid: number, owner: string, records: Buffer | null): Promise<void> {
-    if (records === null) await this.run(`DELETE FROM ${this.t('plock')} WHERE inode = ? AND sid = ? AND owner = ?`, ino, sid, owner);
-    else await this.run(this.s.setPlock, ino, sid, owner, records);
+    if (records === null) await this.blind(`DELETE FROM ${this.t('plock')} WHERE inode = ? AND sid = ? AND owner = ?`, ino, sid, owner);
+    else await this.blind(this.s.setPlock, ino, sid, owner, records);
   }
 
   async delSessionLocks(sid: number): Promise<void> {
-    await this.run(`DELETE FROM ${this.t('flock')} WHERE sid = ?`, sid);
-    await this.run(`DELETE FROM ${this.t('plock')} WHERE sid = ?`, sid);
+    await this.blind(`DELETE FROM ${this.t('flock')} WHERE sid = ?`, sid);
+    await this.blind(`DELETE FROM ${this.t('plock')} WHERE sid = ?`, sid);
   }
 
   async appendChangelog(version: number, op: string, ts: number, record: string): Promise<void> {
-    await this.run(`INSERT INTO ${this.t('changelog')} (version, ts, op, record) VALUES (?, ?, ?, ?)`, version, ts, op, record);
+    await this.blind(`INSERT INTO ${this.t('changelog')} (version, ts, op, record) VALUES (?, ?, ?, ?)`, version, ts, op, record);
   }
 }
