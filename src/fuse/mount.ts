@@ -8,7 +8,7 @@ import { fsErr } from '../errors.js';
 import { MirrorMeta, openVolumeMeta } from '../mirror/index.js';
 import '../object/index.js'; // registers the object store schemes
 import { rootContext, type Format } from '../meta/types.js';
-import { openChunkStore } from '../vfs/storage.js';
+import { openChunkStore, type StorageOptions } from '../vfs/storage.js';
 import { VFS } from '../vfs/vfs.js';
 import { loadAddon, type SessionHandle } from './addon.js';
 import { FuseServer } from './server.js';
@@ -26,6 +26,8 @@ export interface MountOptions {
   /** KiB of kernel read-ahead for the mount's bdi (default 16384). */
   readAheadKb?: number;
   log?: (line: string) => void;
+  /** Caches and object store options (see docs/cache.md). */
+  storage?: StorageOptions;
 }
 
 export interface Mounted {
@@ -75,7 +77,7 @@ export async function mountVolume(metaUrl: string, mountpoint: string, opts: Mou
   let format: Format;
   try {
     format = await meta.load();
-    const store = await openChunkStore(format, {});
+    const store = await openChunkStore(format, { groupMetaUrl: metaUrl, ...opts.storage });
     await meta.newSession({ mountPoint: `${hostname()}:${mp}` });
     // A read-only mirror refuses writes before any block is uploaded (as the SDK does).
     const readOnly = opts.readOnly || (meta instanceof MirrorMeta && !meta.writable);

@@ -57,7 +57,7 @@ export class Volume {
     let store: ChunkStore | undefined;
     try {
       const format = await meta.load();
-      store = await openChunkStore(format, opts);
+      store = await openChunkStore(format, { groupMetaUrl: metaUrl, ...opts });
       await meta.newSession({ mountPoint: opts.mountPoint ?? `sdk:${process.argv[1] ?? ''}` });
       const uid = opts.uid ?? process.getuid?.() ?? 0;
       const gid = opts.gid ?? process.getgid?.() ?? 0;

@@ -2,12 +2,14 @@
 // object store is usable; refuses an existing volume unless --force, which updates it and keeps its uuid.
 import { UsageError, flag, parseCount, parseSize, str, type Command, type Parsed } from '../args.js';
 import { formatBytes, formatSizeShort, out } from '../output.js';
-import { VOLUME_NAME, checkStorage, defaultStorage, missingSqlite, normalizeStorage } from '../meta.js';
+import { VOLUME_NAME, defaultStorage, missingSqlite, normalizeStorage } from '../meta.js';
+import type { ObjectStore } from '../../object/interface.js';
 
 const MIN_BLOCK = 64 << 10;
 const MAX_BLOCK = 16 << 20;
 /** Compression codecs the data path implements today. */
-const COMPRESSIONS = ['none'];
+const COMPRESSIONS = ['none', 'lz4', 'zstd'];
+const HASHES = ['none', 'crc32c'];
 
 const command: Command = {
   spec: {
@@ -32,6 +34,15 @@ const command: Command = {
       capacity: { type: 'string', arg: 'SIZE', help: 'volume capacity such as 100G, 0 = unlimited (default 0)' },
       inodes: { type: 'string', arg: 'N', help: 'maximum number of files, 0 = unlimited (default 0)' },
       compress: { type: 'string', arg: 'ALGO', help: `block compression: ${COMPRESSIONS.join(', ')} (default none)` },
+      hash: { type: 'string', arg: 'ALGO', help: `block checksum: ${HASHES.join(', ')} (default none); corrupted blocks fail with EIO` },
+      'encrypt-key-file': { type: 'string', arg: 'FILE', help: 'encrypt blocks (AES-256-GCM) with a data key wrapped by this key file; with --force on an encrypted volume: rotate to this key' },
+      'encrypt-passphrase-env': { type: 'string', arg: 'VAR', help: 'like --encrypt-key-file, with the passphrase in environment variable VAR (scrypt)' },
+      shards: { type: 'string', arg: 'N', help: "spread blocks over N prefixes, or N buckets/directories with '%d' in --storage (default 1)" },
+      'storage-endpoint': { type: 'string', arg: 'URL', help: 'S3 endpoint (env FERRY_S3_ENDPOINT / AWS_ENDPOINT_URL)' },
+      region: { type: 'string', arg: 'NAME', help: 'S3 region (env AWS_REGION; default us-east-1)' },
+      'path-style': { type: 'boolean', help: 'S3 path-style requests (the default when an endpoint is given)' },
+      'access-key': { type: 'string', arg: 'KEY', help: 'S3 access key, kept in the volume setting (env FERRY_ACCESS_KEY / AWS_ACCESS_KEY_ID, not kept)' },
+      'secret-key': { type: 'string', arg: 'KEY', help: 'S3 secret key, kept in the volume setting (env FERRY_SECRET_KEY / AWS_SECRET_ACCESS_KEY, not kept)' },
       force: { type: 'boolean', help: 'update an existing volume instead of refusing (keeps its uuid)' },
     },
     minArgs: 2,
@@ -60,6 +71,23 @@ const command: Command = {
     }
     const force = flag(p, 'force');
     if (str(p, 'storage') === '') throw new UsageError('--storage: empty URL');
+    const hash = str(p, 'hash')?.toLowerCase();
+    if (hash !== undefined && !HASHES.includes(hash)) throw new UsageError(`--hash: '${hash}' is not supported (known: ${HASHES.join(', ')})`);
+    const shards = str(p, 'shards') !== undefined ? parseCount('--shards', str(p, 'shards')!, 256) : undefined;
+    if (shards === 0) throw new UsageError('--shards: must be 1 or more');
+    const keyFile = str(p, 'encrypt-key-file');
+    const passEnv = str(p, 'encrypt-passphrase-env');
+    if (keyFile !== undefined && passEnv !== undefined) throw new UsageError('give --encrypt-key-file or --encrypt-passphrase-env, not both');
+    let secret: { keyFile?: string; passphrase?: string; source?: string } | undefined;
+    if (keyFile !== undefined) secret = { keyFile: (await import('node:path')).resolve(keyFile) };
+    if (passEnv !== undefined) {
+      const pass = process.env[passEnv];
+      if (!pass) throw new UsageError(`--encrypt-passphrase-env: environment variable ${passEnv} is not set or empty`);
+      secret = { passphrase: pass, source: `$${passEnv}` };
+    }
+    const accessKey = str(p, 'access-key');
+    const secretKey = str(p, 'secret-key');
+    if ((accessKey === undefined) !== (secretKey === undefined)) throw new UsageError('give both --access-key and --secret-key, or neither');
 
     const { openMeta } = await import('../../meta/index.js');
     const { FsError } = await import('../../errors.js');
@@ -85,10 +113,23 @@ const command: Command = {
         keep('name', old.name, name);
         keep('block size', old.blockSize, blockSize);
         keep('compression', old.compression, compression);
+        keep('checksum', old.checksum ?? 'none', hash);
+        keep('shard count', old.shards ?? 1, shards);
+        if (secret && !old.encryption) throw new UsageError(`cannot encrypt the existing volume '${old.name}' with --force (its blocks are not encrypted)`);
       }
       const givenStorage = str(p, 'storage');
-      const storage = (givenStorage !== undefined ? await normalizeStorage(givenStorage) : undefined) ?? old?.storage ?? (await defaultStorage(metaUrl));
+      let storage = (givenStorage !== undefined ? await normalizeStorage(givenStorage) : undefined) ?? old?.storage ?? (await defaultStorage(metaUrl));
       if (!storage) throw new UsageError(`--storage is required for ${meta.engine} metadata (only sqlite3 has a default next to the database)`);
+      storage = withS3Settings(storage, str(p, 'storage-endpoint'), str(p, 'region'), flag(p, 'path-style'));
+      const transforms = await import('../../object/transforms/index.js');
+      let encryption = old?.encryption as import('../../object/transforms/index.js').EncryptionRecord | undefined;
+      if (encryption && secret) {
+        // Key rotation: unlock with the current secret (env or the record's hint), rewrap for the new one.
+        encryption = await transforms.rewrapEncryption(encryption, transforms.resolveSecret(encryption), secret);
+      } else if (secret) {
+        encryption = (await transforms.newEncryption(secret)).record;
+      }
+      if (encryption && passEnv !== undefined) encryption.passphraseEnv = passEnv;
       const { randomUUID } = await import('node:crypto');
       const format = {
         name,
@@ -101,8 +142,19 @@ const command: Command = {
         inodes: given.inodes ?? old?.inodes ?? 0,
         metaVersion: old?.metaVersion ?? 1,
         createdAt: old?.createdAt ?? new Date().toISOString(),
+        checksum: hash ?? (old?.checksum as string | undefined) ?? 'none',
+        shards: shards ?? (old?.shards as number | undefined) ?? 1,
+        ...(encryption ? { encryption } : {}),
+        ...(accessKey !== undefined ? { accessKey, secretKey } : old?.accessKey !== undefined ? { accessKey: old.accessKey, secretKey: old.secretKey } : {}),
       };
-      await checkStorage(storage, name);
+      // The check goes through the whole stack (shards, checksum, encryption, compression) before anything is written.
+      const opts = accessKey !== undefined ? { accessKey, secretKey } : old?.accessKey !== undefined ? { accessKey: old.accessKey, secretKey: old.secretKey } : {};
+      const stack = await transforms.openTransformedStore(format, opts, secret);
+      try {
+        await checkStore(stack, name);
+      } finally {
+        await stack.close().catch(() => undefined);
+      }
       await meta.init(format, force);
       const f = await meta.load();
       const limits = [
@@ -111,7 +163,11 @@ const command: Command = {
       ].filter(Boolean);
       await out(
         `${old ? 'updated' : 'formatted'} volume '${f.name}' (uuid ${f.uuid}) at ${meta.url}: storage ${f.storage}, ` +
-          `block size ${formatSizeShort(f.blockSize)}, compression ${f.compression}, trash ${f.trashDays} day${f.trashDays === 1 ? '' : 's'}` +
+          `block size ${formatSizeShort(f.blockSize)}, compression ${f.compression}` +
+          (f.checksum && f.checksum !== 'none' ? `, checksum ${String(f.checksum)}` : '') +
+          (f.encryption ? ', encryption aes-256-gcm' : '') +
+          (typeof f.shards === 'number' && f.shards > 1 ? `, ${f.shards} shards` : '') +
+          `, trash ${f.trashDays} day${f.trashDays === 1 ? '' : 's'}` +
           (limits.length ? `, ${limits.join(', ')}` : '') +
           '\n',
       );
@@ -120,5 +176,42 @@ const command: Command = {
     }
   },
 };
+
+/**
+ * Creates the bucket(s)/directory and checks the store through the volume's transforms: writes a small
+ * object, reads it back, deletes it. Any failure is one line naming the storage.
+ */
+async function checkStore(store: ObjectStore, volume: string): Promise<void> {
+  const { randomBytes } = await import('node:crypto');
+  const key = `${volume}/ferry-check-${randomBytes(6).toString('hex')}`;
+  const data = Buffer.from(`ferry storage check ${new Date().toISOString()}\n`);
+  const step = async (what: string, fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (e) {
+      const err = new Error(`object storage ${store.url} is not usable (${what} failed: ${(e as Error)?.message ?? String(e)})`) as Error & { cause?: unknown };
+      err.cause = e;
+      throw err;
+    }
+  };
+  await step('create', () => store.create());
+  await step('writing a test object', () => store.put(key, data));
+  await step('reading the test object back', async () => {
+    if (!(await store.get(key)).equals(data)) throw new Error('the test object read back differs');
+  });
+  await step('deleting the test object', () => store.delete(key));
+}
+
+/** Endpoint, region and path style of an s3:// URL go into its query, so every client of the volume uses them. */
+function withS3Settings(storage: string, endpoint?: string, region?: string, pathStyle?: boolean): string {
+  if (endpoint === undefined && region === undefined && !pathStyle) return storage;
+  if (!/^s3:/i.test(storage)) throw new UsageError('--storage-endpoint, --region and --path-style apply to s3:// storage only');
+  const [base, query = ''] = storage.split(/\?(.*)/s, 2) as [string, string?];
+  const q = new URLSearchParams(query);
+  if (endpoint !== undefined) q.set('endpoint', endpoint);
+  if (region !== undefined) q.set('region', region);
+  if (pathStyle) q.set('path-style', 'true');
+  return `${base}?${q.toString()}`;
+}
 
 export default command;

@@ -1,4 +1,5 @@
 // ferry mount META-URL MOUNTPOINT: serves a volume through FUSE, in the foreground or as a daemon (-d).
+import { CACHE_FLAGS, cacheOptions } from '../cache-flags.js';
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -37,6 +38,7 @@ const command: Command = {
       writeback: { type: 'boolean', help: 'let the kernel cache writes (faster small writes, weaker close-to-open)' },
       'read-ahead': { type: 'string', arg: 'KIB', help: 'kernel read-ahead of the mount in KiB (default 16384)' },
       log: { type: 'string', arg: 'FILE', help: 'log file of a background mount (default /var/log/ferry/mount-*.log as root)' },
+      ...CACHE_FLAGS,
     },
     minArgs: 2,
     maxArgs: 2,
@@ -54,6 +56,7 @@ const command: Command = {
       writeback: v.writeback === true,
       readAheadKb: seconds(v['read-ahead'], 'read-ahead'),
       fuseOptions: typeof v.options === 'string' ? [v.options] : [],
+      storage: cacheOptions(p, metaUrl),
     };
     await requireVolume(metaUrl);
     const { loadAddon } = await import('../../fuse/addon.js');

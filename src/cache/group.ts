@@ -1,0 +1,352 @@
+// A cache group: clients (and dedicated `ferry cache serve` processes) of one volume in one region that
+// share their caches. Members register through a metadata session carrying cacheGroup, groupAddress,
+// region and zone, heartbeat it, and find each other with listSessions(). A consistent-hash ring maps each
+// block key to its owner; a client asks the owner over HTTP/1.1 keep-alive:
+//
+//   GET    /block/<uri-encoded key>?off=N&len=N   the bytes (the owner fetches the whole block once)
+//   GET    /block/<key>?warm=1                    204 once the owner holds the block (warm-up)
+//   HEAD   /block/<key>                           200 if the owner holds it, 404 if not (warm-up --check)
+//   DELETE /block/<key>                           the owner drops it (warm-up --evict)
+//
+// with header `x-ferry-volume: <uuid>`, so a member never answers for another volume. A member that does not
+// answer within the peer timeout (or refuses the connection) is skipped for a while and the client reads the
+// object store itself; one whose heartbeat lapses leaves everyone's ring at the next refresh.
+import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
+import { FsError, isFsError } from '../errors.js';
+import type { Meta } from '../meta/interface.js';
+import type { SessionInfo } from '../meta/types.js';
+import { HashRing, type RingMember } from './ring.js';
+
+/** What a member serves peers from: its own caches and the object store, never another member. */
+export interface BlockSource {
+  localBlock(key: string): Promise<Buffer>;
+  has(key: string): boolean;
+  evict(key: string): Promise<void>;
+}
+
+export interface GroupOptions {
+  /** The group's name: members of different groups never talk. */
+  name: string;
+  /** Where this member listens and what it advertises, host:port (default 127.0.0.1 and a free port). */
+  address?: string;
+  region?: string;
+  zone?: string;
+  /** Members asked for a block, owner first (default 1). */
+  replicas?: number;
+  /** false: use the group but neither serve nor register (`--no-sharing`, warm-up). */
+  member?: boolean;
+  /** A peer that has not answered within this is skipped (default 5000 ms). */
+  peerTimeoutMs?: number;
+  /** How long a peer that failed is skipped before it is tried again (default 10 s). */
+  downMs?: number;
+  heartbeatMs?: number;
+  /** A member whose heartbeat is older than this is out of the ring (default 4 heartbeats). */
+  memberTimeoutMs?: number;
+  /** How often the member list is read again (default 3 s). */
+  refreshMs?: number;
+  /** Shown as the session's mount point. */
+  label?: string;
+}
+
+export interface GroupVolume {
+  uuid: string;
+  /** Key prefix of the volume's blocks: peers are asked for nothing else. */
+  blockPrefix: string;
+}
+
+export interface GroupStats {
+  served: number;
+  servedBytes: number;
+  peerRequests: number;
+  peerFailures: number;
+}
+
+/** Warm-up, --check and --evict wait this long for a member (it may have to fetch the block first). */
+const WARM_TIMEOUT_MS = 120_000;
+
+export interface Member extends RingMember {
+  address: string;
+  region?: string;
+}
+
+export class CacheGroup {
+  readonly ring = new HashRing();
+  readonly stats: GroupStats = { served: 0, servedBytes: 0, peerRequests: 0, peerFailures: 0 };
+  /** This member's advertised address (undefined for a non-member). */
+  address?: string;
+  private server?: Server;
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64, keepAliveMsecs: 10_000 });
+  private readonly down = new Map<string, number>();
+  private timers: NodeJS.Timeout[] = [];
+  private source?: BlockSource;
+  private closed = false;
+
+  private constructor(
+    readonly meta: Meta,
+    readonly volume: GroupVolume,
+    readonly opts: GroupOptions,
+  ) {}
+
+  /**
+   * Joins (or, with member: false, only watches) the group. `meta` must be a connection of its own: a
+   * member's session is the group registration, closed with the group.
+   */
+  static async start(meta: Meta, volume: GroupVolume, opts: GroupOptions, source?: BlockSource): Promise<CacheGroup> {
+    const g = new CacheGroup(meta, volume, opts);
+    try {
+      if (opts.member !== false) {
+        if (!source) throw new Error('a cache group member needs a block source');
+        g.source = source;
+        await g.listen();
+        await meta.newSession({
+          mountPoint: opts.label ?? `cache-group:${opts.name}`,
+          cacheGroup: opts.name,
+          groupAddress: g.address,
+          region: opts.region,
+          zone: opts.zone,
+        });
+        const hb = setInterval(() => void meta.heartbeat().catch(() => undefined), opts.heartbeatMs ?? 5000);
+        hb.unref();
+        g.timers.push(hb);
+      }
+      await g.refresh();
+      const rf = setInterval(() => void g.refresh().catch(() => undefined), opts.refreshMs ?? 3000);
+      rf.unref();
+      g.timers.push(rf);
+      return g;
+    } catch (e) {
+      await g.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  get isMember(): boolean {
+    return this.address !== undefined;
+  }
+
+  /** Reads the member list from the metadata and rebuilds the ring if it changed. */
+  async refresh(): Promise<void> {
+    const sessions = await this.meta.listSessions();
+    const limit = Date.now() - (this.opts.memberTimeoutMs ?? 4 * (this.opts.heartbeatMs ?? 5000));
+    const members: Member[] = [];
+    const seen = new Set<string>();
+    for (const s of sessions) {
+      const m = memberOf(s, this.opts);
+      if (!m || s.heartbeat < limit || seen.has(m.id)) continue;
+      seen.add(m.id);
+      members.push(m);
+    }
+    if (this.address && !seen.has(this.address)) {
+      members.push({ id: this.address, address: this.address, zone: this.opts.zone, region: this.opts.region });
+    }
+    this.ring.set(members);
+  }
+
+  members(): Member[] {
+    return this.ring.list() as Member[];
+  }
+
+  /** The members to ask for a key, owner first. */
+  owners(key: string): Member[] {
+    return this.ring.owners(key, this.opts.replicas ?? 1) as Member[];
+  }
+
+  private alive(m: Member): boolean {
+    const until = this.down.get(m.id);
+    if (until === undefined) return true;
+    if (Date.now() < until) return false;
+    this.down.delete(m.id);
+    return true;
+  }
+
+  /**
+   * A block (or a range of it) from its owner, or undefined when this client should read the object store
+   * itself: it owns the key, the group is empty, or the owners did not answer.
+   */
+  async fetch(key: string, off = 0, len = -1): Promise<Buffer | undefined> {
+    for (const m of this.owners(key)) {
+      if (m.id === this.address) return undefined;
+      if (!this.alive(m)) continue;
+      try {
+        const r = await this.call(m, 'GET', key, len < 0 && off === 0 ? '' : `?off=${off}&len=${len}`);
+        if (r.status === 200) return r.body;
+        // 404: the owner found no such object; reading the store ourselves gives the authoritative error.
+        if (r.status === 404) return undefined;
+      } catch {
+        // fall through to the next owner, then to the object store
+      }
+      this.stats.peerFailures++;
+      this.down.set(m.id, Date.now() + (this.opts.downMs ?? 10_000));
+    }
+    return undefined;
+  }
+
+  /** Has every owner of the key fetch and keep it (warm-up). True when at least one holds it now. */
+  async warm(key: string): Promise<boolean> {
+    let ok = false;
+    for (const m of this.owners(key)) {
+      if (m.id === this.address && this.source) {
+        await this.source.localBlock(key);
+        ok = true;
+        continue;
+      }
+      const r = await this.call(m, 'GET', key, '?warm=1', WARM_TIMEOUT_MS);
+      if (r.status === 204 || r.status === 200) ok = true;
+      else if (r.status === 404) throw new FsError('ENOENT', { message: `block ${key} is missing from the object store` });
+      else throw new FsError('EIO', { message: `cache member ${m.address} answered ${r.status} for ${key}` });
+    }
+    return ok;
+  }
+
+  /** Whether the key's owner holds it. */
+  async cached(key: string): Promise<boolean> {
+    const m = this.owners(key)[0];
+    if (!m) return false;
+    if (m.id === this.address && this.source) return this.source.has(key);
+    const r = await this.call(m, 'HEAD', key, '', WARM_TIMEOUT_MS);
+    return r.status === 200;
+  }
+
+  /** Has every owner drop the key. */
+  async evict(key: string): Promise<void> {
+    for (const m of this.owners(key)) {
+      if (m.id === this.address && this.source) await this.source.evict(key);
+      else await this.call(m, 'DELETE', key, '', WARM_TIMEOUT_MS);
+    }
+  }
+
+  private call(m: Member, method: string, key: string, query: string, timeoutMs?: number): Promise<{ status: number; body: Buffer }> {
+    this.stats.peerRequests++;
+    const [host, port] = splitAddress(m.address);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host,
+          port,
+          method,
+          path: `/block/${encodeURIComponent(key)}${query}`,
+          agent: this.agent,
+          headers: { 'x-ferry-volume': this.volume.uuid },
+          timeout: Math.max(timeoutMs ?? 0, this.opts.peerTimeoutMs ?? 5000),
+        },
+        (res) => {
+          const want = Number(res.headers['content-length']);
+          // The body goes straight into one buffer of the announced length (no list of chunks to join).
+          const sized = Number.isSafeInteger(want) && want >= 0 && want <= 1 << 30;
+          const whole = sized ? Buffer.allocUnsafe(want) : undefined;
+          const parts: Buffer[] = [];
+          let got = 0;
+          res.on('data', (c: Buffer) => {
+            if (whole && got + c.length <= whole.length) c.copy(whole, got);
+            else parts.push(c);
+            got += c.length;
+          });
+          res.on('end', () => {
+            // A member that died mid-answer leaves a short body: never take it for the block.
+            if (sized && got !== want) return reject(new Error(`short answer from ${m.address}`));
+            resolve({ status: res.statusCode ?? 0, body: whole ?? Buffer.concat(parts) });
+          });
+          res.on('error', reject);
+          res.on('aborted', () => reject(new Error(`answer from ${m.address} aborted`)));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`cache member ${m.address} timed out`)));
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  // ---- serving ----
+
+  private async listen(): Promise<void> {
+    const [host, port] = splitAddress(this.opts.address ?? '127.0.0.1:0');
+    const server = createServer({ keepAlive: true, keepAliveTimeout: 60_000 }, (req, res) => void this.serve(req, res));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const a = server.address();
+    const actual = typeof a === 'object' && a ? a.port : port;
+    const advertised = host === '0.0.0.0' || host === '::' || host === '' ? hostname() : host;
+    this.address = `${advertised.includes(':') ? `[${advertised}]` : advertised}:${actual}`;
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const reply = (status: number, body?: Buffer | string): void => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      res.statusCode = status;
+      if (body === undefined) res.setHeader('content-length', 0);
+      else res.setHeader('content-length', Buffer.byteLength(body));
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+    try {
+      const url = new URL(req.url ?? '/', 'http://member');
+      if (!url.pathname.startsWith('/block/')) return reply(404, 'not found\n');
+      if (req.headers['x-ferry-volume'] !== this.volume.uuid) return reply(409, 'wrong volume\n');
+      const key = decodeURIComponent(url.pathname.slice('/block/'.length));
+      // Only the volume's blocks: a member is no open proxy to the object store.
+      if (!key.startsWith(this.volume.blockPrefix) || key.includes('..')) return reply(400, 'not a block key\n');
+      const source = this.source!;
+      if (req.method === 'HEAD') return reply(source.has(key) ? 200 : 404);
+      if (req.method === 'DELETE') {
+        await source.evict(key);
+        return reply(204);
+      }
+      if (req.method !== 'GET') return reply(405);
+      const data = await source.localBlock(key);
+      if (url.searchParams.get('warm')) return reply(204);
+      const off = Number(url.searchParams.get('off') ?? 0);
+      const len = Number(url.searchParams.get('len') ?? -1);
+      if (!Number.isSafeInteger(off) || off < 0 || !Number.isSafeInteger(len)) return reply(400, 'bad range\n');
+      const start = Math.min(off, data.length);
+      const end = len < 0 ? data.length : Math.min(data.length, start + len);
+      const body = data.subarray(start, end);
+      this.stats.served++;
+      this.stats.servedBytes += body.length;
+      reply(200, body);
+    } catch (e) {
+      if (isFsError(e, 'ENOENT') || isFsError((e as { cause?: unknown })?.cause, 'ENOENT')) return reply(404, 'no such block\n');
+      reply(502, `${(e as Error)?.message ?? String(e)}\n`);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    this.agent.destroy();
+    if (this.server) {
+      const s = this.server;
+      await new Promise<void>((resolve) => {
+        s.close(() => resolve());
+        s.closeAllConnections();
+      });
+    }
+    if (this.address) await this.meta.closeSession().catch(() => undefined);
+    await this.meta.close().catch(() => undefined);
+  }
+}
+
+function memberOf(s: SessionInfo, opts: GroupOptions): Member | undefined {
+  if (s.cacheGroup !== opts.name || typeof s.groupAddress !== 'string' || !s.groupAddress) return undefined;
+  // A group lives in one region: members elsewhere are someone else's (same name, other region).
+  if (opts.region && s.region && s.region !== opts.region) return undefined;
+  return { id: s.groupAddress, address: s.groupAddress, zone: s.zone, region: s.region };
+}
+
+export function splitAddress(addr: string): [string, number] {
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(addr.trim());
+  if (!m) {
+    if (/^\d+$/.test(addr.trim())) return ['127.0.0.1', Number(addr)];
+    throw new FsError('EINVAL', { message: `bad cache group address '${addr}' (expected HOST:PORT)` });
+  }
+  return [m[1] || '127.0.0.1', Number(m[2])];
+}

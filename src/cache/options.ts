@@ -1,0 +1,99 @@
+// Client cache options and the one function that stacks the caches on a volume's object store.
+//
+// The caches sit directly on the backend store, BELOW block transforms (compression, encryption,
+// checksums): they hold the bytes exactly as the object store holds them. So an encrypted volume's cache
+// files are encrypted at rest, cache group members serve blocks without holding any key, a transform's
+// checksum still checks every block that is read from a cache, and warm-up needs no keys. The price is
+// decoding on every cache hit, as with JuiceFS, which also caches the stored (compressed/encrypted) block.
+import { join } from 'node:path';
+import type { Format } from '../meta/types.js';
+import type { ObjectStore } from '../object/interface.js';
+import { DiskCache } from './disk.js';
+import { CacheGroup } from './group.js';
+import { MemoryCache } from './memory.js';
+import { CachedObjectStore } from './store.js';
+
+export interface CacheOptions {
+  /** Bytes of whole blocks kept in memory (LRU; default 0 = none, or 64 MiB when a disk cache or group is used). */
+  memoryCacheSize?: number;
+  /** Local disk cache directory (each volume uses `<cacheDir>/<volume uuid>`); unset = no disk cache. */
+  cacheDir?: string;
+  /** Bytes the disk cache may use (default 10 GiB). */
+  cacheSize?: number;
+  /** Keep at least this share of the cache's file system free (default 0.1). */
+  freeSpaceRatio?: number;
+  /** Also cache blocks this client uploads, so fresh writes read back locally. */
+  writeback?: boolean;
+  /** Join (or, with noSharing, use) the cache group of this name. */
+  cacheGroup?: string;
+  /** host:port this member listens on and advertises (default 127.0.0.1 and a free port). */
+  groupAddress?: string;
+  region?: string;
+  zone?: string;
+  /** Members that hold each block (default 1). */
+  replicas?: number;
+  /** Use the group but keep no disk cache and serve nobody (a "forwarding" client). */
+  noSharing?: boolean;
+  /** The volume's metadata URL, where members register (required with cacheGroup). */
+  groupMetaUrl?: string;
+  /** Tuning of the group (peer timeout, heartbeats); mostly for tests. */
+  groupTuning?: { peerTimeoutMs?: number; downMs?: number; heartbeatMs?: number; memberTimeoutMs?: number; refreshMs?: number };
+  /** Session label of a member (shown by `ferry status`). */
+  groupLabel?: string;
+}
+
+export const DEFAULT_CACHE_SIZE = 10 * 2 ** 30;
+export const DEFAULT_MEMORY_CACHE = 64 * 2 ** 20;
+
+export function cachingEnabled(o: CacheOptions): boolean {
+  return Boolean(o.cacheDir || o.cacheGroup || (o.memoryCacheSize ?? 0) > 0);
+}
+
+/** `inner` with the caches the options ask for, or `inner` itself when they ask for none. */
+export async function stackCaches(format: Format, inner: ObjectStore, o: CacheOptions): Promise<ObjectStore> {
+  if (!cachingEnabled(o)) return inner;
+  return openCachedStore(format, inner, o);
+}
+
+export async function openCachedStore(format: Format, inner: ObjectStore, o: CacheOptions): Promise<CachedObjectStore> {
+  const blockPrefix = `${format.name}/chunks/`;
+  const memSize = o.memoryCacheSize ?? (o.cacheDir || o.cacheGroup ? DEFAULT_MEMORY_CACHE : 0);
+  const memory = memSize > 0 ? new MemoryCache(memSize) : undefined;
+  const disk =
+    o.cacheDir && !o.noSharing
+      ? await DiskCache.open({
+          dir: join(o.cacheDir, format.uuid),
+          capacity: o.cacheSize ?? DEFAULT_CACHE_SIZE,
+          freeSpaceRatio: o.freeSpaceRatio ?? 0.1,
+        })
+      : undefined;
+  const store = new CachedObjectStore(inner, { blockPrefix, memory, disk, writeback: o.writeback });
+  if (o.cacheGroup) {
+    if (!o.groupMetaUrl) throw new Error('cacheGroup needs groupMetaUrl (the volume metadata URL members register in)');
+    const { openMeta } = await import('../meta/index.js');
+    const meta = await openMeta(o.groupMetaUrl);
+    try {
+      await meta.load();
+      store.group = await CacheGroup.start(
+        meta,
+        { uuid: format.uuid, blockPrefix },
+        {
+          name: o.cacheGroup,
+          address: o.groupAddress,
+          region: o.region,
+          zone: o.zone,
+          replicas: o.replicas,
+          member: !o.noSharing,
+          label: o.groupLabel,
+          ...o.groupTuning,
+        },
+        store,
+      );
+    } catch (e) {
+      await meta.close().catch(() => undefined);
+      await store.disk?.close();
+      throw e;
+    }
+  }
+  return store;
+}

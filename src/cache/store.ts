@@ -1,0 +1,191 @@
+// CachedObjectStore: an ObjectStore decorator that keeps whole blocks in memory and on local disk and asks
+// the cache group before the object store. Blocks are immutable (a key names one content forever), so a
+// cached copy never needs invalidation. A ranged get of a block is served from the whole block, fetched
+// once: a 4 KiB read pulls the block in and the next reads of that block are local (prefetch). Keys that
+// are not blocks (anything outside `<volume>/chunks/`) go straight through.
+import type { ListResult, MultipartUpload, ObjectInfo, ObjectStore, Part } from '../object/interface.js';
+import type { DiskCache } from './disk.js';
+import type { CacheGroup } from './group.js';
+import type { MemoryCache } from './memory.js';
+import { SingleFlight } from './single-flight.js';
+
+export interface CacheStats {
+  memoryHits: number;
+  diskHits: number;
+  /** Blocks (or ranges) served by another member of the cache group. */
+  groupHits: number;
+  /** Gets this client sent to the object store for blocks, and their bytes. */
+  storeGets: number;
+  storeBytes: number;
+}
+
+export interface CachedStoreOptions {
+  /** Key prefix of the volume's blocks (`<volume>/chunks/`). */
+  blockPrefix: string;
+  memory?: MemoryCache;
+  disk?: DiskCache;
+  group?: CacheGroup;
+  /** Put uploaded blocks into the caches too, so fresh writes read back locally. */
+  writeback?: boolean;
+}
+
+export class CachedObjectStore implements ObjectStore {
+  readonly memory?: MemoryCache;
+  readonly disk?: DiskCache;
+  group?: CacheGroup;
+  readonly stats: CacheStats = { memoryHits: 0, diskHits: 0, groupHits: 0, storeGets: 0, storeBytes: 0 };
+  private readonly flights = new SingleFlight<Buffer>();
+  createMultipartUpload?: (key: string) => Promise<MultipartUpload>;
+  uploadPart?: (key: string, uploadId: string, num: number, data: Buffer) => Promise<Part>;
+  completeUpload?: (key: string, uploadId: string, parts: Part[]) => Promise<void>;
+  abortUpload?: (key: string, uploadId: string) => Promise<void>;
+
+  constructor(
+    readonly inner: ObjectStore,
+    readonly opts: CachedStoreOptions,
+  ) {
+    this.memory = opts.memory;
+    this.disk = opts.disk;
+    this.group = opts.group;
+    if (inner.createMultipartUpload) this.createMultipartUpload = inner.createMultipartUpload.bind(inner);
+    if (inner.uploadPart) this.uploadPart = inner.uploadPart.bind(inner);
+    if (inner.completeUpload) this.completeUpload = inner.completeUpload.bind(inner);
+    if (inner.abortUpload) this.abortUpload = inner.abortUpload.bind(inner);
+  }
+
+  get url(): string {
+    return this.inner.url;
+  }
+
+  isBlock(key: string): boolean {
+    return key.startsWith(this.opts.blockPrefix);
+  }
+
+  create(): Promise<void> {
+    return this.inner.create();
+  }
+
+  async get(key: string, off = 0, len = -1): Promise<Buffer> {
+    if (!this.isBlock(key)) return this.inner.get(key, off, len);
+    // With nowhere to keep a block, fetching all of it for a small range would only waste bandwidth.
+    if (!this.memory && !this.disk) {
+      // Concurrent reads of one range (a read and its read-ahead) still share one request.
+      return this.flights.run(`${key}\0${off}:${len}`, async () => {
+        const part = await this.group?.fetch(key, off, len);
+        if (part) {
+          this.stats.groupHits++;
+          return part;
+        }
+        return this.fromStore(key, off, len);
+      });
+    }
+    const data = await this.block(key);
+    const start = Math.min(off, data.length);
+    const end = len < 0 ? data.length : Math.min(data.length, start + len);
+    return start === 0 && end === data.length ? data : data.subarray(start, end);
+  }
+
+  /** The whole block: memory, disk, then (once for all concurrent callers) the group or the object store. */
+  async block(key: string): Promise<Buffer> {
+    const local = await this.cached(key);
+    if (local) return local;
+    return this.flights.run(key, async () => {
+      // Filled while this caller was looking (the previous fetch ended in between).
+      const again = await this.cached(key);
+      if (again) return again;
+      let data = await this.group?.fetch(key);
+      if (data) this.stats.groupHits++;
+      else data = await this.fromStore(key);
+      this.keep(key, data);
+      return data;
+    });
+  }
+
+  /**
+   * The whole block for a cache group peer: from this member's caches or the object store (single-flight
+   * with this client's own reads), never from another member, so requests cannot loop.
+   */
+  async localBlock(key: string): Promise<Buffer> {
+    const local = await this.cached(key);
+    if (local) return local;
+    return this.flights.run(key, async () => {
+      const again = await this.cached(key);
+      if (again) return again;
+      const data = await this.fromStore(key);
+      this.keep(key, data);
+      return data;
+    });
+  }
+
+  /** True when this client holds the block (memory or disk). */
+  has(key: string): boolean {
+    return (this.memory?.has(key) ?? false) || (this.disk?.has(key) ?? false);
+  }
+
+  /** Drops a block from this client's caches. */
+  async evict(key: string): Promise<void> {
+    this.memory?.delete(key);
+    await this.disk?.delete(key);
+  }
+
+  private async cached(key: string): Promise<Buffer | undefined> {
+    const m = this.memory?.get(key);
+    if (m) {
+      this.stats.memoryHits++;
+      return m;
+    }
+    const d = await this.disk?.get(key);
+    if (d) {
+      this.stats.diskHits++;
+      this.memory?.put(key, d);
+      return d;
+    }
+    return undefined;
+  }
+
+  private async fromStore(key: string, off = 0, len = -1): Promise<Buffer> {
+    this.stats.storeGets++;
+    const data = await this.inner.get(key, off, len);
+    this.stats.storeBytes += data.length;
+    return data;
+  }
+
+  /** Into memory now, onto disk in the background (served from memory until the file is in place). */
+  private keep(key: string, data: Buffer): void {
+    this.memory?.put(key, data);
+    this.disk?.put(key, data).catch(() => undefined);
+  }
+
+  async put(key: string, data: Buffer): Promise<void> {
+    await this.inner.put(key, data);
+    if (this.opts.writeback && this.isBlock(key)) this.keep(key, data);
+  }
+
+  head(key: string): Promise<ObjectInfo> {
+    return this.inner.head(key);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.inner.delete(key);
+    if (this.isBlock(key)) await this.evict(key);
+  }
+
+  list(prefix: string, marker?: string, limit?: number): Promise<ListResult> {
+    return this.inner.list(prefix, marker, limit);
+  }
+
+  listAll(prefix: string): AsyncIterable<ObjectInfo> {
+    return this.inner.listAll(prefix);
+  }
+
+  /** Waits for cache files being written (tests, warm-up). */
+  async idle(): Promise<void> {
+    await this.disk?.idle();
+  }
+
+  async close(): Promise<void> {
+    await this.group?.close().catch(() => undefined);
+    await this.disk?.close().catch(() => undefined);
+    await this.inner.close();
+  }
+}

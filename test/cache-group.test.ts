@@ -1,0 +1,161 @@
+// Cache groups on loopback with real servers: single-flight across clients (counted at the object store),
+// a --no-sharing client, and `ferry cache serve` processes serving a file while one is killed, hung or
+// stopped (fallback to the object store, removal when the heartbeat lapses).
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { CachedObjectStore } from '../src/cache/index.js';
+import type { Volume } from '../src/sdk/index.js';
+import { cacheServe, newProbe, until, type Server } from './helpers/cache.js';
+import { tempVolume, type TempVolume } from './helpers/volume.js';
+
+const dirs: string[] = [];
+const vols: TempVolume[] = [];
+const servers: Server[] = [];
+after(async () => {
+  for (const s of servers) {
+    s.proc.kill('SIGCONT');
+    await s.stop('SIGKILL');
+  }
+  for (const v of vols) await v.cleanup();
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'ferry-cgroup-'));
+  dirs.push(d);
+  return d;
+}
+
+function cacheOf(v: Volume): CachedObjectStore {
+  let s: unknown = v.vfs.store.objects;
+  for (let i = 0; i < 8 && s; i++) {
+    if (s instanceof CachedObjectStore) return s;
+    s = (s as { inner?: unknown }).inner;
+  }
+  throw new Error('no cache in the store stack');
+}
+
+const BS = 512 << 10;
+
+describe('cache group in one process (real HTTP servers on 127.0.0.1)', () => {
+  it('50 concurrent reads of one block from 5 clients cause exactly one object-store get', async () => {
+    const probeId = randomUUID();
+    // Latency keeps the first fetch in flight while the other requests arrive.
+    const probe = newProbe(probeId, `mem://${randomUUID()}`, { latencyMs: 200 });
+    const t = await tempVolume({ blockSize: BS, format: { storage: `probe://${probeId}` } });
+    vols.push(t);
+    const data = randomBytes(BS);
+    await t.v.writeFile('/model.bin', data);
+
+    const clients: Volume[] = [];
+    for (let i = 0; i < 5; i++) {
+      clients.push(
+        await t.open({
+          cacheDir: await tempDir(),
+          cacheGroup: 'g1',
+          groupMetaUrl: t.url,
+          groupTuning: { peerTimeoutMs: 30_000 },
+          backgroundJobs: false,
+        }),
+      );
+    }
+    for (const c of clients) await cacheOf(c).group!.refresh();
+    for (const c of clients) assert.equal(cacheOf(c).group!.members().length, 5);
+    const addresses = clients.map((c) => cacheOf(c).group!.address);
+    assert.equal(new Set(addresses).size, 5);
+
+    const g0 = probe.gets;
+    const reads = clients.flatMap((c) => Array.from({ length: 10 }, () => c.readFile('/model.bin')));
+    const results = await Promise.all(reads);
+    for (const r of results) assert.deepEqual(r, data);
+    assert.equal(probe.gets - g0, 1, 'one get for 50 reads');
+    const key = [...probe.perKey.keys()].find((k) => k.includes('/chunks/'))!;
+    assert.equal(probe.perKey.get(key), 1);
+    // The owner holds it; the others asked the owner.
+    const owner = cacheOf(clients[0]!).group!.owners(key)[0]!.address;
+    const holder = clients.find((c) => cacheOf(c).group!.address === owner)!;
+    assert.equal(cacheOf(holder).stats.storeGets, 1);
+    const served = clients.reduce((n, c) => n + cacheOf(c).group!.stats.served, 0);
+    assert.ok(served >= 1 && served <= 4, `owner served the other clients (${served} requests)`);
+
+    // A --no-sharing client uses the group without joining it or caching on disk.
+    const fwd = await t.open({ cacheDir: await tempDir(), cacheGroup: 'g1', groupMetaUrl: t.url, noSharing: true, backgroundJobs: false });
+    assert.equal(cacheOf(fwd).disk, undefined);
+    assert.equal(cacheOf(fwd).group!.isMember, false);
+    assert.equal(cacheOf(fwd).group!.members().length, 5);
+    assert.deepEqual(await fwd.readFile('/model.bin'), data);
+    assert.equal(probe.gets - g0, 1, 'served by the group');
+    await cacheOf(clients[0]!).group!.refresh();
+    assert.equal(cacheOf(clients[0]!).group!.members().length, 5, 'the forwarding client is no member');
+
+    // Members leave cleanly: their sessions go, the others' rings shrink.
+    await clients.pop()!.close();
+    await cacheOf(clients[0]!).group!.refresh();
+    assert.equal(cacheOf(clients[0]!).group!.members().length, 4);
+  });
+});
+
+describe('cache group of `ferry cache serve` processes', () => {
+  it('serves a file correctly while members hang, crash and leave', async () => {
+    const t = await tempVolume({ blockSize: BS });
+    vols.push(t);
+    const data = randomBytes(12 * BS + 999);
+    await t.v.writeFile('/weights.bin', data);
+    const a = await cacheServe(t.url, ['--cache-group', 'pg', '--listen', '127.0.0.1:0', '--cache-dir', await tempDir(), '--heartbeat', '0.2']);
+    servers.push(a);
+    const b = await cacheServe(t.url, ['--cache-group', 'pg', '--listen', '127.0.0.1:0', '--cache-dir', await tempDir(), '--heartbeat', '0.2']);
+    servers.push(b);
+
+    // A forwarding client without memory cache: every read goes to the group (or the store). Patient, so
+    // that a loaded machine cannot make a healthy member look dead.
+    const patient = await t.open({
+      cacheGroup: 'pg',
+      groupMetaUrl: t.url,
+      noSharing: true,
+      memoryCacheSize: 0,
+      groupTuning: { peerTimeoutMs: 60_000, memberTimeoutMs: 120_000 },
+      backgroundJobs: false,
+    });
+    assert.deepEqual(new Set(cacheOf(patient).group!.members().map((m) => m.address)), new Set([a.address, b.address]));
+    assert.deepEqual(await patient.readFile('/weights.bin'), data);
+    assert.equal(cacheOf(patient).stats.storeGets, 0, 'every block came from the members');
+    assert.ok(cacheOf(patient).group!.stats.peerRequests >= 13);
+
+    // An impatient one for the failures.
+    const c = await t.open({
+      cacheGroup: 'pg',
+      groupMetaUrl: t.url,
+      noSharing: true,
+      memoryCacheSize: 0,
+      groupTuning: { peerTimeoutMs: 500, downMs: 600_000, memberTimeoutMs: 3000, refreshMs: 100 },
+      backgroundJobs: false,
+    });
+    const group = cacheOf(c).group!;
+    assert.equal(group.members().length, 2);
+
+    // A hung member (stopped process: connections open, nothing answers) is skipped after the timeout.
+    b.proc.kill('SIGSTOP');
+    assert.deepEqual(await c.readFile('/weights.bin'), data);
+    assert.ok(group.stats.peerFailures >= 1);
+    const direct = cacheOf(c).stats.storeGets;
+    assert.ok(direct >= 1, 'the hung member’s blocks were read from the object store');
+    b.proc.kill('SIGCONT');
+
+    // A crashed member (no clean session close) is refused at once, then leaves the ring when its
+    // heartbeat lapses.
+    await a.stop('SIGKILL');
+    assert.deepEqual(await c.readFile('/weights.bin'), data);
+    await until(() => !group.members().some((m) => m.address === a.address), 'the crashed member to leave the ring');
+    assert.deepEqual(await c.readFile('/weights.bin'), data);
+
+    // A clean stop closes the session at once.
+    await b.stop('SIGTERM');
+    assert.match(b.output(), /served \d+ requests/);
+    await until(() => group.members().length === 0, 'the stopped member to leave the ring');
+    assert.deepEqual(await c.readFile('/weights.bin'), data);
+  });
+});

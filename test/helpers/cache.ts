@@ -1,0 +1,154 @@
+// Helpers for the cache tests and bench:cache: an object store scheme `probe://ID` that wraps a real store
+// (file:// or mem://) and counts gets, can be made to fail (the object store "unreachable") and can delay
+// every request (latency + bandwidth cap, a stand-in for a remote store); and `ferry cache serve` processes.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { openObjectStore, registerObjectStore, type ObjectStore } from '../../src/object/index.js';
+
+export interface Probe {
+  /** The store every probe://ID opens wrap. */
+  inner: string;
+  gets: number;
+  getBytes: number;
+  /** Gets per key. */
+  perKey: Map<string, number>;
+  /** When set, every operation fails (as if the store were unreachable). */
+  failing: boolean;
+  /** Added to every get. */
+  latencyMs: number;
+  /** Bytes per second of all gets together (0 = unlimited). */
+  bandwidth: number;
+}
+
+const probes = new Map<string, Probe>();
+let registered = false;
+/** When the shared link is free again (bandwidth cap across all gets of one probe). */
+const linkFree = new Map<string, number>();
+
+/** Ids of the probes made so far, oldest first. */
+export function probeIds(): string[] {
+  return [...probes.keys()];
+}
+
+/** A probe over `inner`; format a volume with storage `probe://<id>`. */
+export function newProbe(id: string, inner: string, o: Partial<Pick<Probe, 'latencyMs' | 'bandwidth'>> = {}): Probe {
+  register();
+  const p: Probe = { inner, gets: 0, getBytes: 0, perKey: new Map(), failing: false, latencyMs: o.latencyMs ?? 0, bandwidth: o.bandwidth ?? 0 };
+  probes.set(id, p);
+  return p;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function register(): void {
+  if (registered) return;
+  registered = true;
+  registerObjectStore('probe', async (url) => {
+    const id = url.hostname || url.pathname.replace(/^\/+/, '');
+    const p = probes.get(id);
+    if (!p) throw new Error(`no probe ${id}`);
+    const inner = await openObjectStore(p.inner);
+    return probeStore(id, p, inner);
+  });
+}
+
+function unreachable(): Error {
+  return Object.assign(new Error('object store unreachable (probe failing)'), { code: 'ECONNREFUSED' });
+}
+
+function probeStore(id: string, p: Probe, inner: ObjectStore): ObjectStore {
+  const check = () => {
+    if (p.failing) throw unreachable();
+  };
+  return {
+    url: `probe://${id}`,
+    create: () => inner.create(),
+    async put(key, data) {
+      check();
+      return inner.put(key, data);
+    },
+    async get(key, off, len) {
+      check();
+      p.gets++;
+      p.perKey.set(key, (p.perKey.get(key) ?? 0) + 1);
+      if (p.latencyMs) await sleep(p.latencyMs);
+      const data = await inner.get(key, off, len);
+      p.getBytes += data.length;
+      if (p.bandwidth > 0) {
+        // One shared link: each get waits for the bytes before it, then takes its own share.
+        const now = Date.now();
+        const start = Math.max(now, linkFree.get(id) ?? 0);
+        const end = start + (data.length * 1000) / p.bandwidth;
+        linkFree.set(id, end);
+        if (end > now) await sleep(end - now);
+      }
+      return data;
+    },
+    async head(key) {
+      check();
+      return inner.head(key);
+    },
+    async delete(key) {
+      check();
+      return inner.delete(key);
+    },
+    list: (prefix, marker, limit) => (check(), inner.list(prefix, marker, limit)),
+    listAll: (prefix) => inner.listAll(prefix),
+    close: () => inner.close(),
+  };
+}
+
+export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export interface Server {
+  proc: ChildProcess;
+  address: string;
+  output(): string;
+  /** SIGTERM (a clean stop) or SIGKILL (a crash), then waits for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts `ferry cache serve` and waits for its "serving ... at ADDR" line. */
+export async function cacheServe(metaUrl: string, args: string[]): Promise<Server> {
+  const proc = spawn(process.execPath, [MAIN, 'cache', 'serve', metaUrl, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FERRY_DEBUG: '1' },
+  });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const address = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`ferry cache serve did not start: ${out}`)), 60_000);
+    const look = () => {
+      const m = / at (\S+) \(cache /.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    proc.stdout!.on('data', look);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`ferry cache serve exited with ${code}: ${out}`));
+    });
+  });
+  return {
+    proc,
+    address,
+    output: () => out,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** Polls `cond` until it holds (or throws after `ms`): for conditions that come true by themselves. */
+export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
