@@ -157,7 +157,7 @@ export async function openVolume(blockSize: number, storeOpts: { uploadConcurren
 }
 
 /** Polls `cond` until it holds (or fails after `ms`). */
-export async function eventually(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+export async function eventually(cond: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
   const until = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > until) throw new Error('condition not reached in time');

@@ -826,7 +826,7 @@ describe('sdk: directories and names', () => {
         });`;
       const w = new Worker(code, { eval: true, workerData: { sdk, url: tv.url }, resourceLimits: { maxOldGenerationSizeMb: 256 } });
       const r = await new Promise<string>((res) => {
-        const t = setTimeout(() => res('no answer within 5 s'), 5000);
+        const t = setTimeout(() => res('no answer within 30 s'), 30_000);
         w.on('message', (m) => (clearTimeout(t), res(String(m))));
         w.on('error', (e) => (clearTimeout(t), res("worker died: " + e.message)));
       });
