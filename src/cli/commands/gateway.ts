@@ -1,0 +1,147 @@
+// ferry gateway META-URL ADDRESS: serves a volume over the S3 API (buckets = top-level directories).
+// ferry gateway keys add|list|remove META-URL [ACCESS-KEY]: manages the access keys stored in the volume.
+import { UsageError, flag, parseCount, str, type Command, type Parsed } from '../args.js';
+import { out } from '../output.js';
+import { requireVolume, withMeta } from '../meta.js';
+
+const command: Command = {
+  spec: {
+    name: 'gateway',
+    summary: 'Serve a volume over the S3 API (or manage its access keys).',
+    usage: 'META-URL ADDRESS | keys add|list|remove META-URL [ACCESS-KEY]',
+    description: [
+      'Serves the volume at ADDRESS (HOST:PORT) as an S3 endpoint, path-style: top-level directories are',
+      'buckets and files are objects, so the same bytes are a file through the SDK or a mount and an object',
+      'through S3. Requests are signed (AWS Signature V4) with access keys stored in the volume; each key acts',
+      'as a uid/gid and POSIX permissions apply. Prints the URL, then serves until SIGINT/SIGTERM, which',
+      'finishes requests in flight. GET /-/health and /-/metrics (Prometheus) need no signature.',
+      '',
+      'Keys: `ferry gateway keys add META-URL --uid N --gid N` prints a new access key and secret',
+      '(or give --access-key/--secret-key); `keys list` shows them; `keys remove META-URL ACCESS-KEY`.',
+      'Running gateways pick up changes within 5 seconds.',
+    ].join('\n'),
+    examples: [
+      'ferry gateway keys add sqlite3://ferry-data/meta.db --uid 1000 --gid 1000',
+      'ferry gateway sqlite3://ferry-data/meta.db 0.0.0.0:9000',
+      'aws --endpoint-url http://127.0.0.1:9000 s3 ls',
+    ],
+    options: {
+      'tls-cert': { type: 'string', arg: 'FILE', help: 'serve HTTPS with this certificate (PEM)' },
+      'tls-key': { type: 'string', arg: 'FILE', help: 'private key of --tls-cert (PEM)' },
+      anonymous: { type: 'boolean', help: 'serve unsigned requests too, as --anonymous-uid/gid' },
+      'anonymous-uid': { type: 'string', arg: 'N', help: 'uid of anonymous requests (default 65534)' },
+      'anonymous-gid': { type: 'string', arg: 'N', help: 'gid of anonymous requests (default 65534)' },
+      region: { type: 'string', arg: 'NAME', help: 'region reported by GetBucketLocation (default us-east-1)' },
+      'bucket-mode': { type: 'string', arg: 'OCTAL', help: 'mode of buckets created over S3 (default 755; 1777 = shared)' },
+      'cache-timeout': { type: 'string', arg: 'SEC', help: 'attribute/entry cache seconds (default 0: read-after-write)' },
+      'access-log': { type: 'boolean', help: 'print one line per request on stdout' },
+      uid: { type: 'string', arg: 'N', help: 'keys add: uid the key acts as' },
+      gid: { type: 'string', arg: 'N', help: 'keys add: gid the key acts as' },
+      groups: { type: 'string', arg: 'G1,G2', help: 'keys add: supplementary groups' },
+      'access-key': { type: 'string', arg: 'ID', help: 'keys add: use this access key id (default: generated)' },
+      'secret-key': { type: 'string', arg: 'SECRET', help: 'keys add: use this secret (default: generated)' },
+      description: { type: 'string', arg: 'TEXT', help: 'keys add: a note shown by keys list' },
+    },
+    minArgs: 2,
+    maxArgs: 4,
+  },
+
+  async run(p: Parsed): Promise<void> {
+    if (p.args[0] === 'keys') return keys(p);
+    if (p.args.length !== 2) throw new UsageError(`usage is 'ferry gateway META-URL ADDRESS' (see 'ferry gateway --help')`);
+    const [metaUrl, address] = p.args as [string, string];
+    if (!/^(\[[^\]]+\]|[^:]*):\d+$/.test(address) && !/^\d+$/.test(address)) throw new UsageError(`ADDRESS must be HOST:PORT, not '${address}'`);
+    const cert = str(p, 'tls-cert');
+    const key = str(p, 'tls-key');
+    if (!!cert !== !!key) throw new UsageError('--tls-cert and --tls-key go together');
+    const mode = str(p, 'bucket-mode');
+    if (mode !== undefined && !/^[0-7]{3,4}$/.test(mode)) throw new UsageError(`--bucket-mode: '${mode}' is not an octal mode`);
+    const cache = str(p, 'cache-timeout');
+    if (cache !== undefined && !/^\d+(\.\d+)?$/.test(cache)) throw new UsageError(`--cache-timeout: '${cache}' is not a number of seconds`);
+    await requireVolume(metaUrl);
+    const { Gateway, keysOf } = await import('../../gateway/index.js');
+    const gw = await Gateway.start({
+      metaUrl,
+      address: /^\d+$/.test(address) ? `0.0.0.0:${address}` : address,
+      tls: cert && key ? { cert, key } : undefined,
+      anonymous: flag(p, 'anonymous')
+        ? { uid: parseCount('--anonymous-uid', str(p, 'anonymous-uid') ?? '65534'), gid: parseCount('--anonymous-gid', str(p, 'anonymous-gid') ?? '65534') }
+        : undefined,
+      region: str(p, 'region'),
+      bucketMode: mode !== undefined ? parseInt(mode, 8) : undefined,
+      cacheTimeout: cache !== undefined ? Number(cache) : undefined,
+      log: flag(p, 'access-log') ? (l) => process.stdout.write(l + '\n') : undefined,
+    });
+    const { openMeta } = await import('../../meta/index.js');
+    const m = await openMeta(metaUrl);
+    const nkeys = Object.keys(keysOf(await m.load().finally(() => m.close()))).length;
+    process.stdout.write(`ferry gateway: serving ${metaUrl} at ${gw.url} (${nkeys} access key${nkeys === 1 ? '' : 's'}${flag(p, 'anonymous') ? ', anonymous allowed' : ''})\n`);
+    if (nkeys === 0 && !flag(p, 'anonymous')) {
+      process.stderr.write(`ferry gateway: no access keys yet: add one with 'ferry gateway keys add ${metaUrl} --uid N --gid N'\n`);
+    }
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        process.stdout.write('ferry gateway: shutting down (finishing requests in flight)\n');
+        gw.close().then(resolve, (e: unknown) => {
+          process.stderr.write(`ferry gateway: ${(e as Error)?.message ?? String(e)}\n`);
+          resolve();
+        });
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+  },
+};
+
+async function keys(p: Parsed): Promise<void> {
+  const [, sub, metaUrl, ak] = p.args;
+  if (!sub || !['add', 'list', 'remove'].includes(sub)) throw new UsageError(`usage is 'ferry gateway keys add|list|remove META-URL [ACCESS-KEY]'`);
+  if (!metaUrl) throw new UsageError(`missing META-URL: usage is 'ferry gateway keys ${sub} META-URL${sub === 'remove' ? ' ACCESS-KEY' : ''}'`);
+  const k = await import('../../gateway/keys.js');
+  if (sub === 'list') {
+    if (ak) throw new UsageError(`unexpected argument '${ak}'`);
+    await withMeta(metaUrl, async (_meta, format) => {
+      const table = k.keysOf(format);
+      const rows = Object.entries(table);
+      if (!rows.length) return out('no access keys\n');
+      const lines = [['ACCESS-KEY', 'UID', 'GID', 'GROUPS', 'CREATED', 'DESCRIPTION']];
+      for (const [id, r] of rows) lines.push([id, String(r.uid), String(r.gid), (r.gids ?? []).join(',') || '-', r.created, r.description ?? '']);
+      const w = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
+      await out(lines.map((l) => l.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd() + '\n').join(''));
+    });
+    return;
+  }
+  if (sub === 'remove') {
+    if (!ak) throw new UsageError(`missing ACCESS-KEY: usage is 'ferry gateway keys remove META-URL ACCESS-KEY'`);
+    await withMeta(metaUrl, async (meta) => {
+      if (!(await k.removeKey(meta, ak))) throw new Error(`no access key '${ak}' in this volume`);
+    });
+    await out(`removed access key ${ak}\n`);
+    return;
+  }
+  if (ak) throw new UsageError(`unexpected argument '${ak}' (use --access-key)`);
+  const uidRaw = str(p, 'uid');
+  const gidRaw = str(p, 'gid');
+  if (uidRaw === undefined || gidRaw === undefined) throw new UsageError('keys add needs --uid and --gid (the identity the key acts as)');
+  const accessKey = str(p, 'access-key') ?? k.newAccessKey();
+  if (!k.ACCESS_KEY_RE.test(accessKey)) throw new UsageError(`--access-key: '${accessKey}' must be 3-128 letters, digits, '.', '_' or '-'`);
+  const secret = str(p, 'secret-key') ?? k.newSecretKey();
+  if (secret.length < 8) throw new UsageError('--secret-key must be at least 8 characters');
+  const groups = str(p, 'groups');
+  const gids = groups ? groups.split(',').map((g) => parseCount('--groups', g.trim(), 2 ** 32 - 1)) : undefined;
+  await withMeta(metaUrl, (meta) =>
+    k.addKey(meta, accessKey, {
+      secret,
+      uid: parseCount('--uid', uidRaw, 2 ** 32 - 1),
+      gid: parseCount('--gid', gidRaw, 2 ** 32 - 1),
+      ...(gids ? { gids } : {}),
+      created: new Date().toISOString(),
+      ...(str(p, 'description') ? { description: str(p, 'description') } : {}),
+    }),
+  );
+  await out(`access key: ${accessKey}\nsecret key: ${secret}\n`);
+}
+
+export default command;

@@ -1,0 +1,77 @@
+// Buckets are top-level directories and keys are paths under them. Checks names, and resolves them
+// inode by inode (symlinks are not followed: they are not objects).
+import { FsError } from '../errors.js';
+import { ROOT_INODE, TYPE_DIRECTORY, type Attr } from '../meta/types.js';
+import type { Volume } from '../sdk/volume.js';
+import { s3err } from './errors.js';
+
+/** The hidden per-volume directory of the gateway: never a bucket (bucket names cannot start with '.'). */
+export const GATEWAY_DIR = '.ferry-gateway';
+export const TMP_DIR = `/${GATEWAY_DIR}/tmp`;
+export const UPLOADS_DIR = `/${GATEWAY_DIR}/uploads`;
+
+const BUCKET_RE = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+export function validBucketName(b: string): boolean {
+  return BUCKET_RE.test(b) && !b.includes('..') && !/^\d+\.\d+\.\d+\.\d+$/.test(b);
+}
+
+/** Buckets that exist but were made outside S3 may have other names; only the gateway's own dir is off limits. */
+export function checkBucketName(b: string, creating: boolean): void {
+  if (creating ? !validBucketName(b) : b === '' || b.startsWith('.') || b.length > 255) throw s3err('InvalidBucketName', undefined, { BucketName: b });
+}
+
+export interface KeyPath {
+  /** Path components below the bucket (for a marker key, the directory's). */
+  parts: string[];
+  /** A key ending in '/': a directory marker. */
+  marker: boolean;
+}
+
+export function parseKey(key: string): KeyPath {
+  if (Buffer.byteLength(key) > 1024) throw s3err('KeyTooLongError');
+  const marker = key.endsWith('/');
+  const parts = (marker ? key.slice(0, -1) : key).split('/');
+  for (const p of parts) {
+    if (p === '' || p === '.' || p === '..' || p.includes('\0')) throw s3err('XFerryInvalidObjectName', undefined, { Key: key });
+    if (Buffer.byteLength(p) > 255) throw s3err('KeyTooLongError');
+  }
+  return { parts, marker };
+}
+
+export function keyPath(bucket: string, parts: string[]): string {
+  return '/' + [bucket, ...parts].join('/');
+}
+
+export interface Node {
+  ino: number;
+  attr: Attr;
+}
+
+/** The bucket's directory, or NoSuchBucket. */
+export async function bucketNode(vol: Volume, bucket: string): Promise<Node> {
+  try {
+    const r = await vol.vfs.lookup(vol.ctx, ROOT_INODE, bucket);
+    if (r.attr.type !== TYPE_DIRECTORY) throw s3err('NoSuchBucket', undefined, { BucketName: bucket });
+    return { ino: r.inode, attr: r.attr };
+  } catch (e) {
+    if (e instanceof FsError && (e.code === 'ENOENT' || e.code === 'ENAMETOOLONG')) throw s3err('NoSuchBucket', undefined, { BucketName: bucket });
+    throw e;
+  }
+}
+
+/** Walks parts from a directory; undefined when a component is missing or not a directory on the way. */
+export async function walkParts(vol: Volume, from: number, parts: string[]): Promise<Node | undefined> {
+  let cur: Node = { ino: from, attr: await vol.vfs.getattr(vol.ctx, from) };
+  for (const p of parts) {
+    if (cur.attr.type !== TYPE_DIRECTORY) return undefined;
+    try {
+      const r = await vol.vfs.lookup(vol.ctx, cur.ino, p);
+      cur = { ino: r.inode, attr: r.attr };
+    } catch (e) {
+      if (e instanceof FsError && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) return undefined;
+      throw e;
+    }
+  }
+  return cur;
+}
