@@ -17,7 +17,7 @@ const MAX_ATTEMPTS = 2000;
 
 type Scripted = Redis & {
   ferryCommit(key: string, ...args: Arg[]): Promise<number | number[]>;
-  ferryLookupBuffer(key: string, ...args: Arg[]): Promise<[Buffer, Buffer | null] | null>;
+  ferryLookupBuffer(key: string, ...args: Arg[]): Promise<[Buffer?, Buffer?]>;
   ferryReaddirBuffer(key: string, ...args: Arg[]): Promise<Buffer[]>;
 };
 
@@ -92,9 +92,10 @@ export class RedisEngine implements Engine, RedisConn {
     }
   }
 
-  async lookupScript(dir: string, name: string): Promise<[Buffer, Buffer | null] | null> {
+  async lookupScript(dir: string, name: string, parentAttr: string): Promise<[Buffer, Buffer | null]> {
     try {
-      return await this.client.ferryLookupBuffer(dir, name, this.keys.attrPrefix);
+      const [m, a] = await this.client.ferryLookupBuffer(dir, name, this.keys.attrPrefix, parentAttr);
+      return [m!, a ?? null];
     } catch (e) {
       throw this.mapError(e);
     }

@@ -13,10 +13,12 @@ local function inodeOf(m)
 end
 `;
 
-/** Entry and attributes in one call: {member, attr} or nil. ARGV: name, attribute key prefix. */
+/** Entry and attributes in one call: {member, attr}; for a missing name {'', parent attr} so a negative
+ *  lookup can tell ENOENT from ENOTDIR without a second round trip. ARGV: name, attribute key prefix,
+ *  parent's attribute key. */
 export const LOOKUP = `${FIND_ENTRY}
 local m = entry(KEYS[1], ARGV[1])
-if not m then return nil end
+if not m then return {'', redis.call('GET', ARGV[3])} end
 return {m, redis.call('GET', ARGV[2] .. inodeOf(m))}
 `;
 

@@ -16,7 +16,8 @@ export interface RedisConn {
   readonly keys: Keys;
   /** One command, replies with Buffers for bulk strings. */
   call(cmd: string, ...args: Arg[]): Promise<any>;
-  lookupScript(dir: string, name: string): Promise<[Buffer, Buffer | null] | null>;
+  /** [member, its attributes], or for a missing name [empty, the parent's attributes]. */
+  lookupScript(dir: string, name: string, parentAttr: string): Promise<[Buffer, Buffer | null]>;
   /** Values this client read or committed lately, keyed like cacheKey(): a transaction's first attempt
    *  takes its reads from here without a round trip; the commit checks them like any read. */
   readonly cache: ValueCache;
@@ -262,12 +263,17 @@ export class RedisTx implements Tx {
       const attr = ce ? await this.getAttr(ce.inode) : undefined;
       return ce && attr ? { inode: ce.inode, attr } : undefined;
     }
-    const r = await this.c.lookupScript(key, name);
+    const pkey = this.k.attr(parent);
+    const [member, got] = await this.c.lookupScript(key, name, pkey);
+    const r = member.length ? ([member, got] as const) : undefined;
     this.c.cache.set(fieldKey(key, name), r ? r[0] : null);
     if (r) this.c.cache.set(this.k.attr(parseMember(r[0]).inode), r[1]);
     this.check('ent', key, name, ...(r ? [r[0]] : []));
     if (!r) {
       this.dirOverlay(parent).set(name, null);
+      // A read-only caller asks for the parent next (ENOENT or ENOTDIR): it came with the answer. A
+      // writing transaction reads it itself rather than add a check that a busy directory would fail.
+      if (!this.writable && !this.strs.has(pkey)) this.strs.set(pkey, got);
       return undefined;
     }
     const e = parseMember(r[0]);
@@ -511,7 +517,10 @@ export class RedisTx implements Tx {
     if (st.set !== undefined) return st.set;
     if (st.base === undefined) {
       const key = this.k.counter(name);
-      const v: Buffer | null = await this.c.call('GET', key);
+      // A counter this client set last (a mirror's applied version) is most likely unchanged: take it
+      // from the cache on a first attempt; the commit checks it like any read.
+      const hit = BLIND_COUNTERS.has(name) ? undefined : this.cached(key);
+      const v: Buffer | null = hit !== undefined ? hit : await this.c.call('GET', key);
       // Blind counters are read as "a recent value" (quota checks); the others exactly.
       if (!BLIND_COUNTERS.has(name)) this.check('get', key, ...(v ? [v] : []));
       st.base = v ? Number(v.toString()) : 0;
