@@ -8,6 +8,7 @@
 // the missing ones, deletes the rest), then the cursor starts at the snapshot's version. Objects are copied
 // as stored (compressed/encrypted bytes, no key needed), and blocks are immutable, so copying twice is
 // harmless: a restart resumes at the cursor and skips what is already there.
+import { hostname } from 'node:os';
 import { FsError } from '../errors.js';
 import type { Meta } from '../meta/interface.js';
 import type { ChangeRecord } from '../meta/types.js';
@@ -34,6 +35,17 @@ const COPIER_ALIVE_MS = 30_000;
 const HEARTBEAT_MS = 5_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const notFound = (e: unknown) => e instanceof FsError && e.code === 'ENOENT';
+
+/** A session of a process on this host that no longer exists (a copier killed moments ago). */
+function deadHere(s: { hostname: string; pid: number }): boolean {
+  if (s.hostname !== hostname()) return false;
+  try {
+    process.kill(s.pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
 
 export class DataCopier {
   state!: DataCopyState;
@@ -71,7 +83,7 @@ export class DataCopier {
   /** Registers the copier (refusing a second one for the same mirror), loads its state and starts the loop. */
   async start(): Promise<void> {
     const now = Date.now();
-    const other = (await this.mirror.listSessions()).find((s) => s.mirrorDataCopier && now - s.heartbeat < COPIER_ALIVE_MS);
+    const other = (await this.mirror.listSessions()).find((s) => s.mirrorDataCopier && now - s.heartbeat < COPIER_ALIVE_MS && !deadHere(s));
     if (other) {
       throw new FsError('EBUSY', {
         message: `a data copier already runs for this mirror (pid ${other.pid} on ${other.hostname}, heartbeat ${Math.round((now - other.heartbeat) / 1000)} s ago): stop it first`,
