@@ -4,7 +4,7 @@
 // even with the source's store gone, blocks not copied yet come from the source's store, and writes of a
 // writable mirror land in the source's store.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -192,6 +192,19 @@ describe('mirror with its own object store', () => {
     } finally {
       await stop(run);
     }
+  });
+
+  it('destroying the mirror empties its own store and leaves the source\'s objects alone', { timeout: 120_000 }, async () => {
+    const sourceKeys = await keysIn(src.blocksDir!);
+    assert.ok((await keysIn(mirrorStore)).length > 0);
+    const m = await openMeta(mirrorUrl);
+    const uuid = (await m.load()).uuid;
+    await m.close();
+    const r = spawnSync(process.execPath, [CLI, 'destroy', '--yes', '--force', mirrorUrl, uuid], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(await keysIn(mirrorStore), []);
+    assert.deepEqual(await keysIn(src.blocksDir!), sourceKeys);
+    assert.equal(await src.v.readFile('/marker', 'utf8'), 'last');
   });
 });
 
