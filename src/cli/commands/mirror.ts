@@ -213,7 +213,7 @@ async function status(mirrorUrl: string, json: boolean): Promise<void> {
         `source retention window: ${formatDuration(doc.retentionSeconds)}`,
         d
           ? `data: own store ${d.store}; ${d.copiedBlocks} blocks (${formatBytes(d.copiedBytes)}) copied, ${d.deletedBlocks} deleted; ` +
-            `${d.phase === 'first pass' ? 'first pass in progress, ' : ''}${d.pendingBlocks}${d.pendingExact ? '' : '+'} blocks (${formatBytes(d.pendingBytes)}) pending; ` +
+            (d.phase === 'not started' ? 'copy not started yet; ' : `${d.phase === 'first pass' ? 'first pass in progress, ' : ''}${d.pendingBlocks}${d.pendingExact ? '' : '+'} blocks (${formatBytes(d.pendingBytes)}) pending; `) +
             `copier ${d.copierRunning ? 'running' : "not running (start it with 'ferry mirror run --data')"}${d.lastError ? `; last error: ${d.lastError}` : ''}`
           : "data: the source's object store (shared)",
         needsResync ? `NEEDS RE-SNAPSHOT: ${needsResync}; ${resyncHint(mirrorUrl)} (stop its 'ferry mirror run' first)` : '',
