@@ -134,7 +134,7 @@ describe('mirror file systems', () => {
       await src.v.writeFile('/after-trim2', 'x');
       await source.trimChangelog(await source.currentVersion() - 1);
       const again = new Replicator(mirror, source, id);
-      await assert.rejects(again.step(), (e: FsError) => e.code === 'ESTALE' && /re-create/.test(e.message));
+      await assert.rejects(again.step(), (e: FsError) => e.code === 'ESTALE' && /ferry mirror resync/.test(e.message));
     } finally {
       await mirror.close();
       await source.close();

@@ -22,6 +22,8 @@ const RECORDERS: Partial<Record<keyof Tx, Recorder>> = {
   appendSlice: ([ino, indx, slice]) => ({ t: 'slice', ino, indx, slice: { ...slice } }),
   setChunk: ([ino, indx, slices]) =>
     slices.length ? { t: 'chunk', ino, indx, slices: slices.map((s: object) => ({ ...s })) } : { t: 'rmchunk', ino, indx },
+  // Not a namespace change: logged so an own-store mirror learns which blocks the source freed.
+  addDelSlice: ([id, size]) => ({ t: 'free', id, size }),
   incrCounter: ([name], value) => (REPLAYED_COUNTERS.has(name) ? { t: 'counter', name, value } : undefined),
   setCounter: ([name, value]) => (REPLAYED_COUNTERS.has(name) ? { t: 'counter', name, value } : undefined),
 };
@@ -76,6 +78,9 @@ export async function applyMutation(tx: Tx, m: Mutation): Promise<void> {
       return tx.setCounter(m.name, m.value);
     case 'setting':
       return tx.setSetting(m.format);
+    case 'free':
+      return; // the mirror's data copier reads it from the mirror's changelog; its namespace is unchanged
+
     default:
       throw fsErr('EINVAL', `unknown changelog mutation ${(m as { t: string }).t}`);
   }

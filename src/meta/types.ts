@@ -187,7 +187,9 @@ export type Mutation =
   | { t: 'chunk'; ino: number; indx: number; slices: Slice[] }
   | { t: 'rmchunk'; ino: number; indx: number }
   | { t: 'counter'; name: string; value: number }
-  | { t: 'setting'; format: Format };
+  | { t: 'setting'; format: Format }
+  /** The slice's blocks became garbage at the source (its last reference went away). */
+  | { t: 'free'; id: number; size: number };
 
 /** One changelog record: all mutations of one transaction, at the version it produced. */
 export interface ChangeRecord {

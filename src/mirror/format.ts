@@ -10,6 +10,8 @@ export interface MirrorOf {
   /** Clients write through to the source unless opened read-only. */
   writable: boolean;
   snapshotVersion: number;
+  /** The mirror's own object store, filled by `ferry mirror run --data`; absent: it reads the source's. */
+  storage?: string;
 }
 
 /** In a source's format: one registered mirror. The changelog is kept until every mirror applied it. */
@@ -18,6 +20,41 @@ export interface MirrorEntry {
   createdAt: string;
   applied: number;
   appliedAt: number;
+  /** Set when the mirror fell behind the source's retention window: its changelog is no longer kept. */
+  needsResync?: { since: string; reason: string };
+}
+
+/** Progress of the data copier of an own-store mirror, kept in the mirror's format record. */
+export interface DataCopyState {
+  /** The snapshot this state belongs to (a re-snapshot starts the copy over). */
+  snapshotVersion: number;
+  /** The first full pass (snapshot blocks, stale copies removed) is done; `cursor` is then meaningful. */
+  backfilled: boolean;
+  /** Every record of the mirror's changelog up to this version has its blocks copied or deleted. */
+  cursor: number;
+  copiedBlocks: number;
+  copiedBytes: number;
+  deletedBlocks: number;
+  /** Blocks of the records being worked on, not yet copied. */
+  pendingBlocks: number;
+  pendingBytes: number;
+  updatedAt: number;
+  lastError?: string;
+}
+
+/** The source's retention window in seconds (0: the changelog is kept for every mirror, however late). */
+export function retentionOf(f: Format): number {
+  const s = Number(f.mirrorRetention ?? 0);
+  return Number.isFinite(s) && s > 0 ? s : 0;
+}
+
+export function dataCopyOf(f: Format): DataCopyState | undefined {
+  return f.dataCopy as DataCopyState | undefined;
+}
+
+/** The command that re-snapshots a mirror, for messages. */
+export function resyncHint(mirrorUrl: string): string {
+  return `re-snapshot it with 'ferry mirror resync ${redactUrl(mirrorUrl)}'`;
 }
 
 export function mirrorOf(f: Format): MirrorOf | undefined {

@@ -5,7 +5,8 @@
 import { FsError } from '../errors.js';
 import type { Meta } from '../meta/interface.js';
 import { APPLIED_COUNTER } from '../meta/base/core.js';
-import { mirrorsOf, type MirrorEntry } from './format.js';
+import { mirrorsOf, resyncHint, type MirrorEntry } from './format.js';
+import { trimForMirrors } from './retention.js';
 import { WaitServer } from './wait-server.js';
 
 export interface ReplicatorOptions {
@@ -76,7 +77,7 @@ export class Replicator {
     if (!recs.length) return 0;
     if (recs[0].version > this.applied + 1) {
       throw new FsError('ESTALE', {
-        message: `the source changelog no longer has version ${this.applied + 1} (trimmed): re-create this mirror with 'ferry mirror create --force'`,
+        message: `the source changelog no longer has version ${this.applied + 1} (trimmed): ${resyncHint(this.mirror.url)}`,
       });
     }
     let n = 0;
@@ -104,8 +105,9 @@ export class Replicator {
       return { mirrors: { ...mirrors, [this.id]: me } };
     });
     await this.mirror.heartbeat();
-    const lowest = Math.min(...Object.values(mirrorsOf(f)).map((m) => m.applied));
-    if (Number.isFinite(lowest) && lowest > 0) await this.source.trimChangelog(lowest);
+    const late = mirrorsOf(f)[this.id]?.needsResync;
+    if (late) throw new FsError('ESTALE', { message: `mirror ${this.id} needs a re-snapshot since ${late.since} (${late.reason}): ${resyncHint(this.mirror.url)}` });
+    await trimForMirrors(this.source, { format: f });
   }
 
   async stop(): Promise<void> {

@@ -11,6 +11,10 @@ export interface CreateMirrorOptions {
   writable?: boolean;
   /** Replace a volume already at the mirror URL (re-snapshot a mirror that fell too far behind). */
   force?: boolean;
+  /** The mirror's own object store (filled by `ferry mirror run --data`); default: read the source's. */
+  storage?: string;
+  /** Sets the source's retention window (seconds; 0 turns it off): see retention.ts. */
+  retention?: number;
 }
 
 /**
@@ -32,11 +36,14 @@ export async function createMirror(sourceUrl: string, mirrorUrl: string, opts: C
     // Registered at applied 0 first: nothing after the snapshot may be trimmed before the mirror has it.
     await source.updateFormat((f) => ({
       mirrors: { ...mirrorsOf(f), [id]: { url: redactUrl(mirrorUrl), createdAt: new Date().toISOString(), applied: 0, appliedAt: Date.now() } },
+      ...(opts.retention !== undefined ? { mirrorRetention: opts.retention } : {}),
     }));
     const snap = await source.exportSnapshot();
     if (existing) await mirror.destroy();
     const info: MirrorOf = { source: sourceUrl, id, writable: opts.writable ?? true, snapshotVersion: snap.version };
-    const { mirrors: _mirrors, ...rest } = format;
+    if (opts.storage) info.storage = opts.storage;
+    // The source's own bookkeeping stays with the source.
+    const { mirrors: _mirrors, mirrorRetention: _retention, ...rest } = format;
     await mirror.init({ ...rest, mirrorOf: info });
     await mirror.importSnapshot(snap);
     await source.updateFormat((f) => ({ mirrors: { ...mirrorsOf(f), [id]: { ...mirrorsOf(f)[id], applied: snap.version, appliedAt: Date.now() } } }));
@@ -45,6 +52,29 @@ export async function createMirror(sourceUrl: string, mirrorUrl: string, opts: C
     await mirror.close();
     await source.close();
   }
+}
+
+/** A replicator whose heartbeat is fresher than this is taken as running. */
+const REPLICATOR_ALIVE_MS = 15_000;
+
+/**
+ * Re-snapshots a mirror in place (same id, writability and own store): for a mirror that fell behind the
+ * source's retention window or whose changelog was trimmed. Its replicator must be stopped first; the data
+ * copier of an own-store mirror notices the new snapshot and reconciles the mirror's store.
+ */
+export async function resyncMirror(mirrorUrl: string): Promise<{ id: string; version: number }> {
+  const mirror = await openMeta(mirrorUrl);
+  let info: MirrorOf | undefined;
+  try {
+    info = mirrorOf(await mirror.load());
+    if (!info) throw new FsError('EINVAL', { message: `${redactUrl(mirrorUrl)} is not a mirror (create one with 'ferry mirror create')` });
+    const now = Date.now();
+    const rep = (await mirror.listSessions()).find((s) => typeof s.mirrorWait === 'string' && now - s.heartbeat < REPLICATOR_ALIVE_MS);
+    if (rep) throw new FsError('EBUSY', { message: `the replicator of ${redactUrl(mirrorUrl)} is running (pid ${rep.pid} on ${rep.hostname}): stop 'ferry mirror run' first` });
+  } finally {
+    await mirror.close();
+  }
+  return createMirror(info.source, mirrorUrl, { force: true, writable: info.writable, storage: info.storage });
 }
 
 /** Forgets a mirror in its source so the changelog is no longer kept for it. */

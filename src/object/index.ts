@@ -8,3 +8,4 @@ registerS3('s3', async (url, raw, options) => (await import('./s3.js')).openS3(u
 
 export * from './interface.js';
 export { objectSchemes, openObjectStore, registerObjectStore } from './registry.js';
+export { FallbackStore } from './fallback.js';

@@ -2,6 +2,7 @@
 // crashed clients, freeing deleted files' data, deleting freed objects, compacting fragmented chunks.
 import { compactChunk, drainDeletedSlices, type ChunkStore } from '../chunk/index.js';
 import type { Meta } from '../meta/interface.js';
+import { trimForMirrors } from '../mirror/retention.js';
 import { rootContext } from '../meta/types.js';
 
 export const HEARTBEAT_MS = 10_000;
@@ -39,11 +40,16 @@ export class BackgroundJobs {
 
   /**
    * A volume without mirrors keeps only the recent tail of its changelog (for audit and for creating a
-   * mirror); with mirrors, their replicators trim what all of them have applied.
+   * mirror); with mirrors, what all of them have applied is trimmed (their replicators do it too), and a
+   * mirror past the retention window is dropped from that even when no replicator runs.
    */
   async trimChangelog(): Promise<void> {
     const f = await this.meta.load();
-    if (f.mirrorOf || (f.mirrors && Object.keys(f.mirrors as object).length)) return;
+    if (f.mirrorOf) return;
+    if (f.mirrors && Object.keys(f.mirrors as object).length) {
+      await trimForMirrors(this.meta, { format: f, tailWithoutMirrors: CHANGELOG_TAIL });
+      return;
+    }
     const upTo = (await this.meta.currentVersion()) - CHANGELOG_TAIL;
     if (upTo > 0) await this.meta.trimChangelog(upTo);
   }

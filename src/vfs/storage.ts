@@ -1,10 +1,11 @@
 // How a client turns a volume's format into the store its data goes through. Decorators (block
 // transforms, caches) are stacked here, so every door (SDK, FUSE, gateway) gets the same data path.
 import { ChunkStore } from '../chunk/index.js';
+import { FsError } from '../errors.js';
 import type { Format } from '../meta/types.js';
 // The value import registers the backends (file, mem, s3) before any URL is opened.
-import '../object/index.js';
-import type { ObjectOptions, ObjectStore } from '../object/index.js';
+import { FallbackStore, openObjectStore, type ObjectOptions, type ObjectStore } from '../object/index.js';
+import { mirrorOf } from '../mirror/format.js';
 import { stackCaches, type CacheOptions } from '../cache/options.js';
 import { applyTransforms, openShardedStore, type BlockTransforms, type UserSecret } from '../object/transforms/index.js';
 
@@ -12,6 +13,8 @@ import { applyTransforms, openShardedStore, type BlockTransforms, type UserSecre
 export interface StorageOptions extends CacheOptions {
   /** Passed to the object store (credentials, endpoint...). */
   objectOptions?: ObjectOptions;
+  /** Options of a mirror's own object store (else its URL's query parameters and the environment). */
+  mirrorObjectOptions?: ObjectOptions;
   /** Unlocks an encrypted volume (else FERRY_ENCRYPT_KEY_FILE / FERRY_ENCRYPT_PASSPHRASE / the format's hint). */
   encryption?: UserSecret;
 }
@@ -24,9 +27,34 @@ function objectOptionsOf(format: Format, opts: StorageOptions): ObjectOptions {
   return { ...fromFormat, ...(opts.objectOptions ?? {}) };
 }
 
-/** Every object of the volume as stored (all shards; no cache, no transform): for listing and deleting them. */
-export function openRawVolumeObjects(format: Format, opts: StorageOptions = {}): Promise<ObjectStore> {
-  return openShardedStore(format as BlockTransforms, objectOptionsOf(format, opts));
+/**
+ * Every object of the volume as stored (all shards; no cache, no transform). A mirror with its own store
+ * reads that copy first and the source's store for blocks not copied yet; writes and deletes go to the
+ * source's store (see object/fallback.ts).
+ */
+export async function openRawVolumeObjects(format: Format, opts: StorageOptions = {}): Promise<ObjectStore> {
+  const home = await openShardedStore(format as BlockTransforms, objectOptionsOf(format, opts));
+  const own = mirrorOf(format)?.storage;
+  if (!own) return home;
+  try {
+    return new FallbackStore(await openObjectStore(own, opts.mirrorObjectOptions ?? {}), home);
+  } catch (e) {
+    await home.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** The two stores a mirror's data copier moves objects between, both as stored (no cache, no transform). */
+export async function openMirrorCopyStores(format: Format, opts: StorageOptions = {}): Promise<{ from: ObjectStore; to: ObjectStore }> {
+  const own = mirrorOf(format)?.storage;
+  if (!own) throw new FsError('EINVAL', { message: `volume '${format.name}' is not a mirror with its own object store` });
+  const from = await openShardedStore(format as BlockTransforms, objectOptionsOf(format, opts));
+  try {
+    return { from, to: await openObjectStore(own, opts.mirrorObjectOptions ?? {}) };
+  } catch (e) {
+    await from.close().catch(() => undefined);
+    throw e;
+  }
 }
 
 /** The volume's object store with the decorators its format and the client options ask for. */

@@ -1,4 +1,4 @@
-// ferry config META-URL [--capacity N] [--inodes N] [--trash-days N] [--storage URL]: changes the format,
+// ferry config META-URL [--capacity N] [--inodes N] [--trash-days N] [--storage URL] [--mirror-retention D]: changes the format,
 // printing old -> new. Without options it prints the current settings.
 import { UsageError, flag, parseCount, parseSize, str, type Command, type Parsed } from '../args.js';
 import { formatBytes, out } from '../output.js';
@@ -20,6 +20,7 @@ const command: Command = {
       inodes: { type: 'string', arg: 'N', help: 'maximum number of files, 0 = unlimited' },
       'trash-days': { type: 'string', arg: 'N', help: 'days deleted files stay in the trash, 0 disables it' },
       storage: { type: 'string', arg: 'URL', help: 'object storage URL (objects are not moved: needs --yes)' },
+      'mirror-retention': { type: 'string', arg: 'DURATION', help: 'how long the changelog is kept for a lagging mirror (7d, 12h; 0 = until it applies it)' },
       yes: { type: 'boolean', short: 'y', help: 'confirm a storage change' },
     },
     minArgs: 1,
@@ -32,20 +33,30 @@ const command: Command = {
     if (str(p, 'capacity') !== undefined) change.capacity = parseSize('--capacity', str(p, 'capacity')!);
     if (str(p, 'inodes') !== undefined) change.inodes = parseCount('--inodes', str(p, 'inodes')!);
     if (str(p, 'trash-days') !== undefined) change.trashDays = parseCount('--trash-days', str(p, 'trash-days')!, 36500);
+    if (str(p, 'mirror-retention') !== undefined) {
+      const { parseDuration } = await import('../../mirror/retention.js');
+      change.mirrorRetention = parseDuration('--mirror-retention', str(p, 'mirror-retention')!);
+    }
     if (str(p, 'storage') !== undefined) {
       const s = str(p, 'storage')!;
       if (!s) throw new UsageError('--storage: empty URL');
       change.storage = await normalizeStorage(s);
     }
+    const { formatDuration } = await import('../../mirror/retention.js');
     await withMeta(metaUrl, async (meta, old) => {
+      if (change.mirrorRetention !== undefined && old.mirrorOf) {
+        throw new UsageError(`--mirror-retention is a setting of a mirror's source, and ${meta.url} is a mirror: set it on the source`);
+      }
       const show = (k: string, v: unknown): string => {
         if (k === 'capacity') return v ? `${formatBytes(Number(v))} (${String(v)} bytes)` : '0 (unlimited)';
         if (k === 'inodes') return v ? String(v) : '0 (unlimited)';
+        if (k === 'mirrorRetention') return formatDuration(Number(v ?? 0));
         return String(v);
       };
-      const keys = Object.keys(change).filter((k) => old[k] !== change[k]);
+      const keys = Object.keys(change).filter((k) => (old[k] ?? (k === 'mirrorRetention' ? 0 : undefined)) !== change[k]);
       if (!Object.keys(change).length) {
         const rows = ['name', 'uuid', 'storage', 'blockSize', 'compression', 'trashDays', 'capacity', 'inodes'];
+        if (old.mirrors && Object.keys(old.mirrors).length) rows.push('mirrorRetention');
         await out(rows.map((k) => `${k}: ${show(k, old[k])}\n`).join(''));
         return;
       }

@@ -59,8 +59,12 @@ const command: Command = {
         if (answer.trim() !== format.name) throw new Error('not confirmed; nothing was deleted');
       }
 
+      // A mirror shares its source's objects: only a store of its own (if any) is emptied, never the source's.
+      const { mirrorOf } = await import('../../mirror/format.js');
+      const mirror = mirrorOf(format);
       const { openRawVolumeObjects } = await import('../../vfs/storage.js');
-      const store = await openRawVolumeObjects(format);
+      const { openObjectStore } = await import('../../object/index.js');
+      const store = !mirror ? await openRawVolumeObjects(format) : mirror.storage ? await openObjectStore(mirror.storage) : undefined;
       const progress = new Progress('deleting objects');
       const started = Date.now();
       let count = 0;
@@ -72,7 +76,7 @@ const command: Command = {
           const worker = async () => {
             while (next < batch.length) {
               const o = batch[next++]!;
-              await store.delete(o.key);
+              await store!.delete(o.key);
               count++;
               bytes += o.size;
               progress.update(`${count} objects, ${formatBytes(bytes)}`);
@@ -81,7 +85,7 @@ const command: Command = {
           await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, batch.length) }, worker));
           batch.length = 0;
         };
-        for await (const o of store.listAll(`${format.name}/`)) {
+        for await (const o of store?.listAll(`${format.name}/`) ?? []) {
           if (o.isDir) continue;
           batch.push({ key: o.key, size: o.size });
           if (batch.length >= 1000) await flush();
@@ -89,7 +93,7 @@ const command: Command = {
         await flush();
       } finally {
         progress.done();
-        await store.close().catch(() => undefined);
+        await store?.close().catch(() => undefined);
       }
       await meta.destroy();
       await out(

@@ -1,21 +1,33 @@
-// ferry mirror create|run|status: mirror file systems — a volume's metadata kept in step in another region.
-import { UsageError, flag, type Command, type Parsed } from '../args.js';
-import { out } from '../output.js';
+// ferry mirror create|run|status|resync: mirror file systems — a volume's metadata kept in step in another
+// region, and optionally its data copied into the mirror region's own object store.
+import { UsageError, flag, parseCount, str, type Command, type Parsed } from '../args.js';
+import { formatBytes, out } from '../output.js';
 
 const command: Command = {
   spec: {
     name: 'mirror',
     summary: 'Create, run (replicate) and inspect mirrors of a volume in other regions.',
-    usage: 'create SOURCE-META-URL MIRROR-META-URL | run MIRROR-META-URL | status MIRROR-META-URL',
+    usage: 'create SOURCE-META-URL MIRROR-META-URL | run|status|resync MIRROR-META-URL',
     description: [
       'A mirror is a second metadata engine, near the GPUs, kept in step with the source volume\'s engine;',
-      'both share the object store (put a cache group in the mirror region). The engines may differ.',
+      'by default both share the object store (put a cache group in the mirror region). The engines may differ.',
+      'With --storage the mirror has its own object store: `run --data` copies the source\'s blocks into it',
+      'asynchronously, and mirror clients read it first, falling back to the source\'s store for blocks not',
+      'copied yet (writes always go to the source\'s store).',
       '',
       '  create   registers the mirror in the source (its changelog is then kept until the mirror has it)',
       '           and copies a consistent snapshot of the source namespace into MIRROR-META-URL.',
       '  run      the replicator: tails the source changelog and applies each record in order, storing',
       '           the applied version in the same transaction (restart-safe). Runs until interrupted.',
-      '  status   applied version, source version, lag in records and seconds, the replicator\'s heartbeat.',
+      '           With --data it also runs the data copier of an own-store mirror (restart-safe too).',
+      '  status   applied version, source version, lag in records and seconds, the replicator\'s heartbeat,',
+      '           data copy progress, and whether the mirror needs a re-snapshot.',
+      '  resync   re-snapshots a mirror that fell behind the source\'s retention window (or whose changelog',
+      '           was trimmed): same id, writability and store. Stop its `run` first, start it again after.',
+      '',
+      'The source keeps its changelog until every mirror has applied it; with --retention (or',
+      '`ferry config SOURCE --mirror-retention`) a mirror lagging longer than that no longer holds it back',
+      'and must be resynced.',
       '',
       'Open the mirror URL like any volume (ferry ls, the SDK, ferry mount): reads stay in the mirror;',
       'writes go to the source unless the mirror was created --read-only, and a client always reads its own',
@@ -25,11 +37,18 @@ const command: Command = {
       'ferry mirror create postgres://ferry@beijing-db:5432/vol sqlite3:///var/lib/ferry/mirror.db',
       'ferry mirror run sqlite3:///var/lib/ferry/mirror.db',
       'ferry mirror status sqlite3:///var/lib/ferry/mirror.db',
+      'ferry mirror create --storage s3://gpu-region-bucket --retention 7d postgres://ferry@beijing-db:5432/vol redis://10.1.0.5/1',
+      'ferry mirror run --data --data-threads 16 redis://10.1.0.5/1',
+      'ferry mirror resync sqlite3:///var/lib/ferry/mirror.db',
     ],
     options: {
       'read-only': { type: 'boolean', help: 'create: clients of the mirror may not write (EROFS)' },
       force: { type: 'boolean', help: 'create: replace an existing volume at MIRROR-META-URL (re-snapshot)' },
+      storage: { type: 'string', arg: 'URL', help: 'create: the mirror\'s own object store (filled by run --data)' },
+      retention: { type: 'string', arg: 'DURATION', help: 'create: set the source\'s mirror retention window (7d, 12h; 0 = off)' },
       listen: { type: 'string', arg: 'HOST:PORT', help: 'run: address of the wait endpoint clients use (default 127.0.0.1:0)' },
+      data: { type: 'boolean', help: 'run: also copy new blocks into the mirror\'s own store' },
+      'data-threads': { type: 'string', arg: 'N', help: 'run: blocks copied at once with --data (default 8)' },
       json: { type: 'boolean', help: 'status: print one JSON document' },
     },
     minArgs: 2,
@@ -40,15 +59,37 @@ const command: Command = {
     const [action, ...rest] = p.args;
     if (action === 'create') {
       if (rest.length !== 2) throw new UsageError('mirror create needs SOURCE-META-URL and MIRROR-META-URL');
-      const { createMirror } = await import('../../mirror/setup.js');
-      const r = await createMirror(rest[0]!, rest[1]!, { writable: !flag(p, 'read-only'), force: flag(p, 'force') });
-      await out(`mirror ${r.id} created at version ${r.version}; start replicating with: ferry mirror run ${rest[1]}\n`);
+      const [{ createMirror }, { parseDuration }, { checkStorage, normalizeStorage }] = await Promise.all([
+        import('../../mirror/setup.js'),
+        import('../../mirror/retention.js'),
+        import('../meta.js'),
+      ]);
+      const retention = str(p, 'retention') === undefined ? undefined : parseDuration('--retention', str(p, 'retention')!);
+      let storage = str(p, 'storage');
+      if (storage !== undefined) {
+        if (!storage) throw new UsageError('--storage: empty URL');
+        storage = await normalizeStorage(storage);
+        await checkStorage(storage, 'ferry-mirror');
+      }
+      const r = await createMirror(rest[0]!, rest[1]!, { writable: !flag(p, 'read-only'), force: flag(p, 'force'), storage, retention });
+      await out(`mirror ${r.id} created at version ${r.version}; start replicating with: ferry mirror run ${storage ? '--data ' : ''}${rest[1]}\n`);
       return;
     }
     if (rest.length !== 1) throw new UsageError(`mirror ${action ?? ''} needs MIRROR-META-URL`);
-    if (action === 'run') return runReplicator(rest[0]!, p.values.listen as string | undefined);
+    if (action === 'run') {
+      const threads = str(p, 'data-threads') === undefined ? undefined : parseCount('--data-threads', str(p, 'data-threads')!, 256);
+      if (threads !== undefined && !flag(p, 'data')) throw new UsageError('--data-threads needs --data');
+      if (threads === 0) throw new UsageError('--data-threads: at least 1');
+      return runReplicator(rest[0]!, str(p, 'listen'), flag(p, 'data'), threads);
+    }
     if (action === 'status') return status(rest[0]!, flag(p, 'json'));
-    throw new UsageError(`unknown mirror action '${action}' (create, run or status)`);
+    if (action === 'resync') {
+      const { resyncMirror } = await import('../../mirror/setup.js');
+      const r = await resyncMirror(rest[0]!);
+      await out(`mirror ${r.id} re-snapshotted at version ${r.version}; start replicating again with: ferry mirror run ${rest[0]}\n`);
+      return;
+    }
+    throw new UsageError(`unknown mirror action '${action}' (create, run, status or resync)`);
   },
 };
 
@@ -69,55 +110,113 @@ async function openPair(mirrorUrl: string) {
   return { mirror, source, info };
 }
 
-async function runReplicator(mirrorUrl: string, listen: string | undefined): Promise<void> {
+async function runReplicator(mirrorUrl: string, listen: string | undefined, data: boolean, threads: number | undefined): Promise<void> {
   const { mirror, source, info } = await openPair(mirrorUrl);
   const { Replicator } = await import('../../mirror/replicator.js');
+  let copier: import('../../mirror/data-copier.js').DataCopier | undefined;
   const rep = new Replicator(mirror, source, info.id, { listen });
-  const addr = await rep.start();
-  process.stderr.write(`ferry: replicating mirror ${info.id} from version ${rep.applied}; waits answered at ${addr}\n`);
-  const stop = () => void rep.stop();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
   try {
+    if (data) copier = await startCopier(mirrorUrl, info, threads);
+    const addr = await rep.start();
+    process.stderr.write(`ferry: replicating mirror ${info.id} from version ${rep.applied}; waits answered at ${addr}\n`);
+    const stop = () => void rep.stop();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    // The copier retries its own errors; the replicator ending (stopped or failed) ends both.
     await rep.done();
   } finally {
     await rep.stop();
+    if (copier) {
+      await copier.stop();
+      await copier.mirror.close();
+      await Promise.all([copier.from.close(), copier.to.close()]);
+    }
     await mirror.close();
     await source.close();
+  }
+}
+
+/** The data copier of an own-store mirror, on a Meta of its own (it registers its own session). */
+async function startCopier(mirrorUrl: string, info: { id: string; storage?: string }, threads: number | undefined) {
+  const [{ openMeta }, { DataCopier }, { openMirrorCopyStores }, { sliceBlocks, chunksPrefix }] = await Promise.all([
+    import('../../meta/index.js'),
+    import('../../mirror/data-copier.js'),
+    import('../../vfs/storage.js'),
+    import('../../chunk/keys.js'),
+  ]);
+  if (!info.storage) {
+    throw new UsageError(`mirror ${info.id} has no object store of its own (it reads the source's): --data needs a mirror created with --storage URL`);
+  }
+  const meta = await openMeta(mirrorUrl);
+  try {
+    const format = await meta.load();
+    const { from, to } = await openMirrorCopyStores(format);
+    const blocks = (id: number, size: number) => sliceBlocks(format.name, id, size, format.blockSize);
+    const log = (m: string) => process.stderr.write(`ferry: ${m}\n`);
+    const copier = new DataCopier(meta, from, to, blocks, chunksPrefix(format.name), { threads, log });
+    try {
+      await copier.start();
+    } catch (e) {
+      await Promise.all([from.close(), to.close()]).catch(() => undefined);
+      throw e;
+    }
+    process.stderr.write(`ferry: copying data of mirror ${info.id} from ${from.url} to ${to.url}\n`);
+    return copier;
+  } catch (e) {
+    await meta.close().catch(() => undefined);
+    throw e;
   }
 }
 
 async function status(mirrorUrl: string, json: boolean): Promise<void> {
   const { mirror, source, info } = await openPair(mirrorUrl);
   try {
-    const { mirrorsOf } = await import('../../mirror/format.js');
-    const [applied, sourceVersion, sessions, sourceFormat] = await Promise.all([
+    const { mirrorsOf, redactUrl, resyncHint, retentionOf } = await import('../../mirror/format.js');
+    const { formatDuration } = await import('../../mirror/retention.js');
+    const [applied, sourceVersion, sessions, sourceFormat, mirrorFormat] = await Promise.all([
       mirror.getCounter('appliedVersion'),
       source.currentVersion(),
       mirror.listSessions(),
       source.load(),
+      mirror.load(),
     ]);
     const [next] = await source.readChangelog(applied, 1);
     const lagSeconds = next ? Math.max(0, (Date.now() - next.ts) / 1000) : 0;
     const rep = sessions.find((s) => typeof s.mirrorWait === 'string');
+    const registered = mirrorsOf(sourceFormat)[info.id] ?? null;
+    // Why the mirror cannot go on without a re-snapshot, if it cannot.
+    let needsResync: string | null = null;
+    if (registered?.needsResync) needsResync = `fell behind the source's retention window (${registered.needsResync.reason}) at ${registered.needsResync.since}`;
+    else if (next && next.version > applied + 1) needsResync = `the source changelog no longer has version ${applied + 1}`;
+    else if (!registered) needsResync = 'the source no longer lists this mirror (its changelog may be trimmed)';
     const doc = {
       id: info.id,
       writable: info.writable,
-      source: (await import('../../mirror/format.js')).redactUrl(info.source),
+      source: redactUrl(info.source),
       applied,
       sourceVersion,
       lagRecords: Math.max(0, sourceVersion - applied),
       lagSeconds: Number(lagSeconds.toFixed(3)),
       replicator: rep ? { address: rep.mirrorWait, heartbeatAgeSeconds: (Date.now() - rep.heartbeat) / 1000 } : null,
-      registered: mirrorsOf(sourceFormat)[info.id] ?? null,
+      registered,
+      retentionSeconds: retentionOf(sourceFormat),
+      needsResync: needsResync ? { why: needsResync, fix: `ferry mirror resync ${redactUrl(mirrorUrl)}` } : null,
+      data: info.storage ? await dataStatus(mirror, mirrorFormat, info.storage, sessions) : null,
     };
     if (json) return void (await out(JSON.stringify(doc, null, 2) + '\n'));
+    const d = doc.data;
     await out(
       [
         `mirror ${doc.id} (${doc.writable ? 'writable' : 'read-only'}) of ${doc.source}`,
         `applied version ${applied}, source version ${sourceVersion}: ${doc.lagRecords} records behind, lag ${doc.lagSeconds} s`,
         rep ? `replicator at ${rep.mirrorWait}, last heartbeat ${doc.replicator!.heartbeatAgeSeconds.toFixed(1)} s ago` : 'replicator: not running',
-        doc.registered ? '' : 'warning: the source no longer lists this mirror (its changelog may be trimmed): re-create it',
+        `source retention window: ${formatDuration(doc.retentionSeconds)}`,
+        d
+          ? `data: own store ${d.store}; ${d.copiedBlocks} blocks (${formatBytes(d.copiedBytes)}) copied, ${d.deletedBlocks} deleted; ` +
+            (d.phase === 'not started' ? 'copy not started yet; ' : `${d.phase === 'first pass' ? 'first pass in progress, ' : ''}${d.pendingBlocks}${d.pendingExact ? '' : '+'} blocks (${formatBytes(d.pendingBytes)}) pending; `) +
+            `copier ${d.copierRunning ? 'running' : "not running (start it with 'ferry mirror run --data')"}${d.lastError ? `; last error: ${d.lastError}` : ''}`
+          : "data: the source's object store (shared)",
+        needsResync ? `NEEDS RE-SNAPSHOT: ${needsResync}; ${resyncHint(mirrorUrl)} (stop its 'ferry mirror run' first)` : '',
       ]
         .filter(Boolean)
         .join('\n') + '\n',
@@ -126,6 +225,32 @@ async function status(mirrorUrl: string, json: boolean): Promise<void> {
     await mirror.close();
     await source.close();
   }
+}
+
+/** The data copier's saved progress plus what the mirror's changelog holds beyond its cursor. */
+async function dataStatus(mirror: import('../../meta/interface.js').Meta, format: import('../../meta/types.js').Format, store: string, sessions: Array<{ mirrorDataCopier?: unknown; heartbeat: number }>) {
+  const [{ dataCopyOf, redactUrl }, { pendingData }, { sliceBlocks }] = await Promise.all([
+    import('../../mirror/format.js'),
+    import('../../mirror/data-copier.js'),
+    import('../../chunk/keys.js'),
+  ]);
+  const st = dataCopyOf(format);
+  const copierRunning = sessions.some((s) => s.mirrorDataCopier && Date.now() - s.heartbeat < 30_000);
+  const base = { store: redactUrl(store), copierRunning };
+  if (!st) return { ...base, phase: 'not started', copiedBlocks: 0, copiedBytes: 0, deletedBlocks: 0, pendingBlocks: 0, pendingBytes: 0, pendingExact: false, cursor: 0, lastError: undefined as string | undefined };
+  const pending = await pendingData(mirror, st, (id, size) => sliceBlocks(format.name, id, size, format.blockSize));
+  return {
+    ...base,
+    phase: st.backfilled ? 'following the changelog' : 'first pass',
+    copiedBlocks: st.copiedBlocks,
+    copiedBytes: st.copiedBytes,
+    deletedBlocks: st.deletedBlocks,
+    pendingBlocks: pending.blocks,
+    pendingBytes: pending.bytes,
+    pendingExact: pending.exact,
+    cursor: st.cursor,
+    lastError: st.lastError,
+  };
 }
 
 export default command;
