@@ -101,6 +101,8 @@ export class FuseServer {
   private readonly noXattr = new Map<string, number>();
   /** Requests per operation code, when FERRY_FUSE_STATS is set (printed at unmount). */
   readonly counts: number[] | undefined = process.env.FERRY_FUSE_STATS ? [] : undefined;
+  /** Milliseconds per operation code from dispatch to answer, with the counts. */
+  readonly millis: number[] = [];
   readonly errors: Record<string, number> = {};
   private readonly map: RootMap;
 
@@ -138,21 +140,23 @@ export class FuseServer {
     };
     if (this.map.isSubdir) this.toVolume(op, args);
     this.inflight++;
+    const t0 = this.counts ? performance.now() : 0;
     if (this.counts) this.counts[op] = (this.counts[op] ?? 0) + 1;
     // Promise.resolve().then: even a synchronous throw becomes an answered error, never a dead daemon.
     Promise.resolve()
       .then(() => this.handle(op, req, ctx, args))
       .catch((e) => this.fail(op, req, e))
       .finally(() => {
+        if (this.counts) this.millis[op] = (this.millis[op] ?? 0) + performance.now() - t0;
         if (--this.inflight === 0) for (const f of this.idle.splice(0)) f();
       });
   };
 
   stats(): string {
     if (!this.counts) return '';
-    const ops = this.counts.map((c, i) => (c ? `${OP_NAMES[i]}=${c}` : '')).filter(Boolean).join(' ');
+    const ops = this.counts.map((c, i) => (c ? `${OP_NAMES[i]}=${c}/${Math.round(this.millis[i] ?? 0)}ms` : '')).filter(Boolean).join(' ');
     const errs = Object.entries(this.errors).map(([k, v]) => `${k}=${v}`).join(' ');
-    return `requests: ${ops}; errors: ${errs || 'none'}`;
+    return `requests (count/time answering): ${ops}; errors: ${errs || 'none'}`;
   }
 
   /** Resolves when no request is waiting for its answer. */
