@@ -48,6 +48,8 @@ const TYPE_OF_IFMT: Record<number, FileType> = Object.fromEntries(Object.entries
 const MAX_END = Number.MAX_SAFE_INTEGER;
 const SET_KNOWN = 0x1ff | (1 << 10);
 const DIR_PAGE = 4096;
+const ENODATA = 61;
+const ENOTSUP = 95;
 
 export interface ServerOptions {
   attrTimeout: number;
@@ -173,6 +175,12 @@ export class FuseServer {
     } catch {
       // already answered before the error: nothing more to say to the kernel
     }
+  }
+
+  /** An expected error answered without building an Error; counted like fail() does. */
+  private quickErr(op: number, req: ReqHandle, errno: number, code: string): void {
+    if (this.counts) this.errors[`${OP_NAMES[op]}:${code}`] = (this.errors[`${OP_NAMES[op]}:${code}`] ?? 0) + 1;
+    this.addon.replyErr(req, errno);
   }
 
   private entry(req: ReqHandle, ino: number, attr: Attr): void {
@@ -376,9 +384,10 @@ export class FuseServer {
         // of every file: a recent "no such attribute" is answered from memory, not by a metadata round trip.
         // POSIX ACLs are not implemented (the mount does not negotiate FUSE_POSIX_ACL): say so, as a file
         // system without ACL support does, without a metadata round trip for each `ls -l` entry.
-        if (s(1).startsWith('system.posix_acl_')) throw new FsError('ENOTSUP');
+        // Both answered with a bare errno: an FsError (with its stack trace) per write() was a real cost.
+        if (s(1).startsWith('system.posix_acl_')) return this.quickErr(op, req, ENOTSUP, 'ENOTSUP');
         const key = `${n(0)}\0${s(1)}`;
-        if ((this.noXattr.get(key) ?? 0) > performance.now()) throw new FsError('ENODATA');
+        if ((this.noXattr.get(key) ?? 0) > performance.now()) return this.quickErr(op, req, ENODATA, 'ENODATA');
         try {
           return this.sized(req, await vfs.getxattr(ctx, n(0), s(1)), n(2));
         } catch (e) {

@@ -47,6 +47,9 @@ const command: Command = {
   },
 
   async run(p: Parsed): Promise<void> {
+    // Block uploads fsync and reads wait on the disk in libuv's thread pool: 4 threads (the default) let four
+    // fsyncs stall every other file operation of the mount. Read when the pool first starts, i.e. after this.
+    process.env.UV_THREADPOOL_SIZE ??= '16';
     const [metaUrl, mpArg] = p.args as [string, string];
     const mp = resolve(mpArg);
     const v = p.values;
