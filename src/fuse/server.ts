@@ -1,5 +1,6 @@
-// FuseServer: answers the kernel's low-level FUSE requests with the VFS. Requests arrive from the addon's
-// loop thread one by one; each is handled as its own promise and answered exactly once, in any order.
+// FuseServer: answers the kernel's low-level FUSE requests with the VFS. The addon reads them on this thread
+// (in batches, from the event loop) and dispatches them one by one; each is handled as its own promise and
+// answered exactly once, in any order.
 // Nothing here may call into the mount itself synchronously (the process would deadlock for good).
 import { FsError, toFsError } from '../errors.js';
 import {

@@ -9,7 +9,7 @@
 // once: the reply functions refuse a second reply, and a Req that JS drops without answering is answered
 // with EIO by its finalizer, so the kernel never waits forever. INIT, DESTROY, FORGET and FSYNCDIR are
 // answered here without a JS round trip. The session is destroyed only when JS calls destroy() after the
-// loop has ended and every request is answered.
+// session ended (unmounted or aborted) and every request is answered.
 #define FUSE_USE_VERSION 34
 #include <fuse_lowlevel.h>
 #include <napi.h>
@@ -49,7 +49,7 @@ struct Req {
   Session* s = nullptr;
 };
 
-// Everything the loop thread copied out of one request, turned into JS arguments on the main thread.
+// Everything copied out of one request by its ll_* callback, turned into JS arguments for the dispatcher.
 struct Msg {
   int op = 0;
   Req* r = nullptr;
