@@ -231,7 +231,10 @@ export class FileWriter {
       const n = Math.min(data.length - p, bs - boff);
       let buf = s.bufs[k];
       if (!buf || buf.length < boff + n) {
-        const cap = Math.min(bs, Math.max(boff + n, (buf?.length ?? 0) * 2, 4096));
+        // Large writes (streaming) get the whole block at once: growing 1 -> 2 -> 4 MiB cost 3 MiB of copies
+        // and garbage per block. Small files still start small.
+        const big = boff + n >= bs / 4;
+        const cap = big ? bs : Math.min(bs, Math.max(boff + n, (buf?.length ?? 0) * 2, 4096));
         const grown = Buffer.allocUnsafe(cap);
         if (buf) buf.copy(grown, 0, 0, Math.min(buf.length, s.length - k * bs));
         s.bufs[k] = buf = grown;

@@ -12,6 +12,7 @@ import { openChunkStore, type StorageOptions } from '../vfs/storage.js';
 import { VFS } from '../vfs/vfs.js';
 import { loadAddon, type SessionHandle } from './addon.js';
 import { FuseServer } from './server.js';
+import { RootMap, resolveSubdir } from './subdir.js';
 import { isFuse, lazyUnmount, mountAt, unmountFuse } from './teardown.js';
 
 export interface MountOptions {
@@ -26,6 +27,8 @@ export interface MountOptions {
   /** KiB of kernel read-ahead for the mount's bdi (default 16384). */
   readAheadKb?: number;
   log?: (line: string) => void;
+  /** A directory of the volume served as the mount's root (it must exist). */
+  subdir?: string;
   /** Caches and object store options (see docs/cache.md). */
   storage?: StorageOptions;
 }
@@ -73,8 +76,9 @@ export async function mountVolume(metaUrl: string, mountpoint: string, opts: Mou
   const attrTimeout = opts.attrCache ?? 1;
   const entryTimeout = opts.entryCache ?? 1;
   const meta = await openVolumeMeta(metaUrl, {});
-  let vfs: VFS;
+  let vfs!: VFS; // unset in the catch below when opening failed before it
   let format: Format;
+  let root!: RootMap;
   try {
     format = await meta.load();
     const store = await openChunkStore(format, { groupMetaUrl: metaUrl, ...opts.storage });
@@ -82,8 +86,11 @@ export async function mountVolume(metaUrl: string, mountpoint: string, opts: Mou
     // A read-only mirror refuses writes before any block is uploaded (as the SDK does).
     const readOnly = opts.readOnly || (meta instanceof MirrorMeta && !meta.writable);
     vfs = new VFS(meta, store, format, { attrTimeout, entryTimeout, readOnly });
+    // Checked before mounting: a missing subdir is one error and no mount.
+    root = new RootMap(opts.subdir ? await resolveSubdir(vfs, opts.subdir) : undefined);
   } catch (e) {
-    await meta.close().catch(() => undefined);
+    if (vfs) await vfs.close(rootContext()).catch(() => undefined);
+    else await meta.close().catch(() => undefined);
     throw e;
   }
 
@@ -92,6 +99,7 @@ export async function mountVolume(metaUrl: string, mountpoint: string, opts: Mou
     entryTimeout,
     dirEntryTimeout: opts.dirEntryCache ?? entryTimeout,
     log,
+    root,
   });
   let ended!: () => void;
   const loopEnded = new Promise<void>((r) => (ended = r));

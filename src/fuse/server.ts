@@ -1,5 +1,6 @@
-// FuseServer: answers the kernel's low-level FUSE requests with the VFS. Requests arrive from the addon's
-// loop thread one by one; each is handled as its own promise and answered exactly once, in any order.
+// FuseServer: answers the kernel's low-level FUSE requests with the VFS. The addon reads them on this thread
+// (in batches, from the event loop) and dispatches them one by one; each is handled as its own promise and
+// answered exactly once, in any order.
 // Nothing here may call into the mount itself synchronously (the process would deadlock for good).
 import { FsError, toFsError } from '../errors.js';
 import {
@@ -32,6 +33,7 @@ import { O_EXCL, canWrite } from '../vfs/flags.js';
 import type { VFS } from '../vfs/vfs.js';
 import type { Dispatcher, FuseAddon, ReqHandle } from './addon.js';
 import { OP, OPEN_KEEP_CACHE, OP_NAMES } from './ops.js';
+import { RootMap } from './subdir.js';
 
 const S_IFMT = 0o170000;
 const IFMT: Record<number, number> = {
@@ -47,12 +49,16 @@ const TYPE_OF_IFMT: Record<number, FileType> = Object.fromEntries(Object.entries
 const MAX_END = Number.MAX_SAFE_INTEGER;
 const SET_KNOWN = 0x1ff | (1 << 10);
 const DIR_PAGE = 4096;
+const ENODATA = 61;
+const ENOTSUP = 95;
 
 export interface ServerOptions {
   attrTimeout: number;
   entryTimeout: number;
   dirEntryTimeout: number;
   log?: (line: string) => void;
+  /** The volume directory served as the mount's root (--subdir); the volume root by default. */
+  root?: RootMap;
 }
 
 interface DirHandle {
@@ -98,9 +104,28 @@ export class FuseServer {
   private readonly noXattr = new Map<string, number>();
   /** Requests per operation code, when FERRY_FUSE_STATS is set (printed at unmount). */
   readonly counts: number[] | undefined = process.env.FERRY_FUSE_STATS ? [] : undefined;
+  /** Milliseconds per operation code from dispatch to answer, with the counts. */
+  readonly millis: number[] = [];
   readonly errors: Record<string, number> = {};
+  private readonly map: RootMap;
 
-  constructor(readonly vfs: VFS, private readonly addon: FuseAddon, private readonly opts: ServerOptions) {}
+  constructor(readonly vfs: VFS, private readonly addon: FuseAddon, private readonly opts: ServerOptions) {
+    this.map = opts.root ?? new RootMap();
+  }
+
+  /** Kernel inode numbers in a request become volume inodes (only inode 1 differs, under --subdir). */
+  private toVolume(op: number, a: unknown[]): void {
+    const m = this.map;
+    a[0] = m.toVolume(a[0] as number);
+    if (op === OP.RENAME) a[2] = m.toVolume(a[2] as number);
+    else if (op === OP.LINK) a[1] = m.toVolume(a[1] as number);
+    else if (op === OP.COPY_FILE_RANGE) a[3] = m.toVolume(a[3] as number);
+  }
+
+  /** Attributes as the kernel sees them: st_ino in its numbering. */
+  private attrs(ino: number, a: Attr): Float64Array {
+    return attrArray(this.map.toKernel(ino), a);
+  }
 
   readonly dispatch: Dispatcher = (op, req, raw, ...args) => {
     if (op === OP.EXIT) {
@@ -116,22 +141,25 @@ export class FuseServer {
       umask: 0, // the kernel applied the caller's umask already
       checkPermission: true,
     };
+    if (this.map.isSubdir) this.toVolume(op, args);
     this.inflight++;
+    const t0 = this.counts ? performance.now() : 0;
     if (this.counts) this.counts[op] = (this.counts[op] ?? 0) + 1;
     // Promise.resolve().then: even a synchronous throw becomes an answered error, never a dead daemon.
     Promise.resolve()
       .then(() => this.handle(op, req, ctx, args))
       .catch((e) => this.fail(op, req, e))
       .finally(() => {
+        if (this.counts) this.millis[op] = (this.millis[op] ?? 0) + performance.now() - t0;
         if (--this.inflight === 0) for (const f of this.idle.splice(0)) f();
       });
   };
 
   stats(): string {
     if (!this.counts) return '';
-    const ops = this.counts.map((c, i) => (c ? `${OP_NAMES[i]}=${c}` : '')).filter(Boolean).join(' ');
+    const ops = this.counts.map((c, i) => (c ? `${OP_NAMES[i]}=${c}/${Math.round(this.millis[i] ?? 0)}ms` : '')).filter(Boolean).join(' ');
     const errs = Object.entries(this.errors).map(([k, v]) => `${k}=${v}`).join(' ');
-    return `requests: ${ops}; errors: ${errs || 'none'}`;
+    return `requests (count/time answering): ${ops}; errors: ${errs || 'none'}`;
   }
 
   /** Resolves when no request is waiting for its answer. */
@@ -150,9 +178,15 @@ export class FuseServer {
     }
   }
 
+  /** An expected error answered without building an Error; counted like fail() does. */
+  private quickErr(op: number, req: ReqHandle, errno: number, code: string): void {
+    if (this.counts) this.errors[`${OP_NAMES[op]}:${code}`] = (this.errors[`${OP_NAMES[op]}:${code}`] ?? 0) + 1;
+    this.addon.replyErr(req, errno);
+  }
+
   private entry(req: ReqHandle, ino: number, attr: Attr): void {
     const et = attr.type === TYPE_DIRECTORY ? this.opts.dirEntryTimeout : this.opts.entryTimeout;
-    this.addon.replyEntry(req, ino, attrArray(ino, attr), this.opts.attrTimeout, et);
+    this.addon.replyEntry(req, this.map.toKernel(ino), this.attrs(ino, attr), this.opts.attrTimeout, et);
   }
 
   private openBits(ino: number, attr: Attr): number {
@@ -174,12 +208,17 @@ export class FuseServer {
     const s = (i: number) => a[i] as string;
     switch (op) {
       case OP.LOOKUP: {
+        const root = this.map.root;
+        // Under --subdir, ".." of the mount's root is the root itself, and the volume root is never answered
+        // (it would alias the mount's root; only a directory moved out of the subdir leads there).
+        if (n(0) === root && s(1) === '..') return this.entry(req, root, await vfs.getattr(ctx, root));
         const r = await vfs.lookup(ctx, n(0), s(1));
+        if (this.map.isSubdir && r.inode === ROOT_INODE) throw new FsError('EACCES');
         return this.entry(req, r.inode, r.attr);
       }
       case OP.GETATTR: {
         const attr = await vfs.getattr(ctx, n(0));
-        return A.replyAttr(req, attrArray(n(0), attr), this.opts.attrTimeout);
+        return A.replyAttr(req, this.attrs(n(0), attr), this.opts.attrTimeout);
       }
       case OP.SETATTR: {
         const ino = n(0);
@@ -209,7 +248,7 @@ export class FuseServer {
           }
         }
         const r = await vfs.setattr(c, ino, set, attr);
-        return A.replyAttr(req, attrArray(ino, r), this.opts.attrTimeout);
+        return A.replyAttr(req, this.attrs(ino, r), this.opts.attrTimeout);
       }
       case OP.READLINK:
         return A.replyReadlink(req, await vfs.readlink(ctx, n(0)));
@@ -260,7 +299,7 @@ export class FuseServer {
         }
         this.openBits(r.inode, r.attr);
         const et = this.opts.entryTimeout;
-        if (!A.replyCreate(req, r.inode, attrArray(r.inode, r.attr), this.opts.attrTimeout, et, r.fh, 0)) await vfs.release(ctx, r.fh);
+        if (!A.replyCreate(req, this.map.toKernel(r.inode), this.attrs(r.inode, r.attr), this.opts.attrTimeout, et, r.fh, 0)) await vfs.release(ctx, r.fh);
         return;
       }
       case OP.READ: {
@@ -346,9 +385,10 @@ export class FuseServer {
         // of every file: a recent "no such attribute" is answered from memory, not by a metadata round trip.
         // POSIX ACLs are not implemented (the mount does not negotiate FUSE_POSIX_ACL): say so, as a file
         // system without ACL support does, without a metadata round trip for each `ls -l` entry.
-        if (s(1).startsWith('system.posix_acl_')) throw new FsError('ENOTSUP');
+        // Both answered with a bare errno: an FsError (with its stack trace) per write() was a real cost.
+        if (s(1).startsWith('system.posix_acl_')) return this.quickErr(op, req, ENOTSUP, 'ENOTSUP');
         const key = `${n(0)}\0${s(1)}`;
-        if ((this.noXattr.get(key) ?? 0) > performance.now()) throw new FsError('ENODATA');
+        if ((this.noXattr.get(key) ?? 0) > performance.now()) return this.quickErr(op, req, ENODATA, 'ENODATA');
         try {
           return this.sized(req, await vfs.getxattr(ctx, n(0), s(1)), n(2));
         } catch (e) {
@@ -447,7 +487,7 @@ export class FuseServer {
     if (off === 0) {
       const attr = await this.vfs.getattr(ctx, ino);
       const self = { inode: ino, name: '.', attr } as Entry;
-      const up = { inode: ino === ROOT_INODE ? ROOT_INODE : attr.parent || ROOT_INODE, name: '..', attr } as Entry;
+      const up = { inode: ino === this.map.root ? ino : attr.parent || ROOT_INODE, name: '..', attr } as Entry;
       d.entries = [self, up];
       d.done = false;
     }
@@ -472,21 +512,22 @@ export class FuseServer {
     const stride = plus ? 15 : 3;
     const nums = new Float64Array(slice.length * stride);
     const names: string[] = [];
+    const k = (v: number) => this.map.toKernel(v);
     slice.forEach((e, i) => {
       const p = i * stride;
       names.push(e.name);
       const dot = off + i < 2;
       const full = plus && !dot && withAttrs && e.attr && e.attr.nlink !== undefined;
       if (plus) {
-        nums[p] = full ? e.inode : 0;
+        nums[p] = full ? k(e.inode) : 0;
         nums[p + 1] = off + i + 1;
-        if (full) nums.set(attrArray(e.inode, e.attr), p + 2);
+        if (full) nums.set(this.attrs(e.inode, e.attr), p + 2);
         else {
-          nums[p + 2] = e.inode;
+          nums[p + 2] = k(e.inode);
           nums[p + 3] = IFMT[e.attr?.type ?? TYPE_FILE]!;
         }
       } else {
-        nums[p] = e.inode;
+        nums[p] = k(e.inode);
         nums[p + 1] = off + i + 1;
         nums[p + 2] = IFMT[e.attr?.type ?? TYPE_FILE]!;
       }

@@ -7,6 +7,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { FsError, toFsError } from '../errors.js';
 import type { ListResult, MultipartUpload, ObjectInfo, ObjectStore, Part } from './interface.js';
+import { ReadHandleCache } from './file-handles.js';
 import { registerObjectStore } from './registry.js';
 import {
   DEFAULT_LIST_LIMIT,
@@ -30,6 +31,8 @@ const TEMP_NAME = /^\..*\.tmp\.\d+\.[0-9a-f]{12}$/s;
 /** Upload ids and etags (md5) are both 32 hex digits; checking them keeps paths built from them inside DIR. */
 const HEX32 = /^[0-9a-f]{32}$/;
 const COPY_BUFFER = 1 << 20;
+/** Ranged gets up to this length allocate their buffer without asking the file's size first. */
+const RANGED_NO_STAT = 64 << 20;
 
 function tempName(base: string): string {
   // The base name is only a hint for humans; capped so long keys still fit NAME_MAX.
@@ -61,12 +64,25 @@ function fail(e: unknown, op: string, key: string): FsError {
   return e instanceof FsError ? e : toFsError(e).withContext(op, key);
 }
 
+/** Up to `len` bytes at `pos` (fewer at the end of the file). */
+async function readAt(fh: FileHandle, pos: number, len: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(len);
+  let n = 0;
+  while (n < len) {
+    const { bytesRead } = await fh.read(buf, n, len - n, pos + n);
+    if (bytesRead === 0) break;
+    n += bytesRead;
+  }
+  return buf.subarray(0, n);
+}
+
 async function writeAll(fh: FileHandle, data: Buffer): Promise<void> {
   for (let n = 0; n < data.length; ) n += (await fh.write(data, n)).bytesWritten;
 }
 
 export class FileStore implements ObjectStore {
   readonly url: string;
+  private readonly readers = new ReadHandleCache();
 
   constructor(private readonly root: string) {
     this.url = pathToFileURL(root).href;
@@ -107,6 +123,7 @@ export class FileStore implements ObjectStore {
         await fh.close();
       }
       await rename(tmp, path);
+      this.readers.drop(path); // a descriptor kept for the replaced object must not serve the new one
     } catch (e) {
       await rm(tmp, { force: true });
       throw e;
@@ -124,6 +141,7 @@ export class FileStore implements ObjectStore {
 
   async get(key: string, off = 0, len = -1): Promise<Buffer> {
     const path = this.path(key);
+    if (len >= 0 && len <= RANGED_NO_STAT) return this.getRange(key, path, off, len);
     let fh: FileHandle;
     try {
       fh = await open(path, 'r');
@@ -134,18 +152,25 @@ export class FileStore implements ObjectStore {
       const st = await fh.stat();
       if (!st.isFile()) throw noSuchObject(key);
       const [start, end] = span(st.size, off, len);
-      const buf = Buffer.allocUnsafe(end - start);
-      let n = 0;
-      while (n < buf.length) {
-        const { bytesRead } = await fh.read(buf, n, buf.length - n, start + n);
-        if (bytesRead === 0) break;
-        n += bytesRead;
-      }
-      return buf.subarray(0, n);
+      return await readAt(fh, start, end - start);
     } catch (e) {
       throw fail(e, 'get', key);
     } finally {
       await fh.close();
+    }
+  }
+
+  /**
+   * A bounded ranged get (every block read): through a kept descriptor, and without an fstat (the read stops
+   * at the end of the file; a directory fails it with EISDIR). One pread per random block read.
+   */
+  private async getRange(key: string, path: string, off: number, len: number): Promise<Buffer> {
+    const [start] = span(Number.MAX_SAFE_INTEGER, off, len);
+    try {
+      return await this.readers.with(path, (fh) => readAt(fh, start, len));
+    } catch (e) {
+      if (isMissing(e) || errCode(e) === 'EISDIR') throw noSuchObject(key);
+      throw fail(e, 'get', key);
     }
   }
 
@@ -169,7 +194,9 @@ export class FileStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     // Empty parent directories are kept: removing them would race with a concurrent put into them.
     try {
-      await unlink(this.path(key));
+      const path = this.path(key);
+      this.readers.drop(path);
+      await unlink(path);
     } catch (e) {
       // EISDIR: only a directory is there, so there is no such object either.
       if (!isMissing(e) && errCode(e) !== 'EISDIR') throw fail(e, 'delete', key);
@@ -315,7 +342,9 @@ export class FileStore implements ObjectStore {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.readers.closeAll();
+  }
 }
 
 registerObjectStore('file', async (url, raw) => {
