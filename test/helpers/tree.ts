@@ -1,7 +1,7 @@
 // Seeded namespace workloads and a full description of a tree, for comparing two views of one volume.
 import { createHash } from 'node:crypto';
 import { FsError } from '../../src/errors.js';
-import type { Volume } from '../../src/sdk/index.js';
+import { Volume } from '../../src/sdk/index.js';
 
 /** A small seeded PRNG (mulberry32). */
 export function prng(seed: number) {
@@ -75,5 +75,15 @@ export async function workload(v: Volume, seed: number, ops: number): Promise<vo
       // A pick may name something an earlier op moved or removed; the namespace stays valid either way.
       if (!(e instanceof FsError) || !['ENOENT', 'EEXIST', 'ENOTDIR', 'EISDIR'].includes(e.code)) throw e;
     }
+  }
+}
+
+/** The tree a fresh read-only client of a mirror sees (no attribute or entry caches). */
+export async function mirrorTree(mirrorUrl: string): Promise<string[]> {
+  const ro = await Volume.open(mirrorUrl, { readOnly: true, attrTimeout: 0, entryTimeout: 0 });
+  try {
+    return await describeTree(ro);
+  } finally {
+    await ro.close();
   }
 }
