@@ -99,6 +99,33 @@ describe('cache group in one process (real HTTP servers on 127.0.0.1)', () => {
   });
 });
 
+describe('a member fetching from a slow object store', () => {
+  it('keeps a forwarding client waiting for its one fetch instead of being taken for dead', async () => {
+    const probeId = randomUUID();
+    // The store answers much later than the client's peer timeout.
+    const probe = newProbe(probeId, `mem://${randomUUID()}`, { latencyMs: 2000 });
+    const t = await tempVolume({ blockSize: BS, format: { storage: `probe://${probeId}` } });
+    vols.push(t);
+    const data = randomBytes(BS);
+    await t.v.writeFile('/model.bin', data);
+    const member = await t.open({ cacheDir: await tempDir(), cacheGroup: 'slow', groupMetaUrl: t.url, backgroundJobs: false });
+    const fwd = await t.open({
+      cacheGroup: 'slow',
+      groupMetaUrl: t.url,
+      noSharing: true,
+      groupTuning: { peerTimeoutMs: 1000, downMs: 600_000 },
+      backgroundJobs: false,
+    });
+    assert.equal(cacheOf(fwd).group!.members().length, 1);
+    const g0 = probe.gets;
+    assert.deepEqual(await fwd.readFile('/model.bin'), data);
+    assert.equal(probe.gets - g0, 1, 'one get, by the member');
+    assert.equal(cacheOf(fwd).stats.storeGets, 0, 'the client did not go to the store itself');
+    assert.equal(cacheOf(fwd).group!.stats.peerFailures, 0);
+    assert.equal(cacheOf(member).stats.storeGets, 1);
+  });
+});
+
 describe('cache group of `ferry cache serve` processes', () => {
   it('serves a file correctly while members hang, crash and leave', async () => {
     const t = await tempVolume({ blockSize: BS });

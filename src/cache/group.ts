@@ -62,6 +62,9 @@ export interface GroupStats {
   peerFailures: number;
 }
 
+/** While a member fetches a block for a peer, it tells the peer it is working this often (peer timeouts must be longer). */
+const PROCESSING_MS = 250;
+
 /** Warm-up, --check and --evict wait this long for a member (it may have to fetch the block first). */
 const WARM_TIMEOUT_MS = 120_000;
 
@@ -301,7 +304,18 @@ export class CacheGroup {
         return reply(204);
       }
       if (req.method !== 'GET') return reply(405);
-      const data = await source.localBlock(key);
+      let data: Buffer;
+      // Fetching a cold block from a slow store can take longer than a client's peer timeout: interim
+      // "102 Processing" lines meanwhile show the client a working member (its socket is not idle), so it
+      // waits for this one fetch instead of taking the member for dead and going to the store itself.
+      // A hung member sends nothing and still times out.
+      const working = source.has(key) ? undefined : setInterval(() => res.writeProcessing(), PROCESSING_MS);
+      if (working) res.writeProcessing();
+      try {
+        data = await source.localBlock(key);
+      } finally {
+        clearInterval(working);
+      }
       if (url.searchParams.get('warm')) return reply(204);
       const off = Number(url.searchParams.get('off') ?? 0);
       const len = Number(url.searchParams.get('len') ?? -1);
