@@ -26,7 +26,8 @@ function startReader(job: ReaderJob): Promise<Reader> {
   let out = '';
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  // 'close', not 'exit': the last lines of stdout may arrive after the exit event.
+  const exited = new Promise<number | null>((r) => proc.once('close', (code) => r(code)));
   const lineOf = (prefix: string) =>
     new Promise<string>((resolve, reject) => {
       const look = () => {
@@ -56,7 +57,7 @@ export async function runReaders(jobs: ReaderJob[]): Promise<{ ms: number; resul
   for (const r of readers) r.proc.stdin!.end('go\n');
   const results = await Promise.all(readers.map((r) => r.result));
   const ms = performance.now() - t0;
-  await Promise.all(readers.map((r) => (r.proc.exitCode === null ? new Promise((res) => r.proc.once('exit', res)) : undefined)));
+  await Promise.all(readers.map((r) => (r.proc.exitCode === null ? new Promise((res) => r.proc.once('close', res)) : undefined)));
   return { ms, results };
 }
 
@@ -69,7 +70,7 @@ export function ferry(args: string[]): Promise<string> {
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   return new Promise((resolve, reject) => {
-    proc.once('exit', (code) => {
+    proc.once('close', (code) => {
       children.delete(proc);
       if (code === 0) resolve(out);
       else reject(new Error(`ferry ${args[0]} exited with ${code}: ${err.trim()}`));

@@ -56,8 +56,12 @@ function args() {
   return o;
 }
 
+const started = performance.now();
+
+/** Where the run is: one updated line on a terminal, else timestamped lines (a log of a long run). */
 function progress(msg: string): void {
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${msg}`);
+  else if (msg) process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)} s] ${msg}\n`);
 }
 
 function pct(xs: number[], p: number): number {
@@ -154,6 +158,7 @@ async function main(): Promise<void> {
       const counts = proxy.reset();
       check(scenario, results);
       rows.push({ scenario, ms, bytes: o.size * o.readers, counts });
+      progress(`${scenario}: ${(ms / 1000).toFixed(1)} s, ${counts.gets} GETs, ${(counts.getBytes / MiB).toFixed(0)} MiB`);
     };
 
     // (a) every reader straight from the object store (no cache of any kind)
