@@ -222,7 +222,20 @@ export class CacheGroup {
   private call(m: Member, method: string, key: string, query: string, timeoutMs?: number): Promise<{ status: number; body: Buffer }> {
     this.stats.peerRequests++;
     const [host, port] = splitAddress(m.address);
-    return new Promise((resolve, reject) => {
+    const limit = Math.max(timeoutMs ?? 0, this.opts.peerTimeoutMs ?? 5000);
+    return new Promise((res0, rej0) => {
+      let last = performance.now();
+      const active = () => void (last = performance.now());
+      // An idle watchdog instead of the socket timeout: it judges only after pending input has been read
+      // (setImmediate runs after the poll phase), so a client that was stalled itself (a loaded machine)
+      // does not take a member whose bytes wait in its socket for a silent one.
+      const watchdog = setInterval(
+        () => setImmediate(() => performance.now() - last > limit && req.destroy(new Error(`cache member ${m.address} timed out`))),
+        Math.max(10, limit / 4),
+      );
+      watchdog.unref();
+      const resolve = (v: { status: number; body: Buffer }) => (clearInterval(watchdog), res0(v));
+      const reject = (e: Error) => (clearInterval(watchdog), rej0(e));
       const req = request(
         {
           host,
@@ -231,9 +244,9 @@ export class CacheGroup {
           path: `/block/${encodeURIComponent(key)}${query}`,
           agent: this.agent,
           headers: { 'x-ferry-volume': this.volume.uuid },
-          timeout: Math.max(timeoutMs ?? 0, this.opts.peerTimeoutMs ?? 5000),
         },
         (res) => {
+          active();
           const want = Number(res.headers['content-length']);
           // The body goes straight into one buffer of the announced length (no list of chunks to join).
           const sized = Number.isSafeInteger(want) && want >= 0 && want <= 1 << 30;
@@ -241,6 +254,7 @@ export class CacheGroup {
           const parts: Buffer[] = [];
           let got = 0;
           res.on('data', (c: Buffer) => {
+            active();
             if (whole && got + c.length <= whole.length) c.copy(whole, got);
             else parts.push(c);
             got += c.length;
@@ -254,7 +268,8 @@ export class CacheGroup {
           res.on('aborted', () => reject(new Error(`answer from ${m.address} aborted`)));
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`cache member ${m.address} timed out`)));
+      // "102 Processing" while the member fetches the block: it is working.
+      req.on('information', active);
       req.on('error', reject);
       req.end();
     });
@@ -309,8 +324,9 @@ export class CacheGroup {
       // "102 Processing" lines meanwhile show the client a working member (its socket is not idle), so it
       // waits for this one fetch instead of taking the member for dead and going to the store itself.
       // A hung member sends nothing and still times out.
-      const working = source.has(key) ? undefined : setInterval(() => res.writeProcessing(), PROCESSING_MS);
-      if (working) res.writeProcessing();
+      // (Cached blocks too: reading one can queue behind many others on a busy member.)
+      const working = setInterval(() => res.writeProcessing(), PROCESSING_MS);
+      if (!source.has(key)) res.writeProcessing();
       try {
         data = await source.localBlock(key);
       } finally {
