@@ -8,9 +8,10 @@
 //   HEAD   /block/<key>                           200 if the owner holds it, 404 if not (warm-up --check)
 //   DELETE /block/<key>                           the owner drops it (warm-up --evict)
 //
-// with header `x-ferry-volume: <uuid>`, so a member never answers for another volume. A member that does not
-// answer within the peer timeout (or refuses the connection) is skipped for a while and the client reads the
-// object store itself; one whose heartbeat lapses leaves everyone's ring at the next refresh.
+// with header `x-ferry-volume: <uuid>`, so a member never answers for another volume. While a member gets the
+// block it sends interim `102 Processing` lines. A member that sends nothing for the peer timeout (or refuses
+// the connection) is skipped for a while and the client reads the object store itself; one whose heartbeat
+// lapses leaves everyone's ring at the next refresh.
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import { FsError, isFsError } from '../errors.js';
@@ -36,7 +37,7 @@ export interface GroupOptions {
   replicas?: number;
   /** false: use the group but neither serve nor register (`--no-sharing`, warm-up). */
   member?: boolean;
-  /** A peer that has not answered within this is skipped (default 5000 ms). */
+  /** A peer that sends nothing (no byte, no 102) for this long is skipped (default 5000 ms; keep it above 250 ms). */
   peerTimeoutMs?: number;
   /** How long a peer that failed is skipped before it is tried again (default 10 s). */
   downMs?: number;
