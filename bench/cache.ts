@@ -1,29 +1,32 @@
-// npm run bench:cache — "model repository": one model-sized file read completely by N concurrent readers
-// from an object store made slow and remote (probe:// over file://: a per-request latency and one shared
-// bandwidth cap), side by side without cache, with a local disk cache per reader, and with a cache group
-// (cold, then after warm-up); then random 4 KiB read latency from the object store vs the caches.
+// npm run bench:cache — "model repository" (issue #9): one model-sized file in a volume on Ceph RGW (S3) made
+// slow and remote by a proxy (bench/throttle-proxy.ts: a delay per request, one bandwidth cap for all
+// responses), read completely by N concurrent reader processes (bench/cache-reader.ts), side by side:
+// (a) every reader straight from the object store, (b) through a cache group of `ferry cache serve`
+// members, cold, (c) the same after `ferry warmup`; object-store GETs and bytes are counted at the proxy.
+// Then random 4 KiB read latency from the object store vs the group vs a local disk cache.
 // A benchmark, never a test: it asserts nothing about timing.
 //
-//   node dist/bench/cache.js [--size 256M] [--readers 8] [--members 3] [--latency 20] [--bandwidth 400M] [--random 200]
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+//   node dist/bench/cache.js [--size 2G] [--readers 32] [--members 3] [--latency 20] [--bandwidth 128M] [--random 200]
+import { createHash, randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { availableParallelism, tmpdir } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CachedObjectStore } from '../src/cache/store.js';
-import { planWarmup, runWarmup } from '../src/cache/warmup.js';
-import { openCachedStore } from '../src/cache/options.js';
+import { DeleteBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { openObjectStore } from '../src/object/index.js';
-import type { Volume, VolumeOptions } from '../src/sdk/index.js';
-import { newProbe, type Probe } from '../test/helpers/cache.js';
-import { tempVolume } from '../test/helpers/volume.js';
+import { Volume } from '../src/sdk/index.js';
+import { cacheServe, type Server } from '../test/helpers/cache.js';
+import { RGW_ACCESS_KEY, RGW_ENDPOINT, RGW_SECRET_KEY, requireRgw, rgwBucket, rgwOptions } from '../test/helpers/rgw.js';
+import { ferry, killAll, runReaders } from './cache-procs.js';
+import type { ReaderJob, ReaderResult } from './cache-reader.js';
+import { ThrottleProxy, type ProxyCounts } from './throttle-proxy.js';
 
 const MiB = 1 << 20;
+const GROUP = 'bench';
+const PATH = '/model.bin';
 
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`bench:cache: ${msg}\n`);
-  process.stderr.write('usage: node dist/bench/cache.js [--size 256M] [--readers 8] [--members 3] [--latency 20] [--bandwidth 400M] [--random 200]\n');
+  process.stderr.write('usage: node dist/bench/cache.js [--size 2G] [--readers 32] [--members 3] [--latency 20] [--bandwidth 128M] [--random 200]\n');
   process.exit(msg ? 2 : 0);
 }
 
@@ -34,121 +37,31 @@ function size(s: string): number {
 }
 
 function args() {
-  const o = { size: 256 * MiB, readers: 8, members: 3, latency: 20, bandwidth: 400 * MiB, random: 200 };
+  // 128 MiB/s (about a 1 Gbit/s link): a cap that binds. This machine's RGW and Node S3 clients move only
+  // ~150-200 MiB/s in all, so a higher cap would leave (a) bound by CPU noise instead of by the link.
+  const o = { size: 2048 * MiB, readers: 32, members: 3, latency: 20, bandwidth: 128 * MiB, random: 200 };
   const a = process.argv.slice(2);
   for (let i = 0; i < a.length; i++) {
     const v = () => a[++i] ?? usage(`${a[i - 1]} needs a value`);
+    const count = (s: string) => (/^\d+$/.test(s) && Number(s) > 0 ? Number(s) : usage(`${a[i - 1]}: '${s}' is not a positive number`));
     if (a[i] === '--size') o.size = size(v());
-    else if (a[i] === '--readers') o.readers = Number(v());
-    else if (a[i] === '--members') o.members = Number(v());
+    else if (a[i] === '--readers') o.readers = count(v());
+    else if (a[i] === '--members') o.members = count(v());
     else if (a[i] === '--latency') o.latency = Number(v());
     else if (a[i] === '--bandwidth') o.bandwidth = size(v());
-    else if (a[i] === '--random') o.random = Number(v());
+    else if (a[i] === '--random') o.random = count(v());
     else if (a[i] === '-h' || a[i] === '--help') usage();
     else usage(`unknown option '${a[i]}'`);
   }
   return o;
 }
 
-/**
- * `--member`: a cache group member in a process of its own (like `ferry cache serve`, but over this
- * benchmark's probe store): prints its address, and its object-store counts when told to stop.
- */
-async function member(argv: string[]): Promise<void> {
-  const [probeId, inner, latency, bandwidth, metaUrl, cacheDir] = argv as [string, string, string, string, string, string];
-  const probe = newProbe(probeId, inner, { latencyMs: Number(latency), bandwidth: Number(bandwidth) });
-  const { openMeta } = await import('../src/meta/index.js');
-  const meta = await openMeta(metaUrl);
-  const format = await meta.load();
-  await meta.close();
-  const store = await openCachedStore(format, await openObjectStore(format.storage), {
-    cacheDir,
-    cacheGroup: 'bench',
-    groupMetaUrl: metaUrl,
-    groupLabel: 'bench member',
-  });
-  process.stdout.write(`member at ${store.group!.address}\n`);
-  process.on('SIGUSR2', () => process.stdout.write(`stats ${JSON.stringify({ gets: probe.gets, bytes: probe.getBytes })}\n`));
-  process.once('SIGTERM', () => {
-    void store.close().finally(() => {
-      process.stdout.write(`stats ${JSON.stringify({ gets: probe.gets, bytes: probe.getBytes })}\n`);
-      process.exit(0);
-    });
-  });
-}
+const started = performance.now();
 
-interface MemberProc {
-  proc: ChildProcess;
-  /** Its object-store gets and bytes so far. */
-  stats(): Promise<{ gets: number; bytes: number }>;
-  stop(): Promise<void>;
-}
-
-async function startMember(args: string[]): Promise<MemberProc> {
-  const proc = spawn(process.execPath, [fileURLToPath(import.meta.url), '--member', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const look = () => out.includes('member at ') && resolve();
-    proc.stdout!.on('data', look);
-    proc.once('exit', (c) => reject(new Error(`member exited with ${c}: ${out}`)));
-  });
-  const last = () => {
-    const all = [...out.matchAll(/stats (\{.*\})/g)];
-    return all.length;
-  };
-  return {
-    proc,
-    async stats() {
-      const n = last();
-      proc.kill('SIGUSR2');
-      while (last() === n) await new Promise((r) => setTimeout(r, 20));
-      const all = [...out.matchAll(/stats (\{.*\})/g)];
-      return JSON.parse(all.at(-1)![1]!) as { gets: number; bytes: number };
-    },
-    async stop() {
-      const done = new Promise<void>((r) => proc.once('exit', () => r()));
-      proc.kill('SIGTERM');
-      await done;
-    },
-  };
-}
-
+/** Where the run is: one updated line on a terminal, else timestamped lines (a log of a long run). */
 function progress(msg: string): void {
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${msg}`);
-}
-
-function cacheOf(v: Volume): CachedObjectStore {
-  let s: unknown = v.vfs.store.objects;
-  for (let i = 0; i < 8 && s; i++) {
-    if (s instanceof CachedObjectStore) return s;
-    s = (s as { inner?: unknown }).inner;
-  }
-  throw new Error('no cache in the store stack');
-}
-
-/** Reads the whole file in 4 MiB calls; the digest of reader 0 is checked. */
-async function readAll(v: Volume, path: string, digest: boolean): Promise<string> {
-  const fh = await v.open(path, 'r');
-  const buf = Buffer.allocUnsafe(4 * MiB);
-  const h = digest ? createHash('sha256') : undefined;
-  try {
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) break;
-      h?.update(buf.subarray(0, bytesRead));
-    }
-  } finally {
-    await fh.close();
-  }
-  return h?.digest('hex') ?? '';
-}
-
-interface Row {
-  scenario: string;
-  sec: number;
-  gets: number;
-  bytes: number;
+  else if (msg) process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)} s] ${msg}\n`);
 }
 
 function pct(xs: number[], p: number): number {
@@ -156,155 +69,170 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 
-async function main(): Promise<void> {
-  const o = args();
-  const root = await fsp.mkdtemp(join(tmpdir(), 'ferry-bench-cache-'));
-  const probeId = randomUUID();
-  const probe: Probe = newProbe(probeId, `file://${join(root, 'blocks')}`);
-  const t = await tempVolume({ parent: root, format: { storage: `probe://${probeId}` }, volume: { backgroundJobs: false } });
-  const open: Volume[] = [];
-  const openVol = async (opts: VolumeOptions) => {
-    const v = await t.open({ backgroundJobs: false, ...opts });
-    open.push(v);
-    return v;
-  };
-  const closeAll = async () => {
-    for (const v of open.splice(0)) await v.close();
-  };
-  const dir = async (n: string) => {
-    const d = join(root, n);
-    await fsp.mkdir(d, { recursive: true });
-    return d;
-  };
-  const members: MemberProc[] = [];
+/** Writes the model file (every 8 MiB piece differs) straight to RGW; returns its sha256. */
+async function writeModel(metaUrl: string, bytes: number): Promise<string> {
+  // The writer skips the proxy: the benchmark is about reads, and the proxy's counters start at zero anyway.
+  const v = await Volume.open(metaUrl, { backgroundJobs: false, objectOptions: { endpoint: RGW_ENDPOINT } });
   try {
-    console.log(
-      `FerryFS cache benchmark — node ${process.version}, ${availableParallelism()} cpus; a ${(o.size / MiB).toFixed(0)} MiB file ` +
-        `(block size ${t.v.format.blockSize / MiB} MiB) read by ${o.readers} concurrent in-process readers; object store: file:// ` +
-        `behind ${o.latency} ms per request and one ${(o.bandwidth / MiB).toFixed(0)} MiB/s link shared by all gets\n`,
-    );
-    progress('writing the model file');
-    const fh = await t.v.open('/model.bin', 'w');
+    const fh = await v.open(PATH, 'w');
     const piece = randomBytes(8 * MiB);
-    const want = createHash('sha256');
-    for (let off = 0; off < o.size; off += piece.length) {
-      const n = Math.min(piece.length, o.size - off);
-      piece.writeUInt32LE(off / piece.length, 0); // every piece differs
+    const h = createHash('sha256');
+    for (let off = 0; off < bytes; off += piece.length) {
+      const n = Math.min(piece.length, bytes - off);
+      piece.writeUInt32LE(off / piece.length, 0);
       await fh.write(piece, 0, n, off);
-      want.update(piece.subarray(0, n));
+      h.update(piece.subarray(0, n));
     }
     await fh.close();
-    const digest = want.digest('hex');
-    probe.latencyMs = o.latency;
-    probe.bandwidth = o.bandwidth;
-
-    const rows: Row[] = [];
-    const run = async (scenario: string, readers: Volume[]) => {
-      progress(scenario);
-      const g0 = probe.gets;
-      const b0 = probe.getBytes;
-      const t0 = performance.now();
-      const sums = await Promise.all(readers.map((v, i) => readAll(v, '/model.bin', i === 0)));
-      const sec = (performance.now() - t0) / 1000;
-      if (sums[0] !== digest) throw new Error(`${scenario}: wrong data`);
-      rows.push({ scenario, sec, gets: probe.gets - g0, bytes: probe.getBytes - b0 });
-    };
-    const readers = (opts: (i: number) => Promise<VolumeOptions>) => Promise.all(Array.from({ length: o.readers }, async (_, i) => openVol(await opts(i))));
-
-    // (a) straight from the object store
-    await run('(a) object store, no cache', await readers(async () => ({})));
-    await closeAll();
-    // (b) a local disk cache per reader: cold, then a second read
-    const local = await readers(async (i) => ({ cacheDir: await dir(`local${i}`) }));
-    await run('(b) local disk cache per reader, cold', local);
-    await Promise.all(local.map((v) => cacheOf(v).idle()));
-    await closeAll();
-    await run('(b2) local disk cache per reader, restarted (warm)', await readers(async (i) => ({ cacheDir: await dir(`local${i}`) })));
-    await closeAll();
-    // (c) a cache group of dedicated member processes, readers forwarding to it (--no-sharing). The members
-    // count their own object-store gets (each process has its own link of the same bandwidth).
-    const groupOpts = { cacheGroup: 'bench', groupMetaUrl: t.url };
-    const memberArgs = async (i: number) => [probeId, probe.inner, String(o.latency), String(o.bandwidth), t.url, await dir(`member${i}`)];
-    const counted = async () => {
-      let gets = 0;
-      let bytes = 0;
-      for (const m of members) {
-        const st = await m.stats();
-        gets += st.gets;
-        bytes += st.bytes;
-      }
-      return { gets, bytes };
-    };
-    const groupRun = async (scenario: string) => {
-      const before = await counted();
-      await run(scenario, await readers(async () => ({ ...groupOpts, noSharing: true })));
-      await closeAll();
-      const after = await counted();
-      rows.at(-1)!.gets += after.gets - before.gets;
-      rows.at(-1)!.bytes += after.bytes - before.bytes;
-    };
-    for (let i = 0; i < o.members; i++) members.push(await startMember(await memberArgs(i)));
-    await groupRun(`(c) cache group of ${o.members} member processes, cold`);
-    // (d) evict the members' caches, warm them (as `ferry warmup --cache-group` does), read again
-    const warmStore = await openCachedStore(t.v.format, await openObjectStore(t.v.format.storage), { ...groupOpts, noSharing: true, memoryCacheSize: 0 });
-    const plan = await planWarmup(t.v, ['/model.bin']);
-    await runWarmup(plan, warmStore, 'evict', 16);
-    progress('warming the group');
-    const c0 = await counted();
-    const w0 = performance.now();
-    await runWarmup(plan, warmStore, 'warm', 16);
-    const warmSec = (performance.now() - w0) / 1000;
-    const c1 = await counted();
-    rows.push({ scenario: `    ferry warmup into the group`, sec: warmSec, gets: c1.gets - c0.gets, bytes: c1.bytes - c0.bytes });
-    await groupRun(`(d) cache group of ${o.members}, after warm-up`);
-
-    console.log('| scenario | wall time | MB/s (all readers) | object-store GETs | bytes fetched | × file size |');
-    console.log('|---|---:|---:|---:|---:|---:|');
-    for (const r of rows) {
-      const total = r.scenario.startsWith('    ') ? o.size : o.size * o.readers;
-      console.log(
-        `| ${r.scenario.trim()} | ${r.sec.toFixed(2)} s | ${(total / 1e6 / r.sec).toFixed(0)} | ${r.gets} | ${(r.bytes / MiB).toFixed(0)} MiB | ${(r.bytes / o.size).toFixed(2)} |`,
-      );
-    }
-
-    // Random 4 KiB reads, one at a time, at the same random offsets for each source.
-    const offsets = Array.from({ length: o.random }, () => Math.floor(Math.random() * (o.size - 4096)));
-    const lat = async (v: Volume) => {
-      const h = await v.open('/model.bin', 'r');
-      const b = Buffer.allocUnsafe(4096);
-      const ms: number[] = [];
-      for (const off of offsets) {
-        const t0 = performance.now();
-        await h.read(b, 0, 4096, off);
-        ms.push(performance.now() - t0);
-      }
-      await h.close();
-      return ms;
-    };
-    progress('random 4 KiB reads');
-    const lrows: Array<[string, number[]]> = [];
-    lrows.push(['object store (no cache)', await lat(await openVol({}))]);
-    lrows.push(['local disk cache, warm (memory cache off)', await lat(await openVol({ cacheDir: await dir('local0'), memoryCacheSize: 0 }))]);
-    lrows.push(['local disk + memory cache, warm', await lat(await openVol({ cacheDir: await dir('local1'), memoryCacheSize: 2 * o.size }))]);
-    lrows.push([`cache group of ${o.members}, warm (forwarding reader)`, await lat(await openVol({ ...groupOpts, noSharing: true, memoryCacheSize: 0 }))]);
-    progress('');
-    console.log(`\n| random 4 KiB read (${o.random} reads, one at a time) | p50 | p99 |`);
-    console.log('|---|---:|---:|');
-    for (const [n, ms] of lrows) console.log(`| ${n} | ${pct(ms, 50).toFixed(2)} ms | ${pct(ms, 99).toFixed(2)} ms |`);
-    console.log(
-      '\nGETs and bytes are counted at the object store (all readers together). The local disk rows read block files ' +
-        'through the page cache; each disk-cache hit reads and checksums the whole block file.',
-    );
-    await warmStore.close();
+    return h.digest('hex');
   } finally {
-    for (const m of members) await m.stop().catch(() => undefined);
-    await closeAll();
-    await t.cleanup();
-    await fsp.rm(root, { recursive: true, force: true });
+    await v.close();
   }
 }
 
-(process.argv[2] === '--member' ? member(process.argv.slice(3)) : main()).catch((e) => {
+/** Deletes every object of the benchmark's bucket, then the bucket (RGW's memstore holds only ~4 GiB). */
+async function dropBucket(bucket: string): Promise<void> {
+  const s = await openObjectStore(`s3://${bucket}`, rgwOptions());
+  try {
+    const keys: string[] = [];
+    for await (const o of s.listAll('')) keys.push(o.key);
+    const many = (s as { deleteMany?: (k: string[]) => Promise<void> }).deleteMany;
+    if (many) await many.call(s, keys);
+    else for (const k of keys) await s.delete(k);
+  } finally {
+    await s.close();
+  }
+  const c = new S3Client({ endpoint: RGW_ENDPOINT, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: RGW_ACCESS_KEY, secretAccessKey: RGW_SECRET_KEY } });
+  try {
+    await c.send(new DeleteBucketCommand({ Bucket: bucket }));
+  } finally {
+    c.destroy();
+  }
+}
+
+interface Row {
+  scenario: string;
+  ms: number;
+  /** Bytes the readers (or warm-up) delivered, for MB/s. */
+  bytes: number;
+  counts: ProxyCounts;
+}
+
+async function main(): Promise<void> {
+  const o = args();
+  await requireRgw();
+  const root = await fsp.mkdtemp(join(tmpdir(), 'ferry-bench-cache-'));
+  const proxy = new ThrottleProxy({ target: RGW_ENDPOINT, delayMs: o.latency, bandwidth: o.bandwidth });
+  const endpoint = await proxy.listen();
+  const bucket = rgwBucket('bench-cache');
+  const metaUrl = `sqlite3://${join(root, 'meta.db')}`;
+  const members: Server[] = [];
+  let formatted = false;
+  const interrupted = () => {
+    killAll();
+    for (const m of members) m.proc.kill('SIGKILL');
+  };
+  process.once('SIGINT', interrupted);
+  try {
+    const load0 = loadavg()[0]!.toFixed(1);
+    progress('formatting');
+    // Every client reads the storage URL, with the proxy as its S3 endpoint, from the volume's format record.
+    await ferry(['format', '--storage', `s3://${bucket}`, '--storage-endpoint', endpoint, '--access-key', RGW_ACCESS_KEY, '--secret-key', RGW_SECRET_KEY, '--trash-days', '0', metaUrl, 'models']);
+    formatted = true;
+    progress(`writing the ${(o.size / MiB).toFixed(0)} MiB model file`);
+    const w0 = performance.now();
+    const digest = await writeModel(metaUrl, o.size);
+    const writeSec = (performance.now() - w0) / 1000;
+
+    const rows: Row[] = [];
+    const seqJobs = (options: ReaderJob['options']): ReaderJob[] =>
+      Array.from({ length: o.readers }, (_, i) => ({ metaUrl, path: PATH, options, digest: i === 0 }));
+    const check = (scenario: string, results: ReaderResult[]) => {
+      if (results[0]!.sha256 !== digest) throw new Error(`${scenario}: reader 0 read wrong data`);
+      for (const r of results) if (r.bytes !== o.size) throw new Error(`${scenario}: a reader read ${r.bytes} of ${o.size} bytes`);
+    };
+    const readAll = async (scenario: string, options: ReaderJob['options']) => {
+      progress(scenario);
+      proxy.reset();
+      const { ms, results } = await runReaders(seqJobs(options));
+      const counts = proxy.reset();
+      check(scenario, results);
+      rows.push({ scenario, ms, bytes: o.size * o.readers, counts });
+      progress(`${scenario}: ${(ms / 1000).toFixed(1)} s, ${counts.gets} GETs, ${(counts.getBytes / MiB).toFixed(0)} MiB`);
+    };
+
+    // (a) every reader straight from the object store (no cache of any kind)
+    await readAll('(a) every reader straight from the object store', {});
+
+    // (b) a cache group of dedicated members, cold; readers are forwarding clients (no disk cache, not members)
+    for (let i = 0; i < o.members; i++) {
+      members.push(await cacheServe(metaUrl, ['--cache-group', GROUP, '--listen', '127.0.0.1:0', '--cache-dir', join(root, `member${i}`)]));
+    }
+    const groupClient = { cacheGroup: GROUP, noSharing: true };
+    await readAll(`(b) cache group of ${o.members} members, cold`, groupClient);
+
+    // (c) empty the group (`warmup --evict`), warm it with the real CLI, read again
+    progress('ferry warmup');
+    await ferry(['warmup', metaUrl, PATH, '--cache-group', GROUP, '--evict']);
+    proxy.reset();
+    const t0 = performance.now();
+    const warmOut = await ferry(['warmup', metaUrl, PATH, '--cache-group', GROUP, '--threads', '16']);
+    rows.push({ scenario: `    ferry warmup --cache-group (into ${o.members} members)`, ms: performance.now() - t0, bytes: o.size, counts: proxy.reset() });
+    await readAll(`(c) cache group of ${o.members} members, after warmup`, groupClient);
+
+    // Random 4 KiB reads, one at a time, at the same 4 KiB-aligned offsets for each source.
+    const offsets = Array.from({ length: o.random }, () => Math.floor(Math.random() * Math.floor(o.size / 4096)) * 4096);
+    const latency = async (options: ReaderJob['options'], passes = 1) => {
+      proxy.reset();
+      const { results } = await runReaders([{ metaUrl, path: PATH, options, offsets, passes }]);
+      return { passes: results[0]!.latencies!, gets: proxy.reset().gets };
+    };
+    progress('random 4 KiB reads');
+    const lrows: Array<[string, number[], number]> = [];
+    const store = await latency({});
+    lrows.push(['object store (no cache: a 4 KiB ranged GET each)', store.passes[0]!, store.gets]);
+    const group = await latency({ ...groupClient, memoryCacheSize: 0 });
+    lrows.push([`cache group of ${o.members}, warm (forwarding client, no memory cache)`, group.passes[0]!, group.gets]);
+    const local = await latency({ cacheDir: join(root, 'local'), memoryCacheSize: 0 }, 2);
+    lrows.push(['local disk cache, cold (first read fetches the whole 4 MiB block)', local.passes[0]!, local.gets]);
+    lrows.push(['local disk cache, warm (memory cache off)', local.passes[1]!, 0]);
+    progress('');
+
+    const mb = (b: number) => `${(b / MiB).toFixed(0)} MiB`;
+    console.log(
+      `FerryFS cache benchmark — node ${process.version}, ${availableParallelism()} cpus, load average ${load0} at start, ` +
+        `${loadavg()[0]!.toFixed(1)} at end (a shared machine: wall times are noisy)\n` +
+        `A ${mb(o.size)} file (4 MiB blocks) written once in ${writeSec.toFixed(0)} s to Ceph RGW (S3), read through a proxy adding ` +
+        `${o.latency} ms per request and one ${mb(o.bandwidth)}/s link shared by all responses, by ${o.readers} concurrent ` +
+        `reader processes (SDK Volume.open each, 4 MiB sequential reads)\n`,
+    );
+    console.log('| scenario | wall time | MB/s (all readers) | object-store GETs | bytes fetched | × file size |');
+    console.log('|---|---:|---:|---:|---:|---:|');
+    for (const r of rows) {
+      console.log(
+        `| ${r.scenario.trim()} | ${(r.ms / 1000).toFixed(1)} s | ${(r.bytes / 1e6 / (r.ms / 1000)).toFixed(0)} | ${r.counts.gets} | ` +
+          `${mb(r.counts.getBytes)} | ${(r.counts.getBytes / o.size).toFixed(2)} |`,
+      );
+    }
+    console.log(`\n| random 4 KiB read (${o.random} reads, one at a time) | p50 | p99 | object-store GETs |`);
+    console.log('|---|---:|---:|---:|');
+    for (const [n, ms, gets] of lrows) console.log(`| ${n} | ${pct(ms, 50).toFixed(2)} ms | ${pct(ms, 99).toFixed(2)} ms | ${gets} |`);
+    console.log(
+      `\nGETs and bytes are counted at the proxy (readers, members and warm-up together; the members' 'warmup --evict' ` +
+        `before (c) is not counted). ferry warmup said: ${warmOut.trim()}`,
+    );
+  } finally {
+    progress('cleaning up');
+    for (const m of members) await m.stop().catch(() => undefined);
+    killAll();
+    await proxy.close();
+    await dropBucket(bucket).catch((e) => formatted && process.stderr.write(`bench:cache: could not delete bucket ${bucket}: ${(e as Error).message}\n`));
+    await fsp.rm(root, { recursive: true, force: true });
+    progress('');
+  }
+}
+
+main().catch((e) => {
   process.stderr.write(`bench:cache: ${(e as Error)?.stack ?? String(e)}\n`);
   process.exit(1);
 });

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CachedObjectStore } from '../src/cache/index.js';
+import { planWarmup } from '../src/cache/warmup.js';
 import type { Volume } from '../src/sdk/index.js';
 import { cacheServe, newProbe, until, type Server } from './helpers/cache.js';
 import { tempVolume, type TempVolume } from './helpers/volume.js';
@@ -96,6 +97,62 @@ describe('cache group in one process (real HTTP servers on 127.0.0.1)', () => {
     await clients.pop()!.close();
     await cacheOf(clients[0]!).group!.refresh();
     assert.equal(cacheOf(clients[0]!).group!.members().length, 4);
+  });
+});
+
+describe('a member fetching from a slow object store', () => {
+  it('keeps a forwarding client waiting for its one fetch instead of being taken for dead', async () => {
+    const probeId = randomUUID();
+    // The store answers much later than the client's peer timeout.
+    const probe = newProbe(probeId, `mem://${randomUUID()}`, { latencyMs: 2000 });
+    const t = await tempVolume({ blockSize: BS, format: { storage: `probe://${probeId}` } });
+    vols.push(t);
+    const data = randomBytes(BS);
+    await t.v.writeFile('/model.bin', data);
+    const member = await t.open({ cacheDir: await tempDir(), cacheGroup: 'slow', groupMetaUrl: t.url, backgroundJobs: false });
+    const fwd = await t.open({
+      cacheGroup: 'slow',
+      groupMetaUrl: t.url,
+      noSharing: true,
+      groupTuning: { peerTimeoutMs: 1000, downMs: 600_000 },
+      backgroundJobs: false,
+    });
+    assert.equal(cacheOf(fwd).group!.members().length, 1);
+    const g0 = probe.gets;
+    assert.deepEqual(await fwd.readFile('/model.bin'), data);
+    assert.equal(probe.gets - g0, 1, 'one get, by the member');
+    assert.equal(cacheOf(fwd).stats.storeGets, 0, 'the client did not go to the store itself');
+    assert.equal(cacheOf(fwd).group!.stats.peerFailures, 0);
+    assert.equal(cacheOf(member).stats.storeGets, 1);
+  });
+});
+
+describe('a client that is stalled itself', () => {
+  it('does not take a member whose answer waits in its socket for a dead one', async () => {
+    const t = await tempVolume({ blockSize: BS });
+    vols.push(t);
+    const data = randomBytes(BS);
+    await t.v.writeFile('/m.bin', data);
+    const a = await cacheServe(t.url, ['--cache-group', 'stall', '--listen', '127.0.0.1:0', '--cache-dir', await tempDir()]);
+    servers.push(a);
+    const c = await t.open({
+      cacheGroup: 'stall',
+      groupMetaUrl: t.url,
+      noSharing: true,
+      memoryCacheSize: 0,
+      groupTuning: { peerTimeoutMs: 300, downMs: 600_000 },
+      backgroundJobs: false,
+    });
+    const g = cacheOf(c).group!;
+    const { key } = (await planWarmup(t.v, ['/m.bin'])).blocks[0]!;
+    assert.deepEqual(await g.fetch(key), data, 'the member holds the block now');
+    const answer = g.fetch(key);
+    await new Promise((r) => setImmediate(r)); // the request is on the wire
+    // The client's event loop stalls well past the peer timeout while the member answers.
+    const until = Date.now() + 1500;
+    while (Date.now() < until);
+    assert.deepEqual(await answer, data);
+    assert.equal(g.stats.peerFailures, 0);
   });
 });
 

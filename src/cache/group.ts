@@ -8,9 +8,10 @@
 //   HEAD   /block/<key>                           200 if the owner holds it, 404 if not (warm-up --check)
 //   DELETE /block/<key>                           the owner drops it (warm-up --evict)
 //
-// with header `x-ferry-volume: <uuid>`, so a member never answers for another volume. A member that does not
-// answer within the peer timeout (or refuses the connection) is skipped for a while and the client reads the
-// object store itself; one whose heartbeat lapses leaves everyone's ring at the next refresh.
+// with header `x-ferry-volume: <uuid>`, so a member never answers for another volume. While a member gets the
+// block it sends interim `102 Processing` lines. A member that sends nothing for the peer timeout (or refuses
+// the connection) is skipped for a while and the client reads the object store itself; one whose heartbeat
+// lapses leaves everyone's ring at the next refresh.
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import { FsError, isFsError } from '../errors.js';
@@ -36,7 +37,7 @@ export interface GroupOptions {
   replicas?: number;
   /** false: use the group but neither serve nor register (`--no-sharing`, warm-up). */
   member?: boolean;
-  /** A peer that has not answered within this is skipped (default 5000 ms). */
+  /** A peer that sends nothing (no byte, no 102) for this long is skipped (default 5000 ms; keep it above 250 ms). */
   peerTimeoutMs?: number;
   /** How long a peer that failed is skipped before it is tried again (default 10 s). */
   downMs?: number;
@@ -61,6 +62,9 @@ export interface GroupStats {
   peerRequests: number;
   peerFailures: number;
 }
+
+/** While a member fetches a block for a peer, it tells the peer it is working this often (peer timeouts must be longer). */
+const PROCESSING_MS = 250;
 
 /** Warm-up, --check and --evict wait this long for a member (it may have to fetch the block first). */
 const WARM_TIMEOUT_MS = 120_000;
@@ -219,7 +223,20 @@ export class CacheGroup {
   private call(m: Member, method: string, key: string, query: string, timeoutMs?: number): Promise<{ status: number; body: Buffer }> {
     this.stats.peerRequests++;
     const [host, port] = splitAddress(m.address);
-    return new Promise((resolve, reject) => {
+    const limit = Math.max(timeoutMs ?? 0, this.opts.peerTimeoutMs ?? 5000);
+    return new Promise((res0, rej0) => {
+      let last = performance.now();
+      const active = () => void (last = performance.now());
+      // An idle watchdog instead of the socket timeout: it judges only after pending input has been read
+      // (setImmediate runs after the poll phase), so a client that was stalled itself (a loaded machine)
+      // does not take a member whose bytes wait in its socket for a silent one.
+      const watchdog = setInterval(
+        () => setImmediate(() => performance.now() - last > limit && req.destroy(new Error(`cache member ${m.address} timed out`))),
+        Math.max(10, limit / 4),
+      );
+      watchdog.unref();
+      const resolve = (v: { status: number; body: Buffer }) => (clearInterval(watchdog), res0(v));
+      const reject = (e: Error) => (clearInterval(watchdog), rej0(e));
       const req = request(
         {
           host,
@@ -228,9 +245,9 @@ export class CacheGroup {
           path: `/block/${encodeURIComponent(key)}${query}`,
           agent: this.agent,
           headers: { 'x-ferry-volume': this.volume.uuid },
-          timeout: Math.max(timeoutMs ?? 0, this.opts.peerTimeoutMs ?? 5000),
         },
         (res) => {
+          active();
           const want = Number(res.headers['content-length']);
           // The body goes straight into one buffer of the announced length (no list of chunks to join).
           const sized = Number.isSafeInteger(want) && want >= 0 && want <= 1 << 30;
@@ -238,6 +255,7 @@ export class CacheGroup {
           const parts: Buffer[] = [];
           let got = 0;
           res.on('data', (c: Buffer) => {
+            active();
             if (whole && got + c.length <= whole.length) c.copy(whole, got);
             else parts.push(c);
             got += c.length;
@@ -251,7 +269,8 @@ export class CacheGroup {
           res.on('aborted', () => reject(new Error(`answer from ${m.address} aborted`)));
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`cache member ${m.address} timed out`)));
+      // "102 Processing" while the member fetches the block: it is working.
+      req.on('information', active);
       req.on('error', reject);
       req.end();
     });
@@ -301,7 +320,19 @@ export class CacheGroup {
         return reply(204);
       }
       if (req.method !== 'GET') return reply(405);
-      const data = await source.localBlock(key);
+      let data: Buffer;
+      // Fetching a cold block from a slow store can take longer than a client's peer timeout: interim
+      // "102 Processing" lines meanwhile show the client a working member (its socket is not idle), so it
+      // waits for this one fetch instead of taking the member for dead and going to the store itself.
+      // A hung member sends nothing and still times out.
+      // (Cached blocks too: reading one can queue behind many others on a busy member.)
+      const working = setInterval(() => res.writeProcessing(), PROCESSING_MS);
+      if (!source.has(key)) res.writeProcessing();
+      try {
+        data = await source.localBlock(key);
+      } finally {
+        clearInterval(working);
+      }
       if (url.searchParams.get('warm')) return reply(204);
       const off = Number(url.searchParams.get('off') ?? 0);
       const len = Number(url.searchParams.get('len') ?? -1);
