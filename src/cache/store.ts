@@ -35,6 +35,7 @@ export class CachedObjectStore implements ObjectStore {
   group?: CacheGroup;
   readonly stats: CacheStats = { memoryHits: 0, diskHits: 0, groupHits: 0, storeGets: 0, storeBytes: 0 };
   private readonly flights = new SingleFlight<Buffer>();
+  private readonly diskReads = new SingleFlight<Buffer | null>();
   createMultipartUpload?: (key: string) => Promise<MultipartUpload>;
   uploadPart?: (key: string, uploadId: string, num: number, data: Buffer) => Promise<Part>;
   completeUpload?: (key: string, uploadId: string, parts: Part[]) => Promise<void>;
@@ -134,7 +135,10 @@ export class CachedObjectStore implements ObjectStore {
       this.stats.memoryHits++;
       return m;
     }
-    const d = await this.disk?.get(key);
+    if (!this.disk) return undefined;
+    // Concurrent readers of one cached block (a burst of peers at a group member) share one disk read and
+    // one checksum check: each doing its own would stall the event loop when many arrive at once.
+    const d = await this.diskReads.run(key, async () => (await this.disk!.get(key)) ?? null);
     if (d) {
       this.stats.diskHits++;
       this.memory?.put(key, d);
