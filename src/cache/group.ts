@@ -37,7 +37,8 @@ export interface GroupOptions {
   replicas?: number;
   /** false: use the group but neither serve nor register (`--no-sharing`, warm-up). */
   member?: boolean;
-  /** A peer that sends nothing (no byte, no 102) for this long is skipped (default 5000 ms; keep it above 250 ms). */
+  /** A peer that sends nothing (no byte, no 102) for this long is skipped once it also left the ring (its
+   *  heartbeat lapsed): silence alone means a slow member (default 5000 ms; keep it above 250 ms). */
   peerTimeoutMs?: number;
   /** How long a peer that failed is skipped before it is tried again (default 10 s). */
   downMs?: number;
@@ -220,6 +221,16 @@ export class CacheGroup {
     }
   }
 
+  /**
+   * A silent member that still heartbeats (it is in the ring) is slow — a loaded host — not dead: wait for
+   * it until its heartbeat would lapse rather than read its share from the object store, which is what a
+   * group exists to avoid. A hung or cut-off member leaves the ring at the next refresh and is given up.
+   */
+  private patientWith(m: Member, silentMs: number): boolean {
+    const cap = (this.opts.memberTimeoutMs ?? 4 * (this.opts.heartbeatMs ?? 5000)) + (this.opts.refreshMs ?? 3000);
+    return silentMs < cap && this.ring.list().some((x) => x.id === m.id);
+  }
+
   private call(m: Member, method: string, key: string, query: string, timeoutMs?: number): Promise<{ status: number; body: Buffer }> {
     this.stats.peerRequests++;
     const [host, port] = splitAddress(m.address);
@@ -231,7 +242,11 @@ export class CacheGroup {
       // (setImmediate runs after the poll phase), so a client that was stalled itself (a loaded machine)
       // does not take a member whose bytes wait in its socket for a silent one.
       const watchdog = setInterval(
-        () => setImmediate(() => performance.now() - last > limit && req.destroy(new Error(`cache member ${m.address} timed out`))),
+        () =>
+          setImmediate(() => {
+            const silent = performance.now() - last;
+            if (silent > limit && !this.patientWith(m, silent)) req.destroy(new Error(`cache member ${m.address} timed out`));
+          }),
         Math.max(10, limit / 4),
       );
       watchdog.unref();
