@@ -197,7 +197,8 @@ export class FileHandle {
         this.vfs.read(this.ctx, this.fd, off, want).then(
           (b) => {
             off += b.length;
-            stream.push(b.length ? b : null);
+            // A stream's chunks belong to its consumer, who may modify them: never hand out a cached block.
+            stream.push(b.length ? Buffer.from(b) : null);
           },
           (e) => stream.destroy(e),
         );

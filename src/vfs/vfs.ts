@@ -305,6 +305,7 @@ export class VFS {
     return { fh: h.fh, attr: this.remember(ino, attr) };
   }
 
+  /** The bytes may be a view of a cached block (no copy on the large-read path): callers must not modify them. */
   async read(ctx: Context, fh: number, off: number, len: number): Promise<Buffer> {
     const h = this.handle(fh);
     if (!h.reader) throw fsErr(canRead(h.flags) ? 'EISDIR' : 'EBADF');
