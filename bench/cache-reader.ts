@@ -25,6 +25,10 @@ export interface ReaderResult {
   sha256?: string;
   /** Random mode: the latency of each read, per pass. */
   latencies?: number[][];
+  /** This reader's own object-store GETs for blocks, and why it gave up on group members (reason -> count). */
+  storeGets?: number;
+  groupHits?: number;
+  peerFailures?: Record<string, number>;
 }
 
 const CALL = 4 << 20;
@@ -48,13 +52,19 @@ async function sequential(v: Volume, job: ReaderJob): Promise<ReaderResult> {
   return { bytes, ms: performance.now() - t0, sha256: h?.digest('hex') };
 }
 
-/** Waits for the cache files being written, wherever the cache sits in the store stack. */
-async function idle(v: Volume): Promise<void> {
+/** The cache layer, wherever it sits in the store stack. */
+function cacheOf(v: Volume): CachedObjectStore | undefined {
   let s: unknown = v.vfs.store.objects;
   for (let i = 0; i < 8 && s; i++) {
-    if (s instanceof CachedObjectStore) return s.idle();
+    if (s instanceof CachedObjectStore) return s;
     s = (s as { inner?: unknown }).inner;
   }
+  return undefined;
+}
+
+/** Waits for the cache files being written. */
+async function idle(v: Volume): Promise<void> {
+  await cacheOf(v)?.idle();
 }
 
 async function random(v: Volume, job: ReaderJob): Promise<ReaderResult> {
@@ -90,6 +100,8 @@ async function main(): Promise<void> {
     const lines = createInterface({ input: process.stdin });
     for await (const line of lines) if (line.trim() === 'go') break;
     const r = job.offsets ? await random(v, job) : await sequential(v, job);
+    const c = cacheOf(v);
+    if (c) Object.assign(r, { storeGets: c.stats.storeGets, groupHits: c.stats.groupHits, peerFailures: c.group?.stats.failureReasons });
     process.stdout.write(`result ${JSON.stringify(r)}\n`);
   } finally {
     await v.close();

@@ -6,7 +6,9 @@
 // Then random 4 KiB read latency from the object store vs the group vs a local disk cache.
 // A benchmark, never a test: it asserts nothing about timing.
 //
-//   node dist/bench/cache.js [--size 2G] [--readers 32] [--members 3] [--latency 20] [--bandwidth 128M] [--random 200]
+//   node dist/bench/cache.js [--size 2G] [--readers 32] [--members 3] [--latency 20] [--bandwidth 128M] [--random 200] [--no-direct]
+//
+// --no-direct skips (a), the longest part, when working on the group.
 import { createHash, randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -26,7 +28,7 @@ const PATH = '/model.bin';
 
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`bench:cache: ${msg}\n`);
-  process.stderr.write('usage: node dist/bench/cache.js [--size 2G] [--readers 32] [--members 3] [--latency 20] [--bandwidth 128M] [--random 200]\n');
+  process.stderr.write('usage: node dist/bench/cache.js [--size 2G] [--readers 32] [--members 3] [--latency 20] [--bandwidth 128M] [--random 200] [--no-direct]\n');
   process.exit(msg ? 2 : 0);
 }
 
@@ -39,7 +41,7 @@ function size(s: string): number {
 function args() {
   // 128 MiB/s (about a 1 Gbit/s link): a cap that binds. This machine's RGW and Node S3 clients move only
   // ~150-200 MiB/s in all, so a higher cap would leave (a) bound by CPU noise instead of by the link.
-  const o = { size: 2048 * MiB, readers: 32, members: 3, latency: 20, bandwidth: 128 * MiB, random: 200 };
+  const o = { size: 2048 * MiB, readers: 32, members: 3, latency: 20, bandwidth: 128 * MiB, random: 200, direct: true };
   const a = process.argv.slice(2);
   for (let i = 0; i < a.length; i++) {
     const v = () => a[++i] ?? usage(`${a[i - 1]} needs a value`);
@@ -50,6 +52,7 @@ function args() {
     else if (a[i] === '--latency') o.latency = Number(v());
     else if (a[i] === '--bandwidth') o.bandwidth = size(v());
     else if (a[i] === '--random') o.random = count(v());
+    else if (a[i] === '--no-direct') o.direct = false;
     else if (a[i] === '-h' || a[i] === '--help') usage();
     else usage(`unknown option '${a[i]}'`);
   }
@@ -145,6 +148,7 @@ async function main(): Promise<void> {
     const writeSec = (performance.now() - w0) / 1000;
 
     const rows: Row[] = [];
+    const notes: string[] = [];
     const seqJobs = (options: ReaderJob['options']): ReaderJob[] =>
       Array.from({ length: o.readers }, (_, i) => ({ metaUrl, path: PATH, options, digest: i === 0 }));
     const check = (scenario: string, results: ReaderResult[]) => {
@@ -159,10 +163,16 @@ async function main(): Promise<void> {
       check(scenario, results);
       rows.push({ scenario, ms, bytes: o.size * o.readers, counts });
       progress(`${scenario}: ${(ms / 1000).toFixed(1)} s, ${counts.gets} GETs, ${(counts.getBytes / MiB).toFixed(0)} MiB`);
+      // Who fetched from the store: readers that gave up on a member (and why), or the members.
+      const readerGets = results.reduce((n, r) => n + (r.storeGets ?? 0), 0);
+      const reasons: Record<string, number> = {};
+      for (const r of results) for (const [k, n] of Object.entries(r.peerFailures ?? {})) reasons[k] = (reasons[k] ?? 0) + n;
+      const why = Object.entries(reasons).map(([k, n]) => `${n}x ${k}`).join(', ');
+      if (options.cacheGroup) notes.push(`${scenario.trim()}: readers' own GETs ${readerGets}${why ? ` (gave up on a member: ${why})` : ''}, members' ${counts.gets - readerGets}`);
     };
 
     // (a) every reader straight from the object store (no cache of any kind)
-    await readAll('(a) every reader straight from the object store', {});
+    if (o.direct) await readAll('(a) every reader straight from the object store', {});
 
     // (b) a cache group of dedicated members, cold; readers are forwarding clients (no disk cache, not members)
     for (let i = 0; i < o.members; i++) {
@@ -221,6 +231,7 @@ async function main(): Promise<void> {
       `\nGETs and bytes are counted at the proxy (readers, members and warm-up together; the members' 'warmup --evict' ` +
         `before (c) is not counted). ferry warmup said: ${warmOut.trim()}`,
     );
+    for (const n of notes) console.log(`- ${n}`);
   } finally {
     progress('cleaning up');
     for (const m of members) await m.stop().catch(() => undefined);

@@ -127,6 +127,36 @@ describe('a member fetching from a slow object store', () => {
   });
 });
 
+describe('a member that resets a connection', () => {
+  it('is asked again on a fresh connection instead of its share being read from the store', async () => {
+    const probeId = randomUUID();
+    const probe = newProbe(probeId, `mem://${randomUUID()}`);
+    const t = await tempVolume({ blockSize: BS, format: { storage: `probe://${probeId}` } });
+    vols.push(t);
+    const data = randomBytes(3 * BS);
+    await t.v.writeFile('/model.bin', data);
+    const member = await t.open({ cacheDir: await tempDir(), cacheGroup: 'reset', groupMetaUrl: t.url, backgroundJobs: false });
+    // The first two requests the member gets are cut with a TCP reset (as when a kept-alive socket is closed
+    // by the server while the client reuses it).
+    const server = (cacheOf(member).group as unknown as { server: import('node:http').Server }).server;
+    let resets = 2;
+    server.prependListener('request', (req) => {
+      if (resets > 0) {
+        resets--;
+        req.socket.resetAndDestroy();
+      }
+    });
+    const fwd = await t.open({ cacheGroup: 'reset', groupMetaUrl: t.url, noSharing: true, memoryCacheSize: 0, backgroundJobs: false });
+    const g0 = probe.gets;
+    assert.deepEqual(await fwd.readFile('/model.bin'), data);
+    const group = cacheOf(fwd).group!;
+    assert.equal(resets, 0);
+    assert.equal(cacheOf(fwd).stats.storeGets, 0, 'every block came from the member, after asking again');
+    assert.equal(group.stats.failureReasons.ECONNRESET, 2);
+    assert.equal(probe.gets - g0, 3, 'the member fetched each block once');
+  });
+});
+
 describe('a client that is stalled itself', () => {
   it('does not take a member whose answer waits in its socket for a dead one', async () => {
     const t = await tempVolume({ blockSize: BS });

@@ -62,10 +62,15 @@ export interface GroupStats {
   servedBytes: number;
   peerRequests: number;
   peerFailures: number;
+  /** Why peers were given up (a short reason -> count): what sent reads to the object store instead. */
+  failureReasons: Record<string, number>;
 }
 
 /** While a member fetches a block for a peer, it tells the peer it is working this often (peer timeouts must be longer). */
 const PROCESSING_MS = 250;
+
+/** Failed requests to a member still in the ring asked again before its share is read from the store. */
+const PEER_RETRIES = 2;
 
 /** Warm-up, --check and --evict wait this long for a member (it may have to fetch the block first). */
 const WARM_TIMEOUT_MS = 120_000;
@@ -77,11 +82,13 @@ export interface Member extends RingMember {
 
 export class CacheGroup {
   readonly ring = new HashRing();
-  readonly stats: GroupStats = { served: 0, servedBytes: 0, peerRequests: 0, peerFailures: 0 };
+  readonly stats: GroupStats = { served: 0, servedBytes: 0, peerRequests: 0, peerFailures: 0, failureReasons: {} };
   /** This member's advertised address (undefined for a non-member). */
   address?: string;
   private server?: Server;
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64, keepAliveMsecs: 10_000 });
+  // Idle sockets are closed here (timeout) well before the member's server closes them (keepAliveTimeout
+  // 60 s): reusing a socket the server is closing at that moment fails with ECONNRESET.
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64, keepAliveMsecs: 10_000, timeout: 30_000 });
   private readonly down = new Map<string, number>();
   private timers: NodeJS.Timeout[] = [];
   private source?: BlockSource;
@@ -173,18 +180,35 @@ export class CacheGroup {
     for (const m of this.owners(key)) {
       if (m.id === this.address) return undefined;
       if (!this.alive(m)) continue;
-      try {
-        const r = await this.call(m, 'GET', key, len < 0 && off === 0 ? '' : `?off=${off}&len=${len}`);
-        if (r.status === 200) return r.body;
-        // 404: the owner found no such object; reading the store ourselves gives the authoritative error.
-        if (r.status === 404) return undefined;
-      } catch {
-        // fall through to the next owner, then to the object store
+      for (let attempt = 0; ; attempt++) {
+        let reason: string;
+        let retry = false;
+        try {
+          const r = await this.call(m, 'GET', key, len < 0 && off === 0 ? '' : `?off=${off}&len=${len}`);
+          if (r.status === 200) return r.body;
+          // 404: the owner found no such object; reading the store ourselves gives the authoritative error.
+          if (r.status === 404) return undefined;
+          // 5xx: the member is alive but could not get the block (its store read failed): no point asking again.
+          reason = `status ${r.status}: ${r.body.toString().trim().slice(0, 80)}`;
+        } catch (e) {
+          reason = failureReason(e);
+          // A reset or a cut answer is most often a kept-alive socket the member closed as we reused it, or a
+          // moment of overload: the member is still in the ring, so ask it again on a fresh connection before
+          // reading its share from the store (each give-up costs the object-store GETs the group exists to save).
+          retry = attempt < PEER_RETRIES && this.inRing(m) && !isRefused(e);
+        }
+        this.stats.peerFailures++;
+        this.stats.failureReasons[reason] = (this.stats.failureReasons[reason] ?? 0) + 1;
+        if (retry) continue;
+        this.down.set(m.id, Date.now() + (this.opts.downMs ?? 10_000));
+        break;
       }
-      this.stats.peerFailures++;
-      this.down.set(m.id, Date.now() + (this.opts.downMs ?? 10_000));
     }
     return undefined;
+  }
+
+  private inRing(m: Member): boolean {
+    return this.ring.list().some((x) => x.id === m.id);
   }
 
   /** Has every owner of the key fetch and keep it (warm-up). True when at least one holds it now. */
@@ -228,7 +252,7 @@ export class CacheGroup {
    */
   private patientWith(m: Member, silentMs: number): boolean {
     const cap = (this.opts.memberTimeoutMs ?? 4 * (this.opts.heartbeatMs ?? 5000)) + (this.opts.refreshMs ?? 3000);
-    return silentMs < cap && this.ring.list().some((x) => x.id === m.id);
+    return silentMs < cap && this.inRing(m);
   }
 
   private call(m: Member, method: string, key: string, query: string, timeoutMs?: number): Promise<{ status: number; body: Buffer }> {
@@ -238,6 +262,8 @@ export class CacheGroup {
     return new Promise((res0, rej0) => {
       let last = performance.now();
       const active = () => void (last = performance.now());
+      // Where a silent request was stuck (reported in the failure reason).
+      let phase = 'before any answer';
       // An idle watchdog instead of the socket timeout: it judges only after pending input has been read
       // (setImmediate runs after the poll phase), so a client that was stalled itself (a loaded machine)
       // does not take a member whose bytes wait in its socket for a silent one.
@@ -245,7 +271,10 @@ export class CacheGroup {
         () =>
           setImmediate(() => {
             const silent = performance.now() - last;
-            if (silent > limit && !this.patientWith(m, silent)) req.destroy(new Error(`cache member ${m.address} timed out`));
+            if (silent > limit && !this.patientWith(m, silent)) {
+              const why = this.inRing(m) ? 'silent past the cap' : 'silent and out of the ring';
+              req.destroy(new Error(`cache member ${m.address} timed out (${why} ${phase}, ${Math.round(silent)} ms)`));
+            }
           }),
         Math.max(10, limit / 4),
       );
@@ -263,6 +292,7 @@ export class CacheGroup {
         },
         (res) => {
           active();
+          phase = 'in the body';
           const want = Number(res.headers['content-length']);
           // The body goes straight into one buffer of the announced length (no list of chunks to join).
           const sized = Number.isSafeInteger(want) && want >= 0 && want <= 1 << 30;
@@ -285,7 +315,10 @@ export class CacheGroup {
         },
       );
       // "102 Processing" while the member fetches the block: it is working.
-      req.on('information', active);
+      req.on('information', () => {
+        active();
+        phase = 'while the member was getting the block';
+      });
       req.on('error', reject);
       req.end();
     });
@@ -379,6 +412,24 @@ export class CacheGroup {
     if (this.address) await this.meta.closeSession().catch(() => undefined);
     await this.meta.close().catch(() => undefined);
   }
+}
+
+/** Nothing listens at the member's address: the process is gone, asking again will not help. */
+function isRefused(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH';
+}
+
+/** A short, countable reason for a failed peer request (no addresses or keys in it). */
+function failureReason(e: unknown): string {
+  const code = (e as { code?: unknown })?.code;
+  if (typeof code === 'string') return code;
+  const msg = (e as Error)?.message ?? String(e);
+  const t = /timed out \(([^,]+)/.exec(msg);
+  if (t) return `timed out: ${t[1]}`;
+  if (msg.includes('short answer')) return 'short answer';
+  if (msg.includes('aborted')) return 'answer aborted';
+  return msg.slice(0, 80);
 }
 
 function memberOf(s: SessionInfo, opts: GroupOptions): Member | undefined {
