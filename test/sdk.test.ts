@@ -611,6 +611,26 @@ describe('sdk: attributes', () => {
     assert.deepEqual((await vol.listxattr('/xa-link')).sort(), ['user.b', 'user.empty']);
   });
 
+  it('a client that holds an inode\'s attributes answers "no such xattr" without asking the metadata', async () => {
+    await vol.writeFile('/xq', 'x');
+    const meta = vol.vfs.meta;
+    const real = meta.getxattr.bind(meta);
+    let asked = 0;
+    meta.getxattr = (...a) => (asked++, real(...a));
+    try {
+      await vol.stat('/xq');
+      await rejectsCode(vol.getxattr('/xq', 'security.selinux'), 'ENODATA');
+      assert.deepEqual(await vol.listxattr('/xq'), []);
+      assert.equal(asked, 0, 'answered from the attributes');
+      await vol.setxattr('/xq', 'user.k', 'v');
+      assert.equal((await vol.getxattr('/xq', 'user.k')).toString(), 'v');
+      await rejectsCode(vol.getxattr('/xq', 'user.other'), 'ENODATA');
+      assert.equal(asked, 2, 'an inode with xattrs is asked about');
+    } finally {
+      meta.getxattr = real;
+    }
+  });
+
   it('statfs reports sizes in 4 KiB blocks and counts inodes', async () => {
     const a = await vol.statfs('/');
     assert.equal(a.bsize, 4096);

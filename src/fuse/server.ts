@@ -388,7 +388,7 @@ export class FuseServer {
         // Both answered with a bare errno: an FsError (with its stack trace) per write() was a real cost.
         if (s(1).startsWith('system.posix_acl_')) return this.quickErr(op, req, ENOTSUP, 'ENOTSUP');
         const key = `${n(0)}\0${s(1)}`;
-        if ((this.noXattr.get(key) ?? 0) > performance.now()) return this.quickErr(op, req, ENODATA, 'ENODATA');
+        if (vfs.knownWithoutXattrs(n(0)) || (this.noXattr.get(key) ?? 0) > performance.now()) return this.quickErr(op, req, ENODATA, 'ENODATA');
         try {
           return this.sized(req, await vfs.getxattr(ctx, n(0), s(1)), n(2));
         } catch (e) {

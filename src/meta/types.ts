@@ -20,6 +20,14 @@ export const MAX_XATTR_VALUE = 65536;
 /** Inode flags. */
 export const FLAG_IMMUTABLE = 1;
 export const FLAG_APPEND = 2;
+/** The flags a user sets (chattr +i/+a); the others are the file system's own bookkeeping. */
+export const USER_FLAGS = FLAG_IMMUTABLE | FLAG_APPEND;
+/**
+ * (Engines store flags in one byte.) Set on an inode when it is given an extended attribute (never cleared): on volumes whose format says
+ * `xattrFlags`, an inode without it has none, so a client answers getxattr/listxattr from the attributes
+ * it holds (`ls -l` asks for an SELinux label of every entry) instead of asking the metadata each time.
+ */
+export const FLAG_XATTRS = 1 << 7;
 
 /** Attributes of one inode. Times are whole seconds plus nanoseconds so no precision is lost in JS numbers. */
 export interface Attr {

@@ -4,6 +4,7 @@ import { fsErr } from '../errors.js';
 import { BufferPool, ChunkStore, FileReader, FileWriter, type FlushResult } from '../chunk/index.js';
 import type { Meta } from '../meta/interface.js';
 import {
+  FLAG_XATTRS,
   MODE_X,
   SET_SIZE,
   TYPE_DIRECTORY,
@@ -420,22 +421,37 @@ export class VFS {
 
   // ---- xattrs and locks ----
 
-  getxattr(ctx: Context, ino: number, name: string): Promise<Buffer> {
+  /**
+   * True when the attributes this client holds (within the attribute timeout) say the inode has no extended
+   * attributes: on volumes that keep FLAG_XATTRS, getxattr/listxattr need not ask the metadata.
+   */
+  knownWithoutXattrs(ino: number): boolean {
+    if (this.format.xattrFlags !== true) return false;
+    const a = this.attrs.get(ino);
+    return a !== undefined && !(a.flags & FLAG_XATTRS);
+  }
+
+  async getxattr(ctx: Context, ino: number, name: string): Promise<Buffer> {
+    if (this.knownWithoutXattrs(ino)) throw fsErr('ENODATA');
     return this.meta.getxattr(ctx, ino, name);
   }
 
-  listxattr(ctx: Context, ino: number): Promise<string[]> {
+  async listxattr(ctx: Context, ino: number): Promise<string[]> {
+    if (this.knownWithoutXattrs(ino)) return [];
     return this.meta.listxattr(ctx, ino);
   }
 
   async setxattr(ctx: Context, ino: number, name: string, value: Buffer, flags = 0): Promise<void> {
     this.writable();
     await this.meta.setxattr(ctx, ino, name, value, flags);
+    // The inode's flags and ctime changed: the next getattr/getxattr asks the metadata.
+    this.attrs.delete(ino);
   }
 
   async removexattr(ctx: Context, ino: number, name: string): Promise<void> {
     this.writable();
     await this.meta.removexattr(ctx, ino, name);
+    this.attrs.delete(ino);
   }
 
   flock(ctx: Context, fh: number, type: number, block: boolean): Promise<void> {

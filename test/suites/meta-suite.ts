@@ -15,6 +15,8 @@ import {
   F_RDLCK,
   F_UNLCK,
   F_WRLCK,
+  FLAG_IMMUTABLE,
+  FLAG_XATTRS,
   MODE_R,
   MODE_W,
   RENAME_EXCHANGE,
@@ -22,6 +24,7 @@ import {
   ROOT_INODE,
   SET_ATIME,
   SET_CTIME,
+  SET_FLAGS,
   SET_GID,
   SET_MODE,
   SET_MTIME,
@@ -195,7 +198,8 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
       });
 
       it('load returns the stored format', async () => {
-        assert.deepEqual(await v.m.load(), v.format);
+        // plus what init adds to a new volume's record
+        assert.deepEqual(await v.m.load(), { ...v.format, xattrFlags: true });
       });
 
       it('init refuses an existing volume (EEXIST); force keeps the uuid', async () => {
@@ -1165,6 +1169,30 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
 
     describe('xattrs', () => {
       const v = useVolume(newUrl);
+
+      it('mark their inode (FLAG_XATTRS, kept by chattr) and change its ctime', async () => {
+        assert.equal((await v.m.load()).xattrFlags, true, 'a new volume keeps the mark');
+        const d = await v.scratch();
+        const f = await v.mkfile(d, 'f');
+        const a0 = await v.attr(f);
+        assert.equal(a0.flags & FLAG_XATTRS, 0);
+        await sleep(20);
+        await v.m.setxattr(ROOT, f, 'user.a', Buffer.from('1'));
+        const a1 = await v.attr(f);
+        assert.ok(a1.flags & FLAG_XATTRS);
+        assert.ok(a1.ctime * 1e9 + a1.ctimensec > a0.ctime * 1e9 + a0.ctimensec, 'ctime moved');
+        // chattr sets only the user's flags: +i then -i leaves the mark
+        await v.m.setattr(ROOT, f, SET_FLAGS, { flags: FLAG_IMMUTABLE });
+        assert.equal((await v.attr(f)).flags, FLAG_IMMUTABLE | FLAG_XATTRS);
+        await v.m.setattr(ROOT, f, SET_FLAGS, { flags: 0 });
+        assert.equal((await v.attr(f)).flags, FLAG_XATTRS);
+        // removing the last one keeps it (it means "may have"), and moves ctime again
+        await sleep(20);
+        await v.m.removexattr(ROOT, f, 'user.a');
+        const a2 = await v.attr(f);
+        assert.ok(a2.flags & FLAG_XATTRS);
+        assert.ok(a2.ctime * 1e9 + a2.ctimensec > a1.ctime * 1e9 + a1.ctimensec);
+      });
 
       it('set, get, list and remove', async () => {
         const d = await v.scratch();

@@ -96,7 +96,8 @@ export class MetaCore {
         await tx.setSetting({ ...old, ...format, uuid: old.uuid, createdAt: old.createdAt });
         return;
       }
-      await tx.setSetting(format);
+      // New volumes keep FLAG_XATTRS on inodes given extended attributes (older ones did not: see types.ts).
+      await tx.setSetting({ ...format, xattrFlags: true });
       const t = stamp();
       const root = newAttr(TYPE_DIRECTORY, 0o777, 0, 0, ROOT_INODE, t);
       await tx.setAttr(ROOT_INODE, root);

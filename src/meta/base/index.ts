@@ -1,11 +1,13 @@
 // BaseMeta: the complete Meta, shared by every engine; engines only supply an Engine (Tx primitives).
 import { fsErr } from '../../errors.js';
 import { checkAccess, isOwnerOrRoot } from '../access.js';
+import { setCtime, stamp } from '../attrs.js';
 import type { Meta } from '../interface.js';
 import { conflicts, decodeRanges, encodeRanges, updateRanges } from '../plocks.js';
 import {
   F_UNLCK,
   F_WRLCK,
+  FLAG_XATTRS,
   MAX_XATTR_NAME,
   MAX_XATTR_VALUE,
   MODE_W,
@@ -55,6 +57,10 @@ export class BaseMeta extends DataOps implements Meta {
       if (old !== undefined && flags & XATTR_CREATE) throw fsErr('EEXIST');
       if (old === undefined && flags & XATTR_REPLACE) throw fsErr('ENODATA');
       await tx.setXattr(ino, name, value);
+      // ctime changes as on Linux; the flag tells clients this inode may have extended attributes.
+      const b = { ...a, flags: a.flags | FLAG_XATTRS };
+      setCtime(b, stamp());
+      await tx.setAttr(ino, b);
       return {};
     });
   }
@@ -65,6 +71,9 @@ export class BaseMeta extends DataOps implements Meta {
       const a = await this.mustAttr(tx, ino);
       if (!isOwnerOrRoot(ctx, a)) checkAccess(ctx, a, MODE_W);
       if (!(await tx.delXattr(ino, name))) throw fsErr('ENODATA');
+      const b = { ...a };
+      setCtime(b, stamp());
+      await tx.setAttr(ino, b);
       return {};
     });
   }

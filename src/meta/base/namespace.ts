@@ -6,6 +6,7 @@ import type { Tx } from '../tx.js';
 import {
   FLAG_APPEND,
   FLAG_IMMUTABLE,
+  USER_FLAGS,
   MAX_NAME,
   MAX_SYMLINK,
   MODE_W,
@@ -471,7 +472,7 @@ export class NamespaceOps extends MetaCore {
       }
       if (set & SET_FLAGS && req.flags !== undefined) {
         if (!root) throw fsErr('EPERM');
-        a.flags = req.flags;
+        a.flags = (req.flags & USER_FLAGS) | (a.flags & ~USER_FLAGS);
       }
       if (set & SET_SIZE && req.length !== undefined) {
         if (a.type === TYPE_DIRECTORY) throw fsErr('EISDIR');
