@@ -268,7 +268,7 @@ describe('chunk data path', () => {
 
   it('a missing block fails the read with EIO naming the key', async () => {
     const BS = 64 * KiB;
-    const v = await openVolume(BS);
+    const v = await openVolume(BS, { missingBlockWaitMs: 200 });
     try {
       const writer = new FileWriter(v.store, v.meta, v.ino, { ctx: v.ctx });
       await writer.write(0, prng(4).bytes(3 * BS));

@@ -195,26 +195,36 @@ export class DiskCache {
       this.stats.skipped++;
       return;
     }
-    const path = this.pathOf(key);
-    const dir = path.slice(0, path.lastIndexOf('/'));
-    const tmp = join(dir, `${TMP}${randomBytes(6).toString('hex')}`);
-    const header = Buffer.alloc(HEADER);
-    header.writeUInt32BE(MAGIC, 0);
-    header.writeUInt32BE(crc, 4);
-    header.writeUInt32BE(data.length, 8);
     try {
-      await mkdir(dir, { recursive: true });
-      const fh = await open(tmp, 'w');
-      try {
-        await fh.writev([header, data]);
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, path);
+      await writeCacheFile(this.pathOf(key), data, crc);
     } catch {
       this.bytes -= size;
-      await unlink(tmp).catch(() => undefined);
       this.stats.skipped++;
+      return;
+    }
+    this.index.set(key, size);
+    this.stats.written++;
+  }
+
+  /**
+   * Takes over a finished cache file written elsewhere on the same file system (a staged block after its
+   * upload) by renaming it into place; the file is removed when the cache has no room for it.
+   */
+  async adopt(key: string, file: string, size: number): Promise<void> {
+    if (this.index.has(key) || this.writing.has(key) || size > this.opts.capacity) {
+      await unlink(file).catch(() => undefined);
+      return;
+    }
+    this.bytes += size;
+    const path = this.pathOf(key);
+    try {
+      if (!(await this.evictFor(size))) throw new Error('no room');
+      await mkdir(path.slice(0, path.lastIndexOf('/')), { recursive: true });
+      await rename(file, path);
+    } catch {
+      this.bytes -= size;
+      this.stats.skipped++;
+      await unlink(file).catch(() => undefined);
       return;
     }
     this.index.set(key, size);
@@ -285,6 +295,35 @@ export class DiskCache {
   async close(): Promise<void> {
     await this.idle();
   }
+}
+
+/** Writes a cache file (header and data) to a temp file beside `path` and renames it into place. */
+export async function writeCacheFile(path: string, data: Buffer, crc = crc32c(data) >>> 0, opts: { fsync?: boolean } = {}): Promise<void> {
+  const dir = path.slice(0, path.lastIndexOf('/'));
+  const tmp = join(dir, `${TMP}${randomBytes(6).toString('hex')}`);
+  const header = Buffer.alloc(HEADER);
+  header.writeUInt32BE(MAGIC, 0);
+  header.writeUInt32BE(crc, 4);
+  header.writeUInt32BE(data.length, 8);
+  try {
+    await mkdir(dir, { recursive: true });
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writev([header, data]);
+      if (opts.fsync) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** True for the name of a temp file an interrupted writeCacheFile left behind. */
+export function isTempName(name: string): boolean {
+  return name.startsWith(TMP);
 }
 
 /** The data of a cache file when its header, length and checksum agree; undefined otherwise. */

@@ -2,15 +2,20 @@
 // the cache group before the object store. Blocks are immutable (a key names one content forever), so a
 // cached copy never needs invalidation. A ranged get of a block is served from the whole block, fetched
 // once: a 4 KiB read pulls the block in and the next reads of that block are local (prefetch). Keys that
-// are not blocks (anything outside `<volume>/chunks/`) go straight through.
+// are not blocks (anything outside `<volume>/chunks/`) go straight through. In write-back mode a block put is
+// staged on local disk and uploaded in the background (see staging.ts); reads look at staged blocks right
+// after memory.
 import type { ListResult, MultipartUpload, ObjectInfo, ObjectStore, Part } from '../object/interface.js';
 import type { DiskCache } from './disk.js';
 import type { CacheGroup } from './group.js';
 import type { MemoryCache } from './memory.js';
 import { SingleFlight } from './single-flight.js';
+import type { StagingArea } from './staging.js';
 
 export interface CacheStats {
   memoryHits: number;
+  /** Blocks read back from write-back staging (written here, not uploaded yet). */
+  stagingHits: number;
   diskHits: number;
   /** Blocks (or ranges) served by another member of the cache group. */
   groupHits: number;
@@ -27,13 +32,20 @@ export interface CachedStoreOptions {
   group?: CacheGroup;
   /** Put uploaded blocks into the caches too, so fresh writes read back locally. */
   writeback?: boolean;
+  /** Write-back: block puts are staged here and uploaded in the background. */
+  staging?: StagingArea;
+  /** Staged bytes pending upload beyond which puts go to the object store directly (default: no limit). */
+  stagingLimit?: number;
+  /** Where the write-back summary goes on close (default: nowhere). */
+  log?: (line: string) => void;
 }
 
 export class CachedObjectStore implements ObjectStore {
   readonly memory?: MemoryCache;
   readonly disk?: DiskCache;
+  readonly staging?: StagingArea;
   group?: CacheGroup;
-  readonly stats: CacheStats = { memoryHits: 0, diskHits: 0, groupHits: 0, storeGets: 0, storeBytes: 0 };
+  readonly stats: CacheStats = { memoryHits: 0, stagingHits: 0, diskHits: 0, groupHits: 0, storeGets: 0, storeBytes: 0 };
   private readonly flights = new SingleFlight<Buffer>();
   private readonly diskReads = new SingleFlight<Buffer | null>();
   createMultipartUpload?: (key: string) => Promise<MultipartUpload>;
@@ -47,6 +59,7 @@ export class CachedObjectStore implements ObjectStore {
   ) {
     this.memory = opts.memory;
     this.disk = opts.disk;
+    this.staging = opts.staging;
     this.group = opts.group;
     if (inner.createMultipartUpload) this.createMultipartUpload = inner.createMultipartUpload.bind(inner);
     if (inner.uploadPart) this.uploadPart = inner.uploadPart.bind(inner);
@@ -118,9 +131,9 @@ export class CachedObjectStore implements ObjectStore {
     });
   }
 
-  /** True when this client holds the block (memory or disk). */
+  /** True when this client holds the block (memory, staging or disk). */
   has(key: string): boolean {
-    return (this.memory?.has(key) ?? false) || (this.disk?.has(key) ?? false);
+    return (this.memory?.has(key) ?? false) || (this.staging?.has(key) ?? false) || (this.disk?.has(key) ?? false);
   }
 
   /** Drops a block from this client's caches. */
@@ -134,6 +147,13 @@ export class CachedObjectStore implements ObjectStore {
     if (m) {
       this.stats.memoryHits++;
       return m;
+    }
+    // A staged block exists nowhere else yet (a corrupt one throws EIO: there is nothing to refetch).
+    const staged = await this.staging?.get(key);
+    if (staged) {
+      this.stats.stagingHits++;
+      this.memory?.put(key, staged);
+      return staged;
     }
     if (!this.disk) return undefined;
     // Concurrent readers of one cached block (a burst of peers at a group member) share one disk read and
@@ -161,6 +181,16 @@ export class CachedObjectStore implements ObjectStore {
   }
 
   async put(key: string, data: Buffer): Promise<void> {
+    const st = this.staging;
+    if (st && this.isBlock(key) && st.stats.pendingBytes < (this.opts.stagingLimit ?? Infinity)) {
+      try {
+        await st.stage(key, data);
+        this.memory?.put(key, data);
+        return;
+      } catch {
+        // Staging failed (disk full...): the block goes to the object store now, as without write-back.
+      }
+    }
     await this.inner.put(key, data);
     if (this.opts.writeback && this.isBlock(key)) this.keep(key, data);
   }
@@ -170,6 +200,9 @@ export class CachedObjectStore implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
+    // A block deleted while staged is not uploaded (or, if its upload was under way, deleted after it).
+    // The object store is still asked: an earlier process may have uploaded it before dying.
+    if (this.staging && this.isBlock(key)) await this.staging.cancel(key);
     await this.inner.delete(key);
     if (this.isBlock(key)) await this.evict(key);
   }
@@ -188,6 +221,14 @@ export class CachedObjectStore implements ObjectStore {
   }
 
   async close(): Promise<void> {
+    // Every staged block reaches the object store before the store closes.
+    if (this.staging) {
+      await this.staging.close();
+      const s = this.staging.stats;
+      this.opts.log?.(
+        `ferry: write-back: ${s.uploaded} blocks (${(s.uploadedBytes / 2 ** 20).toFixed(1)} MiB) uploaded, ${s.cancelled} deleted before upload, ${s.recovered} recovered from an earlier run, ${s.corrupt} corrupt`,
+      );
+    }
     await this.group?.close().catch(() => undefined);
     await this.disk?.close().catch(() => undefined);
     await this.inner.close();

@@ -14,13 +14,22 @@ export interface ChunkStoreOptions {
   uploadConcurrency?: number;
   /** Ranged gets in flight at once (default 16). */
   downloadConcurrency?: number;
+  /**
+   * How long a read waits for a block the object store does not have (default 20 s) before EIO: a client in
+   * write-back mode commits a slice before its blocks are uploaded, so other clients may see it first.
+   */
+  missingBlockWaitMs?: number;
 }
+
+export const DEFAULT_MISSING_BLOCK_WAIT_MS = 20_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class ChunkStore {
   readonly volume: string;
   readonly blockSize: number;
   private readonly uploads: Limiter;
   private readonly downloads: Limiter;
+  private readonly missingWaitMs: number;
 
   constructor(
     readonly objects: ObjectStore,
@@ -31,6 +40,7 @@ export class ChunkStore {
     this.blockSize = opts.blockSize;
     this.uploads = new Limiter(opts.uploadConcurrency ?? 8);
     this.downloads = new Limiter(opts.downloadConcurrency ?? 16);
+    this.missingWaitMs = opts.missingBlockWaitMs ?? DEFAULT_MISSING_BLOCK_WAIT_MS;
   }
 
   /** The object key of block `index` of a slice of `size` bytes. */
@@ -66,13 +76,24 @@ export class ChunkStore {
   /** Bytes [off, off+len) of one block (the whole block when off=0 and len=its length). */
   async readBlock(id: number, size: number, index: number, off = 0, len = blockLength(size, this.blockSize, index) - off): Promise<Buffer> {
     const key = this.keyOf(id, size, index);
-    const buf = await this.downloads.run(async () => {
+    const started = Date.now();
+    let buf: Buffer;
+    for (let wait = 100; ; wait = Math.min(2 * wait, 2000)) {
       try {
-        return await this.objects.get(key, off, len);
+        buf = await this.downloads.run(() => this.objects.get(key, off, len));
+        break;
       } catch (e) {
-        throw blockError('read', key, e);
+        // Missing may mean "not uploaded yet" (write-back elsewhere): wait for it, without holding a download slot.
+        const left = this.missingWaitMs - (Date.now() - started);
+        if (!isFsError(e, 'ENOENT') || left <= 0) {
+          if (isFsError(e, 'ENOENT') && this.missingWaitMs > 0) {
+            throw new FsError('EIO', { message: `cannot read block ${key}: missing (waited ${((Date.now() - started) / 1000).toFixed(1)} s for it to be uploaded)`, cause: e });
+          }
+          throw blockError('read', key, e);
+        }
+        await sleep(Math.min(wait, left));
       }
-    });
+    }
     if (buf.length !== len) {
       throw new FsError('EIO', { message: `block ${key}: got ${buf.length} bytes at ${off}, wanted ${len}` });
     }
