@@ -81,7 +81,7 @@ export async function mountVolume(metaUrl: string, mountpoint: string, opts: Mou
   let root!: RootMap;
   try {
     format = await meta.load();
-    const store = await openChunkStore(format, { groupMetaUrl: metaUrl, ...opts.storage });
+    const store = await openChunkStore(format, { groupMetaUrl: metaUrl, log, ...opts.storage });
     await meta.newSession({ mountPoint: `${hostname()}:${mp}` });
     // A read-only mirror refuses writes before any block is uploaded (as the SDK does).
     const readOnly = opts.readOnly || (meta instanceof MirrorMeta && !meta.writable);

@@ -36,7 +36,6 @@ const command: Command = {
       'attr-cache': { type: 'string', arg: 'SECONDS', help: 'attribute cache timeout (default 1)' },
       'entry-cache': { type: 'string', arg: 'SECONDS', help: 'file entry cache timeout (default 1)' },
       'dir-entry-cache': { type: 'string', arg: 'SECONDS', help: 'directory entry cache timeout (default: --entry-cache)' },
-      writeback: { type: 'boolean', help: 'let the kernel cache writes (faster small writes, weaker close-to-open)' },
       'read-ahead': { type: 'string', arg: 'KIB', help: 'kernel read-ahead of the mount in KiB (default 16384)' },
       subdir: { type: 'string', arg: 'DIR', help: 'mount this directory of the volume as the root (it must exist)' },
       log: { type: 'string', arg: 'FILE', help: 'log file of a background mount (default /var/log/ferry/mount-*.log as root)' },
@@ -58,6 +57,7 @@ const command: Command = {
       attrCache: seconds(v['attr-cache'], 'attr-cache'),
       entryCache: seconds(v['entry-cache'], 'entry-cache'),
       dirEntryCache: seconds(v['dir-entry-cache'], 'dir-entry-cache'),
+      // --writeback (a cache flag) also lets the kernel cache writes: small writes reach us in large pieces.
       writeback: v.writeback === true,
       readAheadKb: seconds(v['read-ahead'], 'read-ahead'),
       fuseOptions: typeof v.options === 'string' ? [v.options] : [],
