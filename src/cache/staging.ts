@@ -61,6 +61,8 @@ const LOCK = '.lock';
 const CORRUPT = '.corrupt';
 const MAX_BACKOFF_MS = 30_000;
 const PROGRESS_MS = 10_000;
+/** While blocks wait for upload, a line this often to the log given (mounts, gateways). */
+const BACKLOG_MS = 60_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref?.());
 
@@ -71,6 +73,7 @@ export class StagingArea {
   private active = 0;
   private drained: Array<() => void> = [];
   private closed = false;
+  private backlogTimer?: NodeJS.Timeout;
   readonly stats: StagingStats = { pending: 0, pendingBytes: 0, uploaded: 0, uploadedBytes: 0, cancelled: 0, corrupt: 0, retries: 0, recovered: 0 };
 
   private constructor(readonly opts: StagingOptions) {}
@@ -82,6 +85,13 @@ export class StagingArea {
     await s.lock();
     await s.recover();
     s.pump();
+    if (opts.log) {
+      s.backlogTimer = setInterval(() => {
+        const st = s.stats;
+        if (st.pending) opts.log!(`ferry: write-back: ${st.pending} blocks (${mib(st.pendingBytes)}) waiting for upload; ${st.uploaded} uploaded so far`);
+      }, BACKLOG_MS);
+      s.backlogTimer.unref();
+    }
     return s;
   }
 
@@ -292,6 +302,7 @@ export class StagingArea {
   async close(): Promise<void> {
     await this.drain();
     this.closed = true;
+    clearInterval(this.backlogTimer);
     await unlink(join(this.opts.dir, LOCK)).catch(() => undefined);
   }
 }

@@ -71,6 +71,27 @@ export class CachedObjectStore implements ObjectStore {
     return this.inner.url;
   }
 
+  /** The CachedObjectStore in a store stack (block transforms wrap it, each keeping `inner`), if any. */
+  static of(store: ObjectStore): CachedObjectStore | undefined {
+    let s: unknown = store;
+    for (let i = 0; i < 8 && s; i++) {
+      if (s instanceof CachedObjectStore) return s;
+      s = (s as { inner?: unknown }).inner;
+    }
+    return undefined;
+  }
+
+  /** One line of cache and write-back counters (logs, SIGUSR1 of a mount). */
+  summary(): string {
+    const c = this.stats;
+    let line = `cache: memory hits ${c.memoryHits}, disk hits ${c.diskHits}, group hits ${c.groupHits}, store gets ${c.storeGets} (${mib(c.storeBytes)})`;
+    const w = this.staging?.stats;
+    if (w) {
+      line += `; write-back: ${w.pending} blocks (${mib(w.pendingBytes)}) pending, ${w.uploaded} (${mib(w.uploadedBytes)}) uploaded, ${w.cancelled} deleted before upload, ${w.recovered} recovered, ${w.corrupt} corrupt, ${w.retries} retries, ${c.stagingHits} reads from staging`;
+    }
+    return line;
+  }
+
   isBlock(key: string): boolean {
     return key.startsWith(this.opts.blockPrefix);
   }
@@ -226,11 +247,15 @@ export class CachedObjectStore implements ObjectStore {
       await this.staging.close();
       const s = this.staging.stats;
       this.opts.log?.(
-        `ferry: write-back: ${s.uploaded} blocks (${(s.uploadedBytes / 2 ** 20).toFixed(1)} MiB) uploaded, ${s.cancelled} deleted before upload, ${s.recovered} recovered from an earlier run, ${s.corrupt} corrupt`,
+        `ferry: write-back: ${s.uploaded} blocks (${mib(s.uploadedBytes)}) uploaded, ${s.cancelled} deleted before upload, ${s.recovered} recovered from an earlier run, ${s.corrupt} corrupt`,
       );
     }
     await this.group?.close().catch(() => undefined);
     await this.disk?.close().catch(() => undefined);
     await this.inner.close();
   }
+}
+
+function mib(n: number): string {
+  return `${(n / 2 ** 20).toFixed(1)} MiB`;
 }

@@ -98,6 +98,10 @@ const command: Command = {
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGHUP', () => undefined);
+    // `kill -USR1 PID` logs the cache and write-back counters (pending uploads...).
+    const { CachedObjectStore } = await import('../../cache/store.js');
+    const cache = CachedObjectStore.of(m.vfs.store.objects);
+    process.on('SIGUSR1', () => log(`ferry: ${cache?.summary() ?? 'no caches'}`));
     await m.done;
     if (daemon) rmSync(pidFile, { force: true });
     log(`ferry: ${mp} unmounted`);
