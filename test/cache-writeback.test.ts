@@ -84,7 +84,8 @@ const has = (s: ObjectStore, k: string) =>
     () => true,
     () => false,
   );
-const stagedFiles = async (dir: string) => (await readdir(dir)).filter((n) => n !== '.lock');
+// Block files only: not the lock, nor the empty temp files kept ready.
+const stagedFiles = async (dir: string) => (await readdir(dir)).filter((n) => n !== '.lock' && !n.startsWith('.tmp.'));
 
 describe('write-back staging', () => {
   it('put returns before the object store has the block; reads come from staging; the upload moves it into the disk cache', async () => {
@@ -108,6 +109,7 @@ describe('write-back staging', () => {
     assert.equal(store.staging!.stats.uploaded, 1);
     assert.equal(store.staging!.stats.uploadedBytes, 1000);
     await store.close();
+    assert.deepEqual(await readdir(stagingDir), [], 'close leaves no lock and no spare temp files');
   });
 
   it('a block deleted before its upload never reaches the object store', async () => {

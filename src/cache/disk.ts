@@ -297,17 +297,29 @@ export class DiskCache {
   }
 }
 
-/** Writes a cache file (header and data) to a temp file beside `path` and renames it into place. */
-export async function writeCacheFile(path: string, data: Buffer, crc = crc32c(data) >>> 0, opts: { fsync?: boolean } = {}): Promise<void> {
+/** A fresh temp file name in `dir` (removed by the scans at start if left behind). */
+export function tempPathIn(dir: string): string {
+  return join(dir, `${TMP}${randomBytes(6).toString('hex')}`);
+}
+
+/**
+ * Writes a cache file (header and data) to a temp file beside `path` and renames it into place. `tmp` may
+ * name an empty temp file created earlier in the same directory: creating a file is most of the cost.
+ */
+export async function writeCacheFile(path: string, data: Buffer, crc = crc32c(data) >>> 0, opts: { fsync?: boolean; tmp?: string } = {}): Promise<void> {
   const dir = path.slice(0, path.lastIndexOf('/'));
-  const tmp = join(dir, `${TMP}${randomBytes(6).toString('hex')}`);
+  const tmp = opts.tmp ?? tempPathIn(dir);
   const header = Buffer.alloc(HEADER);
   header.writeUInt32BE(MAGIC, 0);
   header.writeUInt32BE(crc, 4);
   header.writeUInt32BE(data.length, 8);
   try {
-    await mkdir(dir, { recursive: true });
-    const fh = await open(tmp, 'w');
+    // The directory nearly always exists: create it only when the open says it is missing (one call less).
+    const fh = await open(tmp, 'w').catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+      await mkdir(dir, { recursive: true });
+      return open(tmp, 'w');
+    });
     try {
       await fh.writev([header, data]);
       if (opts.fsync) await fh.sync();

@@ -87,7 +87,7 @@ export class CachedObjectStore implements ObjectStore {
     let line = `cache: memory hits ${c.memoryHits}, disk hits ${c.diskHits}, group hits ${c.groupHits}, store gets ${c.storeGets} (${mib(c.storeBytes)})`;
     const w = this.staging?.stats;
     if (w) {
-      line += `; write-back: ${w.pending} blocks (${mib(w.pendingBytes)}) pending, ${w.uploaded} (${mib(w.uploadedBytes)}) uploaded, ${w.cancelled} deleted before upload, ${w.recovered} recovered, ${w.corrupt} corrupt, ${w.retries} retries, ${c.stagingHits} reads from staging`;
+      line += `; write-back: ${w.pending} blocks (${mib(w.pendingBytes)}) pending, ${w.uploaded} (${mib(w.uploadedBytes)}) uploaded, ${w.cancelled} deleted before upload, ${w.recovered} recovered, ${w.corrupt} corrupt, ${w.retries} retries, ${c.stagingHits} reads from staging; ${w.staged} staged in ${(w.stageMs / Math.max(1, w.staged)).toFixed(2)} ms each (${w.spareMisses} without a spare temp file)`;
     }
     return line;
   }
@@ -245,10 +245,7 @@ export class CachedObjectStore implements ObjectStore {
     // Every staged block reaches the object store before the store closes.
     if (this.staging) {
       await this.staging.close();
-      const s = this.staging.stats;
-      this.opts.log?.(
-        `ferry: write-back: ${s.uploaded} blocks (${mib(s.uploadedBytes)}) uploaded, ${s.cancelled} deleted before upload, ${s.recovered} recovered from an earlier run, ${s.corrupt} corrupt`,
-      );
+      this.opts.log?.(`ferry: ${this.summary()}`);
     }
     await this.group?.close().catch(() => undefined);
     await this.disk?.close().catch(() => undefined);
