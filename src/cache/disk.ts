@@ -6,6 +6,7 @@
 // served. The index is rebuilt from the directory when the cache opens, so a restart reuses what is there.
 import { crc32, crc32c } from '@node-rs/crc32';
 import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writevSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, stat, statfs, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -298,21 +299,22 @@ export class DiskCache {
 }
 
 /** A fresh temp file name in `dir` (removed by the scans at start if left behind). */
-export function tempPathIn(dir: string): string {
+function tempPathIn(dir: string): string {
   return join(dir, `${TMP}${randomBytes(6).toString('hex')}`);
 }
 
-/**
- * Writes a cache file (header and data) to a temp file beside `path` and renames it into place. `tmp` may
- * name an empty temp file created earlier in the same directory: creating a file is most of the cost.
- */
-export async function writeCacheFile(path: string, data: Buffer, crc = crc32c(data) >>> 0, opts: { fsync?: boolean; tmp?: string } = {}): Promise<void> {
-  const dir = path.slice(0, path.lastIndexOf('/'));
-  const tmp = opts.tmp ?? tempPathIn(dir);
+function headerOf(data: Buffer, crc: number): Buffer {
   const header = Buffer.alloc(HEADER);
   header.writeUInt32BE(MAGIC, 0);
   header.writeUInt32BE(crc, 4);
   header.writeUInt32BE(data.length, 8);
+  return header;
+}
+
+/** Writes a cache file (header and data) to a temp file beside `path` and renames it into place. */
+export async function writeCacheFile(path: string, data: Buffer, crc = crc32c(data) >>> 0, opts: { fsync?: boolean } = {}): Promise<void> {
+  const dir = path.slice(0, path.lastIndexOf('/'));
+  const tmp = tempPathIn(dir);
   try {
     // The directory nearly always exists: create it only when the open says it is missing (one call less).
     const fh = await open(tmp, 'w').catch(async (e: NodeJS.ErrnoException) => {
@@ -321,7 +323,7 @@ export async function writeCacheFile(path: string, data: Buffer, crc = crc32c(da
       return open(tmp, 'w');
     });
     try {
-      await fh.writev([header, data]);
+      await fh.writev([headerOf(data, crc), data]);
       if (opts.fsync) await fh.sync();
     } finally {
       await fh.close();
@@ -329,6 +331,32 @@ export async function writeCacheFile(path: string, data: Buffer, crc = crc32c(da
     await rename(tmp, path);
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** writeCacheFile with synchronous calls, for small files whose thread-pool round trips cost more than the work. */
+export function writeCacheFileSync(path: string, data: Buffer, crc = crc32c(data) >>> 0): void {
+  const dir = path.slice(0, path.lastIndexOf('/'));
+  const tmp = tempPathIn(dir);
+  try {
+    let fd: number;
+    try {
+      fd = openSync(tmp, 'w');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      mkdirSync(dir, { recursive: true });
+      fd = openSync(tmp, 'w');
+    }
+    try {
+      // A short write (disk full) would leave a file that fails its checksum: fail the staging instead.
+      if (writevSync(fd, [headerOf(data, crc), data]) !== HEADER + data.length) throw Object.assign(new Error(`short write to ${tmp}`), { code: 'ENOSPC' });
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
     throw e;
   }
 }

@@ -87,7 +87,7 @@ export class CachedObjectStore implements ObjectStore {
     let line = `cache: memory hits ${c.memoryHits}, disk hits ${c.diskHits}, group hits ${c.groupHits}, store gets ${c.storeGets} (${mib(c.storeBytes)})`;
     const w = this.staging?.stats;
     if (w) {
-      line += `; write-back: ${w.pending} blocks (${mib(w.pendingBytes)}) pending, ${w.uploaded} (${mib(w.uploadedBytes)}) uploaded, ${w.cancelled} deleted before upload, ${w.recovered} recovered, ${w.corrupt} corrupt, ${w.retries} retries, ${c.stagingHits} reads from staging; ${w.staged} staged in ${(w.stageMs / Math.max(1, w.staged)).toFixed(2)} ms each (${w.spareMisses} without a spare temp file)`;
+      line += `; write-back: ${w.pending} blocks (${mib(w.pendingBytes)}) pending, ${w.uploaded} (${mib(w.uploadedBytes)}) uploaded, ${w.cancelled} deleted before upload, ${w.recovered} recovered, ${w.corrupt} corrupt, ${w.retries} retries, ${c.stagingHits} reads from staging; ${w.staged} staged in ${(w.stageMs / Math.max(1, w.staged)).toFixed(2)} ms each`;
     }
     return line;
   }
