@@ -11,7 +11,7 @@ import { InstrumentedStore, prng } from './chunk-testkit.test.js';
 
 const BS = 64 << 10;
 
-async function setup(opts: { uploadConcurrency?: number; downloadConcurrency?: number; missingBlockWaitMs?: number } = {}) {
+async function setup(opts: { uploadConcurrency?: number; downloadConcurrency?: number } = {}) {
   const objects = new InstrumentedStore(await openObjectStore(`mem://${randomUUID()}`));
   await objects.create();
   const store = new ChunkStore(objects, { volume: 'vol', blockSize: BS, ...opts });
@@ -94,7 +94,7 @@ describe('ChunkStore', () => {
   });
 
   it('reports a missing block as EIO naming its key, never zeros', async () => {
-    const { objects, store } = await setup({ missingBlockWaitMs: 300 });
+    const { objects, store } = await setup();
     const size = 2 * BS;
     await putSlice(store, 11, prng(6).bytes(size));
     const key = blockKey('vol', 11, 1, BS);
@@ -106,20 +106,6 @@ describe('ChunkStore', () => {
     });
     // the intact block still reads
     assert.equal((await store.readSlice(11, size, 0, BS)).length, BS);
-  });
-
-  it('waits for a missing block to appear (committed by a write-back client, uploaded later)', async () => {
-    const { objects, store } = await setup({ missingBlockWaitMs: 10_000 });
-    const data = prng(7).bytes(BS);
-    await putSlice(store, 13, data);
-    const key = blockKey('vol', 13, 0, BS);
-    await objects.delete(key);
-    const t0 = Date.now();
-    const late = new Promise<void>((r) => setTimeout(r, 500)).then(() => objects.put(key, data));
-    const got = await store.readSlice(13, BS, 0, BS);
-    await late;
-    assert.ok(got.equals(data));
-    assert.ok(Date.now() - t0 >= 450, 'the read waited for the upload');
   });
 
   it('refuses reads outside the slice', async () => {

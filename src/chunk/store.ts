@@ -15,21 +15,21 @@ export interface ChunkStoreOptions {
   /** Ranged gets in flight at once (default 16). */
   downloadConcurrency?: number;
   /**
-   * How long a read waits for a block the object store does not have (default 20 s) before EIO: a client in
-   * write-back mode commits a slice before its blocks are uploaded, so other clients may see it first.
+   * How long a file read waits for a block the object store does not have (default 20 s) before EIO: a
+   * client in write-back mode commits a slice before its blocks are uploaded, so others may see it first.
+   * The wait is the file reader's (chunk/reader.ts), after it has reloaded the slice list.
    */
   missingBlockWaitMs?: number;
 }
 
 export const DEFAULT_MISSING_BLOCK_WAIT_MS = 20_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class ChunkStore {
   readonly volume: string;
   readonly blockSize: number;
   private readonly uploads: Limiter;
   private readonly downloads: Limiter;
-  private readonly missingWaitMs: number;
+  readonly missingBlockWaitMs: number;
 
   constructor(
     readonly objects: ObjectStore,
@@ -40,7 +40,7 @@ export class ChunkStore {
     this.blockSize = opts.blockSize;
     this.uploads = new Limiter(opts.uploadConcurrency ?? 8);
     this.downloads = new Limiter(opts.downloadConcurrency ?? 16);
-    this.missingWaitMs = opts.missingBlockWaitMs ?? DEFAULT_MISSING_BLOCK_WAIT_MS;
+    this.missingBlockWaitMs = opts.missingBlockWaitMs ?? DEFAULT_MISSING_BLOCK_WAIT_MS;
   }
 
   /** The object key of block `index` of a slice of `size` bytes. */
@@ -76,24 +76,13 @@ export class ChunkStore {
   /** Bytes [off, off+len) of one block (the whole block when off=0 and len=its length). */
   async readBlock(id: number, size: number, index: number, off = 0, len = blockLength(size, this.blockSize, index) - off): Promise<Buffer> {
     const key = this.keyOf(id, size, index);
-    const started = Date.now();
-    let buf: Buffer;
-    for (let wait = 100; ; wait = Math.min(2 * wait, 2000)) {
+    const buf = await this.downloads.run(async () => {
       try {
-        buf = await this.downloads.run(() => this.objects.get(key, off, len));
-        break;
+        return await this.objects.get(key, off, len);
       } catch (e) {
-        // Missing may mean "not uploaded yet" (write-back elsewhere): wait for it, without holding a download slot.
-        const left = this.missingWaitMs - (Date.now() - started);
-        if (!isFsError(e, 'ENOENT') || left <= 0) {
-          if (isFsError(e, 'ENOENT') && this.missingWaitMs > 0) {
-            throw new FsError('EIO', { message: `cannot read block ${key}: missing (waited ${((Date.now() - started) / 1000).toFixed(1)} s for it to be uploaded)`, cause: e });
-          }
-          throw blockError('read', key, e);
-        }
-        await sleep(Math.min(wait, left));
+        throw blockError('read', key, e);
       }
-    }
+    });
     if (buf.length !== len) {
       throw new FsError('EIO', { message: `block ${key}: got ${buf.length} bytes at ${off}, wanted ${len}` });
     }
@@ -124,6 +113,11 @@ export class ChunkStore {
       }
     });
   }
+}
+
+/** True for the EIO of a block the object store does not have (see blockError). */
+export function isMissingBlock(e: unknown): boolean {
+  return isFsError(e, 'EIO') && isFsError(e.cause, 'ENOENT');
 }
 
 function blockError(op: string, key: string, e: unknown): FsError {
