@@ -4,7 +4,7 @@
 // a cache dir, i.e. from the object store alone.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { formatVolume, fuseTestOptions, mountFerry, type TestMount, type TestVolume } from './helpers/mount.js';
@@ -59,6 +59,22 @@ describe('FUSE: write-back', fuseTestOptions(), () => {
     assert.match(w.output(), /write-back: 0 blocks \(0.0 MiB\) pending, [1-9]\d* \(.*\) uploaded/);
     const r = await mount('plain');
     await checkTree(r.mp, files);
+    await r.unmount();
+  });
+
+  test('times with the kernel writeback cache: a written file gets a fresh mtime, utimes after close sticks', async () => {
+    const w = await mount('wb-times', ['--writeback', '--cache-dir', join(vol.dir, 'cache-t')]);
+    const f = join(w.mp, 'timed.txt');
+    const before = Date.now() - 2000; // coarse clocks
+    await writeFile(f, 'some bytes');
+    const st = await stat(f);
+    assert.ok(st.mtimeMs >= before && st.mtimeMs <= Date.now() + 2000, `mtime ${st.mtime.toISOString()} is the write's`);
+    assert.equal(st.size, 10);
+    await utimes(f, new Date('2001-02-03T04:05:06Z'), new Date('2001-02-03T04:05:06Z')); // as tar and cp -p do
+    assert.equal((await stat(f)).mtime.toISOString(), '2001-02-03T04:05:06.000Z');
+    await w.unmount();
+    const r = await mount('plain-times');
+    assert.equal((await stat(join(r.mp, 'timed.txt'))).mtime.toISOString(), '2001-02-03T04:05:06.000Z');
     await r.unmount();
   });
 
