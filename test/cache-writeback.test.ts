@@ -200,7 +200,7 @@ describe('write-back staging', () => {
 
   it('write-back without a cache dir is one clear error', async () => {
     const backend = await openObjectStore(`mem://${randomUUID()}`);
-    await assert.rejects(openCachedStore(format, backend, { writeback: true }), /needs a disk cache \(--cache-dir/);
+    await assert.rejects(openCachedStore(format, backend, { writeback: true }), /needs a disk cache \(--cache-dir DIR, cacheDir\)/);
   });
 
   it('through a volume: files written in write-back mode read back from another client without caches', async () => {

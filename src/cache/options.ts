@@ -82,7 +82,7 @@ export async function openCachedStore(format: Format, inner: ObjectStore, o: Cac
   if (o.writeback) {
     if (!o.cacheDir) {
       await disk?.close();
-      throw new FsError('EINVAL', { message: 'write-back (--writeback) needs a disk cache (--cache-dir DIR): blocks are staged there before they are uploaded' });
+      throw new FsError('EINVAL', { message: 'write-back (--writeback, writeback: true) needs a disk cache (--cache-dir DIR, cacheDir): blocks are staged there before they are uploaded' });
     }
     staging = await StagingArea.open({
       dir: join(o.cacheDir, format.uuid, 'staging'),
