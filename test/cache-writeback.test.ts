@@ -187,6 +187,24 @@ describe('write-back staging', () => {
     for (let i = 0; i < 20; i++) assert.ok(await has(backend, key(i)));
   });
 
+  it('beyond cacheSize bytes waiting for upload, puts go to the object store directly again', async () => {
+    const backend = await openObjectStore(`mem://${randomUUID()}`);
+    const gate = new GatedStore(backend);
+    const store = await openCachedStore(format, gate, { cacheDir: await tempDir(), cacheSize: 2000, writeback: true, writebackUploads: 1, log: () => undefined });
+    await store.put(key(1), randomBytes(1000));
+    await store.put(key(2), randomBytes(1000)); // 2 x 1016 bytes staged: the limit is reached
+    let third = false;
+    const putting = store.put(key(3), randomBytes(1000)).then(() => (third = true));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(third, false, 'the third put waits for the object store');
+    assert.equal(store.staging!.stats.pending, 2);
+    gate.release();
+    await putting;
+    await store.close();
+    assert.equal(store.staging!.stats.uploaded, 2);
+    for (const n of [1, 2, 3]) assert.ok(await has(backend, key(n)));
+  });
+
   it('another live process staging in the same directory is refused', async () => {
     const { dir, gate, store, stagingDir } = await setup();
     gate.release();
