@@ -103,7 +103,7 @@ export class CachedObjectStore implements ObjectStore {
   async get(key: string, off = 0, len = -1): Promise<Buffer> {
     if (!this.isBlock(key)) return this.inner.get(key, off, len);
     // With nowhere to keep a block, fetching all of it for a small range would only waste bandwidth.
-    if (!this.memory && !this.disk) {
+    if (!this.memory && !this.disk && !this.staging) {
       // Concurrent reads of one range (a read and its read-ahead) still share one request.
       return this.flights.run(`${key}\0${off}:${len}`, async () => {
         const part = await this.group?.fetch(key, off, len);
