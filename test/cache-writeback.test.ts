@@ -131,6 +131,18 @@ describe('write-back staging', () => {
     assert.equal(store.staging!.stats.cancelled, 1);
   });
 
+  it('a large block deleted while its staged file is still being written is not uploaded', async () => {
+    const { backend, gate, store } = await setup();
+    gate.release();
+    const putting = store.put(key(9), randomBytes(256 << 10)); // above the size staged synchronously
+    await store.delete(key(9));
+    await putting;
+    await store.close();
+    assert.equal(await has(backend, key(9)), false);
+    assert.deepEqual(gate.landed, []);
+    assert.equal(store.staging!.stats.cancelled, 1);
+  });
+
   it('a new store over the same cache dir uploads the blocks an earlier process left staged', async () => {
     const first = await setup();
     const blocks = [randomBytes(1000), randomBytes(1000), randomBytes(1000)];

@@ -83,6 +83,9 @@ export class StagingArea {
   private drained: Array<() => void> = [];
   private closed = false;
   private backlogTimer?: NodeJS.Timeout;
+  /** Keys whose staged file is being written (asynchronously), and those deleted meanwhile. */
+  private readonly writing = new Set<string>();
+  private readonly deletedWhileWriting = new Set<string>();
   readonly stats: StagingStats = { pending: 0, pendingBytes: 0, uploaded: 0, uploadedBytes: 0, cancelled: 0, corrupt: 0, retries: 0, recovered: 0, staged: 0, stageMs: 0 };
 
   private constructor(readonly opts: StagingOptions) {}
@@ -183,7 +186,19 @@ export class StagingArea {
     const t0 = performance.now();
     const path = this.pathOf(key);
     if (data.length <= SYNC_STAGE_MAX && !this.opts.fsync) writeCacheFileSync(path, data);
-    else await writeCacheFile(path, data, undefined, { fsync: this.opts.fsync });
+    else {
+      this.writing.add(key);
+      try {
+        await writeCacheFile(path, data, undefined, { fsync: this.opts.fsync });
+      } finally {
+        this.writing.delete(key);
+      }
+      if (this.deletedWhileWriting.delete(key)) {
+        this.stats.cancelled++;
+        await unlink(path).catch(() => undefined);
+        return;
+      }
+    }
     this.stats.staged++;
     this.stats.stageMs += performance.now() - t0;
     this.add(key, HEADER + data.length);
@@ -223,6 +238,10 @@ export class StagingArea {
    * for (the caller then deletes the object). True when the block never reached the object store.
    */
   async cancel(key: string): Promise<boolean> {
+    if (this.writing.has(key)) {
+      this.deletedWhileWriting.add(key);
+      return true;
+    }
     const e = this.entries.get(key);
     if (!e) return false;
     e.cancelled = true;

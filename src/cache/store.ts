@@ -204,9 +204,10 @@ export class CachedObjectStore implements ObjectStore {
   async put(key: string, data: Buffer): Promise<void> {
     const st = this.staging;
     if (st && this.isBlock(key) && st.stats.pendingBytes < (this.opts.stagingLimit ?? Infinity)) {
+      // Into memory first: a delete that comes while the file is being written then drops both.
+      this.memory?.put(key, data);
       try {
         await st.stage(key, data);
-        this.memory?.put(key, data);
         return;
       } catch {
         // Staging failed (disk full...): the block goes to the object store now, as without write-back.
