@@ -89,6 +89,8 @@ export async function openCachedStore(format: Format, inner: ObjectStore, o: Cac
       store: inner,
       concurrency: o.writebackUploads,
       fsync: o.writebackFsync,
+      // Memory holds what was staged (the same buffer): uploading from it spares reading the file back.
+      peek: memory ? (key) => memory.get(key) : undefined,
       adopt: disk ? (key, file, size) => disk.adopt(key, file, size) : undefined,
       log: o.log,
     });

@@ -28,6 +28,8 @@ export interface StagingOptions {
   concurrency?: number;
   /** fsync each staged file before the write returns (default false; see above). */
   fsync?: boolean;
+  /** The block's bytes if they are still in memory: uploaded from there, the file is not read back. */
+  peek?: (key: string) => Buffer | undefined;
   /** Takes over an uploaded block's file (moves it into the disk cache); without it the file is removed. */
   adopt?: (key: string, file: string, size: number) => Promise<void>;
   log?: (line: string) => void;
@@ -274,18 +276,21 @@ export class StagingArea {
   private async upload(e: Entry): Promise<void> {
     const path = this.pathOf(e.key);
     for (let attempt = 0; ; attempt++) {
-      let file: Buffer;
-      try {
-        file = await readFile(path);
-      } catch (err) {
-        this.remove(e);
-        this.log(`ferry: write-back: staged block ${e.key} vanished before its upload (${(err as Error).message})`);
-        return;
-      }
-      const data = verify(file);
-      if (!data) {
-        await this.corrupt(e.key);
-        return;
+      let data = this.opts.peek?.(e.key);
+      if (data?.length !== e.size - HEADER) {
+        let file: Buffer;
+        try {
+          file = await readFile(path);
+        } catch (err) {
+          this.remove(e);
+          this.log(`ferry: write-back: staged block ${e.key} vanished before its upload (${(err as Error).message})`);
+          return;
+        }
+        data = verify(file);
+        if (!data) {
+          await this.corrupt(e.key);
+          return;
+        }
       }
       try {
         await this.opts.store.put(e.key, data);
