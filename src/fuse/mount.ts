@@ -23,6 +23,7 @@ export interface MountOptions {
   dirEntryCache?: number;
   /** Extra -o options passed to the kernel/libfuse (allow_other, ...). */
   fuseOptions?: string[];
+  /** The kernel's writeback cache (FUSE_CAP_WRITEBACK_CACHE); client write-back is storage.writeback. */
   writeback?: boolean;
   /** KiB of kernel read-ahead for the mount's bdi (default 16384). */
   readAheadKb?: number;

@@ -36,6 +36,10 @@ const command: Command = {
       'attr-cache': { type: 'string', arg: 'SECONDS', help: 'attribute cache timeout (default 1)' },
       'entry-cache': { type: 'string', arg: 'SECONDS', help: 'file entry cache timeout (default 1)' },
       'dir-entry-cache': { type: 'string', arg: 'SECONDS', help: 'directory entry cache timeout (default: --entry-cache)' },
+      'writeback-cache': {
+        type: 'boolean',
+        help: "let the kernel buffer writes (FUSE writeback cache: many tiny writes become few; weaker close-to-open; separate from --writeback)",
+      },
       'read-ahead': { type: 'string', arg: 'KIB', help: 'kernel read-ahead of the mount in KiB (default 16384)' },
       subdir: { type: 'string', arg: 'DIR', help: 'mount this directory of the volume as the root (it must exist)' },
       log: { type: 'string', arg: 'FILE', help: 'log file of a background mount (default /var/log/ferry/mount-*.log as root)' },
@@ -57,8 +61,10 @@ const command: Command = {
       attrCache: seconds(v['attr-cache'], 'attr-cache'),
       entryCache: seconds(v['entry-cache'], 'entry-cache'),
       dirEntryCache: seconds(v['dir-entry-cache'], 'dir-entry-cache'),
-      // --writeback (a cache flag) also lets the kernel cache writes: small writes reach us in large pieces.
-      writeback: v.writeback === true,
+      // The kernel's writeback cache, not --writeback (a cache flag: blocks staged on disk). As JuiceFS keeps
+      // -o writeback_cache apart from --writeback: the kernel cache adds a SETATTR per written file and made
+      // tar x and large sequential writes slower here, and weakens close-to-open consistency.
+      writeback: v['writeback-cache'] === true,
       readAheadKb: seconds(v['read-ahead'], 'read-ahead'),
       fuseOptions: typeof v.options === 'string' ? [v.options] : [],
       subdir: typeof v.subdir === 'string' ? v.subdir : undefined,
