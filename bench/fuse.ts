@@ -2,7 +2,11 @@
 // bindfs (a Debian FUSE file system a user could pick instead), printed as one table. Runs as root (mounts,
 // drop_caches). A benchmark, never a test: it asserts nothing about timing.
 //
-//   node dist/bench/fuse.js [--size 4G] [--files 10000] [--random 2000] [--tree DIR] [--only ferry,local,tmpfs,bindfs]
+//   node dist/bench/fuse.js [--size 4G] [--files 10000] [--random 2000] [--tree DIR]
+//       [--only ferry,ferry-wb,local,tmpfs,bindfs] [--rows write,read,par,rand,meta,tar]
+// (or FERRY_BENCH_SIZE / FERRY_BENCH_ONLY / FERRY_BENCH_ROWS). `ferry-wb` mounts with --writeback and a disk
+// cache on the local disk; its blocks may still be uploading when a row ends (that is what write-back buys),
+// and the `umount` row shows how long the uploads that were left took.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -16,7 +20,8 @@ const MiB = 1 << 20;
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
+  if (i > 0 && process.argv[i + 1]) return process.argv[i + 1]!;
+  return process.env[`FERRY_BENCH_${name.toUpperCase()}`] ?? def;
 }
 
 function size(s: string): number {
@@ -28,7 +33,10 @@ function size(s: string): number {
 const SIZE = size(arg('size', '4G'));
 const FILES = Number(arg('files', '10000'));
 const RANDOM = Number(arg('random', '2000'));
-const ONLY = arg('only', 'ferry,local,tmpfs,bindfs').split(',');
+const ONLY = arg('only', 'ferry,ferry-wb,local,tmpfs,bindfs').split(',');
+/** Workloads to run: read, par and rand read the file `write` wrote, so they imply it. */
+const ROWS = new Set(arg('rows', 'write,read,par,rand,meta,tar').split(','));
+if (['read', 'par', 'rand'].some((r) => ROWS.has(r))) ROWS.add('write');
 /** The source tree extracted by the `tar x` row (default: the project's own node_modules). */
 const TREE = arg('tree', new URL('../../node_modules', import.meta.url).pathname);
 
@@ -68,14 +76,16 @@ async function fuseTeardown(mp: string, child?: ReturnType<typeof spawn>): Promi
   if (info && (await mountAt(mp))) await abortConnection(info.minor);
 }
 
-async function ferryTarget(): Promise<Target> {
+async function ferryTarget(args: string[] = [], name = 'FerryFS (FUSE)'): Promise<Target> {
   const vol = await formatVolume();
-  const m = await mountFerry(vol.url, join(vol.dir, 'mnt'));
+  const m = await mountFerry(vol.url, join(vol.dir, 'mnt'), args.map((a) => a.replace('$VOL', vol.dir)));
+  if (process.env.FERRY_BENCH_LOG) process.stderr.write(`bench:fuse: ${name} daemon pid ${m.child.pid}\n`);
   return {
-    name: 'FerryFS (FUSE)',
+    name,
     dir: m.mp,
     teardown: async () => {
       await m.unmount();
+      if (process.env.FERRY_BENCH_LOG) process.stderr.write(m.output());
       await vol.cleanup();
     },
   };
@@ -191,16 +201,19 @@ async function runAll(t: Target, archive: string): Promise<Result> {
   process.stderr.write(`bench:fuse: ${t.name} ...\n`);
   const f = join(t.dir, 'big.bin');
   const r: Result = {};
-  r.write = await seqWrite(f);
-  r.read = await seqRead(f);
-  r.par = await parallelRead(f);
-  r.rand = await randomRead(f);
-  await fsp.unlink(f);
-  const m = await metadata(t.dir);
-  Object.assign(r, m);
-  r.tar = await tarExtract(t.dir, archive);
+  if (ROWS.has('write')) {
+    r.write = await seqWrite(f);
+    if (ROWS.has('read')) r.read = await seqRead(f);
+    if (ROWS.has('par')) r.par = await parallelRead(f);
+    if (ROWS.has('rand')) r.rand = await randomRead(f);
+    await fsp.unlink(f);
+  }
+  if (ROWS.has('meta')) Object.assign(r, await metadata(t.dir));
+  if (ROWS.has('tar')) r.tar = await tarExtract(t.dir, archive);
   return r;
 }
+
+const fix = (v: number | undefined, digits: number): string => (v === undefined ? '-' : v.toFixed(digits));
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('run as root (mounts and drop_caches)');
@@ -212,6 +225,7 @@ async function main(): Promise<void> {
   const treeMiB = (await fsp.stat(archive)).size / MiB;
   const makers: Array<[string, () => Promise<Target | undefined>]> = [
     ['ferry', () => ferryTarget()],
+    ['ferry-wb', () => ferryTarget(['--writeback', '--cache-dir', '$VOL/cache'], 'FerryFS --writeback')],
     ['local', () => localTarget(base)],
     ['tmpfs', () => tmpfsTarget(base)],
     ['bindfs', () => bindfsTarget(base)],
@@ -224,26 +238,32 @@ async function main(): Promise<void> {
         process.stderr.write(`bench:fuse: skipping ${key} (not installed)\n`);
         continue;
       }
+      let r: Result = {};
       try {
-        results.push({ name: t.name, r: await runAll(t, archive) });
+        r = await runAll(t, archive);
       } finally {
+        // For FerryFS --writeback this waits for the uploads still pending.
+        const t0 = performance.now();
         await t.teardown();
+        r.umount = (performance.now() - t0) / 1000;
       }
+      results.push({ name: t.name, r });
     }
   } finally {
     if (!(await fsp.readFile('/proc/self/mountinfo', 'utf8')).includes(base)) await fsp.rm(base, { recursive: true, force: true });
   }
 
   const rows: Array<[string, string, (r: Result) => string]> = [
-    [`sequential write ${SIZE / MiB} MiB + fsync (1 MiB blocks)`, 'MiB/s', (r) => r.write!.toFixed(0)],
-    ['sequential read, cold page cache', 'MiB/s', (r) => r.read!.toFixed(0)],
-    ['4 parallel readers, cold', 'MiB/s', (r) => r.par!.toFixed(0)],
-    [`random 4 KiB reads (${RANDOM}), cold`, 'IOPS', (r) => r.rand!.toFixed(0)],
-    [`create ${FILES} empty files`, 'files/s', (r) => r.create!.toFixed(0)],
-    [`stat ${FILES} files`, 'files/s', (r) => r.stat!.toFixed(0)],
-    [`unlink ${FILES} files`, 'files/s', (r) => r.unlink!.toFixed(0)],
-    [`ls -l of ${FILES} entries, cold`, 's', (r) => r.ls!.toFixed(2)],
-    [`tar x of ${treeFiles} entries, ${treeMiB.toFixed(0)} MiB + sync`, 's', (r) => r.tar!.toFixed(2)],
+    [`sequential write ${SIZE / MiB} MiB + fsync (1 MiB blocks)`, 'MiB/s', (r) => fix(r.write, 0)],
+    ['sequential read, cold page cache', 'MiB/s', (r) => fix(r.read, 0)],
+    ['4 parallel readers, cold', 'MiB/s', (r) => fix(r.par, 0)],
+    [`random 4 KiB reads (${RANDOM}), cold`, 'IOPS', (r) => fix(r.rand, 0)],
+    [`create ${FILES} empty files`, 'files/s', (r) => fix(r.create, 0)],
+    [`stat ${FILES} files`, 'files/s', (r) => fix(r.stat, 0)],
+    [`unlink ${FILES} files`, 'files/s', (r) => fix(r.unlink, 0)],
+    [`ls -l of ${FILES} entries, cold`, 's', (r) => fix(r.ls, 2)],
+    [`tar x of ${treeFiles} entries, ${treeMiB.toFixed(0)} MiB + sync`, 's', (r) => fix(r.tar, 2)],
+    ['umount (FerryFS: pending uploads finish)', 's', (r) => fix(r.umount, 2)],
   ];
   const cols = results.map((x) => x.name);
   const w0 = Math.max(...rows.map((r) => r[0].length)) + 2;

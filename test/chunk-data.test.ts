@@ -266,9 +266,32 @@ describe('chunk data path', () => {
     }
   });
 
+  it('a block missing from the store is waited for (a write-back client uploads it after the commit)', async () => {
+    const BS = 64 * KiB;
+    const v = await openVolume(BS, { missingBlockWaitMs: 20_000 });
+    try {
+      const writer = new FileWriter(v.store, v.meta, v.ino, { ctx: v.ctx });
+      const data = prng(5).bytes(2 * BS);
+      await writer.write(0, data);
+      await writer.flush();
+      const [s] = await v.meta.readChunk(v.ctx, v.ino, 0);
+      const key = blockKey('t', s!.id, 1, BS);
+      const block = await v.objects.get(key);
+      await v.objects.delete(key);
+      let uploaded = false;
+      setTimeout(() => void v.objects.put(key, block).then(() => (uploaded = true)), 500);
+      const reader = new FileReader(v.store, v.meta, v.ino, { ctx: v.ctx, maxReadahead: 0 });
+      const got = await reader.read(0, 2 * BS, 2 * BS);
+      assert.ok(uploaded, 'the read returned only after the block appeared');
+      assert.ok(got.equals(data));
+    } finally {
+      await v.close();
+    }
+  });
+
   it('a missing block fails the read with EIO naming the key', async () => {
     const BS = 64 * KiB;
-    const v = await openVolume(BS);
+    const v = await openVolume(BS, { missingBlockWaitMs: 200 });
     try {
       const writer = new FileWriter(v.store, v.meta, v.ino, { ctx: v.ctx });
       await writer.write(0, prng(4).bytes(3 * BS));

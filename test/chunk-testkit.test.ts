@@ -116,7 +116,7 @@ export function prng(seed: number): { next(): number; int(n: number): number; by
 }
 
 /** A fresh volume for data-path tests: real SQLite metadata in a temp dir, a real mem:// store, one file. */
-export async function openVolume(blockSize: number, storeOpts: { uploadConcurrency?: number; downloadConcurrency?: number } = {}) {
+export async function openVolume(blockSize: number, storeOpts: { uploadConcurrency?: number; downloadConcurrency?: number; missingBlockWaitMs?: number } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-chunk-'));
   const meta = await openMeta(`sqlite3://${join(dir, 'meta.db')}`);
   await meta.init({

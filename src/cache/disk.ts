@@ -6,6 +6,7 @@
 // served. The index is rebuilt from the directory when the cache opens, so a restart reuses what is there.
 import { crc32, crc32c } from '@node-rs/crc32';
 import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writevSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, stat, statfs, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -195,26 +196,36 @@ export class DiskCache {
       this.stats.skipped++;
       return;
     }
-    const path = this.pathOf(key);
-    const dir = path.slice(0, path.lastIndexOf('/'));
-    const tmp = join(dir, `${TMP}${randomBytes(6).toString('hex')}`);
-    const header = Buffer.alloc(HEADER);
-    header.writeUInt32BE(MAGIC, 0);
-    header.writeUInt32BE(crc, 4);
-    header.writeUInt32BE(data.length, 8);
     try {
-      await mkdir(dir, { recursive: true });
-      const fh = await open(tmp, 'w');
-      try {
-        await fh.writev([header, data]);
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, path);
+      await writeCacheFile(this.pathOf(key), data, crc);
     } catch {
       this.bytes -= size;
-      await unlink(tmp).catch(() => undefined);
       this.stats.skipped++;
+      return;
+    }
+    this.index.set(key, size);
+    this.stats.written++;
+  }
+
+  /**
+   * Takes over a finished cache file written elsewhere on the same file system (a staged block after its
+   * upload) by renaming it into place; the file is removed when the cache has no room for it.
+   */
+  async adopt(key: string, file: string, size: number): Promise<void> {
+    if (this.index.has(key) || this.writing.has(key) || size > this.opts.capacity) {
+      await unlink(file).catch(() => undefined);
+      return;
+    }
+    this.bytes += size;
+    const path = this.pathOf(key);
+    try {
+      if (!(await this.evictFor(size))) throw new Error('no room');
+      await mkdir(path.slice(0, path.lastIndexOf('/')), { recursive: true });
+      await rename(file, path);
+    } catch {
+      this.bytes -= size;
+      this.stats.skipped++;
+      await unlink(file).catch(() => undefined);
       return;
     }
     this.index.set(key, size);
@@ -285,6 +296,74 @@ export class DiskCache {
   async close(): Promise<void> {
     await this.idle();
   }
+}
+
+/** A fresh temp file name in `dir` (removed by the scans at start if left behind). */
+function tempPathIn(dir: string): string {
+  return join(dir, `${TMP}${randomBytes(6).toString('hex')}`);
+}
+
+function headerOf(data: Buffer, crc: number): Buffer {
+  const header = Buffer.alloc(HEADER);
+  header.writeUInt32BE(MAGIC, 0);
+  header.writeUInt32BE(crc, 4);
+  header.writeUInt32BE(data.length, 8);
+  return header;
+}
+
+/** Writes a cache file (header and data) to a temp file beside `path` and renames it into place. */
+export async function writeCacheFile(path: string, data: Buffer, crc = crc32c(data) >>> 0, opts: { fsync?: boolean } = {}): Promise<void> {
+  const dir = path.slice(0, path.lastIndexOf('/'));
+  const tmp = tempPathIn(dir);
+  try {
+    // The directory nearly always exists: create it only when the open says it is missing (one call less).
+    const fh = await open(tmp, 'w').catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+      await mkdir(dir, { recursive: true });
+      return open(tmp, 'w');
+    });
+    try {
+      await fh.writev([headerOf(data, crc), data]);
+      if (opts.fsync) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** writeCacheFile with synchronous calls, for small files whose thread-pool round trips cost more than the work. */
+export function writeCacheFileSync(path: string, data: Buffer, crc = crc32c(data) >>> 0): void {
+  const dir = path.slice(0, path.lastIndexOf('/'));
+  const tmp = tempPathIn(dir);
+  try {
+    let fd: number;
+    try {
+      fd = openSync(tmp, 'w');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      mkdirSync(dir, { recursive: true });
+      fd = openSync(tmp, 'w');
+    }
+    try {
+      // A short write (disk full) would leave a file that fails its checksum: fail the staging instead.
+      if (writevSync(fd, [headerOf(data, crc), data]) !== HEADER + data.length) throw Object.assign(new Error(`short write to ${tmp}`), { code: 'ENOSPC' });
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** True for the name of a temp file an interrupted writeCacheFile left behind. */
+export function isTempName(name: string): boolean {
+  return name.startsWith(TMP);
 }
 
 /** The data of a cache file when its header, length and checksum agree; undefined otherwise. */

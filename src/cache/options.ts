@@ -6,11 +6,13 @@
 // checksum still checks every block that is read from a cache, and warm-up needs no keys. The price is
 // decoding on every cache hit, as with JuiceFS, which also caches the stored (compressed/encrypted) block.
 import { join } from 'node:path';
+import { FsError } from '../errors.js';
 import type { Format } from '../meta/types.js';
 import type { ObjectStore } from '../object/interface.js';
 import { DiskCache } from './disk.js';
 import { CacheGroup } from './group.js';
 import { MemoryCache } from './memory.js';
+import { StagingArea } from './staging.js';
 import { CachedObjectStore } from './store.js';
 
 export interface CacheOptions {
@@ -22,8 +24,17 @@ export interface CacheOptions {
   cacheSize?: number;
   /** Keep at least this share of the cache's file system free (default 0.1). */
   freeSpaceRatio?: number;
-  /** Also cache blocks this client uploads, so fresh writes read back locally. */
+  /**
+   * Write-back (needs cacheDir): a written block is staged in `<cacheDir>/<volume uuid>/staging/` and the
+   * write returns; it is uploaded in the background and then kept in the disk cache. See docs/cache.md.
+   */
   writeback?: boolean;
+  /** Write-back uploads in flight at once (default 8). */
+  writebackUploads?: number;
+  /** fsync each staged block before its write returns (default false: a host crash can lose staged blocks). */
+  writebackFsync?: boolean;
+  /** Progress and summary lines (write-back uploads on close); warnings go to stderr without it. */
+  log?: (line: string) => void;
   /** Join (or, with noSharing, use) the cache group of this name. */
   cacheGroup?: string;
   /** host:port this member listens on and advertises (default 127.0.0.1 and a free port). */
@@ -46,7 +57,7 @@ export const DEFAULT_CACHE_SIZE = 10 * 2 ** 30;
 export const DEFAULT_MEMORY_CACHE = 64 * 2 ** 20;
 
 export function cachingEnabled(o: CacheOptions): boolean {
-  return Boolean(o.cacheDir || o.cacheGroup || (o.memoryCacheSize ?? 0) > 0);
+  return Boolean(o.cacheDir || o.cacheGroup || o.writeback || (o.memoryCacheSize ?? 0) > 0);
 }
 
 /** `inner` with the caches the options ask for, or `inner` itself when they ask for none. */
@@ -67,7 +78,26 @@ export async function openCachedStore(format: Format, inner: ObjectStore, o: Cac
           freeSpaceRatio: o.freeSpaceRatio ?? 0.1,
         })
       : undefined;
-  const store = new CachedObjectStore(inner, { blockPrefix, memory, disk, writeback: o.writeback });
+  let staging: StagingArea | undefined;
+  if (o.writeback) {
+    if (!o.cacheDir) {
+      await disk?.close();
+      throw new FsError('EINVAL', { message: 'write-back (--writeback, writeback: true) needs a disk cache (--cache-dir DIR, cacheDir): blocks are staged there before they are uploaded' });
+    }
+    staging = await StagingArea.open({
+      dir: join(o.cacheDir, format.uuid, 'staging'),
+      store: inner,
+      concurrency: o.writebackUploads,
+      fsync: o.writebackFsync,
+      // Memory holds what was staged (the same buffer): uploading from it spares reading the file back.
+      peek: memory ? (key) => memory.get(key) : undefined,
+      adopt: disk ? (key, file, size) => disk.adopt(key, file, size) : undefined,
+      log: o.log,
+    });
+  }
+  // Staged blocks may fill the cache's share of the disk; beyond it writes wait for the object store again.
+  const stagingLimit = o.cacheSize ?? DEFAULT_CACHE_SIZE;
+  const store = new CachedObjectStore(inner, { blockPrefix, memory, disk, writeback: o.writeback, staging, stagingLimit, log: o.log });
   if (o.cacheGroup) {
     if (!o.groupMetaUrl) throw new Error('cacheGroup needs groupMetaUrl (the volume metadata URL members register in)');
     const { openMeta } = await import('../meta/index.js');
@@ -91,6 +121,7 @@ export async function openCachedStore(format: Format, inner: ObjectStore, o: Cac
       );
     } catch (e) {
       await meta.close().catch(() => undefined);
+      await store.staging?.close();
       await store.disk?.close();
       throw e;
     }

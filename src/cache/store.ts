@@ -2,15 +2,20 @@
 // the cache group before the object store. Blocks are immutable (a key names one content forever), so a
 // cached copy never needs invalidation. A ranged get of a block is served from the whole block, fetched
 // once: a 4 KiB read pulls the block in and the next reads of that block are local (prefetch). Keys that
-// are not blocks (anything outside `<volume>/chunks/`) go straight through.
+// are not blocks (anything outside `<volume>/chunks/`) go straight through. In write-back mode a block put is
+// staged on local disk and uploaded in the background (see staging.ts); reads look at staged blocks right
+// after memory.
 import type { ListResult, MultipartUpload, ObjectInfo, ObjectStore, Part } from '../object/interface.js';
 import type { DiskCache } from './disk.js';
 import type { CacheGroup } from './group.js';
 import type { MemoryCache } from './memory.js';
 import { SingleFlight } from './single-flight.js';
+import type { StagingArea } from './staging.js';
 
 export interface CacheStats {
   memoryHits: number;
+  /** Blocks read back from write-back staging (written here, not uploaded yet). */
+  stagingHits: number;
   diskHits: number;
   /** Blocks (or ranges) served by another member of the cache group. */
   groupHits: number;
@@ -27,13 +32,20 @@ export interface CachedStoreOptions {
   group?: CacheGroup;
   /** Put uploaded blocks into the caches too, so fresh writes read back locally. */
   writeback?: boolean;
+  /** Write-back: block puts are staged here and uploaded in the background. */
+  staging?: StagingArea;
+  /** Staged bytes pending upload beyond which puts go to the object store directly (default: no limit). */
+  stagingLimit?: number;
+  /** Where the write-back summary goes on close (default: nowhere). */
+  log?: (line: string) => void;
 }
 
 export class CachedObjectStore implements ObjectStore {
   readonly memory?: MemoryCache;
   readonly disk?: DiskCache;
+  readonly staging?: StagingArea;
   group?: CacheGroup;
-  readonly stats: CacheStats = { memoryHits: 0, diskHits: 0, groupHits: 0, storeGets: 0, storeBytes: 0 };
+  readonly stats: CacheStats = { memoryHits: 0, stagingHits: 0, diskHits: 0, groupHits: 0, storeGets: 0, storeBytes: 0 };
   private readonly flights = new SingleFlight<Buffer>();
   private readonly diskReads = new SingleFlight<Buffer | null>();
   createMultipartUpload?: (key: string) => Promise<MultipartUpload>;
@@ -47,6 +59,7 @@ export class CachedObjectStore implements ObjectStore {
   ) {
     this.memory = opts.memory;
     this.disk = opts.disk;
+    this.staging = opts.staging;
     this.group = opts.group;
     if (inner.createMultipartUpload) this.createMultipartUpload = inner.createMultipartUpload.bind(inner);
     if (inner.uploadPart) this.uploadPart = inner.uploadPart.bind(inner);
@@ -56,6 +69,27 @@ export class CachedObjectStore implements ObjectStore {
 
   get url(): string {
     return this.inner.url;
+  }
+
+  /** The CachedObjectStore in a store stack (block transforms wrap it, each keeping `inner`), if any. */
+  static of(store: ObjectStore): CachedObjectStore | undefined {
+    let s: unknown = store;
+    for (let i = 0; i < 8 && s; i++) {
+      if (s instanceof CachedObjectStore) return s;
+      s = (s as { inner?: unknown }).inner;
+    }
+    return undefined;
+  }
+
+  /** One line of cache and write-back counters (logs, SIGUSR1 of a mount). */
+  summary(): string {
+    const c = this.stats;
+    let line = `cache: memory hits ${c.memoryHits}, disk hits ${c.diskHits}, group hits ${c.groupHits}, store gets ${c.storeGets} (${mib(c.storeBytes)})`;
+    const w = this.staging?.stats;
+    if (w) {
+      line += `; write-back: ${w.pending} blocks (${mib(w.pendingBytes)}) pending, ${w.uploaded} (${mib(w.uploadedBytes)}) uploaded, ${w.cancelled} deleted before upload, ${w.recovered} recovered, ${w.corrupt} corrupt, ${w.retries} retries, ${c.stagingHits} reads from staging; ${w.staged} staged in ${(w.stageMs / Math.max(1, w.staged)).toFixed(2)} ms each`;
+    }
+    return line;
   }
 
   isBlock(key: string): boolean {
@@ -69,7 +103,7 @@ export class CachedObjectStore implements ObjectStore {
   async get(key: string, off = 0, len = -1): Promise<Buffer> {
     if (!this.isBlock(key)) return this.inner.get(key, off, len);
     // With nowhere to keep a block, fetching all of it for a small range would only waste bandwidth.
-    if (!this.memory && !this.disk) {
+    if (!this.memory && !this.disk && !this.staging) {
       // Concurrent reads of one range (a read and its read-ahead) still share one request.
       return this.flights.run(`${key}\0${off}:${len}`, async () => {
         const part = await this.group?.fetch(key, off, len);
@@ -118,9 +152,9 @@ export class CachedObjectStore implements ObjectStore {
     });
   }
 
-  /** True when this client holds the block (memory or disk). */
+  /** True when this client holds the block (memory, staging or disk). */
   has(key: string): boolean {
-    return (this.memory?.has(key) ?? false) || (this.disk?.has(key) ?? false);
+    return (this.memory?.has(key) ?? false) || (this.staging?.has(key) ?? false) || (this.disk?.has(key) ?? false);
   }
 
   /** Drops a block from this client's caches. */
@@ -134,6 +168,13 @@ export class CachedObjectStore implements ObjectStore {
     if (m) {
       this.stats.memoryHits++;
       return m;
+    }
+    // A staged block exists nowhere else yet (a corrupt one throws EIO: there is nothing to refetch).
+    const staged = await this.staging?.get(key);
+    if (staged) {
+      this.stats.stagingHits++;
+      this.memory?.put(key, staged);
+      return staged;
     }
     if (!this.disk) return undefined;
     // Concurrent readers of one cached block (a burst of peers at a group member) share one disk read and
@@ -161,6 +202,17 @@ export class CachedObjectStore implements ObjectStore {
   }
 
   async put(key: string, data: Buffer): Promise<void> {
+    const st = this.staging;
+    if (st && this.isBlock(key) && st.stats.pendingBytes < (this.opts.stagingLimit ?? Infinity)) {
+      // Into memory first: a delete that comes while the file is being written then drops both.
+      this.memory?.put(key, data);
+      try {
+        await st.stage(key, data);
+        return;
+      } catch {
+        // Staging failed (disk full...): the block goes to the object store now, as without write-back.
+      }
+    }
     await this.inner.put(key, data);
     if (this.opts.writeback && this.isBlock(key)) this.keep(key, data);
   }
@@ -170,6 +222,9 @@ export class CachedObjectStore implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
+    // A block deleted while staged is not uploaded (or, if its upload was under way, deleted after it).
+    // The object store is still asked: an earlier process may have uploaded it before dying.
+    if (this.staging && this.isBlock(key)) await this.staging.cancel(key);
     await this.inner.delete(key);
     if (this.isBlock(key)) await this.evict(key);
   }
@@ -188,8 +243,17 @@ export class CachedObjectStore implements ObjectStore {
   }
 
   async close(): Promise<void> {
+    // Every staged block reaches the object store before the store closes.
+    if (this.staging) {
+      await this.staging.close();
+      this.opts.log?.(`ferry: ${this.summary()}`);
+    }
     await this.group?.close().catch(() => undefined);
     await this.disk?.close().catch(() => undefined);
     await this.inner.close();
   }
+}
+
+function mib(n: number): string {
+  return `${(n / 2 ** 20).toFixed(1)} MiB`;
 }

@@ -4,7 +4,7 @@ import { FsError, isFsError } from '../errors.js';
 import type { Meta } from '../meta/interface.js';
 import { CHUNK_SIZE, type Context } from '../meta/types.js';
 import { buildSliceMap, segmentsInRange, type Segment } from './slice-map.js';
-import { settleAll, type ChunkStore } from './store.js';
+import { isMissingBlock, settleAll, type ChunkStore } from './store.js';
 
 export interface FileReaderOptions {
   ctx: Context;
@@ -120,7 +120,8 @@ export class FileReader {
   /** Bytes [from, to) of chunk indx into out (which starts at file offset off). */
   private async readPiece(indx: number, from: number, to: number, off: number, out: Buffer, sequential: boolean): Promise<void> {
     const base = indx * CHUNK_SIZE;
-    for (let attempt = 0; ; attempt++) {
+    let waitedMs = 0;
+    for (let attempt = 0, pause = 100; ; attempt++) {
       try {
         const map = await this.chunkMap(indx);
         const parts: Array<Promise<void>> = [];
@@ -134,7 +135,19 @@ export class FileReader {
       } catch (e) {
         // A slice list cached before a compaction or truncate (here or in another client) can name
         // blocks deleted since: reload it and read again before calling the data lost.
-        if (attempt >= 2 || !isFsError(e, 'EIO')) throw e;
+        if (!isFsError(e, 'EIO')) throw e;
+        if (attempt >= 2) {
+          // Still named by a fresh slice list but not in the object store: a write-back client may have
+          // committed it before uploading its blocks. Wait for the upload, for a bounded time.
+          if (!isMissingBlock(e) || waitedMs >= this.store.missingBlockWaitMs) {
+            if (waitedMs > 0) throw new FsError('EIO', { message: `${e.description} (waited ${(waitedMs / 1000).toFixed(0)} s for its upload)`, cause: e.cause });
+            throw e;
+          }
+          const ms = Math.min(pause, this.store.missingBlockWaitMs - waitedMs);
+          await new Promise((r) => setTimeout(r, ms));
+          waitedMs += ms;
+          pause = Math.min(2 * pause, 2000);
+        }
         this.invalidate(indx);
         out.fill(0, base + from - off, base + to - off);
       }

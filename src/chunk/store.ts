@@ -14,13 +14,22 @@ export interface ChunkStoreOptions {
   uploadConcurrency?: number;
   /** Ranged gets in flight at once (default 16). */
   downloadConcurrency?: number;
+  /**
+   * How long a file read waits for a block the object store does not have (default 20 s) before EIO: a
+   * client in write-back mode commits a slice before its blocks are uploaded, so others may see it first.
+   * The wait is the file reader's (chunk/reader.ts), after it has reloaded the slice list.
+   */
+  missingBlockWaitMs?: number;
 }
+
+export const DEFAULT_MISSING_BLOCK_WAIT_MS = 20_000;
 
 export class ChunkStore {
   readonly volume: string;
   readonly blockSize: number;
   private readonly uploads: Limiter;
   private readonly downloads: Limiter;
+  readonly missingBlockWaitMs: number;
 
   constructor(
     readonly objects: ObjectStore,
@@ -31,6 +40,7 @@ export class ChunkStore {
     this.blockSize = opts.blockSize;
     this.uploads = new Limiter(opts.uploadConcurrency ?? 8);
     this.downloads = new Limiter(opts.downloadConcurrency ?? 16);
+    this.missingBlockWaitMs = opts.missingBlockWaitMs ?? DEFAULT_MISSING_BLOCK_WAIT_MS;
   }
 
   /** The object key of block `index` of a slice of `size` bytes. */
@@ -103,6 +113,11 @@ export class ChunkStore {
       }
     });
   }
+}
+
+/** True for the EIO of a block the object store does not have (see blockError). */
+export function isMissingBlock(e: unknown): boolean {
+  return isFsError(e, 'EIO') && isFsError(e.cause, 'ENOENT');
 }
 
 function blockError(op: string, key: string, e: unknown): FsError {

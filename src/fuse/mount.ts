@@ -23,6 +23,7 @@ export interface MountOptions {
   dirEntryCache?: number;
   /** Extra -o options passed to the kernel/libfuse (allow_other, ...). */
   fuseOptions?: string[];
+  /** The kernel's writeback cache (FUSE_CAP_WRITEBACK_CACHE); client write-back is storage.writeback. */
   writeback?: boolean;
   /** KiB of kernel read-ahead for the mount's bdi (default 16384). */
   readAheadKb?: number;
@@ -81,7 +82,7 @@ export async function mountVolume(metaUrl: string, mountpoint: string, opts: Mou
   let root!: RootMap;
   try {
     format = await meta.load();
-    const store = await openChunkStore(format, { groupMetaUrl: metaUrl, ...opts.storage });
+    const store = await openChunkStore(format, { groupMetaUrl: metaUrl, log, ...opts.storage });
     await meta.newSession({ mountPoint: `${hostname()}:${mp}` });
     // A read-only mirror refuses writes before any block is uploaded (as the SDK does).
     const readOnly = opts.readOnly || (meta instanceof MirrorMeta && !meta.writable);

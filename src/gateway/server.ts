@@ -11,6 +11,7 @@ import { FsError } from '../errors.js';
 // Registers the object store backends (file://, mem://, s3://) for the volume this process opens.
 import '../object/index.js';
 import type { Volume } from '../sdk/volume.js';
+import type { StorageOptions } from '../vfs/storage.js';
 import { Volume as VolumeClass } from '../sdk/volume.js';
 import { BodyHasher, checksumAlgorithm, validContentMd5 } from './checksum.js';
 import { decodeAwsChunked, streamingMode } from './chunked.js';
@@ -47,6 +48,8 @@ export interface GatewayOptions {
   errorLog?: (line: string) => void;
   /** Smallest multipart part but the last (default 5 MiB, as S3). */
   minPartSize?: number;
+  /** Caches and write-back of a volume opened here (see docs/cache.md). */
+  storage?: StorageOptions;
 }
 
 interface Identity {
@@ -115,7 +118,7 @@ export class Gateway {
     if (!vol) {
       if (!opts.metaUrl) throw new Error('a metadata URL or an open volume is needed');
       const t = opts.cacheTimeout ?? 0;
-      vol = await VolumeClass.open(opts.metaUrl, { uid: 0, gid: 0, gids: [0], attrTimeout: t, entryTimeout: t, mountPoint: 's3-gateway' });
+      vol = await VolumeClass.open(opts.metaUrl, { uid: 0, gid: 0, gids: [0], attrTimeout: t, entryTimeout: t, mountPoint: 's3-gateway', ...opts.storage });
     }
     const g = new Gateway(vol, owned, opts);
     try {

@@ -17,6 +17,8 @@ export interface StorageOptions extends CacheOptions {
   mirrorObjectOptions?: ObjectOptions;
   /** Unlocks an encrypted volume (else FERRY_ENCRYPT_KEY_FILE / FERRY_ENCRYPT_PASSPHRASE / the format's hint). */
   encryption?: UserSecret;
+  /** How long a read waits for a block missing from the object store before EIO (default 20 s; see chunk/store.ts). */
+  missingBlockWaitMs?: number;
 }
 
 /** Object options from the format record (keys given to `ferry format`), overridden by the client's. */
@@ -72,5 +74,5 @@ export async function openVolumeObjects(format: Format, opts: StorageOptions = {
 
 export async function openChunkStore(format: Format, opts: StorageOptions = {}): Promise<ChunkStore> {
   const objects = await openVolumeObjects(format, opts);
-  return new ChunkStore(objects, { volume: format.name, blockSize: format.blockSize });
+  return new ChunkStore(objects, { volume: format.name, blockSize: format.blockSize, missingBlockWaitMs: opts.missingBlockWaitMs });
 }

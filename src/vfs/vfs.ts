@@ -153,6 +153,20 @@ export class VFS {
     return this.remember(ino, await this.meta.getattr(ctx, ino));
   }
 
+  /**
+   * The mtime/ctime the kernel's writeback cache sends for an open file before it flushes it. While the file
+   * has uncommitted writes, their commit (at the flush that follows) sets both again, to its own later time,
+   * so a transaction now would be overwritten at once: the answer is the attributes with the kernel's
+   * times, and undefined when there is nothing pending (then it is an ordinary setattr).
+   */
+  async writebackTimes(ctx: Context, ino: number, attr: Pick<Attr, 'mtime' | 'mtimensec'>): Promise<Attr | undefined> {
+    if (!this.files.get(ino)?.writer?.hasPending) return undefined;
+    const a = { ...(await this.getattr(ctx, ino)) };
+    a.mtime = a.ctime = attr.mtime;
+    a.mtimensec = a.ctimensec = attr.mtimensec;
+    return a;
+  }
+
   async setattr(ctx: Context, ino: number, set: number, attr: Partial<Attr>): Promise<Attr> {
     this.writable();
     if (set & SET_SIZE) await this.flushInode(ino);

@@ -36,7 +36,10 @@ const command: Command = {
       'attr-cache': { type: 'string', arg: 'SECONDS', help: 'attribute cache timeout (default 1)' },
       'entry-cache': { type: 'string', arg: 'SECONDS', help: 'file entry cache timeout (default 1)' },
       'dir-entry-cache': { type: 'string', arg: 'SECONDS', help: 'directory entry cache timeout (default: --entry-cache)' },
-      writeback: { type: 'boolean', help: 'let the kernel cache writes (faster small writes, weaker close-to-open)' },
+      'writeback-cache': {
+        type: 'boolean',
+        help: "let the kernel buffer writes (FUSE writeback cache: many tiny writes become few; weaker close-to-open; separate from --writeback)",
+      },
       'read-ahead': { type: 'string', arg: 'KIB', help: 'kernel read-ahead of the mount in KiB (default 16384)' },
       subdir: { type: 'string', arg: 'DIR', help: 'mount this directory of the volume as the root (it must exist)' },
       log: { type: 'string', arg: 'FILE', help: 'log file of a background mount (default /var/log/ferry/mount-*.log as root)' },
@@ -58,7 +61,10 @@ const command: Command = {
       attrCache: seconds(v['attr-cache'], 'attr-cache'),
       entryCache: seconds(v['entry-cache'], 'entry-cache'),
       dirEntryCache: seconds(v['dir-entry-cache'], 'dir-entry-cache'),
-      writeback: v.writeback === true,
+      // The kernel's writeback cache, not --writeback (a cache flag: blocks staged on disk). As JuiceFS keeps
+      // -o writeback_cache apart from --writeback: the kernel cache adds a SETATTR per written file and made
+      // tar x and large sequential writes slower here, and weakens close-to-open consistency.
+      writeback: v['writeback-cache'] === true,
       readAheadKb: seconds(v['read-ahead'], 'read-ahead'),
       fuseOptions: typeof v.options === 'string' ? [v.options] : [],
       subdir: typeof v.subdir === 'string' ? v.subdir : undefined,
@@ -98,6 +104,10 @@ const command: Command = {
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGHUP', () => undefined);
+    // `kill -USR1 PID` logs the cache and write-back counters (pending uploads...).
+    const { CachedObjectStore } = await import('../../cache/store.js');
+    const cache = CachedObjectStore.of(m.vfs.store.objects);
+    process.on('SIGUSR1', () => log(`ferry: ${cache?.summary() ?? 'no caches'}`));
     await m.done;
     if (daemon) rmSync(pidFile, { force: true });
     log(`ferry: ${mp} unmounted`);

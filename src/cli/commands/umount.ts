@@ -18,8 +18,10 @@ const command: Command = {
     summary: 'Unmount a volume mounted with ferry mount.',
     usage: 'MOUNTPOINT',
     description:
-      'Runs fusermount3 -u and waits (up to 30 s) for a background mount daemon to exit. With --force a busy or dead mount is\n' +
-      'detached lazily and its FUSE connection aborted (files still open there fail with ENOTCONN).',
+      'Runs fusermount3 -u and waits for a background mount daemon to exit; a --writeback mount exits once every staged\n' +
+      'block is in the object store, so this can take a while (progress every 30 s; Ctrl-C stops waiting, not the uploads).\n' +
+      'With --force a busy or dead mount is detached lazily and its FUSE connection aborted (files still open there fail\n' +
+      'with ENOTCONN).',
     examples: ['ferry umount /mnt/ferry', 'ferry umount --force /mnt/ferry'],
     options: { force: { type: 'boolean', short: 'f', help: 'unmount even when busy or when the daemon is gone' } },
     minArgs: 1,
@@ -35,8 +37,15 @@ const command: Command = {
     const r = await unmountFuse(mp, { force: p.values.force === true });
     if (r === 'not-mounted') throw Object.assign(new Error(`${mp} is not mounted`), { exitCode: 1 });
     if (pid > 0) {
-      for (let i = 0; i < 300 && alive(pid); i++) await new Promise((res) => setTimeout(res, 100));
-      if (alive(pid)) process.stderr.write(`ferry: unmounted ${mp}, but its daemon (pid ${pid}) is still running\n`);
+      // Unbounded: a write-back daemon is uploading what is staged, and "umount returned" should mean "in the store".
+      const started = Date.now();
+      for (let i = 1; alive(pid); i++) {
+        await new Promise((res) => setTimeout(res, 100));
+        if (i % 300 === 0) {
+          const s = Math.round((Date.now() - started) / 1000);
+          process.stderr.write(`ferry: unmounted ${mp}; waiting ${s} s for its daemon (pid ${pid}) to finish (write-back uploads? see its log)\n`);
+        }
+      }
     }
   },
 };
