@@ -13,12 +13,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeleteBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { openObjectStore } from '../src/object/index.js';
 import { Volume } from '../src/sdk/index.js';
 import { cacheServe, type Server } from '../test/helpers/cache.js';
-import { RGW_ACCESS_KEY, RGW_ENDPOINT, RGW_SECRET_KEY, requireRgw, rgwBucket, rgwOptions } from '../test/helpers/rgw.js';
+import { RGW_ACCESS_KEY, RGW_ENDPOINT, RGW_SECRET_KEY, requireRgw, rgwBucket } from '../test/helpers/rgw.js';
 import { ferry, killAll, runReaders } from './cache-procs.js';
+import { dropBucket } from './rgw-bucket.js';
 import type { ReaderJob, ReaderResult } from './cache-reader.js';
 import { ThrottleProxy, type ProxyCounts } from './throttle-proxy.js';
 
@@ -90,26 +89,6 @@ async function writeModel(metaUrl: string, bytes: number): Promise<string> {
     return h.digest('hex');
   } finally {
     await v.close();
-  }
-}
-
-/** Deletes every object of the benchmark's bucket, then the bucket (RGW's memstore holds only ~4 GiB). */
-async function dropBucket(bucket: string): Promise<void> {
-  const s = await openObjectStore(`s3://${bucket}`, rgwOptions());
-  try {
-    const keys: string[] = [];
-    for await (const o of s.listAll('')) keys.push(o.key);
-    const many = (s as { deleteMany?: (k: string[]) => Promise<void> }).deleteMany;
-    if (many) await many.call(s, keys);
-    else for (const k of keys) await s.delete(k);
-  } finally {
-    await s.close();
-  }
-  const c = new S3Client({ endpoint: RGW_ENDPOINT, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: RGW_ACCESS_KEY, secretAccessKey: RGW_SECRET_KEY } });
-  try {
-    await c.send(new DeleteBucketCommand({ Bucket: bucket }));
-  } finally {
-    c.destroy();
   }
 }
 

@@ -15,6 +15,9 @@ import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { abortConnection, mountAt, unmountFuse } from '../src/fuse/teardown.js';
 import { formatVolume, mountFerry } from '../test/helpers/mount.js';
+import { RGW_ACCESS_KEY, RGW_ENDPOINT, RGW_SECRET_KEY, requireRgw, rgwBucket } from '../test/helpers/rgw.js';
+import { dropBucket, makeBucket } from './rgw-bucket.js';
+import { ThrottleProxy } from './throttle-proxy.js';
 
 const MiB = 1 << 20;
 
@@ -35,6 +38,12 @@ const FILES = Number(arg('files', '10000'));
 const RANDOM = Number(arg('random', '2000'));
 const ONLY = arg('only', 'ferry,ferry-wb,local,tmpfs,bindfs').split(',');
 /** Workloads to run: read, par and rand read the file `write` wrote, so they imply it. */
+/**
+ * --remote-ms N: FerryFS volumes store their blocks in Ceph RGW (S3) behind a proxy adding N ms to every
+ * request (bench/throttle-proxy.ts), a stand-in for a remote object store, where write-back matters. RGW's
+ * memstore holds ~4 GiB: use --size 1G or less.
+ */
+const REMOTE_MS = Number(arg('remote-ms', '0'));
 const ROWS = new Set(arg('rows', 'write,read,par,rand,meta,tar').split(','));
 if (['read', 'par', 'rand'].some((r) => ROWS.has(r))) ROWS.add('write');
 /** The source tree extracted by the `tar x` row (default: the project's own node_modules). */
@@ -76,8 +85,25 @@ async function fuseTeardown(mp: string, child?: ReturnType<typeof spawn>): Promi
   if (info && (await mountAt(mp))) await abortConnection(info.minor);
 }
 
+let remote: { proxy: ThrottleProxy; endpoint: string } | undefined;
+
+/** A FerryFS volume on the local disk (file://), or on RGW behind the delaying proxy with --remote-ms. */
+async function benchVolume() {
+  if (REMOTE_MS <= 0) return formatVolume();
+  if (!remote) {
+    await requireRgw();
+    const proxy = new ThrottleProxy({ target: RGW_ENDPOINT, delayMs: REMOTE_MS, bandwidth: 0 });
+    remote = { proxy, endpoint: await proxy.listen() };
+  }
+  const bucket = rgwBucket('bench-fuse');
+  await makeBucket(bucket);
+  const endpoint = encodeURIComponent(remote.endpoint);
+  const vol = await formatVolume({ storage: `s3://${bucket}?endpoint=${endpoint}&path-style=true`, accessKey: RGW_ACCESS_KEY, secretKey: RGW_SECRET_KEY });
+  return { ...vol, cleanup: () => vol.cleanup().finally(() => dropBucket(bucket)) };
+}
+
 async function ferryTarget(args: string[] = [], name = 'FerryFS (FUSE)'): Promise<Target> {
-  const vol = await formatVolume();
+  const vol = await benchVolume();
   const m = await mountFerry(vol.url, join(vol.dir, 'mnt'), args.map((a) => a.replace('$VOL', vol.dir)));
   if (process.env.FERRY_BENCH_LOG) process.stderr.write(`bench:fuse: ${name} daemon pid ${m.child.pid}\n`);
   return {
@@ -251,6 +277,7 @@ async function main(): Promise<void> {
     }
   } finally {
     if (!(await fsp.readFile('/proc/self/mountinfo', 'utf8')).includes(base)) await fsp.rm(base, { recursive: true, force: true });
+    await remote?.proxy.close();
   }
 
   const rows: Array<[string, string, (r: Result) => string]> = [
@@ -276,7 +303,11 @@ async function main(): Promise<void> {
   for (const [label, unit, f] of rows) lines.push(label.padEnd(w0) + unit.padEnd(9) + results.map((x) => f(x.r).padStart(wc)).join(''));
   lines.push('');
   lines.push(`Higher is better except for ls -l and tar x (seconds). tar x extracts an archive of ${TREE}.`);
-  lines.push('FerryFS stores blocks with file:// on the same local disk, metadata in SQLite.');
+  lines.push(
+    REMOTE_MS > 0
+      ? `FerryFS stores blocks in Ceph RGW (S3, memstore) behind a proxy adding ${REMOTE_MS} ms to every request; metadata in SQLite.`
+      : 'FerryFS stores blocks with file:// on the same local disk, metadata in SQLite.',
+  );
   lines.push('"cold" = after sync + drop_caches (a no-op in some containers: then the local disk and tmpfs rows read from');
   lines.push('the page cache, and so does the file:// store under FerryFS).');
   process.stdout.write(lines.join('\n') + '\n');

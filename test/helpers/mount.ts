@@ -50,7 +50,8 @@ export interface TestVolume {
   cleanup(): Promise<void>;
 }
 
-export async function formatVolume(opts: { blockSize?: number } = {}): Promise<TestVolume> {
+/** storage: an object store URL instead of file:// in the temp dir; accessKey/secretKey go into the format. */
+export async function formatVolume(opts: { blockSize?: number; storage?: string; accessKey?: string; secretKey?: string } = {}): Promise<TestVolume> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-fuse-'));
   await chmod(dir, 0o755); // other uids in the tests must reach the mount points inside
   const url = `sqlite3://${join(dir, 'meta.db')}`;
@@ -61,7 +62,8 @@ export async function formatVolume(opts: { blockSize?: number } = {}): Promise<T
     await m.init({
       name: 'fusetest',
       uuid: randomUUID(),
-      storage: `file://${join(dir, 'blocks')}`,
+      storage: opts.storage ?? `file://${join(dir, 'blocks')}`,
+      ...(opts.accessKey !== undefined ? { accessKey: opts.accessKey, secretKey: opts.secretKey } : {}),
       blockSize: opts.blockSize ?? 4 << 20,
       compression: 'none',
       trashDays: 0,
