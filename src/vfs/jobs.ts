@@ -20,6 +20,8 @@ export class BackgroundJobs {
   private running = Promise.resolve();
   private readonly compactions = new Set<string>();
   private stopped = true;
+  /** stop() was called: a running collect() ends after its current batch. */
+  private closing = false;
   /** The last error a job hit: jobs retry on their next run, the error is kept for `ferry status`. */
   lastError?: unknown;
 
@@ -78,8 +80,10 @@ export class BackgroundJobs {
 
   /** Frees deleted files' chunks, then removes objects no slice references any more. */
   async collect(): Promise<void> {
-    while ((await this.meta.processDeletedFiles(100)) > 0);
-    while ((await drainDeletedSlices(this.meta, this.store, 1000)) > 0);
+    // Batch by batch, so that stop() (an unmount) waits for one batch, not for every object of a large
+    // delete against a remote store: what is left stays queued in the metadata for the next client's run.
+    while (!this.closing && (await this.meta.processDeletedFiles(100)) > 0);
+    while (!this.closing && (await drainDeletedSlices(this.meta, this.store, 1000)) > 0);
   }
 
   /** Compacts a chunk in the background; `swapped` runs when its slices were replaced. */
@@ -103,6 +107,7 @@ export class BackgroundJobs {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.closing = true;
     for (const t of this.timers) clearInterval(t);
     if (this.gcTimer) clearTimeout(this.gcTimer);
     this.timers = [];
