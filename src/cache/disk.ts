@@ -96,17 +96,8 @@ export class DiskCache {
       }
       for (const name of names) {
         const path = join(sub, name);
-        // A temp file is a write that a crash interrupted.
-        if (name.startsWith(TMP)) {
-          await unlink(path).catch(() => undefined);
-          continue;
-        }
-        let key: string;
-        try {
-          key = decodeURIComponent(name);
-        } catch {
-          continue;
-        }
+        const key = await keyOfFile(path, name);
+        if (key === undefined) continue;
         try {
           const st = await stat(path);
           if (!st.isFile()) continue;
@@ -362,6 +353,22 @@ export function writeCacheFileSync(path: string, data: Buffer, crc = crc32c(data
 }
 
 /** True for the name of a temp file an interrupted writeCacheFile left behind. */
+/**
+ * The block key a cache or staging file is named after, or undefined for a file that is none: a temp file
+ * (a write a crash interrupted: removed here) or a name that does not decode.
+ */
+export async function keyOfFile(path: string, name: string): Promise<string | undefined> {
+  if (isTempName(name)) {
+    await unlink(path).catch(() => undefined);
+    return undefined;
+  }
+  try {
+    return decodeURIComponent(name);
+  } catch {
+    return undefined;
+  }
+}
+
 export function isTempName(name: string): boolean {
   return name.startsWith(TMP);
 }

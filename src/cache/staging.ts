@@ -17,7 +17,7 @@ import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:
 import { join } from 'node:path';
 import { FsError } from '../errors.js';
 import type { ObjectStore } from '../object/interface.js';
-import { HEADER, isTempName, verify, writeCacheFile, writeCacheFileSync } from './disk.js';
+import { HEADER, keyOfFile, verify, writeCacheFile, writeCacheFileSync } from './disk.js';
 
 export interface StagingOptions {
   /** The staging directory (`<cacheDir>/<volume uuid>/staging`). */
@@ -144,18 +144,9 @@ export class StagingArea {
     for (const name of await readdir(this.opts.dir)) {
       if (name === LOCK || name.endsWith(CORRUPT)) continue;
       const path = join(this.opts.dir, name);
-      if (isTempName(name)) {
-        // A staging write the process did not finish: its write() never returned, nothing refers to it.
-        await unlink(path).catch(() => undefined);
-        continue;
-      }
-      let key: string;
-      try {
-        key = decodeURIComponent(name);
-      } catch {
-        continue;
-      }
-      if (this.entries.has(key)) continue;
+      // A temp file is a staging write the process did not finish (its write() never returned): removed.
+      const key = await keyOfFile(path, name);
+      if (key === undefined || this.entries.has(key)) continue;
       const st = await stat(path).catch(() => undefined);
       if (!st?.isFile()) continue;
       this.add(key, st.size);
