@@ -54,12 +54,7 @@ async function sequential(v: Volume, job: ReaderJob): Promise<ReaderResult> {
 
 /** The cache layer, wherever it sits in the store stack. */
 function cacheOf(v: Volume): CachedObjectStore | undefined {
-  let s: unknown = v.vfs.store.objects;
-  for (let i = 0; i < 8 && s; i++) {
-    if (s instanceof CachedObjectStore) return s;
-    s = (s as { inner?: unknown }).inner;
-  }
-  return undefined;
+  return CachedObjectStore.of(v.vfs.store.objects);
 }
 
 /** Waits for the cache files being written. */

@@ -32,12 +32,9 @@ async function tempDir(): Promise<string> {
 }
 
 function cacheOf(v: Volume): CachedObjectStore {
-  let s: unknown = v.vfs.store.objects;
-  for (let i = 0; i < 8 && s; i++) {
-    if (s instanceof CachedObjectStore) return s;
-    s = (s as { inner?: unknown }).inner;
-  }
-  throw new Error('no cache in the store stack');
+  const c = CachedObjectStore.of(v.vfs.store.objects);
+  if (!c) throw new Error('no cache in the store stack');
+  return c;
 }
 
 const BS = 512 << 10;
