@@ -54,7 +54,8 @@ async function sequential(v: Volume, job: ReaderJob): Promise<ReaderResult> {
 
 /** The cache layer, wherever it sits in the store stack. */
 function cacheOf(v: Volume): CachedObjectStore | undefined {
-  return CachedObjectStore.of(v.vfs.store.objects);
+  const c = v.vfs.store.cache;
+  return c instanceof CachedObjectStore ? c : undefined;
 }
 
 /** Waits for the cache files being written. */

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CachedObjectStore } from '../src/cache/index.js';
-import { planWarmup } from '../src/cache/warmup.js';
+import { planWarmup } from '../src/vfs/warmup.js';
 import type { Volume } from '../src/sdk/index.js';
-import { cacheServe, newProbe, until, type Server } from './helpers/cache.js';
+import { cacheOf, cacheServe, newProbe, until, type Server } from './helpers/cache.js';
 import { tempVolume, type TempVolume } from './helpers/volume.js';
 
 const dirs: string[] = [];
@@ -31,11 +31,6 @@ async function tempDir(): Promise<string> {
   return d;
 }
 
-function cacheOf(v: Volume): CachedObjectStore {
-  const c = CachedObjectStore.of(v.vfs.store.objects);
-  if (!c) throw new Error('no cache in the store stack');
-  return c;
-}
 
 const BS = 512 << 10;
 
@@ -55,7 +50,7 @@ describe('cache group in one process (real HTTP servers on 127.0.0.1)', () => {
         await t.open({
           cacheDir: await tempDir(),
           cacheGroup: 'g1',
-          groupMetaUrl: t.url,
+         
           groupTuning: { peerTimeoutMs: 30_000 },
           backgroundJobs: false,
         }),
@@ -81,7 +76,7 @@ describe('cache group in one process (real HTTP servers on 127.0.0.1)', () => {
     assert.ok(served >= 1 && served <= 4, `owner served the other clients (${served} requests)`);
 
     // A --no-sharing client uses the group without joining it or caching on disk.
-    const fwd = await t.open({ cacheDir: await tempDir(), cacheGroup: 'g1', groupMetaUrl: t.url, noSharing: true, backgroundJobs: false });
+    const fwd = await t.open({ cacheDir: await tempDir(), cacheGroup: 'g1', noSharing: true, backgroundJobs: false });
     assert.equal(cacheOf(fwd).disk, undefined);
     assert.equal(cacheOf(fwd).group!.isMember, false);
     assert.equal(cacheOf(fwd).group!.members().length, 5);
@@ -106,10 +101,10 @@ describe('a member fetching from a slow object store', () => {
     vols.push(t);
     const data = randomBytes(BS);
     await t.v.writeFile('/model.bin', data);
-    const member = await t.open({ cacheDir: await tempDir(), cacheGroup: 'slow', groupMetaUrl: t.url, backgroundJobs: false });
+    const member = await t.open({ cacheDir: await tempDir(), cacheGroup: 'slow', backgroundJobs: false });
     const fwd = await t.open({
       cacheGroup: 'slow',
-      groupMetaUrl: t.url,
+     
       noSharing: true,
       groupTuning: { peerTimeoutMs: 1000, downMs: 600_000 },
       backgroundJobs: false,
@@ -132,7 +127,7 @@ describe('a member that resets a connection', () => {
     vols.push(t);
     const data = randomBytes(3 * BS);
     await t.v.writeFile('/model.bin', data);
-    const member = await t.open({ cacheDir: await tempDir(), cacheGroup: 'reset', groupMetaUrl: t.url, backgroundJobs: false });
+    const member = await t.open({ cacheDir: await tempDir(), cacheGroup: 'reset', backgroundJobs: false });
     // The first two requests the member gets are cut with a TCP reset (as when a kept-alive socket is closed
     // by the server while the client reuses it).
     const server = (cacheOf(member).group as unknown as { server: import('node:http').Server }).server;
@@ -143,7 +138,7 @@ describe('a member that resets a connection', () => {
         req.socket.resetAndDestroy();
       }
     });
-    const fwd = await t.open({ cacheGroup: 'reset', groupMetaUrl: t.url, noSharing: true, memoryCacheSize: 0, backgroundJobs: false });
+    const fwd = await t.open({ cacheGroup: 'reset', noSharing: true, memoryCacheSize: 0, backgroundJobs: false });
     const g0 = probe.gets;
     assert.deepEqual(await fwd.readFile('/model.bin'), data);
     const group = cacheOf(fwd).group!;
@@ -164,14 +159,14 @@ describe('a client that is stalled itself', () => {
     servers.push(a);
     const c = await t.open({
       cacheGroup: 'stall',
-      groupMetaUrl: t.url,
+     
       noSharing: true,
       memoryCacheSize: 0,
       groupTuning: { peerTimeoutMs: 300, downMs: 600_000 },
       backgroundJobs: false,
     });
     const g = cacheOf(c).group!;
-    const { key } = (await planWarmup(t.v, ['/m.bin'])).blocks[0]!;
+    const { key } = (await planWarmup(t.v.meta, t.v.vfs.store, t.v.ctx, ['/m.bin'])).blocks[0]!;
     assert.deepEqual(await g.fetch(key), data, 'the member holds the block now');
     const answer = g.fetch(key);
     await new Promise((r) => setImmediate(r)); // the request is on the wire
@@ -198,7 +193,7 @@ describe('cache group of `ferry cache serve` processes', () => {
     // that a loaded machine cannot make a healthy member look dead.
     const patient = await t.open({
       cacheGroup: 'pg',
-      groupMetaUrl: t.url,
+     
       noSharing: true,
       memoryCacheSize: 0,
       groupTuning: { peerTimeoutMs: 60_000, memberTimeoutMs: 120_000 },
@@ -212,7 +207,7 @@ describe('cache group of `ferry cache serve` processes', () => {
     // An impatient one for the failures.
     const c = await t.open({
       cacheGroup: 'pg',
-      groupMetaUrl: t.url,
+     
       noSharing: true,
       memoryCacheSize: 0,
       groupTuning: { peerTimeoutMs: 500, downMs: 600_000, memberTimeoutMs: 3000, refreshMs: 100 },

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CachedObjectStore, DiskCache, MemoryCache } from '../src/cache/index.js';
 import type { Volume } from '../src/sdk/index.js';
-import { newProbe } from './helpers/cache.js';
+import { cacheOf, newProbe } from './helpers/cache.js';
 import { tempVolume, type TempVolume } from './helpers/volume.js';
 
 const dirs: string[] = [];
@@ -25,12 +25,6 @@ async function tempDir(): Promise<string> {
   return d;
 }
 
-/** The CachedObjectStore inside a volume's store stack (transforms may wrap it). */
-export function cacheOf(v: Volume): CachedObjectStore {
-  const c = CachedObjectStore.of(v.vfs.store.objects);
-  if (!c) throw new Error('no cache in the store stack');
-  return c;
-}
 
 describe('memory cache', () => {
   it('keeps the most recently used blocks within its byte limit', () => {

@@ -102,7 +102,7 @@ describe('ferry warmup', () => {
     await storeGone(async () => {
       const v = await t.open({
         cacheGroup: 'wg',
-        groupMetaUrl: t.url,
+       
         noSharing: true,
         memoryCacheSize: 0,
         groupTuning: { peerTimeoutMs: 60_000 },
@@ -129,7 +129,7 @@ describe('ferry warmup', () => {
     await storeGone(async () => {
       const v = await t.open({
         cacheGroup: 'rg',
-        groupMetaUrl: t.url,
+       
         noSharing: true,
         replicas: 2,
         memoryCacheSize: 0,

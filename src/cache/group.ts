@@ -23,7 +23,7 @@ import { HashRing, type RingMember } from './ring.js';
 export interface BlockSource {
   localBlock(key: string): Promise<Buffer>;
   has(key: string): boolean;
-  evict(key: string): Promise<void>;
+  drop(key: string): Promise<void>;
 }
 
 export interface GroupOptions {
@@ -240,7 +240,7 @@ export class CacheGroup {
   /** Has every owner drop the key. */
   async evict(key: string): Promise<void> {
     for (const m of this.owners(key)) {
-      if (m.id === this.address && this.source) await this.source.evict(key);
+      if (m.id === this.address && this.source) await this.source.drop(key);
       else await this.call(m, 'DELETE', key, '', WARM_TIMEOUT_MS);
     }
   }
@@ -364,7 +364,7 @@ export class CacheGroup {
       const source = this.source!;
       if (req.method === 'HEAD') return reply(source.has(key) ? 200 : 404);
       if (req.method === 'DELETE') {
-        await source.evict(key);
+        await source.drop(key);
         return reply(204);
       }
       if (req.method !== 'GET') return reply(405);

@@ -6,4 +6,4 @@ export { StagingArea, type StagingOptions, type StagingStats } from './staging.j
 export { SingleFlight } from './single-flight.js';
 export { CachedObjectStore, type CacheStats, type CachedStoreOptions } from './store.js';
 export { CacheGroup, splitAddress, type GroupOptions, type Member } from './group.js';
-export { stackCaches, openCachedStore, cachingEnabled, DEFAULT_CACHE_SIZE, DEFAULT_MEMORY_CACHE, type CacheOptions } from './options.js';
+export { openCachedStore, cachingEnabled, DEFAULT_CACHE_SIZE, DEFAULT_MEMORY_CACHE, type CacheOptions } from './options.js';

@@ -60,12 +60,6 @@ export function cachingEnabled(o: CacheOptions): boolean {
   return Boolean(o.cacheDir || o.cacheGroup || o.writeback || (o.memoryCacheSize ?? 0) > 0);
 }
 
-/** `inner` with the caches the options ask for, or `inner` itself when they ask for none. */
-export async function stackCaches(format: Format, inner: ObjectStore, o: CacheOptions): Promise<ObjectStore> {
-  if (!cachingEnabled(o)) return inner;
-  return openCachedStore(format, inner, o);
-}
-
 export async function openCachedStore(format: Format, inner: ObjectStore, o: CacheOptions): Promise<CachedObjectStore> {
   const blockPrefix = `${format.name}/chunks/`;
   const memSize = o.memoryCacheSize ?? (o.cacheDir || o.cacheGroup ? DEFAULT_MEMORY_CACHE : 0);

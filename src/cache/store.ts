@@ -5,6 +5,7 @@
 // are not blocks (anything outside `<volume>/chunks/`) go straight through. In write-back mode a block put is
 // staged on local disk and uploaded in the background (see staging.ts); reads look at staged blocks right
 // after memory.
+import type { BlockCache, BlockCacheStats } from '../chunk/block-cache.js';
 import type { ListResult, MultipartUpload, ObjectInfo, ObjectStore, Part } from '../object/interface.js';
 import type { DiskCache } from './disk.js';
 import type { CacheGroup } from './group.js';
@@ -12,17 +13,7 @@ import type { MemoryCache } from './memory.js';
 import { SingleFlight } from './single-flight.js';
 import type { StagingArea } from './staging.js';
 
-export interface CacheStats {
-  memoryHits: number;
-  /** Blocks read back from write-back staging (written here, not uploaded yet). */
-  stagingHits: number;
-  diskHits: number;
-  /** Blocks (or ranges) served by another member of the cache group. */
-  groupHits: number;
-  /** Gets this client sent to the object store for blocks, and their bytes. */
-  storeGets: number;
-  storeBytes: number;
-}
+export type CacheStats = BlockCacheStats;
 
 export interface CachedStoreOptions {
   /** Key prefix of the volume's blocks (`<volume>/chunks/`). */
@@ -40,7 +31,7 @@ export interface CachedStoreOptions {
   log?: (line: string) => void;
 }
 
-export class CachedObjectStore implements ObjectStore {
+export class CachedObjectStore implements ObjectStore, BlockCache {
   readonly memory?: MemoryCache;
   readonly disk?: DiskCache;
   readonly staging?: StagingArea;
@@ -69,16 +60,6 @@ export class CachedObjectStore implements ObjectStore {
 
   get url(): string {
     return this.inner.url;
-  }
-
-  /** The CachedObjectStore in a store stack (block transforms wrap it, each keeping `inner`), if any. */
-  static of(store: ObjectStore): CachedObjectStore | undefined {
-    let s: unknown = store;
-    for (let i = 0; i < 8 && s; i++) {
-      if (s instanceof CachedObjectStore) return s;
-      s = (s as { inner?: unknown }).inner;
-    }
-    return undefined;
   }
 
   /** One line of cache and write-back counters (logs, SIGUSR1 of a mount). */
@@ -152,13 +133,29 @@ export class CachedObjectStore implements ObjectStore {
     });
   }
 
+  // ---- the chunk store's BlockCache contract: group-aware when this cache belongs to a group ----
+
+  check(key: string): Promise<boolean> {
+    return this.group ? this.group.cached(key) : Promise.resolve(this.has(key));
+  }
+
+  async fill(key: string): Promise<void> {
+    if (this.group) await this.group.warm(key);
+    else if (!this.has(key)) await this.block(key);
+  }
+
+  async evict(key: string): Promise<void> {
+    if (this.group) await this.group.evict(key);
+    else await this.drop(key);
+  }
+
   /** True when this client holds the block (memory, staging or disk). */
   has(key: string): boolean {
     return (this.memory?.has(key) ?? false) || (this.staging?.has(key) ?? false) || (this.disk?.has(key) ?? false);
   }
 
-  /** Drops a block from this client's caches. */
-  async evict(key: string): Promise<void> {
+  /** Drops a block from this client's caches (memory and disk; not the group's). */
+  async drop(key: string): Promise<void> {
     this.memory?.delete(key);
     await this.disk?.delete(key);
   }
@@ -226,7 +223,7 @@ export class CachedObjectStore implements ObjectStore {
     // The object store is still asked: an earlier process may have uploaded it before dying.
     if (this.staging && this.isBlock(key)) await this.staging.cancel(key);
     await this.inner.delete(key);
-    if (this.isBlock(key)) await this.evict(key);
+    if (this.isBlock(key)) await this.drop(key);
   }
 
   list(prefix: string, marker?: string, limit?: number): Promise<ListResult> {

@@ -12,6 +12,7 @@ export {
   type Segment,
 } from './slice-map.js';
 export { ChunkStore, type ChunkStoreOptions } from './store.js';
+export type { BlockCache, BlockCacheStats } from './block-cache.js';
 export { BufferPool, DEFAULT_BUFFER_LIMIT } from './buffer-pool.js';
 export { Limiter, forEachLimited } from './limiter.js';
 export { FileWriter, type FileWriterOptions, type FlushResult } from './writer.js';

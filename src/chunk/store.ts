@@ -2,6 +2,7 @@
 // block uploads with bounded concurrency; deletion of every block of a slice.
 import { FsError, isFsError } from '../errors.js';
 import type { ObjectStore } from '../object/interface.js';
+import type { BlockCache } from './block-cache.js';
 import { blockKey, blockLength, sliceBlocks } from './keys.js';
 import { Limiter, forEachLimited } from './limiter.js';
 
@@ -20,6 +21,8 @@ export interface ChunkStoreOptions {
    * The wait is the file reader's (chunk/reader.ts), after it has reloaded the slice list.
    */
   missingBlockWaitMs?: number;
+  /** The block cache under `objects`, when the client has one (warm-up, stats). */
+  cache?: BlockCache;
 }
 
 export const DEFAULT_MISSING_BLOCK_WAIT_MS = 20_000;
@@ -30,6 +33,8 @@ export class ChunkStore {
   private readonly uploads: Limiter;
   private readonly downloads: Limiter;
   readonly missingBlockWaitMs: number;
+  /** The client's block cache (memory, disk, group), if it has one. */
+  readonly cache?: BlockCache;
 
   constructor(
     readonly objects: ObjectStore,
@@ -41,6 +46,7 @@ export class ChunkStore {
     this.uploads = new Limiter(opts.uploadConcurrency ?? 8);
     this.downloads = new Limiter(opts.downloadConcurrency ?? 16);
     this.missingBlockWaitMs = opts.missingBlockWaitMs ?? DEFAULT_MISSING_BLOCK_WAIT_MS;
+    this.cache = opts.cache;
   }
 
   /** The object key of block `index` of a slice of `size` bytes. */

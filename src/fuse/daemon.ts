@@ -17,3 +17,8 @@ export function logFileFor(mp: string): string {
 export function pidFileFor(mp: string): string {
   return join(daemonDir(), `mount-${escapeMountpoint(mp)}.pid`);
 }
+
+/** The client config of a running daemon (JSON), for a process taking the mount over. */
+export function configFileFor(mp: string): string {
+  return join(daemonDir(), `mount-${escapeMountpoint(mp)}.json`);
+}

@@ -5,39 +5,17 @@ import { stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { fsErr } from '../errors.js';
-import { MirrorMeta, openVolumeMeta } from '../mirror/index.js';
-import '../object/index.js'; // registers the object store schemes
-import { rootContext, type Format } from '../meta/types.js';
-import { openChunkStore, type StorageOptions } from '../vfs/storage.js';
-import { VFS } from '../vfs/vfs.js';
+import { openClient, type Client, type ClientConfig, type ClientRuntime } from '../client/index.js';
+import type { Format } from '../meta/types.js';
 import { loadAddon, type SessionHandle } from './addon.js';
 import { FuseServer } from './server.js';
 import { RootMap, resolveSubdir } from './subdir.js';
 import { isFuse, lazyUnmount, mountAt, unmountFuse } from './teardown.js';
 
-export interface MountOptions {
-  readOnly?: boolean;
-  /** Seconds the kernel and the VFS cache attributes / entries (default 1). */
-  attrCache?: number;
-  entryCache?: number;
-  dirEntryCache?: number;
-  /** Extra -o options passed to the kernel/libfuse (allow_other, ...). */
-  fuseOptions?: string[];
-  /** The kernel's writeback cache (FUSE_CAP_WRITEBACK_CACHE); client write-back is storage.writeback. */
-  writeback?: boolean;
-  /** KiB of kernel read-ahead for the mount's bdi (default 16384). */
-  readAheadKb?: number;
-  log?: (line: string) => void;
-  /** A directory of the volume served as the mount's root (it must exist). */
-  subdir?: string;
-  /** Caches and object store options (see docs/cache.md). */
-  storage?: StorageOptions;
-}
-
 export interface Mounted {
   mountpoint: string;
   format: Format;
-  vfs: VFS;
+  client: Client;
   /** Resolves when the mount has ended and everything is closed. */
   done: Promise<void>;
   /** Flushes open files and unmounts (lazily with force when busy); `done` resolves after. */
@@ -45,18 +23,18 @@ export interface Mounted {
 }
 
 /** Splits `-o a,b=c` lists, keeping the ones FerryFS handles itself out of libfuse's way. */
-export function fuseArgs(name: string, opts: MountOptions): string[] {
+export function fuseArgs(name: string, cfg: ClientConfig): string[] {
   const o = new Set<string>(['default_permissions']);
-  for (const list of opts.fuseOptions ?? []) for (const x of list.split(',')) if (x) o.add(x);
-  if (opts.readOnly) o.add('ro');
+  for (const list of cfg.mount?.fuseOptions ?? []) for (const x of list.split(',')) if (x) o.add(x);
+  if (cfg.readOnly) o.add('ro');
   o.add(`fsname=ferry:${name}`);
   o.add('subtype=ferryfs');
   return ['-o', [...o].join(',')];
 }
 
-export async function mountVolume(metaUrl: string, mountpoint: string, opts: MountOptions = {}): Promise<Mounted> {
+export async function mountVolume(config: ClientConfig, mountpoint: string, rt: ClientRuntime = {}): Promise<Mounted> {
   const addon = loadAddon();
-  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const log = rt.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const mp = resolve(mountpoint);
   const existing = await mountAt(mp);
   if (existing && isFuse(existing)) {
@@ -74,31 +52,26 @@ export async function mountVolume(metaUrl: string, mountpoint: string, opts: Mou
   });
   if (!st.isDirectory()) throw fsErr('ENOTDIR', `mount point ${mp} is not a directory`);
 
-  const attrTimeout = opts.attrCache ?? 1;
-  const entryTimeout = opts.entryCache ?? 1;
-  const meta = await openVolumeMeta(metaUrl, {});
-  let vfs!: VFS; // unset in the catch below when opening failed before it
-  let format: Format;
-  let root!: RootMap;
+  const attrTimeout = config.metaCache?.attrTimeout ?? 1;
+  const entryTimeout = config.metaCache?.entryTimeout ?? 1;
+  const client = await openClient(
+    { ...config, sessionLabel: config.sessionLabel ?? `${hostname()}:${mp}`, metaCache: { ...config.metaCache, attrTimeout, entryTimeout } },
+    { log },
+  );
+  const { vfs, format } = client;
+  let root: RootMap;
   try {
-    format = await meta.load();
-    const store = await openChunkStore(format, { groupMetaUrl: metaUrl, log, ...opts.storage });
-    await meta.newSession({ mountPoint: `${hostname()}:${mp}` });
-    // A read-only mirror refuses writes before any block is uploaded (as the SDK does).
-    const readOnly = opts.readOnly || (meta instanceof MirrorMeta && !meta.writable);
-    vfs = new VFS(meta, store, format, { attrTimeout, entryTimeout, readOnly });
     // Checked before mounting: a missing subdir is one error and no mount.
-    root = new RootMap(opts.subdir ? await resolveSubdir(vfs, opts.subdir) : undefined);
+    root = new RootMap(config.mount?.subdir ? await resolveSubdir(vfs, config.mount.subdir) : undefined);
   } catch (e) {
-    if (vfs) await vfs.close(rootContext()).catch(() => undefined);
-    else await meta.close().catch(() => undefined);
+    await client.close().catch(() => undefined);
     throw e;
   }
 
   const server = new FuseServer(vfs, addon, {
     attrTimeout,
     entryTimeout,
-    dirEntryTimeout: opts.dirEntryCache ?? entryTimeout,
+    dirEntryTimeout: config.metaCache?.dirEntryTimeout ?? entryTimeout,
     log,
     root,
   });
@@ -107,9 +80,9 @@ export async function mountVolume(metaUrl: string, mountpoint: string, opts: Mou
   server.onExit = ended;
   let session: SessionHandle;
   try {
-    session = addon.mount(mp, fuseArgs(format.name, opts), server.dispatch, { writeback: opts.writeback ?? false });
+    session = addon.mount(mp, fuseArgs(format.name, config), server.dispatch, { writeback: config.mount?.kernelWritebackCache ?? false });
   } catch (e) {
-    await vfs.close(rootContext()).catch(() => undefined);
+    await client.close().catch(() => undefined);
     throw fsErr('EIO', (e as Error).message);
   }
 
@@ -118,14 +91,14 @@ export async function mountVolume(metaUrl: string, mountpoint: string, opts: Mou
     await server.drained();
     addon.destroy(session);
     if (server.counts) log(server.stats());
-    await vfs.close(rootContext()).catch((e) => log(`closing the volume: ${(e as Error).message}`));
+    await client.close().catch((e: Error) => log(`closing the volume: ${e.message}`));
   })();
 
   // Ready only once the mount answers (an async stat: the libuv pool waits, this thread serves it).
   await stat(mp);
   const info = await mountAt(mp);
   if (info) {
-    const kb = opts.readAheadKb ?? 16384;
+    const kb = config.mount?.readAheadKb ?? 16384;
     await writeFile(`/sys/class/bdi/${info.major}:${info.minor}/read_ahead_kb`, String(kb)).catch((e: Error) =>
       log(`could not raise read-ahead (${e.message}); large sequential reads will be slower`),
     );
@@ -148,5 +121,5 @@ export async function mountVolume(metaUrl: string, mountpoint: string, opts: Mou
       await done;
     })());
 
-  return { mountpoint: mp, format, vfs, done, unmount };
+  return { mountpoint: mp, format, client, done, unmount };
 }

@@ -11,7 +11,7 @@ import { FsError } from '../errors.js';
 // Registers the object store backends (file://, mem://, s3://) for the volume this process opens.
 import '../object/index.js';
 import type { Volume } from '../sdk/volume.js';
-import type { StorageOptions } from '../vfs/storage.js';
+import type { ClientConfig } from '../client/index.js';
 import { Volume as VolumeClass } from '../sdk/volume.js';
 import { BodyHasher, checksumAlgorithm, validContentMd5 } from './checksum.js';
 import { decodeAwsChunked, streamingMode } from './chunked.js';
@@ -48,8 +48,10 @@ export interface GatewayOptions {
   errorLog?: (line: string) => void;
   /** Smallest multipart part but the last (default 5 MiB, as S3). */
   minPartSize?: number;
-  /** Caches and write-back of a volume opened here (see docs/cache.md). */
-  storage?: StorageOptions;
+  /** The client settings of a volume opened here (caches, write-back: see docs/cache.md); metaUrl is the one above. */
+  client?: Omit<ClientConfig, 'metaUrl'>;
+  /** Write-back summaries and warnings of the client (default stderr). */
+  clientLog?: (line: string) => void;
 }
 
 interface Identity {
@@ -118,7 +120,8 @@ export class Gateway {
     if (!vol) {
       if (!opts.metaUrl) throw new Error('a metadata URL or an open volume is needed');
       const t = opts.cacheTimeout ?? 0;
-      vol = await VolumeClass.open(opts.metaUrl, { uid: 0, gid: 0, gids: [0], attrTimeout: t, entryTimeout: t, mountPoint: 's3-gateway', ...opts.storage });
+      const config: ClientConfig = { sessionLabel: 's3-gateway', ...opts.client, metaUrl: opts.metaUrl, metaCache: { attrTimeout: t, entryTimeout: t } };
+      vol = await VolumeClass.open(config, { uid: 0, gid: 0, gids: [0], log: opts.clientLog });
     }
     const g = new Gateway(vol, owned, opts);
     try {

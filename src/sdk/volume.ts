@@ -1,8 +1,6 @@
 // Volume: a FerryFS volume as a node:fs/promises-like API, for programs that use it without a mount.
 import { createHash } from 'node:crypto';
 import { FsError, fsErr, toFsError } from '../errors.js';
-import type { ChunkStore } from '../chunk/index.js';
-import { MirrorMeta, openVolumeMeta, type OpenMetaOptions } from '../mirror/index.js';
 import type { Meta } from '../meta/interface.js';
 import {
   MODE_R,
@@ -19,15 +17,19 @@ import {
   type Format,
 } from '../meta/types.js';
 import { O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY, O_TRUNC } from '../vfs/flags.js';
-import { openChunkStore, type StorageOptions } from '../vfs/storage.js';
-import { VFS, type VfsOptions } from '../vfs/vfs.js';
+import type { VFS } from '../vfs/vfs.js';
+import { configFromSdkOptions, openClient, processContext, type Client, type ClientConfig } from '../client/index.js';
 import { FileHandle } from './file-handle.js';
 import { parseFlags } from './open-flags.js';
 import { Resolver, splitPath, type Resolved } from './resolve.js';
 import { Dirent, Stats, type StatFs } from './stats.js';
 import { toTimeAttrs, type TimeLike } from './times.js';
 
-export interface VolumeOptions extends VfsOptions, StorageOptions, OpenMetaOptions {
+/**
+ * Options of Volume.open: the SDK's names for ClientConfig settings (one table in client/options.ts maps them,
+ * shared with the CLI flags and mount options), plus the caller's identity.
+ */
+export interface VolumeOptions {
   /** Caller identity for permission checks (default: this process's uid/gid). */
   uid?: number;
   gid?: number;
@@ -35,6 +37,41 @@ export interface VolumeOptions extends VfsOptions, StorageOptions, OpenMetaOptio
   umask?: number;
   /** Shown in `ferry status` for this client's session. */
   mountPoint?: string;
+  readOnly?: boolean;
+  /** Seconds attributes / entries are cached (default 1). */
+  attrTimeout?: number;
+  entryTimeout?: number;
+  /** A writable mirror's client waits at most this long (ms) for the mirror to catch up (default 5000). */
+  waitTimeoutMs?: number;
+  /** Write buffers shared by all open files (bytes, default 256 MiB) and the largest read-ahead window. */
+  bufferLimit?: number;
+  maxReadahead?: number;
+  /** Run heartbeat, deletion and compaction jobs (default true). */
+  backgroundJobs?: boolean;
+  /** Block caches, write-back and cache groups: see docs/cache.md. */
+  memoryCacheSize?: number;
+  cacheDir?: string;
+  cacheSize?: number;
+  freeSpaceRatio?: number;
+  writeback?: boolean;
+  writebackUploads?: number;
+  writebackFsync?: boolean;
+  cacheGroup?: string;
+  groupAddress?: string;
+  region?: string;
+  zone?: string;
+  replicas?: number;
+  noSharing?: boolean;
+  groupLabel?: string;
+  groupTuning?: NonNullable<ClientConfig['group']>['tuning'];
+  /** Object store options overriding the format's (credentials, endpoint...). */
+  objectOptions?: Record<string, unknown>;
+  mirrorObjectOptions?: Record<string, unknown>;
+  /** Unlocks an encrypted volume. */
+  encryption?: { keyFile?: string; passphrase?: string; source?: string };
+  missingBlockWaitMs?: number;
+  /** Progress and warning lines (default: stderr). */
+  log?: (line: string) => void;
 }
 
 export const constants = { F_OK: 0, R_OK: 4, W_OK: 2, X_OK: 1, COPYFILE_EXCL: 1 } as const;
@@ -43,33 +80,27 @@ type Data = string | Buffer | Uint8Array | AsyncIterable<Buffer | Uint8Array | s
 
 export class Volume {
   private readonly paths: Resolver;
+  readonly vfs: VFS;
   /** st_dev for Stats: stable per volume. */
   readonly dev: number;
 
-  private constructor(readonly vfs: VFS, readonly ctx: Context) {
-    this.paths = new Resolver(vfs);
-    this.dev = createHash('sha1').update(vfs.format.uuid).digest().readUInt32BE(0);
+  private constructor(
+    private readonly client: Client,
+    readonly ctx: Context,
+  ) {
+    this.vfs = client.vfs;
+    this.paths = new Resolver(this.vfs);
+    this.dev = createHash('sha1').update(this.vfs.format.uuid).digest().readUInt32BE(0);
   }
 
-  /** Opens a formatted volume by its metadata URL and starts a client session. */
-  static async open(metaUrl: string, opts: VolumeOptions = {}): Promise<Volume> {
-    const meta = await openVolumeMeta(metaUrl, opts);
-    let store: ChunkStore | undefined;
-    try {
-      const format = await meta.load();
-      store = await openChunkStore(format, { groupMetaUrl: metaUrl, ...opts });
-      await meta.newSession({ mountPoint: opts.mountPoint ?? `sdk:${process.argv[1] ?? ''}` });
-      const uid = opts.uid ?? process.getuid?.() ?? 0;
-      const gid = opts.gid ?? process.getgid?.() ?? 0;
-      const ctx = userContext(uid, gid, opts.gids ?? [gid, ...(process.getgroups?.() ?? [])], opts.umask ?? 0o022);
-      // A read-only mirror refuses writes before any block is uploaded.
-      const readOnly = opts.readOnly || (meta instanceof MirrorMeta && !meta.writable);
-      return new Volume(new VFS(meta, store, format, { ...opts, readOnly }), ctx);
-    } catch (e) {
-      await store?.objects.close().catch(() => undefined);
-      await meta.close().catch(() => undefined);
-      throw e;
-    }
+  /**
+   * Opens a formatted volume and starts a client session: by its metadata URL with SDK options, or from a
+   * whole ClientConfig (as `ferry mount --config` reads; `opts` then only gives identity and the logger).
+   */
+  static async open(target: string | ClientConfig, opts: VolumeOptions = {}): Promise<Volume> {
+    const config = typeof target === 'string' ? configFromSdkOptions(target, opts as Record<string, unknown>) : target;
+    const client = await openClient(config, { log: opts.log });
+    return new Volume(client, processContext(opts));
   }
 
   /**
@@ -77,7 +108,7 @@ export class Volume {
    * identity for permission checks. Used by servers such as the S3 gateway; close only the original.
    */
   asUser(uid: number, gid: number, gids: number[] = [gid], umask = this.ctx.umask ?? 0o022): Volume {
-    return new Volume(this.vfs, userContext(uid, gid, gids, umask));
+    return new Volume(this.client, userContext(uid, gid, gids, umask));
   }
 
   get meta(): Meta {
@@ -478,7 +509,7 @@ export class Volume {
 
   /** Flushes open files, ends the session and closes the connections. */
   async close(): Promise<void> {
-    await this.vfs.close(this.ctx);
+    await this.client.close();
   }
 }
 

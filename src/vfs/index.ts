@@ -1,4 +1,3 @@
 export { VFS, type VfsOptions, type Handle } from './vfs.js';
 export { BackgroundJobs, SESSION_TIMEOUT_MS, HEARTBEAT_MS } from './jobs.js';
 export * from './flags.js';
-export { openChunkStore, openVolumeObjects, type StorageOptions } from './storage.js';

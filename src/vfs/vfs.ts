@@ -491,17 +491,14 @@ export class VFS {
     if (err) throw err;
   }
 
-  /** Flushes and closes every open handle, stops the jobs and ends the session. */
-  async close(ctx: Context): Promise<void> {
+  /** Flushes and closes every open handle and stops the background jobs; the client closes the rest. */
+  async shutdown(ctx: Context): Promise<void> {
     let err: unknown;
     for (const fh of [...this.handles.keys()]) {
       await this.release(ctx, fh).catch((e) => (err ??= e));
     }
     if (this.idleTimer) clearInterval(this.idleTimer);
     await this.jobs.stop();
-    await this.meta.closeSession();
-    await this.meta.close();
-    await this.store.objects.close();
     if (err) throw err;
   }
 }

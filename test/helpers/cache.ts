@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { openObjectStore, registerObjectStore, type ObjectStore } from '../../src/object/index.js';
+import { CachedObjectStore } from '../../src/cache/store.js';
 
 export interface Probe {
   /** The store every probe://ID opens wrap. */
@@ -151,4 +152,11 @@ export async function until(cond: () => boolean | Promise<boolean>, what: string
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
+}
+
+/** The cache of a volume's chunk store, as the cache layer's class (tests look at its disk, group, stats). */
+export function cacheOf(v: { vfs: { store: { cache?: unknown } } }): CachedObjectStore {
+  const c = v.vfs.store.cache;
+  if (!(c instanceof CachedObjectStore)) throw new Error('the volume has no block cache');
+  return c;
 }

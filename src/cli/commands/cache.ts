@@ -55,24 +55,26 @@ const command: Command = {
     const memSize = str(p, 'memory-size');
 
     const { openFormatted } = await import('../meta.js');
-    const { openRawVolumeObjects } = await import('../../vfs/storage.js');
-    const { openCachedStore } = await import('../../cache/options.js');
+    const { openBlockCache } = await import('../../client/storage.js');
     const { meta, format } = await openFormatted(metaUrl);
     await meta.close();
     // The store as the volume keeps it (all shards, no transforms): members serve blocks as stored.
-    const inner = await openRawVolumeObjects(format);
-    const store = await openCachedStore(format, inner, {
-      cacheDir: dir,
-      cacheSize: cacheSize === undefined ? undefined : parseSize('--cache-size', cacheSize),
-      memoryCacheSize: memSize === undefined ? undefined : parseSize('--memory-size', memSize),
-      freeSpaceRatio: ratio(str(p, 'free-space-ratio')),
-      cacheGroup: group,
-      groupAddress: str(p, 'listen') ?? '127.0.0.1:9600',
-      region: str(p, 'region'),
-      zone: str(p, 'zone'),
-      groupMetaUrl: metaUrl,
-      groupLabel: `ferry cache serve ${group}`,
-      groupTuning: hb === undefined ? undefined : { heartbeatMs: hb * 1000 },
+    const store = await openBlockCache(format, {
+      metaUrl,
+      cache: {
+        dir,
+        size: cacheSize === undefined ? undefined : parseSize('--cache-size', cacheSize),
+        memorySize: memSize === undefined ? undefined : parseSize('--memory-size', memSize),
+        freeSpaceRatio: ratio(str(p, 'free-space-ratio')),
+      },
+      group: {
+        name: group,
+        address: str(p, 'listen') ?? '127.0.0.1:9600',
+        region: str(p, 'region'),
+        zone: str(p, 'zone'),
+        label: `ferry cache serve ${group}`,
+        tuning: hb === undefined ? undefined : { heartbeatMs: hb * 1000 },
+      },
     });
     const disk = store.disk!;
     await out(

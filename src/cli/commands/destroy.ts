@@ -62,7 +62,7 @@ const command: Command = {
       // A mirror shares its source's objects: only a store of its own (if any) is emptied, never the source's.
       const { mirrorOf } = await import('../../mirror/format.js');
       const mirror = mirrorOf(format);
-      const { openRawVolumeObjects } = await import('../../vfs/storage.js');
+      const { openRawVolumeObjects } = await import('../../client/storage.js');
       const { openObjectStore } = await import('../../object/index.js');
       const store = !mirror ? await openRawVolumeObjects(format) : mirror.storage ? await openObjectStore(mirror.storage) : undefined;
       const progress = new Progress('deleting objects');

@@ -3,7 +3,7 @@
 import { UsageError, flag, parseCount, str, type Command, type Parsed } from '../args.js';
 import { out } from '../output.js';
 import { requireVolume, withMeta } from '../meta.js';
-import { LOCAL_CACHE_FLAGS, cacheOptions } from '../cache-flags.js';
+import { applyFlags, clientFlags } from '../client-flags.js';
 
 const command: Command = {
   spec: {
@@ -42,7 +42,7 @@ const command: Command = {
       'access-key': { type: 'string', arg: 'ID', help: 'keys add: use this access key id (default: generated)' },
       'secret-key': { type: 'string', arg: 'SECRET', help: 'keys add: use this secret (default: generated)' },
       description: { type: 'string', arg: 'TEXT', help: 'keys add: a note shown by keys list' },
-      ...LOCAL_CACHE_FLAGS,
+      ...clientFlags('local'),
     },
     minArgs: 2,
     maxArgs: 4,
@@ -60,7 +60,7 @@ const command: Command = {
     if (mode !== undefined && !/^[0-7]{3,4}$/.test(mode)) throw new UsageError(`--bucket-mode: '${mode}' is not an octal mode`);
     const cache = str(p, 'cache-timeout');
     if (cache !== undefined && !/^\d+(\.\d+)?$/.test(cache)) throw new UsageError(`--cache-timeout: '${cache}' is not a number of seconds`);
-    const storage = cacheOptions(p, metaUrl, { group: false });
+    const { metaUrl: _url, ...client } = applyFlags({ metaUrl }, p, 'local');
     await requireVolume(metaUrl);
     const { Gateway, keysOf } = await import('../../gateway/index.js');
     const gw = await Gateway.start({
@@ -74,7 +74,8 @@ const command: Command = {
       bucketMode: mode !== undefined ? parseInt(mode, 8) : undefined,
       cacheTimeout: cache !== undefined ? Number(cache) : undefined,
       log: flag(p, 'access-log') ? (l) => process.stdout.write(l + '\n') : undefined,
-      storage: { ...storage, log: (l) => process.stderr.write(l + '\n') },
+      client,
+      clientLog: (l) => process.stderr.write(l + '\n'),
     });
     const { openMeta } = await import('../../meta/index.js');
     const m = await openMeta(metaUrl);

@@ -141,7 +141,7 @@ async function startCopier(mirrorUrl: string, info: { id: string; storage?: stri
   const [{ openMeta }, { DataCopier }, { openMirrorCopyStores }, { sliceBlocks, chunksPrefix }] = await Promise.all([
     import('../../meta/index.js'),
     import('../../mirror/data-copier.js'),
-    import('../../vfs/storage.js'),
+    import('../../client/storage.js'),
     import('../../chunk/keys.js'),
   ]);
   if (!info.storage) {

@@ -1,17 +1,10 @@
 // ferry mount META-URL MOUNTPOINT: serves a volume through FUSE, in the foreground or as a daemon (-d).
-import { CACHE_FLAGS, cacheOptions } from '../cache-flags.js';
+import { applyFlags, applyMountOptions, clientFlags } from '../client-flags.js';
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { UsageError, type Command, type Parsed } from '../args.js';
+import { type Command, type Parsed } from '../args.js';
 import { requireVolume } from '../meta.js';
-
-function seconds(v: unknown, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new UsageError(`option '--${name}' needs a number of seconds, not '${String(v)}'`);
-  return n;
-}
 
 const command: Command = {
   spec: {
@@ -31,19 +24,15 @@ const command: Command = {
     ],
     options: {
       background: { type: 'boolean', short: 'd', help: 'run in the background as a daemon (log file, pid file)' },
-      options: { type: 'string', short: 'o', arg: 'OPTS', help: 'comma-separated FUSE mount options (allow_other, ...)' },
-      'read-only': { type: 'boolean', help: 'mount read-only (writes fail with EROFS)' },
-      'attr-cache': { type: 'string', arg: 'SECONDS', help: 'attribute cache timeout (default 1)' },
-      'entry-cache': { type: 'string', arg: 'SECONDS', help: 'file entry cache timeout (default 1)' },
-      'dir-entry-cache': { type: 'string', arg: 'SECONDS', help: 'directory entry cache timeout (default: --entry-cache)' },
-      'writeback-cache': {
-        type: 'boolean',
-        help: "let the kernel buffer writes (FUSE writeback cache: many tiny writes become few; weaker close-to-open; separate from --writeback)",
+      options: {
+        type: 'string',
+        short: 'o',
+        arg: 'OPTS',
+        help: 'comma-separated mount options: FUSE ones (allow_other, ...) and any option below as name[=value] (cache-dir=/x,writeback)',
       },
-      'read-ahead': { type: 'string', arg: 'KIB', help: 'kernel read-ahead of the mount in KiB (default 16384)' },
-      subdir: { type: 'string', arg: 'DIR', help: 'mount this directory of the volume as the root (it must exist)' },
+      config: { type: 'string', arg: 'FILE', help: 'client config (JSON, as written next to a daemon\'s pid file); flags override it' },
       log: { type: 'string', arg: 'FILE', help: 'log file of a background mount (default /var/log/ferry/mount-*.log as root)' },
-      ...CACHE_FLAGS,
+      ...clientFlags('mount', 'local', 'group'),
     },
     minArgs: 2,
     maxArgs: 2,
@@ -56,24 +45,15 @@ const command: Command = {
     const [metaUrl, mpArg] = p.args as [string, string];
     const mp = resolve(mpArg);
     const v = p.values;
-    const opts = {
-      readOnly: v['read-only'] === true,
-      attrCache: seconds(v['attr-cache'], 'attr-cache'),
-      entryCache: seconds(v['entry-cache'], 'entry-cache'),
-      dirEntryCache: seconds(v['dir-entry-cache'], 'dir-entry-cache'),
-      // The kernel's writeback cache, not --writeback (a cache flag: blocks staged on disk). As JuiceFS keeps
-      // -o writeback_cache apart from --writeback: the kernel cache adds a SETATTR per written file and made
-      // tar x and large sequential writes slower here, and weakens close-to-open consistency.
-      writeback: v['writeback-cache'] === true,
-      readAheadKb: seconds(v['read-ahead'], 'read-ahead'),
-      fuseOptions: typeof v.options === 'string' ? [v.options] : [],
-      subdir: typeof v.subdir === 'string' ? v.subdir : undefined,
-      storage: cacheOptions(p, metaUrl),
-    };
+    const { loadConfig } = await import('../../client/config.js');
+    const cfg = typeof v.config === 'string' ? { ...(await loadConfig(resolve(v.config))), metaUrl } : { metaUrl };
+    applyFlags(cfg, p, 'mount', 'local', 'group');
+    const fuse = applyMountOptions(cfg, typeof v.options === 'string' ? [v.options] : []);
+    if (fuse.length) cfg.mount = { ...cfg.mount, fuseOptions: [fuse.join(',')] };
     await requireVolume(metaUrl);
     const { loadAddon } = await import('../../fuse/addon.js');
     loadAddon(); // fails here, with what to install, before any daemon is started
-    const { logFileFor, pidFileFor } = await import('../../fuse/daemon.js');
+    const { configFileFor, logFileFor, pidFileFor } = await import('../../fuse/daemon.js');
     if (v.background && !process.env.FERRY_MOUNT_DAEMON) return background(mp, typeof v.log === 'string' ? resolve(v.log) : logFileFor(mp));
 
     const { mountVolume } = await import('../../fuse/mount.js');
@@ -82,15 +62,19 @@ const command: Command = {
     const log = (l: string) => process.stderr.write(`${daemon ? stamp() + ' ' : ''}${l}\n`);
     let m;
     try {
-      m = await mountVolume(metaUrl, mp, { ...opts, log });
+      m = await mountVolume(cfg, mp, { log });
     } catch (e) {
       process.send?.({ error: (e as Error).message });
       throw e;
     }
     const pidFile = pidFileFor(mp);
+    const configFile = configFileFor(mp);
     if (daemon) {
       mkdirSync(dirname(pidFile), { recursive: true });
       writeFileSync(pidFile, `${process.pid}\n`);
+      // The client config as this daemon runs it, for a process that takes the mount over (upgrade, CSI).
+      const { saveConfig } = await import('../../client/config.js');
+      await saveConfig(configFile, m.client.config).catch((e: Error) => log(`ferry: could not write ${configFile}: ${e.message}`));
     }
     log(`ferry: mounted volume ${m.format.name} at ${mp} (pid ${process.pid}); ready`);
     if (process.send) {
@@ -105,11 +89,13 @@ const command: Command = {
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGHUP', () => undefined);
     // `kill -USR1 PID` logs the cache and write-back counters (pending uploads...).
-    const { CachedObjectStore } = await import('../../cache/store.js');
-    const cache = CachedObjectStore.of(m.vfs.store.objects);
+    const cache = m.client.cache;
     process.on('SIGUSR1', () => log(`ferry: ${cache?.summary() ?? 'no caches'}`));
     await m.done;
-    if (daemon) rmSync(pidFile, { force: true });
+    if (daemon) {
+      rmSync(pidFile, { force: true });
+      rmSync(configFile, { force: true });
+    }
     log(`ferry: ${mp} unmounted`);
   },
 };

@@ -3,7 +3,6 @@
 // so running it again finishes an interrupted warm-up.
 import { UsageError, flag, parseCount, parseSize, str, volumePath, type Command, type Parsed } from '../args.js';
 import { Progress, formatBytes, formatDuration, formatRate, out } from '../output.js';
-import { withVolume } from '../volume.js';
 
 const command: Command = {
   spec: {
@@ -51,26 +50,25 @@ const command: Command = {
     }
     const mode = flag(p, 'check') ? 'check' : flag(p, 'evict') ? 'evict' : 'warm';
 
-    await withVolume(metaUrl, 'warmup', async (vol) => {
-      const { openRawVolumeObjects } = await import('../../vfs/storage.js');
-      const { openCachedStore } = await import('../../cache/options.js');
-      const { planWarmup, runWarmup } = await import('../../cache/warmup.js');
-      const plan = await planWarmup(vol, paths);
-      // A cache stack of its own over the raw store (all shards): blocks are cached as stored, no keys needed.
-      const store = await openCachedStore(vol.format, await openRawVolumeObjects(vol.format), {
-        memoryCacheSize: 0,
-        cacheDir: cacheGroup ? undefined : cacheDir,
-        cacheSize: cacheSize === undefined ? undefined : parseSize('--cache-size', cacheSize),
-        freeSpaceRatio,
-        cacheGroup,
-        region: str(p, 'region'),
-        replicas,
-        noSharing: Boolean(cacheGroup),
-        groupMetaUrl: metaUrl,
-      });
+    const { requireVolume } = await import('../meta.js');
+    await requireVolume(metaUrl);
+    const { openClient, processContext } = await import('../../client/index.js');
+    const { planWarmup, runWarmup } = await import('../../vfs/warmup.js');
+    const { CachedObjectStore } = await import('../../cache/store.js');
+    // A client whose cache is the target: the local disk cache, or (joining as a forwarding client) the group.
+    const client = await openClient({
+      metaUrl,
+      sessionLabel: 'ferry warmup',
+      data: { backgroundJobs: false },
+      cache: { memorySize: 0, dir: cacheGroup ? undefined : cacheDir, size: cacheSize === undefined ? undefined : parseSize('--cache-size', cacheSize), freeSpaceRatio },
+      group: cacheGroup ? { name: cacheGroup, region: str(p, 'region'), replicas, noSharing: true } : undefined,
+    });
+    {
+      const store = client.cache!;
+      const plan = await planWarmup(client.meta, client.store, processContext(), paths);
       const where = cacheGroup ? `cache group ${cacheGroup}` : `${cacheDir}`;
       try {
-        if (cacheGroup && store.group!.members().length === 0) {
+        if (cacheGroup && !(store instanceof CachedObjectStore && store.group && store.group.members().length > 0)) {
           throw new UsageError(`cache group ${cacheGroup} has no live members`);
         }
         const progress = new Progress(mode);
@@ -106,9 +104,9 @@ const command: Command = {
           throw new FsError('EIO', { message: `${r.failed} of ${r.blocks} blocks failed` });
         }
       } finally {
-        await store.close();
+        await client.close();
       }
-    });
+    }
   },
 };
 

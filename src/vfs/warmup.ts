@@ -2,10 +2,9 @@
 // cache group (or checked, or evicted). Keys come from the metadata (chunk slice lists -> visible segments
 // -> block keys), so nothing is read that the files do not show. Already cached blocks are skipped, which
 // makes a warm-up idempotent and an interrupted one resumable.
-import { blockKey, blockLength, buildSliceMap, forEachLimited } from '../chunk/index.js';
-import { CHUNK_SIZE, TYPE_DIRECTORY, TYPE_FILE } from '../meta/types.js';
-import type { Volume } from '../sdk/volume.js';
-import type { CachedObjectStore } from './store.js';
+import { blockKey, blockLength, buildSliceMap, forEachLimited, type BlockCache, type ChunkStore } from '../chunk/index.js';
+import type { Meta } from '../meta/interface.js';
+import { CHUNK_SIZE, ROOT_INODE, TYPE_DIRECTORY, TYPE_FILE, type Attr, type Context } from '../meta/types.js';
 
 export interface WarmBlock {
   key: string;
@@ -21,23 +20,26 @@ export interface WarmPlan {
   bytes: number;
 }
 
-/** Every block behind the files under `paths` (directories recursively; symlinks and specials skipped). */
-export async function planWarmup(vol: Volume, paths: string[]): Promise<WarmPlan> {
+/**
+ * Every block behind the files under `paths` (directories recursively; symlinks and specials skipped), from
+ * the metadata alone: a directory is listed with attributes in pages, a file's chunks give its blocks.
+ */
+export async function planWarmup(meta: Meta, store: ChunkStore, ctx: Context, paths: string[]): Promise<WarmPlan> {
   const plan: WarmPlan = { files: [], blocks: [], bytes: 0 };
   const seen = new Set<string>();
-  const bs = vol.format.blockSize;
+  const bs = store.blockSize;
   const addFile = async (path: string, ino: number, length: number) => {
     const file = plan.files.length;
     plan.files.push(path);
     for (let indx = 0; indx * CHUNK_SIZE < length; indx++) {
-      const slices = await vol.meta.readChunk(vol.ctx, ino, indx);
+      const slices = await meta.readChunk(ctx, ino, indx);
       for (const s of buildSliceMap(slices)) {
         if (s.id === 0 || s.len <= 0) continue;
         const first = Math.floor(s.off / bs);
         const last = Math.floor((s.off + s.len - 1) / bs);
         for (let b = first; b <= last; b++) {
           const size = blockLength(s.size, bs, b);
-          const key = blockKey(vol.format.name, s.id, b, size);
+          const key = blockKey(store.volume, s.id, b, size);
           if (seen.has(key)) continue;
           seen.add(key);
           plan.blocks.push({ key, size, file });
@@ -46,13 +48,20 @@ export async function planWarmup(vol: Volume, paths: string[]): Promise<WarmPlan
       }
     }
   };
-  const walk = async (path: string) => {
-    const st = await vol.lstat(path);
-    if (st.isFile()) return addFile(path, st.ino, st.size);
-    if (!st.isDirectory()) return;
-    for (const name of await vol.readdir(path)) await walk(path === '/' ? `/${name}` : `${path}/${name}`);
+  const walk = async (path: string, ino: number, attr: Attr): Promise<void> => {
+    if (attr.type === TYPE_FILE) return addFile(path, ino, attr.length);
+    if (attr.type !== TYPE_DIRECTORY) return;
+    for (let after: string | undefined; ; ) {
+      const page = await meta.readdir(ctx, ino, { after, limit: 1000, plus: true });
+      for (const e of page) await walk(path === '/' ? `/${e.name}` : `${path}/${e.name}`, e.inode, e.attr);
+      if (page.length < 1000) break;
+      after = page[page.length - 1]!.name;
+    }
   };
-  for (const p of paths) await walk(p);
+  for (const p of paths) {
+    const r = p === '/' ? { inode: ROOT_INODE, attr: await meta.getattr(ctx, ROOT_INODE) } : await meta.resolve(ctx, ROOT_INODE, p.replace(/^\/+/, ''));
+    await walk(p, r.inode, r.attr);
+  }
   return plan;
 }
 
@@ -74,13 +83,10 @@ export interface WarmProgress {
   errors: string[];
 }
 
-/**
- * Runs a plan against a cache stack opened for warm-up: its disk cache (local) or, when it has a group,
- * the group's owners. `threads` blocks at a time.
- */
+/** Runs a plan against a block cache (a local one, or a group's owners): `threads` blocks at a time. */
 export async function runWarmup(
   plan: WarmPlan,
-  store: CachedObjectStore,
+  cache: BlockCache,
   mode: WarmMode,
   threads: number,
   onProgress?: (p: WarmProgress) => void,
@@ -101,26 +107,17 @@ export async function runWarmup(
   const left = new Array<number>(plan.files.length).fill(0);
   for (const b of plan.blocks) left[b.file]!++;
   p.filesDone = left.filter((n) => n === 0).length;
-  const group = store.group;
-  const cached = (key: string): Promise<boolean> => (group ? group.cached(key) : Promise.resolve(store.has(key)));
   await forEachLimited(plan.blocks, Math.max(1, threads), async (b) => {
     try {
-      if (mode === 'check') {
-        if (await cached(b.key)) {
-          p.cachedBlocks++;
-          p.cachedBytes += b.size;
-        }
-      } else if (mode === 'evict') {
-        if (group) await group.evict(b.key);
-        else await store.evict(b.key);
+      if (mode === 'evict') {
+        await cache.evict(b.key);
         p.cachedBlocks++;
         p.cachedBytes += b.size;
-      } else if (await cached(b.key)) {
+      } else if (await cache.check(b.key)) {
         p.cachedBlocks++;
         p.cachedBytes += b.size;
-      } else {
-        if (group) await group.warm(b.key);
-        else await store.block(b.key);
+      } else if (mode === 'warm') {
+        await cache.fill(b.key);
         p.fetchedBytes += b.size;
       }
     } catch (e) {
@@ -132,6 +129,6 @@ export async function runWarmup(
     if (--left[b.file]! === 0) p.filesDone++;
     onProgress?.(p);
   });
-  await store.idle();
+  await cache.idle();
   return p;
 }

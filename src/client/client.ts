@@ -1,0 +1,106 @@
+// openClient(config): the one assembly of a volume client — metadata (a mirror client for a mirror's URL),
+// the format record, the chunk store with its caches, the VFS and the client session. Every door (SDK, FUSE,
+// S3 gateway, CLI, mirror service, later WebHDFS and CSI) gets its client here and never stacks these itself.
+// Whatever fails half-way, everything opened so far is closed again.
+import type { BlockCache } from '../chunk/block-cache.js';
+import type { ChunkStore } from '../chunk/index.js';
+import type { Meta } from '../meta/interface.js';
+import { rootContext, type Context, type Format } from '../meta/types.js';
+import { MirrorMeta, openVolumeMeta } from '../mirror/index.js';
+import { VFS } from '../vfs/vfs.js';
+import { validateConfig, type ClientConfig } from './config.js';
+import { openChunkStore, type Log } from './storage.js';
+
+export interface ClientRuntime {
+  /** Progress and warning lines (write-back summaries, mirror waits); default: stderr. */
+  log?: Log;
+}
+
+export interface Client {
+  readonly config: ClientConfig;
+  readonly meta: Meta;
+  readonly format: Format;
+  readonly store: ChunkStore;
+  /** The block cache of the chunk store, when the config asks for one. */
+  readonly cache?: BlockCache;
+  readonly vfs: VFS;
+  /** This client's session id in the metadata engine. */
+  readonly sessionId: number;
+  /** Writes are refused (a read-only config, or a read-only mirror). */
+  readonly readOnly: boolean;
+  /** Flushes open files, stops background jobs, ends the session, closes the engine and the stores. */
+  close(): Promise<void>;
+}
+
+const stderrLog: Log = (line) => process.stderr.write(`${line}\n`);
+
+/** A default session label: the program running (`sdk:/path/to/script.js`). */
+export function defaultSessionLabel(): string {
+  return `sdk:${process.argv[1] ?? ''}`;
+}
+
+export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): Promise<Client> {
+  const cfg = validateConfig(config);
+  const log = rt.log ?? stderrLog;
+  // Undone in reverse order if a later step fails.
+  const undo: Array<() => Promise<unknown>> = [];
+  const unwind = async () => {
+    for (const u of undo.reverse()) await u().catch(() => undefined);
+  };
+  try {
+    // A read-only client of a writable mirror never connects to the far source.
+    const meta = await openVolumeMeta(cfg.metaUrl, { readOnly: cfg.readOnly, waitTimeoutMs: cfg.mirrorWaitMs, log: (m) => log(`ferry: ${m}`) });
+    undo.push(() => meta.close());
+    const format = await meta.load();
+    const store = await openChunkStore(format, cfg, log);
+    undo.push(() => store.objects.close());
+    const sessionId = await meta.newSession({ mountPoint: cfg.sessionLabel ?? defaultSessionLabel() });
+    undo.push(() => meta.closeSession());
+    // A read-only mirror refuses writes before any block is uploaded.
+    const readOnly = Boolean(cfg.readOnly) || (meta instanceof MirrorMeta && !meta.writable);
+    const d = cfg.data ?? {};
+    const vfs = new VFS(meta, store, format, {
+      attrTimeout: cfg.metaCache?.attrTimeout,
+      entryTimeout: cfg.metaCache?.entryTimeout,
+      bufferLimit: d.bufferLimit,
+      maxReadahead: d.maxReadahead,
+      backgroundJobs: d.backgroundJobs,
+      readOnly,
+    });
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      (closing ??= (async () => {
+        let err: unknown;
+        const step = async (f: () => Promise<unknown>) => {
+          try {
+            await f();
+          } catch (e) {
+            err ??= e;
+          }
+        };
+        await step(() => vfs.shutdown(rootContext()));
+        await step(() => meta.closeSession());
+        await step(() => meta.close());
+        await step(() => store.objects.close());
+        if (err) throw err;
+      })());
+    return { config: cfg, meta, format, store, cache: store.cache, vfs, sessionId, readOnly, close };
+  } catch (e) {
+    await unwind();
+    throw e;
+  }
+}
+
+/** The caller's identity for permission checks, from explicit ids or this process's. */
+export function processContext(id: { uid?: number; gid?: number; gids?: number[]; umask?: number } = {}): Context {
+  const uid = id.uid ?? process.getuid?.() ?? 0;
+  const gid = id.gid ?? process.getgid?.() ?? 0;
+  return {
+    uid,
+    gid,
+    gids: id.gids ?? [gid, ...(process.getgroups?.() ?? [])],
+    pid: process.pid,
+    umask: id.umask ?? 0o022,
+    checkPermission: true,
+  };
+}

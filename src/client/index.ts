@@ -1,0 +1,5 @@
+// The client layer: one ClientConfig, one openClient(), the store stacks below it.
+export { openClient, processContext, defaultSessionLabel, type Client, type ClientRuntime } from './client.js';
+export { validateConfig, saveConfig, loadConfig, type ClientConfig } from './config.js';
+export { CLIENT_OPTIONS, SDK_ONLY, configFromSdkOptions, setOption, type ClientOption, type OptionDoor, type OptionKind } from './options.js';
+export { openChunkStore, openRawVolumeObjects, openMirrorCopyStores, openBlockCache, cacheOptionsOf, type Log } from './storage.js';

@@ -1,0 +1,99 @@
+// The one table mapping every way a user sets a client option onto ClientConfig: the CLI flag (`--cache-dir`),
+// the same name as a mount option (`mount.ferry ... -o cache-dir=/var/cache/ferry`, fstab), and the SDK's
+// option key (`Volume.open(url, { cacheDir })`). Commands pick their rows by `doors`; parsing of flag text
+// (sizes, counts) is the CLI's (cli/client-flags.ts), the mapping is here, once.
+import type { ClientConfig } from './config.js';
+
+export type OptionKind = 'string' | 'boolean' | 'size' | 'count' | 'seconds' | 'ratio';
+
+/** Which commands take a row: every serving door takes `local`; `group` adds cache-group membership. */
+export type OptionDoor = 'local' | 'group' | 'mount';
+
+export interface ClientOption {
+  /** CLI flag and mount option name. */
+  flag: string;
+  /** Key in the SDK's VolumeOptions. */
+  sdk: string;
+  /** Where it lands in ClientConfig. */
+  path: readonly [keyof ClientConfig] | readonly [keyof ClientConfig, string];
+  kind: OptionKind;
+  door: OptionDoor;
+  arg?: string;
+  /** Largest value of a count. */
+  max?: number;
+  help: string;
+}
+
+export const CLIENT_OPTIONS: readonly ClientOption[] = [
+  // -- caches every door that serves data takes
+  { flag: 'cache-dir', sdk: 'cacheDir', path: ['cache', 'dir'], kind: 'string', door: 'local', arg: 'DIR', help: 'local disk cache of blocks (LRU, survives restarts)' },
+  { flag: 'cache-size', sdk: 'cacheSize', path: ['cache', 'size'], kind: 'size', door: 'local', arg: 'SIZE', help: 'disk cache size limit (default 10G)' },
+  { flag: 'free-space-ratio', sdk: 'freeSpaceRatio', path: ['cache', 'freeSpaceRatio'], kind: 'ratio', door: 'local', arg: 'R', help: 'keep this share of the cache disk free (default 0.1)' },
+  { flag: 'memory-cache-size', sdk: 'memoryCacheSize', path: ['cache', 'memorySize'], kind: 'size', door: 'local', arg: 'SIZE', help: 'blocks kept in memory (default 0, or 64M with a disk cache or group)' },
+  {
+    flag: 'writeback',
+    sdk: 'writeback',
+    path: ['cache', 'writeback'],
+    kind: 'boolean',
+    door: 'local',
+    help: 'write-back: stage written blocks in --cache-dir and upload them in the background (fast close/small files; a host crash can lose blocks not uploaded yet)',
+  },
+  { flag: 'writeback-uploads', sdk: 'writebackUploads', path: ['cache', 'writebackUploads'], kind: 'count', door: 'local', arg: 'N', max: 1024, help: 'write-back uploads in flight (default 8)' },
+  // -- cache group membership (mount; the gateway's --region is S3's)
+  { flag: 'cache-group', sdk: 'cacheGroup', path: ['group', 'name'], kind: 'string', door: 'group', arg: 'NAME', help: 'share caches with the members of this group in the region' },
+  { flag: 'group-address', sdk: 'groupAddress', path: ['group', 'address'], kind: 'string', door: 'group', arg: 'HOST:PORT', help: 'address this member serves blocks on (default 127.0.0.1, free port)' },
+  { flag: 'region', sdk: 'region', path: ['group', 'region'], kind: 'string', door: 'group', arg: 'NAME', help: 'region of this cache group member' },
+  { flag: 'zone', sdk: 'zone', path: ['group', 'zone'], kind: 'string', door: 'group', arg: 'NAME', help: 'zone of this member (replicas prefer other zones)' },
+  { flag: 'replicas', sdk: 'replicas', path: ['group', 'replicas'], kind: 'count', door: 'group', arg: 'N', max: 16, help: 'group members holding each block (default 1)' },
+  { flag: 'no-sharing', sdk: 'noSharing', path: ['group', 'noSharing'], kind: 'boolean', door: 'group', help: 'use the cache group without caching or serving blocks here' },
+  // -- the mount's own
+  { flag: 'read-only', sdk: 'readOnly', path: ['readOnly'], kind: 'boolean', door: 'mount', help: 'mount read-only (writes fail with EROFS)' },
+  { flag: 'attr-cache', sdk: 'attrTimeout', path: ['metaCache', 'attrTimeout'], kind: 'seconds', door: 'mount', arg: 'SECONDS', help: 'attribute cache timeout (default 1)' },
+  { flag: 'entry-cache', sdk: 'entryTimeout', path: ['metaCache', 'entryTimeout'], kind: 'seconds', door: 'mount', arg: 'SECONDS', help: 'file entry cache timeout (default 1)' },
+  { flag: 'dir-entry-cache', sdk: 'dirEntryTimeout', path: ['metaCache', 'dirEntryTimeout'], kind: 'seconds', door: 'mount', arg: 'SECONDS', help: 'directory entry cache timeout (default: --entry-cache)' },
+  {
+    flag: 'writeback-cache',
+    sdk: 'kernelWritebackCache',
+    path: ['mount', 'kernelWritebackCache'],
+    kind: 'boolean',
+    door: 'mount',
+    help: 'let the kernel buffer writes (FUSE writeback cache: many tiny writes become few; weaker close-to-open; separate from --writeback)',
+  },
+  { flag: 'read-ahead', sdk: 'readAheadKb', path: ['mount', 'readAheadKb'], kind: 'count', door: 'mount', arg: 'KIB', help: 'kernel read-ahead of the mount in KiB (default 16384)' },
+  { flag: 'subdir', sdk: 'subdir', path: ['mount', 'subdir'], kind: 'string', door: 'mount', arg: 'DIR', help: 'mount this directory of the volume as the root (it must exist)' },
+];
+
+/** Options of the SDK that are not user flags: how the SDK's VolumeOptions map onto ClientConfig besides the table. */
+export const SDK_ONLY: Record<string, readonly [keyof ClientConfig] | readonly [keyof ClientConfig, string]> = {
+  mountPoint: ['sessionLabel'],
+  waitTimeoutMs: ['mirrorWaitMs'],
+  bufferLimit: ['data', 'bufferLimit'],
+  maxReadahead: ['data', 'maxReadahead'],
+  missingBlockWaitMs: ['data', 'missingBlockWaitMs'],
+  backgroundJobs: ['data', 'backgroundJobs'],
+  writebackFsync: ['cache', 'writebackFsync'],
+  groupLabel: ['group', 'label'],
+  groupTuning: ['group', 'tuning'],
+  objectOptions: ['objects'],
+  mirrorObjectOptions: ['mirrorObjects'],
+  encryption: ['encryption'],
+};
+
+/** Sets one value at its path in a config (creating the section). */
+export function setOption(cfg: ClientConfig, path: readonly string[], value: unknown): void {
+  const c = cfg as unknown as Record<string, Record<string, unknown>>;
+  if (path.length === 1) {
+    (c as Record<string, unknown>)[path[0]!] = value;
+    return;
+  }
+  c[path[0]!] ??= {};
+  c[path[0]!]![path[1]!] = value;
+}
+
+/** A config from the SDK's flat options (`{ cacheDir, attrTimeout, readOnly, ... }`); unknown keys are ignored. */
+export function configFromSdkOptions(metaUrl: string, opts: Record<string, unknown>): ClientConfig {
+  const cfg: ClientConfig = { metaUrl };
+  for (const o of CLIENT_OPTIONS) if (opts[o.sdk] !== undefined) setOption(cfg, o.path, opts[o.sdk]);
+  for (const [key, path] of Object.entries(SDK_ONLY)) if (opts[key] !== undefined) setOption(cfg, path, opts[key]);
+  return cfg;
+}

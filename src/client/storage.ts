@@ -1,0 +1,108 @@
+// How a client turns a volume's format and its ClientConfig into the stores its data goes through. Decorators
+// (sharding, caches, block transforms) are stacked here and only here, so every door gets the same data path.
+import { ChunkStore } from '../chunk/index.js';
+import { FsError } from '../errors.js';
+import type { Format } from '../meta/types.js';
+// The value import registers the backends (file, mem, s3) before any URL is opened.
+import { FallbackStore, openObjectStore, type ObjectOptions, type ObjectStore } from '../object/index.js';
+import { mirrorOf } from '../mirror/format.js';
+import { cachingEnabled, openCachedStore, type CacheOptions } from '../cache/options.js';
+import type { CachedObjectStore } from '../cache/store.js';
+import { applyTransforms, openShardedStore, type BlockTransforms } from '../object/transforms/index.js';
+import type { ClientConfig } from './config.js';
+
+export type Log = (line: string) => void;
+
+/** Object options from the format record (keys given to `ferry format`), overridden by the client's. */
+function objectOptionsOf(format: Format, cfg: Partial<ClientConfig>): ObjectOptions {
+  const fromFormat: ObjectOptions = {};
+  if (typeof format.accessKey === 'string') fromFormat.accessKey = format.accessKey;
+  if (typeof format.secretKey === 'string') fromFormat.secretKey = format.secretKey;
+  return { ...fromFormat, ...(cfg.objects ?? {}) };
+}
+
+/** The cache layer's options from a client config. */
+export function cacheOptionsOf(cfg: Partial<ClientConfig>, log?: Log): CacheOptions {
+  const c = cfg.cache ?? {};
+  const g = cfg.group;
+  return {
+    memoryCacheSize: c.memorySize,
+    cacheDir: c.dir,
+    cacheSize: c.size,
+    freeSpaceRatio: c.freeSpaceRatio,
+    writeback: c.writeback,
+    writebackUploads: c.writebackUploads,
+    writebackFsync: c.writebackFsync,
+    log,
+    cacheGroup: g?.name,
+    groupAddress: g?.address,
+    region: g?.region,
+    zone: g?.zone,
+    replicas: g?.replicas,
+    noSharing: g?.noSharing,
+    groupMetaUrl: cfg.metaUrl,
+    groupTuning: g?.tuning,
+    groupLabel: g?.label,
+  };
+}
+
+/**
+ * Every object of the volume as stored (all shards; no cache, no transform). A mirror with its own store
+ * reads that copy first and the source's store for blocks not copied yet; writes and deletes go to the
+ * source's store (see object/fallback.ts).
+ */
+export async function openRawVolumeObjects(format: Format, cfg: Partial<ClientConfig> = {}): Promise<ObjectStore> {
+  const home = await openShardedStore(format as BlockTransforms, objectOptionsOf(format, cfg));
+  const own = mirrorOf(format)?.storage;
+  if (!own) return home;
+  try {
+    return new FallbackStore(await openObjectStore(own, cfg.mirrorObjects ?? {}), home);
+  } catch (e) {
+    await home.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** The two stores a mirror's data copier moves objects between, both as stored (no cache, no transform). */
+export async function openMirrorCopyStores(format: Format, cfg: Partial<ClientConfig> = {}): Promise<{ from: ObjectStore; to: ObjectStore }> {
+  const own = mirrorOf(format)?.storage;
+  if (!own) throw new FsError('EINVAL', { message: `volume '${format.name}' is not a mirror with its own object store` });
+  const from = await openShardedStore(format as BlockTransforms, objectOptionsOf(format, cfg));
+  try {
+    return { from, to: await openObjectStore(own, cfg.mirrorObjects ?? {}) };
+  } catch (e) {
+    await from.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * A cache stack of its own over the raw store, without transforms (cache group members and warm-up: blocks
+ * are cached as stored, so no keys are needed).
+ */
+export async function openBlockCache(format: Format, cfg: Partial<ClientConfig>, log?: Log): Promise<CachedObjectStore> {
+  const raw = await openRawVolumeObjects(format, cfg);
+  try {
+    return await openCachedStore(format, raw, cacheOptionsOf(cfg, log));
+  } catch (e) {
+    await raw.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** The volume's chunk store: raw store, caches the config asks for (below transforms), block transforms. */
+export async function openChunkStore(format: Format, cfg: Partial<ClientConfig> = {}, log?: Log): Promise<ChunkStore> {
+  // Caches wrap the backend store directly, below block transforms: they hold blocks as stored (see cache/options.ts).
+  // Block transforms (compress -> encrypt -> checksum on write) go on top, sharding below the caches.
+  const cacheOpts = cacheOptionsOf(cfg, log);
+  const cache = cachingEnabled(cacheOpts) ? await openBlockCache(format, cfg, log) : undefined;
+  const base = cache ?? (await openRawVolumeObjects(format, cfg));
+  let objects: ObjectStore;
+  try {
+    objects = await applyTransforms(base, format as BlockTransforms, cfg.encryption);
+  } catch (e) {
+    await base.close().catch(() => undefined);
+    throw e;
+  }
+  return new ChunkStore(objects, { volume: format.name, blockSize: format.blockSize, missingBlockWaitMs: cfg.data?.missingBlockWaitMs, cache });
+}
