@@ -1,7 +1,7 @@
 // The changelog is a redo log of Tx writes: BaseMeta runs each operation on a Tx that records its
 // logged writes as engine-neutral mutations, and a mirror replays them on any engine's Tx.
 import { fsErr } from '../errors.js';
-import { Assigned, type RecordedMutation } from './assigned.js';
+import type { Assigned, RecordedMutation } from './assigned.js';
 import type { Tx } from './tx.js';
 import type { Mutation } from './types.js';
 
