@@ -63,13 +63,15 @@ if (base) {
         m.keepRecords = true;
         const d = await m.mkdir(ROOT, ROOT_INODE, 'd', 0o755);
         const f = await m.mknod(ROOT, d.inode, 'f', TYPE_FILE, 0o644);
-        for (const r of [d, f]) {
+        // A name JSON must escape, in the same record as counter values filled in by the commit script.
+        const odd = await m.mknod(ROOT, d.inode, 'q"\\u0000 \u00e9\n}', TYPE_FILE, 0o644);
+        for (const r of [d, f, odd]) {
           assert.ok(r.record, 'the record is kept');
           assert.equal(r.record.version, r.version);
           assert.deepEqual((await m.readChangelog(r.version - 1, 1))[0], r.record, 'the record handed up is the one stored');
         }
-        assert.equal(f.version, await m.currentVersion());
-        assert.equal(counterOf(f.record!.mutations, 'totalInodes'), await m.getCounter('totalInodes'));
+        assert.equal(odd.version, await m.currentVersion());
+        assert.equal(counterOf(odd.record!.mutations, 'totalInodes'), await m.getCounter('totalInodes'));
       } finally {
         await m.close();
       }
