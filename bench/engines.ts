@@ -124,8 +124,9 @@ async function fill(m: Meta, dir: number, entries: number): Promise<void> {
   const batch = 500;
   for (let i = 0; i < entries; i += batch) {
     const k = Math.min(batch, entries - i);
+    // Ids are known after their own commit (an engine may assign them only then).
+    const last = (await eng.txn((tx) => tx.incrCounter('nextInode', k))).value;
     await eng.txn(async (tx) => {
-      const last = await tx.incrCounter('nextInode', k);
       const t = stamp();
       for (let j = 0; j < k; j++) {
         const ino = last - k + 1 + j;

@@ -1,13 +1,14 @@
 // The changelog is a redo log of Tx writes: BaseMeta runs each operation on a Tx that records its
 // logged writes as engine-neutral mutations, and a mirror replays them on any engine's Tx.
 import { fsErr } from '../errors.js';
+import type { Assigned, RecordedMutation } from './assigned.js';
 import type { Tx } from './tx.js';
 import type { Mutation } from './types.js';
 
 /** Counters a mirror must see; allocation counters and the version itself are not replayed. */
 const REPLAYED_COUNTERS = new Set(['usedSpace', 'totalInodes']);
 
-type Recorder = (args: any[], result: any) => Mutation | undefined;
+type Recorder = (args: any[], result: any) => RecordedMutation | undefined;
 
 const RECORDERS: Partial<Record<keyof Tx, Recorder>> = {
   setAttr: ([ino, attr]) => ({ t: 'attr', ino, attr: { ...attr } }),
@@ -24,12 +25,13 @@ const RECORDERS: Partial<Record<keyof Tx, Recorder>> = {
     slices.length ? { t: 'chunk', ino, indx, slices: slices.map((s: object) => ({ ...s })) } : { t: 'rmchunk', ino, indx },
   // Not a namespace change: logged so an own-store mirror learns which blocks the source freed.
   addDelSlice: ([id, size]) => ({ t: 'free', id, size }),
-  incrCounter: ([name], value) => (REPLAYED_COUNTERS.has(name) ? { t: 'counter', name, value } : undefined),
+  // The new value is the engine's token: the record gets the number once the commit assigned it.
+  incrCounter: ([name], value: Assigned) => (REPLAYED_COUNTERS.has(name) ? { t: 'counter', name, value } : undefined),
   setCounter: ([name, value]) => (REPLAYED_COUNTERS.has(name) ? { t: 'counter', name, value } : undefined),
 };
 
 /** Wraps tx so every logged write also appends its mutation to `out`. */
-export function recordingTx(tx: Tx, out: Mutation[]): Tx {
+export function recordingTx(tx: Tx, out: RecordedMutation[]): Tx {
   return new Proxy(tx, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);

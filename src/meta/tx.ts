@@ -1,5 +1,6 @@
 // The narrow set of primitives an engine implements. BaseMeta writes every file-system operation once
 // on top of these, inside one engine transaction, so engines differ only in how they store rows.
+import type { Assigned, RecordedMutation } from './assigned.js';
 import type { Attr, DeletedSlice, Entry, FileType, Format, SessionInfo, Slice } from './types.js';
 
 export interface FlockRow {
@@ -59,7 +60,8 @@ export interface Tx {
   addSliceRef(id: number, size: number, delta: number): Promise<number /* refs now */>;
 
   getCounter(name: string): Promise<number>;
-  incrCounter(name: string, delta: number): Promise<number /* new value */>;
+  /** The new value is assigned at commit: read it only after the transaction (the engine resolves it). */
+  incrCounter(name: string, delta: number): Promise<Assigned>;
   setCounter(name: string, value: number): Promise<void>;
 
   getSetting(): Promise<Format | undefined>;
@@ -86,7 +88,8 @@ export interface Tx {
   /** Locks held by a session, for cleanup. */
   delSessionLocks(sid: number): Promise<void>;
 
-  appendChangelog(version: number, op: string, ts: number, record: string): Promise<void>;
+  /** Stores one changelog record; the engine fills in the values assigned at commit (version, counters). */
+  appendChangelog(version: Assigned, op: string, ts: number, mutations: readonly RecordedMutation[]): Promise<void>;
 }
 
 /** What an engine adds around Tx: transactions, the changelog reads, schema management. */

@@ -2,6 +2,7 @@
 // record, the volume format, counters, id allocation and client sessions.
 import { hostname } from 'node:os';
 import { FsError, fsErr } from '../../errors.js';
+import { Assigned, resolvedMutations, type RecordedMutation } from '../assigned.js';
 import { applyMutation, recordingTx } from '../changelog.js';
 import type { Engine, Tx } from '../tx.js';
 import {
@@ -22,6 +23,7 @@ class IdPool {
   private next = 0;
   private end = 0;
   private refill?: Promise<void>;
+  /** take(n) allocates n ids and gives the last one. */
   constructor(private readonly take: (n: number) => Promise<number>, private readonly batch: number) {}
 
   async alloc(): Promise<number> {
@@ -55,8 +57,8 @@ export class MetaCore {
   protected readonly slices: IdPool;
 
   constructor(protected readonly eng: Engine) {
-    this.inodes = new IdPool((n) => this.eng.txn((tx) => tx.incrCounter('nextInode', n)), 100);
-    this.slices = new IdPool((n) => this.eng.txn((tx) => tx.incrCounter('nextSlice', n)), 1000);
+    this.inodes = new IdPool((n) => this.allocate('nextInode', n), 100);
+    this.slices = new IdPool((n) => this.allocate('nextSlice', n), 1000);
   }
 
   get url(): string {
@@ -72,15 +74,19 @@ export class MetaCore {
    * record at the next volume version, committed together with the change.
    */
   protected async change<T extends object>(op: string, fn: (tx: Tx) => Promise<T>): Promise<T & Versioned> {
-    return this.eng.txn(async (tx) => {
-      const muts: Mutation[] = [];
+    const done = await this.eng.txn(async (tx) => {
+      const muts: RecordedMutation[] = [];
       const res = await fn(recordingTx(tx, muts));
-      if (!muts.length) return Object.assign(res, { version: await tx.getCounter(VERSION_COUNTER) });
+      if (!muts.length) return { res, version: Assigned.of(await tx.getCounter(VERSION_COUNTER)), rec: undefined };
       const version = await tx.incrCounter(VERSION_COUNTER, 1);
       const ts = Date.now();
-      await tx.appendChangelog(version, op, ts, JSON.stringify(muts));
-      return Object.assign(res, this.keepRecords ? { version, record: { version, op, ts, mutations: muts } } : { version });
+      await tx.appendChangelog(version, op, ts, muts);
+      return { res, version, rec: { ts, muts } };
     });
+    // Committed: the engine has assigned the version and the counter values the record holds.
+    const version = done.version.value;
+    if (!done.rec || !this.keepRecords) return Object.assign(done.res, { version });
+    return Object.assign(done.res, { version, record: { version, op, ts: done.rec.ts, mutations: resolvedMutations(done.rec.muts) } });
   }
 
   // ---- volume ----
@@ -160,6 +166,11 @@ export class MetaCore {
     return this.slices.alloc();
   }
 
+  /** Takes n values of an allocation counter in a transaction of its own; returns the last one. */
+  protected async allocate(counter: string, n: number): Promise<number> {
+    return (await this.eng.txn((tx) => tx.incrCounter(counter, n))).value;
+  }
+
   async readChangelog(from: number, limit = 1000): Promise<ChangeRecord[]> {
     const rows = await this.eng.readChangelog(from, limit);
     return rows.map((r) => ({ version: r.version, op: r.op, ts: r.ts, mutations: JSON.parse(r.record) as Mutation[] }));
@@ -180,7 +191,7 @@ export class MetaCore {
       for (const m of rec.mutations) await applyMutation(tx, m);
       await tx.setCounter(APPLIED_COUNTER, rec.version);
       await tx.setCounter(VERSION_COUNTER, rec.version);
-      await tx.appendChangelog(rec.version, rec.op, rec.ts, JSON.stringify(rec.mutations));
+      await tx.appendChangelog(Assigned.of(rec.version), rec.op, rec.ts, rec.mutations);
       return rec.version;
     });
   }
@@ -241,8 +252,9 @@ export class MetaCore {
 
   async newSession(info: Partial<SessionInfo>): Promise<number> {
     if (!this.fmt) await this.load();
-    const sid = await this.eng.txn(async (tx) => {
-      const sid = await tx.incrCounter('nextSession', 1);
+    // The id is known only after its own commit (an id taken but not used is harmless).
+    const sid = await this.allocate('nextSession', 1);
+    await this.eng.txn(async (tx) => {
       await tx.addSession(sid, {
         ...info,
         sid,
@@ -253,7 +265,6 @@ export class MetaCore {
         startedAt: info.startedAt ?? new Date().toISOString(),
         heartbeat: Date.now(),
       });
-      return sid;
     });
     this.sid = sid;
     return sid;

@@ -176,12 +176,8 @@ export class RedisEngine implements Engine, RedisConn {
     if (tx.writes.length === 0 && tx.checks.length <= 1 && !tx.cachedReads.length) return { value };
     const incrs = await this.commit(tx, true);
     if (!incrs) return conflict();
+    tx.resolveAssigned(incrs);
     this.learn(tx, incrs);
-    if (tx.versionPlaceholder !== undefined) {
-      const actual = incrs[tx.placeholders.get(tx.versionPlaceholder)!]!;
-      const v = value as { version?: number } | undefined;
-      if (v && typeof v === 'object' && v.version === tx.versionPlaceholder) v.version = actual;
-    }
     return { value };
   }
 

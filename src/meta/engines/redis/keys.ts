@@ -2,7 +2,7 @@
 // `{prefix}`, so a whole volume lives in one Redis Cluster slot and server-side scripts may touch any of them.
 import type { Attr, FileType } from '../../types.js';
 
-/** Counters whose increments commute: applied blindly at commit (see tx.ts), never validated. */
+/** Counters read as "a recent value" (quota checks), never validated at commit. (Every increment is blind: tx.ts.) */
 export const BLIND_COUNTERS = new Set(['version', 'usedSpace', 'totalInodes']);
 
 export class Keys {

@@ -41,8 +41,9 @@ return out
  * write nothing); then the buffered writes are applied in order. Returns {1, INCRBY results...}.
  *
  * ARGV: nchecks, then checks, then writes; each item is `op, argc, args...`.
- * Blind counter increments return placeholders to the transaction; 'clog' replaces them in the
- * record by the values INCRBY returned here and stores the record at the version assigned here.
+ * Counter increments are blind: 'clog' fills the record's holes (record.ts) with the values INCRBY
+ * returned here and stores the record at the version assigned here (or given). Its ARGV: changelog key,
+ * version's increment index or '', version or '', then pieces: text, increment index, text, ..., text.
  */
 export const COMMIT = `${FIND_ENTRY}
 local i = 1
@@ -133,11 +134,11 @@ while i <= #ARGV do
   elseif op == 'clog' then
     local v
     if a[2] ~= '' then v = res[tonumber(a[2]) + 2] else v = tonumber(a[3]) end
-    local p = a[4]
-    for s = 5, #a, 2 do
-      p = string.gsub(p, a[s], string.format('%d', res[tonumber(a[s + 1]) + 2]))
+    local p = {string.format('%d', v), ' '}
+    for s = 4, #a do
+      if s % 2 == 0 then p[#p + 1] = a[s] else p[#p + 1] = string.format('%d', res[tonumber(a[s]) + 2]) end
     end
-    redis.call('ZADD', a[1], v, string.format('%d', v) .. ' ' .. p)
+    redis.call('ZADD', a[1], v, table.concat(p))
   else
     return redis.error_reply('unknown write ' .. tostring(op))
   end

@@ -4,10 +4,12 @@
 // only if all still hold, applies the writes: one round trip, atomic, and serializable at that instant.
 // In read mode (Engine.read) nothing is recorded and writes are refused.
 import { fsErr } from '../../../errors.js';
+import { Assigned, type RecordedMutation } from '../../assigned.js';
 import { decodeSlices, encodeSlice, encodeSlices, SLICE_BYTES } from '../../slices.js';
 import type { FlockRow, PlockRow, Tx } from '../../tx.js';
 import type { Attr, DeletedSlice, Entry, FileType, Format, SessionInfo, Slice } from '../../types.js';
 import { afterBound, BLIND_COUNTERS, decodeAttr, encodeAttr, entryMember, entryRange, type Keys, parseMember } from './keys.js';
+import { payloadPieces } from './record.js';
 
 export type Arg = string | Buffer | number;
 
@@ -23,13 +25,6 @@ export interface RedisConn {
   readonly cache: ValueCache;
   readdirScript(dir: string, min: Buffer, count: number, plus: boolean): Promise<Buffer[]>;
 }
-
-/**
- * Blind counter increments return a placeholder (BASE - n for the n-th increment of the transaction);
- * the commit replaces placeholders in the changelog record with the values INCRBY gave, and the engine
- * replaces the op's returned version. So concurrent writers never conflict on the version counter.
- */
-export const PLACEHOLDER_BASE = -(2 ** 52);
 
 interface ChunkState {
   /** Complete current content (null: no chunk), when known. */
@@ -86,11 +81,8 @@ const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.
 export class RedisTx implements Tx {
   readonly checks: Arg[][] = [];
   readonly writes: Arg[][] = [];
-  /** Number of 'incr' ops so far: their results come back from the commit in this order. */
-  private incrs = 0;
-  /** Placeholder -> index of the 'incr' op that gives its real value. */
-  readonly placeholders = new Map<number, number>();
-  versionPlaceholder?: number;
+  /** Each counter increment's token -> its index among the 'incr' ops, whose results the commit returns in order. */
+  private readonly assigned = new Map<Assigned, number>();
 
   private readonly strs = new Map<string, Buffer | null>();
   private readonly chunks = new Map<string, ChunkState>();
@@ -533,21 +525,21 @@ export class RedisTx implements Tx {
     return (await this.known(name, st)) + st.delta;
   }
 
-  async incrCounter(name: string, delta: number): Promise<number> {
-    const st = this.counter(name);
-    const idx = this.incrs++;
-    if (BLIND_COUNTERS.has(name) && st.set === undefined) {
-      this.write('incr', this.k.counter(name), delta);
-      st.delta += delta;
-      const ph = PLACEHOLDER_BASE - idx;
-      this.placeholders.set(ph, idx);
-      if (name === 'version') this.versionPlaceholder = ph;
-      return ph;
-    }
-    const now = (await this.known(name, st)) + st.delta + delta;
+  /**
+   * Blind: INCRBY in the commit script gives the value, so concurrent writers never conflict on a counter
+   * (the version above all). The token is resolved by resolveAssigned after the commit.
+   */
+  async incrCounter(name: string, delta: number): Promise<Assigned> {
     this.write('incr', this.k.counter(name), delta);
-    st.delta += delta;
-    return now;
+    this.counter(name).delta += delta;
+    const a = new Assigned();
+    this.assigned.set(a, this.assigned.size);
+    return a;
+  }
+
+  /** After the commit: the INCRBY results, in the order of the increments. */
+  resolveAssigned(incrs: number[]): void {
+    for (const [a, i] of this.assigned) a.resolve(incrs[i]!);
   }
 
   async setCounter(name: string, value: number): Promise<void> {
@@ -682,17 +674,13 @@ export class RedisTx implements Tx {
     this.write('del', key);
   }
 
-  async appendChangelog(version: number, op: string, ts: number, record: string): Promise<void> {
-    const payload = JSON.stringify([ts, op, record]);
-    const patches: Arg[] = [];
-    for (const [ph, idx] of this.placeholders) {
-      // Placeholders all have the same number of digits, so one never matches inside another.
-      if (payload.includes(String(ph))) patches.push(String(ph).replace('-', '%-'), idx);
-    }
-    if (version === this.versionPlaceholder) {
-      this.write('clog', this.k.changelog, this.placeholders.get(version)!, '', payload, ...patches);
-    } else {
-      this.write('clog', this.k.changelog, '', version, payload, ...patches);
-    }
+  async appendChangelog(version: Assigned, op: string, ts: number, mutations: readonly RecordedMutation[]): Promise<void> {
+    const holeOf = (a: Assigned) => {
+      const i = this.assigned.get(a);
+      if (i === undefined) throw fsErr('EIO', 'changelog record holds a value this transaction did not increment');
+      return i;
+    };
+    const at = version.known ? ['', version.value] : [holeOf(version), ''];
+    this.write('clog', this.k.changelog, ...at, ...payloadPieces(ts, op, mutations, holeOf));
   }
 }

@@ -1,4 +1,5 @@
 // Tx primitives in SQL, written once for every dialect.
+import { Assigned, type RecordedMutation } from '../../assigned.js';
 import { decodeSlices, encodeSlice, encodeSlices } from '../../slices.js';
 import type { FlockRow, PlockRow, Tx } from '../../tx.js';
 import type { Attr, DeletedSlice, Entry, FileType, Format, SessionInfo, Slice } from '../../types.js';
@@ -275,8 +276,9 @@ export class SqlTx implements Tx {
     return Number((await this.one(`SELECT value FROM ${this.t('counter')} WHERE name = ?`, name))?.value ?? 0);
   }
 
-  async incrCounter(name: string, delta: number): Promise<number> {
-    return this.upsertReturning(this.s.incrCounter, [name, delta], 'value', `SELECT value FROM ${this.t('counter')} WHERE name = ?`, [name]);
+  async incrCounter(name: string, delta: number): Promise<Assigned> {
+    // Known inside the transaction: the token is resolved at once.
+    return Assigned.of(await this.upsertReturning(this.s.incrCounter, [name, delta], 'value', `SELECT value FROM ${this.t('counter')} WHERE name = ?`, [name]));
   }
 
   async setCounter(name: string, value: number): Promise<void> {
@@ -378,7 +380,8 @@ export class SqlTx implements Tx {
     await this.blind(`DELETE FROM ${this.t('plock')} WHERE sid = ?`, sid);
   }
 
-  async appendChangelog(version: number, op: string, ts: number, record: string): Promise<void> {
-    await this.blind(`INSERT INTO ${this.t('changelog')} (version, ts, op, record) VALUES (?, ?, ?, ?)`, version, ts, op, record);
+  async appendChangelog(version: Assigned, op: string, ts: number, mutations: readonly RecordedMutation[]): Promise<void> {
+    const record = JSON.stringify(mutations);
+    await this.blind(`INSERT INTO ${this.t('changelog')} (version, ts, op, record) VALUES (?, ?, ?, ?)`, version.value, ts, op, record);
   }
 }
