@@ -1,6 +1,5 @@
 // Helpers shared by the admin commands (format, info, status, config, destroy), which talk to the metadata
 // engine and the object store directly. Everything heavy is imported here, when a command runs.
-import { randomBytes } from 'node:crypto';
 import type { Meta } from '../meta/interface.js';
 import type { Format } from '../meta/types.js';
 import type { ObjectStore } from '../object/interface.js';
@@ -53,42 +52,11 @@ export async function openStore(storage: string): Promise<ObjectStore> {
   return openObjectStore(storage);
 }
 
-/**
- * Creates the bucket/directory and checks it is usable: writes a small object, reads it back, deletes it.
- * Any failure becomes one line naming the storage.
- */
+/** Checks a plain object store URL (a mirror's own store) is usable: see client/store-check.ts. */
 export async function checkStorage(storage: string, volume: string): Promise<void> {
-  const store = await openStore(storage);
-  const key = `${volume}/ferry-check-${randomBytes(6).toString('hex')}`;
-  const data = Buffer.from(`ferry storage check ${new Date().toISOString()}\n`);
-  const fail = (step: string, e: unknown) => {
-    const msg = (e as Error)?.message ?? String(e);
-    const err = new Error(`object storage ${store.url} is not usable (${step} failed: ${msg})`) as Error & { cause?: unknown };
-    err.cause = e;
-    return err;
-  };
+  const [store, { checkObjectStore }] = await Promise.all([openStore(storage), import('../client/store-check.js')]);
   try {
-    try {
-      await store.create();
-    } catch (e) {
-      throw fail('create', e);
-    }
-    try {
-      await store.put(key, data);
-    } catch (e) {
-      throw fail('writing a test object', e);
-    }
-    try {
-      const back = await store.get(key);
-      if (!back.equals(data)) throw new Error('the test object read back differs');
-    } catch (e) {
-      throw fail('reading the test object back', e);
-    }
-    try {
-      await store.delete(key);
-    } catch (e) {
-      throw fail('deleting the test object', e);
-    }
+    await checkObjectStore(store, volume);
   } finally {
     await store.close().catch(() => undefined);
   }
