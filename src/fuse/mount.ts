@@ -32,6 +32,11 @@ export interface MountOptions {
   subdir?: string;
   /** Caches and object store options (see docs/cache.md). */
   storage?: StorageOptions;
+  /**
+   * Serve the FUSE connection on this open /dev/fuse descriptor, already mounted at the mount point by
+   * whoever passed it (a process handing over its mount), instead of mounting.
+   */
+  fd?: number;
 }
 
 export interface Mounted {
@@ -54,10 +59,8 @@ export function fuseArgs(name: string, opts: MountOptions): string[] {
   return ['-o', [...o].join(',')];
 }
 
-export async function mountVolume(metaUrl: string, mountpoint: string, opts: MountOptions = {}): Promise<Mounted> {
-  const addon = loadAddon();
-  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const mp = resolve(mountpoint);
+/** A directory to mount on: a stale FUSE mount there (its daemon died) is cleaned up, a live one refused. */
+async function checkMountpoint(mp: string, log: (line: string) => void): Promise<void> {
   const existing = await mountAt(mp);
   if (existing && isFuse(existing)) {
     // A mount whose daemon died answers ENOTCONN: clean it up. A live one is refused.
@@ -73,6 +76,14 @@ export async function mountVolume(metaUrl: string, mountpoint: string, opts: Mou
     throw fsErr(e.code ?? 'ENOENT', `mount point ${mp}: ${e.code === 'ENOENT' ? 'no such directory' : e.message}`);
   });
   if (!st.isDirectory()) throw fsErr('ENOTDIR', `mount point ${mp} is not a directory`);
+}
+
+export async function mountVolume(metaUrl: string, mountpoint: string, opts: MountOptions = {}): Promise<Mounted> {
+  const addon = loadAddon();
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const mp = resolve(mountpoint);
+  // Given a connection, the mount there is ours to serve (and answers nothing until we do).
+  if (opts.fd === undefined) await checkMountpoint(mp, log);
 
   const attrTimeout = opts.attrCache ?? 1;
   const entryTimeout = opts.entryCache ?? 1;
@@ -107,8 +118,16 @@ export async function mountVolume(metaUrl: string, mountpoint: string, opts: Mou
   server.onExit = ended;
   let session: SessionHandle;
   try {
-    session = addon.mount(mp, fuseArgs(format.name, opts), server.dispatch, { writeback: opts.writeback ?? false });
+    session = addon.session(fuseArgs(format.name, opts), server.dispatch, { writeback: opts.writeback ?? false });
   } catch (e) {
+    await vfs.close(rootContext()).catch(() => undefined);
+    throw fsErr('EIO', (e as Error).message);
+  }
+  try {
+    if (opts.fd !== undefined) addon.start(session, opts.fd);
+    else addon.mount(session, mp);
+  } catch (e) {
+    addon.destroy(session);
     await vfs.close(rootContext()).catch(() => undefined);
     throw fsErr('EIO', (e as Error).message);
   }
