@@ -21,9 +21,7 @@ import {
   type FileType,
 } from '../meta/types.js';
 
-/** Linux errno numbers for replies answered without building an FsError. */
-export const ENODATA = constants.errno.ENODATA;
-export const ENOTSUP = constants.errno.ENOTSUP;
+/** Linux errno numbers the server answers with directly. */
 export const EIO = constants.errno.EIO;
 export const ENOSYS = constants.errno.ENOSYS;
 

@@ -1,12 +1,11 @@
 // What a request handler returns, per reply kind (abi.json names the kind of each op), and how each kind
 // is sent to the kernel through the addon. Inode numbers here are the volume's: they are mapped to the
 // kernel's (--subdir) on the way out.
-import type { Attr, Entry, StatFs } from '../meta/types.js';
+import { TYPE_DIRECTORY, TYPE_FILE, type Attr, type Entry, type StatFs } from '../meta/types.js';
 import { ATTR, DIRENT, DIRENTPLUS, OPEN_BITS, STATFS, type ReplyKind } from './abi.gen.js';
 import type { FuseAddon, ReqHandle } from './addon.js';
 import { IFMT_OF_TYPE, PERMISSION_BITS } from './posix.js';
 import type { RootMap } from './subdir.js';
-import { TYPE_DIRECTORY, TYPE_FILE } from '../meta/types.js';
 
 export interface NodeReply {
   inode: number;
