@@ -9,10 +9,38 @@ export type ReqHandle = object & { readonly __fuseReq: unique symbol };
 /** An opaque session handle. */
 export type SessionHandle = object & { readonly __fuseSession: unique symbol };
 
-export type Dispatcher = (op: number, req: ReqHandle, ctx: { uid: number; gid: number; pid: number; gids: number[] }, ...args: unknown[]) => void;
+/** The caller of a request, as the kernel reports it. */
+export interface RequestCaller {
+  uid: number;
+  gid: number;
+  pid: number;
+  gids: number[];
+}
+
+/**
+ * Called with each request: its opcode and arguments as src/fuse/abi.json lays them out (REQUESTS in
+ * abi.gen.ts decodes them). Op 0 (exit) has no request handle: the session ended.
+ */
+export type Dispatcher = (op: number, req: ReqHandle | null, caller: RequestCaller, ...args: unknown[]) => void;
+
+export interface SessionOptions {
+  /** Negotiate the kernel's writeback cache (FUSE_CAP_WRITEBACK_CACHE). */
+  writeback?: boolean;
+  /** Largest write request, in bytes (default 1 MiB). */
+  maxWrite?: number;
+}
 
 export interface FuseAddon {
-  mount(mountpoint: string, args: string[], dispatch: Dispatcher, opts: { writeback?: boolean; maxWrite?: number }): SessionHandle;
+  /** A FUSE session, not connected yet; `-o` options in args are used when it mounts. */
+  session(args: string[], dispatch: Dispatcher, opts: SessionOptions): SessionHandle;
+  /** Mounts the session at a directory (through fusermount3 unless root) and starts serving it. */
+  mount(s: SessionHandle, mountpoint: string): void;
+  /**
+   * Serves a FUSE connection someone else mounted: an open /dev/fuse descriptor (inherited, or passed
+   * over a socket). The session owns it from now on and closes it on destroy, without unmounting.
+   */
+  start(s: SessionHandle, fd: number): void;
+  /** After the session ended and every request was answered: unmounts what mount() mounted, frees it. */
   destroy(s: SessionHandle): void;
   pending(s: SessionHandle): number;
   /** True once the caller of a lock request was interrupted by a signal. */

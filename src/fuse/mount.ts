@@ -12,6 +12,15 @@ import { FuseServer } from './server.js';
 import { RootMap, resolveSubdir } from './subdir.js';
 import { isFuse, lazyUnmount, mountAt, unmountFuse } from './teardown.js';
 
+/** How this process serves the mount (not part of the client config: an fd is this process's own). */
+export interface MountRuntime extends ClientRuntime {
+  /**
+   * Serve the FUSE connection on this open /dev/fuse descriptor, already mounted at the mount point by
+   * whoever passed it (a process handing over its mount), instead of mounting.
+   */
+  fd?: number;
+}
+
 export interface Mounted {
   mountpoint: string;
   format: Format;
@@ -32,10 +41,8 @@ export function fuseArgs(name: string, cfg: ClientConfig): string[] {
   return ['-o', [...o].join(',')];
 }
 
-export async function mountVolume(config: ClientConfig, mountpoint: string, rt: ClientRuntime = {}): Promise<Mounted> {
-  const addon = loadAddon();
-  const log = rt.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const mp = resolve(mountpoint);
+/** A directory to mount on: a stale FUSE mount there (its daemon died) is cleaned up, a live one refused. */
+async function checkMountpoint(mp: string, log: (line: string) => void): Promise<void> {
   const existing = await mountAt(mp);
   if (existing && isFuse(existing)) {
     // A mount whose daemon died answers ENOTCONN: clean it up. A live one is refused.
@@ -51,6 +58,14 @@ export async function mountVolume(config: ClientConfig, mountpoint: string, rt: 
     throw fsErr(e.code ?? 'ENOENT', `mount point ${mp}: ${e.code === 'ENOENT' ? 'no such directory' : e.message}`);
   });
   if (!st.isDirectory()) throw fsErr('ENOTDIR', `mount point ${mp} is not a directory`);
+}
+
+export async function mountVolume(config: ClientConfig, mountpoint: string, rt: MountRuntime = {}): Promise<Mounted> {
+  const addon = loadAddon();
+  const log = rt.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const mp = resolve(mountpoint);
+  // Given a connection, the mount there is ours to serve (and answers nothing until we do).
+  if (rt.fd === undefined) await checkMountpoint(mp, log);
 
   const attrTimeout = config.metaCache?.attrTimeout ?? 1;
   const entryTimeout = config.metaCache?.entryTimeout ?? 1;
@@ -80,8 +95,16 @@ export async function mountVolume(config: ClientConfig, mountpoint: string, rt: 
   server.onExit = ended;
   let session: SessionHandle;
   try {
-    session = addon.mount(mp, fuseArgs(format.name, config), server.dispatch, { writeback: config.mount?.kernelWritebackCache ?? false });
+    session = addon.session(fuseArgs(format.name, config), server.dispatch, { writeback: config.mount?.kernelWritebackCache ?? false });
   } catch (e) {
+    await client.close().catch(() => undefined);
+    throw fsErr('EIO', (e as Error).message);
+  }
+  try {
+    if (rt.fd !== undefined) addon.start(session, rt.fd);
+    else addon.mount(session, mp);
+  } catch (e) {
+    addon.destroy(session);
     await client.close().catch(() => undefined);
     throw fsErr('EIO', (e as Error).message);
   }

@@ -277,7 +277,9 @@ export class VFS {
 
   private newHandle(ctx: Context, ino: number, flags: number, attr: Attr): Handle {
     const of = this.openFile(ino, attr);
-    const h: Handle = { fh: this.nextFh++, ino, flags, owner: `${process.pid}:${this.nextFh}` };
+    const fh = this.nextFh++;
+    // Locks are keyed by session and owner in the metadata: no process id, so they outlive a process handover.
+    const h: Handle = { fh, ino, flags, owner: `fh:${fh}` };
     if (canRead(flags) && attr.type === TYPE_FILE) {
       h.reader = new FileReader(this.store, this.meta, ino, { ctx, maxReadahead: this.opts.maxReadahead });
       of.readers.add(h.reader);
@@ -468,9 +470,10 @@ export class VFS {
     this.attrs.delete(ino);
   }
 
-  flock(ctx: Context, fh: number, type: number, block: boolean): Promise<void> {
+  /** owner: a flock owner other than the handle (FUSE passes the kernel's, one per open file). */
+  flock(ctx: Context, fh: number, type: number, block: boolean, owner?: string): Promise<void> {
     const h = this.handle(fh);
-    return this.meta.flock(ctx, h.ino, h.owner, type, block);
+    return this.meta.flock(ctx, h.ino, owner ?? h.owner, type, block);
   }
 
   /** owner: a POSIX lock owner other than the handle (FUSE passes the process's, shared by its fds). */

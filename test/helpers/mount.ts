@@ -4,7 +4,7 @@
 // `fusermount3 -u` to `-uz` to aborting the FUSE connection and kills the daemon if it does not exit.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,24 +101,50 @@ export interface TestMount {
 export async function mountFerry(url: string, mp: string, args: string[] = []): Promise<TestMount> {
   if (!(await mountAt(mp))) await mkdir(mp, { recursive: true }); // a stale mount answers ENOTCONN
   const child = spawn(process.execPath, [CLI, 'mount', '-o', 'allow_other', ...args, url, mp], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return supervise(child, mp, 'ferry mount');
+}
+
+const MOUNT_JS = new URL('../../src/fuse/mount.js', import.meta.url).href;
+
+/**
+ * A mount made the other way round: this process opens /dev/fuse and mounts the connection itself with
+ * mount(8) and `-o fd=N` (as a process handing over its mount would have), then a child daemon serves
+ * the descriptor it inherits through mountVolume's `fd` option, without mounting anything.
+ */
+export async function mountOnFd(url: string, mp: string): Promise<TestMount> {
+  await mkdir(mp, { recursive: true });
+  const fd = openSync('/dev/fuse', 'r+');
+  try {
+    // The child's descriptor 3 is our /dev/fuse connection. -i: no mount.fuse helper, the kernel gets the options.
+    const opts = 'fd=3,rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions';
+    const m = await new Promise<{ code: number | null; err: string }>((res) => {
+      const c = spawn('mount', ['-i', '-t', 'fuse.ferryfs', '-o', opts, 'ferry:fd-test', mp], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+      let err = '';
+      c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      c.once('exit', (code) => res({ code, err }));
+    });
+    if (m.code !== 0) throw new Error(`mount -o fd=3 failed (${m.code}): ${m.err}`);
+    const daemon = [
+      `const { mountVolume } = await import(${JSON.stringify(MOUNT_JS)});`,
+      'const log = (l) => process.stderr.write(l + "\\n");',
+      `const m = await mountVolume({ metaUrl: ${JSON.stringify(url)} }, ${JSON.stringify(mp)}, { fd: 3, log });`,
+      'log("ready");',
+      'process.on("SIGTERM", () => m.unmount(true).catch((e) => log(e.message)));',
+      'await m.done;',
+    ].join('\n');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', daemon], { stdio: ['ignore', 'pipe', 'pipe', fd] });
+    return await supervise(child, mp, 'the fd daemon');
+  } finally {
+    closeSync(fd); // the daemon holds the connection now
+  }
+}
+
+/** Waits for a daemon child to print "ready"; its unmount escalates and always ends the child. */
+async function supervise(child: ChildProcess, mp: string, what: string): Promise<TestMount> {
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  await new Promise<void>((res, rej) => {
-    const t = setTimeout(() => rej(new Error(`mount did not become ready in 30 s:\n${out}`)), 30_000);
-    const check = () => {
-      if (/ready/.test(out)) {
-        clearTimeout(t);
-        res();
-      }
-    };
-    child.stderr!.on('data', check);
-    child.once('exit', (code) => {
-      clearTimeout(t);
-      rej(new Error(`ferry mount exited with ${code}:\n${out}`));
-    });
-  });
   let done: Promise<void> | undefined;
   const unmount = () =>
     (done ??= (async () => {
@@ -132,6 +158,25 @@ export async function mountFerry(url: string, mp: string, args: string[] = []): 
       }
       if (await mountAt(mp)) await unmountFuse(mp, { force: true }).catch(() => undefined);
     })());
+  try {
+    await new Promise<void>((res, rej) => {
+      const t = setTimeout(() => rej(new Error(`${what} did not become ready in 30 s:\n${out}`)), 30_000);
+      const check = () => {
+        if (/ready/.test(out)) {
+          clearTimeout(t);
+          res();
+        }
+      };
+      child.stderr!.on('data', check);
+      child.once('exit', (code) => {
+        clearTimeout(t);
+        rej(new Error(`${what} exited with ${code}:\n${out}`));
+      });
+    });
+  } catch (e) {
+    await unmount();
+    throw e;
+  }
   return { mp, child, output: () => out, unmount };
 }
 

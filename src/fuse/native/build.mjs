@@ -17,6 +17,10 @@ function skip(why) {
   process.exit(optional ? 0 : 1);
 }
 
+// The boundary's generated files (abi.gen.h here, src/fuse/abi.gen.ts) follow src/fuse/abi.json; they are
+// committed, so this only rewrites them after an edit of the spec.
+execFileSync(process.execPath, [join(here, 'genabi.mjs')], { stdio: 'inherit' });
+
 try {
   execFileSync('pkg-config', ['--exists', 'fuse3'], { stdio: 'ignore' });
 } catch {

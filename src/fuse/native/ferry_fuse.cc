@@ -10,11 +10,18 @@
 // with EIO by its finalizer, so the kernel never waits forever. INIT, DESTROY, FORGET and FSYNCDIR are
 // answered here without a JS round trip. The session is destroyed only when JS calls destroy() after the
 // session ended (unmounted or aborted) and every request is answered.
+// A session is created apart from its connection: JS either mounts it at a directory (libfuse runs
+// fusermount3) or starts it on a /dev/fuse descriptor it was given, already mounted by someone else (the
+// process that handed over a live mount, or a mount helper).
+// Opcodes, the order of each request's arguments and the Float64Array layouts come from src/fuse/abi.json
+// through the generated abi.gen.h; src/fuse/abi.gen.ts is generated from the same file.
 #define FUSE_USE_VERSION 34
 #include <fuse_lowlevel.h>
 #include <napi.h>
 
 #include <uv.h>
+
+#include "abi.gen.h"
 
 #include <atomic>
 #include <cerrno>
@@ -29,14 +36,7 @@
 
 namespace {
 
-// Operation codes; src/fuse/ops.ts mirrors this list.
-enum Op {
-  OP_EXIT = 0,
-  OP_LOOKUP, OP_GETATTR, OP_SETATTR, OP_READLINK, OP_MKNOD, OP_MKDIR, OP_UNLINK, OP_RMDIR, OP_SYMLINK,
-  OP_RENAME, OP_LINK, OP_OPEN, OP_READ, OP_WRITE, OP_FLUSH, OP_RELEASE, OP_FSYNC, OP_OPENDIR, OP_READDIR,
-  OP_RELEASEDIR, OP_STATFS, OP_SETXATTR, OP_GETXATTR, OP_LISTXATTR, OP_REMOVEXATTR, OP_ACCESS, OP_CREATE,
-  OP_GETLK, OP_SETLK, OP_FLOCK, OP_FALLOCATE, OP_COPY_FILE_RANGE, OP_LSEEK, OP_READDIRPLUS, OP_INTERRUPT,
-};
+using namespace ferry_abi;
 
 struct Session;
 
@@ -75,11 +75,11 @@ struct Session {
   uv_poll_t* poll = nullptr;
   // libfuse's receive buffer (allocated by the first read, reused for every request).
   fuse_buf buf{};
-  std::string mountpoint;
   bool writeback = false;
   uint32_t maxWrite = 1 << 20;
   std::atomic<int64_t> pending{0};
   std::atomic<bool> ended{false};
+  bool connected = false;
   bool destroyed = false;
   bool released = false;
 };
@@ -110,56 +110,25 @@ void CallJs(Napi::Env env, Napi::Function fn, Msg* m) {
   ctx.Set("pid", m->pid);
   ctx.Set("gids", groups);
   args.push_back(ctx);
-  auto num = [&](double v) { args.push_back(Napi::Number::New(env, v)); };
-  auto str = [&](const std::string& v) { args.push_back(Napi::String::New(env, v)); };
-  auto big = [&](uint64_t v) { args.push_back(Napi::BigInt::New(env, v)); };
-  auto buf = [&]() {
-    if (m->data) {
-      args.push_back(Napi::Buffer<char>::New(env, m->data, m->datalen, [](Napi::Env, char* p) { free(p); }));
-      m->data = nullptr;
-    } else {
-      args.push_back(Napi::Buffer<char>::New(env, 0));
+  // The request's own arguments, in the order abi.json gives (PushArgs is generated from it).
+  struct Push {
+    Napi::Env env;
+    std::vector<napi_value>& args;
+    void num(double v) { args.push_back(Napi::Number::New(env, v)); }
+    void flag(double v) { args.push_back(Napi::Boolean::New(env, v != 0)); }
+    void str(const std::string& v) { args.push_back(Napi::String::New(env, v)); }
+    void big(uint64_t v) { args.push_back(Napi::BigInt::New(env, v)); }
+    // The data JS owns from now on (freed with the Buffer).
+    void buf(Msg& msg) {
+      if (msg.data) {
+        args.push_back(Napi::Buffer<char>::New(env, msg.data, msg.datalen, [](Napi::Env, char* p) { free(p); }));
+        msg.data = nullptr;
+      } else {
+        args.push_back(Napi::Buffer<char>::New(env, 0));
+      }
     }
-  };
-  switch (m->op) {
-    case OP_EXIT: break;
-    case OP_LOOKUP: case OP_UNLINK: case OP_RMDIR: case OP_REMOVEXATTR: num(m->ino); str(m->name); break;
-    case OP_GETATTR: case OP_RELEASEDIR: num(m->ino); num(m->fh); break;
-    case OP_SETATTR: {
-      num(m->ino); num(m->a);
-      Napi::Float64Array v = Napi::Float64Array::New(env, 8);
-      for (int i = 0; i < 8; i++) v[i] = m->setv[i];
-      args.push_back(v);
-      num(m->fh);
-      break;
-    }
-    case OP_READLINK: case OP_STATFS: num(m->ino); break;
-    case OP_MKNOD: num(m->ino); str(m->name); num(m->a); num(m->b); break;
-    case OP_MKDIR: num(m->ino); str(m->name); num(m->a); break;
-    case OP_SYMLINK: num(m->ino); str(m->name); str(m->name2); break;
-    case OP_RENAME: num(m->ino); str(m->name); num(m->ino2); str(m->name2); num(m->a); break;
-    case OP_LINK: num(m->ino); num(m->ino2); str(m->name); break;
-    case OP_OPEN: case OP_OPENDIR: num(m->ino); num(m->a); break;
-    case OP_READ: num(m->ino); num(m->fh); num(m->size); num(m->off); break;
-    case OP_WRITE: num(m->ino); num(m->fh); buf(); num(m->off); break;
-    case OP_FLUSH: num(m->ino); num(m->fh); big(m->owner); break;
-    case OP_RELEASE: num(m->ino); num(m->fh); num(m->a); big(m->owner); num(m->b); break;
-    case OP_FSYNC: num(m->ino); num(m->fh); num(m->a); break;
-    case OP_READDIR: case OP_READDIRPLUS: num(m->ino); num(m->fh); num(m->size); num(m->off); break;
-    case OP_SETXATTR: num(m->ino); str(m->name); buf(); num(m->a); break;
-    case OP_GETXATTR: num(m->ino); str(m->name); num(m->size); break;
-    case OP_LISTXATTR: num(m->ino); num(m->size); break;
-    case OP_ACCESS: num(m->ino); num(m->a); break;
-    case OP_CREATE: num(m->ino); str(m->name); num(m->a); num(m->b); break;
-    case OP_GETLK: case OP_SETLK:
-      // type, start, len, pid, sleep
-      num(m->ino); num(m->fh); big(m->owner); num(m->a); num(m->off); num(m->size); num(m->b); num(m->c); break;
-    case OP_FLOCK: num(m->ino); num(m->fh); big(m->owner); num(m->a); break;
-    case OP_FALLOCATE: num(m->ino); num(m->fh); num(m->a); num(m->off); num(m->size); break;
-    case OP_COPY_FILE_RANGE:
-      num(m->ino); num(m->fh); num(m->off); num(m->ino2); num(m->fh2); num(m->off2); num(m->size); num(m->a); break;
-    case OP_LSEEK: num(m->ino); num(m->fh); num(m->off); num(m->a); break;
-  }
+  } push{env, args};
+  PushArgs(*m, push);
   delete m;
   try {
     fn.Call(args);
@@ -602,25 +571,33 @@ Req* Take(const Napi::CallbackInfo& info) {
 
 double D(const Napi::Value& v) { return v.As<Napi::Number>().DoubleValue(); }
 
-// attr layout: [ino, mode (with type bits), nlink, uid, gid, rdev, size, atime, atimens, mtime, mtimens, ctime, ctimens]
+// An attr layout (abi.json) at v into st.
+void FillStatFrom(struct stat* st, const double* v) {
+  st->st_ino = static_cast<ino_t>(v[ATTR_INO]);
+  st->st_mode = static_cast<mode_t>(v[ATTR_MODE]);
+  st->st_nlink = static_cast<nlink_t>(v[ATTR_NLINK]);
+  st->st_uid = static_cast<uid_t>(v[ATTR_UID]);
+  st->st_gid = static_cast<gid_t>(v[ATTR_GID]);
+  st->st_rdev = static_cast<dev_t>(v[ATTR_RDEV]);
+  st->st_size = static_cast<off_t>(v[ATTR_SIZE]);
+  st->st_blocks = (st->st_size + 511) / 512;
+  st->st_blksize = 4096;
+  st->st_atim.tv_sec = static_cast<time_t>(v[ATTR_ATIME]);
+  st->st_atim.tv_nsec = static_cast<long>(v[ATTR_ATIMENSEC]);
+  st->st_mtim.tv_sec = static_cast<time_t>(v[ATTR_MTIME]);
+  st->st_mtim.tv_nsec = static_cast<long>(v[ATTR_MTIMENSEC]);
+  st->st_ctim.tv_sec = static_cast<time_t>(v[ATTR_CTIME]);
+  st->st_ctim.tv_nsec = static_cast<long>(v[ATTR_CTIMENSEC]);
+}
+
 void FillStat(struct stat* st, const Napi::Value& v) {
   Napi::Float64Array a = v.As<Napi::Float64Array>();
   memset(st, 0, sizeof *st);
-  st->st_ino = static_cast<ino_t>(a[0]);
-  st->st_mode = static_cast<mode_t>(a[1]);
-  st->st_nlink = static_cast<nlink_t>(a[2]);
-  st->st_uid = static_cast<uid_t>(a[3]);
-  st->st_gid = static_cast<gid_t>(a[4]);
-  st->st_rdev = static_cast<dev_t>(a[5]);
-  st->st_size = static_cast<off_t>(a[6]);
-  st->st_blocks = (st->st_size + 511) / 512;
-  st->st_blksize = 4096;
-  st->st_atim.tv_sec = static_cast<time_t>(a[7]);
-  st->st_atim.tv_nsec = static_cast<long>(a[8]);
-  st->st_mtim.tv_sec = static_cast<time_t>(a[9]);
-  st->st_mtim.tv_nsec = static_cast<long>(a[10]);
-  st->st_ctim.tv_sec = static_cast<time_t>(a[11]);
-  st->st_ctim.tv_nsec = static_cast<long>(a[12]);
+  if (a.ElementLength() < ATTR_LEN) {
+    Napi::Error::New(v.Env(), "attributes: a Float64Array of the attr layout expected").ThrowAsJavaScriptException();
+    return;
+  }
+  FillStatFrom(st, a.Data());
 }
 
 void FillEntry(fuse_entry_param* e, const Napi::CallbackInfo& info, size_t i) {
@@ -657,10 +634,7 @@ Napi::Value ReplyEntry(const Napi::CallbackInfo& info) {
 void FillOpen(fuse_file_info* fi, double fh, int bits) {
   memset(fi, 0, sizeof *fi);
   fi->fh = static_cast<uint64_t>(fh);
-  fi->direct_io = (bits & 1) ? 1 : 0;
-  fi->keep_cache = (bits & 2) ? 1 : 0;
-  fi->nonseekable = (bits & 4) ? 1 : 0;
-  fi->cache_readdir = (bits & 8) ? 1 : 0;
+  fi->keep_cache = (bits & OPEN_KEEP_CACHE) ? 1 : 0;
 }
 
 // replyCreate(req, ino, attr, attrTimeout, entryTimeout, fh, bits)
@@ -727,22 +701,22 @@ Napi::Value ReplyXattrSize(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// replyStatfs(req, [bsize, frsize, blocks, bfree, bavail, files, ffree, favail, namemax])
+// replyStatfs(req, the statfs layout of abi.json)
 Napi::Value ReplyStatfs(const Napi::CallbackInfo& info) {
   Req* r = Take(info);
   if (!r) return info.Env().Undefined();
   Napi::Float64Array a = info[1].As<Napi::Float64Array>();
   struct statvfs sv;
   memset(&sv, 0, sizeof sv);
-  sv.f_bsize = static_cast<unsigned long>(a[0]);
-  sv.f_frsize = static_cast<unsigned long>(a[1]);
-  sv.f_blocks = static_cast<fsblkcnt_t>(a[2]);
-  sv.f_bfree = static_cast<fsblkcnt_t>(a[3]);
-  sv.f_bavail = static_cast<fsblkcnt_t>(a[4]);
-  sv.f_files = static_cast<fsfilcnt_t>(a[5]);
-  sv.f_ffree = static_cast<fsfilcnt_t>(a[6]);
-  sv.f_favail = static_cast<fsfilcnt_t>(a[7]);
-  sv.f_namemax = static_cast<unsigned long>(a[8]);
+  sv.f_bsize = static_cast<unsigned long>(a[STATFS_BSIZE]);
+  sv.f_frsize = static_cast<unsigned long>(a[STATFS_FRSIZE]);
+  sv.f_blocks = static_cast<fsblkcnt_t>(a[STATFS_BLOCKS]);
+  sv.f_bfree = static_cast<fsblkcnt_t>(a[STATFS_BFREE]);
+  sv.f_bavail = static_cast<fsblkcnt_t>(a[STATFS_BAVAIL]);
+  sv.f_files = static_cast<fsfilcnt_t>(a[STATFS_FILES]);
+  sv.f_ffree = static_cast<fsfilcnt_t>(a[STATFS_FFREE]);
+  sv.f_favail = static_cast<fsfilcnt_t>(a[STATFS_FAVAIL]);
+  sv.f_namemax = static_cast<unsigned long>(a[STATFS_NAMEMAX]);
   fuse_reply_statfs(r->req, &sv);
   return info.Env().Undefined();
 }
@@ -769,7 +743,7 @@ Napi::Value ReplyLseek(const Napi::CallbackInfo& info) {
 }
 
 // replyDir(req, size, plus, names[], nums Float64Array, attrTimeout, entryTimeout) -> entries packed.
-// nums holds per entry: ino, next offset, then (plus) the 13 attr fields; without plus, the mode.
+// nums holds per entry the dirent layout of abi.json, or direntplus (with an attr layout inside).
 Napi::Value ReplyDir(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Req* r = Take(info);
@@ -779,7 +753,7 @@ Napi::Value ReplyDir(const Napi::CallbackInfo& info) {
   Napi::Array names = info[3].As<Napi::Array>();
   Napi::Float64Array nums = info[4].As<Napi::Float64Array>();
   double attrTimeout = D(info[5]), entryTimeout = D(info[6]);
-  const size_t stride = plus ? 15 : 3;
+  const size_t stride = plus ? DIRENTPLUS_LEN : DIRENT_LEN;
   std::vector<char> buf(size);
   size_t used = 0, n = names.Length(), packed = 0;
   for (size_t i = 0; i < n; i++) {
@@ -789,38 +763,21 @@ Napi::Value ReplyDir(const Napi::CallbackInfo& info) {
     if (plus) {
       fuse_entry_param e;
       memset(&e, 0, sizeof e);
-      struct stat& st = e.attr;
-      st.st_ino = static_cast<ino_t>(v[2]);
-      st.st_mode = static_cast<mode_t>(v[3]);
-      st.st_nlink = static_cast<nlink_t>(v[4]);
-      st.st_uid = static_cast<uid_t>(v[5]);
-      st.st_gid = static_cast<gid_t>(v[6]);
-      st.st_rdev = static_cast<dev_t>(v[7]);
-      st.st_size = static_cast<off_t>(v[8]);
-      st.st_blocks = (st.st_size + 511) / 512;
-      st.st_blksize = 4096;
-      st.st_atim.tv_sec = static_cast<time_t>(v[9]);
-      st.st_atim.tv_nsec = static_cast<long>(v[10]);
-      st.st_mtim.tv_sec = static_cast<time_t>(v[11]);
-      st.st_mtim.tv_nsec = static_cast<long>(v[12]);
-      st.st_ctim.tv_sec = static_cast<time_t>(v[13]);
-      st.st_ctim.tv_nsec = static_cast<long>(v[14]);
+      FillStatFrom(&e.attr, v + DIRENTPLUS_ATTR);
       // "." and ".." (ino 0 here) carry no entry: the kernel must not take a lookup reference on them.
-      e.ino = static_cast<fuse_ino_t>(v[0]);
+      e.ino = static_cast<fuse_ino_t>(v[DIRENTPLUS_ENTRY_INO]);
       e.generation = 1;
       if (e.ino) {
         e.attr_timeout = attrTimeout;
         e.entry_timeout = entryTimeout;
-      } else {
-        st.st_ino = static_cast<ino_t>(v[2]);
       }
-      need = fuse_add_direntry_plus(r->req, buf.data() + used, size - used, name.c_str(), &e, static_cast<off_t>(v[1]));
+      need = fuse_add_direntry_plus(r->req, buf.data() + used, size - used, name.c_str(), &e, static_cast<off_t>(v[DIRENTPLUS_NEXT]));
     } else {
       struct stat st;
       memset(&st, 0, sizeof st);
-      st.st_ino = static_cast<ino_t>(v[0]);
-      st.st_mode = static_cast<mode_t>(v[2]);
-      need = fuse_add_direntry(r->req, buf.data() + used, size - used, name.c_str(), &st, static_cast<off_t>(v[1]));
+      st.st_ino = static_cast<ino_t>(v[DIRENT_INO]);
+      st.st_mode = static_cast<mode_t>(v[DIRENT_MODE]);
+      need = fuse_add_direntry(r->req, buf.data() + used, size - used, name.c_str(), &st, static_cast<off_t>(v[DIRENT_NEXT]));
     }
     if (need > size - used) break;
     used += need;
@@ -830,13 +787,13 @@ Napi::Value ReplyDir(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(packed));
 }
 
-// mount(mountpoint, fuseArgs[], dispatcher, {writeback, maxWrite}) -> session External
-Napi::Value Mount(const Napi::CallbackInfo& info) {
+// session(fuseArgs[], dispatcher, {writeback, maxWrite}) -> session External, not connected yet: mount()
+// or start() connects it. Mount options in fuseArgs (-o ...) are used by mount() only.
+Napi::Value NewSession(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string mountpoint = info[0].As<Napi::String>().Utf8Value();
-  Napi::Array a = info[1].As<Napi::Array>();
-  Napi::Function fn = info[2].As<Napi::Function>();
-  Napi::Object o = info[3].As<Napi::Object>();
+  Napi::Array a = info[0].As<Napi::Array>();
+  Napi::Function fn = info[1].As<Napi::Function>();
+  Napi::Object o = info[2].As<Napi::Object>();
   std::vector<std::string> strs{"ferry"};
   for (uint32_t i = 0; i < a.Length(); i++) strs.push_back(a.Get(i).As<Napi::String>().Utf8Value());
   std::vector<char*> argv;
@@ -844,25 +801,23 @@ Napi::Value Mount(const Napi::CallbackInfo& info) {
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
 
   Session* s = new Session();
-  s->mountpoint = mountpoint;
   s->writeback = o.Get("writeback").ToBoolean();
-  if (o.Has("maxWrite")) s->maxWrite = static_cast<uint32_t>(D(o.Get("maxWrite")));
+  if (o.Has("maxWrite") && !o.Get("maxWrite").IsUndefined()) s->maxWrite = static_cast<uint32_t>(D(o.Get("maxWrite")));
   s->se = fuse_session_new(&args, &OPS, sizeof OPS, s);
+  fuse_opt_free_args(&args);
   if (!s->se) {
     delete s;
     Napi::Error::New(env, "fuse_session_new failed (bad mount options?)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  if (fuse_session_mount(s->se, mountpoint.c_str()) != 0) {
-    fuse_session_destroy(s->se);
-    delete s;
-    Napi::Error::New(env, "mounting " + mountpoint + " failed (see the message above; is /dev/fuse there and fusermount3 installed?)")
-        .ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
   s->env = env;
   s->dispatch = Napi::Persistent(fn);
   s->actx = std::make_unique<Napi::AsyncContext>(env, "ferry-fuse");
+  return Napi::External<Session>::New(env, s);
+}
+
+// Connected: watch the descriptor from the event loop.
+void StartPolling(Napi::Env env, Session* s) {
   int fd = fuse_session_fd(s->se);
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   uv_loop_t* loop = nullptr;
@@ -871,7 +826,58 @@ Napi::Value Mount(const Napi::CallbackInfo& info) {
   s->poll->data = s;
   uv_poll_init(loop, s->poll, fd);
   uv_poll_start(s->poll, UV_READABLE, OnReadable);
-  return Napi::External<Session>::New(env, s);
+}
+
+Session* Unconnected(const Napi::CallbackInfo& info) {
+  Session* s = SessionOf(info[0]);
+  if (s->destroyed || s->connected) {
+    Napi::Error::New(info.Env(), s->destroyed ? "FUSE session destroyed" : "FUSE session already connected").ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  return s;
+}
+
+// mount(session, mountpoint): mounts (through fusermount3 unless root) and starts serving.
+Napi::Value Mount(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Session* s = Unconnected(info);
+  if (!s) return env.Undefined();
+  std::string mountpoint = info[1].As<Napi::String>().Utf8Value();
+  if (mountpoint.rfind("/dev/fd/", 0) == 0) {
+    Napi::Error::New(env, "mount() takes a directory; start() takes a /dev/fuse descriptor").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (fuse_session_mount(s->se, mountpoint.c_str()) != 0) {
+    Napi::Error::New(env, "mounting " + mountpoint + " failed (see the message above; is /dev/fuse there and fusermount3 installed?)")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  s->connected = true;
+  StartPolling(env, s);
+  return env.Undefined();
+}
+
+// start(session, fd): serves an already mounted FUSE connection (an open /dev/fuse descriptor, e.g. one
+// inherited from the process that mounted it). The session owns the descriptor from now on and closes it
+// on destroy; unmounting is up to whoever mounted it (or fusermount3 -u).
+Napi::Value Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Session* s = Unconnected(info);
+  if (!s) return env.Undefined();
+  int fd = static_cast<int>(D(info[1]));
+  if (fd < 0 || fcntl(fd, F_GETFD) == -1) {
+    Napi::Error::New(env, "start: " + std::to_string(fd) + " is not an open descriptor").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  // libfuse's convention for "the caller mounted, here is the connection": the mount point /dev/fd/N.
+  std::string dev = "/dev/fd/" + std::to_string(fd);
+  if (fuse_session_mount(s->se, dev.c_str()) != 0) {
+    Napi::Error::New(env, "start: libfuse refused descriptor " + std::to_string(fd)).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  s->connected = true;
+  StartPolling(env, s);
+  return env.Undefined();
 }
 
 // destroy(session): after the loop ended and every request was answered. Unmounts (if still mounted),
@@ -881,7 +887,7 @@ Napi::Value Destroy(const Napi::CallbackInfo& info) {
   if (s->destroyed) return info.Env().Undefined();
   s->destroyed = true;
   StopPolling(s);
-  fuse_session_unmount(s->se);
+  if (s->connected) fuse_session_unmount(s->se);
   fuse_session_destroy(s->se);
   s->se = nullptr;
   free(s->buf.mem);
@@ -910,7 +916,9 @@ Napi::Value Fd(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("session", Napi::Function::New(env, NewSession));
   exports.Set("mount", Napi::Function::New(env, Mount));
+  exports.Set("start", Napi::Function::New(env, Start));
   exports.Set("destroy", Napi::Function::New(env, Destroy));
   exports.Set("pending", Napi::Function::New(env, Pending));
   exports.Set("interrupted", Napi::Function::New(env, Interrupted));
