@@ -5,9 +5,8 @@ import { FsError } from '../errors.js';
 import type { Format } from '../meta/types.js';
 // The value import registers the backends (file, mem, s3) before any URL is opened.
 import { FallbackStore, openObjectStore, type ObjectOptions, type ObjectStore } from '../object/index.js';
-import { mirrorOf } from '../mirror/format.js';
 import { stackCaches, type CacheOptions } from '../cache/options.js';
-import { applyTransforms, openShardedStore, type BlockTransforms, type UserSecret } from '../object/transforms/index.js';
+import { applyTransforms, openShardedStore, type UserSecret } from '../object/transforms/index.js';
 
 /** Cache options (cacheDir, cacheSize, cacheGroup, ...): see src/cache/options.ts and docs/cache.md. */
 export interface StorageOptions extends CacheOptions {
@@ -23,10 +22,8 @@ export interface StorageOptions extends CacheOptions {
 
 /** Object options from the format record (keys given to `ferry format`), overridden by the client's. */
 function objectOptionsOf(format: Format, opts: StorageOptions): ObjectOptions {
-  const fromFormat: ObjectOptions = {};
-  if (typeof format.accessKey === 'string') fromFormat.accessKey = format.accessKey;
-  if (typeof format.secretKey === 'string') fromFormat.secretKey = format.secretKey;
-  return { ...fromFormat, ...(opts.objectOptions ?? {}) };
+  const { accessKey, secretKey } = format.storage;
+  return { ...(accessKey !== undefined ? { accessKey, secretKey } : {}), ...(opts.objectOptions ?? {}) };
 }
 
 /**
@@ -35,8 +32,8 @@ function objectOptionsOf(format: Format, opts: StorageOptions): ObjectOptions {
  * source's store (see object/fallback.ts).
  */
 export async function openRawVolumeObjects(format: Format, opts: StorageOptions = {}): Promise<ObjectStore> {
-  const home = await openShardedStore(format as BlockTransforms, objectOptionsOf(format, opts));
-  const own = mirrorOf(format)?.storage;
+  const home = await openShardedStore(format.storage, objectOptionsOf(format, opts));
+  const own = format.mirror?.of?.storage;
   if (!own) return home;
   try {
     return new FallbackStore(await openObjectStore(own, opts.mirrorObjectOptions ?? {}), home);
@@ -48,9 +45,9 @@ export async function openRawVolumeObjects(format: Format, opts: StorageOptions 
 
 /** The two stores a mirror's data copier moves objects between, both as stored (no cache, no transform). */
 export async function openMirrorCopyStores(format: Format, opts: StorageOptions = {}): Promise<{ from: ObjectStore; to: ObjectStore }> {
-  const own = mirrorOf(format)?.storage;
+  const own = format.mirror?.of?.storage;
   if (!own) throw new FsError('EINVAL', { message: `volume '${format.name}' is not a mirror with its own object store` });
-  const from = await openShardedStore(format as BlockTransforms, objectOptionsOf(format, opts));
+  const from = await openShardedStore(format.storage, objectOptionsOf(format, opts));
   try {
     return { from, to: await openObjectStore(own, opts.mirrorObjectOptions ?? {}) };
   } catch (e) {
@@ -65,7 +62,7 @@ export async function openVolumeObjects(format: Format, opts: StorageOptions = {
   // Block transforms (compress -> encrypt -> checksum on write) go on top, sharding below the caches.
   const cached = await stackCaches(format, await openRawVolumeObjects(format, opts), opts);
   try {
-    return await applyTransforms(cached, format as BlockTransforms, opts.encryption);
+    return await applyTransforms(cached, format.storage, opts.encryption, format.name);
   } catch (e) {
     await cached.close().catch(() => undefined);
     throw e;
