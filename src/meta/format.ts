@@ -142,16 +142,17 @@ export function checkFormatChange(old: Format, next: Format): void {
  * then validated. `where` names the volume's metadata in messages.
  */
 export function readFormat(raw: unknown, where: string): Format {
-  if (!isObject(raw)) throw bad(where, 'it is not an object');
+  const what = `the format record at ${where}`;
+  if (!isObject(raw)) throw bad(what, 'it is not an object');
   const version = raw.metaVersion ?? 1;
-  if (!Number.isInteger(version) || (version as number) < 1) throw bad(where, `metaVersion ${JSON.stringify(version)} is not a version`);
+  if (!Number.isInteger(version) || (version as number) < 1) throw bad(what, `metaVersion ${JSON.stringify(version)} is not a version`);
   if ((version as number) > FORMAT_VERSION) {
     throw new FsError('ENOTSUP', {
       message: `the volume at ${where} has metadata version ${String(version)}, written by a newer FerryFS; this FerryFS reads versions up to ${FORMAT_VERSION}: upgrade it`,
     });
   }
   const f = version === 1 ? upgradeV1(raw) : raw;
-  return validFormat(f as unknown as Format, `the format record at ${where}`);
+  return validFormat(f as unknown as Format, what);
 }
 
 /** Version 1 kept every setting flat in the record; version 2 groups them in sections. */
