@@ -36,12 +36,12 @@ export interface FormatSettings {
 }
 
 /** A new volume's record: the defaults for what is not given, a fresh uuid. */
-export function newFormat(s: FormatSettings, ids: { uuid?: string; createdAt?: string } = {}): Format {
+export function newFormat(s: FormatSettings): Format {
   const f: Format = {
     name: s.name,
-    uuid: ids.uuid ?? randomUUID(),
+    uuid: randomUUID(),
     metaVersion: FORMAT_VERSION,
-    createdAt: ids.createdAt ?? new Date().toISOString(),
+    createdAt: new Date().toISOString(),
     blockSize: s.blockSize ?? DEFAULT_BLOCK_SIZE,
     trashDays: s.trashDays ?? DEFAULT_TRASH_DAYS,
     capacity: s.capacity ?? 0,
@@ -113,20 +113,17 @@ export function changeFormat(old: Format, change: Partial<FormatSettings>): Form
   return validFormat(next, `the format record of volume '${old.name}'`);
 }
 
-const FIXED: Array<[string, (f: Format) => unknown]> = [
-  ['name', (f) => f.name],
-  ['block size', (f) => f.blockSize],
-  ['compression', (f) => f.storage.compression],
-  ['checksum', (f) => f.storage.checksum],
-  ['shard count', (f) => f.storage.shards],
-];
+/** How messages name the settings fixed at format. */
+const FIXED_NAMES: Partial<Record<keyof FormatSettings, string>> = { blockSize: 'block size', shards: 'shard count' };
 
-/** Refuses a change of what is fixed at format (see MUTABLE_SETTINGS). Every format change passes here. */
+/** Refuses a change of what is fixed at format (all but MUTABLE_SETTINGS). Every format change passes here. */
 export function checkFormatChange(old: Format, next: Format): void {
-  for (const [what, get] of FIXED) {
-    if (get(next) !== get(old)) {
-      throw new FsError('EINVAL', { message: `cannot change the ${what} of volume '${old.name}' (${String(get(old))}): it is fixed when the volume is formatted` });
-    }
+  const [was, now] = [settingsOf(old), settingsOf(next)];
+  for (const k of Object.keys(was) as Array<keyof FormatSettings>) {
+    if ((MUTABLE_SETTINGS as readonly string[]).includes(k) || was[k] === now[k]) continue;
+    throw new FsError('EINVAL', {
+      message: `cannot change the ${FIXED_NAMES[k] ?? k} of volume '${old.name}' (${String(was[k])}): it is fixed when the volume is formatted`,
+    });
   }
   if (!!next.storage.encryption !== !!old.storage.encryption) {
     throw new FsError('EINVAL', {
