@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openMeta } from '../src/meta/index.js';
+import { newFormat } from '../src/meta/format.js';
 import { createMirror } from '../src/mirror/index.js';
 import { Volume } from '../src/sdk/index.js';
 import { DelayProxy } from './delay-proxy.js';
@@ -132,7 +133,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-bench-mirror-'));
   const mirUrl = `sqlite3://${dir}/mirror.db`;
   const proxies: DelayProxy[] = [];
-  const format = { name: 'bench', uuid: crypto.randomUUID(), storage: `file://${dir}/blocks`, blockSize: 4 << 20, compression: 'none', trashDays: 0, capacity: 0, inodes: 0, metaVersion: 1, createdAt: new Date().toISOString() };
+  const format = newFormat({ name: 'bench', storage: `file://${dir}/blocks`, trashDays: 0 });
   // The source region's engine: PostgreSQL ("PostgreSQL in Beijing"), or SQLite when none answers.
   const pg = new URL(values.postgres!);
   pg.searchParams.set('prefix', `benchmirror${process.pid}`);

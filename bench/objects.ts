@@ -13,7 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openObjectStore, type ObjectStore } from '../src/object/index.js';
-import { newEncryption, openTransformedStore, type BlockTransforms } from '../src/object/transforms/index.js';
+import { newEncryption, openTransformedStore, type StoreSpec } from '../src/object/transforms/index.js';
 import { RGW_ENDPOINT, rgwBucket, rgwOptions } from '../test/helpers/rgw.js';
 
 const KiB = 1024;
@@ -68,7 +68,7 @@ async function transforms(root: string): Promise<void> {
   await (await import('node:fs/promises')).writeFile(keyFile, randomBytes(32));
   const secret = { keyFile };
   const enc = (await newEncryption(secret)).record;
-  const stacks: [string, Omit<BlockTransforms, 'storage'>][] = [
+  const stacks: [string, Omit<StoreSpec, 'url'>][] = [
     ['none', {}],
     ['crc32c', { checksum: 'crc32c' }],
     ['lz4', { compression: 'lz4' }],
@@ -87,7 +87,7 @@ async function transforms(root: string): Promise<void> {
     await putGet(raw, block, Math.min(count, 16), 4); // warm-up: page cache, JIT, thread pool
     const base = await putGet(raw, block, count, 4);
     for (const [name, t] of stacks) {
-      const s = await openTransformedStore({ storage, ...t }, {}, secret);
+      const s = await openTransformedStore({ url: storage, ...t }, {}, secret);
       await s.put('ratio', block);
       const stored = (await raw.head('ratio')).size;
       await s.delete('ratio');

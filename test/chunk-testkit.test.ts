@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChunkStore } from '../src/chunk/store.js';
 import { FsError } from '../src/errors.js';
+import { newFormat } from '../src/meta/format.js';
 import { openMeta, rootContext } from '../src/meta/index.js';
 import { openObjectStore } from '../src/object/index.js';
 import type { ListResult, ObjectInfo, ObjectStore } from '../src/object/interface.js';
@@ -119,18 +120,7 @@ export function prng(seed: number): { next(): number; int(n: number): number; by
 export async function openVolume(blockSize: number, storeOpts: { uploadConcurrency?: number; downloadConcurrency?: number; missingBlockWaitMs?: number } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-chunk-'));
   const meta = await openMeta(`sqlite3://${join(dir, 'meta.db')}`);
-  await meta.init({
-    name: 't',
-    uuid: randomUUID(),
-    storage: 'mem://x',
-    blockSize,
-    compression: 'none',
-    trashDays: 0,
-    capacity: 0,
-    inodes: 0,
-    metaVersion: 1,
-    createdAt: new Date().toISOString(),
-  });
+  await meta.init(newFormat({ name: 't', storage: 'mem://x', blockSize, trashDays: 0 }));
   const ctx = rootContext();
   const { inode } = await meta.create(ctx, 1, 'f', 0o644, 0);
   const objects = new InstrumentedStore(await openObjectStore(`mem://${randomUUID()}`));

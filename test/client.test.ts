@@ -79,16 +79,15 @@ describe('openClient', () => {
   });
 
   it('closes what it opened when a later step fails (no session, staging lock released)', async () => {
-    const enc = await tempVolume({ format: { encryption: undefined } });
+    // An encrypted volume whose key the client lacks fails after the caches and staging are open.
+    const { newEncryption } = await import('../src/object/transforms/index.js');
+    const keyDir = await mkdtemp(join(tmpdir(), 'ferry-key-'));
+    const keyFile = join(keyDir, 'key');
+    await writeFile(keyFile, Buffer.alloc(32, 7));
+    const { record } = await newEncryption({ keyFile });
+    process.env.FERRY_ENCRYPT_KEY_FILE = keyFile;
+    const enc = await tempVolume({ format: { encryption: record } }).finally(() => delete process.env.FERRY_ENCRYPT_KEY_FILE);
     try {
-      // An encrypted volume whose key the client lacks fails after the caches and staging are open.
-      const { newEncryption } = await import('../src/object/transforms/index.js');
-      const keyFile = join(enc.dir, 'key');
-      await writeFile(keyFile, Buffer.alloc(32, 7));
-      const { record } = await newEncryption({ keyFile });
-      const m = await openMeta(enc.url);
-      await m.updateFormat({ encryption: record });
-      await m.close();
       await enc.v.close();
       const cacheDir = join(enc.dir, 'cache');
       const before = (await listSessions(enc.url)).length;
@@ -104,6 +103,7 @@ describe('openClient', () => {
       await ok.close();
     } finally {
       await enc.cleanup();
+      await rm(keyDir, { recursive: true, force: true });
     }
   });
 });
@@ -118,7 +118,7 @@ describe('a read-only client of a writable mirror never connects to the source',
     await createMirror(src.url, mirrorUrl);
     // The source becomes unreachable: its URL in the mirror's record points at a port nobody listens on.
     const m = await openMeta(mirrorUrl);
-    await m.updateFormat((f) => ({ mirrorOf: { ...(f.mirrorOf as object), source: UNREACHABLE } }));
+    await m.updateFormat((f) => ({ mirror: { ...f.mirror, of: { ...f.mirror!.of!, source: UNREACHABLE } } }));
     await m.close();
   });
   after(async () => {

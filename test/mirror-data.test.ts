@@ -144,7 +144,7 @@ describe('mirror with its own object store', () => {
   it('a block not copied yet is read from the source store; a writable mirror writes to the source store', { timeout: 120_000 }, async () => {
     // Metadata only: a replicator without the data copier.
     const [source, mirror] = [await openMeta(src.url), await openMeta(mirrorUrl)];
-    const rep = new Replicator(mirror, source, ((await mirror.load()).mirrorOf as { id: string }).id);
+    const rep = new Replicator(mirror, source, (await mirror.load()).mirror!.of!.id);
     await rep.start();
     try {
       const before = new Set(await keysIn(src.blocksDir!));

@@ -1,12 +1,12 @@
 // A mirror on a different engine than its source: PostgreSQL in the data's region, SQLite next to the GPUs.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openMeta } from '../src/meta/index.js';
 import { createMirror, Replicator } from '../src/mirror/index.js';
+import { newFormat } from '../src/meta/format.js';
 import { Volume } from '../src/sdk/index.js';
 import { dropPrefixed, requireServer, uniquePrefix, withOptions } from './helpers/servers.js';
 import { describeTree, mirrorTree, workload } from './helpers/tree.js';
@@ -27,13 +27,13 @@ if (base) {
   describe('mirror across engines (postgres -> sqlite3)', () => {
     it('replicates a workload exactly and serves a writable client its own writes', { timeout: 300_000 }, async () => {
       const m = await openMeta(sourceUrl);
-      await m.init({ name: 'xeng', uuid: randomUUID(), storage: `file://${dir}/blocks`, blockSize: 1 << 20, compression: 'none', trashDays: 0, capacity: 0, inodes: 0, metaVersion: 1, createdAt: new Date().toISOString() });
+      await m.init(newFormat({ name: 'xeng', storage: `file://${dir}/blocks`, blockSize: 1 << 20, trashDays: 0 }));
       await m.close();
       const src = await Volume.open(sourceUrl, { attrTimeout: 0, entryTimeout: 0 });
       await workload(src, 11, 60);
       await createMirror(sourceUrl, mirrorUrl);
       const [s, mm] = [await openMeta(sourceUrl), await openMeta(mirrorUrl)];
-      const rep = new Replicator(mm, s, ((await mm.load()).mirrorOf as { id: string }).id);
+      const rep = new Replicator(mm, s, (await mm.load()).mirror!.of!.id);
       await rep.start();
       try {
         await workload(src, 12, 120);

@@ -12,13 +12,14 @@ import { openMeta } from '../src/meta/index.js';
 import type { Meta } from '../src/meta/interface.js';
 import { ROOT_INODE, rootContext, TYPE_FILE, type Format, type Mutation } from '../src/meta/types.js';
 import { createMirror, MirrorMeta, mirrorOf, Replicator } from '../src/mirror/index.js';
+import { newFormat } from '../src/meta/format.js';
 import { requireServer, uniquePrefix, withOptions } from './helpers/servers.js';
 
 const ROOT = rootContext();
 const base = await requireServer('redis');
 
 function format(dir: string): Format {
-  return { name: 'rmir', uuid: randomUUID(), storage: `file://${dir}/blocks`, blockSize: 1 << 20, compression: 'none', trashDays: 0, capacity: 0, inodes: 0, metaVersion: 1, createdAt: new Date().toISOString() };
+  return newFormat({ name: 'rmir', storage: `file://${dir}/blocks`, blockSize: 1 << 20, trashDays: 0 });
 }
 
 /** A Meta whose calls are counted by method name: the mirror client's round trips to its mirror engine. */

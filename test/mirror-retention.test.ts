@@ -29,7 +29,7 @@ async function settle(v: Volume): Promise<void> {
 /** Runs a replicator in this process until the mirror has the source's current version, reporting as it goes. */
 async function catchUp(sourceUrl: string, mirrorUrl: string): Promise<void> {
   const [source, mirror] = [await openMeta(sourceUrl), await openMeta(mirrorUrl)];
-  const rep = new Replicator(mirror, source, ((await mirror.load()).mirrorOf as { id: string }).id, { reportMs: 0 });
+  const rep = new Replicator(mirror, source, (await mirror.load()).mirror!.of!.id, { reportMs: 0 });
   try {
     await rep.start();
     let failed: unknown;
@@ -124,7 +124,7 @@ describe('mirror retention window', () => {
       await src.v.writeFile('/late', 'x');
       await sleep(2500);
       await catchUp(src.url, fast); // the fast mirror's replicator trims and marks the slow one
-      const rep = new Replicator(mirror, source, ((await mirror.load()).mirrorOf as { id: string }).id, { reportMs: 0 });
+      const rep = new Replicator(mirror, source, (await mirror.load()).mirror!.of!.id, { reportMs: 0 });
       await rep.start();
       await assert.rejects(rep.done(), (e: FsError) => e.code === 'ESTALE' && /ferry mirror resync/.test(e.message));
       await rep.stop();

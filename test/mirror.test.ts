@@ -114,13 +114,13 @@ describe('mirror file systems', () => {
     const source = await openMeta(src.url);
     const mirror = await openMeta(mirrorUrl);
     try {
-      const id = ((await mirror.load()).mirrorOf as { id: string }).id;
+      const id = (await mirror.load()).mirror!.of!.id;
       const rep = new Replicator(mirror, source, id, { reportMs: 0 });
       await rep.start();
       await src.v.writeFile('/trim-me', 'x');
       await caughtUp(src.v, mirrorUrl);
       await rep.stop();
-      const registered = ((await source.load()).mirrors as Record<string, { applied: number }>)[id]!;
+      const registered = (await source.load()).mirror!.mirrors![id]!;
       assert.equal(registered.applied, await mirror.getCounter('appliedVersion'), 'progress reported to the source');
       const oldest = (await source.readChangelog(0, 1))[0];
       assert.ok(!oldest || oldest.version > registered.applied - 1, 'what every mirror applied is trimmed');

@@ -14,7 +14,7 @@ import {
   rewrapEncryption,
   shardOf,
   unwrapDataKey,
-  type BlockTransforms,
+  type StoreSpec,
   type UserSecret,
 } from '../src/object/transforms/index.js';
 import { ferry, ok, oneLineError, requireRgw, rgwBucket, rgwOptions } from './helpers/rgw.js';
@@ -30,15 +30,15 @@ before(async () => {
 after(() => rm(dir, { recursive: true, force: true }));
 
 /** A format-like record for a stack (encryption with a fresh key file record). */
-async function stack(storage: string, t: Omit<BlockTransforms, 'storage' | 'encryption'> & { encrypt?: boolean }): Promise<{ format: BlockTransforms; secret?: UserSecret }> {
-  const format: BlockTransforms = { storage, ...t };
+async function stack(storage: string, t: Omit<StoreSpec, 'url' | 'encryption'> & { encrypt?: boolean }): Promise<{ format: StoreSpec; secret?: UserSecret }> {
+  const format: StoreSpec = { url: storage, ...t };
   if (!t.encrypt) return { format };
   const secret = { keyFile: keyFile() };
   format.encryption = (await newEncryption(secret)).record;
   return { format, secret };
 }
 
-const STACKS: [string, Omit<BlockTransforms, 'storage'> & { encrypt?: boolean }][] = [
+const STACKS: [string, Omit<StoreSpec, 'url'> & { encrypt?: boolean }][] = [
   ['crc32c', { checksum: 'crc32c' }],
   ['lz4', { compression: 'lz4' }],
   ['zstd', { compression: 'zstd' }],
@@ -78,7 +78,7 @@ describe('block transforms', () => {
   it('stores compressible blocks smaller, incompressible ones raw, and tells them apart', async () => {
     for (const codec of ['lz4', 'zstd']) {
       const storage = `mem://c-${randomUUID()}`;
-      const s = await openTransformedStore({ storage, compression: codec });
+      const s = await openTransformedStore({ url: storage, compression: codec });
       const raw = await openObjectStore(storage);
       const text = Buffer.from('ferry '.repeat(100_000));
       const noise = randomBytes(100_000);
@@ -94,7 +94,7 @@ describe('block transforms', () => {
 
   it('detects a corrupted block and never returns its bytes', async () => {
     const storage = `mem://k-${randomUUID()}`;
-    const s = await openTransformedStore({ storage, checksum: 'crc32c' });
+    const s = await openTransformedStore({ url: storage, checksum: 'crc32c' });
     const raw = await openObjectStore(storage);
     await s.put('vol/blk', randomBytes(10_000));
     const stored = await raw.get('vol/blk');
@@ -109,7 +109,7 @@ describe('block transforms', () => {
   it('detects a tampered or moved encrypted block', async () => {
     const { format, secret } = await stack(`mem://e-${randomUUID()}`, { encrypt: true });
     const s = await openTransformedStore(format, {}, secret);
-    const raw = await openObjectStore(format.storage);
+    const raw = await openObjectStore(format.url);
     await s.put('a', Buffer.from('secret data'));
     const stored = await raw.get('a');
     assert.ok(!stored.includes(Buffer.from('secret')));
@@ -145,7 +145,7 @@ describe('block transforms', () => {
     const s = await openTransformedStore(format, {}, secret);
     const data = randomBytes(50_000);
     await s.put('blk', data);
-    const raw = await openObjectStore(format.storage);
+    const raw = await openObjectStore(format.url);
     const before = await raw.get('blk');
     const rotated = await rewrapEncryption(format.encryption!, secret!, { passphrase: 'new passphrase' });
     assert.notEqual(rotated.wrappedKey, format.encryption!.wrappedKey);
@@ -157,7 +157,7 @@ describe('block transforms', () => {
 
   it('spreads keys over the shards', async () => {
     const storage = `mem://s-${randomUUID()}`;
-    const s: ObjectStore = await openTransformedStore({ storage, shards: 4 });
+    const s: ObjectStore = await openTransformedStore({ url: storage, shards: 4 });
     const keys = Array.from({ length: 200 }, (_, i) => `vol/chunks/0/0/${i}_0_4096`);
     for (const k of keys) await s.put(k, Buffer.from(k));
     const raw = await openObjectStore(storage);

@@ -5,20 +5,17 @@ import { FsError } from '../errors.js';
 import type { Format } from '../meta/types.js';
 // The value import registers the backends (file, mem, s3) before any URL is opened.
 import { FallbackStore, openObjectStore, type ObjectOptions, type ObjectStore } from '../object/index.js';
-import { mirrorOf } from '../mirror/format.js';
 import { cachingEnabled, openCachedStore, type CacheOptions } from '../cache/options.js';
 import type { CachedObjectStore } from '../cache/store.js';
-import { applyTransforms, openShardedStore, type BlockTransforms } from '../object/transforms/index.js';
+import { applyTransforms, openShardedStore } from '../object/transforms/index.js';
 import type { ClientConfig } from './config.js';
 
 export type Log = (line: string) => void;
 
 /** Object options from the format record (keys given to `ferry format`), overridden by the client's. */
 function objectOptionsOf(format: Format, cfg: Partial<ClientConfig>): ObjectOptions {
-  const fromFormat: ObjectOptions = {};
-  if (typeof format.accessKey === 'string') fromFormat.accessKey = format.accessKey;
-  if (typeof format.secretKey === 'string') fromFormat.secretKey = format.secretKey;
-  return { ...fromFormat, ...(cfg.objects ?? {}) };
+  const { accessKey, secretKey } = format.storage;
+  return { ...(accessKey !== undefined ? { accessKey, secretKey } : {}), ...(cfg.objects ?? {}) };
 }
 
 /** The cache layer's options from a client config. */
@@ -52,8 +49,8 @@ export function cacheOptionsOf(cfg: Partial<ClientConfig>, log?: Log): CacheOpti
  * source's store (see object/fallback.ts).
  */
 export async function openRawVolumeObjects(format: Format, cfg: Partial<ClientConfig> = {}): Promise<ObjectStore> {
-  const home = await openShardedStore(format as BlockTransforms, objectOptionsOf(format, cfg));
-  const own = mirrorOf(format)?.storage;
+  const home = await openShardedStore(format.storage, objectOptionsOf(format, cfg));
+  const own = format.mirror?.of?.storage;
   if (!own) return home;
   try {
     return new FallbackStore(await openObjectStore(own, cfg.mirrorObjects ?? {}), home);
@@ -65,9 +62,9 @@ export async function openRawVolumeObjects(format: Format, cfg: Partial<ClientCo
 
 /** The two stores a mirror's data copier moves objects between, both as stored (no cache, no transform). */
 export async function openMirrorCopyStores(format: Format, cfg: Partial<ClientConfig> = {}): Promise<{ from: ObjectStore; to: ObjectStore }> {
-  const own = mirrorOf(format)?.storage;
+  const own = format.mirror?.of?.storage;
   if (!own) throw new FsError('EINVAL', { message: `volume '${format.name}' is not a mirror with its own object store` });
-  const from = await openShardedStore(format as BlockTransforms, objectOptionsOf(format, cfg));
+  const from = await openShardedStore(format.storage, objectOptionsOf(format, cfg));
   try {
     return { from, to: await openObjectStore(own, cfg.mirrorObjects ?? {}) };
   } catch (e) {
@@ -99,7 +96,7 @@ export async function openChunkStore(format: Format, cfg: Partial<ClientConfig> 
   const base = cache ?? (await openRawVolumeObjects(format, cfg));
   let objects: ObjectStore;
   try {
-    objects = await applyTransforms(base, format as BlockTransforms, cfg.encryption);
+    objects = await applyTransforms(base, format.storage, cfg.encryption, format.name);
   } catch (e) {
     await base.close().catch(() => undefined);
     throw e;

@@ -1,4 +1,5 @@
 // Engine-neutral metadata types: what an inode, an entry, a slice and a volume's format are.
+import type { EncryptionRecord, StoreSpec } from '../object/transforms/index.js';
 
 export const TYPE_FILE = 1;
 export const TYPE_DIRECTORY = 2;
@@ -90,26 +91,129 @@ export function userContext(uid: number, gid: number, gids: number[] = [gid], um
   return { uid, gid, gids, pid: process.pid, umask, checkPermission: true };
 }
 
-/** A volume's format record, kept in the engine's setting. */
+/**
+ * A volume's format record, kept in the engine's setting: identity and limits at the top, then one typed
+ * section per concern. Built by `newFormat()`, checked and upgraded on load, and changed only as
+ * `changeFormat()` allows (all in format.ts).
+ */
 export interface Format {
+  /** The record's shape (FORMAT_VERSION in format.ts); a record newer than this code knows is refused. */
+  metaVersion: number;
   name: string;
   uuid: string;
-  /** Object store URL, e.g. file:///var/ferry or mem://x. */
-  storage: string;
+  createdAt: string;
   /** Block size in bytes (4 MiB default). */
   blockSize: number;
-  compression: string;
   /** Days deleted files stay in trash; 0 disables trash. */
   trashDays: number;
   /** Bytes; 0 = unlimited. */
   capacity: number;
   /** Inode limit; 0 = unlimited. */
   inodes: number;
-  /** Metadata schema version, for upgrades. */
-  metaVersion: number;
+  /** Inodes given an extended attribute carry FLAG_XATTRS (set on volumes formatted since; see FLAG_XATTRS). */
+  xattrFlags: boolean;
+  storage: StorageFormat;
+  /** A mirror's origin, or a source's registered mirrors. */
+  mirror?: MirrorFormat;
+  /** Progress of an own-store mirror's data copier (in the mirror's record). */
+  dataCopy?: DataCopyState;
+  /** Access keys of the S3 gateway, shared by every gateway of the volume. */
+  gateway?: GatewayFormat;
+  // Room for the data-management features to come: typed so the record keeps one shape; nothing reads them yet.
+  /** Trash rules beyond `trashDays`. */
+  trash?: { skip?: string[] };
+  /** Directory quotas: path -> limits (0 = unlimited). */
+  quotas?: Record<string, { space: number; inodes: number }>;
+  /** Files under `path` expire `seconds` after their last change. */
+  ttl?: Array<{ path: string; seconds: number }>;
+  /** Subtrees nobody may change. */
+  readOnly?: Array<{ path: string }>;
+  /** Volume-wide limits (0 or absent = unlimited). */
+  qos?: { uploadBytesPerSec?: number; downloadBytesPerSec?: number; metaOpsPerSec?: number };
+  /** Credentials of the services beside the doors (webhdfs, csi, dashboard): name -> hashed token. */
+  services?: Record<string, { tokenHash: string; created: string }>;
+}
+
+/** Where blocks go and how they are transformed on the way (object/transforms reads it as a StoreSpec). */
+export interface StorageFormat extends StoreSpec {
+  /** Object store URL, e.g. file:///var/ferry or s3://bucket?endpoint=...; '%d' numbers shard buckets. */
+  url: string;
+  /** Keys given to `ferry format` (env keys are not kept). */
+  accessKey?: string;
+  secretKey?: string;
+  shards: number;
+  /** 'none', 'lz4' or 'zstd'. */
+  compression: string;
+  /** 'none' or 'crc32c'. */
+  checksum: string;
+  /** The wrapped data key and the hint of where its secret was (absent: blocks are not encrypted). */
+  encryption?: EncryptionRecord;
+}
+
+export interface MirrorFormat {
+  /** On a mirror: where it comes from. */
+  of?: MirrorOf;
+  /** On a source: its registered mirrors by id. The changelog is kept until every one applied it. */
+  mirrors?: Record<string, MirrorEntry>;
+  /** On a source: seconds a lagging mirror holds the changelog back (0/absent: for ever); see retention.ts. */
+  retention?: number;
+}
+
+/** In a mirror's format: where it comes from. */
+export interface MirrorOf {
+  /** The source's metadata URL (a writable mirror client connects to it). */
+  source: string;
+  /** This mirror's id in the source's mirrors. */
+  id: string;
+  /** Clients write through to the source unless opened read-only. */
+  writable: boolean;
+  snapshotVersion: number;
+  /** The mirror's own object store, filled by `ferry mirror run --data`; absent: it reads the source's. */
+  storage?: string;
+}
+
+/** In a source's format: one registered mirror. */
+export interface MirrorEntry {
+  url: string;
   createdAt: string;
-  /** Later issues add fields (encryption, mirrors, ...); engines store the whole record. */
-  [extra: string]: unknown;
+  applied: number;
+  appliedAt: number;
+  /** Set when the mirror fell behind the source's retention window: its changelog is no longer kept. */
+  needsResync?: { since: string; reason: string };
+}
+
+/** Progress of the data copier of an own-store mirror. */
+export interface DataCopyState {
+  /** The snapshot this state belongs to (a re-snapshot starts the copy over). */
+  snapshotVersion: number;
+  /** The first full pass (snapshot blocks, stale copies removed) is done; `cursor` is then meaningful. */
+  backfilled: boolean;
+  /** Every record of the mirror's changelog up to this version has its blocks copied or deleted. */
+  cursor: number;
+  copiedBlocks: number;
+  copiedBytes: number;
+  deletedBlocks: number;
+  /** Blocks of the records being worked on, not yet copied. */
+  pendingBlocks: number;
+  pendingBytes: number;
+  updatedAt: number;
+  lastError?: string;
+}
+
+export interface GatewayFormat {
+  /** Access key id -> key. */
+  keys: Record<string, GatewayKey>;
+}
+
+/** One S3 access key: it acts as one uid/gid, and POSIX permissions decide what it may do. */
+export interface GatewayKey {
+  secret: string;
+  uid: number;
+  gid: number;
+  /** Supplementary groups. */
+  gids?: number[];
+  created: string;
+  description?: string;
 }
 
 // access() masks, as in access(2).

@@ -3,4 +3,4 @@ export { Replicator, type ReplicatorOptions } from './replicator.js';
 export { createMirror, openVolumeMeta, resyncMirror, unregisterMirror, type CreateMirrorOptions, type OpenMetaOptions } from './setup.js';
 export { dataCopyOf, mirrorOf, mirrorsOf, redactUrl, resyncHint, retentionOf, type DataCopyState, type MirrorOf, type MirrorEntry } from './format.js';
 export { DataCopier, pendingData, type DataCopierOptions, type SliceBlocks } from './data-copier.js';
-export { formatDuration, parseDuration, trimForMirrors } from './retention.js';
+export { formatDuration, parseDuration, trimForMirrors } from '../meta/retention.js';

@@ -5,8 +5,8 @@
 import { FsError } from '../errors.js';
 import type { Meta } from '../meta/interface.js';
 import { APPLIED_COUNTER } from '../meta/base/core.js';
-import { mirrorsOf, resyncHint, type MirrorEntry } from './format.js';
-import { trimForMirrors } from './retention.js';
+import { trimForMirrors } from '../meta/retention.js';
+import { mirrorsOf, resyncHint, withMirrors, type MirrorEntry } from './format.js';
 import { WaitServer } from './wait-server.js';
 
 export interface ReplicatorOptions {
@@ -102,7 +102,7 @@ export class Replicator {
     const f = await this.source.updateFormat((old) => {
       const mirrors = mirrorsOf(old);
       const me: MirrorEntry = { ...(mirrors[this.id] ?? { url: this.mirror.url, createdAt: new Date().toISOString() }), applied, appliedAt: Date.now() };
-      return { mirrors: { ...mirrors, [this.id]: me } };
+      return withMirrors(old, { ...mirrors, [this.id]: me });
     });
     await this.mirror.heartbeat();
     const late = mirrorsOf(f)[this.id]?.needsResync;

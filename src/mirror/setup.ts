@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { FsError } from '../errors.js';
 import type { Meta } from '../meta/interface.js';
 import { openMeta } from '../meta/index.js';
-import { mirrorOf, mirrorsOf, redactUrl, type MirrorOf } from './format.js';
+import { mirrorOf, mirrorsOf, redactUrl, withMirrors, type MirrorOf } from './format.js';
 import { MirrorMeta, type MirrorMetaOptions } from './mirror-meta.js';
 
 export interface CreateMirrorOptions {
@@ -35,18 +35,20 @@ export async function createMirror(sourceUrl: string, mirrorUrl: string, opts: C
     const id = old?.id ?? randomUUID().slice(0, 8);
     // Registered at applied 0 first: nothing after the snapshot may be trimmed before the mirror has it.
     await source.updateFormat((f) => ({
-      mirrors: { ...mirrorsOf(f), [id]: { url: redactUrl(mirrorUrl), createdAt: new Date().toISOString(), applied: 0, appliedAt: Date.now() } },
-      ...(opts.retention !== undefined ? { mirrorRetention: opts.retention } : {}),
+      mirror: {
+        ...f.mirror,
+        mirrors: { ...mirrorsOf(f), [id]: { url: redactUrl(mirrorUrl), createdAt: new Date().toISOString(), applied: 0, appliedAt: Date.now() } },
+        ...(opts.retention !== undefined ? { retention: opts.retention } : {}),
+      },
     }));
     const snap = await source.exportSnapshot();
     if (existing) await mirror.destroy();
     const info: MirrorOf = { source: sourceUrl, id, writable: opts.writable ?? true, snapshotVersion: snap.version };
     if (opts.storage) info.storage = opts.storage;
-    // The source's own bookkeeping stays with the source.
-    const { mirrors: _mirrors, mirrorRetention: _retention, ...rest } = format;
-    await mirror.init({ ...rest, mirrorOf: info });
+    // The source's own bookkeeping (its mirrors, their retention) stays with the source.
+    await mirror.init({ ...format, mirror: { of: info } });
     await mirror.importSnapshot(snap);
-    await source.updateFormat((f) => ({ mirrors: { ...mirrorsOf(f), [id]: { ...mirrorsOf(f)[id], applied: snap.version, appliedAt: Date.now() } } }));
+    await source.updateFormat((f) => withMirrors(f, { ...mirrorsOf(f), [id]: { ...mirrorsOf(f)[id]!, applied: snap.version, appliedAt: Date.now() } }));
     return { id, version: snap.version };
   } finally {
     await mirror.close();
@@ -81,7 +83,7 @@ export async function resyncMirror(mirrorUrl: string): Promise<{ id: string; ver
 export async function unregisterMirror(source: Meta, id: string): Promise<void> {
   await source.updateFormat((f) => {
     const { [id]: _gone, ...rest } = mirrorsOf(f);
-    return { mirrors: rest };
+    return withMirrors(f, rest);
   });
 }
 

@@ -2,7 +2,7 @@
 // crashed clients, freeing deleted files' data, deleting freed objects, compacting fragmented chunks.
 import { compactChunk, drainDeletedSlices, type ChunkStore } from '../chunk/index.js';
 import type { Meta } from '../meta/interface.js';
-import { trimForMirrors } from '../mirror/retention.js';
+import { trimChangelog } from '../meta/retention.js';
 import { rootContext } from '../meta/types.js';
 
 export const HEARTBEAT_MS = 10_000;
@@ -11,8 +11,6 @@ export const SESSION_TIMEOUT_MS = 5 * 60_000;
 const GC_DELAY_MS = 500;
 const GC_PERIOD_MS = 30_000;
 const TRIM_PERIOD_MS = 10 * 60_000;
-/** Changelog records a volume without mirrors keeps. */
-export const CHANGELOG_TAIL = 100_000;
 
 export class BackgroundJobs {
   private timers: NodeJS.Timeout[] = [];
@@ -40,20 +38,9 @@ export class BackgroundJobs {
     every(TRIM_PERIOD_MS, () => this.trimChangelog());
   }
 
-  /**
-   * A volume without mirrors keeps only the recent tail of its changelog (for audit and for creating a
-   * mirror); with mirrors, what all of them have applied is trimmed (their replicators do it too), and a
-   * mirror past the retention window is dropped from that even when no replicator runs.
-   */
-  async trimChangelog(): Promise<void> {
-    const f = await this.meta.load();
-    if (f.mirrorOf) return;
-    if (f.mirrors && Object.keys(f.mirrors as object).length) {
-      await trimForMirrors(this.meta, { format: f, tailWithoutMirrors: CHANGELOG_TAIL });
-      return;
-    }
-    const upTo = (await this.meta.currentVersion()) - CHANGELOG_TAIL;
-    if (upTo > 0) await this.meta.trimChangelog(upTo);
+  /** Trims the changelog as the volume's retention policy allows (meta/retention.ts), even when no replicator runs. */
+  trimChangelog(): Promise<void> {
+    return trimChangelog(this.meta);
   }
 
   /** Runs jobs one at a time so they never compete with each other for the engine. */

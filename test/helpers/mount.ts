@@ -3,7 +3,6 @@
 // fs calls or subprocesses only, so a stuck daemon cannot freeze the test runner; teardown escalates from
 // `fusermount3 -u` to `-uz` to aborting the FUSE connection and kills the daemon if it does not exit.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -59,19 +58,16 @@ export async function formatVolume(opts: { blockSize?: number; storage?: string;
   const { openMeta } = await import('../../src/meta/index.js');
   const m = await openMeta(url);
   try {
-    await m.init({
-      name: 'fusetest',
-      uuid: randomUUID(),
-      storage: opts.storage ?? `file://${join(dir, 'blocks')}`,
-      ...(opts.accessKey !== undefined ? { accessKey: opts.accessKey, secretKey: opts.secretKey } : {}),
-      blockSize: opts.blockSize ?? 4 << 20,
-      compression: 'none',
-      trashDays: 0,
-      capacity: 0,
-      inodes: 0,
-      metaVersion: 1,
-      createdAt: new Date().toISOString(),
-    });
+    const { newFormat } = await import('../../src/meta/format.js');
+    await m.init(
+      newFormat({
+        name: 'fusetest',
+        storage: opts.storage ?? `file://${join(dir, 'blocks')}`,
+        ...(opts.accessKey !== undefined ? { accessKey: opts.accessKey, secretKey: opts.secretKey } : {}),
+        blockSize: opts.blockSize ?? 4 << 20,
+        trashDays: 0,
+      }),
+    );
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
     throw e;

@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Volume, openMeta, type Format, type VolumeOptions } from '../../src/sdk/index.js';
+import { Volume, openMeta, type VolumeOptions } from '../../src/sdk/index.js';
+import { newFormat, type FormatSettings } from '../../src/meta/format.js';
 
 export interface TempVolumeOptions {
   /** Block size in bytes (default 4 MiB). */
@@ -16,7 +17,8 @@ export interface TempVolumeOptions {
   volume?: VolumeOptions;
   /** Parent of the temp dir (default os.tmpdir()). */
   parent?: string;
-  format?: Partial<Format>;
+  /** Settings of the format record (see newFormat). */
+  format?: Partial<FormatSettings>;
 }
 
 export interface TempVolume {
@@ -41,19 +43,7 @@ export async function tempVolume(opts: TempVolumeOptions = {}): Promise<TempVolu
   const name = 'vol';
   const m = await openMeta(url);
   try {
-    await m.init({
-      name,
-      uuid: randomUUID(),
-      storage,
-      blockSize: opts.blockSize ?? 4 << 20,
-      compression: 'none',
-      trashDays: 0,
-      capacity: 0,
-      inodes: 0,
-      metaVersion: 1,
-      createdAt: new Date().toISOString(),
-      ...opts.format,
-    });
+    await m.init(newFormat({ name, storage, blockSize: opts.blockSize ?? 4 << 20, trashDays: 0, ...opts.format }));
   } finally {
     await m.close();
   }

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FsError } from '../../src/errors.js';
 import { openMeta } from '../../src/meta/index.js';
+import { newFormat } from '../../src/meta/format.js';
 import type { Meta } from '../../src/meta/interface.js';
 import {
   CHUNK_SIZE,
@@ -73,18 +74,7 @@ const bob = userContext(1002, 1002);
 const carol = userContext(1003, 1003);
 
 export function testFormat(): Format {
-  return {
-    name: 'test',
-    uuid: randomUUID(),
-    storage: 'mem://x',
-    blockSize: 4 << 20,
-    compression: 'none',
-    trashDays: 0,
-    capacity: 0,
-    inodes: 0,
-    metaVersion: 1,
-    createdAt: new Date().toISOString(),
-  };
+  return newFormat({ name: 'test', storage: 'mem://x', trashDays: 0 });
 }
 
 /** Opens and formats a volume at a fresh URL, with a session. */

@@ -3,6 +3,8 @@
 import { UsageError, flag, parseCount, parseSize, str, type Command, type Parsed } from '../args.js';
 import { formatBytes, out } from '../output.js';
 import { checkStorage, normalizeStorage, withMeta } from '../meta.js';
+import { FsError } from '../../errors.js';
+import type { FormatSettings } from '../../meta/format.js';
 
 const command: Command = {
   spec: {
@@ -29,51 +31,55 @@ const command: Command = {
 
   async run(p: Parsed): Promise<void> {
     const [metaUrl] = p.args as [string];
-    const change: Record<string, number | string> = {};
+    const { changeFormat, settingsOf } = await import('../../meta/format.js');
+    const { formatDuration, parseDuration } = await import('../../meta/retention.js');
+    const change: Partial<FormatSettings> = {};
     if (str(p, 'capacity') !== undefined) change.capacity = parseSize('--capacity', str(p, 'capacity')!);
     if (str(p, 'inodes') !== undefined) change.inodes = parseCount('--inodes', str(p, 'inodes')!);
     if (str(p, 'trash-days') !== undefined) change.trashDays = parseCount('--trash-days', str(p, 'trash-days')!, 36500);
-    if (str(p, 'mirror-retention') !== undefined) {
-      const { parseDuration } = await import('../../mirror/retention.js');
-      change.mirrorRetention = parseDuration('--mirror-retention', str(p, 'mirror-retention')!);
-    }
+    if (str(p, 'mirror-retention') !== undefined) change.mirrorRetention = parseDuration('--mirror-retention', str(p, 'mirror-retention')!);
     if (str(p, 'storage') !== undefined) {
       const s = str(p, 'storage')!;
       if (!s) throw new UsageError('--storage: empty URL');
       change.storage = await normalizeStorage(s);
     }
-    const { formatDuration } = await import('../../mirror/retention.js');
     await withMeta(metaUrl, async (meta, old) => {
-      if (change.mirrorRetention !== undefined && old.mirrorOf) {
-        throw new UsageError(`--mirror-retention is a setting of a mirror's source, and ${meta.url} is a mirror: set it on the source`);
-      }
+      const before: Partial<Record<string, unknown>> = { uuid: old.uuid, mirrorRetention: 0, ...settingsOf(old) };
       const show = (k: string, v: unknown): string => {
         if (k === 'capacity') return v ? `${formatBytes(Number(v))} (${String(v)} bytes)` : '0 (unlimited)';
         if (k === 'inodes') return v ? String(v) : '0 (unlimited)';
         if (k === 'mirrorRetention') return formatDuration(Number(v ?? 0));
         return String(v);
       };
-      const keys = Object.keys(change).filter((k) => (old[k] ?? (k === 'mirrorRetention' ? 0 : undefined)) !== change[k]);
       if (!Object.keys(change).length) {
         const rows = ['name', 'uuid', 'storage', 'blockSize', 'compression', 'trashDays', 'capacity', 'inodes'];
-        if (old.mirrors && Object.keys(old.mirrors).length) rows.push('mirrorRetention');
-        await out(rows.map((k) => `${k}: ${show(k, old[k])}\n`).join(''));
+        if (Object.keys(old.mirror?.mirrors ?? {}).length) rows.push('mirrorRetention');
+        await out(rows.map((k) => `${k}: ${show(k, before[k])}\n`).join(''));
         return;
       }
+      const keys = (Object.keys(change) as Array<keyof FormatSettings>).filter((k) => before[k] !== change[k]);
       if (!keys.length) {
         await out(`nothing changed in volume '${old.name}'\n`);
         return;
       }
-      if (keys.includes('storage')) {
+      const given: Partial<FormatSettings> = Object.fromEntries(keys.map((k) => [k, change[k]]));
+      // Whether a setting may change is decided in meta/format.ts; asked before the storage check and --yes.
+      try {
+        changeFormat(old, given);
+      } catch (e) {
+        if (e instanceof FsError && e.code === 'EINVAL') throw new UsageError(e.description);
+        throw e;
+      }
+      if (given.storage !== undefined) {
         if (!flag(p, 'yes')) {
           throw new UsageError(
-            `changing the storage of volume '${old.name}' from ${old.storage} to ${change.storage} does not move its objects; pass --yes to do it`,
+            `changing the storage of volume '${old.name}' from ${old.storage.url} to ${given.storage} does not move its objects; pass --yes to do it`,
           );
         }
-        await checkStorage(String(change.storage), old.name);
+        await checkStorage(given.storage, old.name);
       }
-      const next = await meta.updateFormat(Object.fromEntries(keys.map((k) => [k, change[k]])));
-      await out(keys.map((k) => `${k}: ${show(k, old[k])} -> ${show(k, next[k])}\n`).join(''));
+      const after: Partial<Record<string, unknown>> = { mirrorRetention: 0, ...settingsOf(await meta.updateFormat((f) => changeFormat(f, given))) };
+      await out(keys.map((k) => `${k}: ${show(k, before[k])} -> ${show(k, after[k])}\n`).join(''));
     });
   },
 };

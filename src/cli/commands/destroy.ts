@@ -51,7 +51,7 @@ const command: Command = {
         let answer: string;
         try {
           answer = await rl.question(
-            `Destroy volume '${format.name}' (uuid ${format.uuid}): delete all its objects in ${format.storage} and its metadata at ${meta.url}? Type the volume name to confirm: `,
+            `Destroy volume '${format.name}' (uuid ${format.uuid}): delete all its objects in ${format.storage.url} and its metadata at ${meta.url}? Type the volume name to confirm: `,
           );
         } finally {
           rl.close();

@@ -4,12 +4,10 @@ import { UsageError, flag, parseCount, parseSize, str, type Command, type Parsed
 import { formatBytes, formatSizeShort, out } from '../output.js';
 import { VOLUME_NAME, defaultStorage, missingSqlite, normalizeStorage } from '../meta.js';
 import type { ObjectStore } from '../../object/interface.js';
+import { CHECKSUMS as HASHES, COMPRESSIONS } from '../../object/transforms/names.js';
 
 const MIN_BLOCK = 64 << 10;
 const MAX_BLOCK = 16 << 20;
-/** Compression codecs the data path implements today. */
-const COMPRESSIONS = ['none', 'lz4', 'zstd'];
-const HASHES = ['none', 'crc32c'];
 
 const command: Command = {
   spec: {
@@ -106,23 +104,12 @@ const command: Command = {
           message: `volume '${old.name}' is already formatted at ${meta.url} (uuid ${old.uuid}); use --force to update it`,
         });
       }
-      if (old) {
-        const keep = (what: string, was: unknown, now: unknown) => {
-          if (now !== undefined && now !== was) throw new UsageError(`cannot change the ${what} of volume '${old!.name}' (${String(was)}) with --force`);
-        };
-        keep('name', old.name, name);
-        keep('block size', old.blockSize, blockSize);
-        keep('compression', old.compression, compression);
-        keep('checksum', old.checksum ?? 'none', hash);
-        keep('shard count', old.shards ?? 1, shards);
-        if (secret && !old.encryption) throw new UsageError(`cannot encrypt the existing volume '${old.name}' with --force (its blocks are not encrypted)`);
-      }
       const givenStorage = str(p, 'storage');
-      let storage = (givenStorage !== undefined ? await normalizeStorage(givenStorage) : undefined) ?? old?.storage ?? (await defaultStorage(metaUrl));
+      let storage = (givenStorage !== undefined ? await normalizeStorage(givenStorage) : undefined) ?? old?.storage.url ?? (await defaultStorage(metaUrl));
       if (!storage) throw new UsageError(`--storage is required for ${meta.engine} metadata (only sqlite3 has a default next to the database)`);
       storage = withS3Settings(storage, str(p, 'storage-endpoint'), str(p, 'region'), flag(p, 'path-style'));
       const transforms = await import('../../object/transforms/index.js');
-      let encryption = old?.encryption as import('../../object/transforms/index.js').EncryptionRecord | undefined;
+      let encryption = old?.storage.encryption;
       if (encryption && secret) {
         // Key rotation: unlock with the current secret (env or the record's hint), rewrap for the new one.
         encryption = await transforms.rewrapEncryption(encryption, transforms.resolveSecret(encryption), secret);
@@ -130,26 +117,29 @@ const command: Command = {
         encryption = (await transforms.newEncryption(secret)).record;
       }
       if (encryption && passEnv !== undefined) encryption.passphraseEnv = passEnv;
-      const { randomUUID } = await import('node:crypto');
-      const format = {
+      const settings = {
         name,
-        uuid: old?.uuid ?? randomUUID(),
         storage,
-        blockSize: blockSize ?? old?.blockSize ?? 4 << 20,
-        compression: compression ?? old?.compression ?? 'none',
-        trashDays: given.trashDays ?? old?.trashDays ?? 1,
-        capacity: given.capacity ?? old?.capacity ?? 0,
-        inodes: given.inodes ?? old?.inodes ?? 0,
-        metaVersion: old?.metaVersion ?? 1,
-        createdAt: old?.createdAt ?? new Date().toISOString(),
-        checksum: hash ?? (old?.checksum as string | undefined) ?? 'none',
-        shards: shards ?? (old?.shards as number | undefined) ?? 1,
+        ...given,
+        ...(blockSize !== undefined ? { blockSize } : {}),
+        ...(compression !== undefined ? { compression } : {}),
+        ...(hash !== undefined ? { checksum: hash } : {}),
+        ...(shards !== undefined ? { shards } : {}),
         ...(encryption ? { encryption } : {}),
-        ...(accessKey !== undefined ? { accessKey, secretKey } : old?.accessKey !== undefined ? { accessKey: old.accessKey, secretKey: old.secretKey } : {}),
+        ...(accessKey !== undefined ? { accessKey, secretKey } : {}),
       };
+      // What --force may change is the metadata layer's decision (meta/format.ts); here it is a usage error.
+      const { changeFormat, newFormat } = await import('../../meta/format.js');
+      let format;
+      try {
+        format = old ? changeFormat(old, settings) : newFormat(settings);
+      } catch (e) {
+        if (old && e instanceof FsError && e.code === 'EINVAL') throw new UsageError(e.description);
+        throw e;
+      }
       // The check goes through the whole stack (shards, checksum, encryption, compression) before anything is written.
-      const opts = accessKey !== undefined ? { accessKey, secretKey } : old?.accessKey !== undefined ? { accessKey: old.accessKey, secretKey: old.secretKey } : {};
-      const stack = await transforms.openTransformedStore(format, opts, secret);
+      const { accessKey: ak, secretKey: sk } = format.storage;
+      const stack = await transforms.openTransformedStore(format.storage, ak !== undefined ? { accessKey: ak, secretKey: sk } : {}, secret, name);
       try {
         await checkStore(stack, name);
       } finally {
@@ -162,11 +152,11 @@ const command: Command = {
         f.inodes ? `${f.inodes} inodes` : '',
       ].filter(Boolean);
       await out(
-        `${old ? 'updated' : 'formatted'} volume '${f.name}' (uuid ${f.uuid}) at ${meta.url}: storage ${f.storage}, ` +
-          `block size ${formatSizeShort(f.blockSize)}, compression ${f.compression}` +
-          (f.checksum && f.checksum !== 'none' ? `, checksum ${String(f.checksum)}` : '') +
-          (f.encryption ? ', encryption aes-256-gcm' : '') +
-          (typeof f.shards === 'number' && f.shards > 1 ? `, ${f.shards} shards` : '') +
+        `${old ? 'updated' : 'formatted'} volume '${f.name}' (uuid ${f.uuid}) at ${meta.url}: storage ${f.storage.url}, ` +
+          `block size ${formatSizeShort(f.blockSize)}, compression ${f.storage.compression}` +
+          (f.storage.checksum !== 'none' ? `, checksum ${f.storage.checksum}` : '') +
+          (f.storage.encryption ? ', encryption aes-256-gcm' : '') +
+          (f.storage.shards > 1 ? `, ${f.storage.shards} shards` : '') +
           `, trash ${f.trashDays} day${f.trashDays === 1 ? '' : 's'}` +
           (limits.length ? `, ${limits.join(', ')}` : '') +
           '\n',

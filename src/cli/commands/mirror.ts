@@ -61,7 +61,7 @@ const command: Command = {
       if (rest.length !== 2) throw new UsageError('mirror create needs SOURCE-META-URL and MIRROR-META-URL');
       const [{ createMirror }, { parseDuration }, { checkStorage, normalizeStorage }] = await Promise.all([
         import('../../mirror/setup.js'),
-        import('../../mirror/retention.js'),
+        import('../../meta/retention.js'),
         import('../meta.js'),
       ]);
       const retention = str(p, 'retention') === undefined ? undefined : parseDuration('--retention', str(p, 'retention')!);
@@ -172,7 +172,7 @@ async function status(mirrorUrl: string, json: boolean): Promise<void> {
   const { mirror, source, info } = await openPair(mirrorUrl);
   try {
     const { mirrorsOf, redactUrl, resyncHint, retentionOf } = await import('../../mirror/format.js');
-    const { formatDuration } = await import('../../mirror/retention.js');
+    const { formatDuration } = await import('../../meta/retention.js');
     const [applied, sourceVersion, sessions, sourceFormat, mirrorFormat] = await Promise.all([
       mirror.getCounter('appliedVersion'),
       source.currentVersion(),

@@ -17,6 +17,7 @@ import {
   type Versioned,
 } from '../types.js';
 import { newAttr, stamp } from '../attrs.js';
+import { FORMAT_VERSION, changeFormat, checkFormatChange, readFormat, settingsOf, validFormat } from '../format.js';
 
 /** Ids are taken from the engine in batches so creating a file does not pay an extra round trip. */
 class IdPool {
@@ -91,19 +92,20 @@ export class MetaCore {
 
   // ---- volume ----
 
+  /** Formats a volume with a record from newFormat(); with force, an existing one takes the record's settings as changeFormat() allows. */
   async init(format: Format, force = false): Promise<void> {
+    validFormat(format, 'the new format record');
     await this.eng.createSchema();
     await this.eng.txn(async (tx) => {
-      const old = await tx.getSetting();
-      if (old && !force) {
-        throw new FsError('EEXIST', { message: `volume '${old.name}' is already formatted here (uuid ${old.uuid}); use --force to update it` });
+      const stored = await tx.getSetting();
+      if (stored && !force) {
+        throw new FsError('EEXIST', { message: `volume '${stored.name}' is already formatted here (uuid ${stored.uuid}); use --force to update it` });
       }
-      if (old) {
-        await tx.setSetting({ ...old, ...format, uuid: old.uuid, createdAt: old.createdAt });
+      if (stored) {
+        await tx.setSetting(changeFormat(readFormat(stored, this.url), settingsOf(format)));
         return;
       }
-      // New volumes keep FLAG_XATTRS on inodes given extended attributes (older ones did not: see types.ts).
-      await tx.setSetting({ ...format, xattrFlags: true });
+      await tx.setSetting(format);
       const t = stamp();
       const root = newAttr(TYPE_DIRECTORY, 0o777, 0, 0, ROOT_INODE, t);
       await tx.setAttr(ROOT_INODE, root);
@@ -117,21 +119,30 @@ export class MetaCore {
     this.fmt = await this.load();
   }
 
+  /** The format record, checked and upgraded (meta/format.ts): a record from a newer FerryFS is refused. */
   async load(): Promise<Format> {
     // Engines report a missing database or schema in their own words; an empty one is "not formatted".
-    const f = await this.eng.read((tx) => tx.getSetting());
-    if (!f) throw new FsError('ENOENT', { message: `no volume is formatted at ${this.url} (run 'ferry format' first)` });
+    const raw = await this.eng.read((tx) => tx.getSetting());
+    if (!raw) throw new FsError('ENOENT', { message: `no volume is formatted at ${this.url} (run 'ferry format' first)` });
+    const f = readFormat(raw, this.url);
     this.fmt = f;
     return f;
   }
 
-  /** Changes the format; a function computes the change from the current record inside the transaction. */
+  /**
+   * Changes the format in one transaction; a function computes the change from the current record (so
+   * concurrent changes of one section never lose each other's). Identity stays, and what is fixed at
+   * format is refused (checkFormatChange); an older record is written back in the current shape.
+   */
   async updateFormat(update: Partial<Format> | ((old: Format) => Partial<Format>)): Promise<Format> {
     const f = await this.eng.txn(async (tx) => {
-      const old = await tx.getSetting();
-      if (!old) throw fsErr('ENOENT', `no volume is formatted at ${this.url}`);
+      const raw = await tx.getSetting();
+      if (!raw) throw fsErr('ENOENT', `no volume is formatted at ${this.url}`);
+      const old = readFormat(raw, this.url);
       const change = typeof update === 'function' ? update(old) : update;
-      const next = { ...old, ...change, uuid: old.uuid, name: change.name ?? old.name } as Format;
+      const next: Format = { ...old, ...change, uuid: old.uuid, createdAt: old.createdAt, metaVersion: FORMAT_VERSION };
+      checkFormatChange(old, next);
+      validFormat(next, `the format record of volume '${old.name}'`);
       await tx.setSetting(next);
       return next;
     });

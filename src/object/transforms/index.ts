@@ -11,25 +11,24 @@ import { ChecksumStore } from './checksum.js';
 import { CompressStore, isCodec } from './compress.js';
 import { EncryptStore, resolveSecret, unwrapDataKey, type EncryptionRecord, type UserSecret } from './encrypt.js';
 import { PrefixStore, ShardStore } from './shard.js';
+import { CHECKSUMS, COMPRESSIONS, MAX_SHARDS } from './names.js';
 
 export { ChecksumStore } from './checksum.js';
 export { CompressStore, CODECS, isCodec, type Codec } from './compress.js';
 export { EncryptStore, newEncryption, resolveSecret, rewrapEncryption, unwrapDataKey, type EncryptionRecord, type UserSecret } from './encrypt.js';
 export { PrefixStore, ShardStore, shardOf } from './shard.js';
 export { TransformStore } from './base.js';
+export { CHECKSUMS, COMPRESSIONS, MAX_SHARDS } from './names.js';
 
-/** The format record's fields about blocks (all optional: absent means none). */
-export interface BlockTransforms {
-  name?: string;
-  storage: string;
+/** Where a volume's blocks are stored and how they are transformed (the format's storage section; absent means none). */
+export interface StoreSpec {
+  url: string;
   compression?: string;
   checksum?: string;
   encryption?: EncryptionRecord;
   shards?: number;
 }
 
-export const CHECKSUMS = ['none', 'crc32c'];
-export const MAX_SHARDS = 256;
 
 /** The storage URLs of the shards: '%d' in the URL numbers buckets/directories, else one URL. */
 export function shardUrls(storage: string, shards = 1): string[] {
@@ -38,43 +37,46 @@ export function shardUrls(storage: string, shards = 1): string[] {
 }
 
 /** The backend store(s) of a volume, sharded when the format says so (no byte transform). */
-export async function openShardedStore(format: Pick<BlockTransforms, 'storage' | 'shards'>, options: ObjectOptions = {}): Promise<ObjectStore> {
-  const n = format.shards ?? 1;
+export async function openShardedStore(spec: Pick<StoreSpec, 'url' | 'shards'>, options: ObjectOptions = {}): Promise<ObjectStore> {
+  const n = spec.shards ?? 1;
   if (!Number.isInteger(n) || n < 1 || n > MAX_SHARDS) throw invalid(`bad shard count ${n} (1..${MAX_SHARDS})`);
-  if (n === 1) return openObjectStore(format.storage, options);
-  const urls = shardUrls(format.storage, n);
-  if (urls.length === n) return new ShardStore(await Promise.all(urls.map((u) => openObjectStore(u, options))), format.storage);
-  const base = await openObjectStore(format.storage, options);
+  if (n === 1) return openObjectStore(spec.url, options);
+  const urls = shardUrls(spec.url, n);
+  if (urls.length === n) return new ShardStore(await Promise.all(urls.map((u) => openObjectStore(u, options))), spec.url);
+  const base = await openObjectStore(spec.url, options);
   return new ShardStore(Array.from({ length: n }, (_, i) => new PrefixStore(base, `shard-${i}/`)), base.url);
 }
 
-/** Wraps `store` in the format's transforms; `secret` unlocks an encrypted volume (else env / the record). */
-export async function applyTransforms(store: ObjectStore, format: BlockTransforms, secret?: UserSecret): Promise<ObjectStore> {
+/**
+ * Wraps `store` in the spec's transforms; `secret` unlocks an encrypted volume (else env / the record).
+ * `volume` names the volume in messages.
+ */
+export async function applyTransforms(store: ObjectStore, spec: StoreSpec, secret?: UserSecret, volume?: string): Promise<ObjectStore> {
   let s = store;
-  const checksum = format.checksum ?? 'none';
+  const checksum = spec.checksum ?? 'none';
   if (checksum === 'crc32c') s = new ChecksumStore(s);
   else if (checksum !== 'none') throw invalid(`unknown block checksum '${checksum}' (known: ${CHECKSUMS.join(', ')})`);
-  if (format.encryption) {
-    const who = resolveSecret(format.encryption, secret);
+  if (spec.encryption) {
+    const who = resolveSecret(spec.encryption, secret);
     if (who.keyFile === undefined && who.passphrase === undefined) {
-      const how = format.encryption.kdf === 'hkdf-keyfile' ? 'FERRY_ENCRYPT_KEY_FILE=FILE' : `FERRY_ENCRYPT_PASSPHRASE${format.encryption.passphraseEnv ? ` or ${format.encryption.passphraseEnv}` : ''}`;
-      throw new FsError('EACCES', { message: `volume ${format.name ?? ''} is encrypted: set ${how} to unlock it`.replace('volume  is', 'the volume is') });
+      const how = spec.encryption.kdf === 'hkdf-keyfile' ? 'FERRY_ENCRYPT_KEY_FILE=FILE' : `FERRY_ENCRYPT_PASSPHRASE${spec.encryption.passphraseEnv ? ` or ${spec.encryption.passphraseEnv}` : ''}`;
+      throw new FsError('EACCES', { message: `${volume ? `volume ${volume}` : 'the volume'} is encrypted: set ${how} to unlock it` });
     }
-    s = new EncryptStore(s, await unwrapDataKey(format.encryption, who));
+    s = new EncryptStore(s, await unwrapDataKey(spec.encryption, who));
   }
-  const compression = format.compression ?? 'none';
+  const compression = spec.compression ?? 'none';
   if (compression !== 'none') {
-    if (!isCodec(compression)) throw invalid(`unknown compression '${compression}' (known: none, lz4, zstd)`);
+    if (!isCodec(compression)) throw invalid(`unknown compression '${compression}' (known: ${COMPRESSIONS.join(', ')})`);
     s = new CompressStore(s, compression);
   }
   return s;
 }
 
-/** The whole stack from a format: shards, then transforms. */
-export async function openTransformedStore(format: BlockTransforms, options: ObjectOptions = {}, secret?: UserSecret): Promise<ObjectStore> {
-  const raw = await openShardedStore(format, options);
+/** The whole stack from a spec: shards, then transforms. */
+export async function openTransformedStore(spec: StoreSpec, options: ObjectOptions = {}, secret?: UserSecret, volume?: string): Promise<ObjectStore> {
+  const raw = await openShardedStore(spec, options);
   try {
-    return await applyTransforms(raw, format, secret);
+    return await applyTransforms(raw, spec, secret, volume);
   } catch (e) {
     await raw.close().catch(() => undefined);
     throw e;

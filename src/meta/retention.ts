@@ -1,11 +1,15 @@
-// Trimming a source's changelog when it has mirrors: records are kept until every registered mirror has
-// applied them, except that with a retention window (`mirrorRetention`, seconds, in the source's format)
-// a mirror whose first unapplied record is older than the window stops holding the log back. It is then
-// marked as needing a re-snapshot (`ferry mirror resync`), and its replicator refuses to go on.
+// How long a volume keeps its changelog, in one place for every caller (a client's background jobs, a
+// mirror's replicator). A volume without mirrors keeps the recent tail (for audit and for creating a
+// mirror). A source with mirrors keeps records until every registered mirror has applied them, except
+// that with a retention window (`mirror.retention`, seconds, in the source's format) a mirror whose first
+// unapplied record is older than the window stops holding the log back. It is then marked as needing a
+// re-snapshot (`ferry mirror resync`), and its replicator refuses to go on. A mirror trims nothing itself.
 import { FsError } from '../errors.js';
-import type { Meta } from '../meta/interface.js';
-import type { Format } from '../meta/types.js';
-import { mirrorsOf, retentionOf, type MirrorEntry } from './format.js';
+import type { Meta } from './interface.js';
+import type { Format, MirrorEntry } from './types.js';
+
+/** Changelog records a volume without mirrors keeps. */
+export const CHANGELOG_TAIL = 100_000;
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 
@@ -33,9 +37,27 @@ export interface TrimOptions {
   now?: number;
 }
 
+/** The source's retention window in seconds (0: the changelog is kept for every mirror, however late). */
+export function retentionOf(f: Format): number {
+  const s = f.mirror?.retention ?? 0;
+  return Number.isFinite(s) && s > 0 ? s : 0;
+}
+
 /** Mirrors that hold the changelog back: registered and not past the retention window. */
 export function liveMirrors(f: Format): Array<[string, MirrorEntry]> {
-  return Object.entries(mirrorsOf(f)).filter(([, m]) => !m.needsResync);
+  return Object.entries(f.mirror?.mirrors ?? {}).filter(([, m]) => !m.needsResync);
+}
+
+/** Trims a volume's changelog as far as its policy allows (see the top of this file). */
+export async function trimChangelog(meta: Meta, format?: Format): Promise<void> {
+  const f = format ?? (await meta.load());
+  if (f.mirror?.of) return;
+  if (Object.keys(f.mirror?.mirrors ?? {}).length) {
+    await trimForMirrors(meta, { format: f, tailWithoutMirrors: CHANGELOG_TAIL });
+    return;
+  }
+  const upTo = (await meta.currentVersion()) - CHANGELOG_TAIL;
+  if (upTo > 0) await meta.trimChangelog(upTo);
 }
 
 /**
@@ -60,7 +82,7 @@ export async function trimForMirrors(source: Meta, opts: TrimOptions = {}): Prom
   if (late.length) {
     f = await source.updateFormat((old) => {
       expired.length = 0; // the transaction may run more than once
-      const mirrors = { ...mirrorsOf(old) };
+      const mirrors = { ...old.mirror?.mirrors };
       for (const l of late) {
         const m = mirrors[l.id];
         // Skip one that reported progress since it was measured, or that is already marked.
@@ -69,7 +91,7 @@ export async function trimForMirrors(source: Meta, opts: TrimOptions = {}): Prom
         mirrors[l.id] = { ...m, needsResync: { since: new Date(now).toISOString(), reason } };
         expired.push(l.id);
       }
-      return { mirrors };
+      return { mirror: { ...old.mirror, mirrors } };
     });
   }
   const live = liveMirrors(f).map(([, m]) => m.applied);
