@@ -10,12 +10,14 @@ import {
   TYPE_SYMLINK,
   type ChangeRecord,
   type Format,
+  type Context,
   type Mutation,
   type SessionInfo,
   type Snapshot,
   type Versioned,
 } from '../types.js';
 import { newAttr, stamp } from '../attrs.js';
+import { Guard, Policy, type GuardOp, type Target } from '../policy/index.js';
 
 /** Ids are taken from the engine in batches so creating a file does not pay an extra round trip. */
 class IdPool {
@@ -53,6 +55,7 @@ export class MetaCore {
   protected fmt?: Format;
   protected readonly inodes: IdPool;
   protected readonly slices: IdPool;
+  private readonly policy = new Policy();
 
   constructor(protected readonly eng: Engine) {
     this.inodes = new IdPool((n) => this.eng.txn((tx) => tx.incrCounter('nextInode', n)), 100);
@@ -81,6 +84,23 @@ export class MetaCore {
       await tx.appendChangelog(version, op, ts, JSON.stringify(muts));
       return Object.assign(res, this.keepRecords ? { version, record: { version, op, ts, mutations: muts } } : { version });
     });
+  }
+
+  /**
+   * Passes a modifying operation through the volume's rules (see policy/guard.ts for the targets each
+   * operation names); the returned guard charges the operation's growth to the quota rules. `tx` is the
+   * operation's transaction, or undefined outside one (open), where a rule's reads get a transaction of their own.
+   */
+  protected async guard(tx: Tx | undefined, op: GuardOp, ctx: Context, targets: Target[], flags = 0): Promise<Guard> {
+    // A client loads the format before it changes anything; read it here if one did not (never a second
+    // transaction inside this one).
+    const format = this.fmt ?? (tx ? await tx.getSetting() : await this.load());
+    if (!format) throw fsErr('ENOENT', `no volume is formatted at ${this.url}`);
+    this.fmt ??= format;
+    const read = tx ? <T>(fn: (tx: Tx) => Promise<T>) => fn(tx) : <T>(fn: (tx: Tx) => Promise<T>) => this.eng.read(fn);
+    const g = new Guard(op, ctx, targets, flags, format, this.policy.rules(format), read);
+    await g.check();
+    return g;
   }
 
   // ---- volume ----
