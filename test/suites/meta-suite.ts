@@ -63,6 +63,7 @@ import {
   snapshot,
   visible,
 } from './meta-invariants.js';
+import { policyConformance } from './meta-policy-suite.js';
 
 const { O_RDONLY, O_RDWR, O_WRONLY } = fsConstants;
 const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
@@ -1627,6 +1628,9 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
         await v.write(f, room, 1 << 20);
       });
     });
+
+    // Policy hooks (guard, quota chain, chattr rules): test/suites/meta-policy-suite.ts.
+    policyConformance(async () => freshMeta(await newUrl()));
 
     describe('concurrency', () => {
       const v = useVolume(newUrl);
