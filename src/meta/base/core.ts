@@ -285,6 +285,17 @@ export class MetaCore {
     await this.eng.txn((tx) => tx.updateSession(sid, Date.now()));
   }
 
+  async setSessionInfo(info: Partial<SessionInfo>): Promise<void> {
+    if (!this.sid) return;
+    const sid = this.sid;
+    // Tx.addSession replaces the record: merge into the stored one, and never bring back a session
+    // that was cleaned away meanwhile.
+    await this.eng.txn(async (tx) => {
+      const cur = (await tx.listSessions()).find((s) => s.sid === sid);
+      if (cur) await tx.addSession(sid, { ...cur, ...info, sid, heartbeat: Date.now() });
+    });
+  }
+
   async listSessions(): Promise<SessionInfo[]> {
     return this.eng.read((tx) => tx.listSessions());
   }
