@@ -1,11 +1,15 @@
 // Errors of background jobs are not swallowed: a gc run against an object store that fails is logged once
 // per distinct error (not once per retry), kept as the last error of the client's session, shown by
-// `ferry status` (text and --json), and its recovery is logged and recorded once too.
+// `ferry status` (text and --json), and its recovery is logged and recorded once too; a cache-group
+// member's heartbeats against an unreachable metadata service are logged once, not every 50 ms.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CacheGroup } from '../src/cache/group.js';
 import { ChunkStore } from '../src/chunk/index.js';
+import { MetaServer } from '../src/meta/engines/remote/server.js';
 import { openMeta } from '../src/meta/index.js';
 import type { Meta } from '../src/meta/interface.js';
 import type { SessionInfo } from '../src/meta/types.js';
@@ -85,5 +89,48 @@ describe('background job errors', () => {
     assert.equal(lines.length, 3);
     assert.equal((await mine()).lastError?.clearedAt, undefined);
     probe.failing = false;
+  });
+});
+
+/** Waits until cond() holds (a bounded poll: what is asserted is the state, not how long it took). */
+async function until(cond: () => boolean, what: string, ms = 20_000, refresh?: () => Promise<void>): Promise<void> {
+  for (const end = Date.now() + ms; ; await sleep(20)) {
+    await refresh?.();
+    if (cond()) return;
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+  }
+}
+
+describe('cache-group background errors', () => {
+  it('heartbeats and member-list reads failing against a lost metadata service are logged once each, and their recovery', async () => {
+    const tv = await tempVolume({ storage: 'mem' });
+    let server = new MetaServer(tv.url);
+    const url = await server.listen('127.0.0.1', 0);
+    const port = Number(new URL(url).port);
+    const meta = await openMeta(url);
+    const format = await meta.load();
+    const lines: string[] = [];
+    const empty = { localBlock: async () => assert.fail('no block asked for'), has: () => false, evict: async () => {} };
+    const g = await CacheGroup.start(
+      meta,
+      { uuid: format.uuid, blockPrefix: `${format.name}/chunks/` },
+      { name: 'errors', heartbeatMs: 50, refreshMs: 50, log: (l) => lines.push(l) },
+      empty,
+    );
+    try {
+      await server.close();
+      await until(() => lines.some((l) => l.includes('heartbeat failed')) && lines.some((l) => l.includes('refresh failed')), 'both failures logged');
+      await sleep(500); // ten more failing heartbeats and refreshes
+      assert.equal(lines.filter((l) => l.includes('heartbeat failed')).length, 1, lines.join('\n'));
+      assert.equal(lines.filter((l) => l.includes('member list refresh failed')).length, 1, lines.join('\n'));
+      assert.match(lines[0]!, /cache group errors member 127\.0\.0\.1:\d+: background cache-group (heartbeat|member list refresh) failed: .*unreachable/);
+      server = new MetaServer(tv.url);
+      await server.listen('127.0.0.1', port);
+      await until(() => lines.filter((l) => l.includes('works again')).length === 2, 'both recoveries logged');
+    } finally {
+      await g.close();
+      await server.close();
+      await tv.cleanup();
+    }
   });
 });
