@@ -93,9 +93,8 @@ describe('background job errors', () => {
 });
 
 /** Waits until cond() holds (a bounded poll: what is asserted is the state, not how long it took). */
-async function until(cond: () => boolean, what: string, ms = 20_000, refresh?: () => Promise<void>): Promise<void> {
+async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
   for (const end = Date.now() + ms; ; await sleep(20)) {
-    await refresh?.();
     if (cond()) return;
     if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
   }
