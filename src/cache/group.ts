@@ -15,6 +15,7 @@
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import { FsError, isFsError } from '../errors.js';
+import { BackgroundErrors } from '../meta/background-errors.js';
 import type { Meta } from '../meta/interface.js';
 import type { SessionInfo } from '../meta/types.js';
 import { HashRing, type RingMember } from './ring.js';
@@ -49,6 +50,8 @@ export interface GroupOptions {
   refreshMs?: number;
   /** Shown as the session's mount point. */
   label?: string;
+  /** Where failing heartbeats and member-list reads are reported, once per distinct error (default stderr). */
+  log?: (line: string) => void;
 }
 
 export interface GroupVolume {
@@ -91,6 +94,7 @@ export class CacheGroup {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 64, keepAliveMsecs: 10_000, timeout: 30_000 });
   private readonly down = new Map<string, number>();
   private timers: NodeJS.Timeout[] = [];
+  private errors?: BackgroundErrors;
   private source?: BlockSource;
   private closed = false;
 
@@ -118,12 +122,12 @@ export class CacheGroup {
           region: opts.region,
           zone: opts.zone,
         });
-        const hb = setInterval(() => void meta.heartbeat().catch(() => undefined), opts.heartbeatMs ?? 5000);
+        const hb = setInterval(() => void g.background('heartbeat', () => meta.heartbeat()), opts.heartbeatMs ?? 5000);
         hb.unref();
         g.timers.push(hb);
       }
       await g.refresh();
-      const rf = setInterval(() => void g.refresh().catch(() => undefined), opts.refreshMs ?? 3000);
+      const rf = setInterval(() => void g.background('member list refresh', () => g.refresh()), opts.refreshMs ?? 3000);
       rf.unref();
       g.timers.push(rf);
       return g;
@@ -131,6 +135,16 @@ export class CacheGroup {
       await g.close().catch(() => undefined);
       throw e;
     }
+  }
+
+  /** Runs a periodic task; its errors are logged once each and kept in the member's session. */
+  private background(job: string, fn: () => Promise<unknown>): Promise<void> {
+    this.errors ??= new BackgroundErrors(this.meta, this.opts.log, () => `cache group ${this.opts.name}${this.address ? ` member ${this.address}` : ''}`);
+    const errors = this.errors;
+    return fn().then(
+      () => errors.succeeded(`cache-group ${job}`),
+      (e: unknown) => errors.failed(`cache-group ${job}`, e),
+    );
   }
 
   get isMember(): boolean {

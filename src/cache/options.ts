@@ -109,6 +109,7 @@ export async function openCachedStore(format: Format, inner: ObjectStore, o: Cac
           replicas: o.replicas,
           member: !o.noSharing,
           label: o.groupLabel,
+          log: o.log,
           ...o.groupTuning,
         },
         store,

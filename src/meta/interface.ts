@@ -41,6 +41,8 @@ export interface Meta {
   /** Registers this client; heartbeats and lock/open bookkeeping are tied to the session. */
   newSession(info: Partial<SessionInfo>): Promise<number>;
   heartbeat(): Promise<void>;
+  /** Merges fields into this client's session record (e.g. its last background error); nothing without a session. */
+  setSessionInfo(info: Partial<SessionInfo>): Promise<void>;
   closeSession(): Promise<void>;
   listSessions(): Promise<SessionInfo[]>;
   /** Removes sessions whose heartbeat is older than maxAgeMs: releases their locks, frees their open-but-deleted files. */

@@ -281,7 +281,19 @@ export interface SessionInfo {
   groupAddress?: string;
   region?: string;
   zone?: string;
+  /** The last error of the client's background work (heartbeat, gc, compaction, ...), for `ferry status`. */
+  lastError?: BackgroundError;
   [extra: string]: unknown;
+}
+
+export interface BackgroundError {
+  /** Which job failed, e.g. 'gc' or 'cache-group heartbeat'. */
+  job: string;
+  message: string;
+  /** Milliseconds since epoch when this error was first seen. */
+  at: number;
+  /** When the job succeeded again (the error is kept so a passing problem is still seen). */
+  clearedAt?: number;
 }
 
 /** One logged change to the namespace: an engine-neutral mutation a mirror can apply to any engine. */

@@ -137,6 +137,10 @@ export class MirrorMeta implements Meta {
     await this.local.heartbeat();
     await this.source?.heartbeat();
   }
+  async setSessionInfo(info: Partial<SessionInfo>): Promise<void> {
+    await this.local.setSessionInfo(info);
+    await this.source?.setSessionInfo(info);
+  }
   async closeSession(): Promise<void> {
     await this.local.closeSession();
     await this.source?.closeSession();

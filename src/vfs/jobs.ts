@@ -1,6 +1,7 @@
 // Background work of a client, never inline in a user's call: session heartbeat, cleaning sessions of
 // crashed clients, freeing deleted files' data, deleting freed objects, compacting fragmented chunks.
 import { compactChunk, drainDeletedSlices, type ChunkStore } from '../chunk/index.js';
+import { BackgroundErrors, type LogLine } from '../meta/background-errors.js';
 import type { Meta } from '../meta/interface.js';
 import { trimChangelog } from '../meta/retention.js';
 import { rootContext } from '../meta/types.js';
@@ -20,22 +21,25 @@ export class BackgroundJobs {
   private stopped = true;
   /** stop() was called: a running collect() ends after its current batch. */
   private closing = false;
-  /** The last error a job hit: jobs retry on their next run, the error is kept for `ferry status`. */
+  /** The last error a job hit: jobs retry on their next run; it is logged once and shown by `ferry status`. */
   lastError?: unknown;
+  private readonly errors: BackgroundErrors;
 
-  constructor(private readonly meta: Meta, private readonly store: ChunkStore) {}
+  constructor(private readonly meta: Meta, private readonly store: ChunkStore, opts: { log?: LogLine } = {}) {
+    this.errors = new BackgroundErrors(meta, opts.log);
+  }
 
   start(): void {
     this.stopped = false;
-    const every = (ms: number, fn: () => Promise<unknown>) => {
-      const t = setInterval(() => this.serial(fn), ms);
+    const every = (ms: number, job: string, fn: () => Promise<unknown>) => {
+      const t = setInterval(() => this.serial(job, fn), ms);
       t.unref();
       this.timers.push(t);
     };
-    every(HEARTBEAT_MS, () => this.meta.heartbeat());
-    every(SESSION_TIMEOUT_MS / 5, () => this.meta.cleanStaleSessions(SESSION_TIMEOUT_MS));
-    every(GC_PERIOD_MS, () => this.collect());
-    every(TRIM_PERIOD_MS, () => this.trimChangelog());
+    every(HEARTBEAT_MS, 'heartbeat', () => this.meta.heartbeat());
+    every(SESSION_TIMEOUT_MS / 5, 'cleaning of stale sessions', () => this.meta.cleanStaleSessions(SESSION_TIMEOUT_MS));
+    every(GC_PERIOD_MS, 'gc', () => this.collect());
+    every(TRIM_PERIOD_MS, 'changelog trimming', () => this.trimChangelog());
   }
 
   /** Trims the changelog as the volume's retention policy allows (meta/retention.ts), even when no replicator runs. */
@@ -43,14 +47,17 @@ export class BackgroundJobs {
     return trimChangelog(this.meta);
   }
 
-  /** Runs jobs one at a time so they never compete with each other for the engine. */
-  private serial(fn: () => Promise<unknown>): Promise<void> {
-    this.running = this.running.then(
-      () => fn().then(() => undefined),
-      () => undefined,
-    );
-    this.running = this.running.catch((e) => {
-      this.lastError = e;
+  /** Runs jobs one at a time so they never compete with each other for the engine; reports their errors. */
+  private serial(job: string, fn: () => Promise<unknown>): Promise<void> {
+    this.running = this.running.then(async () => {
+      try {
+        await fn();
+      } catch (e) {
+        this.lastError = e;
+        await this.errors.failed(job, e);
+        return;
+      }
+      await this.errors.succeeded(job);
     });
     return this.running;
   }
@@ -60,9 +67,14 @@ export class BackgroundJobs {
     if (this.stopped || this.gcTimer) return;
     this.gcTimer = setTimeout(() => {
       this.gcTimer = undefined;
-      void this.serial(() => this.collect());
+      void this.collectInBackground();
     }, GC_DELAY_MS);
     this.gcTimer.unref();
+  }
+
+  /** Runs collect() as a background job now: after the jobs queued before it, its failure reported, not thrown. */
+  collectInBackground(): Promise<void> {
+    return this.serial('gc', () => this.collect());
   }
 
   /** Frees deleted files' chunks, then removes objects no slice references any more. */
@@ -78,7 +90,7 @@ export class BackgroundJobs {
     const key = `${ino}:${indx}`;
     if (this.stopped || this.compactions.has(key)) return;
     this.compactions.add(key);
-    void this.serial(async () => {
+    void this.serial('compaction', async () => {
       try {
         if ((await compactChunk(this.meta, this.store, rootContext(), ino, indx)).replaced) swapped();
       } finally {

@@ -64,6 +64,8 @@ import {
   snapshot,
   visible,
 } from './meta-invariants.js';
+import { policyConformance } from './meta-policy-suite.js';
+import { sessionInfoConformance } from './meta-session-info-suite.js';
 
 const { O_RDONLY, O_RDWR, O_WRONLY } = fsConstants;
 const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
@@ -1617,6 +1619,11 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
         await v.write(f, room, 1 << 20);
       });
     });
+
+    // Policy hooks (guard, quota chain, chattr rules): test/suites/meta-policy-suite.ts.
+    policyConformance(async () => freshMeta(await newUrl()));
+    // setSessionInfo (a client's last background error): test/suites/meta-session-info-suite.ts.
+    sessionInfoConformance(async () => freshMeta(await newUrl()));
 
     describe('concurrency', () => {
       const v = useVolume(newUrl);

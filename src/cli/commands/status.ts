@@ -13,6 +13,8 @@ const command: Command = {
       'age of their last heartbeat, the used space and inodes, and the volume version (the number of',
       'namespace changes committed). A session whose heartbeat is older than 5 minutes belongs to a client',
       'that crashed: --clean removes such sessions, releasing their locks and freeing their deleted files.',
+      "Below the sessions, the last error of each client's background work (heartbeat, gc, compaction, ...),",
+      'when it had one, and whether that work has succeeded again since.',
     ].join('\n'),
     examples: ['ferry status sqlite3://ferry-data/meta.db', 'ferry status --clean sqlite3://ferry-data/meta.db'],
     options: {
@@ -62,6 +64,12 @@ const command: Command = {
           ]);
         }
         lines.push(table(rows, [0, 2]).trimEnd().replace(/^/gm, '  '));
+        for (const s of sessions) {
+          const e = s.lastError;
+          if (!e) continue;
+          const state = e.clearedAt ? ` (recovered ${ago(now - e.clearedAt)})` : '';
+          lines.push(`  session ${s.sid}: background ${e.job} failed ${ago(now - e.at)}: ${e.message}${state}`);
+        }
       }
       lines.push('');
       lines.push('Usage:');

@@ -11,6 +11,7 @@ import {
   TYPE_SYMLINK,
   type ChangeRecord,
   type Format,
+  type Context,
   type Mutation,
   type SessionInfo,
   type Snapshot,
@@ -18,6 +19,7 @@ import {
 } from '../types.js';
 import { newAttr, stamp } from '../attrs.js';
 import { FORMAT_VERSION, changeFormat, checkFormatChange, readFormat, settingsOf, validFormat } from '../format.js';
+import { Guard, Policy, type GuardOp, type Target } from '../policy/index.js';
 
 /** Ids are taken from the engine in batches so creating a file does not pay an extra round trip. */
 class IdPool {
@@ -56,6 +58,7 @@ export class MetaCore {
   protected fmt?: Format;
   protected readonly inodes: IdPool;
   protected readonly slices: IdPool;
+  private readonly policy = new Policy();
 
   constructor(protected readonly eng: Engine) {
     this.inodes = new IdPool((n) => this.allocate('nextInode', n), 100);
@@ -88,6 +91,23 @@ export class MetaCore {
     const version = done.version.value;
     if (!done.rec || !this.keepRecords) return Object.assign(done.res, { version });
     return Object.assign(done.res, { version, record: { version, op, ts: done.rec.ts, mutations: resolvedMutations(done.rec.muts) } });
+  }
+
+  /**
+   * Passes a modifying operation through the volume's rules (see policy/guard.ts for the targets each
+   * operation names); the returned guard charges the operation's growth to the quota rules. `tx` is the
+   * operation's transaction, or undefined outside one (open), where a rule's reads get a transaction of their own.
+   */
+  protected async guard(tx: Tx | undefined, op: GuardOp, ctx: Context, targets: Target[], flags = 0): Promise<Guard> {
+    // A client loads the format before it changes anything; read it here if one did not (never a second
+    // transaction inside this one).
+    const format = this.fmt ?? (tx ? await tx.getSetting() : await this.load());
+    if (!format) throw fsErr('ENOENT', `no volume is formatted at ${this.url}`);
+    this.fmt ??= format;
+    const read = tx ? <T>(fn: (tx: Tx) => Promise<T>) => fn(tx) : <T>(fn: (tx: Tx) => Promise<T>) => this.eng.read(fn);
+    const g = new Guard(op, ctx, targets, flags, format, this.policy.rules(format), read);
+    await g.check();
+    return g;
   }
 
   // ---- volume ----
@@ -285,6 +305,17 @@ export class MetaCore {
     if (!this.sid) return;
     const sid = this.sid;
     await this.eng.txn((tx) => tx.updateSession(sid, Date.now()));
+  }
+
+  async setSessionInfo(info: Partial<SessionInfo>): Promise<void> {
+    if (!this.sid) return;
+    const sid = this.sid;
+    // Tx.addSession replaces the record: merge into the stored one, and never bring back a session
+    // that was cleaned away meanwhile.
+    await this.eng.txn(async (tx) => {
+      const cur = (await tx.listSessions()).find((s) => s.sid === sid);
+      if (cur) await tx.addSession(sid, { ...cur, ...info, sid, heartbeat: Date.now() });
+    });
   }
 
   async listSessions(): Promise<SessionInfo[]> {

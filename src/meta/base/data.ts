@@ -3,6 +3,7 @@
 import { fsErr } from '../../errors.js';
 import { checkAccess } from '../access.js';
 import { align4k, setCtime, stamp, touch, type Stamp } from '../attrs.js';
+import type { Guard, Target } from '../policy/index.js';
 import { clipSlice } from '../slices.js';
 import type { Tx } from '../tx.js';
 import {
@@ -10,8 +11,6 @@ import {
   FALLOC_KEEP_SIZE,
   FALLOC_PUNCH_HOLE,
   FALLOC_ZERO_RANGE,
-  FLAG_APPEND,
-  FLAG_IMMUTABLE,
   MODE_R,
   MODE_W,
   TYPE_DIRECTORY,
@@ -29,7 +28,6 @@ const O_ACCMODE = 3;
 const O_WRONLY = 1;
 const O_RDWR = 2;
 const O_TRUNC = 0o1000;
-const O_APPEND = 0o2000;
 
 /** Calls fn for each chunk piece of [off, off+len): chunk index, position in chunk, length. */
 function eachChunk(off: number, len: number, fn: (indx: number, pos: number, n: number, done: number) => void): void {
@@ -54,8 +52,8 @@ export class DataOps extends NamespaceOps {
     if (writing) mask |= MODE_W;
     if (writing && a.type === TYPE_DIRECTORY) throw fsErr('EISDIR');
     checkAccess(ctx, a, mask);
-    if (writing && a.flags & FLAG_IMMUTABLE) throw fsErr('EPERM');
-    if (writing && a.flags & FLAG_APPEND && (!(flags & O_APPEND) || flags & O_TRUNC)) throw fsErr('EPERM');
+    // Opening for writing is where a client is told a file will not be written (EPERM, EROFS, ...).
+    if (writing) await this.guard(undefined, 'open', ctx, [{ role: 'changed', ino, attr: a }], flags);
     this.openCount.set(ino, (this.openCount.get(ino) ?? 0) + 1);
     return a;
   }
@@ -88,9 +86,11 @@ export class DataOps extends NamespaceOps {
     return this.change('write', async (tx) => {
       const a = await this.mustAttr(tx, ino);
       if (a.type !== TYPE_FILE) throw fsErr('EPERM');
+      const changed: Target = { role: 'changed', ino, attr: a };
+      const g = await this.guard(tx, 'write', ctx, [changed]);
       const end = indx * CHUNK_SIZE + pos + s.len;
       const grow = align4k(end) - align4k(a.length);
-      if (grow > 0) await this.checkQuota(tx, grow, 0);
+      if (grow > 0) await g.charge(changed, grow, 0);
       const sliceCount = await tx.appendSlice(ino, indx, { pos, ...s });
       if (s.id) await tx.addSliceRef(s.id, s.size, 1);
       if (end > a.length) {
@@ -109,18 +109,20 @@ export class DataOps extends NamespaceOps {
       const a = await this.mustAttr(tx, ino);
       if (a.type === TYPE_DIRECTORY) throw fsErr('EISDIR');
       if (a.type !== TYPE_FILE) throw fsErr('EINVAL');
-      if (a.flags & (FLAG_IMMUTABLE | FLAG_APPEND)) throw fsErr('EPERM');
+      const changed: Target = { role: 'changed', ino, attr: { ...a } };
+      const g = await this.guard(tx, 'truncate', ctx, [changed]);
       checkAccess(ctx, a, MODE_W);
-      await this.truncateIn(tx, ino, a, length, stamp());
+      await this.truncateIn(tx, g, changed, a, length, stamp());
       await tx.setAttr(ino, a);
       return { attr: a };
     });
   }
 
   /** Drops chunks past the new end and masks the tail of the last one with a hole, so growing again reads zeros. */
-  protected override async truncateIn(tx: Tx, ino: number, a: Attr, length: number, t: Stamp): Promise<void> {
+  protected override async truncateIn(tx: Tx, g: Guard, at: Target, a: Attr, length: number, t: Stamp): Promise<void> {
+    const ino = at.ino;
     const grow = align4k(length) - align4k(a.length);
-    if (grow > 0) await this.checkQuota(tx, grow, 0);
+    if (grow > 0) await g.charge(at, grow, 0);
     if (length < a.length) {
       const first = Math.ceil(length / CHUNK_SIZE);
       for (const indx of await tx.listChunkIndexes(ino, first)) await this.dropChunk(tx, ino, indx);
@@ -157,7 +159,8 @@ export class DataOps extends NamespaceOps {
       const a = await this.mustAttr(tx, ino);
       if (a.type === TYPE_DIRECTORY) throw fsErr('EISDIR');
       if (a.type !== TYPE_FILE) throw fsErr('ENODEV');
-      if (a.flags & FLAG_IMMUTABLE || (a.flags & FLAG_APPEND && mode & (FALLOC_PUNCH_HOLE | FALLOC_ZERO_RANGE))) throw fsErr('EPERM');
+      const changed: Target = { role: 'changed', ino, attr: { ...a } };
+      const g = await this.guard(tx, 'fallocate', ctx, [changed], mode);
       checkAccess(ctx, a, MODE_W);
       const end = off + len;
       if (mode & (FALLOC_PUNCH_HOLE | FALLOC_ZERO_RANGE)) {
@@ -167,7 +170,7 @@ export class DataOps extends NamespaceOps {
       const t = stamp();
       if (!(mode & FALLOC_KEEP_SIZE) && end > a.length) {
         const grow = align4k(end) - align4k(a.length);
-        await this.checkQuota(tx, grow, 0);
+        await g.charge(changed, grow, 0);
         if (grow) await tx.incrCounter('usedSpace', grow);
         a.length = end;
         touch(a, t);
@@ -194,7 +197,8 @@ export class DataOps extends NamespaceOps {
       const aout = fin === fout ? ain : await this.mustAttr(tx, fout);
       if (ain.type === TYPE_DIRECTORY || aout.type === TYPE_DIRECTORY) throw fsErr('EISDIR');
       if (ain.type !== TYPE_FILE || aout.type !== TYPE_FILE) throw fsErr('EINVAL');
-      if (aout.flags & (FLAG_IMMUTABLE | FLAG_APPEND)) throw fsErr('EPERM');
+      const changed: Target = { role: 'changed', ino: fout, attr: { ...aout } };
+      const g = await this.guard(tx, 'copy', ctx, [{ role: 'read', ino: fin, attr: ain }, changed]);
       checkAccess(ctx, ain, MODE_R);
       checkAccess(ctx, aout, MODE_W);
       const n = Math.max(0, Math.min(len, ain.length - offIn));
@@ -202,7 +206,7 @@ export class DataOps extends NamespaceOps {
       if (fin === fout && offIn < offOut + n && offOut < offIn + n) throw fsErr('EINVAL');
       const end = offOut + n;
       const grow = align4k(end) - align4k(aout.length);
-      if (grow > 0) await this.checkQuota(tx, grow, 0);
+      if (grow > 0) await g.charge(changed, grow, 0);
       // The destination range first becomes a hole, then the source's slices are laid over it in order.
       await this.appendHoles(tx, fout, offOut, n);
       const srcChunks = new Map<number, Slice[]>();

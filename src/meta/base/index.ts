@@ -53,6 +53,7 @@ export class BaseMeta extends DataOps implements Meta {
     return this.change('setxattr', async (tx) => {
       const a = await this.mustAttr(tx, ino);
       if (!isOwnerOrRoot(ctx, a)) checkAccess(ctx, a, MODE_W);
+      await this.guard(tx, 'setxattr', ctx, [{ role: 'changed', ino, attr: a }], flags);
       const old = await tx.getXattr(ino, name);
       if (old !== undefined && flags & XATTR_CREATE) throw fsErr('EEXIST');
       if (old === undefined && flags & XATTR_REPLACE) throw fsErr('ENODATA');
@@ -70,6 +71,7 @@ export class BaseMeta extends DataOps implements Meta {
     return this.change('removexattr', async (tx) => {
       const a = await this.mustAttr(tx, ino);
       if (!isOwnerOrRoot(ctx, a)) checkAccess(ctx, a, MODE_W);
+      await this.guard(tx, 'removexattr', ctx, [{ role: 'changed', ino, attr: a }]);
       if (!(await tx.delXattr(ino, name))) throw fsErr('ENODATA');
       const b = { ...a };
       setCtime(b, stamp());

@@ -2,10 +2,9 @@
 import { FsError, fsErr } from '../../errors.js';
 import { checkAccess, checkSticky, inGroup, isOwnerOrRoot } from '../access.js';
 import { align4k, newAttr, setAtime, setCtime, setMtime, spaceOf, stamp, touch, type Stamp } from '../attrs.js';
+import type { Guard, Target } from '../policy/index.js';
 import type { Tx } from '../tx.js';
 import {
-  FLAG_APPEND,
-  FLAG_IMMUTABLE,
   USER_FLAGS,
   MAX_NAME,
   MAX_SYMLINK,
@@ -60,13 +59,12 @@ export class NamespaceOps extends MetaCore {
     return a;
   }
 
-  /** A directory the caller may add or remove entries in. */
+  /** A directory the caller may add or remove entries in (rules such as chattr +i are the guard's). */
   protected async writableDir(tx: Tx, ctx: Context, ino: number): Promise<Attr> {
     const a = await this.mustAttr(tx, ino);
     if (a.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
     if (a.nlink === 0) throw fsErr('ENOENT');
     checkAccess(ctx, a, MODE_W | MODE_X);
-    if (a.flags & (FLAG_IMMUTABLE | FLAG_APPEND)) throw fsErr('EPERM');
     return a;
   }
 
@@ -183,8 +181,6 @@ export class NamespaceOps extends MetaCore {
     const op = type === TYPE_DIRECTORY ? 'mkdir' : type === TYPE_SYMLINK ? 'symlink' : type === TYPE_FILE ? 'create' : 'mknod';
     return this.change(op, async (tx) => {
       const pa = await this.writableDir(tx, ctx, parent);
-      if (await tx.getEntry(parent, name)) throw fsErr('EEXIST');
-      await this.checkQuota(tx, type === TYPE_DIRECTORY ? 4096 : 0, 1);
       const t = stamp();
       const umask = type === TYPE_SYMLINK ? 0 : (ctx.umask ?? 0);
       const attr = newAttr(type, mode & 0o7777 & ~umask, ctx.uid, ctx.gid, parent, t);
@@ -197,6 +193,10 @@ export class NamespaceOps extends MetaCore {
         attr.mode &= ~0o2000;
       }
       if (target !== undefined) attr.length = Buffer.byteLength(target);
+      const made: Target = { role: 'new', ino, attr, parent };
+      const g = await this.guard(tx, op, ctx, [{ role: 'dir', ino: parent, attr: pa }, made]);
+      if (await tx.getEntry(parent, name)) throw fsErr('EEXIST');
+      await g.charge(made, type === TYPE_DIRECTORY ? 4096 : 0, 1);
       await tx.setEntry(parent, name, ino, type);
       await tx.setAttr(ino, attr);
       if (target !== undefined) await tx.setSymlink(ino, target);
@@ -210,20 +210,16 @@ export class NamespaceOps extends MetaCore {
     });
   }
 
-  /** ENOSPC when the volume's capacity or inode limit would be passed. */
-  protected async checkQuota(tx: Tx, space: number, inodes: number): Promise<void> {
-    const f = this.format();
-    if (space > 0 && f.capacity > 0 && (await tx.getCounter('usedSpace')) + space > f.capacity) throw fsErr('ENOSPC');
-    if (inodes > 0 && f.inodes > 0 && (await tx.getCounter('totalInodes')) + inodes > f.inodes) throw fsErr('ENOSPC');
-  }
-
   async link(ctx: Context, ino: number, parent: number, name: string): Promise<AttrResult> {
     checkName(name);
     return this.change('link', async (tx) => {
       const pa = await this.writableDir(tx, ctx, parent);
       const attr = await this.mustAttr(tx, ino);
       if (attr.type === TYPE_DIRECTORY) throw fsErr('EPERM');
-      if (attr.flags & (FLAG_IMMUTABLE | FLAG_APPEND)) throw fsErr('EPERM');
+      await this.guard(tx, 'link', ctx, [
+        { role: 'dir', ino: parent, attr: pa },
+        { role: 'linked', ino, attr, parent },
+      ]);
       if (attr.nlink === 0) throw fsErr('ENOENT');
       if (await tx.getEntry(parent, name)) throw fsErr('EEXIST');
       const t = stamp();
@@ -251,10 +247,10 @@ export class NamespaceOps extends MetaCore {
       if (!e) throw fsErr('ENOENT');
       if (e.type === TYPE_DIRECTORY) throw fsErr('EISDIR');
       const attr = await tx.getAttr(e.inode);
-      if (attr) {
-        checkSticky(ctx, pa, attr);
-        if (attr.flags & (FLAG_IMMUTABLE | FLAG_APPEND)) throw fsErr('EPERM');
-      }
+      if (attr) checkSticky(ctx, pa, attr);
+      const targets: Target[] = [{ role: 'dir', ino: parent, attr: pa }];
+      if (attr) targets.push({ role: 'removed', ino: e.inode, attr, parent });
+      await this.guard(tx, 'unlink', ctx, targets);
       const t = stamp();
       await tx.delEntry(parent, name);
       touch(pa, t);
@@ -274,7 +270,10 @@ export class NamespaceOps extends MetaCore {
       if (e.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
       const attr = await this.mustAttr(tx, e.inode);
       checkSticky(ctx, pa, attr);
-      if (attr.flags & (FLAG_IMMUTABLE | FLAG_APPEND)) throw fsErr('EPERM');
+      await this.guard(tx, 'rmdir', ctx, [
+        { role: 'dir', ino: parent, attr: pa },
+        { role: 'removed', ino: e.inode, attr, parent },
+      ]);
       if (await tx.hasEntries(e.inode)) throw fsErr('ENOTEMPTY');
       const t = stamp();
       await tx.delEntry(parent, name);
@@ -349,13 +348,14 @@ export class NamespaceOps extends MetaCore {
       if (flags & RENAME_NOREPLACE && de) throw fsErr('EEXIST');
       if (ps === pd && ns === nd) return { inode: se.inode, attr: sattr };
       checkSticky(ctx, src, sattr);
-      if (sattr.flags & (FLAG_IMMUTABLE | FLAG_APPEND)) throw fsErr('EPERM');
       const dattr = de ? await this.mustAttr(tx, de.inode) : undefined;
       if (de && dattr && de.inode === se.inode) return { inode: se.inode, attr: sattr }; // two links of one file
-      if (dattr) {
-        checkSticky(ctx, dst, dattr);
-        if (dattr.flags & (FLAG_IMMUTABLE | FLAG_APPEND)) throw fsErr('EPERM');
-      }
+      if (dattr) checkSticky(ctx, dst, dattr);
+      const targets: Target[] = [{ role: 'dir', ino: ps, attr: src }];
+      if (pd !== ps) targets.push({ role: 'dir', ino: pd, attr: dst });
+      targets.push({ role: 'moved', ino: se.inode, attr: sattr, parent: ps });
+      if (de && dattr) targets.push({ role: exchange ? 'moved' : 'removed', ino: de.inode, attr: dattr, parent: pd });
+      await this.guard(tx, 'rename', ctx, targets, flags);
       if (ps !== pd) {
         if (se.type === TYPE_DIRECTORY) await this.movableDir(tx, ctx, se.inode, sattr, pd);
         if (exchange && de!.type === TYPE_DIRECTORY) await this.movableDir(tx, ctx, de!.inode, dattr!, ps);
@@ -427,7 +427,8 @@ export class NamespaceOps extends MetaCore {
       const a = await this.mustAttr(tx, ino);
       const t = stamp();
       const root = !ctx.checkPermission || ctx.uid === 0;
-      if (a.flags & FLAG_IMMUTABLE && !(set === SET_FLAGS && root)) throw fsErr('EPERM');
+      const changed: Target = { role: 'changed', ino, attr: { ...a } };
+      const g = await this.guard(tx, 'setattr', ctx, [changed], set);
       if (set & (SET_UID | SET_GID)) {
         const uid = set & SET_UID && req.uid !== undefined && req.uid !== -1 ? req.uid : a.uid;
         const gid = set & SET_GID && req.gid !== undefined && req.gid !== -1 ? req.gid : a.gid;
@@ -477,9 +478,8 @@ export class NamespaceOps extends MetaCore {
       if (set & SET_SIZE && req.length !== undefined) {
         if (a.type === TYPE_DIRECTORY) throw fsErr('EISDIR');
         if (a.type !== TYPE_FILE) throw fsErr('EINVAL');
-        if (a.flags & FLAG_APPEND) throw fsErr('EPERM');
         checkAccess(ctx, a, MODE_W);
-        await this.truncateIn(tx, ino, a, req.length, t);
+        await this.truncateIn(tx, g, changed, a, req.length, t);
       }
       if (set & SET_CTIME && req.ctime !== undefined) {
         a.ctime = req.ctime;
@@ -492,8 +492,8 @@ export class NamespaceOps extends MetaCore {
     });
   }
 
-  /** Changes a file's length inside a transaction; the data layer implements it. */
-  protected async truncateIn(_tx: Tx, _ino: number, _a: Attr, _length: number, _t: Stamp): Promise<void> {
+  /** Changes a file's length inside a transaction, charging growth to `at`; the data layer implements it. */
+  protected async truncateIn(_tx: Tx, _g: Guard, _at: Target, _a: Attr, _length: number, _t: Stamp): Promise<void> {
     throw fsErr('ENOSYS');
   }
 }

@@ -10,7 +10,7 @@ import { decode, encode } from './codec.js';
 
 /** Methods a client may call: the Meta interface, nothing else of the object. */
 const CALLABLE = new Set([
-  'init', 'load', 'updateFormat', 'destroy', 'newSession', 'heartbeat', 'closeSession', 'listSessions', 'cleanStaleSessions',
+  'init', 'load', 'updateFormat', 'destroy', 'newSession', 'heartbeat', 'setSessionInfo', 'closeSession', 'listSessions', 'cleanStaleSessions',
   'statfs', 'access', 'lookup', 'getattr', 'setattr', 'mknod', 'mkdir', 'create', 'symlink', 'readlink', 'link', 'unlink',
   'rmdir', 'rename', 'readdir', 'resolve', 'open', 'release', 'readChunk', 'newSliceId', 'writeSlice', 'truncate',
   'fallocate', 'copyFileRange', 'replaceSlices', 'listFragmentedChunks', 'getxattr', 'listxattr', 'setxattr', 'removexattr',

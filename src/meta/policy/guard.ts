@@ -1,0 +1,196 @@
+// Policy hooks: every modifying operation of BaseMeta passes through one guard inside its transaction,
+// naming the inodes it touches; rules plugged in here (immutable flags, volume quota, and later trash,
+// directory quotas, TTL, read-only subtrees) decide without each operation knowing about them.
+//
+// Which operation passes which targets (role: inode). `parent` is the directory holding the name the
+// operation acts on; the guard runs after the operation's own checks (existence, permissions, sticky
+// bits) and before its first write, so rules see what the operation will change.
+//
+//   mkdir, mknod, create, symlink   dir: parent              new: the inode being made (attr as it will be)
+//   link                            dir: the new name's dir   linked: the inode
+//   unlink                          dir: parent              removed: the inode (when it still exists)
+//   rmdir                           dir: parent              removed: the directory
+//   rename                          dir: source dir, dir: destination dir (when another),
+//                                   moved: the source inode (parent: source dir),
+//                                   removed: the inode a plain rename replaces, or moved: the one an
+//                                   exchange swaps (parent: destination dir)
+//   setattr (flags: SET_* bits)     changed: the inode
+//   open for writing (flags: open flags; outside a transaction)   changed: the inode
+//   write, truncate                 changed: the file
+//   fallocate (flags: mode)         changed: the file
+//   copy (copyFileRange)            read: the source file, changed: the destination file
+//   setxattr (flags: XATTR_*), removexattr   changed: the inode
+//
+// Not guarded, because they change nothing a user sees and must never be refused: compaction
+// (replaceSlices), freeing deleted files (gc), releasing an open-but-deleted inode, session bookkeeping,
+// locks, and the replay of another volume's changelog (mirrors: the source guarded the change).
+//
+// Growth is charged with `charge(at, space, inodes)` where the operation knows how much it grows
+// (mkdir/mknod/create/symlink on the new inode; write, truncate, fallocate, copy, setattr with a size
+// on the file): the quota rules see the target and, lazily, its chain of parent directories.
+import { ROOT_INODE, TYPE_DIRECTORY, type Attr, type Context, type Format } from '../types.js';
+import type { Tx } from '../tx.js';
+
+export type GuardOp =
+  | 'mkdir'
+  | 'mknod'
+  | 'create'
+  | 'symlink'
+  | 'link'
+  | 'unlink'
+  | 'rmdir'
+  | 'rename'
+  | 'setattr'
+  | 'open'
+  | 'write'
+  | 'truncate'
+  | 'fallocate'
+  | 'copy'
+  | 'setxattr'
+  | 'removexattr';
+
+/** How an operation touches an inode. */
+export type Role =
+  /** A directory whose entries change. */
+  | 'dir'
+  /** The inode being created (not stored yet). */
+  | 'new'
+  /** An inode losing a name (unlink, rmdir, the entry a rename replaces). */
+  | 'removed'
+  /** An inode a rename gives another name. */
+  | 'moved'
+  /** The inode link gives one more name. */
+  | 'linked'
+  /** An inode whose attributes, data or extended attributes change. */
+  | 'changed'
+  /** An inode read to make the change (copy's source). */
+  | 'read';
+
+export interface Target {
+  role: Role;
+  ino: number;
+  /** Its attributes as read in the operation's transaction (for 'new': as they will be stored). */
+  attr: Attr;
+  /** The directory of the name acted on ('new', 'removed', 'moved', 'linked'); its chain is the target's. */
+  parent?: number;
+}
+
+/** What a rule sees of one operation. */
+export interface Guarded {
+  readonly op: GuardOp;
+  readonly ctx: Context;
+  readonly targets: readonly Target[];
+  /** setattr: SET_* bits; fallocate: mode; open: open flags; rename: rename flags; setxattr: XATTR_* flags; otherwise 0. */
+  readonly flags: number;
+  readonly format: Format;
+  /** Runs reads in the operation's transaction (outside one, for open, in a read transaction of its own). */
+  read<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * The directories above a target, nearest first and the root last (the root itself has none). Walked on
+   * demand and remembered for the operation, so rules that never ask cost nothing. A file with several
+   * links and no `parent` given has the directories of all its names.
+   */
+  ancestors(t: Target): Promise<number[]>;
+}
+
+export interface Rule {
+  readonly name: string;
+  /** Refuses the operation by throwing an FsError. */
+  check?(g: Guarded): void | Promise<void>;
+  /** Refuses growth by `space` bytes and `inodes` inodes charged to `at` (ENOSPC, EDQUOT). */
+  charge?(g: Guarded, at: Target, space: number, inodes: number): void | Promise<void>;
+}
+
+/** Builds a volume's rule from its format; undefined when the volume does not need it. */
+export type RuleFactory = (format: Format) => Rule | undefined;
+
+const factories: Array<{ name: string; make: RuleFactory }> = [];
+let generation = 0;
+
+/**
+ * Adds a rule to every Meta of this process (rules run in the order registered); each volume asks the
+ * factory with its format. Returns a function that removes it again.
+ */
+export function registerRule(name: string, make: RuleFactory): () => void {
+  const entry = { name, make };
+  factories.push(entry);
+  generation++;
+  return () => {
+    const i = factories.indexOf(entry);
+    if (i >= 0) factories.splice(i, 1);
+    generation++;
+  };
+}
+
+/** The rules of one volume, rebuilt when its format or the registry changes. */
+export class Policy {
+  private built?: { format: Format; generation: number; rules: Rule[] };
+
+  rules(format: Format): Rule[] {
+    const b = this.built;
+    if (b && b.format === format && b.generation === generation) return b.rules;
+    const rules = factories.map((f) => f.make(format)).filter((r): r is Rule => r !== undefined);
+    this.built = { format, generation, rules };
+    return rules;
+  }
+}
+
+/** One operation passing the guard: its checks ran; the operation charges its growth through it. */
+export class Guard implements Guarded {
+  private readonly chains = new Map<number, Promise<number[]>>();
+
+  constructor(
+    readonly op: GuardOp,
+    readonly ctx: Context,
+    readonly targets: readonly Target[],
+    readonly flags: number,
+    readonly format: Format,
+    private readonly rules: readonly Rule[],
+    private readonly reader: <T>(fn: (tx: Tx) => Promise<T>) => Promise<T>,
+  ) {}
+
+  read<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.reader(fn);
+  }
+
+  async check(): Promise<void> {
+    for (const r of this.rules) if (r.check) await r.check(this);
+  }
+
+  /** Asks every quota rule before the operation grows by `space` bytes and `inodes` inodes at `at`. */
+  async charge(at: Target, space: number, inodes: number): Promise<void> {
+    for (const r of this.rules) if (r.charge) await r.charge(this, at, space, inodes);
+  }
+
+  async ancestors(t: Target): Promise<number[]> {
+    if (t.parent !== undefined) return [t.parent, ...(await this.above(t.parent))];
+    if (t.attr.type === TYPE_DIRECTORY) return this.above(t.ino);
+    if (t.attr.parent !== 0) return [t.attr.parent, ...(await this.above(t.attr.parent))];
+    // Several links: the link table names every directory holding one.
+    const out: number[] = [];
+    for (const p of await this.read((tx) => tx.listParents(t.ino))) {
+      for (const d of [p.parent, ...(await this.above(p.parent))]) if (!out.includes(d)) out.push(d);
+    }
+    return out;
+  }
+
+  /** The directories above directory `dir`, walked through each directory's parent. */
+  private above(dir: number): Promise<number[]> {
+    let chain = this.chains.get(dir);
+    if (!chain) {
+      chain = this.read(async (tx) => {
+        const out: number[] = [];
+        for (let d = dir; d !== ROOT_INODE; ) {
+          const a = await tx.getAttr(d);
+          // A vanished directory or a loop (a concurrent move seen half-way) ends the walk.
+          if (!a || a.parent === 0 || out.includes(a.parent) || a.parent === dir) break;
+          out.push(a.parent);
+          d = a.parent;
+        }
+        return out;
+      });
+      this.chains.set(dir, chain);
+    }
+    return chain;
+  }
+}

@@ -1,0 +1,10 @@
+// The policy registry with FerryFS's own rules registered first; features add theirs with registerRule.
+import { registerRule } from './guard.js';
+import { immutableRule } from './rules/immutable.js';
+import { volumeQuotaRule } from './rules/volume-quota.js';
+
+registerRule('immutable', () => immutableRule);
+registerRule('volume-quota', volumeQuotaRule);
+
+export { Guard, Policy, registerRule } from './guard.js';
+export type { Guarded, GuardOp, Role, Rule, RuleFactory, Target } from './guard.js';
