@@ -1,5 +1,6 @@
 // The narrow set of primitives an engine implements. BaseMeta writes every file-system operation once
 // on top of these, inside one engine transaction, so engines differ only in how they store rows.
+import type { ChunkRow, EntryRow, InodeRow, ParentRow, ScanPage, SliceRefRow, SymlinkRow, XattrRow } from './scan.js';
 import type { Attr, DeletedSlice, Entry, FileType, Format, SessionInfo, Slice } from './types.js';
 
 export interface FlockRow {
@@ -87,6 +88,22 @@ export interface Tx {
   delSessionLocks(sid: number): Promise<void>;
 
   appendChangelog(version: number, op: string, ts: number, record: string): Promise<void>;
+
+  // ---- scans (scan.ts): one page from a cursor (undefined: the start). Never checked at commit by
+  // optimistic engines, so walk them with Engine.read, one read per page. ----
+  /** Inodes by number. */
+  scanInodes(cursor: string | undefined, limit: number): Promise<ScanPage<InodeRow>>;
+  /** Entries by (parent, name bytewise). */
+  scanEntries(cursor: string | undefined, limit: number): Promise<ScanPage<EntryRow>>;
+  /** Chunks by (inode, index). */
+  scanChunks(cursor: string | undefined, limit: number): Promise<ScanPage<ChunkRow>>;
+  /** Slice reference counts by slice id. */
+  scanSliceRefs(cursor: string | undefined, limit: number): Promise<ScanPage<SliceRefRow>>;
+  scanSymlinks(cursor: string | undefined, limit: number): Promise<ScanPage<SymlinkRow>>;
+  /** Extended attributes by (inode, name). */
+  scanXattrs(cursor: string | undefined, limit: number): Promise<ScanPage<XattrRow>>;
+  /** The hard-link table by (inode, parent). */
+  scanParents(cursor: string | undefined, limit: number): Promise<ScanPage<ParentRow>>;
 }
 
 /** What an engine adds around Tx: transactions, the changelog reads, schema management. */

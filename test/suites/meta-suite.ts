@@ -63,6 +63,7 @@ import {
   snapshot,
   visible,
 } from './meta-invariants.js';
+import { scanConformance } from './meta-scans.js';
 
 const { O_RDONLY, O_RDWR, O_WRONLY } = fsConstants;
 const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
@@ -1685,5 +1686,7 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
 
       it('keeps the invariants', () => v.invariants());
     });
+
+    scanConformance(newUrl, freshMeta);
   });
 }
