@@ -5,7 +5,8 @@
 //
 //   node dist/bench/scan.js [--engine sqlite|postgres|mysql|redis] [--inodes 1000000] [--batch 1000] [--old|--no-old]
 //
-// The volume is filled through the engine's Tx primitives in large transactions (directories of 1,000
+// The volume is filled fast: on SQL engines by multi-row INSERTs, elsewhere through the Tx primitives, in
+// large transactions (directories of 1,000
 // entries; each file has one chunk of one slice; every 10th a slice reference, every 100th an xattr, every
 // 100th entry a symlink). Each walk runs in its own child process so its peak RSS is its own.
 import { execFileSync } from 'node:child_process';
@@ -17,6 +18,9 @@ import { newAttr, stamp } from '../src/meta/attrs.js';
 import { openMeta } from '../src/meta/index.js';
 import type { Meta } from '../src/meta/interface.js';
 import { SCAN_KINDS } from '../src/meta/scan.js';
+import type { SqlConn } from '../src/meta/engines/sql/dialect.js';
+import { ATTR_COLUMNS } from '../src/meta/engines/sql/schema.js';
+import { encodeSlices } from '../src/meta/slices.js';
 import type { Engine, Tx } from '../src/meta/tx.js';
 import { ROOT_INODE, TYPE_DIRECTORY, TYPE_FILE, TYPE_SYMLINK, type Mutation, type Snapshot } from '../src/meta/types.js';
 import { serverUrl, uniquePrefix, withOptions, type ServerKind } from '../test/helpers/servers.js';
@@ -86,7 +90,11 @@ async function fill(m: Meta, inodes: number, log: (s: string) => void): Promise<
     made++;
     for (let i = 0; i < files; i += FILL_TX) {
       const k = Math.min(FILL_TX, files - i);
-      await eng.txn((tx) => fillFiles(tx, dirIno, i, k, t));
+      if (isSql(eng)) {
+        // Ids first (a small transaction), then the rows as multi-row INSERTs in one transaction.
+        const [lastIno, lastSlice] = await eng.txn(async (tx) => [await tx.incrCounter('nextInode', k), await tx.incrCounter('nextSlice', k)]);
+        await sqlFillFiles(eng, dirIno, i, k, lastIno!, lastSlice!, t);
+      } else await eng.txn((tx) => fillFiles(tx, dirIno, i, k, t));
     }
     made += Math.max(0, files);
     if (dirs % 100 === 0) log(`  filled ${made.toLocaleString()} inodes (${((made / (performance.now() - t0)) * 1000).toFixed(0)}/s)`);
@@ -99,24 +107,72 @@ async function fill(m: Meta, inodes: number, log: (s: string) => void): Promise<
   });
 }
 
+/** The rows of one file (or symlink) of the fill, engine-neutral. */
+function fileRows(dir: number, n: number, ino: number, id: number, t: ReturnType<typeof stamp>) {
+  if (n % 100 === 99) {
+    return { entry: [dir, `s${n}`, ino, TYPE_SYMLINK], attr: { ...newAttr(TYPE_SYMLINK, 0o777, 0, 0, dir, t), length: 8 }, symlink: `f${n - 1}.dat` };
+  }
+  return {
+    entry: [dir, `f${n}.dat`, ino, TYPE_FILE],
+    attr: { ...newAttr(TYPE_FILE, 0o644, 0, 0, dir, t), length: 4096 },
+    slice: { pos: 0, id, size: 4096, off: 0, len: 4096 },
+    ref: n % 10 === 0,
+    xattr: n % 100 === 0 ? Buffer.from(`v${n}`) : undefined,
+  };
+}
+
+interface SqlBulk {
+  readonly prefix: string;
+  withWrite<T>(fn: (c: SqlConn) => Promise<T>): Promise<T>;
+}
+
+function isSql(eng: Engine): eng is Engine & SqlBulk {
+  return 'statements' in eng && 'prefix' in eng;
+}
+
+/** The SQL engines' bulk path: multi-row INSERTs (1,000 rows each) in one transaction. */
+async function sqlFillFiles(eng: SqlBulk, dir: number, from: number, k: number, lastIno: number, lastSlice: number, t: ReturnType<typeof stamp>): Promise<void> {
+  const tables: Record<string, { cols: string[]; rows: unknown[][] }> = {
+    edge: { cols: ['parent', 'name', 'inode', 'type'], rows: [] },
+    node: { cols: ['inode', ...ATTR_COLUMNS], rows: [] },
+    chunk: { cols: ['inode', 'indx', 'slices', 'cnt'], rows: [] },
+    slice_ref: { cols: ['id', 'size', 'refs'], rows: [] },
+    symlink: { cols: ['inode', 'target'], rows: [] },
+    xattr: { cols: ['inode', 'name', 'value'], rows: [] },
+  };
+  for (let j = 0; j < k; j++) {
+    const ino = lastIno - k + 1 + j;
+    const r = fileRows(dir, from + j, ino, lastSlice - k + 1 + j, t);
+    tables.edge!.rows.push(r.entry);
+    tables.node!.rows.push([ino, ...ATTR_COLUMNS.map((c) => r.attr[c])]);
+    if (r.symlink !== undefined) tables.symlink!.rows.push([ino, r.symlink]);
+    if (r.slice) tables.chunk!.rows.push([ino, 0, encodeSlices([r.slice]), 1]);
+    if (r.ref) tables.slice_ref!.rows.push([r.slice!.id, 4096, 1]);
+    if (r.xattr) tables.xattr!.rows.push([ino, 'user.tag', r.xattr]);
+  }
+  await eng.withWrite(async (c) => {
+    for (const [name, { cols, rows }] of Object.entries(tables)) {
+      for (let i = 0; i < rows.length; i += 1000) {
+        const part = rows.slice(i, i + 1000);
+        const values = part.map(() => `(${cols.map(() => '?').join(', ')})`).join(', ');
+        await c.run(`INSERT INTO ${eng.prefix}${name} (${cols.join(', ')}) VALUES ${values}`, part.flat());
+      }
+    }
+  });
+}
+
 async function fillFiles(tx: Tx, dir: number, from: number, k: number, t: ReturnType<typeof stamp>): Promise<void> {
   const last = await tx.incrCounter('nextInode', k);
   const lastSlice = await tx.incrCounter('nextSlice', k);
   for (let j = 0; j < k; j++) {
     const ino = last - k + 1 + j;
-    const n = from + j;
-    if (n % 100 === 99) {
-      await tx.setEntry(dir, `s${n}`, ino, TYPE_SYMLINK);
-      await tx.setAttr(ino, { ...newAttr(TYPE_SYMLINK, 0o777, 0, 0, dir, t), length: 8 });
-      await tx.setSymlink(ino, `f${n - 1}.dat`);
-      continue;
-    }
-    const id = lastSlice - k + 1 + j;
-    await tx.setEntry(dir, `f${n}.dat`, ino, TYPE_FILE);
-    await tx.setAttr(ino, { ...newAttr(TYPE_FILE, 0o644, 0, 0, dir, t), length: 4096 });
-    await tx.setChunk(ino, 0, [{ pos: 0, id, size: 4096, off: 0, len: 4096 }]);
-    if (n % 10 === 0) await tx.addSliceRef(id, 4096, 1);
-    if (n % 100 === 0) await tx.setXattr(ino, 'user.tag', Buffer.from(`v${n}`));
+    const r = fileRows(dir, from + j, ino, lastSlice - k + 1 + j, t);
+    await tx.setEntry(dir, r.entry[1] as string, ino, r.entry[3] as typeof TYPE_FILE);
+    await tx.setAttr(ino, r.attr);
+    if (r.symlink !== undefined) await tx.setSymlink(ino, r.symlink);
+    if (r.slice) await tx.setChunk(ino, 0, [r.slice]);
+    if (r.ref) await tx.addSliceRef(r.slice!.id, 4096, 1);
+    if (r.xattr) await tx.setXattr(ino, 'user.tag', r.xattr);
   }
 }
 
