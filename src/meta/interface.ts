@@ -19,6 +19,7 @@ import type {
   Versioned,
   WriteResult,
 } from './types.js';
+import type { ChunkRow, EntryRow, InodeRow, ParentRow, ScanKind, ScanOptions, ScanPage, ScanRows, SliceRefRow, SymlinkRow, XattrRow } from './scan.js';
 
 export interface Meta {
   /** The URL this engine was opened with, password removed. */
@@ -116,13 +117,24 @@ export interface Meta {
   /** Applies the next record of another volume's changelog (mirrors), storing its version as applied in the same
    * transaction; a record that is not the next one is left alone. Returns the applied version afterwards. */
   applyChangeRecord(rec: ChangeRecord): Promise<number>;
-  /** The namespace at one version, as mutations (the start of a mirror). */
-  exportSnapshot(): Promise<Snapshot>;
+  /** The namespace at one version, as mutations (the start of a mirror): walked with the scans, completed by the changelog. */
+  exportSnapshot(opts?: { batch?: number }): Promise<Snapshot>;
   importSnapshot(snap: Snapshot): Promise<void>;
   /** Namespace-changing results carry their changelog record when set. */
   keepRecords: boolean;
   /** This client's session id (0 before newSession). */
   readonly sid: number;
+
+  // ---- scans (scan.ts): every row of a kind, each page its own short read, in flat memory ----
+  /** One page from a cursor (undefined: the start); `next` resumes, undefined at the end. */
+  scanPage<K extends ScanKind>(kind: K, cursor: string | undefined, limit: number): Promise<ScanPage<ScanRows[K]>>;
+  scanInodes(opts?: ScanOptions): AsyncGenerator<InodeRow>;
+  scanEntries(opts?: ScanOptions): AsyncGenerator<EntryRow>;
+  scanChunks(opts?: ScanOptions): AsyncGenerator<ChunkRow>;
+  scanSliceRefs(opts?: ScanOptions): AsyncGenerator<SliceRefRow>;
+  scanSymlinks(opts?: ScanOptions): AsyncGenerator<SymlinkRow>;
+  scanXattrs(opts?: ScanOptions): AsyncGenerator<XattrRow>;
+  scanParents(opts?: ScanOptions): AsyncGenerator<ParentRow>;
 
   // ---- background jobs ----
   /** Frees the data of deleted files: moves their slices with no references left to the delete queue. */

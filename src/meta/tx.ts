@@ -1,6 +1,7 @@
 // The narrow set of primitives an engine implements. BaseMeta writes every file-system operation once
 // on top of these, inside one engine transaction, so engines differ only in how they store rows.
 import type { Assigned, RecordedMutation } from './assigned.js';
+import type { ChunkRow, EntryRow, InodeRow, ParentRow, ScanPage, SliceRefRow, SymlinkRow, XattrRow } from './scan.js';
 import type { Attr, DeletedSlice, Entry, FileType, Format, SessionInfo, Slice } from './types.js';
 
 export interface FlockRow {
@@ -90,6 +91,22 @@ export interface Tx {
 
   /** Stores one changelog record; the engine fills in the values assigned at commit (version, counters). */
   appendChangelog(version: Assigned, op: string, ts: number, mutations: readonly RecordedMutation[]): Promise<void>;
+
+  // ---- scans (scan.ts): one page from a cursor (undefined: the start). Never checked at commit by
+  // optimistic engines, so walk them with Engine.read, one read per page. ----
+  /** Inodes by number. */
+  scanInodes(cursor: string | undefined, limit: number): Promise<ScanPage<InodeRow>>;
+  /** Entries by (parent, name bytewise). */
+  scanEntries(cursor: string | undefined, limit: number): Promise<ScanPage<EntryRow>>;
+  /** Chunks by (inode, index). */
+  scanChunks(cursor: string | undefined, limit: number): Promise<ScanPage<ChunkRow>>;
+  /** Slice reference counts by slice id. */
+  scanSliceRefs(cursor: string | undefined, limit: number): Promise<ScanPage<SliceRefRow>>;
+  scanSymlinks(cursor: string | undefined, limit: number): Promise<ScanPage<SymlinkRow>>;
+  /** Extended attributes by (inode, name). */
+  scanXattrs(cursor: string | undefined, limit: number): Promise<ScanPage<XattrRow>>;
+  /** The hard-link table by (inode, parent). */
+  scanParents(cursor: string | undefined, limit: number): Promise<ScanPage<ParentRow>>;
 }
 
 /** What an engine adds around Tx: transactions, the changelog reads, schema management. */

@@ -4,6 +4,7 @@
 // (the common case), else it waits for the replicator — and past a timeout reads from the source.
 import { FsError } from '../errors.js';
 import type { Meta } from '../meta/interface.js';
+import type { ScanKind, ScanOptions, ScanPage, ScanRows } from '../meta/scan.js';
 import type {
   Attr,
   AttrResult,
@@ -301,8 +302,34 @@ export class MirrorMeta implements Meta {
   applyChangeRecord(rec: ChangeRecord): Promise<number> {
     return this.local.applyChangeRecord(rec);
   }
-  exportSnapshot(): Promise<Snapshot> {
-    return this.local.exportSnapshot();
+  exportSnapshot(opts?: { batch?: number }): Promise<Snapshot> {
+    return this.local.exportSnapshot(opts);
+  }
+
+  // Scans read the mirror's own engine, like every other read.
+  scanPage<K extends ScanKind>(kind: K, cursor: string | undefined, limit: number): Promise<ScanPage<ScanRows[K]>> {
+    return this.local.scanPage(kind, cursor, limit);
+  }
+  scanInodes(o?: ScanOptions) {
+    return this.local.scanInodes(o);
+  }
+  scanEntries(o?: ScanOptions) {
+    return this.local.scanEntries(o);
+  }
+  scanChunks(o?: ScanOptions) {
+    return this.local.scanChunks(o);
+  }
+  scanSliceRefs(o?: ScanOptions) {
+    return this.local.scanSliceRefs(o);
+  }
+  scanSymlinks(o?: ScanOptions) {
+    return this.local.scanSymlinks(o);
+  }
+  scanXattrs(o?: ScanOptions) {
+    return this.local.scanXattrs(o);
+  }
+  scanParents(o?: ScanOptions) {
+    return this.local.scanParents(o);
   }
   importSnapshot(snap: Snapshot): Promise<void> {
     return this.local.importSnapshot(snap);

@@ -66,6 +66,7 @@ import {
 } from './meta-invariants.js';
 import { policyConformance } from './meta-policy-suite.js';
 import { sessionInfoConformance } from './meta-session-info-suite.js';
+import { scanConformance } from './meta-scans.js';
 
 const { O_RDONLY, O_RDWR, O_WRONLY } = fsConstants;
 const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
@@ -1682,5 +1683,7 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
 
       it('keeps the invariants', () => v.invariants());
     });
+
+    scanConformance(newUrl, freshMeta);
   });
 }

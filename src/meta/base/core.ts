@@ -8,7 +8,6 @@ import type { Engine, Tx } from '../tx.js';
 import {
   ROOT_INODE,
   TYPE_DIRECTORY,
-  TYPE_SYMLINK,
   type ChangeRecord,
   type Format,
   type Context,
@@ -20,6 +19,23 @@ import {
 import { newAttr, stamp } from '../attrs.js';
 import { FORMAT_VERSION, changeFormat, checkFormatChange, readFormat, settingsOf, validFormat } from '../format.js';
 import { Guard, Policy, type GuardOp, type Target } from '../policy/index.js';
+import {
+  scanRows,
+  txPage,
+  type ChunkRow,
+  type EntryRow,
+  type InodeRow,
+  type PageReader,
+  type ParentRow,
+  type ScanKind,
+  type ScanOptions,
+  type ScanPage,
+  type ScanRows,
+  type SliceRefRow,
+  type SymlinkRow,
+  type XattrRow,
+} from '../scan.js';
+import { SnapshotExporter, type SnapshotOptions } from './snapshot.js';
 
 /** Ids are taken from the engine in batches so creating a file does not pay an extra round trip. */
 class IdPool {
@@ -49,6 +65,8 @@ class IdPool {
 }
 
 export const VERSION_COUNTER = 'version';
+/** Snapshot mutations applied per transaction on import. */
+const IMPORT_BATCH = 20_000;
 export const APPLIED_COUNTER = 'appliedVersion';
 
 export class MetaCore {
@@ -228,55 +246,64 @@ export class MetaCore {
   }
 
   /**
-   * Walks the whole namespace in one transaction, so the copy is exactly the volume at `version`.
-   * Inodes only kept alive by open handles are left out: the changelog frees them later.
+   * The namespace at one version, walked page by page with the scans and completed by the changelog
+   * written meanwhile (see snapshot.ts for why that converges): no long transaction, on any engine.
    */
-  async exportSnapshot(): Promise<Snapshot> {
-    return this.eng.txn(async (tx) => {
-      const mutations: Mutation[] = [];
-      const version = await tx.getCounter(VERSION_COUNTER);
-      const seen = new Set<number>();
-      const todo: number[] = [ROOT_INODE];
-      while (todo.length) {
-        const ino = todo.pop()!;
-        if (seen.has(ino)) continue;
-        seen.add(ino);
-        const attr = await tx.getAttr(ino);
-        if (!attr) continue;
-        mutations.push({ t: 'attr', ino, attr });
-        if (attr.type === TYPE_SYMLINK) mutations.push({ t: 'symlink', ino, target: (await tx.getSymlink(ino)) ?? '' });
-        for (const name of await tx.listXattr(ino)) {
-          mutations.push({ t: 'xattr', ino, name, value: ((await tx.getXattr(ino, name)) ?? Buffer.alloc(0)).toString('base64') });
-        }
-        for (const indx of await tx.listChunkIndexes(ino, 0)) {
-          mutations.push({ t: 'chunk', ino, indx, slices: await tx.getChunk(ino, indx) });
-        }
-        if (attr.type !== TYPE_DIRECTORY && attr.parent === 0) {
-          for (const p of await tx.listParents(ino)) mutations.push({ t: 'parent', ino, parent: p.parent, delta: p.count });
-        }
-        if (attr.type !== TYPE_DIRECTORY) continue;
-        for (let after: string | undefined; ; ) {
-          const page = await tx.listEntries(ino, after, 10_000, false);
-          for (const e of page) {
-            mutations.push({ t: 'entry', parent: ino, name: e.name, ino: e.inode, type: e.attr.type });
-            todo.push(e.inode);
-          }
-          if (page.length < 10_000) break;
-          after = page[page.length - 1].name;
-        }
-      }
-      for (const name of ['usedSpace', 'totalInodes']) mutations.push({ t: 'counter', name, value: await tx.getCounter(name) });
-      return { version, mutations };
-    });
+  async exportSnapshot(opts?: SnapshotOptions): Promise<Snapshot> {
+    return new SnapshotExporter(this.eng, opts).run();
   }
 
-  /** Loads a snapshot into this (freshly formatted) volume and records its version as applied. */
+  /**
+   * Loads a snapshot into this (freshly formatted) volume and records its version as applied. A large one
+   * goes in several transactions; the version is recorded last, so a failed import is never taken as a copy.
+   */
   async importSnapshot(snap: Snapshot): Promise<void> {
+    for (let i = 0; i < snap.mutations.length; i += IMPORT_BATCH) {
+      const part = snap.mutations.slice(i, i + IMPORT_BATCH);
+      await this.eng.txn(async (tx) => {
+        for (const m of part) await applyMutation(tx, m);
+      });
+    }
     await this.eng.txn(async (tx) => {
-      for (const m of snap.mutations) await applyMutation(tx, m);
       await tx.setCounter(APPLIED_COUNTER, snap.version);
       await tx.setCounter(VERSION_COUNTER, snap.version);
     });
+  }
+
+  // ---- scans (scan.ts): each page its own short read ----
+
+  async scanPage<K extends ScanKind>(kind: K, cursor: string | undefined, limit: number): Promise<ScanPage<ScanRows[K]>> {
+    return this.eng.read((tx) => txPage(tx, kind, cursor, limit));
+  }
+
+  private readonly pages: PageReader = (kind, cursor, limit) => this.scanPage(kind, cursor, limit);
+
+  scanInodes(opts?: ScanOptions): AsyncGenerator<InodeRow> {
+    return scanRows(this.pages, 'inodes', opts);
+  }
+
+  scanEntries(opts?: ScanOptions): AsyncGenerator<EntryRow> {
+    return scanRows(this.pages, 'entries', opts);
+  }
+
+  scanChunks(opts?: ScanOptions): AsyncGenerator<ChunkRow> {
+    return scanRows(this.pages, 'chunks', opts);
+  }
+
+  scanSliceRefs(opts?: ScanOptions): AsyncGenerator<SliceRefRow> {
+    return scanRows(this.pages, 'sliceRefs', opts);
+  }
+
+  scanSymlinks(opts?: ScanOptions): AsyncGenerator<SymlinkRow> {
+    return scanRows(this.pages, 'symlinks', opts);
+  }
+
+  scanXattrs(opts?: ScanOptions): AsyncGenerator<XattrRow> {
+    return scanRows(this.pages, 'xattrs', opts);
+  }
+
+  scanParents(opts?: ScanOptions): AsyncGenerator<ParentRow> {
+    return scanRows(this.pages, 'parents', opts);
   }
 
   // ---- sessions ----

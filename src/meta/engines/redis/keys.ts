@@ -56,6 +56,10 @@ export class Keys {
   get sliceRefs(): string {
     return `${this.tag}refs`;
   }
+  /** Sizes of the slices in sliceRefs: hash id -> size (scans report them; older volumes lack some). */
+  get sliceSizes(): string {
+    return `${this.tag}refsize`;
+  }
   /** Sessions: sorted set sid by heartbeat, plus hash sid -> JSON info. */
   get sessions(): string {
     return `${this.tag}sessions`;
@@ -94,6 +98,10 @@ export class Keys {
   /** The changelog: sorted set scored by version, member `version record-json`. */
   get changelog(): string {
     return `${this.tag}changelog`;
+  }
+  /** MATCH pattern for one kind of per-inode key: `{prefix}` then `letter` then the inode's digits. */
+  scanPattern(letter: string): string {
+    return `\\{${this.prefix.replace(/[*?[\]\\]/g, (c) => '\\' + c)}\\}${letter}[0-9]*`;
   }
   /** MATCH pattern for every key of the volume (SCAN escapes braces). */
   get pattern(): string {

@@ -7,7 +7,9 @@ import { fsErr } from '../../../errors.js';
 import { Assigned, type RecordedMutation } from '../../assigned.js';
 import { decodeSlices, encodeSlice, encodeSlices, SLICE_BYTES } from '../../slices.js';
 import type { FlockRow, PlockRow, Tx } from '../../tx.js';
+import type { ChunkRow, EntryRow, InodeRow, ParentRow, ScanPage, SliceRefRow, SymlinkRow, XattrRow } from '../../scan.js';
 import type { Attr, DeletedSlice, Entry, FileType, Format, SessionInfo, Slice } from '../../types.js';
+import * as scans from './scan.js';
 import { afterBound, BLIND_COUNTERS, decodeAttr, encodeAttr, entryMember, entryRange, type Keys, parseMember } from './keys.js';
 import { payloadPieces } from './record.js';
 
@@ -490,10 +492,14 @@ export class RedisTx implements Tx {
     return out;
   }
 
-  async addSliceRef(id: number, _size: number, delta: number): Promise<number> {
+  async addSliceRef(id: number, size: number, delta: number): Promise<number> {
     const key = this.k.sliceRefs;
-    const refs = Number((await this.hget(key, String(id)))?.toString() ?? 0) + delta;
+    const had = Number((await this.hget(key, String(id)))?.toString() ?? 0);
+    const refs = had + delta;
     this.hset(key, String(id), refs > 0 ? String(refs) : null);
+    // The size travels with the first reference and goes with the last (scans report it).
+    if (refs <= 0) this.hset(this.k.sliceSizes, String(id), null);
+    else if (had <= 0) this.hset(this.k.sliceSizes, String(id), String(size));
     return refs;
   }
 
@@ -682,5 +688,35 @@ export class RedisTx implements Tx {
     };
     const at = version.known ? ['', version.value] : [holeOf(version), ''];
     this.write('clog', this.k.changelog, ...at, ...payloadPieces(ts, op, mutations, holeOf));
+  }
+
+  // ---- scans (scan.ts): plain reads, never checks ----
+
+  scanInodes(cursor: string | undefined, limit: number): Promise<ScanPage<InodeRow>> {
+    return scans.scanInodes(this.c, cursor, limit);
+  }
+
+  scanEntries(cursor: string | undefined, limit: number): Promise<ScanPage<EntryRow>> {
+    return scans.scanEntries(this.c, cursor, limit);
+  }
+
+  scanChunks(cursor: string | undefined, limit: number): Promise<ScanPage<ChunkRow>> {
+    return scans.scanChunks(this.c, cursor, limit);
+  }
+
+  scanSliceRefs(cursor: string | undefined, limit: number): Promise<ScanPage<SliceRefRow>> {
+    return scans.scanSliceRefs(this.c, cursor, limit);
+  }
+
+  scanSymlinks(cursor: string | undefined, limit: number): Promise<ScanPage<SymlinkRow>> {
+    return scans.scanSymlinks(this.c, cursor, limit);
+  }
+
+  scanXattrs(cursor: string | undefined, limit: number): Promise<ScanPage<XattrRow>> {
+    return scans.scanXattrs(this.c, cursor, limit);
+  }
+
+  scanParents(cursor: string | undefined, limit: number): Promise<ScanPage<ParentRow>> {
+    return scans.scanParents(this.c, cursor, limit);
   }
 }

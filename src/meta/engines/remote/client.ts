@@ -7,6 +7,7 @@ import { FsError } from '../../../errors.js';
 import type { Meta } from '../../interface.js';
 import { registerMeta } from '../../registry.js';
 import type { Attr, Context, Format } from '../../types.js';
+import { scanMethods, type PageReader } from '../../scan.js';
 import { decode, encode } from './codec.js';
 
 /** Calls that may drop the last link of an inode: the server must have seen this client's opens first. */
@@ -65,7 +66,10 @@ class RemoteClient {
 
 function remoteMeta(url: URL, raw: string): Meta {
   const c = new RemoteClient(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port || 9567), raw);
+  // Scans walk here, one request per page: a generator cannot cross the wire, a page can.
+  const pages = ((kind, cursor, limit) => c.call('scanPage', [kind, cursor, limit])) as PageReader;
   const local: Record<string, unknown> = {
+    ...scanMethods(pages),
     url: raw,
     engine: 'remote',
     newSession: async (info: unknown) => (c.sid = (await c.call('newSession', [info])) as number),

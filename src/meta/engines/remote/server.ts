@@ -15,7 +15,7 @@ const CALLABLE = new Set([
   'rmdir', 'rename', 'readdir', 'resolve', 'open', 'release', 'readChunk', 'newSliceId', 'writeSlice', 'truncate',
   'fallocate', 'copyFileRange', 'replaceSlices', 'listFragmentedChunks', 'getxattr', 'listxattr', 'setxattr', 'removexattr',
   'flock', 'getlk', 'setlk', 'getCounter', 'currentVersion', 'readChangelog', 'trimChangelog', 'applyChangeRecord',
-  'exportSnapshot', 'importSnapshot', 'processDeletedFiles', 'pendingDeletedSlices', 'ackDeletedSlices',
+  'exportSnapshot', 'importSnapshot', 'scanPage', 'processDeletedFiles', 'pendingDeletedSlices', 'ackDeletedSlices',
 ]);
 
 const IDLE_MS = 10 * 60_000;

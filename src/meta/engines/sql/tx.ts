@@ -5,6 +5,8 @@ import type { FlockRow, PlockRow, Tx } from '../../tx.js';
 import type { Attr, DeletedSlice, Entry, FileType, Format, SessionInfo, Slice } from '../../types.js';
 import type { Dialect, Row, SqlConn } from './dialect.js';
 import { ATTR_COLUMNS } from './schema.js';
+import { SqlScans } from './scan.js';
+import type { ChunkRow, EntryRow, InodeRow, ParentRow, ScanPage, SliceRefRow, SymlinkRow, XattrRow } from '../../scan.js';
 
 const NODE_COLS = ['inode', ...ATTR_COLUMNS];
 
@@ -77,9 +79,11 @@ export class SqlStatements {
 
 export class SqlTx implements Tx {
   private readonly t: (name: string) => string;
+  private readonly scans: SqlScans;
 
   constructor(private readonly c: SqlConn, private readonly s: SqlStatements) {
     this.t = s.t;
+    this.scans = new SqlScans(c, s.t);
   }
 
   private async all(sql: string, ...params: unknown[]): Promise<Row[]> {
@@ -383,5 +387,35 @@ export class SqlTx implements Tx {
   async appendChangelog(version: Assigned, op: string, ts: number, mutations: readonly RecordedMutation[]): Promise<void> {
     const record = JSON.stringify(mutations);
     await this.blind(`INSERT INTO ${this.t('changelog')} (version, ts, op, record) VALUES (?, ?, ?, ?)`, version.value, ts, op, record);
+  }
+
+  // ---- scans (scan.ts) ----
+
+  scanInodes(cursor: string | undefined, limit: number): Promise<ScanPage<InodeRow>> {
+    return this.scans.inodes(cursor, limit);
+  }
+
+  scanEntries(cursor: string | undefined, limit: number): Promise<ScanPage<EntryRow>> {
+    return this.scans.entries(cursor, limit);
+  }
+
+  scanChunks(cursor: string | undefined, limit: number): Promise<ScanPage<ChunkRow>> {
+    return this.scans.chunks(cursor, limit);
+  }
+
+  scanSliceRefs(cursor: string | undefined, limit: number): Promise<ScanPage<SliceRefRow>> {
+    return this.scans.sliceRefs(cursor, limit);
+  }
+
+  scanSymlinks(cursor: string | undefined, limit: number): Promise<ScanPage<SymlinkRow>> {
+    return this.scans.symlinks(cursor, limit);
+  }
+
+  scanXattrs(cursor: string | undefined, limit: number): Promise<ScanPage<XattrRow>> {
+    return this.scans.xattrs(cursor, limit);
+  }
+
+  scanParents(cursor: string | undefined, limit: number): Promise<ScanPage<ParentRow>> {
+    return this.scans.parents(cursor, limit);
   }
 }
