@@ -11,7 +11,7 @@ import { CachedObjectStore } from '../src/cache/index.js';
 import { planWarmup } from '../src/cache/warmup.js';
 import type { Volume } from '../src/sdk/index.js';
 import { cacheServe, newProbe, until, type Server } from './helpers/cache.js';
-import { tempVolume, type TempVolume } from './helpers/volume.js';
+import { tempVolume, type TempVolume, vfsOf } from './helpers/volume.js';
 
 const dirs: string[] = [];
 const vols: TempVolume[] = [];
@@ -32,7 +32,7 @@ async function tempDir(): Promise<string> {
 }
 
 function cacheOf(v: Volume): CachedObjectStore {
-  const c = CachedObjectStore.of(v.vfs.store.objects);
+  const c = CachedObjectStore.of(vfsOf(v).store.objects);
   if (!c) throw new Error('no cache in the store stack');
   return c;
 }

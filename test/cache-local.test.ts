@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import { CachedObjectStore, DiskCache, MemoryCache } from '../src/cache/index.js';
 import type { Volume } from '../src/sdk/index.js';
 import { newProbe } from './helpers/cache.js';
-import { tempVolume, type TempVolume } from './helpers/volume.js';
+import { tempVolume, type TempVolume, vfsOf } from './helpers/volume.js';
 
 const dirs: string[] = [];
 const vols: TempVolume[] = [];
@@ -27,7 +27,7 @@ async function tempDir(): Promise<string> {
 
 /** The CachedObjectStore inside a volume's store stack (transforms may wrap it). */
 export function cacheOf(v: Volume): CachedObjectStore {
-  const c = CachedObjectStore.of(v.vfs.store.objects);
+  const c = CachedObjectStore.of(vfsOf(v).store.objects);
   if (!c) throw new Error('no cache in the store stack');
   return c;
 }
@@ -237,7 +237,7 @@ describe('caches in a volume', () => {
 
   it('leaves the object store alone when no cache option is given', async () => {
     const { t } = await setup();
-    assert.equal(t.v.vfs.store.objects instanceof CachedObjectStore, false);
+    assert.equal(vfsOf(t.v).store.objects instanceof CachedObjectStore, false);
     const m = await t.open({ memoryCacheSize: 1 << 20, backgroundJobs: false });
     assert.ok(cacheOf(m).memory);
     assert.equal(cacheOf(m).disk, undefined);

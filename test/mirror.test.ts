@@ -10,7 +10,7 @@ import { openMeta } from '../src/meta/index.js';
 import { createMirror, Replicator } from '../src/mirror/index.js';
 import { Volume } from '../src/sdk/index.js';
 import { describeTree, mirrorTree, workload } from './helpers/tree.js';
-import { tempVolume, type TempVolume } from './helpers/volume.js';
+import { tempVolume, type TempVolume, metaOf } from './helpers/volume.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
@@ -21,7 +21,7 @@ function startReplicator(mirrorUrl: string): ChildProcess {
 async function caughtUp(source: Volume, mirrorUrl: string): Promise<void> {
   const m = await openMeta(mirrorUrl);
   try {
-    const target = await source.meta.currentVersion();
+    const target = await metaOf(source).currentVersion();
     for (let i = 0; (await m.getCounter('appliedVersion')) < target; i++) {
       if (i > 3000) assert.fail(`mirror did not reach version ${target}`);
       await new Promise((res) => setTimeout(res, 10));

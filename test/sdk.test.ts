@@ -14,7 +14,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { FsError, Volume, constants, type Stats } from '../src/sdk/index.js';
-import { tempVolume, type TempVolume } from './helpers/volume.js';
+import { tempVolume, vfsOf, type TempVolume } from './helpers/volume.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -613,7 +613,7 @@ describe('sdk: attributes', () => {
 
   it('a client that holds an inode\'s attributes answers "no such xattr" without asking the metadata', async () => {
     await vol.writeFile('/xq', 'x');
-    const meta = vol.vfs.meta;
+    const meta = vfsOf(vol).meta;
     const real = meta.getxattr.bind(meta);
     let asked = 0;
     meta.getxattr = (...a) => (asked++, real(...a));
@@ -1148,5 +1148,25 @@ describe('sdk: several clients on one volume', () => {
     await new Promise((r) => setTimeout(r, 1100));
     await rejectsCode(c.stat('/two/cached'), 'ENOENT');
     await c.close();
+  });
+});
+
+describe('sdk: the package surface', () => {
+  it('exports the node:fs/promises-shaped API and none of the layers under it', async () => {
+    const pkg = (await import('../src/sdk/index.js')) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(pkg).sort(), ['Dirent', 'FsError', 'Stats', 'Volume', 'constants', 'isFsError']);
+    // FileHandle is a type only: handles come from Volume.open, as in node:fs/promises.
+    assert.equal(pkg.FileHandle, undefined);
+  });
+
+  it('a Volume shows no client internals (vfs, ctx, meta, format, inode-level entries)', async () => {
+    const t = await tempVolume();
+    try {
+      const v = t.v as unknown as Record<string, unknown>;
+      for (const name of ['vfs', 'ctx', 'meta', 'format', 'entries']) assert.equal(v[name], undefined, name);
+      assert.deepEqual(Object.keys(t.v), ['dev']);
+    } finally {
+      await t.cleanup();
+    }
   });
 });

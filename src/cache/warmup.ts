@@ -4,7 +4,7 @@
 // makes a warm-up idempotent and an interrupted one resumable.
 import { blockKey, blockLength, buildSliceMap, forEachLimited } from '../chunk/index.js';
 import { CHUNK_SIZE, TYPE_DIRECTORY, TYPE_FILE } from '../meta/types.js';
-import type { Volume } from '../sdk/volume.js';
+import { volumeView, type Volume } from '../sdk/volume.js';
 import type { CachedObjectStore } from './store.js';
 
 export interface WarmBlock {
@@ -25,19 +25,20 @@ export interface WarmPlan {
 export async function planWarmup(vol: Volume, paths: string[]): Promise<WarmPlan> {
   const plan: WarmPlan = { files: [], blocks: [], bytes: 0 };
   const seen = new Set<string>();
-  const bs = vol.format.blockSize;
+  const view = volumeView(vol);
+  const bs = view.format.blockSize;
   const addFile = async (path: string, ino: number, length: number) => {
     const file = plan.files.length;
     plan.files.push(path);
     for (let indx = 0; indx * CHUNK_SIZE < length; indx++) {
-      const slices = await vol.meta.readChunk(vol.ctx, ino, indx);
+      const slices = await view.vfs.meta.readChunk(view.ctx, ino, indx);
       for (const s of buildSliceMap(slices)) {
         if (s.id === 0 || s.len <= 0) continue;
         const first = Math.floor(s.off / bs);
         const last = Math.floor((s.off + s.len - 1) / bs);
         for (let b = first; b <= last; b++) {
           const size = blockLength(s.size, bs, b);
-          const key = blockKey(vol.format.name, s.id, b, size);
+          const key = blockKey(view.format.name, s.id, b, size);
           if (seen.has(key)) continue;
           seen.add(key);
           plan.blocks.push({ key, size, file });

@@ -55,9 +55,11 @@ const command: Command = {
       const { openRawVolumeObjects } = await import('../../vfs/storage.js');
       const { openCachedStore } = await import('../../cache/options.js');
       const { planWarmup, runWarmup } = await import('../../cache/warmup.js');
+      const { volumeView } = await import('../../sdk/volume.js');
+      const { format } = volumeView(vol);
       const plan = await planWarmup(vol, paths);
       // A cache stack of its own over the raw store (all shards): blocks are cached as stored, no keys needed.
-      const store = await openCachedStore(vol.format, await openRawVolumeObjects(vol.format), {
+      const store = await openCachedStore(format, await openRawVolumeObjects(format), {
         memoryCacheSize: 0,
         cacheDir: cacheGroup ? undefined : cacheDir,
         cacheSize: cacheSize === undefined ? undefined : parseSize('--cache-size', cacheSize),
