@@ -1095,6 +1095,15 @@ describe('sdk: errors', () => {
   });
 });
 
+describe('sdk: error codes', () => {
+  it('every code FerryFS raises has its description (a too-big xattr says E2BIG: argument list too long)', async () => {
+    await vol.writeFile('/big-xattr', '');
+    const e = await rejectsCode(vol.setxattr('/big-xattr', 'user.big', Buffer.alloc(65537)), 'E2BIG');
+    assert.equal(e.errno, -7);
+    assert.equal(e.message, "E2BIG: argument list too long, setxattr '/big-xattr'");
+  });
+});
+
 describe('sdk: errors of copyFile', () => {
   it(
     "copyFile errors say syscall 'copyfile', path = source and dest = destination, like node:fs",

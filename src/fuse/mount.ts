@@ -4,7 +4,7 @@
 import { stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { fsErr } from '../errors.js';
+import { errnoCode, fsErr } from '../errors.js';
 import { MirrorMeta, openVolumeMeta } from '../mirror/index.js';
 import '../object/index.js'; // registers the object store schemes
 import { rootContext, type Format } from '../meta/types.js';
@@ -70,7 +70,7 @@ export async function mountVolume(metaUrl: string, mountpoint: string, opts: Mou
     await unmountFuse(mp, { force: true });
   }
   const st = await stat(mp).catch((e: NodeJS.ErrnoException) => {
-    throw fsErr(e.code ?? 'ENOENT', `mount point ${mp}: ${e.code === 'ENOENT' ? 'no such directory' : e.message}`);
+    throw fsErr(errnoCode(e.code ?? 'ENOENT'), `mount point ${mp}: ${e.code === 'ENOENT' ? 'no such directory' : e.message}`);
   });
   if (!st.isDirectory()) throw fsErr('ENOTDIR', `mount point ${mp} is not a directory`);
 
