@@ -14,7 +14,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { FsError, Volume, constants, type Stats } from '../src/sdk/index.js';
-import { tempVolume, vfsOf, type TempVolume } from './helpers/volume.js';
+import { metaOf, tempVolume, vfsOf, type TempVolume } from './helpers/volume.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -1177,5 +1177,14 @@ describe('sdk: the package surface', () => {
     } finally {
       await t.cleanup();
     }
+  });
+});
+
+describe('sdk: sessions', () => {
+  it("a client's session records the FerryFS version it runs", async () => {
+    const pkg = JSON.parse(await fsp.readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const sessions = await metaOf(vol).listSessions();
+    assert.ok(sessions.length > 0);
+    for (const s of sessions) assert.equal(s.version, pkg.version);
   });
 });

@@ -2,6 +2,7 @@
 // record, the volume format, counters, id allocation and client sessions.
 import { hostname } from 'node:os';
 import { FsError, fsErr } from '../../errors.js';
+import { FERRY_VERSION } from '../../version.js';
 import { applyMutation, recordingTx } from '../changelog.js';
 import type { Engine, Tx } from '../tx.js';
 import {
@@ -249,7 +250,7 @@ export class MetaCore {
         hostname: info.hostname ?? hostname(),
         pid: info.pid ?? process.pid,
         mountPoint: info.mountPoint ?? '',
-        version: info.version ?? '',
+        version: info.version ?? FERRY_VERSION,
         startedAt: info.startedAt ?? new Date().toISOString(),
         heartbeat: Date.now(),
       });
