@@ -42,8 +42,6 @@ export const OP_NAMES: string[] = Object.entries(OP)
   .sort((a, b) => a[1] - b[1])
   .map(([k]) => k.toLowerCase());
 
-// fuse_file_info bits for replyOpen/replyCreate.
-export const OPEN_DIRECT_IO = 1;
+// fuse_file_info bits for replyOpen/replyCreate (the addon also maps 1 direct_io, 4 nonseekable, 8 cache_readdir;
+// nothing sets them yet).
 export const OPEN_KEEP_CACHE = 2;
-export const OPEN_NONSEEKABLE = 4;
-export const OPEN_CACHE_DIR = 8;

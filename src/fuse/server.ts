@@ -17,36 +17,20 @@ import {
   SET_MTIME_NOW,
   SET_SIZE,
   SET_UID,
-  TYPE_BLOCKDEV,
-  TYPE_CHARDEV,
   TYPE_DIRECTORY,
-  TYPE_FIFO,
   TYPE_FILE,
-  TYPE_SOCKET,
-  TYPE_SYMLINK,
   ROOT_INODE,
   type Attr,
   type Context,
   type Entry,
-  type FileType,
 } from '../meta/types.js';
 import { O_EXCL, canWrite } from '../vfs/flags.js';
+import { IFMT, S_IFMT, TYPE_OF_IFMT } from '../vfs/stat.js';
 import type { VFS } from '../vfs/vfs.js';
 import type { Dispatcher, FuseAddon, ReqHandle } from './addon.js';
 import { OP, OPEN_KEEP_CACHE, OP_NAMES } from './ops.js';
 import { RootMap } from './subdir.js';
 
-const S_IFMT = 0o170000;
-const IFMT: Record<number, number> = {
-  [TYPE_FILE]: 0o100000,
-  [TYPE_DIRECTORY]: 0o040000,
-  [TYPE_SYMLINK]: 0o120000,
-  [TYPE_FIFO]: 0o010000,
-  [TYPE_BLOCKDEV]: 0o060000,
-  [TYPE_CHARDEV]: 0o020000,
-  [TYPE_SOCKET]: 0o140000,
-};
-const TYPE_OF_IFMT: Record<number, FileType> = Object.fromEntries(Object.entries(IFMT).map(([t, m]) => [m, Number(t) as FileType]));
 const MAX_END = Number.MAX_SAFE_INTEGER;
 const SET_KNOWN = 0x1ff | (1 << 10);
 const DIR_PAGE = 4096;
