@@ -10,7 +10,8 @@ import { after, describe, it } from 'node:test';
 import { CachedObjectStore } from '../src/cache/index.js';
 import { planWarmup } from '../src/cache/warmup.js';
 import type { Volume } from '../src/sdk/index.js';
-import { cacheServe, newProbe, until, type Server } from './helpers/cache.js';
+import { cacheServe, newProbe, type Server } from './helpers/cache.js';
+import { until } from './helpers/wait.js';
 import { tempVolume, type TempVolume, vfsOf } from './helpers/volume.js';
 
 const dirs: string[] = [];

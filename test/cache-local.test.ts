@@ -11,6 +11,7 @@ import { CachedObjectStore, DiskCache, MemoryCache } from '../src/cache/index.js
 import type { Volume } from '../src/sdk/index.js';
 import { newProbe } from './helpers/cache.js';
 import { tempVolume, type TempVolume, vfsOf } from './helpers/volume.js';
+import { sleep } from './helpers/wait.js';
 
 const dirs: string[] = [];
 const vols: TempVolume[] = [];
@@ -87,7 +88,7 @@ describe('disk cache', () => {
       const k = `vol/chunks/0/0/${i}_0_2000`;
       blocks.set(k, randomBytes(2000));
       await c.put(k, blocks.get(k)!);
-      await new Promise((r) => setTimeout(r, 15)); // distinct mtimes
+      await sleep(15); // distinct mtimes
     }
     await c.close();
     // A write that a crash interrupted leaves a temp file behind.

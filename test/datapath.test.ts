@@ -8,36 +8,12 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { CHUNK_SIZE, rootContext as rootCtx } from '../src/meta/types.js';
 import type { FileHandle, Volume } from '../src/sdk/index.js';
 import { tempVolume, type TempVolume, metaOf, vfsOf } from './helpers/volume.js';
+import { prng } from './helpers/random.js';
+import { sleep } from './helpers/wait.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const BS = 64 * KiB;
-
-/** xorshift32: small, fast, seedable. */
-function prng(seed: number) {
-  let x = seed >>> 0 || 0x9e3779b9;
-  const next = (): number => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-  return {
-    next,
-    /** 0 <= n < max */
-    int: (max: number): number => (max <= 0 ? 0 : Math.floor((next() / 0x100000000) * max)),
-    chance: (p: number): boolean => next() / 0x100000000 < p,
-    bytes(n: number): Buffer {
-      const b = Buffer.allocUnsafe(n);
-      let i = 0;
-      for (; i + 4 <= n; i += 4) b.writeUInt32LE(next(), i);
-      for (; i < n; i++) b[i] = next() & 0xff;
-      return b;
-    },
-  };
-}
 
 const baseSeed = process.env.FERRY_SEED ? Number(process.env.FERRY_SEED) : Math.floor(Math.random() * 2 ** 31);
 
@@ -395,7 +371,7 @@ describe('data path through the SDK', () => {
           await w.write(expected(written, n), 0, n, written);
           written += n;
           if (r.chance(0.1)) await w.sync();
-          if (r.chance(0.3)) await new Promise((res) => setTimeout(res, 1));
+          if (r.chance(0.3)) await sleep(1);
         }
         await w.close();
       } finally {
@@ -431,7 +407,7 @@ describe('data path through the SDK', () => {
           const got = await readAt(fh, off, len);
           sameBytes(got, expected(off, got.length), `reader ${id}: ${off}+${len} (seed ${seed})`);
           n++;
-          await new Promise((res) => setTimeout(res, rr.int(2)));
+          await sleep(rr.int(2));
         }
       } finally {
         await fh.close();

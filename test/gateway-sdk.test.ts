@@ -35,6 +35,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { chunkSignature } from '../src/gateway/sigv4.js';
 import { ALICE, BOB, ROOT_KEY, startGateway, type TestGateway } from './helpers/gateway.js';
 import { metaOf } from './helpers/volume.js';
+import { sleep } from './helpers/wait.js';
 
 const MiB = 1 << 20;
 
@@ -713,7 +714,7 @@ describe('S3 gateway options', () => {
     try {
       const carol = { accessKey: 'CAROLKEY', secret: 'carol-secret-0123456789', uid: 1003, gid: 1003 };
       assert.equal(await s3code(g.client(carol).send(new ListBucketsCommand({}))), 'InvalidAccessKeyId');
-      await new Promise((r) => setTimeout(r, 1100));
+      await sleep(1100);
       const { addKey } = await import('../src/gateway/keys.js');
       await addKey(metaOf(g.t.v), carol.accessKey, { secret: carol.secret, uid: carol.uid, gid: carol.gid, created: new Date().toISOString() });
       await g.client(carol).send(new ListBucketsCommand({}));

@@ -16,9 +16,9 @@ import { FallbackStore } from '../src/object/index.js';
 import { Volume } from '../src/sdk/index.js';
 import { describeTree, mirrorTree, workload } from './helpers/tree.js';
 import { tempVolume, type TempVolume, metaOf, vfsOf } from './helpers/volume.js';
+import { sleep } from './helpers/wait.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function runMirror(mirrorUrl: string, ...extra: string[]): ChildProcess & { stderrText: () => string } {
   const p = spawn(process.execPath, [CLI, 'mirror', 'run', ...extra, mirrorUrl], { stdio: ['ignore', 'ignore', 'pipe'] });

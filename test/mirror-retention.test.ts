@@ -11,9 +11,9 @@ import { createMirror, mirrorsOf, parseDuration, Replicator } from '../src/mirro
 import { Volume } from '../src/sdk/index.js';
 import { describeTree, mirrorTree, workload } from './helpers/tree.js';
 import { tempVolume, type TempVolume, metaOf, vfsOf } from './helpers/volume.js';
+import { sleep } from './helpers/wait.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function ferry(...args: string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, FERRY_DEBUG: '' } });

@@ -15,6 +15,7 @@ import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { FsError, Volume, constants, type Stats } from '../src/sdk/index.js';
 import { metaOf, tempVolume, vfsOf, type TempVolume } from './helpers/volume.js';
+import { sleep } from './helpers/wait.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -960,7 +961,7 @@ describe('sdk: permissions', () => {
     await rejectsCode(user.utimes('/perm/public', 1, 1), 'EPERM');
     // root lifts the restriction; the user sees it (after the attribute cache expires)
     await vol.chmod('/perm/private', 0o755);
-    await new Promise((r) => setTimeout(r, 1100));
+    await sleep(1100);
     assert.equal(await user.readFile('/perm/private/secret', 'utf8'), 's');
   });
 });
@@ -1151,10 +1152,10 @@ describe('sdk: several clients on one volume', () => {
     await c.writeFile('/two/cached', 'v1');
     assert.equal(await c.readFile('/two/cached', 'utf8'), 'v1');
     await a.writeFile('/two/cached', 'version2');
-    await new Promise((r) => setTimeout(r, 1100));
+    await sleep(1100);
     assert.equal(await c.readFile('/two/cached', 'utf8'), 'version2');
     await a.unlink('/two/cached');
-    await new Promise((r) => setTimeout(r, 1100));
+    await sleep(1100);
     await rejectsCode(c.stat('/two/cached'), 'ENOENT');
     await c.close();
   });

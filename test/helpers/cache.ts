@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { openObjectStore, registerObjectStore, type ObjectStore } from '../../src/object/index.js';
+import { sleep } from './wait.js';
 
 export interface Probe {
   /** The store every probe://ID opens wrap. */
@@ -37,8 +38,6 @@ export function newProbe(id: string, inner: string, o: Partial<Pick<Probe, 'late
   probes.set(id, p);
   return p;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function register(): void {
   if (registered) return;
@@ -144,11 +143,3 @@ export async function cacheServe(metaUrl: string, args: string[]): Promise<Serve
   };
 }
 
-/** Polls `cond` until it holds (or throws after `ms`): for conditions that come true by themselves. */
-export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
