@@ -8,10 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CachedObjectStore } from '../src/cache/index.js';
+import { volumeView } from '../src/sdk/volume.js';
 import { planWarmup } from '../src/vfs/warmup.js';
 import type { Volume } from '../src/sdk/index.js';
-import { cacheOf, cacheServe, newProbe, until, type Server } from './helpers/cache.js';
-import { tempVolume, type TempVolume } from './helpers/volume.js';
+import { cacheOf, cacheServe, newProbe, type Server } from './helpers/cache.js';
+import { until } from './helpers/wait.js';
+import { tempVolume, type TempVolume, vfsOf } from './helpers/volume.js';
 
 const dirs: string[] = [];
 const vols: TempVolume[] = [];
@@ -166,7 +168,7 @@ describe('a client that is stalled itself', () => {
       backgroundJobs: false,
     });
     const g = cacheOf(c).group!;
-    const { key } = (await planWarmup(t.v.meta, t.v.vfs.store, t.v.ctx, ['/m.bin'])).blocks[0]!;
+    const { key } = (await planWarmup(vfsOf(t.v).meta, vfsOf(t.v).store, volumeView(t.v).ctx, ['/m.bin'])).blocks[0]!;
     assert.deepEqual(await g.fetch(key), data, 'the member holds the block now');
     const answer = g.fetch(key);
     await new Promise((r) => setImmediate(r)); // the request is on the wire

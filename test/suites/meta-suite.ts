@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from '../helpers/wait.js';
 import { FsError } from '../../src/errors.js';
 import { openMeta } from '../../src/meta/index.js';
 import { newFormat } from '../../src/meta/format.js';

@@ -4,6 +4,7 @@ import { fsErr } from '../../errors.js';
 import { checkAccess } from '../access.js';
 import { align4k, setCtime, stamp, touch, type Stamp } from '../attrs.js';
 import type { Guard, Target } from '../policy/index.js';
+import { O_ACCMODE, O_APPEND, O_RDWR, O_TRUNC, O_WRONLY } from '../open-flags.js';
 import { clipSlice } from '../slices.js';
 import type { Tx } from '../tx.js';
 import {
@@ -24,10 +25,6 @@ import {
 } from '../types.js';
 import { NamespaceOps } from './namespace.js';
 
-const O_ACCMODE = 3;
-const O_WRONLY = 1;
-const O_RDWR = 2;
-const O_TRUNC = 0o1000;
 
 /** Calls fn for each chunk piece of [off, off+len): chunk index, position in chunk, length. */
 function eachChunk(off: number, len: number, fn: (indx: number, pos: number, n: number, done: number) => void): void {
