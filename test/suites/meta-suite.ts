@@ -474,6 +474,17 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
         assert.equal((await v.m.setattr(userContext(0, 0), f, SET_UID, { uid: bob.uid })).attr.uid, bob.uid, 'root may');
       });
 
+      it('chmod by a non-root owner keeps the sticky bit on a file, as Linux does', async () => {
+        const d = await v.scratch();
+        const f = await v.mkfile(d, 'f');
+        await v.chown(f, alice.uid, 3000);
+        const r = await v.m.setattr(alice, f, SET_MODE, { mode: 0o1755 });
+        assert.equal(r.attr.mode & 0o7777, 0o1755, `mode ${r.attr.mode.toString(8)}`);
+        assert.equal((await v.attr(f)).mode & 0o7777, 0o1755);
+        const g = await v.m.setattr(alice, f, SET_MODE, { mode: 0o3755 });
+        assert.equal(g.attr.mode & 0o7777, 0o1755, 'setgid for a group she is not in is still dropped');
+      });
+
       it('chown by a non-root user clears setuid and setgid', async () => {
         const d = await v.scratch();
         const f = await v.mkfile(d, 'f');
