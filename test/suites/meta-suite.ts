@@ -9,6 +9,7 @@ import { FsError } from '../../src/errors.js';
 import { openMeta } from '../../src/meta/index.js';
 import type { Meta } from '../../src/meta/interface.js';
 import {
+  AT_END,
   CHUNK_SIZE,
   FALLOC_KEEP_SIZE,
   FALLOC_PUNCH_HOLE,
@@ -1097,6 +1098,27 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
         assert.ok(!(await v.m.listFragmentedChunks(5, 1000)).some((c) => c.ino === f));
       });
 
+      it('writeSlice AT_END lands at the length, split at a chunk boundary; its slice is freed once', async () => {
+        const d = await v.scratch();
+        const f = await v.mkfile(d, 'f');
+        const a = await v.m.newSliceId();
+        const r1 = await v.m.writeSlice(ROOT, f, 7, AT_END, { id: a, size: 1000, off: 0, len: 1000 });
+        assert.equal(r1.attr.length, 1000, 'indx is ignored: the first append starts at 0');
+        await v.m.truncate(ROOT, f, CHUNK_SIZE - 100);
+        const b = await v.m.newSliceId();
+        const r2 = await v.m.writeSlice(ROOT, f, 0, AT_END, { id: b, size: 300, off: 0, len: 300 });
+        assert.equal(r2.attr.length, CHUNK_SIZE + 200);
+        assert.equal(r2.sliceCount, 1, 'the count of the chunk it ends in');
+        assert.deepEqual(await fileBytes(v.m, f, [999, 1000, CHUNK_SIZE - 101, CHUNK_SIZE - 100, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 199]), [
+          `${a}@999`, 'hole', 'hole', `${b}@0`, `${b}@99`, `${b}@100`, `${b}@299`,
+        ]);
+        await expectCode(v.m.writeSlice(ROOT, f, 0, AT_END, { id: b, size: CHUNK_SIZE + 1, off: 0, len: CHUNK_SIZE + 1 }), 'EINVAL');
+        await v.m.unlink(ROOT, d, 'f');
+        const pending = await v.drainDeleted();
+        assert.equal(pending.filter((id) => id === b).length, 1, 'both pieces released, the slice queued once');
+        assert.ok(pending.includes(a));
+      });
+
       it('shared slices are freed only when the last file using them goes', async () => {
         const d = await v.scratch();
         const src = await v.mkfile(d, 'src');
@@ -1680,6 +1702,31 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
           const f = await v.mkfile(d, `f${i}`);
           await Promise.all([codeOf(v.m.unlink(ROOT, d, `f${i}`)), codeOf(second.m.link(ROOT, f, d, `g${i}`))]);
         }
+        await v.invariants();
+      });
+
+      it('appends (writeSlice AT_END) of two clients, 500 each at once, keep every byte', async () => {
+        const d = await v.scratch();
+        const f = await v.mkfile(d, 'log');
+        const append = async (m: Meta, n: number) => {
+          const ids: number[] = [];
+          for (let i = 0; i < n; i++) {
+            const id = await m.newSliceId();
+            ids.push(id);
+            await m.writeSlice(ROOT, f, 0, AT_END, { id, size: 8, off: 0, len: 8 });
+          }
+          return ids;
+        };
+        const [one, two] = await Promise.all([append(v.m, 500), append(second.m, 500)]);
+        assert.equal((await v.attr(f)).length, 8000);
+        const segs = visible(await v.m.readChunk(ROOT, f, 0));
+        const seen = new Map(segs.map((g) => [g.id, g]));
+        for (const id of [...one!, ...two!]) {
+          const g = seen.get(id);
+          assert.ok(g && g.end - g.start === 8 && g.off === 0, `slice ${id} whole: ${JSON.stringify(g)}`);
+        }
+        assert.equal(segs.length, 1000, 'no slice overwrote another');
+        assert.equal(segs.reduce((n, g) => n + (g.end - g.start), 0), 8000);
         await v.invariants();
       });
 
