@@ -34,7 +34,7 @@ const command: Command = {
       capacity: { type: 'string', arg: 'SIZE', help: 'volume capacity such as 100G, 0 = unlimited (default 0)' },
       inodes: { type: 'string', arg: 'N', help: 'maximum number of files, 0 = unlimited (default 0)' },
       compress: { type: 'string', arg: 'ALGO', help: `block compression: ${COMPRESSIONS.join(', ')} (default none)` },
-      hash: { type: 'string', arg: 'ALGO', help: `block checksum: ${HASHES.join(', ')} (default none); corrupted blocks fail with EIO` },
+      hash: { type: 'string', arg: 'ALGO', help: `block checksum verified on every read: ${HASHES.join(', ')} (default crc32c; none is unsafe: a corrupted block is read as wrong data)` },
       'encrypt-key-file': { type: 'string', arg: 'FILE', help: 'encrypt blocks (AES-256-GCM) with a data key wrapped by this key file; with --force on an encrypted volume: rotate to this key' },
       'encrypt-passphrase-env': { type: 'string', arg: 'VAR', help: 'like --encrypt-key-file, with the passphrase in environment variable VAR (scrypt)' },
       shards: { type: 'string', arg: 'N', help: "spread blocks over N prefixes, or N buckets/directories with '%d' in --storage (default 1)" },
@@ -142,7 +142,8 @@ const command: Command = {
         inodes: given.inodes ?? old?.inodes ?? 0,
         metaVersion: old?.metaVersion ?? 1,
         createdAt: old?.createdAt ?? new Date().toISOString(),
-        checksum: hash ?? (old?.checksum as string | undefined) ?? 'none',
+        // New volumes verify every block by default; an existing one keeps what it has (absent = none).
+        checksum: hash ?? (old ? ((old.checksum as string | undefined) ?? 'none') : transforms.DEFAULT_CHECKSUM),
         shards: shards ?? (old?.shards as number | undefined) ?? 1,
         ...(encryption ? { encryption } : {}),
         ...(accessKey !== undefined ? { accessKey, secretKey } : old?.accessKey !== undefined ? { accessKey: old.accessKey, secretKey: old.secretKey } : {}),

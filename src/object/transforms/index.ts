@@ -29,6 +29,8 @@ export interface BlockTransforms {
 }
 
 export const CHECKSUMS = ['none', 'crc32c'];
+/** The checksum of a new volume unless it opts out: blocks are verified on every read, so corruption is EIO, never wrong bytes. */
+export const DEFAULT_CHECKSUM = 'crc32c';
 export const MAX_SHARDS = 256;
 
 /** The storage URLs of the shards: '%d' in the URL numbers buckets/directories, else one URL. */
