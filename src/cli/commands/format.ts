@@ -32,7 +32,7 @@ const command: Command = {
       capacity: { type: 'string', arg: 'SIZE', help: 'volume capacity such as 100G, 0 = unlimited (default 0)' },
       inodes: { type: 'string', arg: 'N', help: 'maximum number of files, 0 = unlimited (default 0)' },
       compress: { type: 'string', arg: 'ALGO', help: `block compression: ${COMPRESSIONS.join(', ')} (default none)` },
-      hash: { type: 'string', arg: 'ALGO', help: `block checksum: ${HASHES.join(', ')} (default none); corrupted blocks fail with EIO` },
+      hash: { type: 'string', arg: 'ALGO', help: `block checksum verified on every read: ${HASHES.join(', ')} (default crc32c; none is unsafe: a corrupted block is read as wrong data)` },
       'encrypt-key-file': { type: 'string', arg: 'FILE', help: 'encrypt blocks (AES-256-GCM) with a data key wrapped by this key file; with --force on an encrypted volume: rotate to this key' },
       'encrypt-passphrase-env': { type: 'string', arg: 'VAR', help: 'like --encrypt-key-file, with the passphrase in environment variable VAR (scrypt)' },
       shards: { type: 'string', arg: 'N', help: "spread blocks over N prefixes, or N buckets/directories with '%d' in --storage (default 1)" },
