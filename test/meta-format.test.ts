@@ -56,7 +56,8 @@ function oneLine(e: unknown): string {
 describe('format record versions', () => {
   let t: TempVolume;
   before(async () => {
-    t = await tempVolume();
+    // Version-1 records knew no checksum (none): the blocks written here must read back under one.
+    t = await tempVolume({ format: { checksum: 'none' } });
     await t.v.writeFile('/kept.txt', 'written before the upgrade');
     await t.v.close();
   });
@@ -223,7 +224,7 @@ describe('format changes', () => {
     assert.equal(f.blockSize, 4 << 20);
     assert.equal(f.trashDays, 1);
     assert.equal(f.xattrFlags, true);
-    assert.deepEqual(f.storage, { url: 'mem://x', shards: 1, compression: 'none', checksum: 'none' });
+    assert.deepEqual(f.storage, { url: 'mem://x', shards: 1, compression: 'none', checksum: 'crc32c' });
     assert.match(f.uuid, /^[0-9a-f-]{36}$/);
     assert.throws(() => newFormat({ name: 'vol', storage: 'mem://x', shards: 0 }), /storage\.shards is 0/);
     assert.notEqual(newFormat({ name: 'vol', storage: 'mem://x' }).uuid, f.uuid);
