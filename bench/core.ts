@@ -175,7 +175,9 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const notes: string[] = [];
   try {
-    tv = await tempVolume({ parent: o.dir });
+    // FERRY_BENCH_CHECKSUM=none compares with runs from before checksums were on by default.
+    const checksum = process.env.FERRY_BENCH_CHECKSUM;
+    tv = await tempVolume({ parent: o.dir, ...(checksum ? { format: { checksum } } : {}) });
     const v: Volume = tv.v;
     const ferry: Side = { fs: v as unknown as Side['fs'], p: (r) => '/' + r };
     const local: Side = { fs: fsp as unknown as Side['fs'], p: (r) => join(localDir, r) };

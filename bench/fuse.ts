@@ -89,7 +89,7 @@ let remote: { proxy: ThrottleProxy; endpoint: string } | undefined;
 
 /** A FerryFS volume on the local disk (file://), or on RGW behind the delaying proxy with --remote-ms. */
 async function benchVolume() {
-  if (REMOTE_MS <= 0) return formatVolume();
+  if (REMOTE_MS <= 0) return formatVolume({ checksum: process.env.FERRY_BENCH_CHECKSUM });
   if (!remote) {
     await requireRgw();
     const proxy = new ThrottleProxy({ target: RGW_ENDPOINT, delayMs: REMOTE_MS, bandwidth: 0 });
