@@ -10,7 +10,8 @@ import { BodyHasher } from './checksum.js';
 import { fromFsError, s3err } from './errors.js';
 import { cmpKey } from './keyorder.js';
 import { Objects, XATTR_ETAG, mtimeOf, type ObjectMeta } from './objects.js';
-import { bucketNode, parseKey, TMP_DIR, UPLOADS_DIR } from './paths.js';
+import { bucketNode, parseKey, UPLOADS_DIR } from './paths.js';
+import { tempPath, TEMP_MODE } from './temps.js';
 
 const XATTR_UPLOAD = 'user.s3.upload';
 export const MAX_PARTS = 10000;
@@ -205,8 +206,8 @@ export class Multipart {
     const md5s = createHash('md5');
     for (const f of found) md5s.update(Buffer.from(f.etag.slice(0, 32), 'hex'));
     const etag = `${md5s.digest('hex')}-${found.length}`;
-    const tmp = `${TMP_DIR}/.tmp-${randomBytes(8).toString('hex')}`;
-    const out = await vol.open(tmp, 'wx', 0o666).catch(wrap);
+    const tmp = tempPath(vol);
+    const out = await vol.open(tmp, 'wx', TEMP_MODE).catch(wrap);
     try {
       let off = 0;
       for (const f of found) {

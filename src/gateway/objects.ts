@@ -1,7 +1,7 @@
 // Object operations over a Volume view (the caller's uid/gid): every S3 call becomes file-system calls, so
 // POSIX permissions decide. A PUT streams into a hidden temporary file and is renamed into place at the
 // end (an object being written is never visible); ETag and metadata live in xattrs.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { FsError, isFsError } from '../errors.js';
 import { ROOT_INODE, TYPE_DIRECTORY, TYPE_FILE, type Attr } from '../meta/types.js';
 import { FileHandle } from '../sdk/file-handle.js';
@@ -10,6 +10,7 @@ import { O_RDONLY } from '../vfs/flags.js';
 import { BodyHasher } from './checksum.js';
 import { fromFsError, s3err } from './errors.js';
 import { bucketNode, checkBucketName, keyPath, parseKey, TMP_DIR, UPLOADS_DIR, GATEWAY_DIR, walkParts, type Node } from './paths.js';
+import { removeDeadTemps, tempPath, TEMP_MODE } from './temps.js';
 
 export const XATTR_ETAG = 'user.s3.etag';
 export const XATTR_META = 'user.s3.meta';
@@ -60,10 +61,6 @@ function stamp(a: Attr): string {
 /** The ETag of a file never written through S3 (or changed since): stable while the file does not change. */
 function syntheticEtag(ino: number, a: Attr): string {
   return createHash('md5').update(`${ino}:${stamp(a)}`).digest('hex') + '-1';
-}
-
-function reqId(): string {
-  return randomBytes(8).toString('hex');
 }
 
 export class Objects {
@@ -125,6 +122,8 @@ export class Objects {
       // Everyone may create here; the sticky bit keeps users from touching each other's files.
       await root.chmod(d, 0o1777);
     }
+    // Uploads a crashed gateway left half-received would otherwise use space forever.
+    await removeDeadTemps(root);
   }
 
   // ---- buckets ----
@@ -221,10 +220,10 @@ export class Objects {
 
   /** Streams body into a new hidden temp file; returns its path, inode and the body's MD5. Removes it on failure. */
   async receive(vol: Volume, dir: string, body: AsyncIterable<Buffer>, hasher: BodyHasher, expect: number | undefined, verify: () => string): Promise<{ path: string; ino: number; md5: string }> {
-    const path = `${dir}/.tmp-${reqId()}`;
+    const path = tempPath(vol, dir);
     let fh: FileHandle;
     try {
-      fh = await vol.open(path, 'wx', 0o666);
+      fh = await vol.open(path, 'wx', TEMP_MODE);
     } catch (e) {
       if (e instanceof FsError) throw fromFsError(e);
       throw e;
@@ -268,6 +267,10 @@ export class Objects {
     const k = parseKey(key);
     const dest = keyPath(bucket, k.parts);
     try {
+      // The mode an object created in one step would have had (temp files are private while written).
+      await vol.chmod(tmp, 0o666 & ~(vol.ctx.umask ?? 0o022)).catch((e: unknown) => {
+        throw e instanceof FsError ? fromFsError(e) : e;
+      });
       for (let attempt = 0; ; attempt++) {
         await bucketNode(vol, bucket);
         await this.ensureDirs(vol, bucket, k.parts.slice(0, -1));
@@ -410,11 +413,11 @@ export class Objects {
         throw e;
       }
     }
-    const tmp = `${TMP_DIR}/.tmp-${reqId()}`;
+    const tmp = tempPath(vol);
     const s = await this.openRead(vol, info, srcPath);
     let a: Attr;
     try {
-      const d = await vol.open(tmp, 'wx', 0o666).catch((e: unknown) => {
+      const d = await vol.open(tmp, 'wx', TEMP_MODE).catch((e: unknown) => {
         throw e instanceof FsError ? fromFsError(e) : e;
       });
       try {
