@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttps } from 'node:https';
+import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { FsError } from '../errors.js';
@@ -681,6 +682,16 @@ export class Gateway {
     if (range) headers['Content-Range'] = `bytes ${start}-${end}/${info.size}`;
     headers['Content-Length'] = end - start + 1;
     const rs = fh.createReadStream({ start, end, highWaterMark: 1 << 20 });
+    try {
+      // The first piece is read before the status goes out: an unreadable block (missing, corrupt) is an
+      // S3 error naming it, never a 200 cut short.
+      await once(rs, 'readable');
+    } catch (e) {
+      rs.destroy();
+      const why = e instanceof FsError ? e.description : String((e as Error)?.message ?? e);
+      (this.opts.errorLog ?? ((l: string) => process.stderr.write(l + '\n')))(`ferry gateway: request ${c.id} GET ${c.resource}: ${why}`);
+      throw e instanceof FsError && e.code !== 'EIO' ? fromFsError(e) : s3err('InternalError', why);
+    }
     c.res.writeHead(range ? 206 : 200, headers);
     try {
       await pipeline(rs, c.res);
