@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { CachedObjectStore } from '../src/cache/store.js';
 import { Volume, type VolumeOptions } from '../src/sdk/index.js';
+import { volumeView } from '../src/sdk/volume.js';
 
 export interface ReaderJob {
   metaUrl: string;
@@ -54,7 +55,7 @@ async function sequential(v: Volume, job: ReaderJob): Promise<ReaderResult> {
 
 /** The cache layer, wherever it sits in the store stack. */
 function cacheOf(v: Volume): CachedObjectStore | undefined {
-  const c = v.vfs.store.cache;
+  const c = volumeView(v).vfs.store.cache;
   return c instanceof CachedObjectStore ? c : undefined;
 }
 

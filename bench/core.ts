@@ -9,6 +9,7 @@ import { availableParallelism, cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Volume } from '../src/sdk/index.js';
+import { volumeView } from '../src/sdk/volume.js';
 import { tempVolume, type TempVolume } from '../test/helpers/volume.js';
 
 const KiB = 1024;
@@ -181,7 +182,7 @@ async function main(): Promise<void> {
 
     const cpu = cpus()[0]?.model ?? 'unknown cpu';
     console.log(`FerryFS core benchmark — node ${process.version}, ${availableParallelism()} cpus (${cpu.trim()}), ${(totalmem() / GiB).toFixed(1)} GiB RAM, Linux ${release()}`);
-    console.log(`FerryFS: ${tv.url} + file://${tv.blocksDir} (block size ${tv.v.format.blockSize / MiB} MiB); local fs: ${localDir}`);
+    console.log(`FerryFS: ${tv.url} + file://${tv.blocksDir} (block size ${volumeView(tv.v).format.blockSize / MiB} MiB); local fs: ${localDir}`);
     console.log(`big file ${(o.size / MiB).toFixed(0)} MiB in 1 MiB calls; ${o.files} small files of 4 KiB; ${o.files} metadata entries\n`);
 
     // 1. sequential write and read of the big file

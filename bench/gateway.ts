@@ -13,6 +13,7 @@ import { availableParallelism, cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { addKey } from '../src/gateway/keys.js';
+import { volumeView } from '../src/sdk/volume.js';
 import { tempVolume } from '../test/helpers/volume.js';
 
 const MiB = 1 << 20;
@@ -166,7 +167,7 @@ async function measure(t: Target, rows: Row[], col: number, bodies: { m: Buffer[
 
 async function startFerry(dir: string): Promise<{ target: Target; proc: ChildProcess; cleanup: () => Promise<void>; url: string }> {
   const t = await tempVolume({ parent: dir });
-  await addKey(t.v.meta, 'BENCHKEY', { secret: 'bench-secret-0123456789', uid: 0, gid: 0, created: new Date().toISOString() });
+  await addKey(volumeView(t.v).vfs.meta, 'BENCHKEY', { secret: 'bench-secret-0123456789', uid: 0, gid: 0, created: new Date().toISOString() });
   await t.v.close();
   const proc = spawn(process.execPath, [MAIN, 'gateway', t.url, '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {

@@ -13,6 +13,7 @@ import { openMeta } from '../src/meta/index.js';
 import { newFormat } from '../src/meta/format.js';
 import { createMirror } from '../src/mirror/index.js';
 import { Volume } from '../src/sdk/index.js';
+import { volumeView } from '../src/sdk/volume.js';
 import { DelayProxy } from './delay-proxy.js';
 
 const { values } = parseArgs({
@@ -118,7 +119,7 @@ async function creates(v: Volume, tag: string): Promise<number[]> {
 async function walkAndStat(v: Volume): Promise<number> {
   let n = 0;
   const walk = async (path: string, ino: number): Promise<void> => {
-    for await (const e of v.entries(ino, true)) {
+    for await (const e of volumeView(v).entries(ino, true)) {
       const p = `${path}/${e.name}`;
       await v.stat(p);
       n++;

@@ -4,8 +4,8 @@ import { constants } from 'node:os';
 
 const ERRNO = constants.errno as Record<string, number>;
 
-/** Error codes FerryFS raises, each with the Linux errno number and a node:fs-style description. */
-export const ERRNO_MESSAGES: Record<string, string> = {
+/** Error codes FerryFS raises or passes on, each with a node:fs-style description (the errno number is Linux's). */
+export const ERRNO_MESSAGES = {
   EPERM: 'operation not permitted',
   ENOENT: 'no such file or directory',
   EIO: 'i/o error',
@@ -37,12 +37,37 @@ export const ERRNO_MESSAGES: Record<string, string> = {
   EDQUOT: 'disk quota exceeded',
   ESTALE: 'stale file handle',
   ECANCELED: 'operation canceled',
-};
+  EINTR: 'interrupted system call',
+  ENXIO: 'no such device or address',
+  EMFILE: 'too many open files',
+  ENFILE: 'file table overflow',
+  EPIPE: 'broken pipe',
+  ECONNRESET: 'connection reset by peer',
+  ENOMEM: 'not enough memory',
+  EOVERFLOW: 'value too large for defined data type',
+  ETXTBSY: 'text file is busy',
+  ENODEV: 'no such device',
+  E2BIG: 'argument list too long',
+} as const satisfies Record<string, string>;
 
-export type ErrnoCode = keyof typeof ERRNO_MESSAGES | string;
+/** The errno codes an FsError carries. */
+export type ErrnoCode = keyof typeof ERRNO_MESSAGES;
 
+export function isErrnoCode(code: unknown): code is ErrnoCode {
+  return typeof code === 'string' && Object.hasOwn(ERRNO_MESSAGES, code);
+}
+
+/** code when it is one FerryFS knows (from node:fs or a peer), else fallback. */
+export function errnoCode(code: unknown, fallback: ErrnoCode = 'EIO'): ErrnoCode {
+  return isErrnoCode(code) ? code : fallback;
+}
+
+/**
+ * The one error of every layer. Build it with `new FsError(code, { message, syscall, path, cause })`;
+ * `fsErr(code, message?)` is the same for the common case of a code and at most a message.
+ */
 export class FsError extends Error {
-  readonly code: string;
+  readonly code: ErrnoCode;
   /** Negative like node:fs errors (`-2` for ENOENT). */
   readonly errno: number;
   syscall?: string;
@@ -52,7 +77,7 @@ export class FsError extends Error {
   readonly description: string;
 
   constructor(code: ErrnoCode, opts: { syscall?: string; path?: string; dest?: string; message?: string; cause?: unknown } = {}) {
-    const desc = opts.message ?? ERRNO_MESSAGES[code] ?? 'error';
+    const desc = opts.message ?? ERRNO_MESSAGES[code];
     let msg = `${code}: ${desc}`;
     if (opts.syscall) msg += `, ${opts.syscall}`;
     if (opts.path !== undefined) msg += ` '${opts.path}'`;
@@ -87,12 +112,12 @@ export class FsError extends Error {
   }
 }
 
-/** Shorthand used all over: `throw fsErr('ENOENT')`. */
+/** `new FsError(code, { message })`, shorter: `throw fsErr('ENOENT')`. */
 export function fsErr(code: ErrnoCode, message?: string): FsError {
   return new FsError(code, message !== undefined ? { message } : {});
 }
 
-export function isFsError(e: unknown, code?: string): e is FsError {
+export function isFsError(e: unknown, code?: ErrnoCode): e is FsError {
   return e instanceof FsError && (code === undefined || e.code === code);
 }
 
@@ -100,8 +125,6 @@ export function isFsError(e: unknown, code?: string): e is FsError {
 export function toFsError(e: unknown, fallback: ErrnoCode = 'EIO'): FsError {
   if (e instanceof FsError) return e;
   const code = (e as { code?: unknown })?.code;
-  if (typeof code === 'string' && code in ERRNO) {
-    return new FsError(code, { cause: e, message: ERRNO_MESSAGES[code] ?? (e as Error).message });
-  }
+  if (isErrnoCode(code)) return new FsError(code, { cause: e, message: ERRNO_MESSAGES[code] });
   return new FsError(fallback, { cause: e, message: (e as Error)?.message ?? String(e) });
 }

@@ -8,10 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CachedObjectStore } from '../src/cache/index.js';
+import { volumeView } from '../src/sdk/volume.js';
 import { planWarmup } from '../src/vfs/warmup.js';
 import type { Volume } from '../src/sdk/index.js';
-import { cacheOf, cacheServe, newProbe, until, type Server } from './helpers/cache.js';
-import { tempVolume, type TempVolume } from './helpers/volume.js';
+import { cacheOf, cacheServe, newProbe, type Server } from './helpers/cache.js';
+import { until } from './helpers/wait.js';
+import { tempVolume, type TempVolume, vfsOf } from './helpers/volume.js';
 
 const dirs: string[] = [];
 const vols: TempVolume[] = [];
@@ -104,7 +106,6 @@ describe('a member fetching from a slow object store', () => {
     const member = await t.open({ cacheDir: await tempDir(), cacheGroup: 'slow', backgroundJobs: false });
     const fwd = await t.open({
       cacheGroup: 'slow',
-     
       noSharing: true,
       groupTuning: { peerTimeoutMs: 1000, downMs: 600_000 },
       backgroundJobs: false,
@@ -151,7 +152,8 @@ describe('a member that resets a connection', () => {
 
 describe('a client that is stalled itself', () => {
   it('does not take a member whose answer waits in its socket for a dead one', async () => {
-    const t = await tempVolume({ blockSize: BS });
+    // Members hold blocks as stored: without a checksum trailer the stored block is the data itself.
+    const t = await tempVolume({ blockSize: BS, format: { checksum: 'none' } });
     vols.push(t);
     const data = randomBytes(BS);
     await t.v.writeFile('/m.bin', data);
@@ -159,14 +161,13 @@ describe('a client that is stalled itself', () => {
     servers.push(a);
     const c = await t.open({
       cacheGroup: 'stall',
-     
       noSharing: true,
       memoryCacheSize: 0,
       groupTuning: { peerTimeoutMs: 300, downMs: 600_000 },
       backgroundJobs: false,
     });
     const g = cacheOf(c).group!;
-    const { key } = (await planWarmup(t.v.meta, t.v.vfs.store, t.v.ctx, ['/m.bin'])).blocks[0]!;
+    const { key } = (await planWarmup(vfsOf(t.v).meta, vfsOf(t.v).store, volumeView(t.v).ctx, ['/m.bin'])).blocks[0]!;
     assert.deepEqual(await g.fetch(key), data, 'the member holds the block now');
     const answer = g.fetch(key);
     await new Promise((r) => setImmediate(r)); // the request is on the wire
@@ -193,7 +194,6 @@ describe('cache group of `ferry cache serve` processes', () => {
     // that a loaded machine cannot make a healthy member look dead.
     const patient = await t.open({
       cacheGroup: 'pg',
-     
       noSharing: true,
       memoryCacheSize: 0,
       groupTuning: { peerTimeoutMs: 60_000, memberTimeoutMs: 120_000 },
@@ -207,7 +207,6 @@ describe('cache group of `ferry cache serve` processes', () => {
     // An impatient one for the failures.
     const c = await t.open({
       cacheGroup: 'pg',
-     
       noSharing: true,
       memoryCacheSize: 0,
       groupTuning: { peerTimeoutMs: 500, downMs: 600_000, memberTimeoutMs: 3000, refreshMs: 100 },

@@ -10,7 +10,8 @@ import { after, describe, it } from 'node:test';
 import { CachedObjectStore, DiskCache, MemoryCache } from '../src/cache/index.js';
 import type { Volume } from '../src/sdk/index.js';
 import { cacheOf, newProbe } from './helpers/cache.js';
-import { tempVolume, type TempVolume } from './helpers/volume.js';
+import { tempVolume, type TempVolume, vfsOf } from './helpers/volume.js';
+import { sleep } from './helpers/wait.js';
 
 const dirs: string[] = [];
 const vols: TempVolume[] = [];
@@ -81,7 +82,7 @@ describe('disk cache', () => {
       const k = `vol/chunks/0/0/${i}_0_2000`;
       blocks.set(k, randomBytes(2000));
       await c.put(k, blocks.get(k)!);
-      await new Promise((r) => setTimeout(r, 15)); // distinct mtimes
+      await sleep(15); // distinct mtimes
     }
     await c.close();
     // A write that a crash interrupted leaves a temp file behind.
@@ -231,7 +232,7 @@ describe('caches in a volume', () => {
 
   it('leaves the object store alone when no cache option is given', async () => {
     const { t } = await setup();
-    assert.equal(t.v.vfs.store.objects instanceof CachedObjectStore, false);
+    assert.equal(vfsOf(t.v).store.objects instanceof CachedObjectStore, false);
     const m = await t.open({ memoryCacheSize: 1 << 20, backgroundJobs: false });
     assert.ok(cacheOf(m).memory);
     assert.equal(cacheOf(m).disk, undefined);

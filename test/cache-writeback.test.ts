@@ -13,6 +13,7 @@ import { isFsError } from '../src/errors.js';
 import type { Format } from '../src/meta/types.js';
 import { openObjectStore, type ListResult, type ObjectInfo, type ObjectStore } from '../src/object/index.js';
 import { tempVolume } from './helpers/volume.js';
+import { sleep } from './helpers/wait.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -208,7 +209,7 @@ describe('write-back staging', () => {
     for (let i = 0; i < 20; i++) await store.put(key(i), randomBytes(1000));
     let closed = false;
     const closing = store.close().then(() => (closed = true));
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     assert.equal(closed, false, 'still waiting for the uploads');
     gate.release();
     await closing;
@@ -223,7 +224,7 @@ describe('write-back staging', () => {
     await store.put(key(2), randomBytes(1000)); // 2 x 1016 bytes staged: the limit is reached
     let third = false;
     const putting = store.put(key(3), randomBytes(1000)).then(() => (third = true));
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     assert.equal(third, false, 'the third put waits for the object store');
     assert.equal(store.staging!.stats.pending, 2);
     gate.release();

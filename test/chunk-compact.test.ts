@@ -9,7 +9,9 @@ import { FileReader } from '../src/chunk/reader.js';
 import { FileWriter } from '../src/chunk/writer.js';
 import { isFsError } from '../src/errors.js';
 import { CHUNK_SIZE } from '../src/meta/types.js';
-import { openVolume, prng } from './chunk-testkit.test.js';
+import { openVolume } from './chunk-testkit.test.js';
+import { prng } from './helpers/random.js';
+import { sleep } from './helpers/wait.js';
 
 const KiB = 1024;
 const BS = 64 * KiB;
@@ -114,7 +116,7 @@ describe('compaction', () => {
       // a compaction whose uploads are slow, and a write committed while it runs
       v.objects.delayMs = 30;
       const running = compactChunk(v.meta, v.store, v.ctx, v.ino, 0);
-      await new Promise((r) => setTimeout(r, 10));
+      await sleep(10);
       v.objects.delayMs = 0;
       await w.write(500, Buffer.alloc(100, 'n'));
       await w.flush();

@@ -8,7 +8,9 @@ import { FileReader } from '../src/chunk/reader.js';
 import { FileWriter } from '../src/chunk/writer.js';
 import { isFsError } from '../src/errors.js';
 import { CHUNK_SIZE, type Slice } from '../src/meta/types.js';
-import { eventually, openVolume, prng } from './chunk-testkit.test.js';
+import { openVolume } from './chunk-testkit.test.js';
+import { prng } from './helpers/random.js';
+import { until } from './helpers/wait.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -181,7 +183,7 @@ describe('chunk data path', () => {
       // its first slice early (the pool asks writers to let go), so it is one or more slices tiling it.
       const tiles = (list: Slice[]) => list.every((s, i) => s.pos === (i ? list[i - 1]!.pos + list[i - 1]!.len : 0));
       const covered = (list: Slice[]) => tiles(list) && list.reduce((n, s) => n + s.len, 0) === CHUNK_SIZE;
-      await eventually(async () => covered(await v.meta.readChunk(v.ctx, v.ino, 0)));
+      await until(async () => covered(await v.meta.readChunk(v.ctx, v.ino, 0)));
       assert.equal(writer.pendingLength, total);
       await writer.flush();
       assert.equal(await v.length(), total);
@@ -256,7 +258,7 @@ describe('chunk data path', () => {
       await reader.read(0, 64 * KiB, data.length);
       await reader.read(64 * KiB, 64 * KiB, data.length);
       assert.ok(reader.readahead > 0);
-      await eventually(() => reader.cachedBytes > 0);
+      await until(() => reader.cachedBytes > 0);
       reader.invalidate();
       assert.equal(reader.cachedBytes, 0);
       const again = await reader.read(128 * KiB, 64 * KiB, data.length);

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { blockCount, blockKey, blockLength, sliceBlocks } from '../src/chunk/keys.js';
 import { buildSliceMap, clipSegment, dataExtent, mapEnd, segmentsInRange, type Segment } from '../src/chunk/slice-map.js';
 import type { Slice } from '../src/meta/types.js';
+import { prng } from './helpers/random.js';
 
 const sl = (pos: number, id: number, len: number, off = 0, size = off + len): Slice => ({ pos, id, size: id === 0 ? 0 : size, off, len });
 const hole = (pos: number, len: number): Segment => ({ pos, id: 0, size: 0, off: 0, len });
@@ -120,11 +121,7 @@ describe('buildSliceMap', () => {
   });
 
   it('agrees with byte painting on thousands of random slice lists', () => {
-    let seed = 12345;
-    const rand = (n: number): number => {
-      seed = (seed * 1103515245 + 12345) % 2147483648;
-      return seed % n;
-    };
+    const rand = prng(12345).int;
     const L = 64;
     for (let round = 0; round < 3000; round++) {
       const slices: Slice[] = [];

@@ -7,7 +7,8 @@ import { blockKey } from '../src/chunk/keys.js';
 import { ChunkStore } from '../src/chunk/store.js';
 import { isFsError } from '../src/errors.js';
 import { openObjectStore } from '../src/object/index.js';
-import { InstrumentedStore, prng } from './chunk-testkit.test.js';
+import { InstrumentedStore } from './chunk-testkit.test.js';
+import { prng } from './helpers/random.js';
 
 const BS = 64 << 10;
 

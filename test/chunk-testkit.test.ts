@@ -11,6 +11,7 @@ import { newFormat } from '../src/meta/format.js';
 import { openMeta, rootContext } from '../src/meta/index.js';
 import { openObjectStore } from '../src/object/index.js';
 import type { ListResult, ObjectInfo, ObjectStore } from '../src/object/interface.js';
+import { sleep } from './helpers/wait.js';
 
 export class InstrumentedStore implements ObjectStore {
   gets = 0;
@@ -35,7 +36,7 @@ export class InstrumentedStore implements ObjectStore {
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
-      if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+      if (this.delayMs > 0) await sleep(this.delayMs);
       return await fn();
     } finally {
       this.inFlight--;
@@ -93,29 +94,6 @@ export class InstrumentedStore implements ObjectStore {
   }
 }
 
-/** Deterministic PRNG (mulberry32). */
-export function prng(seed: number): { next(): number; int(n: number): number; bytes(n: number): Buffer } {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (n: number) => Math.floor(next() * n),
-    bytes: (n: number) => {
-      const b = Buffer.allocUnsafe(n);
-      let i = 0;
-      for (; i + 4 <= n; i += 4) b.writeUInt32LE((next() * 4294967296) >>> 0, i);
-      for (; i < n; i++) b[i] = (next() * 256) | 0;
-      return b;
-    },
-  };
-}
-
 /** A fresh volume for data-path tests: real SQLite metadata in a temp dir, a real mem:// store, one file. */
 export async function openVolume(blockSize: number, storeOpts: { uploadConcurrency?: number; downloadConcurrency?: number; missingBlockWaitMs?: number } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-chunk-'));
@@ -146,11 +124,3 @@ export async function openVolume(blockSize: number, storeOpts: { uploadConcurren
   };
 }
 
-/** Polls `cond` until it holds (or fails after `ms`). */
-export async function eventually(cond: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

@@ -7,7 +7,9 @@ import { FileReader } from '../src/chunk/reader.js';
 import { FileWriter } from '../src/chunk/writer.js';
 import { isFsError } from '../src/errors.js';
 import { CHUNK_SIZE } from '../src/meta/types.js';
-import { eventually, openVolume, prng } from './chunk-testkit.test.js';
+import { openVolume } from './chunk-testkit.test.js';
+import { prng } from './helpers/random.js';
+import { until } from './helpers/wait.js';
 
 const KiB = 1024;
 const BS = 64 * KiB;
@@ -89,7 +91,7 @@ describe('FileWriter', () => {
       const w = new FileWriter(v.store, v.meta, v.ino, { ctx: v.ctx, onCommit: (indx, r) => commits.push([indx, r.attr.length]) });
       const data = prng(7).bytes(2 << 20);
       await w.write(CHUNK_SIZE - (1 << 20), data);
-      await eventually(() => commits.length === 1);
+      await until(() => commits.length === 1);
       assert.deepEqual(commits, [[0, CHUNK_SIZE]]);
       assert.equal(w.pendingLength, CHUNK_SIZE + (1 << 20), 'the second chunk is still pending');
       await w.flush();
@@ -172,7 +174,7 @@ describe('FileWriter', () => {
       await busy.write(0, Buffer.alloc(BS, 'b')); // cannot fit next to the idle one's half block
       await busy.flush();
       // the idle writer's data was sealed, uploaded and committed without a flush of its own
-      await eventually(() => !idle.hasPending);
+      await until(() => !idle.hasPending);
       assert.equal(await v.length(), BS / 2);
       assert.ok((await readAll(v)).equals(Buffer.alloc(BS / 2, 'i')));
       assert.equal(pool.used, 0);
@@ -219,7 +221,7 @@ describe('FileWriter', () => {
       await assert.rejects(w.flush(), (e: unknown) => isFsError(e, 'EIO'));
       assert.deepEqual(await v.meta.readChunk(v.ctx, v.ino, 0), [committed]);
       assert.equal(await v.length(), 10);
-      await eventually(async () => (await v.objects.keys()).length === 1);
+      await until(async () => (await v.objects.keys()).length === 1);
       assert.deepEqual(await v.objects.keys(), [`t/chunks/0/0/${committed.id}_0_10`]);
     } finally {
       await v.close();
@@ -232,7 +234,7 @@ describe('FileWriter', () => {
       const w = new FileWriter(v.store, v.meta, v.ino, { ctx: v.ctx });
       v.objects.failPut = true;
       await w.write(0, Buffer.alloc(2 * BS, 1)); // full blocks go up in the background and fail
-      await eventually(async () => {
+      await until(async () => {
         try {
           await w.write(2 * BS, Buffer.alloc(1));
           return false;

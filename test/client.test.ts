@@ -12,7 +12,7 @@ import { openMeta } from '../src/meta/index.js';
 import { createMirror } from '../src/mirror/index.js';
 import { Volume } from '../src/sdk/index.js';
 import { fuseTestOptions, mountFerry, run, CLI } from './helpers/mount.js';
-import { tempVolume, type TempVolume } from './helpers/volume.js';
+import { metaOf, tempVolume, type TempVolume } from './helpers/volume.js';
 
 const UNREACHABLE = 'postgres://nobody@127.0.0.1:1/none';
 
@@ -71,11 +71,11 @@ describe('openClient', () => {
     assert.equal(c.format.name, t.name);
     assert.ok(c.cache, 'a disk cache was asked for');
     assert.equal(c.store.cache, c.cache);
-    const sessions = await t.v.meta.listSessions();
+    const sessions = await metaOf(t.v).listSessions();
     assert.ok(sessions.some((s) => s.sid === c.sessionId && s.mountPoint === 'client-test'));
     await c.close();
     await c.close(); // twice is fine
-    assert.ok(!(await t.v.meta.listSessions()).some((s) => s.sid === c.sessionId), 'the session ended');
+    assert.ok(!(await metaOf(t.v).listSessions()).some((s) => s.sid === c.sessionId), 'the session ended');
   });
 
   it('closes what it opened when a later step fails (no session, staging lock released)', async () => {

@@ -7,37 +7,13 @@ import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { CHUNK_SIZE, rootContext as rootCtx } from '../src/meta/types.js';
 import type { FileHandle, Volume } from '../src/sdk/index.js';
-import { tempVolume, type TempVolume } from './helpers/volume.js';
+import { tempVolume, type TempVolume, metaOf, vfsOf } from './helpers/volume.js';
+import { prng } from './helpers/random.js';
+import { sleep } from './helpers/wait.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const BS = 64 * KiB;
-
-/** xorshift32: small, fast, seedable. */
-function prng(seed: number) {
-  let x = seed >>> 0 || 0x9e3779b9;
-  const next = (): number => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-  return {
-    next,
-    /** 0 <= n < max */
-    int: (max: number): number => (max <= 0 ? 0 : Math.floor((next() / 0x100000000) * max)),
-    chance: (p: number): boolean => next() / 0x100000000 < p,
-    bytes(n: number): Buffer {
-      const b = Buffer.allocUnsafe(n);
-      let i = 0;
-      for (; i + 4 <= n; i += 4) b.writeUInt32LE(next(), i);
-      for (; i < n; i++) b[i] = next() & 0xff;
-      return b;
-    },
-  };
-}
 
 const baseSeed = process.env.FERRY_SEED ? Number(process.env.FERRY_SEED) : Math.floor(Math.random() * 2 ** 31);
 
@@ -279,7 +255,7 @@ describe('data path through the SDK', () => {
     assert.ok(counts.write > 1000 && counts.read > 400, JSON.stringify(counts));
     await checkWhole(tv, '/model', model, `model (seed ${seed})`);
     // background compaction may have rewritten fragmented chunks meanwhile: content unchanged after it
-    await tv.v.vfs.jobs.idle();
+    await vfsOf(tv.v).jobs.idle();
     await tv.v.settle();
     await checkWhole(tv, '/model', model, `model after settle (seed ${seed})`);
   });
@@ -291,7 +267,7 @@ describe('data path through the SDK', () => {
     t.diagnostic(`ops ${JSON.stringify(counts)}, final size ${model.length}, largest ${maxLength}`);
     assert.ok(maxLength > CHUNK_SIZE, `the file grew across the chunk boundary (largest ${maxLength})`);
     if (model.length > CHUNK_SIZE) {
-      const c1 = await tv.v.meta.readChunk(rootCtx(), (await tv.v.stat('/model-chunk')).ino, 1);
+      const c1 = await metaOf(tv.v).readChunk(rootCtx(), (await tv.v.stat('/model-chunk')).ino, 1);
       assert.ok(c1.length > 0, 'chunk 1 holds slices');
     }
     await checkWhole(tv, '/model-chunk', model, `model across chunks (seed ${seed})`);
@@ -308,8 +284,8 @@ describe('data path through the SDK', () => {
       await fh.close();
       assert.equal((await v.stat('/big')).size, total);
       const ino = (await v.stat('/big')).ino;
-      const c0 = await v.meta.readChunk(rootCtx(), ino, 0);
-      const c1 = await v.meta.readChunk(rootCtx(), ino, 1);
+      const c0 = await metaOf(v).readChunk(rootCtx(), ino, 0);
+      const c1 = await metaOf(v).readChunk(rootCtx(), ino, 1);
       assert.ok(c0.length >= 1 && c1.length >= 1, `slices in both chunks (${c0.length}, ${c1.length})`);
       assert.equal(c1.reduce((m, s) => Math.max(m, s.pos + s.len), 0), total - CHUNK_SIZE, 'chunk 1 ends at the file end');
       // sequential read in odd-sized calls, through a fresh client
@@ -395,7 +371,7 @@ describe('data path through the SDK', () => {
           await w.write(expected(written, n), 0, n, written);
           written += n;
           if (r.chance(0.1)) await w.sync();
-          if (r.chance(0.3)) await new Promise((res) => setTimeout(res, 1));
+          if (r.chance(0.3)) await sleep(1);
         }
         await w.close();
       } finally {
@@ -431,7 +407,7 @@ describe('data path through the SDK', () => {
           const got = await readAt(fh, off, len);
           sameBytes(got, expected(off, got.length), `reader ${id}: ${off}+${len} (seed ${seed})`);
           n++;
-          await new Promise((res) => setTimeout(res, rr.int(2)));
+          await sleep(rr.int(2));
         }
       } finally {
         await fh.close();
@@ -582,18 +558,18 @@ describe('data path through the SDK', () => {
         model.write(model.length, d);
         await fh.write(d);
         await fh.sync();
-        if (i % 10 === 9) maxSeen = Math.max(maxSeen, (await v.meta.readChunk(rootCtx(), ino, 0)).length);
+        if (i % 10 === 9) maxSeen = Math.max(maxSeen, (await metaOf(v).readChunk(rootCtx(), ino, 0)).length);
       }
       await fh.close();
-      const before = (await v.meta.readChunk(rootCtx(), ino, 0)).length;
+      const before = (await metaOf(v).readChunk(rootCtx(), ino, 0)).length;
       maxSeen = Math.max(maxSeen, before);
       t.diagnostic(`slices: most seen ${maxSeen}, at close ${before}`);
       assert.ok(maxSeen >= 50, `the appends fragmented the chunk (${maxSeen} slices)`);
-      await v.vfs.jobs.idle();
+      await vfsOf(v).jobs.idle();
       await v.settle();
-      await v.vfs.jobs.idle();
+      await vfsOf(v).jobs.idle();
       await v.settle();
-      const slices = await v.meta.readChunk(rootCtx(), ino, 0);
+      const slices = await metaOf(v).readChunk(rootCtx(), ino, 0);
       t.diagnostic(`slices after settle: ${slices.length}`);
       assert.ok(slices.length < maxSeen && slices.length <= 100, `compacted: ${maxSeen} -> ${slices.length} slices`);
       sameBytes((await v.readFile('/frag')) as Buffer, model.read(0, model.length), `content after compaction (seed ${seed})`);

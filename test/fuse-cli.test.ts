@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { pidFileFor } from '../src/fuse/daemon.js';
 import { mountAt, unmountFuse } from '../src/fuse/teardown.js';
 import { CLI, formatVolume, fuseTestOptions, mountFerry, run, type TestMount, type TestVolume } from './helpers/mount.js';
+import { sleep } from './helpers/wait.js';
 
 const HELPER = fileURLToPath(new URL('../../src/fuse/mount.ferry', import.meta.url));
 
@@ -22,7 +23,7 @@ function alive(pid: number): boolean {
 }
 
 async function waitGone(pid: number): Promise<void> {
-  for (let i = 0; i < 300 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 300 && alive(pid); i++) await sleep(100);
 }
 
 describe('FUSE: ferry mount and umount', fuseTestOptions(), () => {
@@ -99,9 +100,9 @@ describe('FUSE: ferry mount and umount', fuseTestOptions(), () => {
     const py = spawn('python3', ['-c', script, path], { stdio: ['pipe', 'pipe', 'inherit'] });
     await new Promise<void>((r) => py.stdout!.once('data', () => r()));
     m.child.kill('SIGTERM');
-    for (let i = 0; i < 100 && !/SIGTERM/.test(m.output()); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && !/SIGTERM/.test(m.output()); i++) await sleep(50);
     // The daemon detaches the mount lazily and keeps serving the open file until it is closed.
-    for (let i = 0; i < 100 && (await mountAt(m.mp)); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && (await mountAt(m.mp)); i++) await sleep(50);
     py.stdin!.end('\n');
     await new Promise((r) => py.once('exit', r));
     await new Promise<void>((r) => (m.child.exitCode !== null ? r() : m.child.once('exit', () => r())));

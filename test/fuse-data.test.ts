@@ -8,17 +8,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { mountAt } from '../src/fuse/teardown.js';
 import { formatVolume, fuseTestOptions, mountFerry, py, run, type TestMount, type TestVolume } from './helpers/mount.js';
-
-/** A small seeded PRNG so a failure can be replayed (the seed is in the assertion message). */
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return (n: number) => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) % n;
-  };
-}
+import { prng } from './helpers/random.js';
+import { sleep } from './helpers/wait.js';
 
 describe('FUSE: data and clients', fuseTestOptions(), () => {
   let vol: TestVolume;
@@ -38,7 +29,7 @@ describe('FUSE: data and clients', fuseTestOptions(), () => {
     const m = await mountFerry(vol.url, join(vol.dir, 'm1'));
     mounts.push(m);
     const seed = Date.now() % 100000;
-    const rand = rng(seed);
+    const rand = prng(seed).int;
     const path = join(m.mp, 'model.bin');
     let model = Buffer.alloc(0);
     let fh = await open(path, 'w+');
@@ -114,7 +105,7 @@ describe('FUSE: data and clients', fuseTestOptions(), () => {
     // Mount a caches attributes for 1 s: eventually it sees the append too.
     let seen = bothA;
     for (let i = 0; i < 50 && seen.length !== data.length + more.length; i++) {
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       seen = await readFile(join(a.mp, 'shared.bin'));
     }
     assert.ok(seen.equals(bothB), 'the other mount sees the append');

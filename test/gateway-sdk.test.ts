@@ -34,6 +34,8 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { chunkSignature } from '../src/gateway/sigv4.js';
 import { ALICE, BOB, ROOT_KEY, startGateway, type TestGateway } from './helpers/gateway.js';
+import { metaOf } from './helpers/volume.js';
+import { sleep } from './helpers/wait.js';
 
 const MiB = 1 << 20;
 
@@ -219,8 +221,8 @@ describe('S3 gateway with the AWS SDK v3', () => {
     // No data was written by the copies: the copy's chunks point at the source's slices.
     const src = await g.t.v.stat('/copies/src');
     const dst = await g.t.v.stat('/copies/dst/one');
-    const sc = await g.t.v.meta.readChunk({ uid: 0, gid: 0, gids: [0], pid: 1, checkPermission: false }, src.ino, 0);
-    const dc = await g.t.v.meta.readChunk({ uid: 0, gid: 0, gids: [0], pid: 1, checkPermission: false }, dst.ino, 0);
+    const sc = await metaOf(g.t.v).readChunk({ uid: 0, gid: 0, gids: [0], pid: 1, checkPermission: false }, src.ino, 0);
+    const dc = await metaOf(g.t.v).readChunk({ uid: 0, gid: 0, gids: [0], pid: 1, checkPermission: false }, dst.ino, 0);
     assert.deepEqual(new Set(dc.filter((s) => s.id).map((s) => s.id)), new Set(sc.filter((s) => s.id).map((s) => s.id)));
   });
 
@@ -712,9 +714,9 @@ describe('S3 gateway options', () => {
     try {
       const carol = { accessKey: 'CAROLKEY', secret: 'carol-secret-0123456789', uid: 1003, gid: 1003 };
       assert.equal(await s3code(g.client(carol).send(new ListBucketsCommand({}))), 'InvalidAccessKeyId');
-      await new Promise((r) => setTimeout(r, 1100));
+      await sleep(1100);
       const { addKey } = await import('../src/gateway/keys.js');
-      await addKey(g.t.v.meta, carol.accessKey, { secret: carol.secret, uid: carol.uid, gid: carol.gid, created: new Date().toISOString() });
+      await addKey(metaOf(g.t.v), carol.accessKey, { secret: carol.secret, uid: carol.uid, gid: carol.gid, created: new Date().toISOString() });
       await g.client(carol).send(new ListBucketsCommand({}));
     } finally {
       await g.close();

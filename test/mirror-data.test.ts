@@ -15,10 +15,10 @@ import { createMirror, dataCopyOf, Replicator } from '../src/mirror/index.js';
 import { FallbackStore } from '../src/object/index.js';
 import { Volume } from '../src/sdk/index.js';
 import { describeTree, mirrorTree, workload } from './helpers/tree.js';
-import { tempVolume, type TempVolume } from './helpers/volume.js';
+import { tempVolume, type TempVolume, metaOf, vfsOf } from './helpers/volume.js';
+import { sleep } from './helpers/wait.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function runMirror(mirrorUrl: string, ...extra: string[]): ChildProcess & { stderrText: () => string } {
   const p = spawn(process.execPath, [CLI, 'mirror', 'run', ...extra, mirrorUrl], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -58,7 +58,7 @@ async function keysIn(dir: string): Promise<string[]> {
 async function dataCaughtUp(source: Volume, mirrorUrl: string): Promise<void> {
   const m = await openMeta(mirrorUrl);
   try {
-    const target = await source.meta.currentVersion();
+    const target = await metaOf(source).currentVersion();
     for (let i = 0; ; i++) {
       const applied = await m.getCounter('appliedVersion');
       const st = dataCopyOf(await m.load());
@@ -106,7 +106,7 @@ describe('mirror with its own object store', () => {
     try {
       await workload(src.v, 22, 150);
       // The source frees deleted files' blocks (its background job), then the mirror must drop its copies.
-      await src.v.vfs.jobs.collect();
+      await vfsOf(src.v).jobs.collect();
       await src.v.writeFile('/marker', 'last');
       await dataCaughtUp(src.v, mirrorUrl);
       const live = await keysIn(src.blocksDir!);
@@ -205,7 +205,7 @@ describe('mirror with its own object store', () => {
 
 /** Reads a mirror client answered from the source's store (the FallbackStore under its caches/transforms). */
 function fallbacksOf(v: Volume): number {
-  for (let s: unknown = v.vfs.store.objects; s; s = (s as { inner?: unknown }).inner) {
+  for (let s: unknown = vfsOf(v).store.objects; s; s = (s as { inner?: unknown }).inner) {
     if (s instanceof FallbackStore) return s.fallbacks;
   }
   assert.fail('no FallbackStore in the mirror client store stack');

@@ -10,6 +10,7 @@ import { newFormat } from '../src/meta/format.js';
 import { Volume } from '../src/sdk/index.js';
 import { dropPrefixed, requireServer, uniquePrefix, withOptions } from './helpers/servers.js';
 import { describeTree, mirrorTree, workload } from './helpers/tree.js';
+import { sleep } from './helpers/wait.js';
 
 process.env.PGOPTIONS ??= '-c synchronous_commit=off';
 const base = await requireServer('postgres');
@@ -48,7 +49,7 @@ if (base) {
           await w.close();
         }
         const target = await s.currentVersion();
-        while (rep.applied < target) await new Promise((r) => setTimeout(r, 20));
+        while (rep.applied < target) await sleep(20);
         assert.deepEqual(await mirrorTree(mirrorUrl), await describeTree(src));
       } finally {
         await rep.stop();

@@ -10,10 +10,10 @@ import { openMeta } from '../src/meta/index.js';
 import { createMirror, mirrorsOf, parseDuration, Replicator } from '../src/mirror/index.js';
 import { Volume } from '../src/sdk/index.js';
 import { describeTree, mirrorTree, workload } from './helpers/tree.js';
-import { tempVolume, type TempVolume } from './helpers/volume.js';
+import { tempVolume, type TempVolume, metaOf, vfsOf } from './helpers/volume.js';
+import { sleep } from './helpers/wait.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function ferry(...args: string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, FERRY_DEBUG: '' } });
@@ -22,8 +22,8 @@ function ferry(...args: string[]) {
 
 /** Lets the source's background jobs finish freeing deleted files, so no record appears behind our back. */
 async function settle(v: Volume): Promise<void> {
-  await v.vfs.jobs.idle();
-  await v.vfs.jobs.collect();
+  await vfsOf(v).jobs.idle();
+  await vfsOf(v).jobs.collect();
 }
 
 /** Runs a replicator in this process until the mirror has the source's current version, reporting as it goes. */
@@ -85,16 +85,16 @@ describe('mirror retention window', () => {
     await workload(src.v, 32, 60);
     await settle(src.v);
     await catchUp(src.url, fast);
-    let f = await src.v.meta.load();
+    let f = await metaOf(src.v).load();
     assert.ok(!mirrorsOf(f)[slowId]!.needsResync);
-    assert.equal((await src.v.meta.readChangelog(slowApplied, 1))[0]!.version, slowApplied + 1, 'kept for the slow mirror');
+    assert.equal((await metaOf(src.v).readChangelog(slowApplied, 1))[0]!.version, slowApplied + 1, 'kept for the slow mirror');
 
     // Past the window, with no replicator running at all: the source's own background job trims.
     await sleep(2500);
-    await src.v.vfs.jobs.trimChangelog();
-    f = await src.v.meta.load();
+    await vfsOf(src.v).jobs.trimChangelog();
+    f = await metaOf(src.v).load();
     assert.match(mirrorsOf(f)[slowId]!.needsResync?.reason ?? '', /retention of 2s/);
-    const oldest = (await src.v.meta.readChangelog(0, 1))[0];
+    const oldest = (await metaOf(src.v).readChangelog(0, 1))[0];
     assert.ok(!oldest || oldest.version > slowApplied + 1, 'trimmed past the slow mirror');
     assert.ok(!mirrorsOf(f)[Object.keys(mirrorsOf(f)).find((k) => k !== slowId)!]!.needsResync, 'the mirror that kept up is not marked');
 
@@ -110,7 +110,7 @@ describe('mirror retention window', () => {
     const rs = ferry('mirror', 'resync', slow);
     assert.equal(rs.code, 0, rs.stderr);
     assert.match(rs.stdout, new RegExp(`mirror ${slowId} re-snapshotted at version \\d+`));
-    assert.ok(!mirrorsOf(await src.v.meta.load())[slowId]!.needsResync, 'no longer marked');
+    assert.ok(!mirrorsOf(await metaOf(src.v).load())[slowId]!.needsResync, 'no longer marked');
     await workload(src.v, 33, 60);
     await catchUp(src.url, slow);
     assert.deepEqual(await mirrorTree(slow), await describeTree(src.v));

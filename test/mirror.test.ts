@@ -10,7 +10,8 @@ import { openMeta } from '../src/meta/index.js';
 import { createMirror, Replicator } from '../src/mirror/index.js';
 import { Volume } from '../src/sdk/index.js';
 import { describeTree, mirrorTree, workload } from './helpers/tree.js';
-import { tempVolume, type TempVolume } from './helpers/volume.js';
+import { tempVolume, type TempVolume, metaOf } from './helpers/volume.js';
+import { sleep } from './helpers/wait.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
@@ -21,10 +22,10 @@ function startReplicator(mirrorUrl: string): ChildProcess {
 async function caughtUp(source: Volume, mirrorUrl: string): Promise<void> {
   const m = await openMeta(mirrorUrl);
   try {
-    const target = await source.meta.currentVersion();
+    const target = await metaOf(source).currentVersion();
     for (let i = 0; (await m.getCounter('appliedVersion')) < target; i++) {
       if (i > 3000) assert.fail(`mirror did not reach version ${target}`);
-      await new Promise((res) => setTimeout(res, 10));
+      await sleep(10);
     }
   } finally {
     await m.close();
@@ -50,7 +51,7 @@ describe('mirror file systems', () => {
   it('a replicator process killed and restarted mid-stream leaves the mirror equal to the source', { timeout: 300_000 }, async () => {
     let rep = startReplicator(mirrorUrl);
     const first = workload(src.v, 7, 400);
-    await new Promise((res) => setTimeout(res, 300));
+    await sleep(300);
     rep.kill('SIGKILL');
     await once(rep, 'exit');
     await first;

@@ -14,7 +14,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { FsError, Volume, constants, type Stats } from '../src/sdk/index.js';
-import { tempVolume, type TempVolume } from './helpers/volume.js';
+import { metaOf, tempVolume, vfsOf, type TempVolume } from './helpers/volume.js';
+import { sleep } from './helpers/wait.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -613,7 +614,7 @@ describe('sdk: attributes', () => {
 
   it('a client that holds an inode\'s attributes answers "no such xattr" without asking the metadata', async () => {
     await vol.writeFile('/xq', 'x');
-    const meta = vol.vfs.meta;
+    const meta = vfsOf(vol).meta;
     const real = meta.getxattr.bind(meta);
     let asked = 0;
     meta.getxattr = (...a) => (asked++, real(...a));
@@ -960,7 +961,7 @@ describe('sdk: permissions', () => {
     await rejectsCode(user.utimes('/perm/public', 1, 1), 'EPERM');
     // root lifts the restriction; the user sees it (after the attribute cache expires)
     await vol.chmod('/perm/private', 0o755);
-    await new Promise((r) => setTimeout(r, 1100));
+    await sleep(1100);
     assert.equal(await user.readFile('/perm/private/secret', 'utf8'), 's');
   });
 });
@@ -1095,6 +1096,15 @@ describe('sdk: errors', () => {
   });
 });
 
+describe('sdk: error codes', () => {
+  it('every code FerryFS raises has its description (a too-big xattr says E2BIG: argument list too long)', async () => {
+    await vol.writeFile('/big-xattr', '');
+    const e = await rejectsCode(vol.setxattr('/big-xattr', 'user.big', Buffer.alloc(65537)), 'E2BIG');
+    assert.equal(e.errno, -7);
+    assert.equal(e.message, "E2BIG: argument list too long, setxattr '/big-xattr'");
+  });
+});
+
 describe('sdk: errors of copyFile', () => {
   it(
     "copyFile errors say syscall 'copyfile', path = source and dest = destination, like node:fs",
@@ -1142,11 +1152,40 @@ describe('sdk: several clients on one volume', () => {
     await c.writeFile('/two/cached', 'v1');
     assert.equal(await c.readFile('/two/cached', 'utf8'), 'v1');
     await a.writeFile('/two/cached', 'version2');
-    await new Promise((r) => setTimeout(r, 1100));
+    await sleep(1100);
     assert.equal(await c.readFile('/two/cached', 'utf8'), 'version2');
     await a.unlink('/two/cached');
-    await new Promise((r) => setTimeout(r, 1100));
+    await sleep(1100);
     await rejectsCode(c.stat('/two/cached'), 'ENOENT');
     await c.close();
+  });
+});
+
+describe('sdk: the package surface', () => {
+  it('exports the node:fs/promises-shaped API and none of the layers under it', async () => {
+    const pkg = (await import('../src/sdk/index.js')) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(pkg).sort(), ['Dirent', 'FsError', 'Stats', 'Volume', 'constants', 'isFsError']);
+    // FileHandle is a type only: handles come from Volume.open, as in node:fs/promises.
+    assert.equal(pkg.FileHandle, undefined);
+  });
+
+  it('a Volume shows no client internals (vfs, ctx, meta, format, inode-level entries)', async () => {
+    const t = await tempVolume();
+    try {
+      const v = t.v as unknown as Record<string, unknown>;
+      for (const name of ['vfs', 'ctx', 'meta', 'format', 'entries']) assert.equal(v[name], undefined, name);
+      assert.deepEqual(Object.keys(t.v), ['dev']);
+    } finally {
+      await t.cleanup();
+    }
+  });
+});
+
+describe('sdk: sessions', () => {
+  it("a client's session records the FerryFS version it runs", async () => {
+    const pkg = JSON.parse(await fsp.readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const sessions = await metaOf(vol).listSessions();
+    assert.ok(sessions.length > 0);
+    for (const s of sessions) assert.equal(s.version, pkg.version);
   });
 });

@@ -3,7 +3,7 @@
 // creation order per chunk. Memory comes from a BufferPool shared by every file of the client.
 import { FsError, toFsError } from '../errors.js';
 import type { Meta } from '../meta/interface.js';
-import { CHUNK_SIZE, type Context, type WriteResult } from '../meta/types.js';
+import { AT_END, CHUNK_SIZE, type Context, type WriteResult } from '../meta/types.js';
 import { BufferPool, DEFAULT_BUFFER_LIMIT } from './buffer-pool.js';
 import type { ChunkStore } from './store.js';
 
@@ -31,6 +31,13 @@ export interface FlushResult {
   /** Chunks committed since the previous flush whose slice count reached the fragment threshold. */
   fragmented: Array<{ indx: number; count: number }>;
 }
+
+/**
+ * The key in `chunks` of pending O_APPEND data: its slices have no position until their commit places them at
+ * the end of the file as the metadata sees it then (writeSlice AT_END), so appends of several clients never
+ * overwrite each other. Committed in order, one at a time, like a chunk's slices.
+ */
+const APPENDS = -1;
 
 /** One slice being written: bytes [pos, pos+length) of its chunk, in blocks of the store's block size. */
 class SliceWriter {
@@ -113,9 +120,17 @@ export class FileWriter {
   get pendingLength(): number {
     let max = 0;
     for (const c of this.chunks.values()) {
+      if (c.indx === APPENDS) continue;
       for (const s of c.slices) max = Math.max(max, c.indx * CHUNK_SIZE + s.end);
     }
     return max;
+  }
+
+  /** Bytes appended (append()) and not committed yet: the file is at least this much longer than committed. */
+  get pendingAppend(): number {
+    let n = 0;
+    for (const s of this.chunks.get(APPENDS)?.slices ?? []) n += s.length;
+    return n;
   }
 
   /**
@@ -125,6 +140,17 @@ export class FileWriter {
    */
   write(off: number, data: Buffer): Promise<void> {
     const run = this.tail.then(() => this.doWrite(off, data));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Buffers `data` to be written at the end of the file as the metadata sees it when the data is committed
+   * (O_APPEND). Positional writes buffered before it are committed first, and it is committed before later
+   * positional writes, so the order of calls holds.
+   */
+  append(data: Buffer): Promise<void> {
+    const run = this.tail.then(() => this.doAppend(data));
     this.tail = run.catch(() => undefined);
     return run;
   }
@@ -157,6 +183,7 @@ export class FileWriter {
   private async doWrite(off: number, data: Buffer): Promise<void> {
     if (!Number.isSafeInteger(off) || off < 0) throw new FsError('EINVAL', { message: `bad write offset ${off}` });
     if (this.error !== undefined) throw writeError(this.error);
+    if (this.chunks.has(APPENDS)) await this.commitPending((indx) => indx === APPENDS);
     let done = 0;
     while (done < data.length) {
       const pos = off + done;
@@ -172,6 +199,55 @@ export class FileWriter {
       this.pool.release(n - grown);
       done += n;
     }
+  }
+
+  private async doAppend(data: Buffer): Promise<void> {
+    if (this.error !== undefined) throw writeError(this.error);
+    if (this.chunks.size > (this.chunks.has(APPENDS) ? 1 : 0)) await this.commitPending((indx) => indx !== APPENDS);
+    for (let done = 0; done < data.length; ) {
+      const n = Math.min(data.length - done, this.blockSize);
+      await this.pool.acquire(n);
+      if (this.error !== undefined) {
+        this.pool.release(n);
+        throw writeError(this.error);
+      }
+      const grown = this.bufferAppend(data.subarray(done, done + n));
+      this.pool.release(n - grown);
+      done += n;
+    }
+  }
+
+  /** Seals the pending slices of the chunks `which` selects and waits for their commits (a switch between kinds of write). */
+  private async commitPending(which: (indx: number) => boolean): Promise<void> {
+    const waits: Array<Promise<unknown>> = [];
+    for (const c of this.chunks.values()) {
+      if (!which(c.indx)) continue;
+      for (const s of c.slices) this.freeze(s);
+      const last = c.slices[c.slices.length - 1];
+      if (last) waits.push(last.committed);
+    }
+    const err = (await Promise.all(waits)).find((e) => e !== undefined);
+    if (err !== undefined) throw writeError(err);
+  }
+
+  /** Copies appended bytes into the open append slice (a new one when it would pass a chunk's size). */
+  private bufferAppend(data: Buffer): number {
+    let c = this.chunks.get(APPENDS);
+    if (!c) {
+      c = { indx: APPENDS, slices: [] };
+      this.chunks.set(APPENDS, c);
+      this.registerReclaimer();
+    }
+    let s = c.slices[c.slices.length - 1];
+    if (!s || s.frozen || s.length + data.length > CHUNK_SIZE) {
+      if (s) this.freeze(s);
+      s = new SliceWriter(APPENDS, 0);
+      c.slices.push(s);
+    }
+    const before = s.length;
+    this.copyIn(s, s.length, data);
+    if (s.length >= CHUNK_SIZE) this.freeze(s);
+    return s.length - before;
   }
 
   /** Copies `data` into a slice of chunk `indx` at position `cpos`; returns how many bytes the buffers grew. */
@@ -295,13 +371,20 @@ export class FileWriter {
         let err = s.failed;
         if (err === undefined && !s.discarded) {
           try {
-            const r = await this.meta.writeSlice(this.ctx, this.ino, c.indx, s.pos, { id: s.id, size: s.length, off: 0, len: s.length });
+            const slice = { id: s.id, size: s.length, off: 0, len: s.length };
+            const atEnd = c.indx === APPENDS;
+            const r = await this.meta.writeSlice(this.ctx, this.ino, atEnd ? 0 : c.indx, atEnd ? AT_END : s.pos, slice);
             this.version = Math.max(this.version, r.version);
-            this.counts.set(c.indx, r.sliceCount);
-            try {
-              this.onCommit?.(c.indx, r);
-            } catch {
-              // a listener's failure is not the write's
+            // An append ends where the file now does; it may have been split over two chunks.
+            const last = atEnd ? Math.floor((r.attr.length - 1) / CHUNK_SIZE) : c.indx;
+            const first = atEnd ? Math.floor((r.attr.length - s.length) / CHUNK_SIZE) : c.indx;
+            this.counts.set(last, r.sliceCount);
+            for (let indx = first; indx <= last; indx++) {
+              try {
+                this.onCommit?.(indx, r);
+              } catch {
+                // a listener's failure is not the write's
+              }
             }
           } catch (e) {
             err = e;

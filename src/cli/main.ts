@@ -2,7 +2,7 @@
 // `ferry`: one command with JuiceFS-like subcommands. Only this file and the chosen subcommand are loaded,
 // and each subcommand imports the heavy layers (metadata engines, object stores, the SDK) when it runs,
 // so `ferry --help` starts in a few tens of milliseconds.
-import { readFileSync } from 'node:fs';
+import { FERRY_VERSION } from '../version.js';
 import { UsageError, parseCommand, type Command } from './args.js';
 import { OutputClosed, describeError, markStdoutGone } from './output.js';
 
@@ -35,15 +35,6 @@ const COMMANDS: Record<string, Entry> = {
   mirror: { summary: 'create, run (replicate) and inspect mirrors of a volume in other regions', load: () => import('./commands/mirror.js') },
   'meta-server': { summary: "serve a volume's metadata to far clients, one round trip per operation", load: () => import('./commands/meta-server.js') },
 };
-
-function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
 function mainHelp(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length)) + 2;
@@ -79,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
     return cmd === undefined ? 2 : 0;
   }
   if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
-    process.stdout.write(`ferry ${version()}\n`);
+    process.stdout.write(`ferry ${FERRY_VERSION}\n`);
     return 0;
   }
   if (cmd.startsWith('-')) throw new UsageError(`unknown option '${cmd}' (see 'ferry --help'; options go after the command)`);

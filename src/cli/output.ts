@@ -1,6 +1,6 @@
 // Shared output: one-line error messages, human sizes, modes and times, tables, and progress lines that
 // appear only when stderr is a terminal.
-import { ERRNO_MESSAGES } from '../errors.js';
+import { ERRNO_MESSAGES, isErrnoCode } from '../errors.js';
 
 /** The one line printed for an error (`ferry: <this>`): never a stack, never several lines. */
 export function describeError(e: unknown): string {
@@ -9,7 +9,7 @@ export function describeError(e: unknown): string {
     let msg = typeof err.message === 'string' ? err.message : String(e);
     // An FsError with its own explanation (no path/syscall context) reads better without the errno prefix.
     if (err.name === 'FsError' && typeof err.description === 'string' && err.path === undefined && err.syscall === undefined) {
-      if (err.description !== ERRNO_MESSAGES[String(err.code)]) msg = err.description;
+      if (!isErrnoCode(err.code) || err.description !== ERRNO_MESSAGES[err.code]) msg = err.description;
     }
     return oneLine(msg || String(err.code ?? 'unknown error'));
   }

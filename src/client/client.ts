@@ -8,6 +8,7 @@ import type { Meta } from '../meta/interface.js';
 import { rootContext, type Context, type Format } from '../meta/types.js';
 import { MirrorMeta, openVolumeMeta } from '../mirror/index.js';
 import { VFS } from '../vfs/vfs.js';
+import { VfsView } from '../vfs/view.js';
 import { validateConfig, type ClientConfig } from './config.js';
 import { writebackSessionProbe } from './pending-uploads.js';
 import { openChunkStore, type Log } from './storage.js';
@@ -29,6 +30,8 @@ export interface Client {
   readonly sessionId: number;
   /** Writes are refused (a read-only config, or a read-only mirror). */
   readonly readOnly: boolean;
+  /** The inode-level view doors work through: this client acting as `ctx`'s user. */
+  view(ctx: Context): VfsView;
   /** Flushes open files, stops background jobs, ends the session, closes the engine and the stores. */
   close(): Promise<void>;
 }
@@ -89,7 +92,7 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
         await step(() => store.objects.close());
         if (err) throw err;
       })());
-    return { config: cfg, meta, format, store, cache: store.cache, vfs, sessionId, readOnly, close };
+    return { config: cfg, meta, format, store, cache: store.cache, vfs, sessionId, readOnly, view: (ctx) => new VfsView(vfs, ctx), close };
   } catch (e) {
     await unwind();
     throw e;

@@ -4,7 +4,7 @@
 import { stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { fsErr } from '../errors.js';
+import { errnoCode, fsErr } from '../errors.js';
 import { openClient, type Client, type ClientConfig, type ClientRuntime } from '../client/index.js';
 import type { Format } from '../meta/types.js';
 import { loadAddon, type SessionHandle } from './addon.js';
@@ -55,7 +55,7 @@ async function checkMountpoint(mp: string, log: (line: string) => void): Promise
     await unmountFuse(mp, { force: true });
   }
   const st = await stat(mp).catch((e: NodeJS.ErrnoException) => {
-    throw fsErr(e.code ?? 'ENOENT', `mount point ${mp}: ${e.code === 'ENOENT' ? 'no such directory' : e.message}`);
+    throw fsErr(errnoCode(e.code ?? 'ENOENT'), `mount point ${mp}: ${e.code === 'ENOENT' ? 'no such directory' : e.message}`);
   });
   if (!st.isDirectory()) throw fsErr('ENOTDIR', `mount point ${mp} is not a directory`);
 }

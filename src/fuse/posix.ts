@@ -11,37 +11,15 @@ import {
   SET_MTIME_NOW,
   SET_SIZE,
   SET_UID,
-  TYPE_BLOCKDEV,
-  TYPE_CHARDEV,
-  TYPE_DIRECTORY,
-  TYPE_FIFO,
-  TYPE_FILE,
-  TYPE_SOCKET,
-  TYPE_SYMLINK,
-  type FileType,
 } from '../meta/types.js';
 
 /** Linux errno numbers the server answers with directly. */
 export const EIO = constants.errno.EIO;
 export const ENOSYS = constants.errno.ENOSYS;
 
-/** st_mode: the file type bits and the permission bits (with setuid, setgid, sticky). */
-export const S_IFMT = 0o170000;
+/** st_mode's permission bits (with setuid, setgid, sticky); the file type bits are vfs/stat.ts's, shared with the SDK. */
 export const PERMISSION_BITS = 0o7777;
-
-export const IFMT_OF_TYPE: Readonly<Record<FileType, number>> = {
-  [TYPE_FILE]: 0o100000,
-  [TYPE_DIRECTORY]: 0o040000,
-  [TYPE_SYMLINK]: 0o120000,
-  [TYPE_FIFO]: 0o010000,
-  [TYPE_BLOCKDEV]: 0o060000,
-  [TYPE_CHARDEV]: 0o020000,
-  [TYPE_SOCKET]: 0o140000,
-};
-
-export const TYPE_OF_IFMT: Readonly<Record<number, FileType>> = Object.fromEntries(
-  Object.entries(IFMT_OF_TYPE).map(([t, m]) => [m, Number(t) as FileType]),
-);
+export { IFMT as IFMT_OF_TYPE, S_IFMT, TYPE_OF_IFMT } from '../vfs/stat.js';
 
 /** access(2) mask bits (R_OK | W_OK | X_OK). */
 export const ACCESS_MASK = fsConstants.R_OK | fsConstants.W_OK | fsConstants.X_OK;

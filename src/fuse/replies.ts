@@ -5,6 +5,7 @@ import { TYPE_DIRECTORY, TYPE_FILE, type Attr, type Entry, type StatFs } from '.
 import { ATTR, DIRENT, DIRENTPLUS, OPEN_BITS, STATFS, type ReplyKind } from './abi.gen.js';
 import type { FuseAddon, ReqHandle } from './addon.js';
 import { IFMT_OF_TYPE, PERMISSION_BITS } from './posix.js';
+import { statfsBlocks } from '../vfs/stat.js';
 import type { RootMap } from './subdir.js';
 
 export interface NodeReply {
@@ -66,7 +67,6 @@ export interface Timeouts {
   dirEntryTimeout: number;
 }
 
-const STATFS_BLOCK = 4096;
 const NAME_MAX = 255;
 
 /** The attr layout of abi.json for a volume inode known to the kernel as `kernelIno`. */
@@ -115,15 +115,17 @@ export class Replier {
       written: (req, n) => A.replyWrite(req, n),
       xattr: (req, x) => (Buffer.isBuffer(x) ? A.replyBuf(req, x) : A.replyXattrSize(req, x.size)),
       statfs: (req, st) => {
+        // The same counts the SDK's statfs reports (vfs/stat.ts).
+        const b = statfsBlocks(st);
         const v = new Float64Array(STATFS.LEN);
-        v[STATFS.bsize] = STATFS_BLOCK;
-        v[STATFS.frsize] = STATFS_BLOCK;
-        v[STATFS.blocks] = Math.floor(st.totalSpace / STATFS_BLOCK);
-        v[STATFS.bfree] = Math.floor(st.availSpace / STATFS_BLOCK);
-        v[STATFS.bavail] = Math.floor(st.availSpace / STATFS_BLOCK);
-        v[STATFS.files] = st.usedInodes + st.availInodes;
-        v[STATFS.ffree] = st.availInodes;
-        v[STATFS.favail] = st.availInodes;
+        v[STATFS.bsize] = b.bsize;
+        v[STATFS.frsize] = b.bsize;
+        v[STATFS.blocks] = b.blocks;
+        v[STATFS.bfree] = b.bfree;
+        v[STATFS.bavail] = b.bavail;
+        v[STATFS.files] = b.files;
+        v[STATFS.ffree] = b.ffree;
+        v[STATFS.favail] = b.ffree;
         v[STATFS.namemax] = NAME_MAX;
         A.replyStatfs(req, v);
       },

@@ -138,7 +138,8 @@ export class FuseServer implements abi.FuseHandlers {
   private fail(op: number, req: ReqHandle, e: unknown): void {
     const err = e instanceof FsError ? e : toFsError(e);
     if (this.counts) this.errors[`${OP_NAMES[op]}:${err.code}`] = (this.errors[`${OP_NAMES[op]}:${err.code}`] ?? 0) + 1;
-    if (err.code === 'EIO' || !(e instanceof FsError)) this.opts.log?.(`${OP_NAMES[op]}: ${(e as Error)?.stack ?? String(e)}`);
+    // An FsError's message says what failed (a corrupted block names its key): one line; a bug gets its stack.
+    if (err.code === 'EIO' || !(e instanceof FsError)) this.opts.log?.(`${OP_NAMES[op]}: ${e instanceof FsError ? err.message : ((e as Error)?.stack ?? String(e))}`);
     try {
       this.addon.replyErr(req, err.sysErrno || EIO);
     } catch {

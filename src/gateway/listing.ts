@@ -3,9 +3,8 @@
 // come after it in the directory. A start key (marker/continuation) seeks straight to its place: only the
 // directories on its path are entered, each read from the right name on.
 import { FsError } from '../errors.js';
-import { TYPE_DIRECTORY, TYPE_FILE, type Attr, type Entry } from '../meta/types.js';
-import type { Volume } from '../sdk/volume.js';
-import { cmpKey } from './keyorder.js';
+import { compareKeys as cmpKey } from '../object/util.js';
+import { TYPE_DIRECTORY, TYPE_FILE, type Attr, type Entry, type VfsView } from '../vfs/view.js';
 
 export interface ListItem {
   key: string;
@@ -30,11 +29,11 @@ export interface WalkOptions {
 const PAGE = 1000;
 
 export class Walker {
-  constructor(private readonly vol: Volume) {}
+  constructor(private readonly view: VfsView) {}
 
   private async lookup(dir: number, name: string): Promise<Entry | undefined> {
     try {
-      const r = await this.vol.vfs.lookup(this.vol.ctx, dir, name);
+      const r = await this.view.lookup(dir, name);
       return { inode: r.inode, name, attr: r.attr };
     } catch (e) {
       if (e instanceof FsError && (e.code === 'ENOENT' || e.code === 'ENAMETOOLONG' || e.code === 'EINVAL')) return undefined;
@@ -52,7 +51,7 @@ export class Walker {
       after = start;
     }
     for (;;) {
-      const list = await this.vol.vfs.readdir(this.vol.ctx, dir, true, after, PAGE);
+      const list = await this.view.readdir(dir, true, after, PAGE);
       yield* list;
       if (list.length < PAGE) return;
       after = list[list.length - 1]!.name;

@@ -2,16 +2,15 @@
 // 0700, so only that uid and root touch it) holding one file per part; complete lays the parts' slices
 // one after another into a new file (copy_file_range: no data is rewritten) and renames it into place.
 import { createHash, randomBytes } from 'node:crypto';
-import { FsError, isFsError } from '../errors.js';
-import { TYPE_FILE } from '../meta/types.js';
-import type { Volume } from '../sdk/volume.js';
+import { isFsError } from '../errors.js';
+import { compareKeys } from '../object/util.js';
 import { O_RDONLY } from '../vfs/flags.js';
+import { Access, TYPE_FILE, type VfsView } from '../vfs/view.js';
 import { BodyHasher } from './checksum.js';
-import { fromFsError, s3err } from './errors.js';
-import { cmpKey } from './keyorder.js';
-import { Objects, XATTR_ETAG, mtimeOf, type ObjectMeta } from './objects.js';
-import { bucketNode, parseKey, UPLOADS_DIR } from './paths.js';
-import { tempPath, TEMP_MODE } from './temps.js';
+import { s3err } from './errors.js';
+import { Objects, createTemp, dropTemp, mtimeOf, s3Rethrow as wrap, type ObjectMeta, type TempFile } from './objects.js';
+import { bucketNode, parseKey, TMP_DIR, UPLOADS_DIR } from './paths.js';
+import { TEMP_MODE } from './temps.js';
 
 const XATTR_UPLOAD = 'user.s3.upload';
 export const MAX_PARTS = 10000;
@@ -32,11 +31,6 @@ export interface PartInfo {
 
 const partName = (n: number) => String(n).padStart(5, '0');
 
-function wrap(e: unknown): never {
-  if (e instanceof FsError) throw fromFsError(e);
-  throw e;
-}
-
 export class Multipart {
   constructor(private readonly objects: Objects) {}
 
@@ -45,10 +39,11 @@ export class Multipart {
     return `${UPLOADS_DIR}/${id}`;
   }
 
-  async record(vol: Volume, id: string, bucket: string, key: string): Promise<UploadRecord> {
+  async record(view: VfsView, id: string, bucket: string, key: string): Promise<UploadRecord> {
     let rec: UploadRecord;
     try {
-      rec = JSON.parse((await vol.getxattr(this.dir(id), XATTR_UPLOAD)).toString()) as UploadRecord;
+      const dir = await view.resolve(this.dir(id));
+      rec = JSON.parse((await view.getxattr(dir.inode, XATTR_UPLOAD)).toString()) as UploadRecord;
     } catch (e) {
       if (isFsError(e, 'EACCES') || isFsError(e, 'EPERM')) throw s3err('AccessDenied');
       if (isFsError(e) || e instanceof SyntaxError) throw s3err('NoSuchUpload');
@@ -58,19 +53,20 @@ export class Multipart {
     return rec;
   }
 
-  async create(vol: Volume, bucket: string, key: string, meta: ObjectMeta): Promise<string> {
-    const b = await bucketNode(vol, bucket);
+  async create(view: VfsView, bucket: string, key: string, meta: ObjectMeta): Promise<string> {
+    const b = await bucketNode(view, bucket);
     if (parseKey(key).marker) throw s3err('InvalidArgument', 'Keys ending in "/" are directories and cannot hold data.');
     try {
-      await vol.vfs.access(vol.ctx, b.ino, 2 | 1);
+      await view.access(b.ino, Access.MODIFY);
     } catch (e) {
       wrap(e);
     }
     const id = Date.now().toString(36).padStart(9, '0') + randomBytes(12).toString('hex');
     const rec: UploadRecord = { bucket, key, initiated: new Date().toISOString(), meta };
     try {
-      await vol.mkdir(this.dir(id), 0o700);
-      await vol.setxattr(this.dir(id), XATTR_UPLOAD, JSON.stringify(rec));
+      const p = await view.parentOf(this.dir(id));
+      const d = await view.mkdir(p.parent, p.name, 0o700);
+      await view.setxattr(d.inode, XATTR_UPLOAD, JSON.stringify(rec));
     } catch (e) {
       wrap(e);
     }
@@ -78,7 +74,7 @@ export class Multipart {
   }
 
   async uploadPart(
-    vol: Volume,
+    view: VfsView,
     bucket: string,
     key: string,
     id: string,
@@ -89,26 +85,26 @@ export class Multipart {
     verify: () => string,
   ): Promise<string> {
     if (!Number.isInteger(n) || n < 1 || n > MAX_PARTS) throw s3err('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
-    await this.record(vol, id, bucket, key);
-    const t = await this.objects.receive(vol, this.dir(id), body, hasher, expect, verify);
-    return this.placePart(vol, id, n, t.path, t.ino, t.md5);
+    await this.record(view, id, bucket, key);
+    const t = await this.objects.receive(view, this.dir(id), body, hasher, expect, verify);
+    return this.placePart(view, n, t, t.md5);
   }
 
-  private async placePart(vol: Volume, id: string, n: number, tmp: string, ino: number, etag: string): Promise<string> {
+  /** Stamps a finished temp file in the upload's directory and renames it to part n (replacing an older one). */
+  private async placePart(view: VfsView, n: number, tmp: TempFile, etag: string): Promise<string> {
     try {
-      const a = await vol.vfs.getattr(vol.ctx, ino);
-      await vol.setxattr(tmp, XATTR_ETAG, `${etag} ${a.mtime}.${a.mtimensec} ${a.length}`);
-      await vol.rename(tmp, `${this.dir(id)}/${partName(n)}`);
+      await this.objects.writeStamp(view, tmp.ino, etag, undefined);
+      await view.rename(tmp.dir, tmp.name, tmp.dir, partName(n));
       return etag;
     } catch (e) {
-      await vol.unlink(tmp).catch(() => undefined);
+      await dropTemp(view, tmp);
       wrap(e);
     }
   }
 
   /** UploadPartCopy: the part shares the source range's slices. Its ETag is derived, not an MD5 of the data. */
   async uploadPartCopy(
-    vol: Volume,
+    view: VfsView,
     bucket: string,
     key: string,
     id: string,
@@ -118,8 +114,8 @@ export class Multipart {
     cond: (info: { etag: string; mtime: Date }) => void,
   ): Promise<{ etag: string; mtime: Date }> {
     if (!Number.isInteger(n) || n < 1 || n > MAX_PARTS) throw s3err('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
-    await this.record(vol, id, bucket, key);
-    const info = await this.objects.stat(vol, src.bucket, src.key);
+    await this.record(view, id, bucket, key);
+    const info = await this.objects.stat(view, src.bucket, src.key);
     cond(info);
     let start = 0;
     let end = info.size - 1;
@@ -131,46 +127,46 @@ export class Multipart {
       if (start > end || end >= info.size) throw s3err('InvalidRange');
     }
     const len = Math.max(0, end - start + 1);
-    const srcPath = `/${src.bucket}/${src.key}`;
-    const s = await this.objects.openRead(vol, info, srcPath);
-    const tmp = `${this.dir(id)}/.tmp-${randomBytes(8).toString('hex')}`;
-    let ino: number;
+    const s = await this.objects.openRead(view, info);
+    let tmp: TempFile;
     try {
-      const d = await vol.open(tmp, 'wx', 0o600).catch(wrap);
-      ino = d.ino;
+      const d = await createTemp(view, this.dir(id), TEMP_MODE).catch(wrap);
+      tmp = d;
+      let open = true;
       try {
-        if (len > 0) await vol.vfs.copyFileRange(vol.ctx, s.fd, start, d.fd, 0, len);
-        await d.close();
+        if (len > 0) await view.copyFileRange(s, start, d.fh, 0, len);
+        open = false;
+        await view.release(d.fh);
       } catch (e) {
-        await d.close().catch(() => undefined);
-        await vol.unlink(tmp).catch(() => undefined);
+        if (open) await view.release(d.fh).catch(() => undefined);
+        await dropTemp(view, d);
         wrap(e);
       }
     } finally {
-      await s.close().catch(() => undefined);
+      await view.release(s).catch(() => undefined);
     }
     const etag = range === undefined && !info.etag.includes('-') ? info.etag : createHash('md5').update(`${info.etag}:${start}-${end}`).digest('hex');
-    await this.placePart(vol, id, n, tmp, ino, etag);
+    await this.placePart(view, n, tmp, etag);
     return { etag, mtime: new Date() };
   }
 
   /** Parts in number order, from after `marker`. */
-  async listParts(vol: Volume, bucket: string, key: string, id: string, marker: number, max: number): Promise<{ parts: PartInfo[]; truncated: boolean; rec: UploadRecord }> {
-    const rec = await this.record(vol, id, bucket, key);
+  async listParts(view: VfsView, bucket: string, key: string, id: string, marker: number, max: number): Promise<{ parts: PartInfo[]; truncated: boolean; rec: UploadRecord }> {
+    const rec = await this.record(view, id, bucket, key);
     const parts: PartInfo[] = [];
     let truncated = false;
     try {
-      const dir = await vol.lstat(this.dir(id));
+      const dir = await view.resolve(this.dir(id), false);
       let after: string | undefined = marker > 0 ? partName(marker) : undefined;
       outer: for (;;) {
-        const list = await vol.vfs.readdir(vol.ctx, dir.ino, true, after, 1000);
+        const list = await view.readdir(dir.inode, true, after, 1000);
         for (const e of list) {
           if (!/^\d{5}$/.test(e.name) || e.attr.type !== TYPE_FILE) continue;
           if (parts.length === max) {
             truncated = true;
             break outer;
           }
-          parts.push({ number: Number(e.name), etag: await this.objects.etagOf(vol, e.inode, e.attr), size: e.attr.length, mtime: mtimeOf(e.attr) });
+          parts.push({ number: Number(e.name), etag: await this.objects.etagOf(view, e.inode, e.attr), size: e.attr.length, mtime: mtimeOf(e.attr) });
         }
         if (list.length < 1000) break;
         after = list[list.length - 1]!.name;
@@ -181,8 +177,8 @@ export class Multipart {
     return { parts, truncated, rec };
   }
 
-  async complete(vol: Volume, bucket: string, key: string, id: string, want: Array<{ number: number; etag: string }>): Promise<string> {
-    const rec = await this.record(vol, id, bucket, key);
+  async complete(view: VfsView, bucket: string, key: string, id: string, want: Array<{ number: number; etag: string }>): Promise<string> {
+    const rec = await this.record(view, id, bucket, key);
     if (want.length === 0) throw s3err('MalformedXML', 'You must specify at least one part.');
     for (let i = 1; i < want.length; i++) if (want[i]!.number <= want[i - 1]!.number) throw s3err('InvalidPartOrder');
     const dir = this.dir(id);
@@ -190,71 +186,75 @@ export class Multipart {
     for (const [i, p] of want.entries()) {
       let st;
       try {
-        st = await vol.lstat(`${dir}/${partName(p.number)}`);
+        st = await view.resolve(`${dir}/${partName(p.number)}`, false);
       } catch (e) {
         if (isFsError(e, 'ENOENT')) throw s3err('InvalidPart', undefined, { PartNumber: String(p.number) });
         wrap(e);
       }
-      const attr = await vol.vfs.getattr(vol.ctx, st.ino);
-      const etag = await this.objects.etagOf(vol, st.ino, attr);
+      const attr = await view.getattr(st.inode);
+      const etag = await this.objects.etagOf(view, st.inode, attr);
       if (etag !== p.etag.replace(/"/g, '').trim()) throw s3err('InvalidPart', undefined, { PartNumber: String(p.number), ETag: p.etag });
       if (i < want.length - 1 && attr.length < this.objects.minPartSize) {
         throw s3err('EntityTooSmall', undefined, { ProposedSize: String(attr.length), MinSizeAllowed: String(this.objects.minPartSize), PartNumber: String(p.number) });
       }
-      found.push({ ino: st.ino, size: attr.length, etag });
+      found.push({ ino: st.inode, size: attr.length, etag });
     }
     const md5s = createHash('md5');
     for (const f of found) md5s.update(Buffer.from(f.etag.slice(0, 32), 'hex'));
     const etag = `${md5s.digest('hex')}-${found.length}`;
-    const tmp = tempPath(vol);
-    const out = await vol.open(tmp, 'wx', TEMP_MODE).catch(wrap);
+    const out = await createTemp(view, TMP_DIR, TEMP_MODE).catch(wrap);
+    let open = true;
     try {
       let off = 0;
       for (const f of found) {
-        const { fh } = await vol.vfs.open(vol.ctx, f.ino, O_RDONLY);
+        const { fh } = await view.open(f.ino, O_RDONLY);
         try {
-          if (f.size > 0) await vol.vfs.copyFileRange(vol.ctx, fh, 0, out.fd, off, f.size);
+          if (f.size > 0) await view.copyFileRange(fh, 0, out.fh, off, f.size);
         } finally {
-          await vol.vfs.release(vol.ctx, fh);
+          await view.release(fh);
         }
         off += f.size;
       }
-      await out.close();
-      const a = await vol.vfs.getattr(vol.ctx, out.ino);
-      await vol.setxattr(tmp, XATTR_ETAG, `${etag} ${a.mtime}.${a.mtimensec} ${a.length}`);
-      if (Object.keys(rec.meta.headers).length || Object.keys(rec.meta.user).length) await vol.setxattr(tmp, 'user.s3.meta', JSON.stringify(rec.meta));
+      open = false;
+      await view.release(out.fh);
+      await this.objects.writeStamp(view, out.ino, etag, rec.meta);
     } catch (e) {
-      await out.close().catch(() => undefined);
-      await vol.unlink(tmp).catch(() => undefined);
+      if (open) await view.release(out.fh).catch(() => undefined);
+      await dropTemp(view, out);
       wrap(e);
     }
-    await this.objects.install(vol, bucket, key, tmp);
-    await this.remove(vol, id).catch(() => undefined);
+    await this.objects.install(view, bucket, key, out);
+    await this.remove(view, id).catch(() => undefined);
     return etag;
   }
 
-  private async remove(vol: Volume, id: string): Promise<void> {
-    await vol.rm(this.dir(id), { recursive: true });
+  /** rm -r of the upload's directory. */
+  private async remove(view: VfsView, id: string): Promise<void> {
+    const path = this.dir(id);
+    const d = await view.resolve(path, false);
+    await view.removeTree(d.inode);
+    const p = await view.parentOf(path);
+    await view.rmdir(p.parent, p.name);
   }
 
-  async abort(vol: Volume, bucket: string, key: string, id: string): Promise<void> {
-    await this.record(vol, id, bucket, key);
-    await this.remove(vol, id).catch(wrap);
+  async abort(view: VfsView, bucket: string, key: string, id: string): Promise<void> {
+    await this.record(view, id, bucket, key);
+    await this.remove(view, id).catch(wrap);
   }
 
   /** In-progress uploads of a bucket, by key then initiation (read as root: the caller must be able to list the bucket). */
-  async listUploads(root: Volume, bucket: string): Promise<Array<UploadRecord & { id: string }>> {
+  async listUploads(root: VfsView, bucket: string): Promise<Array<UploadRecord & { id: string }>> {
     const out: Array<UploadRecord & { id: string }> = [];
-    const dir = await root.lstat(UPLOADS_DIR);
-    for await (const e of root.entries(dir.ino, false)) {
+    const dir = await root.resolve(UPLOADS_DIR, false);
+    for await (const e of root.entries(dir.inode, false)) {
       try {
-        const rec = JSON.parse((await root.vfs.getxattr(root.ctx, e.inode, XATTR_UPLOAD)).toString()) as UploadRecord;
+        const rec = JSON.parse((await root.getxattr(e.inode, XATTR_UPLOAD)).toString()) as UploadRecord;
         if (rec.bucket === bucket) out.push({ ...rec, id: e.name });
       } catch {
         /* being created or removed */
       }
     }
-    out.sort((a, b) => cmpKey(a.key, b.key) || (a.initiated < b.initiated ? -1 : a.initiated > b.initiated ? 1 : cmpKey(a.id, b.id)));
+    out.sort((a, b) => compareKeys(a.key, b.key) || (a.initiated < b.initiated ? -1 : a.initiated > b.initiated ? 1 : compareKeys(a.id, b.id)));
     return out;
   }
 }

@@ -1,8 +1,7 @@
 // Buckets are top-level directories and keys are paths under them. Checks names, and resolves them
 // inode by inode (symlinks are not followed: they are not objects).
 import { FsError } from '../errors.js';
-import { ROOT_INODE, TYPE_DIRECTORY, type Attr } from '../meta/types.js';
-import type { Volume } from '../sdk/volume.js';
+import { ROOT_INODE, isDirectory, type Attr, type VfsView } from '../vfs/view.js';
 import { s3err } from './errors.js';
 
 /** The hidden per-volume directory of the gateway: never a bucket (bucket names cannot start with '.'). */
@@ -49,10 +48,10 @@ export interface Node {
 }
 
 /** The bucket's directory, or NoSuchBucket. */
-export async function bucketNode(vol: Volume, bucket: string): Promise<Node> {
+export async function bucketNode(view: VfsView, bucket: string): Promise<Node> {
   try {
-    const r = await vol.vfs.lookup(vol.ctx, ROOT_INODE, bucket);
-    if (r.attr.type !== TYPE_DIRECTORY) throw s3err('NoSuchBucket', undefined, { BucketName: bucket });
+    const r = await view.lookup(ROOT_INODE, bucket);
+    if (!isDirectory(r.attr)) throw s3err('NoSuchBucket', undefined, { BucketName: bucket });
     return { ino: r.inode, attr: r.attr };
   } catch (e) {
     if (e instanceof FsError && (e.code === 'ENOENT' || e.code === 'ENAMETOOLONG')) throw s3err('NoSuchBucket', undefined, { BucketName: bucket });
@@ -61,12 +60,12 @@ export async function bucketNode(vol: Volume, bucket: string): Promise<Node> {
 }
 
 /** Walks parts from a directory; undefined when a component is missing or not a directory on the way. */
-export async function walkParts(vol: Volume, from: number, parts: string[]): Promise<Node | undefined> {
-  let cur: Node = { ino: from, attr: await vol.vfs.getattr(vol.ctx, from) };
+export async function walkParts(view: VfsView, from: number, parts: string[]): Promise<Node | undefined> {
+  let cur: Node = { ino: from, attr: await view.getattr(from) };
   for (const p of parts) {
-    if (cur.attr.type !== TYPE_DIRECTORY) return undefined;
+    if (!isDirectory(cur.attr)) return undefined;
     try {
-      const r = await vol.vfs.lookup(vol.ctx, cur.ino, p);
+      const r = await view.lookup(cur.ino, p);
       cur = { ino: r.inode, attr: r.attr };
     } catch (e) {
       if (e instanceof FsError && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) return undefined;

@@ -4,7 +4,7 @@
 import { FsError } from '../errors.js';
 import { randomUUID } from 'node:crypto';
 import type { EncryptionRecord } from '../object/transforms/index.js';
-import { CHECKSUMS, COMPRESSIONS, MAX_SHARDS } from '../object/transforms/names.js';
+import { CHECKSUMS, COMPRESSIONS, DEFAULT_CHECKSUM, MAX_SHARDS } from '../object/transforms/names.js';
 import type { Format, GatewayKey, MirrorEntry, MirrorOf, DataCopyState } from './types.js';
 
 /**
@@ -52,7 +52,7 @@ export function newFormat(s: FormatSettings): Format {
       url: s.storage,
       shards: s.shards ?? 1,
       compression: s.compression ?? 'none',
-      checksum: s.checksum ?? 'none',
+      checksum: s.checksum ?? DEFAULT_CHECKSUM,
       ...(s.accessKey !== undefined ? { accessKey: s.accessKey, secretKey: s.secretKey } : {}),
       ...(s.encryption ? { encryption: s.encryption } : {}),
     },

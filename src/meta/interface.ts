@@ -81,7 +81,11 @@ export interface Meta {
   readChunk(ctx: Context, ino: number, indx: number): Promise<Slice[]>;
   /** A new slice id (allocated in batches). */
   newSliceId(): Promise<number>;
-  /** Appends a committed slice to a chunk, extending the length if it ends past it. */
+  /**
+   * Appends a committed slice to a chunk, extending the length if it ends past it. With `pos` AT_END the
+   * slice lands at the file's length inside the transaction (split at a chunk boundary if it crosses one);
+   * then the new length is where it ends and `sliceCount` is that last chunk's.
+   */
   writeSlice(ctx: Context, ino: number, indx: number, pos: number, slice: Omit<Slice, 'pos'>, mtime?: Date): Promise<WriteResult>;
   truncate(ctx: Context, ino: number, length: number): Promise<AttrResult>;
   fallocate(ctx: Context, ino: number, mode: number, off: number, len: number): Promise<AttrResult>;

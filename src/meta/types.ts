@@ -13,6 +13,11 @@ export type FileType = 1 | 2 | 3 | 4 | 5 | 6 | 7;
 export const ROOT_INODE = 1;
 /** Bytes in a chunk: the unit a file is cut into by offset. */
 export const CHUNK_SIZE = 64 << 20;
+/**
+ * writeSlice's `pos` for an O_APPEND write: the slice goes at the end of the file as the commit's
+ * transaction sees it (its `indx` is ignored), so appends of several clients never overwrite each other.
+ */
+export const AT_END = -1;
 export const MAX_NAME = 255;
 export const MAX_SYMLINK = 4096;
 export const MAX_XATTR_NAME = 255;

@@ -1,10 +1,11 @@
 // FileHandle shaped like node:fs/promises's, over a VFS handle; streams apply backpressure because
 // every write waits for room in the client's shared write buffer.
 import { Readable, Writable } from 'node:stream';
-import { FsError, fsErr } from '../errors.js';
-import { SET_GID, SET_MODE, SET_UID, type Context } from '../meta/types.js';
-import { O_APPEND, canRead } from '../vfs/flags.js';
-import type { VFS } from '../vfs/vfs.js';
+import { FsError } from '../errors.js';
+import { SET_GID, SET_MODE, SET_UID } from '../meta/types.js';
+import { O_APPEND } from '../vfs/flags.js';
+import { handleReadStream } from '../vfs/stream.js';
+import type { VfsView } from '../vfs/view.js';
 import { Stats } from './stats.js';
 import { toTimeAttrs, type TimeLike } from './times.js';
 
@@ -32,14 +33,14 @@ export interface WriteStreamOptions {
 
 const CHUNK = 1 << 20;
 
+/** Made by Volume.open (the package exports only its type, as node:fs/promises does). */
 export class FileHandle {
   /** Current position for reads/writes that pass no position. */
   private pos = 0;
   private closed = false;
 
   constructor(
-    private readonly vfs: VFS,
-    private readonly ctx: Context,
+    private readonly view: VfsView,
     readonly fd: number,
     readonly ino: number,
     private readonly path: string,
@@ -75,7 +76,7 @@ export class FileHandle {
     }
     const len = Math.min(length ?? buffer.length - offset, buffer.length - offset);
     const at = position === null || position === undefined || position < 0 ? this.pos : position;
-    const data = await this.wrap('read', this.vfs.read(this.ctx, this.fd, at, len));
+    const data = await this.wrap('read', this.view.read(this.fd, at, len));
     data.copy(buffer, offset);
     if (position === null || position === undefined || position < 0) this.pos += data.length;
     return { bytesRead: data.length, buffer };
@@ -102,8 +103,8 @@ export class FileHandle {
     }
     const current = at === null || at === undefined;
     const off = current ? this.pos : at!;
-    await this.wrap('write', this.vfs.write(this.ctx, this.fd, off, buf));
-    if (current) this.pos = (this.vfs.handle(this.fd).flags & O_APPEND ? (await this.vfs.getattr(this.ctx, this.ino)).length : off + buf.length);
+    await this.wrap('write', this.view.write(this.fd, off, buf));
+    if (current) this.pos = (this.view.flags(this.fd) & O_APPEND ? (await this.view.getattr(this.ino)).length : off + buf.length);
     return { bytesWritten: buf.length, buffer: buf };
   }
 
@@ -112,7 +113,7 @@ export class FileHandle {
     const enc = typeof opts === 'string' ? opts : opts?.encoding;
     const parts: Buffer[] = [];
     for (;;) {
-      const b = await this.wrap('read', this.vfs.read(this.ctx, this.fd, this.pos, CHUNK));
+      const b = await this.wrap('read', this.view.read(this.fd, this.pos, CHUNK));
       if (b.length === 0) break;
       parts.push(b);
       this.pos += b.length;
@@ -136,18 +137,18 @@ export class FileHandle {
 
   async stat(): Promise<Stats> {
     this.check();
-    await this.vfs.flushInode(this.ino);
-    return new Stats(this.ino, await this.wrap('fstat', this.vfs.getattr(this.ctx, this.ino)), this.dev);
+    await this.view.flushInode(this.ino);
+    return new Stats(this.ino, await this.wrap('fstat', this.view.getattr(this.ino)), this.dev);
   }
 
   async truncate(len = 0): Promise<void> {
     this.check();
-    await this.wrap('ftruncate', this.vfs.truncate(this.ctx, this.ino, len));
+    await this.wrap('ftruncate', this.view.truncate(this.ino, len));
   }
 
   async sync(): Promise<void> {
     this.check();
-    await this.wrap('fsync', this.vfs.fsync(this.ctx, this.fd));
+    await this.wrap('fsync', this.view.fsync(this.fd));
   }
 
   datasync(): Promise<void> {
@@ -156,24 +157,24 @@ export class FileHandle {
 
   async chmod(mode: number): Promise<void> {
     this.check();
-    await this.wrap('fchmod', this.vfs.setattr(this.ctx, this.ino, SET_MODE, { mode }));
+    await this.wrap('fchmod', this.view.setattr(this.ino, SET_MODE, { mode }));
   }
 
   async chown(uid: number, gid: number): Promise<void> {
     this.check();
-    await this.wrap('fchown', this.vfs.setattr(this.ctx, this.ino, SET_UID | SET_GID, { uid, gid }));
+    await this.wrap('fchown', this.view.setattr(this.ino, SET_UID | SET_GID, { uid, gid }));
   }
 
   async utimes(atime: TimeLike, mtime: TimeLike): Promise<void> {
     this.check();
     const { set, attr } = toTimeAttrs(atime, mtime);
-    await this.wrap('futime', this.vfs.setattr(this.ctx, this.ino, set, attr));
+    await this.wrap('futime', this.view.setattr(this.ino, set, attr));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.wrap('close', this.vfs.release(this.ctx, this.fd));
+    await this.wrap('close', this.view.release(this.fd));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -182,33 +183,7 @@ export class FileHandle {
 
   /** A Readable of [start, end] (end inclusive); closes the handle when done unless autoClose is false (as node:fs). */
   createReadStream(opts: ReadStreamOptions & { autoClose?: boolean } = {}): Readable {
-    if (!canRead(this.vfs.handle(this.fd).flags)) throw fsErr('EBADF');
-    let off = opts.start ?? 0;
-    const end = opts.end === undefined ? Infinity : opts.end + 1;
-    const size = opts.highWaterMark ?? CHUNK;
-    const stream: Readable = new Readable({
-      highWaterMark: size,
-      read: (n) => {
-        const want = Math.min(Math.max(n, size), end - off);
-        if (want <= 0) {
-          stream.push(null);
-          return;
-        }
-        this.vfs.read(this.ctx, this.fd, off, want).then(
-          (b) => {
-            off += b.length;
-            // A stream's chunks belong to its consumer, who may modify them: never hand out a cached block.
-            stream.push(b.length ? Buffer.from(b) : null);
-          },
-          (e) => stream.destroy(e),
-        );
-      },
-      destroy: (err, cb) => {
-        if (opts.autoClose ?? true) this.close().then(() => cb(err), (e) => cb(err ?? e));
-        else cb(err);
-      },
-    });
-    return stream;
+    return handleReadStream(this.view, this.fd, { ...opts, onClose: (opts.autoClose ?? true) ? () => this.close() : undefined });
   }
 
   /** A Writable from `start`; each write resolves once the client buffered it; closes the handle at the end unless autoClose is false. */
@@ -217,13 +192,13 @@ export class FileHandle {
     return new Writable({
       highWaterMark: opts.highWaterMark ?? CHUNK,
       write: (chunk: Buffer, _enc, cb) => {
-        this.vfs.write(this.ctx, this.fd, off, chunk).then(() => {
+        this.view.write(this.fd, off, chunk).then(() => {
           off += chunk.length;
           cb();
         }, cb);
       },
       final: (cb) => {
-        const done = (opts.autoClose ?? true) ? this.close() : this.vfs.flush(this.ctx, this.fd);
+        const done = (opts.autoClose ?? true) ? this.close() : this.view.flush(this.fd);
         done.then(() => cb(), cb);
       },
     });

@@ -1,7 +1,6 @@
-// The package's main export: `import { Volume } from 'ferryfs'`.
+// The package's main export: `import { Volume } from 'ferryfs'`. Only the node:fs/promises-shaped surface
+// is public; the layers under it (meta, object stores, the VFS) are internal and may change.
 export { Volume, constants, type VolumeOptions } from './volume.js';
-export { FileHandle, type ReadStreamOptions, type WriteStreamOptions } from './file-handle.js';
+export type { FileHandle, ReadStreamOptions, WriteStreamOptions } from './file-handle.js';
 export { Stats, Dirent, type StatFs } from './stats.js';
-export { FsError, isFsError } from '../errors.js';
-export { openMeta, type Meta, type Format } from '../meta/index.js';
-export { openObjectStore, type ObjectStore } from '../object/index.js';
+export { FsError, isFsError, type ErrnoCode } from '../errors.js';

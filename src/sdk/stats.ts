@@ -1,35 +1,6 @@
 // Stats and Dirent shaped like node:fs's, built from FerryFS attributes.
-import {
-  TYPE_BLOCKDEV,
-  TYPE_CHARDEV,
-  TYPE_DIRECTORY,
-  TYPE_FIFO,
-  TYPE_FILE,
-  TYPE_SOCKET,
-  TYPE_SYMLINK,
-  type Attr,
-  type FileType,
-} from '../meta/types.js';
-
-const TYPE_BITS: Record<FileType, number> = {
-  [TYPE_FILE]: 0o100000,
-  [TYPE_DIRECTORY]: 0o040000,
-  [TYPE_SYMLINK]: 0o120000,
-  [TYPE_FIFO]: 0o010000,
-  [TYPE_BLOCKDEV]: 0o060000,
-  [TYPE_CHARDEV]: 0o020000,
-  [TYPE_SOCKET]: 0o140000,
-};
-
-/** st_mode: file type bits plus permission bits. */
-export function modeOf(a: Attr): number {
-  return TYPE_BITS[a.type] | (a.mode & 0o7777);
-}
-
-export function typeFromMode(mode: number): FileType {
-  for (const [t, bits] of Object.entries(TYPE_BITS)) if ((mode & 0o170000) === bits) return Number(t) as FileType;
-  return TYPE_FILE;
-}
+import { TYPE_BLOCKDEV, TYPE_CHARDEV, TYPE_DIRECTORY, TYPE_FIFO, TYPE_FILE, TYPE_SOCKET, TYPE_SYMLINK, type Attr, type FileType } from '../meta/types.js';
+import { modeOf } from '../vfs/stat.js';
 
 class TypeTests {
   constructor(protected readonly ftype: FileType) {}

@@ -1,7 +1,6 @@
 // Volume: a FerryFS volume as a node:fs/promises-like API, for programs that use it without a mount.
 import { createHash } from 'node:crypto';
 import { FsError, fsErr, toFsError } from '../errors.js';
-import type { Meta } from '../meta/interface.js';
 import {
   MODE_R,
   MODE_W,
@@ -14,14 +13,13 @@ import {
   TYPE_SYMLINK,
   userContext,
   type Context,
-  type Format,
 } from '../meta/types.js';
 import { O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY, O_TRUNC } from '../vfs/flags.js';
-import type { VFS } from '../vfs/vfs.js';
 import { configFromSdkOptions, openClient, processContext, type Client, type ClientConfig } from '../client/index.js';
+import { statfsBlocks } from '../vfs/stat.js';
+import { splitPath, VfsView, type Resolved } from '../vfs/view.js';
 import { FileHandle } from './file-handle.js';
 import { parseFlags } from './open-flags.js';
-import { Resolver, splitPath, type Resolved } from './resolve.js';
 import { Dirent, Stats, type StatFs } from './stats.js';
 import { toTimeAttrs, type TimeLike } from './times.js';
 
@@ -78,19 +76,30 @@ export const constants = { F_OK: 0, R_OK: 4, W_OK: 2, X_OK: 1, COPYFILE_EXCL: 1 
 
 type Data = string | Buffer | Uint8Array | AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array>;
 
+let viewOf: (vol: Volume) => VfsView;
+
+/**
+ * Internal, not exported by the package: the inode-level view under a Volume (its client and identity),
+ * for the CLI, the tests and the S3 gateway until they get their client from the client layer.
+ */
+export function volumeView(vol: Volume): VfsView {
+  return viewOf(vol);
+}
+
 export class Volume {
-  private readonly paths: Resolver;
-  readonly vfs: VFS;
+  readonly #view: VfsView;
+  readonly #client: Client;
   /** st_dev for Stats: stable per volume. */
   readonly dev: number;
 
-  private constructor(
-    private readonly client: Client,
-    readonly ctx: Context,
-  ) {
-    this.vfs = client.vfs;
-    this.paths = new Resolver(this.vfs);
-    this.dev = createHash('sha1').update(this.vfs.format.uuid).digest().readUInt32BE(0);
+  static {
+    viewOf = (vol) => vol.#view;
+  }
+
+  private constructor(client: Client, ctx: Context) {
+    this.#client = client;
+    this.#view = client.view(ctx);
+    this.dev = createHash('sha1').update(client.format.uuid).digest().readUInt32BE(0);
   }
 
   /**
@@ -107,16 +116,8 @@ export class Volume {
    * A view of this volume acting as another user: the same client (caches, session, open files), another
    * identity for permission checks. Used by servers such as the S3 gateway; close only the original.
    */
-  asUser(uid: number, gid: number, gids: number[] = [gid], umask = this.ctx.umask ?? 0o022): Volume {
-    return new Volume(this.client, userContext(uid, gid, gids, umask));
-  }
-
-  get meta(): Meta {
-    return this.vfs.meta;
-  }
-
-  get format(): Format {
-    return this.vfs.format;
+  asUser(uid: number, gid: number, gids: number[] = [gid], umask = this.#view.ctx.umask ?? 0o022): Volume {
+    return new Volume(this.#client, userContext(uid, gid, gids, umask));
   }
 
   /** Runs op with errors carrying syscall and path like node:fs. */
@@ -132,14 +133,14 @@ export class Volume {
 
   stat(path: string): Promise<Stats> {
     return this.call('stat', path, async () => {
-      const r = await this.paths.resolve(this.ctx, path, true);
+      const r = await this.#view.resolve(path, true);
       return new Stats(r.inode, r.attr, this.dev);
     });
   }
 
   lstat(path: string): Promise<Stats> {
     return this.call('lstat', path, async () => {
-      const r = await this.paths.resolve(this.ctx, path, false);
+      const r = await this.#view.resolve(path, false);
       return new Stats(r.inode, r.attr, this.dev);
     });
   }
@@ -156,8 +157,8 @@ export class Volume {
 
   access(path: string, mode: number = constants.F_OK): Promise<void> {
     return this.call('access', path, async () => {
-      const r = await this.paths.resolve(this.ctx, path, true);
-      await this.vfs.access(this.ctx, r.inode, mode & (MODE_R | MODE_W | MODE_X));
+      const r = await this.#view.resolve(path, true);
+      await this.#view.access(r.inode, mode & (MODE_R | MODE_W | MODE_X));
     });
   }
 
@@ -166,24 +167,14 @@ export class Volume {
   readdir(path: string, opts?: { withFileTypes?: boolean } | BufferEncoding): Promise<string[] | Dirent[]> {
     const withTypes = typeof opts === 'object' && opts.withFileTypes === true;
     return this.call('scandir', path, async () => {
-      const dir = await this.paths.resolve(this.ctx, path, true);
+      const dir = await this.#view.resolve(path, true);
       if (dir.attr.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
       const out: Array<string | Dirent> = [];
-      for await (const e of this.entries(dir.inode, false)) {
+      for await (const e of this.#view.entries(dir.inode, false)) {
         out.push(withTypes ? new Dirent(e.name, e.attr.type, path) : e.name);
       }
       return out as string[] | Dirent[];
     });
-  }
-
-  /** Directory entries in pages, so a huge directory is never held in memory at once. */
-  async *entries(ino: number, plus: boolean, page = 4096) {
-    for (let after: string | undefined; ; ) {
-      const list = await this.vfs.readdir(this.ctx, ino, plus, after, page);
-      yield* list;
-      if (list.length < page) return;
-      after = list[list.length - 1].name;
-    }
   }
 
   mkdir(path: string, opts?: { recursive?: boolean; mode?: number } | number): Promise<string | undefined> {
@@ -191,48 +182,25 @@ export class Volume {
     const mode = o.mode ?? 0o777;
     return this.call('mkdir', path, async () => {
       if (!o.recursive) {
-        const { parent, name } = await this.paths.parentOf(this.ctx, path);
-        await this.vfs.mkdir(this.ctx, parent, name, mode);
+        const { parent, name } = await this.#view.parentOf(path);
+        await this.#view.mkdir(parent, name, mode);
         return undefined;
       }
-      let first: string | undefined;
-      let cur = (await this.paths.resolve(this.ctx, '/', true)).inode;
-      const parts = splitPath(path);
-      for (let i = 0; i < parts.length; i++) {
-        try {
-          const r = await this.vfs.lookup(this.ctx, cur, parts[i]);
-          if (r.attr.type !== TYPE_DIRECTORY) {
-            // A symlink to a directory is fine as an intermediate component.
-            const t = await this.paths.resolve(this.ctx, '/' + parts.slice(0, i + 1).join('/'), true);
-            if (t.attr.type !== TYPE_DIRECTORY) throw fsErr(i === parts.length - 1 ? 'EEXIST' : 'ENOTDIR');
-            cur = t.inode;
-          } else cur = r.inode;
-        } catch (e) {
-          if (!(e instanceof FsError) || e.code !== 'ENOENT') throw e;
-          try {
-            cur = (await this.vfs.mkdir(this.ctx, cur, parts[i], mode)).inode;
-            first ??= '/' + parts.slice(0, i + 1).join('/');
-          } catch (e2) {
-            if (!(e2 instanceof FsError) || e2.code !== 'EEXIST') throw e2;
-            i--; // created concurrently: look it up again
-          }
-        }
-      }
-      return first;
+      return (await this.#view.mkdirs(path, mode)).first;
     });
   }
 
   rmdir(path: string): Promise<void> {
     return this.call('rmdir', path, async () => {
-      const { parent, name } = await this.paths.parentOf(this.ctx, path);
-      await this.vfs.rmdir(this.ctx, parent, name);
+      const { parent, name } = await this.#view.parentOf(path);
+      await this.#view.rmdir(parent, name);
     });
   }
 
   unlink(path: string): Promise<void> {
     return this.call('unlink', path, async () => {
-      const { parent, name } = await this.paths.parentOf(this.ctx, path);
-      await this.vfs.unlink(this.ctx, parent, name);
+      const { parent, name } = await this.#view.parentOf(path);
+      await this.#view.unlink(parent, name);
     });
   }
 
@@ -241,32 +209,17 @@ export class Volume {
     return this.call('rm', path, async () => {
       let target;
       try {
-        target = await this.paths.resolve(this.ctx, path, false);
+        target = await this.#view.resolve(path, false);
       } catch (e) {
         if (opts.force && e instanceof FsError && e.code === 'ENOENT') return;
         throw e;
       }
-      const { parent, name } = await this.paths.parentOf(this.ctx, path);
-      if (target.attr.type !== TYPE_DIRECTORY) return this.vfs.unlink(this.ctx, parent, name);
+      const { parent, name } = await this.#view.parentOf(path);
+      if (target.attr.type !== TYPE_DIRECTORY) return this.#view.unlink(parent, name);
       if (!opts.recursive) throw new FsError('EISDIR', { message: 'is a directory (use recursive)' });
-      await this.removeTree(target.inode);
-      await this.vfs.rmdir(this.ctx, parent, name);
+      await this.#view.removeTree(target.inode);
+      await this.#view.rmdir(parent, name);
     });
-  }
-
-  private async removeTree(dir: number): Promise<void> {
-    for (;;) {
-      const list = await this.vfs.readdir(this.ctx, dir, false, undefined, 1024);
-      if (list.length === 0) return;
-      for (const e of list) {
-        if (e.attr.type === TYPE_DIRECTORY) {
-          await this.removeTree(e.inode);
-          await this.vfs.rmdir(this.ctx, dir, e.name);
-        } else {
-          await this.vfs.unlink(this.ctx, dir, e.name);
-        }
-      }
-    }
   }
 
   rename(oldPath: string, newPath: string, flags = 0): Promise<void> {
@@ -274,9 +227,9 @@ export class Volume {
       'rename',
       oldPath,
       async () => {
-        const s = await this.paths.parentOf(this.ctx, oldPath);
-        const d = await this.paths.parentOf(this.ctx, newPath);
-        await this.vfs.rename(this.ctx, s.parent, s.name, d.parent, d.name, flags);
+        const s = await this.#view.parentOf(oldPath);
+        const d = await this.#view.parentOf(newPath);
+        await this.#view.rename(s.parent, s.name, d.parent, d.name, flags);
       },
       newPath,
     );
@@ -287,9 +240,9 @@ export class Volume {
       'link',
       existing,
       async () => {
-        const src = await this.paths.resolve(this.ctx, existing, false);
-        const d = await this.paths.parentOf(this.ctx, newPath);
-        await this.vfs.link(this.ctx, src.inode, d.parent, d.name);
+        const src = await this.#view.resolve(existing, false);
+        const d = await this.#view.parentOf(newPath);
+        await this.#view.link(src.inode, d.parent, d.name);
       },
       newPath,
     );
@@ -300,8 +253,8 @@ export class Volume {
       'symlink',
       target,
       async () => {
-        const d = await this.paths.parentOf(this.ctx, path);
-        await this.vfs.symlink(this.ctx, d.parent, d.name, target);
+        const d = await this.#view.parentOf(path);
+        await this.#view.symlink(d.parent, d.name, target);
       },
       path,
     );
@@ -309,19 +262,19 @@ export class Volume {
 
   readlink(path: string): Promise<string> {
     return this.call('readlink', path, async () => {
-      const r = await this.paths.resolve(this.ctx, path, false);
-      return this.vfs.readlink(this.ctx, r.inode);
+      const r = await this.#view.resolve(path, false);
+      return this.#view.readlink(r.inode);
     });
   }
 
   realpath(path: string): Promise<string> {
-    return this.call('realpath', path, () => this.paths.realpath(this.ctx, path));
+    return this.call('realpath', path, () => this.#view.realpath(path));
   }
 
   chmod(path: string, mode: number): Promise<void> {
     return this.call('chmod', path, async () => {
-      const r = await this.paths.resolve(this.ctx, path, true);
-      await this.vfs.setattr(this.ctx, r.inode, SET_MODE, { mode });
+      const r = await this.#view.resolve(path, true);
+      await this.#view.setattr(r.inode, SET_MODE, { mode });
     });
   }
 
@@ -335,58 +288,49 @@ export class Volume {
 
   private chownAt(syscall: string, path: string, uid: number, gid: number, follow: boolean): Promise<void> {
     return this.call(syscall, path, async () => {
-      const r = await this.paths.resolve(this.ctx, path, follow);
-      await this.vfs.setattr(this.ctx, r.inode, SET_UID | SET_GID, { uid, gid });
+      const r = await this.#view.resolve(path, follow);
+      await this.#view.setattr(r.inode, SET_UID | SET_GID, { uid, gid });
     });
   }
 
   utimes(path: string, atime: TimeLike, mtime: TimeLike): Promise<void> {
     return this.call('utime', path, async () => {
-      const r = await this.paths.resolve(this.ctx, path, true);
+      const r = await this.#view.resolve(path, true);
       const { set, attr } = toTimeAttrs(atime, mtime);
-      await this.vfs.setattr(this.ctx, r.inode, set, attr);
+      await this.#view.setattr(r.inode, set, attr);
     });
   }
 
   truncate(path: string, len = 0): Promise<void> {
     return this.call('open', path, async () => {
-      const r = await this.paths.resolve(this.ctx, path, true);
-      await this.vfs.truncate(this.ctx, r.inode, len);
+      const r = await this.#view.resolve(path, true);
+      await this.#view.truncate(r.inode, len);
     });
   }
 
   statfs(path = '/'): Promise<StatFs> {
     return this.call('statfs', path, async () => {
-      const s = await this.vfs.statfs(this.ctx);
-      const bsize = 4096;
-      return {
-        type: 0x46455252, // "FERR"
-        bsize,
-        blocks: Math.floor(s.totalSpace / bsize),
-        bfree: Math.floor(s.availSpace / bsize),
-        bavail: Math.floor(s.availSpace / bsize),
-        files: s.usedInodes + s.availInodes,
-        ffree: s.availInodes,
-      };
+      // "FERR": the f_type statfs(2) reports for a FerryFS volume.
+      return { type: 0x46455252, ...statfsBlocks(await this.#view.statfs()) };
     });
   }
 
   getxattr(path: string, name: string): Promise<Buffer> {
-    return this.call('getxattr', path, async () => this.vfs.getxattr(this.ctx, (await this.paths.resolve(this.ctx, path)).inode, name));
+    return this.call('getxattr', path, async () => this.#view.getxattr((await this.#view.resolve(path)).inode, name));
   }
 
   listxattr(path: string): Promise<string[]> {
-    return this.call('listxattr', path, async () => this.vfs.listxattr(this.ctx, (await this.paths.resolve(this.ctx, path)).inode));
+    return this.call('listxattr', path, async () => this.#view.listxattr((await this.#view.resolve(path)).inode));
   }
 
   setxattr(path: string, name: string, value: Buffer | string, flags = 0): Promise<void> {
     return this.call('setxattr', path, async () =>
-      this.vfs.setxattr(this.ctx, (await this.paths.resolve(this.ctx, path)).inode, name, Buffer.from(value), flags),
+      this.#view.setxattr((await this.#view.resolve(path)).inode, name, Buffer.from(value), flags),
     );
   }
 
   removexattr(path: string, name: string): Promise<void> {
-    return this.call('removexattr', path, async () => this.vfs.removexattr(this.ctx, (await this.paths.resolve(this.ctx, path)).inode, name));
+    return this.call('removexattr', path, async () => this.#view.removexattr((await this.#view.resolve(path)).inode, name));
   }
 
   // ---- file contents ----
@@ -399,34 +343,34 @@ export class Volume {
       let at: { parent: number; name: string } | undefined;
       if (f & O_CREAT) {
         // One walk: the parent, then the name in it.
-        const c = await this.paths.forCreate(this.ctx, path);
+        const c = await this.#view.forCreate(path);
         at = c;
         r = c.found;
         if (r?.attr.type === TYPE_SYMLINK && !(f & O_NOFOLLOW)) {
           if (f & O_EXCL) throw fsErr('EEXIST');
-          r = await this.paths.resolve(this.ctx, path, true).catch((e) => {
+          r = await this.#view.resolve(path, true).catch((e) => {
             if (e instanceof FsError && e.code === 'ENOENT') return undefined;
             throw e;
           });
           if (!r) {
             // A dangling symlink: create what it points to, as open(2) does.
-            const target = await this.vfs.readlink(this.ctx, c.found!.inode);
+            const target = await this.#view.readlink(c.found!.inode);
             const dir = splitPath(path).slice(0, -1).join('/');
             return this.open(target.startsWith('/') ? target : `/${dir}/${target}`, f, mode);
           }
         }
       } else {
-        r = await this.paths.resolve(this.ctx, path, !(f & O_NOFOLLOW));
+        r = await this.#view.resolve(path, !(f & O_NOFOLLOW));
       }
       if (r) {
         if (f & O_CREAT && f & O_EXCL) throw fsErr('EEXIST');
         if (r.attr.type === TYPE_SYMLINK) throw fsErr('ELOOP');
-        const { fh } = await this.vfs.open(this.ctx, r.inode, f);
-        return new FileHandle(this.vfs, this.ctx, fh, r.inode, path, this.dev);
+        const { fh } = await this.#view.open(r.inode, f);
+        return new FileHandle(this.#view, fh, r.inode, path, this.dev);
       }
       try {
-        const c = await this.vfs.create(this.ctx, at!.parent, at!.name, mode, f & ~O_TRUNC);
-        return new FileHandle(this.vfs, this.ctx, c.fh, c.inode, path, this.dev);
+        const c = await this.#view.create(at!.parent, at!.name, mode, f & ~O_TRUNC);
+        return new FileHandle(this.#view, c.fh, c.inode, path, this.dev);
       } catch (e) {
         // Someone created it between our lookup and create: open theirs unless O_EXCL.
         if (f & O_EXCL || !(e instanceof FsError) || e.code !== 'EEXIST') throw e;
@@ -484,7 +428,7 @@ export class Volume {
           if (st.isDirectory()) throw fsErr('EISDIR');
           const d = await this.open(dest, O_WRONLY | O_CREAT | O_TRUNC | (mode & constants.COPYFILE_EXCL ? O_EXCL : 0), st.mode & 0o777);
           try {
-            await this.vfs.copyFileRange(this.ctx, s.fd, 0, d.fd, 0, st.size);
+            await this.#view.copyFileRange(s.fd, 0, d.fd, 0, st.size);
           } finally {
             await d.close();
           }
@@ -503,13 +447,13 @@ export class Volume {
 
   /** Waits for queued background work (freeing deleted data, compaction). */
   async settle(): Promise<void> {
-    await this.vfs.jobs.collect();
-    await this.vfs.jobs.idle();
+    await this.#view.vfs.jobs.collect();
+    await this.#view.vfs.jobs.idle();
   }
 
   /** Flushes open files, ends the session and closes the connections. */
   async close(): Promise<void> {
-    await this.client.close();
+    await this.#client.close();
   }
 }
 

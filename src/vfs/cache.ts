@@ -1,7 +1,5 @@
 // Short-lived caches of attributes and directory entries: other clients' changes show up within the
 // timeout, this client's own changes update the caches at once.
-import type { Attr } from '../meta/types.js';
-
 export class TtlCache<K, V> {
   private readonly map = new Map<K, { value: V; expire: number }>();
 
@@ -31,8 +29,6 @@ export class TtlCache<K, V> {
     this.map.clear();
   }
 }
-
-export type AttrCache = TtlCache<number, Attr>;
 
 export function entryKey(parent: number, name: string): string {
   return `${parent}\0${name}`;

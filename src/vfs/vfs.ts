@@ -53,6 +53,8 @@ interface OpenFile {
   mtime: number;
   mtimensec: number;
   committed: number;
+  /** The file's length after this client's latest commit (reset by read() before it flushes): where own appends ended. */
+  appendEnd: number;
 }
 
 /** Buffered writes idle this long are committed, so other clients see them without a close. */
@@ -105,6 +107,7 @@ export class VFS {
 
   private remember(ino: number, attr: Attr): Attr {
     const of = this.files.get(ino);
+    let seen = attr;
     if (of && attr.type === TYPE_FILE) {
       // Another client changed the file: slice lists the readers cached may be stale.
       if (attr.mtime !== of.mtime || attr.mtimensec !== of.mtimensec || attr.length !== of.committed) {
@@ -113,13 +116,15 @@ export class VFS {
         of.committed = attr.length;
         for (const r of of.readers) r.invalidate();
       }
-      // Buffered writes make the file longer than the metadata says yet.
-      if (of.writer?.hasPending) of.length = Math.max(attr.length, of.writer.pendingLength);
-      else of.length = attr.length;
-      if (of.length !== attr.length) attr = { ...attr, length: of.length };
+      // Buffered writes make the file longer than the metadata says yet; appends by their size, as they
+      // land at whatever the end is when they commit. The cache keeps the metadata's attributes, so that
+      // adding the pending appends stays idempotent.
+      const w = of.writer;
+      of.length = w?.hasPending ? Math.max(attr.length + w.pendingAppend, w.pendingLength) : attr.length;
+      if (of.length !== attr.length) seen = { ...attr, length: of.length };
     }
     this.attrs.set(ino, attr);
-    return attr;
+    return seen;
   }
 
   private forget(ino: number): void {
@@ -140,7 +145,7 @@ export class VFS {
     if (cached) {
       // Searching the parent needs x on it: checked here, from cached attributes, without a round trip.
       checkAccess(ctx, await this.getattr(ctx, parent), MODE_X);
-      return { inode: ino!, attr: cached };
+      return { inode: ino!, attr: this.remember(ino!, cached) };
     }
     const r = await this.meta.lookup(ctx, parent, name);
     if (name !== '.' && name !== '..') this.entries.set(key, r.inode);
@@ -268,6 +273,7 @@ export class VFS {
         mtime: attr.mtime,
         mtimensec: attr.mtimensec,
         committed: attr.length,
+        appendEnd: 0,
       };
       this.files.set(ino, of);
     }
@@ -328,8 +334,13 @@ export class VFS {
     if (!h.reader) throw fsErr(canRead(h.flags) ? 'EISDIR' : 'EBADF');
     const of = this.files.get(h.ino)!;
     // The length before the flush: writes buffered while it runs are not committed by it.
-    const length = of.length;
-    if (of.writer?.hasPending) await this.flushInode(h.ino);
+    let length = of.length;
+    if (of.writer?.hasPending) {
+      of.appendEnd = 0;
+      await this.flushInode(h.ino);
+      // Own appends landed after whatever other clients appended meanwhile: up to where the last one ended.
+      length = Math.max(length, of.appendEnd);
+    }
     return h.reader.read(off, len, length);
   }
 
@@ -338,21 +349,28 @@ export class VFS {
     if (!canWrite(h.flags)) throw fsErr('EBADF');
     this.writable();
     const of = this.files.get(h.ino)!;
-    if (h.flags & O_APPEND) off = of.length;
     of.writer ??= new FileWriter(this.store, this.meta, h.ino, {
       ctx,
       pool: this.pool,
       // Slices also commit in the background (full chunk, buffer pressure): readers must see them.
-      onCommit: (indx) => {
+      onCommit: (indx, r) => {
         this.forget(h.ino);
-        for (const r of of.readers) r.invalidate(indx);
+        of.appendEnd = Math.max(of.appendEnd, r.attr.length);
+        for (const rd of of.readers) rd.invalidate(indx);
       },
     });
-    await of.writer.write(off, data);
+    if (h.flags & O_APPEND) {
+      // Placed at the end of the file when committed (not at this client's idea of it): the cached
+      // attributes keep the metadata's length and remember() adds the pending appends to it.
+      await of.writer.append(data);
+      of.length += data.length;
+    } else {
+      await of.writer.write(off, data);
+      of.length = Math.max(of.length, off + data.length);
+      const cached = this.attrs.get(h.ino);
+      if (cached) this.attrs.set(h.ino, { ...cached, length: of.length });
+    }
     of.lastWrite = performance.now();
-    of.length = Math.max(of.length, off + data.length);
-    const cached = this.attrs.get(h.ino);
-    if (cached) this.attrs.set(h.ino, { ...cached, length: of.length });
     return data.length;
   }
 

@@ -5,6 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { openObjectStore, registerObjectStore, type ObjectStore } from '../../src/object/index.js';
 import { CachedObjectStore } from '../../src/cache/store.js';
+import { sleep } from './wait.js';
+import { vfsOf } from './volume.js';
+import type { Volume } from '../../src/sdk/index.js';
 
 export interface Probe {
   /** The store every probe://ID opens wrap. */
@@ -38,8 +41,6 @@ export function newProbe(id: string, inner: string, o: Partial<Pick<Probe, 'late
   probes.set(id, p);
   return p;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function register(): void {
   if (registered) return;
@@ -145,18 +146,9 @@ export async function cacheServe(metaUrl: string, args: string[]): Promise<Serve
   };
 }
 
-/** Polls `cond` until it holds (or throws after `ms`): for conditions that come true by themselves. */
-export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 /** The cache of a volume's chunk store, as the cache layer's class (tests look at its disk, group, stats). */
-export function cacheOf(v: { vfs: { store: { cache?: unknown } } }): CachedObjectStore {
-  const c = v.vfs.store.cache;
+export function cacheOf(v: Volume): CachedObjectStore {
+  const c = vfsOf(v).store.cache;
   if (!(c instanceof CachedObjectStore)) throw new Error('the volume has no block cache');
   return c;
 }

@@ -2,7 +2,7 @@
 // keys added to its format, the gateway started in-process on 127.0.0.1:0, and AWS SDK clients for it.
 import { S3Client } from '@aws-sdk/client-s3';
 import { Gateway, addKey, type GatewayOptions } from '../../src/gateway/index.js';
-import { tempVolume, type TempVolume, type TempVolumeOptions } from './volume.js';
+import { tempVolume, type TempVolume, type TempVolumeOptions, metaOf } from './volume.js';
 
 export interface TestKey {
   accessKey: string;
@@ -24,7 +24,7 @@ export interface TestGateway {
 }
 
 export async function addKeys(t: TempVolume, keys: TestKey[]): Promise<void> {
-  for (const k of keys) await addKey(t.v.meta, k.accessKey, { secret: k.secret, uid: k.uid, gid: k.gid, created: new Date().toISOString() });
+  for (const k of keys) await addKey(metaOf(t.v), k.accessKey, { secret: k.secret, uid: k.uid, gid: k.gid, created: new Date().toISOString() });
 }
 
 export async function startGateway(opts: Partial<GatewayOptions> = {}, vopts: TempVolumeOptions = {}, keys = [ROOT_KEY, ALICE, BOB]): Promise<TestGateway> {

@@ -2,19 +2,7 @@
 import { createHash } from 'node:crypto';
 import { FsError } from '../../src/errors.js';
 import { Volume } from '../../src/sdk/index.js';
-
-/** A small seeded PRNG (mulberry32). */
-export function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(xs: T[]) => xs[Math.floor(next() * xs.length)]! };
-}
+import { prng } from './random.js';
 
 /** Everything a client can observe of a tree, for comparing source and mirror. */
 export async function describeTree(v: Volume): Promise<string[]> {

@@ -5,8 +5,21 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Volume, openMeta, type VolumeOptions } from '../../src/sdk/index.js';
+import { openMeta } from '../../src/meta/index.js';
+import type { Meta } from '../../src/meta/interface.js';
 import { newFormat, type FormatSettings } from '../../src/meta/format.js';
+import { Volume, volumeView, type VolumeOptions } from '../../src/sdk/volume.js';
+import type { VFS } from '../../src/vfs/vfs.js';
+
+/** The client under a Volume (internal: the package does not export it). */
+export function vfsOf(v: Volume): VFS {
+  return volumeView(v).vfs;
+}
+
+/** The metadata client under a Volume. */
+export function metaOf(v: Volume): Meta {
+  return volumeView(v).vfs.meta;
+}
 
 export interface TempVolumeOptions {
   /** Block size in bytes (default 4 MiB). */

@@ -4,12 +4,13 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from '../helpers/wait.js';
 import { FsError } from '../../src/errors.js';
 import { openMeta } from '../../src/meta/index.js';
 import { newFormat } from '../../src/meta/format.js';
 import type { Meta } from '../../src/meta/interface.js';
 import {
+  AT_END,
   CHUNK_SIZE,
   FALLOC_KEEP_SIZE,
   FALLOC_PUNCH_HOLE,
@@ -465,6 +466,17 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
         await expectCode(v.m.setattr(bob, f, SET_MODE, { mode: 0o777 }), 'EPERM');
         await expectCode(v.m.setattr(bob, f, SET_MTIME, { mtime: 1, mtimensec: 0 }), 'EPERM');
         assert.equal((await v.m.setattr(userContext(0, 0), f, SET_UID, { uid: bob.uid })).attr.uid, bob.uid, 'root may');
+      });
+
+      it('chmod by a non-root owner keeps the sticky bit on a file, as Linux does', async () => {
+        const d = await v.scratch();
+        const f = await v.mkfile(d, 'f');
+        await v.chown(f, alice.uid, 3000);
+        const r = await v.m.setattr(alice, f, SET_MODE, { mode: 0o1755 });
+        assert.equal(r.attr.mode & 0o7777, 0o1755, `mode ${r.attr.mode.toString(8)}`);
+        assert.equal((await v.attr(f)).mode & 0o7777, 0o1755);
+        const g = await v.m.setattr(alice, f, SET_MODE, { mode: 0o3755 });
+        assert.equal(g.attr.mode & 0o7777, 0o1755, 'setgid for a group she is not in is still dropped');
       });
 
       it('chown by a non-root user clears setuid and setgid', async () => {
@@ -1079,6 +1091,27 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
         assert.ok(!(await v.m.listFragmentedChunks(5, 1000)).some((c) => c.ino === f));
       });
 
+      it('writeSlice AT_END lands at the length, split at a chunk boundary; its slice is freed once', async () => {
+        const d = await v.scratch();
+        const f = await v.mkfile(d, 'f');
+        const a = await v.m.newSliceId();
+        const r1 = await v.m.writeSlice(ROOT, f, 7, AT_END, { id: a, size: 1000, off: 0, len: 1000 });
+        assert.equal(r1.attr.length, 1000, 'indx is ignored: the first append starts at 0');
+        await v.m.truncate(ROOT, f, CHUNK_SIZE - 100);
+        const b = await v.m.newSliceId();
+        const r2 = await v.m.writeSlice(ROOT, f, 0, AT_END, { id: b, size: 300, off: 0, len: 300 });
+        assert.equal(r2.attr.length, CHUNK_SIZE + 200);
+        assert.equal(r2.sliceCount, 1, 'the count of the chunk it ends in');
+        assert.deepEqual(await fileBytes(v.m, f, [999, 1000, CHUNK_SIZE - 101, CHUNK_SIZE - 100, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 199]), [
+          `${a}@999`, 'hole', 'hole', `${b}@0`, `${b}@99`, `${b}@100`, `${b}@299`,
+        ]);
+        await expectCode(v.m.writeSlice(ROOT, f, 0, AT_END, { id: b, size: CHUNK_SIZE + 1, off: 0, len: CHUNK_SIZE + 1 }), 'EINVAL');
+        await v.m.unlink(ROOT, d, 'f');
+        const pending = await v.drainDeleted();
+        assert.equal(pending.filter((id) => id === b).length, 1, 'both pieces released, the slice queued once');
+        assert.ok(pending.includes(a));
+      });
+
       it('shared slices are freed only when the last file using them goes', async () => {
         const d = await v.scratch();
         const src = await v.mkfile(d, 'src');
@@ -1667,6 +1700,31 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
           const f = await v.mkfile(d, `f${i}`);
           await Promise.all([codeOf(v.m.unlink(ROOT, d, `f${i}`)), codeOf(second.m.link(ROOT, f, d, `g${i}`))]);
         }
+        await v.invariants();
+      });
+
+      it('appends (writeSlice AT_END) of two clients, 500 each at once, keep every byte', async () => {
+        const d = await v.scratch();
+        const f = await v.mkfile(d, 'log');
+        const append = async (m: Meta, n: number) => {
+          const ids: number[] = [];
+          for (let i = 0; i < n; i++) {
+            const id = await m.newSliceId();
+            ids.push(id);
+            await m.writeSlice(ROOT, f, 0, AT_END, { id, size: 8, off: 0, len: 8 });
+          }
+          return ids;
+        };
+        const [one, two] = await Promise.all([append(v.m, 500), append(second.m, 500)]);
+        assert.equal((await v.attr(f)).length, 8000);
+        const segs = visible(await v.m.readChunk(ROOT, f, 0));
+        const seen = new Map(segs.map((g) => [g.id, g]));
+        for (const id of [...one!, ...two!]) {
+          const g = seen.get(id);
+          assert.ok(g && g.end - g.start === 8 && g.off === 0, `slice ${id} whole: ${JSON.stringify(g)}`);
+        }
+        assert.equal(segs.length, 1000, 'no slice overwrote another');
+        assert.equal(segs.reduce((n, g) => n + (g.end - g.start), 0), 8000);
         await v.invariants();
       });
 

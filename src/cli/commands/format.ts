@@ -32,7 +32,7 @@ const command: Command = {
       capacity: { type: 'string', arg: 'SIZE', help: 'volume capacity such as 100G, 0 = unlimited (default 0)' },
       inodes: { type: 'string', arg: 'N', help: 'maximum number of files, 0 = unlimited (default 0)' },
       compress: { type: 'string', arg: 'ALGO', help: `block compression: ${COMPRESSIONS.join(', ')} (default none)` },
-      hash: { type: 'string', arg: 'ALGO', help: `block checksum: ${HASHES.join(', ')} (default none); corrupted blocks fail with EIO` },
+      hash: { type: 'string', arg: 'ALGO', help: `block checksum verified on every read: ${HASHES.join(', ')} (default crc32c; none is unsafe: a corrupted block is read as wrong data)` },
       'encrypt-key-file': { type: 'string', arg: 'FILE', help: 'encrypt blocks (AES-256-GCM) with a data key wrapped by this key file; with --force on an encrypted volume: rotate to this key' },
       'encrypt-passphrase-env': { type: 'string', arg: 'VAR', help: 'like --encrypt-key-file, with the passphrase in environment variable VAR (scrypt)' },
       shards: { type: 'string', arg: 'N', help: "spread blocks over N prefixes, or N buckets/directories with '%d' in --storage (default 1)" },
@@ -138,13 +138,8 @@ const command: Command = {
         throw e;
       }
       // The check goes through the whole stack (shards, checksum, encryption, compression) before anything is written.
-      const { accessKey: ak, secretKey: sk } = format.storage;
-      const stack = await transforms.openTransformedStore(format.storage, ak !== undefined ? { accessKey: ak, secretKey: sk } : {}, secret, name);
-      try {
-        await checkStore(stack, name);
-      } finally {
-        await stack.close().catch(() => undefined);
-      }
+      const { checkVolumeStore } = await import('../../client/store-check.js');
+      await checkVolumeStore(format, { encryption: secret });
       await meta.init(format, force);
       const f = await meta.load();
       const limits = [
@@ -166,31 +161,6 @@ const command: Command = {
     }
   },
 };
-
-/**
- * Creates the bucket(s)/directory and checks the store through the volume's transforms: writes a small
- * object, reads it back, deletes it. Any failure is one line naming the storage.
- */
-async function checkStore(store: ObjectStore, volume: string): Promise<void> {
-  const { randomBytes } = await import('node:crypto');
-  const key = `${volume}/ferry-check-${randomBytes(6).toString('hex')}`;
-  const data = Buffer.from(`ferry storage check ${new Date().toISOString()}\n`);
-  const step = async (what: string, fn: () => Promise<unknown>) => {
-    try {
-      await fn();
-    } catch (e) {
-      const err = new Error(`object storage ${store.url} is not usable (${what} failed: ${(e as Error)?.message ?? String(e)})`) as Error & { cause?: unknown };
-      err.cause = e;
-      throw err;
-    }
-  };
-  await step('create', () => store.create());
-  await step('writing a test object', () => store.put(key, data));
-  await step('reading the test object back', async () => {
-    if (!(await store.get(key)).equals(data)) throw new Error('the test object read back differs');
-  });
-  await step('deleting the test object', () => store.delete(key));
-}
 
 /** Endpoint, region and path style of an s3:// URL go into its query, so every client of the volume uses them. */
 function withS3Settings(storage: string, endpoint?: string, region?: string, pathStyle?: boolean): string {

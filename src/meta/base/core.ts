@@ -3,6 +3,7 @@
 import { hostname } from 'node:os';
 import { FsError, fsErr } from '../../errors.js';
 import { Assigned, resolvedMutations, type RecordedMutation } from '../assigned.js';
+import { FERRY_VERSION } from '../../version.js';
 import { applyMutation, recordingTx } from '../changelog.js';
 import type { Engine, Tx } from '../tx.js';
 import {
@@ -319,7 +320,7 @@ export class MetaCore {
         hostname: info.hostname ?? hostname(),
         pid: info.pid ?? process.pid,
         mountPoint: info.mountPoint ?? '',
-        version: info.version ?? '',
+        version: info.version ?? FERRY_VERSION,
         startedAt: info.startedAt ?? new Date().toISOString(),
         heartbeat: Date.now(),
       });

@@ -4,9 +4,11 @@ import { fsErr } from '../../errors.js';
 import { checkAccess } from '../access.js';
 import { align4k, setCtime, stamp, touch, type Stamp } from '../attrs.js';
 import type { Guard, Target } from '../policy/index.js';
+import { O_ACCMODE, O_APPEND, O_RDWR, O_TRUNC, O_WRONLY } from '../open-flags.js';
 import { clipSlice } from '../slices.js';
 import type { Tx } from '../tx.js';
 import {
+  AT_END,
   CHUNK_SIZE,
   FALLOC_KEEP_SIZE,
   FALLOC_PUNCH_HOLE,
@@ -24,10 +26,6 @@ import {
 } from '../types.js';
 import { NamespaceOps } from './namespace.js';
 
-const O_ACCMODE = 3;
-const O_WRONLY = 1;
-const O_RDWR = 2;
-const O_TRUNC = 0o1000;
 
 /** Calls fn for each chunk piece of [off, off+len): chunk index, position in chunk, length. */
 function eachChunk(off: number, len: number, fn: (indx: number, pos: number, n: number, done: number) => void): void {
@@ -82,17 +80,26 @@ export class DataOps extends NamespaceOps {
   }
 
   async writeSlice(ctx: Context, ino: number, indx: number, pos: number, s: Omit<Slice, 'pos'>, mtime?: Date): Promise<WriteResult> {
-    if (pos < 0 || pos + s.len > CHUNK_SIZE) throw fsErr('EINVAL', 'slice crosses a chunk boundary');
+    const atEnd = pos === AT_END;
+    if (atEnd ? s.len > CHUNK_SIZE : pos < 0 || pos + s.len > CHUNK_SIZE) throw fsErr('EINVAL', 'slice crosses a chunk boundary');
     return this.change('write', async (tx) => {
       const a = await this.mustAttr(tx, ino);
       if (a.type !== TYPE_FILE) throw fsErr('EPERM');
+      // An append's offset is the length this transaction reads: a concurrent append conflicts on the inode.
+      const start = atEnd ? a.length : indx * CHUNK_SIZE + pos;
+      const end = start + s.len;
       const changed: Target = { role: 'changed', ino, attr: a };
       const g = await this.guard(tx, 'write', ctx, [changed]);
-      const end = indx * CHUNK_SIZE + pos + s.len;
       const grow = align4k(end) - align4k(a.length);
       if (grow > 0) await g.charge(changed, grow, 0);
-      const sliceCount = await tx.appendSlice(ino, indx, { pos, ...s });
-      if (s.id) await tx.addSliceRef(s.id, s.size, 1);
+      let sliceCount = 0;
+      // One piece per chunk touched, each holding a reference to the slice (as copyFileRange's pieces do).
+      const pieces: Array<[number, Slice]> = atEnd ? [] : [[indx, { pos, ...s }]];
+      if (atEnd) eachChunk(start, s.len, (i, p, n, done) => pieces.push([i, { ...s, pos: p, off: s.off + done, len: n }]));
+      for (const [i, piece] of pieces) {
+        sliceCount = await tx.appendSlice(ino, i, piece);
+        if (s.id) await tx.addSliceRef(s.id, s.size, 1);
+      }
       if (end > a.length) {
         a.length = end;
         if (grow > 0) await tx.incrCounter('usedSpace', grow);

@@ -449,8 +449,9 @@ export class NamespaceOps extends MetaCore {
       }
       if (set & SET_MODE && req.mode !== undefined) {
         if (!isOwnerOrRoot(ctx, a)) throw fsErr('EPERM');
+        // As Linux's setattr_copy: only setgid outside the caller's groups is dropped; the sticky bit on a
+        // file stays (stripping it is a SunOS/BSD rule).
         let mode = req.mode & 0o7777;
-        if (!root && a.type !== TYPE_DIRECTORY && mode & 0o1000) mode &= ~0o1000;
         if (!root && mode & 0o2000 && !inGroup(ctx, a.gid)) mode &= ~0o2000;
         a.mode = mode;
       }

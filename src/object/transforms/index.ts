@@ -18,7 +18,7 @@ export { CompressStore, CODECS, isCodec, type Codec } from './compress.js';
 export { EncryptStore, newEncryption, resolveSecret, rewrapEncryption, unwrapDataKey, type EncryptionRecord, type UserSecret } from './encrypt.js';
 export { PrefixStore, ShardStore, shardOf } from './shard.js';
 export { TransformStore } from './base.js';
-export { CHECKSUMS, COMPRESSIONS, MAX_SHARDS } from './names.js';
+export { CHECKSUMS, COMPRESSIONS, DEFAULT_CHECKSUM, MAX_SHARDS } from './names.js';
 
 /** Where a volume's blocks are stored and how they are transformed (the format's storage section; absent means none). */
 export interface StoreSpec {

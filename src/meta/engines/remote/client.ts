@@ -3,7 +3,7 @@
 // call that could free an inode waits for it first), so opening and closing a file costs no round trip.
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
-import { FsError } from '../../../errors.js';
+import { FsError, errnoCode } from '../../../errors.js';
 import type { Meta } from '../../interface.js';
 import { registerMeta } from '../../registry.js';
 import type { Attr, Context, Format } from '../../types.js';
@@ -46,7 +46,7 @@ class RemoteClient {
           res.on('end', () => {
             try {
               const r = decode(text) as { value?: unknown; error?: { code: string; message: string } };
-              if (r.error) reject(new FsError(r.error.code, { message: r.error.message }));
+              if (r.error) reject(new FsError(errnoCode(r.error.code), { message: r.error.message }));
               else resolve(r.value);
             } catch (e) {
               reject(new FsError('EIO', { message: `bad reply from metadata service ${this.url}: ${(e as Error).message}` }));

@@ -1,8 +1,7 @@
-// Path resolution for the SDK: walks components through the VFS's cached lookups and follows
+// Path resolution for every door: walks components through the VFS's cached lookups and follows
 // symlinks (absolute targets from the volume root) like the kernel does, up to 40 of them.
 import { FsError, fsErr } from '../errors.js';
-import { ROOT_INODE, TYPE_DIRECTORY, TYPE_SYMLINK, type Attr, type Context } from '../meta/types.js';
-import type { VFS } from '../vfs/vfs.js';
+import { ROOT_INODE, TYPE_DIRECTORY, TYPE_SYMLINK, type Attr } from '../meta/types.js';
 
 const MAX_SYMLINKS = 40;
 
@@ -22,51 +21,57 @@ export function splitPath(path: string): string[] {
   return path.split('/').filter((p) => p !== '' && p !== '.');
 }
 
+/** The inode operations resolution needs, bound to the caller's identity (a VfsView). */
+export interface Lookups {
+  lookup(parent: number, name: string): Promise<Resolved>;
+  getattr(ino: number): Promise<Attr>;
+  readlink(ino: number): Promise<string>;
+}
+
 export class Resolver {
-  constructor(private readonly vfs: VFS, private readonly root = ROOT_INODE) {}
+  constructor(private readonly fs: Lookups, private readonly root = ROOT_INODE) {}
 
   /** The inode at path; the last component's symlink is followed when `follow`. */
-  async resolve(ctx: Context, path: string, follow = true): Promise<Resolved> {
-    const r = await this.walk(ctx, splitPath(path), follow, { n: 0 });
-    return r;
+  async resolve(path: string, follow = true): Promise<Resolved> {
+    return this.walk(splitPath(path), follow, { n: 0 });
   }
 
   /** The directory that holds the last component, and that component's name. */
-  async parentOf(ctx: Context, path: string): Promise<ResolvedParent> {
+  async parentOf(path: string): Promise<ResolvedParent> {
     const parts = splitPath(path);
     const name = parts.pop();
     if (name === undefined) throw new FsError('EBUSY', { message: 'the root directory has no parent' });
     if (name === '..') throw fsErr('EINVAL');
-    const dir = await this.walk(ctx, parts, true, { n: 0 });
+    const dir = await this.walk(parts, true, { n: 0 });
     if (dir.attr.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
     return { parent: dir.inode, name };
   }
 
   /** For open(O_CREAT): one walk to the parent, then the last component looked up there (undefined if missing). */
-  async forCreate(ctx: Context, path: string): Promise<ResolvedParent & { found?: Resolved }> {
-    const p = await this.parentOf(ctx, path);
+  async forCreate(path: string): Promise<ResolvedParent & { found?: Resolved }> {
+    const p = await this.parentOf(path);
     try {
-      return { ...p, found: await this.vfs.lookup(ctx, p.parent, p.name) };
+      return { ...p, found: await this.fs.lookup(p.parent, p.name) };
     } catch (e) {
       if (e instanceof FsError && e.code === 'ENOENT') return p;
       throw e;
     }
   }
 
-  private async walk(ctx: Context, parts: string[], follow: boolean, links: { n: number }, from = this.root): Promise<Resolved> {
+  private async walk(parts: string[], follow: boolean, links: { n: number }, from = this.root): Promise<Resolved> {
     // The starting directory's attributes are fetched only when the path ends there: a lookup in it checks the rest.
-    if (parts.length === 0) return { inode: from, attr: await this.vfs.getattr(ctx, from) };
+    if (parts.length === 0) return { inode: from, attr: await this.fs.getattr(from) };
     let cur: Resolved = { inode: from, attr: { type: TYPE_DIRECTORY } as Attr };
     for (let i = 0; i < parts.length; i++) {
       if (cur.attr.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
-      const part = parts[i];
-      const next = part === '..' && cur.inode === this.root ? cur : await this.vfs.lookup(ctx, cur.inode, part);
+      const part = parts[i]!;
+      const next = part === '..' && cur.inode === this.root ? cur : await this.fs.lookup(cur.inode, part);
       const last = i === parts.length - 1;
       if (next.attr.type === TYPE_SYMLINK && (!last || follow)) {
         if (++links.n > MAX_SYMLINKS) throw fsErr('ELOOP');
-        const target = await this.vfs.readlink(ctx, next.inode);
+        const target = await this.fs.readlink(next.inode);
         const rest = [...splitPath(target), ...parts.slice(i + 1)];
-        return this.walk(ctx, rest, follow, links, target.startsWith('/') ? this.root : cur.inode);
+        return this.walk(rest, follow, links, target.startsWith('/') ? this.root : cur.inode);
       }
       cur = next;
     }
@@ -74,7 +79,7 @@ export class Resolver {
   }
 
   /** The canonical path: every symlink expanded, "." and ".." removed; ELOOP after 40 links. */
-  async realpath(ctx: Context, path: string): Promise<string> {
+  async realpath(path: string): Promise<string> {
     let parts = splitPath(path);
     const names: string[] = [];
     const inodes: number[] = [this.root];
@@ -87,10 +92,10 @@ export class Resolver {
         }
         continue;
       }
-      const r = await this.vfs.lookup(ctx, inodes[inodes.length - 1], part);
+      const r = await this.fs.lookup(inodes[inodes.length - 1]!, part);
       if (r.attr.type === TYPE_SYMLINK) {
         if (++links > MAX_SYMLINKS) throw fsErr('ELOOP');
-        const target = await this.vfs.readlink(ctx, r.inode);
+        const target = await this.fs.readlink(r.inode);
         if (target.startsWith('/')) {
           names.length = 0;
           inodes.length = 1;

@@ -1,0 +1,124 @@
+// One S3 request being served (its bucket, key, query and caller), what every S3 operation is given to
+// serve it with, and the helpers operations share to read its headers and body.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { VfsView } from '../vfs/view.js';
+import { BodyHasher, checksumAlgorithm, validContentMd5 } from './checksum.js';
+import { decodeAwsChunked, streamingMode } from './chunked.js';
+import { s3err } from './errors.js';
+import { preconditions, readSmall } from './http.js';
+import type { Multipart } from './multipart.js';
+import type { Objects } from './objects.js';
+import { pctDecode, type Verified } from './sigv4.js';
+import type { XmlNode } from './xml.js';
+
+/** Who is calling: the namespace as their uid/gid sees it. */
+export interface Identity {
+  view: VfsView;
+  accessKey?: string;
+  uid: number;
+  verified?: Verified;
+}
+
+export interface Call {
+  id: string;
+  req: IncomingMessage;
+  res: ServerResponse;
+  bucket: string;
+  key: string;
+  query: URLSearchParams;
+  who: Identity;
+  /** The operation's S3 name, set by the operation (metrics and the access log). */
+  op: string;
+}
+
+/** What operations work with: the namespace side of objects and uploads, and the gateway's settings. */
+export interface Services {
+  objects: Objects;
+  multipart: Multipart;
+  /** The namespace as root (listing uploads needs to see every user's). */
+  root: VfsView;
+  region: string;
+  /** Mode of buckets created over S3. */
+  bucketMode: number;
+}
+
+const MAX_PUT = 5 * 1024 ** 3;
+
+export function hdr(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+export function quote(etag: string): string {
+  return `"${etag}"`;
+}
+
+export function owner(c: Call): XmlNode {
+  return { ID: String(c.who.uid), DisplayName: c.who.accessKey ?? `uid-${c.who.uid}` };
+}
+
+export interface Body {
+  body: AsyncIterable<Buffer>;
+  hasher: BodyHasher;
+  /** The announced length, if any. */
+  expect: number | undefined;
+  /** Checks the digests once the body was read; returns its MD5. */
+  verify: () => string;
+}
+
+/** The request body decoded (aws-chunked) and checked (payload hash, Content-MD5, checksums) as it streams. */
+export function requestBody(c: Call): Body {
+  const v = c.who.verified;
+  const ph = v?.payloadHash ?? hdr(c.req, 'x-amz-content-sha256') ?? 'UNSIGNED-PAYLOAD';
+  const mode = streamingMode(ph);
+  const md5 = hdr(c.req, 'content-md5');
+  if (md5 !== undefined && !validContentMd5(md5)) throw s3err('InvalidDigest');
+  const trailers = new Map<string, string>();
+  let expect: number | undefined;
+  if (mode) {
+    const d = hdr(c.req, 'x-amz-decoded-content-length');
+    expect = d !== undefined ? Number(d) : undefined;
+  } else {
+    const l = hdr(c.req, 'content-length');
+    expect = l !== undefined ? Number(l) : undefined;
+  }
+  if (expect !== undefined && (!Number.isSafeInteger(expect) || expect < 0)) throw s3err('InvalidArgument', 'Bad Content-Length.');
+  if (expect === undefined && hdr(c.req, 'transfer-encoding') === undefined && c.req.method === 'PUT') throw s3err('MissingContentLength');
+  if (expect !== undefined && expect > MAX_PUT) throw s3err('EntityTooLarge');
+  const hasher = new BodyHasher(mode || !v ? undefined : ph, checksumAlgorithm(c.req.headers));
+  const body = mode ? decodeAwsChunked(c.req, mode, v?.seed, trailers) : (c.req as AsyncIterable<Buffer>);
+  const verify = () => {
+    const sums = new Map(trailers);
+    for (const [k, val] of Object.entries(c.req.headers)) if (k.startsWith('x-amz-checksum-') && typeof val === 'string') sums.set(k, val);
+    return hasher.finish(md5, sums);
+  };
+  return { body, hasher, expect, verify };
+}
+
+/** A small body (an XML document), read whole and checked. */
+export async function smallBody(c: Call): Promise<string> {
+  const b = requestBody(c);
+  const buf = await readSmall(b.body);
+  b.hasher.update(buf);
+  b.verify();
+  return buf.toString('utf8');
+}
+
+/** The bucket and key of x-amz-copy-source. */
+export function copySource(c: Call): { bucket: string; key: string } {
+  let raw = hdr(c.req, 'x-amz-copy-source')!;
+  const vi = raw.indexOf('?versionId=');
+  if (vi >= 0) raw = raw.slice(0, vi);
+  const d = pctDecode(raw).replace(/^\//, '');
+  const s = d.indexOf('/');
+  if (s <= 0 || s === d.length - 1) throw s3err('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey');
+  return { bucket: d.slice(0, s), key: d.slice(s + 1) };
+}
+
+/** The x-amz-copy-source-if-* conditions, as a check of the source object. */
+export function copyConditions(c: Call): (info: { etag: string; mtime: Date }) => void {
+  return (info) => {
+    const pre = preconditions(c.req.headers, info.etag, info.mtime, 'x-amz-copy-source-');
+    if (pre !== undefined) throw s3err('PreconditionFailed');
+  };
+}
