@@ -138,8 +138,10 @@ export class FileReader {
         if (!isFsError(e, 'EIO')) throw e;
         if (attempt >= 2) {
           // Still named by a fresh slice list but not in the object store: a write-back client may have
-          // committed it before uploading its blocks. Wait for the upload, for a bounded time.
-          if (!isMissingBlock(e) || waitedMs >= this.store.missingBlockWaitMs) {
+          // committed it before uploading its blocks. Wait for the upload, for a bounded time, when such a
+          // client is alive; when none is, nobody can still upload it: the block is lost, say so at once.
+          const mayCome = isMissingBlock(e) && (waitedMs > 0 || (await this.uploadsMayBePending()));
+          if (!mayCome || waitedMs >= this.store.missingBlockWaitMs) {
             if (waitedMs > 0) throw new FsError('EIO', { message: `${e.description} (waited ${(waitedMs / 1000).toFixed(0)} s for its upload)`, cause: e.cause });
             throw e;
           }
@@ -152,6 +154,11 @@ export class FileReader {
         out.fill(0, base + from - off, base + to - off);
       }
     }
+  }
+
+  private async uploadsMayBePending(): Promise<boolean> {
+    const ask = this.store.uploadsMayBePending;
+    return ask ? ask() : true;
   }
 
   /** Forgets cached slice lists and prefetched blocks of chunk `indx`, or of every chunk (after writes, truncates). */

@@ -18,7 +18,8 @@ export interface ChunkStoreOptions {
   /**
    * How long a file read waits for a block the object store does not have (default 20 s) before EIO: a
    * client in write-back mode commits a slice before its blocks are uploaded, so others may see it first.
-   * The wait is the file reader's (chunk/reader.ts), after it has reloaded the slice list.
+   * The wait is the file reader's (chunk/reader.ts), after it has reloaded the slice list, and only when
+   * `uploadsMayBePending` says such a client may be at work.
    */
   missingBlockWaitMs?: number;
   /** The block cache under `objects`, when the client has one (warm-up, stats). */
@@ -35,6 +36,11 @@ export class ChunkStore {
   readonly missingBlockWaitMs: number;
   /** The client's block cache (memory, disk, group), if it has one. */
   readonly cache?: BlockCache;
+  /**
+   * Whether a missing block may still be on its way (some live client runs write-back); set by the client
+   * assembly (client/pending-uploads.ts). Unset: assume it may, and wait.
+   */
+  uploadsMayBePending?: () => Promise<boolean>;
 
   constructor(
     readonly objects: ObjectStore,

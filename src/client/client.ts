@@ -10,6 +10,7 @@ import { MirrorMeta, openVolumeMeta } from '../mirror/index.js';
 import { VFS } from '../vfs/vfs.js';
 import { VfsView } from '../vfs/view.js';
 import { validateConfig, type ClientConfig } from './config.js';
+import { writebackSessionProbe } from './pending-uploads.js';
 import { openChunkStore, type Log } from './storage.js';
 
 export interface ClientRuntime {
@@ -57,8 +58,12 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
     const format = await meta.load();
     const store = await openChunkStore(format, cfg, log);
     undo.push(() => store.objects.close());
-    const sessionId = await meta.newSession({ mountPoint: cfg.sessionLabel ?? defaultSessionLabel() });
+    // `writeback`: this client commits slices before their blocks are uploaded (readers of a missing block
+    // wait only while such a session is alive).
+    const sessionId = await meta.newSession({ mountPoint: cfg.sessionLabel ?? defaultSessionLabel(), writeback: Boolean(cfg.cache?.writeback) });
     undo.push(() => meta.closeSession());
+    // A mirror's blocks may also be on their way from its data copier: its readers keep waiting.
+    if (!(meta instanceof MirrorMeta)) store.uploadsMayBePending = writebackSessionProbe(meta);
     // A read-only mirror refuses writes before any block is uploaded.
     const readOnly = Boolean(cfg.readOnly) || (meta instanceof MirrorMeta && !meta.writable);
     const d = cfg.data ?? {};

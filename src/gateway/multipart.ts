@@ -10,6 +10,7 @@ import { BodyHasher } from './checksum.js';
 import { s3err } from './errors.js';
 import { Objects, createTemp, dropTemp, mtimeOf, s3Rethrow as wrap, type ObjectMeta, type TempFile } from './objects.js';
 import { bucketNode, parseKey, TMP_DIR, UPLOADS_DIR } from './paths.js';
+import { TEMP_MODE } from './temps.js';
 
 const XATTR_UPLOAD = 'user.s3.upload';
 export const MAX_PARTS = 10000;
@@ -129,7 +130,7 @@ export class Multipart {
     const s = await this.objects.openRead(view, info);
     let tmp: TempFile;
     try {
-      const d = await createTemp(view, this.dir(id), 0o600).catch(wrap);
+      const d = await createTemp(view, this.dir(id), TEMP_MODE).catch(wrap);
       tmp = d;
       let open = true;
       try {
@@ -201,7 +202,7 @@ export class Multipart {
     const md5s = createHash('md5');
     for (const f of found) md5s.update(Buffer.from(f.etag.slice(0, 32), 'hex'));
     const etag = `${md5s.digest('hex')}-${found.length}`;
-    const out = await createTemp(view, TMP_DIR, 0o666).catch(wrap);
+    const out = await createTemp(view, TMP_DIR, TEMP_MODE).catch(wrap);
     let open = true;
     try {
       let off = 0;

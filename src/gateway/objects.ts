@@ -1,13 +1,14 @@
 // Object operations over a VfsView (the caller's uid/gid): every S3 call becomes file-system calls, so
 // POSIX permissions decide. A PUT streams into a hidden temporary file and is renamed into place at the
 // end (an object being written is never visible); ETag and metadata live in xattrs.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { FsError, isFsError } from '../errors.js';
 import { O_CREAT, O_EXCL, O_RDONLY, O_WRONLY } from '../vfs/flags.js';
 import { Access, ROOT_INODE, TYPE_DIRECTORY, TYPE_FILE, isDirectory, type Attr, type VfsView } from '../vfs/view.js';
 import { BodyHasher } from './checksum.js';
 import { fromFsError, s3err } from './errors.js';
 import { bucketNode, checkBucketName, keyPath, parseKey, TMP_DIR, UPLOADS_DIR, GATEWAY_DIR, walkParts, type Node } from './paths.js';
+import { removeDeadTemps, tempName, TEMP_MODE } from './temps.js';
 
 export const XATTR_ETAG = 'user.s3.etag';
 export const XATTR_META = 'user.s3.meta';
@@ -60,11 +61,6 @@ function syntheticEtag(ino: number, a: Attr): string {
   return createHash('md5').update(`${ino}:${stamp(a)}`).digest('hex') + '-1';
 }
 
-/** A name for a temporary file that no other request picks. */
-export function tempName(): string {
-  return `.tmp-${randomBytes(8).toString('hex')}`;
-}
-
 /** A hidden temporary file being written: renamed into place when complete, unlinked otherwise. */
 export interface TempFile {
   dir: number;
@@ -78,10 +74,10 @@ export function s3Rethrow(e: unknown): never {
   throw e;
 }
 
-/** Creates a new empty file name in directory path for writing (EEXIST if it exists). */
+/** Creates a new empty temp file (temps.ts names it) in directory path for writing. */
 export async function createTemp(view: VfsView, dirPath: string, mode: number): Promise<TempFile & { fh: number }> {
   const dir = (await view.resolve(dirPath)).inode;
-  const name = tempName();
+  const name = tempName(view);
   const r = await view.create(dir, name, mode, O_WRONLY | O_CREAT | O_EXCL);
   return { dir, name, ino: r.inode, fh: r.fh };
 }
@@ -151,6 +147,8 @@ export class Objects {
       // Everyone may create here; the sticky bit keeps users from touching each other's files.
       await root.chmod(r.inode, 0o1777);
     }
+    // Uploads a crashed gateway left half-received would otherwise use space forever.
+    await removeDeadTemps(root);
   }
 
   // ---- buckets ----
@@ -244,7 +242,7 @@ export class Objects {
 
   /** Streams body into a new hidden temp file in dirPath, with its MD5. Removes it on failure. */
   async receive(view: VfsView, dirPath: string, body: AsyncIterable<Buffer>, hasher: BodyHasher, expect: number | undefined, verify: () => string): Promise<TempFile & { md5: string }> {
-    const t = await createTemp(view, dirPath, 0o666).catch(s3Rethrow);
+    const t = await createTemp(view, dirPath, TEMP_MODE).catch(s3Rethrow);
     let open = true;
     try {
       let off = 0;
@@ -281,6 +279,8 @@ export class Objects {
     const k = parseKey(key);
     const name = k.parts[k.parts.length - 1]!;
     try {
+      // The mode an object created in one step would have had (temp files are private while written).
+      await view.chmod(tmp.ino, 0o666 & ~(view.ctx.umask ?? 0o022)).catch(s3Rethrow);
       for (let attempt = 0; ; attempt++) {
         const b = await bucketNode(view, bucket);
         const dir = k.parts.length > 1 ? await this.ensureDirs(view, bucket, k.parts.slice(0, -1)) : b.ino;
@@ -417,7 +417,7 @@ export class Objects {
     let a: Attr;
     let d: TempFile & { fh: number };
     try {
-      d = await createTemp(view, TMP_DIR, 0o666).catch(s3Rethrow);
+      d = await createTemp(view, TMP_DIR, TEMP_MODE).catch(s3Rethrow);
       let open = true;
       try {
         await view.copyFileRange(s, 0, d.fh, 0, info.size);

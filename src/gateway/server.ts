@@ -223,16 +223,19 @@ export class Gateway {
       op = call.op;
     } catch (e) {
       let err: S3Error;
-      if (e instanceof S3Error) err = e;
-      else if (e instanceof FsError && ['EACCES', 'EPERM', 'EROFS', 'EDQUOT', 'ENOSPC', 'ENAMETOOLONG'].includes(e.code)) err = fromFsError(e);
+      const logError = (msg: string) => (this.opts.errorLog ?? ((l: string) => process.stderr.write(l + '\n')))(`ferry gateway: request ${id} ${req.method} ${resource}: ${msg}`);
+      if (e instanceof S3Error) {
+        err = e;
+        // A failure the operation described itself (e.g. a block lost from the object store): the operator hears of it too.
+        if (e.code === 'InternalError') logError(e.message);
+      } else if (e instanceof FsError && ['EACCES', 'EPERM', 'EROFS', 'EDQUOT', 'ENOSPC', 'ENAMETOOLONG'].includes(e.code)) err = fromFsError(e);
       else if (req.destroyed || (e as { code?: string })?.code === 'ECONNRESET' || (e as Error)?.message === 'aborted') {
         // The client went away in the middle of its body: nothing to report, nobody to tell.
         err = s3err('IncompleteBody');
       }
       else {
         err = s3err('InternalError');
-        const msg = process.env.FERRY_DEBUG ? ((e as Error)?.stack ?? String(e)) : String((e as Error)?.message ?? e);
-        (this.opts.errorLog ?? ((l: string) => process.stderr.write(l + '\n')))(`ferry gateway: request ${id} ${req.method} ${resource}: ${msg}`);
+        logError(process.env.FERRY_DEBUG ? ((e as Error)?.stack ?? String(e)) : String((e as Error)?.message ?? e));
       }
       sendError(req, res, err, resource, id);
     } finally {

@@ -286,6 +286,8 @@ export interface SessionInfo {
   groupAddress?: string;
   region?: string;
   zone?: string;
+  /** The client commits slices before uploading their blocks (write-back): readers wait for a missing block. */
+  writeback?: boolean;
   /** The last error of the client's background work (heartbeat, gc, compaction, ...), for `ferry status`. */
   lastError?: BackgroundError;
   [extra: string]: unknown;

@@ -1,13 +1,16 @@
-// file:///DIR: each key is a file under DIR. Writes go to a temp file that is fsynced and renamed over
-// the key, so a crash leaves the old object or the new one, never a half-written one.
+// file:///DIR: each key is a file under DIR. Writes go to a temp file in DIR/.tmp that is fsynced and renamed
+// over the key, and the key's directory is fsynced after the rename: a crash leaves the old object or the new
+// one, never a half-written one, and a put that returned survives a power loss. Temp files of a crashed writer
+// are removed by the next client that opens the store (file-temp.ts).
 import { createHash, randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { FsError, toFsError } from '../errors.js';
 import type { ListResult, MultipartUpload, ObjectInfo, ObjectStore, Part } from './interface.js';
 import { ReadHandleCache } from './file-handles.js';
+import { DEFAULT_TEMP_SAFETY_MS, TEMP_NAME, removeDeadTemps, tempName } from './file-temp.js';
 import { registerObjectStore } from './registry.js';
 import {
   DEFAULT_LIST_LIMIT,
@@ -27,22 +30,22 @@ import {
 
 /** Pending multipart uploads live here, outside the key space (keys may not start with it). */
 const UPLOADS = '.multipart';
-const TEMP_NAME = /^\..*\.tmp\.\d+\.[0-9a-f]{12}$/s;
+/**
+ * Temp files live here, outside the key space: one directory to read for leftovers when a client opens the
+ * store, however many keys there are. (Older versions wrote them next to their key; listings skip those.)
+ * DIR must be one file system, as renames from here into place cannot cross file systems.
+ */
+const TEMPS = '.tmp';
 /** Upload ids and etags (md5) are both 32 hex digits; checking them keeps paths built from them inside DIR. */
 const HEX32 = /^[0-9a-f]{32}$/;
 const COPY_BUFFER = 1 << 20;
 /** Ranged gets up to this length allocate their buffer without asking the file's size first. */
 const RANGED_NO_STAT = 64 << 20;
 
-function tempName(base: string): string {
-  // The base name is only a hint for humans; capped so long keys still fit NAME_MAX.
-  return `.${base.slice(0, 64)}.tmp.${process.pid}.${randomBytes(6).toString('hex')}`;
-}
-
 /** Keys must map to exactly one path inside the root and not collide with our own files. */
 function checkKey(key: string): void {
   const parts = key.split('/');
-  if (parts[0] === UPLOADS) throw invalid(`object key '${key}': '${UPLOADS}' is reserved`);
+  if (parts[0] === UPLOADS || parts[0] === TEMPS) throw invalid(`object key '${key}': '${parts[0]}' is reserved`);
   for (const p of parts) {
     if (p === '' || p === '.' || p === '..' || p.includes('\0') || TEMP_NAME.test(p)) {
       throw invalid(`object key '${key}' is not a clean relative path`);
@@ -76,6 +79,28 @@ async function readAt(fh: FileHandle, pos: number, len: number): Promise<Buffer>
   return buf.subarray(0, n);
 }
 
+/** Directories from `from` down to `to` (both included; `to` at or below `from`). */
+function chain(from: string, to: string): string[] {
+  const rel = relative(from, to);
+  if (rel.startsWith('..')) return [];
+  const out = [from];
+  if (rel !== '') for (const p of rel.split(sep)) out.push(join(out[out.length - 1], p));
+  return out;
+}
+
+/** fsync of a directory: makes the names created or renamed in it durable. */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } catch (e) {
+    // Some file systems (a few FUSE ones) cannot fsync a directory: nothing more can be done there.
+    if (errCode(e) !== 'EINVAL' && errCode(e) !== 'ENOTSUP') throw e;
+  } finally {
+    await fh.close();
+  }
+}
+
 async function writeAll(fh: FileHandle, data: Buffer): Promise<void> {
   for (let n = 0; n < data.length; ) n += (await fh.write(data, n)).bytesWritten;
 }
@@ -94,25 +119,27 @@ export class FileStore implements ObjectStore {
   }
 
   async create(): Promise<void> {
-    await mkdir(this.root, { recursive: true });
+    await mkdir(join(this.root, TEMPS), { recursive: true });
   }
 
   /**
-   * Creates `path` with what `fill` writes, via a temp file in the same directory and a rename.
-   * With `mkdirs`, parent directories are made only when the first attempt finds them missing.
+   * Creates `path` with what `fill` writes, via a temp file and a rename. With `mkdirs`, parent directories
+   * are made only when the rename finds them missing. With `sync`, the data and then the directory entry
+   * (of every directory made for it too) reach the disk before this returns.
    */
   private async writeAtomic(
     path: string,
     fill: (fh: FileHandle) => Promise<void>,
     opts: { mkdirs: boolean; sync: boolean },
   ): Promise<void> {
-    const tmp = join(dirname(path), tempName(basename(path)));
+    const temps = join(this.root, TEMPS);
+    const tmp = join(temps, tempName(basename(path)));
     let fh: FileHandle;
     try {
       fh = await open(tmp, 'wx', 0o644);
     } catch (e) {
-      if (!opts.mkdirs || errCode(e) !== 'ENOENT') throw e;
-      await mkdir(dirname(path), { recursive: true });
+      if (errCode(e) !== 'ENOENT') throw e;
+      await mkdir(temps, { recursive: true }); // a store made before temp files had their own directory
       fh = await open(tmp, 'wx', 0o644);
     }
     try {
@@ -122,12 +149,29 @@ export class FileStore implements ObjectStore {
       } finally {
         await fh.close();
       }
-      await rename(tmp, path);
+      let made: string | undefined;
+      try {
+        await rename(tmp, path);
+      } catch (e) {
+        if (!opts.mkdirs || errCode(e) !== 'ENOENT') throw e;
+        made = await mkdir(dirname(path), { recursive: true });
+        await rename(tmp, path);
+      }
       this.readers.drop(path); // a descriptor kept for the replaced object must not serve the new one
+      if (opts.sync) {
+        // Parents first: the entry of each directory made, then the new name itself.
+        if (made) for (const d of chain(dirname(made), dirname(dirname(path)))) await syncDir(d);
+        await syncDir(dirname(path));
+      }
     } catch (e) {
       await rm(tmp, { force: true });
       throw e;
     }
+  }
+
+  /** Removes temp files left by crashed writers (see file-temp.ts); run by every open through the registry. */
+  removeDeadTemps(safetyMs = DEFAULT_TEMP_SAFETY_MS): Promise<string[]> {
+    return removeDeadTemps(join(this.root, TEMPS), safetyMs);
   }
 
   async put(key: string, data: Buffer): Promise<void> {
@@ -238,7 +282,7 @@ export class FileStore implements ObjectStore {
     }
     const names: string[] = [];
     for (const d of entries) {
-      if (TEMP_NAME.test(d.name) || (dir === '' && d.name === UPLOADS)) continue;
+      if (TEMP_NAME.test(d.name) || (dir === '' && (d.name === UPLOADS || d.name === TEMPS))) continue;
       if (d.isDirectory()) names.push(`${dir}${d.name}/`);
       else if (d.isFile()) names.push(dir + d.name);
     }
@@ -348,9 +392,13 @@ export class FileStore implements ObjectStore {
 }
 
 registerObjectStore('file', async (url, raw) => {
+  let store: FileStore;
   try {
-    return new FileStore(resolve(fileURLToPath(url)));
+    store = new FileStore(resolve(fileURLToPath(url)));
   } catch {
     throw invalid(`invalid file storage URL '${raw}' (expected file:///ABSOLUTE/DIR)`);
   }
+  // Every client start tidies after crashed writers; a store it may not write to is still readable.
+  await store.removeDeadTemps().catch(() => undefined);
+  return store;
 });

@@ -14,6 +14,7 @@ import {
   type Entry,
   type Format,
   type NodeResult,
+  type SessionInfo,
   type StatFs,
 } from '../meta/types.js';
 import { Resolver, splitPath, type Resolved, type ResolvedParent } from './resolve.js';
@@ -58,6 +59,16 @@ export class VfsView {
   /** The format record as loaded when the client opened. */
   get format(): Format {
     return this.vfs.format;
+  }
+
+  /** This client's session in the metadata (a door names what it leaves behind after it, e.g. temp files). */
+  get sessionId(): number {
+    return this.vfs.meta.sid;
+  }
+
+  /** Every client session of the volume, live or stale (to tell whether another client is still at work). */
+  sessions(): Promise<SessionInfo[]> {
+    return this.vfs.meta.listSessions();
   }
 
   // ---- paths ----

@@ -1,5 +1,6 @@
 // S3 operations on objects: GetObject/HeadObject (ranges, conditions), PutObject, CopyObject, DeleteObject,
 // DeleteObjects, GetObjectTagging.
+import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import { FsError } from '../../errors.js';
 import { handleReadStream } from '../../vfs/stream.js';
@@ -60,6 +61,15 @@ export async function getObject(s: Services, c: Call, head: boolean): Promise<vo
   if (range) headers['Content-Range'] = `bytes ${start}-${end}/${info.size}`;
   headers['Content-Length'] = end - start + 1;
   const rs = handleReadStream(view, fh, { start, end, highWaterMark: 1 << 20, onClose: () => view.release(fh) });
+  try {
+    // The first piece is read before the status goes out: an unreadable block (missing, corrupt) is an S3
+    // error naming it, never a 200 cut short.
+    await once(rs, 'readable');
+  } catch (e) {
+    rs.destroy();
+    if (e instanceof FsError && e.code !== 'EIO') throw fromFsError(e);
+    throw s3err('InternalError', e instanceof FsError ? e.description : String((e as Error)?.message ?? e));
+  }
   c.res.writeHead(range ? 206 : 200, headers);
   try {
     await pipeline(rs, c.res);
