@@ -6,7 +6,7 @@ import { blockCount } from './keys.js';
 import { forEachLimited } from './limiter.js';
 import { readVisible } from './read-range.js';
 import { buildSliceMap, dataExtent, mapEnd } from './slice-map.js';
-import type { ChunkStore } from './store.js';
+import { isMissingBlock, type ChunkStore } from './store.js';
 
 export interface CompactResult {
   /** True when the merged slice replaced the old ones. */
@@ -50,6 +50,9 @@ export async function compactChunk(
     });
   } catch (e) {
     await store.deleteSlice(id, size).catch(() => undefined);
+    // Another client compacted or rewrote this chunk meanwhile and its old slices' blocks are gone: the
+    // work is moot, not an error. A block missing from slices still in place is one (EIO goes on).
+    if (isMissingBlock(e) && !startsWith(await meta.readChunk(ctx, ino, indx), slices)) return { replaced: false, slices: slices.length };
     throw e;
   }
   const merged: Slice = { pos: extent.start, id, size, off: 0, len: size };
@@ -57,4 +60,13 @@ export async function compactChunk(
   const replaced = await meta.replaceSlices(ino, indx, slices, merged);
   if (!replaced) await store.deleteSlice(id, size);
   return { replaced, slices: slices.length, merged };
+}
+
+/** True when `list` still begins with the slices `prefix` (the chunk was only appended to since). */
+function startsWith(list: Slice[], prefix: Slice[]): boolean {
+  if (list.length < prefix.length) return false;
+  return prefix.every((p, i) => {
+    const q = list[i]!;
+    return p.pos === q.pos && p.id === q.id && p.size === q.size && p.off === q.off && p.len === q.len;
+  });
 }
