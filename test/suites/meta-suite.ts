@@ -1388,9 +1388,9 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
         await m2.close();
       });
 
-      // Opens are tracked per client in memory (as JuiceFS does): persisting them would cost a write
-      // transaction per open and close. A file open only in another client is freed at its unlink.
-      it('a file open in one client survives its unlink by another until that client releases it', { todo: 'opens of other clients are not tracked in the engine (JuiceFS semantics)' }, async () => {
+      // A session's first open of a file is recorded in the engine (the sustained table), so the last
+      // unlink by any client keeps the inode until every session holding it has released it.
+      it('a file open in one client survives its unlink by another until that client releases it', async () => {
         const d = await v.scratch();
         const f = await v.mkfile(d, 'f');
         const id = await v.write(f, 0, 100);
