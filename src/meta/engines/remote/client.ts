@@ -1,8 +1,8 @@
 // ferry://HOST:PORT — a Meta whose every operation is one HTTP request to a metadata service (MetaServer)
 // over a kept-alive connection. Open-file bookkeeping is sent without waiting for it (the next
-// call that could free an inode waits for it first), so closing a file, and opening one this client
-// has open already, costs no round trip; a first open waits for the server to record it (another
-// client's unlink must see it).
+// call that could free an inode waits for it first), so opening or closing a file this client has
+// open more than once costs no round trip; a first open waits for the server to record it (another
+// client's unlink must see it), a last close for the server to release it (it may free the file).
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { FsError } from '../../../errors.js';
@@ -13,7 +13,7 @@ import { scanMethods, type PageReader } from '../../scan.js';
 import { decode, encode } from './codec.js';
 
 /** Calls that may drop the last link of an inode: the server must have seen this client's opens first. */
-const ORDERED = new Set(['open', 'unlink', 'rename', 'rmdir', 'closeSession', 'cleanStaleSessions', 'processDeletedFiles']);
+const ORDERED = new Set(['open', 'release', 'unlink', 'rename', 'rmdir', 'closeSession', 'cleanStaleSessions', 'processDeletedFiles']);
 
 class RemoteClient {
   readonly id = randomUUID();
@@ -91,9 +91,14 @@ function remoteMeta(url: URL, raw: string): Meta {
     },
     release: async (ctx: Context, ino: number) => {
       const n = (opens.get(ino) ?? 0) - 1;
-      if (n > 0) opens.set(ino, n);
-      else opens.delete(ino);
-      c.queue('release', [ctx, ino]);
+      if (n > 0) {
+        opens.set(ino, n);
+        c.queue('release', [ctx, ino]);
+        return;
+      }
+      // The last close may free a file another client unlinked: done when it returns.
+      opens.delete(ino);
+      await c.call('release', [ctx, ino]);
     },
     // A function cannot travel: compute the change from a fresh copy here. Not atomic against another
     // updater of the same field; its users (mirror registration and progress) rewrite their own entry.
