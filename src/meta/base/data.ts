@@ -60,15 +60,19 @@ export class DataOps extends NamespaceOps {
       // The session's first open of a file is recorded in the transaction that reads its attributes
       // (one round trip, as the read alone was): from its commit on, another client's unlink keeps it.
       const sid = this.sid;
-      a = await this.eng.txn(async (tx) => {
-        const cur = await this.mustAttr(tx, ino);
+      const r = await this.eng.txn(async (tx) => {
+        const cur = await tx.getAttr(ino);
+        // Attributes the caller read elsewhere (a mirror's replica not caught up yet): nothing to hold here.
+        if (!cur && attr) return { a: attr, held: false };
         // Deleted by another client (a stale name or inode number): gone for a new open.
-        if (cur.nlink === 0) throw fsErr('ENOENT');
+        if (!cur || cur.nlink === 0) throw fsErr('ENOENT');
         this.checkOpen(ctx, cur, flags);
         if (cur.type === TYPE_FILE) await tx.addSustained(sid, ino);
-        return cur;
+        return { a: cur, held: cur.type === TYPE_FILE };
       });
-      if (a.type === TYPE_FILE) this.heldHere.add(ino);
+      a = r.a;
+      if (r.held) this.heldHere.add(ino);
+      else this.checkOpen(ctx, a, flags);
     } else {
       a = attr ?? (await this.getattr(ctx, ino));
       this.checkOpen(ctx, a, flags);
