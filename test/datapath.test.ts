@@ -517,7 +517,7 @@ describe('data path through the SDK', () => {
 
   it(
     'deletion while open in another client: the data stays until that client closes',
-    { timeout: 120_000, todo: 'opens of other clients are not tracked in the engine (JuiceFS semantics; see the meta suite)' },
+    { timeout: 120_000 },
     async () => {
       const dv = await tempVolume({ blockSize: BS });
       try {

@@ -73,9 +73,13 @@ export interface Tx {
   updateSession(sid: number, heartbeat: number): Promise<void>;
   delSession(sid: number): Promise<void>;
   listSessions(): Promise<SessionInfo[]>;
+  /** Session `sid` holds `ino` open: the inode outlives its last link until every holder lets it go. */
   addSustained(sid: number, ino: number): Promise<void>;
   delSustained(sid: number, ino: number): Promise<void>;
+  /** Inodes a session holds open (for its cleanup). */
   listSustained(sid: number): Promise<number[]>;
+  /** Sessions holding an inode open: read where the last link goes (checked at commit like any read). */
+  listSustainedBy(ino: number): Promise<number[]>;
   addDelFile(ino: number, length: number): Promise<void>;
   delDelFile(ino: number): Promise<void>;
   listDelFiles(limit: number): Promise<Array<{ ino: number; length: number }>>;

@@ -72,6 +72,12 @@ export const APPLIED_COUNTER = 'appliedVersion';
 
 export class MetaCore {
   sid = 0;
+  /**
+   * Files this session is recorded as holding open in the engine's sustained table (written with the
+   * first open, removed at the last close): whichever client drops the last link, the inode and its
+   * data stay until no session holds it (as POSIX asks of an unlinked open file).
+   */
+  protected readonly heldHere = new Set<number>();
   /** When set, namespace-changing results carry their changelog record (a writable mirror replays it). */
   keepRecords = false;
   protected fmt?: Format;
@@ -354,6 +360,7 @@ export class MetaCore {
     if (!this.sid) return;
     await this.dropSession(this.sid);
     this.sid = 0;
+    this.heldHere.clear();
   }
 
   async cleanStaleSessions(maxAgeMs: number): Promise<number[]> {
@@ -363,7 +370,7 @@ export class MetaCore {
     return stale.map((s) => s.sid);
   }
 
-  /** Releases a session's locks and frees the files it kept alive after their deletion. */
+  /** Releases a session's locks and its open-file records, freeing the deleted files no other session holds. */
   protected async dropSession(sid: number): Promise<void> {
     const held = await this.eng.read((tx) => tx.listSustained(sid));
     for (const ino of held) await this.releaseSustained(sid, ino);

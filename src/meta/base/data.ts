@@ -27,6 +27,11 @@ import {
 import { NamespaceOps } from './namespace.js';
 
 
+function writingFlags(flags: number): boolean {
+  const acc = flags & O_ACCMODE;
+  return acc === O_WRONLY || acc === O_RDWR || (flags & O_TRUNC) !== 0;
+}
+
 /** Calls fn for each chunk piece of [off, off+len): chunk index, position in chunk, length. */
 function eachChunk(off: number, len: number, fn: (indx: number, pos: number, n: number, done: number) => void): void {
   let done = 0;
@@ -41,19 +46,55 @@ function eachChunk(off: number, len: number, fn: (indx: number, pos: number, n: 
 }
 
 export class DataOps extends NamespaceOps {
+  /** Last closes whose release transaction is running: an open of the same inode waits for it. */
+  private readonly releasing = new Map<number, Promise<void>>();
+
   async open(ctx: Context, ino: number, flags: number, attr?: Attr): Promise<Attr> {
-    const a = attr ?? (await this.getattr(ctx, ino));
+    // A close of this inode still releasing its record: the open comes after it (it may record anew).
+    await this.releasing.get(ino);
+    const first = this.sid !== 0 && !this.heldHere.has(ino);
+    let a: Attr;
+    if (first && attr?.type !== TYPE_DIRECTORY) {
+      // The session's first open of a file is recorded in the transaction that reads its attributes
+      // (one round trip, as the read alone was): from its commit on, another client's unlink keeps it.
+      const sid = this.sid;
+      const r = await this.eng.txn(async (tx) => {
+        const cur = await tx.getAttr(ino);
+        // Attributes the caller read elsewhere (a mirror's replica not caught up yet): nothing to hold here.
+        if (!cur && attr) return { a: attr, held: false };
+        // Deleted by another client (a stale name or inode number): gone for a new open.
+        if (!cur || cur.nlink === 0) throw fsErr('ENOENT');
+        this.checkOpen(ctx, cur, flags);
+        if (cur.type === TYPE_FILE) await tx.addSustained(sid, ino);
+        return { a: cur, held: cur.type === TYPE_FILE };
+      });
+      a = r.a;
+      if (r.held) this.heldHere.add(ino);
+      else this.checkOpen(ctx, a, flags);
+    } else {
+      a = attr ?? (await this.getattr(ctx, ino));
+      this.checkOpen(ctx, a, flags);
+    }
+    try {
+      // Opening for writing is where a client is told a file will not be written (EPERM, EROFS, ...).
+      if (writingFlags(flags)) await this.guard(undefined, 'open', ctx, [{ role: 'changed', ino, attr: a }], flags);
+    } catch (e) {
+      if (first && this.heldHere.has(ino) && !this.openCount.has(ino)) await this.dropHold(ino);
+      throw e;
+    }
+    this.openCount.set(ino, (this.openCount.get(ino) ?? 0) + 1);
+    return a;
+  }
+
+  /** The permission check of an open (O_TRUNC is the caller's job). */
+  private checkOpen(ctx: Context, a: Attr, flags: number): void {
     const acc = flags & O_ACCMODE;
-    const writing = acc === O_WRONLY || acc === O_RDWR || (flags & O_TRUNC) !== 0;
+    const writing = writingFlags(flags);
     let mask = 0;
     if (acc === 0 || acc === O_RDWR) mask |= MODE_R;
     if (writing) mask |= MODE_W;
     if (writing && a.type === TYPE_DIRECTORY) throw fsErr('EISDIR');
     checkAccess(ctx, a, mask);
-    // Opening for writing is where a client is told a file will not be written (EPERM, EROFS, ...).
-    if (writing) await this.guard(undefined, 'open', ctx, [{ role: 'changed', ino, attr: a }], flags);
-    this.openCount.set(ino, (this.openCount.get(ino) ?? 0) + 1);
-    return a;
   }
 
   async release(_ctx: Context, ino: number): Promise<void> {
@@ -63,14 +104,32 @@ export class DataOps extends NamespaceOps {
       return;
     }
     this.openCount.delete(ino);
-    if (this.sid && this.sustainedHere.delete(ino)) await this.releaseSustained(this.sid, ino);
+    if (this.heldHere.has(ino)) await this.dropHold(ino);
+  }
+
+  /** The session's last handle of a file closed: its record goes, and the file with it if that was the last hold. */
+  private async dropHold(ino: number): Promise<void> {
+    this.heldHere.delete(ino);
+    const sid = this.sid;
+    if (!sid) return;
+    const p = this.releaseSustained(sid, ino);
+    const settled = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.releasing.set(ino, settled);
+    try {
+      await p;
+    } finally {
+      if (this.releasing.get(ino) === settled) this.releasing.delete(ino);
+    }
   }
 
   protected override async releaseSustained(sid: number, ino: number): Promise<void> {
     await this.change('release', async (tx) => {
       await tx.delSustained(sid, ino);
       const a = await tx.getAttr(ino);
-      if (a && a.nlink === 0) await this.freeInode(tx, ino, a);
+      if (a && a.nlink === 0 && !(await tx.listSustainedBy(ino)).some((s) => s !== sid)) await this.freeInode(tx, ino, a);
       return {};
     });
   }

@@ -48,10 +48,8 @@ export function checkName(name: string): void {
 }
 
 export class NamespaceOps extends MetaCore {
-  /** Inodes this client holds open: an unlinked inode stays until its last close. */
+  /** Open handles of this client per inode (the engine records only that the session holds it). */
   protected readonly openCount = new Map<number, number>();
-  /** Inodes this session keeps alive after their last link went away (mirrors the sustained table). */
-  protected readonly sustainedHere = new Set<number>();
 
   protected async mustAttr(tx: Tx, ino: number): Promise<Attr> {
     const a = await tx.getAttr(ino);
@@ -157,8 +155,9 @@ export class NamespaceOps extends MetaCore {
   }
 
   async create(ctx: Context, parent: number, name: string, mode: number, _flags: number): Promise<NodeResult> {
-    const r = await this.makeNode(ctx, parent, name, TYPE_FILE, mode, 0, undefined);
+    const r = await this.makeNode(ctx, parent, name, TYPE_FILE, mode, 0, undefined, true);
     this.openCount.set(r.inode, (this.openCount.get(r.inode) ?? 0) + 1);
+    if (this.sid) this.heldHere.add(r.inode);
     return r;
   }
 
@@ -175,6 +174,7 @@ export class NamespaceOps extends MetaCore {
     mode: number,
     rdev: number,
     target: string | undefined,
+    opened = false,
   ): Promise<NodeResult> {
     checkName(name);
     const ino = await this.inodes.alloc();
@@ -200,6 +200,8 @@ export class NamespaceOps extends MetaCore {
       await tx.setEntry(parent, name, ino, type);
       await tx.setAttr(ino, attr);
       if (target !== undefined) await tx.setSymlink(ino, target);
+      // create() opens the file: recorded with the node, so no other client's unlink can miss it.
+      if (opened && this.sid) await tx.addSustained(this.sid, ino);
       touch(pa, t);
       if (type === TYPE_DIRECTORY) pa.nlink++;
       await tx.setAttr(parent, pa);
@@ -285,7 +287,7 @@ export class NamespaceOps extends MetaCore {
     });
   }
 
-  /** One name of `ino` in `parent` is gone: drop a link, and the inode with its last one unless it is open here. */
+  /** One name of `ino` in `parent` is gone: drop a link, and the inode with its last one unless a session holds it open. */
   protected async dropLink(tx: Tx, ino: number, attr: Attr, parent: number, t: Stamp): Promise<void> {
     attr.nlink--;
     setCtime(attr, t);
@@ -304,11 +306,10 @@ export class NamespaceOps extends MetaCore {
       await tx.setAttr(ino, attr);
       return;
     }
-    if (attr.type === TYPE_FILE && this.sid && (this.openCount.get(ino) ?? 0) > 0) {
+    if (attr.type === TYPE_FILE && (await tx.listSustainedBy(ino)).length > 0) {
+      // Kept with nlink 0 for its holders; the last one's release (or its stale-session cleanup) frees it.
       attr.parent = 0;
       await tx.setAttr(ino, attr);
-      await tx.addSustained(this.sid, ino);
-      this.sustainedHere.add(ino);
       return;
     }
     await this.freeInode(tx, ino, attr);

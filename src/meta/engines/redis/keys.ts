@@ -67,9 +67,13 @@ export class Keys {
   get sessionInfo(): string {
     return `${this.tag}sessionInfo`;
   }
-  /** Inodes a session keeps alive after their last unlink: set. */
+  /** Inodes a session holds open (kept alive past their last unlink): set. */
   sustained(sid: number): string {
     return `${this.tag}ss${sid}`;
+  }
+  /** Sessions holding an inode open: hash sid -> 1 (read, checked, where the last link goes). */
+  holders(ino: number): string {
+    return `${this.tag}o${ino}`;
   }
   /** Delete queues: sorted set by time added, plus hash with the length/size. */
   get delFiles(): string {

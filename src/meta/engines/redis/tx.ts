@@ -576,6 +576,8 @@ export class RedisTx implements Tx {
   async delSession(sid: number): Promise<void> {
     this.write('zrem', this.k.sessions, sid);
     this.write('hdel', this.k.sessionInfo, sid);
+    // BaseMeta releases what a session holds first; whatever it opened meanwhile goes with it here.
+    for (const ino of await this.listSustained(sid)) this.hset(this.k.holders(ino), String(sid), null);
     this.write('del', this.k.sustained(sid));
   }
 
@@ -595,10 +597,16 @@ export class RedisTx implements Tx {
 
   async addSustained(sid: number, ino: number): Promise<void> {
     this.write('sadd', this.k.sustained(sid), ino);
+    this.hset(this.k.holders(ino), String(sid), '1');
   }
 
   async delSustained(sid: number, ino: number): Promise<void> {
     this.write('srem', this.k.sustained(sid), ino);
+    this.hset(this.k.holders(ino), String(sid), null);
+  }
+
+  async listSustainedBy(ino: number): Promise<number[]> {
+    return [...(await this.hgetall(this.k.holders(ino))).keys()].map(Number);
   }
 
   async listSustained(sid: number): Promise<number[]> {

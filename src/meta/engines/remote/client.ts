@@ -1,6 +1,8 @@
 // ferry://HOST:PORT — a Meta whose every operation is one HTTP request to a metadata service (MetaServer)
 // over a kept-alive connection. Open-file bookkeeping is sent without waiting for it (the next
-// call that could free an inode waits for it first), so opening and closing a file costs no round trip.
+// call that could free an inode waits for it first), so opening or closing a file this client has
+// open more than once costs no round trip; a first open waits for the server to record it (another
+// client's unlink must see it), a last close for the server to release it (it may free the file).
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { FsError, errnoCode } from '../../../errors.js';
@@ -11,7 +13,7 @@ import { scanMethods, type PageReader } from '../../scan.js';
 import { decode, encode } from './codec.js';
 
 /** Calls that may drop the last link of an inode: the server must have seen this client's opens first. */
-const ORDERED = new Set(['unlink', 'rename', 'rmdir', 'closeSession', 'cleanStaleSessions', 'processDeletedFiles']);
+const ORDERED = new Set(['open', 'release', 'unlink', 'rename', 'rmdir', 'closeSession', 'cleanStaleSessions', 'processDeletedFiles']);
 
 class RemoteClient {
   readonly id = randomUUID();
@@ -68,17 +70,36 @@ function remoteMeta(url: URL, raw: string): Meta {
   const c = new RemoteClient(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port || 9567), raw);
   // Scans walk here, one request per page: a generator cannot cross the wire, a page can.
   const pages = ((kind, cursor, limit) => c.call('scanPage', [kind, cursor, limit])) as PageReader;
+  /** Open handles per inode: only a first open has to wait for the server. */
+  const opens = new Map<number, number>();
   const local: Record<string, unknown> = {
     ...scanMethods(pages),
     url: raw,
     engine: 'remote',
     newSession: async (info: unknown) => (c.sid = (await c.call('newSession', [info])) as number),
     open: async (ctx: Context, ino: number, flags: number, attr?: Attr) => {
-      if (!attr) return c.call('open', [ctx, ino, flags]);
-      c.queue('open', [ctx, ino, flags, attr]);
+      const n = opens.get(ino) ?? 0;
+      if (attr && n > 0) c.queue('open', [ctx, ino, flags, attr]);
+      else attr = (await c.call('open', attr ? [ctx, ino, flags, attr] : [ctx, ino, flags])) as Attr;
+      opens.set(ino, n + 1);
       return attr;
     },
-    release: async (ctx: Context, ino: number) => c.queue('release', [ctx, ino]),
+    create: async (...args: unknown[]) => {
+      const r = (await c.call('create', args)) as { inode: number };
+      opens.set(r.inode, (opens.get(r.inode) ?? 0) + 1);
+      return r;
+    },
+    release: async (ctx: Context, ino: number) => {
+      const n = (opens.get(ino) ?? 0) - 1;
+      if (n > 0) {
+        opens.set(ino, n);
+        c.queue('release', [ctx, ino]);
+        return;
+      }
+      // The last close may free a file another client unlinked: done when it returns.
+      opens.delete(ino);
+      await c.call('release', [ctx, ino]);
+    },
     // A function cannot travel: compute the change from a fresh copy here. Not atomic against another
     // updater of the same field; its users (mirror registration and progress) rewrite their own entry.
     updateFormat: async (update: Partial<Format> | ((old: Format) => Partial<Format>)) =>

@@ -35,7 +35,8 @@ export const TABLES: TableDef[] = [
   },
   { name: 'slice_ref', columns: [['id', 'int'], ['size', 'int'], ['refs', 'int']], primaryKey: ['id'] },
   { name: 'session', columns: [['sid', 'int'], ['heartbeat', 'int'], ['info', 'text']], primaryKey: ['sid'] },
-  { name: 'sustained', columns: [['sid', 'int'], ['inode', 'int']], primaryKey: ['sid', 'inode'] },
+  // A row per (session, open file): looked up by inode where a file's last link goes.
+  { name: 'sustained', columns: [['sid', 'int'], ['inode', 'int']], primaryKey: ['sid', 'inode'], indexes: [['inode']] },
   { name: 'delfile', columns: [['inode', 'int'], ['length', 'int'], ['added', 'int']], primaryKey: ['inode'] },
   { name: 'delslice', columns: [['id', 'int'], ['size', 'int'], ['added', 'int']], primaryKey: ['id'] },
   { name: 'flock', columns: [['inode', 'int'], ['sid', 'int'], ['owner', 'name'], ['ltype', 'int']], primaryKey: ['inode', 'sid', 'owner'] },

@@ -330,6 +330,10 @@ export class SqlTx implements Tx {
     return (await this.all(`SELECT inode FROM ${this.t('sustained')} WHERE sid = ?`, sid)).map((r) => Number(r.inode));
   }
 
+  async listSustainedBy(ino: number): Promise<number[]> {
+    return (await this.all(`SELECT sid FROM ${this.t('sustained')} WHERE inode = ?`, ino)).map((r) => Number(r.sid));
+  }
+
   async addDelFile(ino: number, length: number): Promise<void> {
     await this.blind(this.s.addDelFile, ino, length, Date.now());
   }
