@@ -3,3 +3,4 @@ export { openClient, processContext, defaultSessionLabel, type Client, type Clie
 export { validateConfig, saveConfig, loadConfig, type ClientConfig } from './config.js';
 export { CLIENT_OPTIONS, SDK_ONLY, configFromSdkOptions, setOption, type ClientOption, type OptionDoor, type OptionKind } from './options.js';
 export { openChunkStore, openRawVolumeObjects, openMirrorCopyStores, openBlockCache, cacheOptionsOf, type Log } from './storage.js';
+export { checkMarker, checkFormatTarget, readMarker, writeMarker, deleteMarker, markerKey, MARKER_NAME, type StoreClaim } from './marker.js';

@@ -155,7 +155,16 @@ const command: Command = {
       } finally {
         await stack.close().catch(() => undefined);
       }
-      await meta.init(format, force);
+      // The store marker (client/marker.ts): the volume's prefix must not be another volume's.
+      const marker = await import('../../client/marker.js');
+      const raw = await transforms.openShardedStore(format, opts);
+      try {
+        await marker.checkFormatTarget(raw, format, { metaUrl, updating: old !== undefined });
+        await meta.init(format, force);
+        await marker.checkMarker(raw, format, { metaUrl, claim: true, formatting: true });
+      } finally {
+        await raw.close().catch(() => undefined);
+      }
       const f = await meta.load();
       const limits = [
         f.capacity ? `capacity ${formatBytes(f.capacity)}` : '',
