@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { MARKER_NAME } from '../src/client/marker.js';
 import { createMirror } from '../src/mirror/index.js';
 import { FsError, Volume, openMeta, type Format } from '../src/sdk/index.js';
+import { newProbe } from './helpers/cache.js';
 import { tempVolume } from './helpers/volume.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -139,6 +140,36 @@ describe('store marker', () => {
       }
       assert.equal(await w.readFile('/f', 'utf8'), 'mine');
       assert.equal(JSON.parse(readFileSync(marker, 'utf8')).uuid, format.uuid);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it('a client opens with its object store down, and checks the marker before its first store operation', async () => {
+    const probeId = randomUUID();
+    const probe = newProbe(probeId, `mem://${randomUUID()}`);
+    const t = await tempVolume({ format: { storage: `probe://${probeId}` } });
+    try {
+      await t.v.writeFile('/a', 'owner');
+      const format = await t.v.meta.load();
+      const otherUrl = `sqlite3://${join(t.dir, 'other.db')}`;
+      const other = await openMeta(otherUrl);
+      try {
+        await other.init({ ...format, uuid: randomUUID() } as Format);
+      } finally {
+        await other.close();
+      }
+      probe.failing = true;
+      const b = await Volume.open(otherUrl);
+      probe.failing = false;
+      const err = await b.writeFile('/b', 'intruder').then(
+        () => assert.fail('a write into a prefix another volume claimed succeeded'),
+        (e: unknown) => e as Error & { cause?: Error },
+      );
+      const text = `${err.message} ${err.cause?.message ?? ''}`;
+      assert.match(text, new RegExp(`it belongs to volume '${t.name}' \\(uuid ${format.uuid}`), text);
+      await b.close().catch(() => undefined);
+      assert.equal(await t.v.readFile('/a', 'utf8'), 'owner');
     } finally {
       await t.cleanup();
     }

@@ -8,7 +8,7 @@
 import { resolve } from 'node:path';
 import { FsError } from '../errors.js';
 import type { Format } from '../meta/types.js';
-import type { ObjectStore } from '../object/interface.js';
+import type { ListResult, ObjectInfo, ObjectStore } from '../object/interface.js';
 import { redactUrl } from '../mirror/format.js';
 
 /** The marker's name under the volume's prefix (outside `chunks/`, so no block key can collide with it). */
@@ -70,10 +70,13 @@ export async function deleteMarker(store: ObjectStore, volume: string): Promise<
   }
 }
 
+/** The error of a prefix claimed by another volume (as opposed to a store that could not be asked). */
+export class ClaimedByAnother extends FsError {}
+
 /** The one line naming both volumes when `me` finds its prefix claimed by `owner`. */
 export function claimedByAnother(store: ObjectStore, me: StoreClaim, owner: StoreClaim, formatting = false): FsError {
   const prefix = `${store.url.replace(/\/+$/, '')}/${me.name}/`;
-  return new FsError('EEXIST', {
+  return new ClaimedByAnother('EEXIST', {
     message: formatting
       ? `refusing to format ${describe(me)} on object storage prefix ${prefix}: it belongs to ${describe(owner)}; give the new volume another --storage or name`
       : `${describe(me)} cannot use object storage prefix ${prefix}: it belongs to ${describe(owner)}; two volumes must not share blocks`,
@@ -124,4 +127,78 @@ export async function checkMarker(store: ObjectStore, format: Pick<Format, 'name
   // stores offer no create-if-absent to close the window completely).
   const now = await readMarker(store, format.name);
   if (now && now.uuid !== format.uuid) throw claimedByAnother(store, me, now, opts.formatting);
+}
+
+/**
+ * The volume's raw store, its marker checked: at once when the store answers (a prefix claimed by another
+ * volume fails here, before anything else), else before the first operation that reaches the store. A
+ * client must still open with its object store down (its caches serve reads, write-back stages writes),
+ * and must never touch the store before the check has passed.
+ */
+export async function markedStore(store: ObjectStore, format: Pick<Format, 'name' | 'uuid'>, opts: MarkerCheck): Promise<ObjectStore> {
+  try {
+    await checkMarker(store, format, opts);
+    return store;
+  } catch (e) {
+    if (e instanceof ClaimedByAnother) throw e;
+    return new MarkerGate(store, () => checkMarker(store, format, opts));
+  }
+}
+
+/** Runs the marker check (again, until it passes) before any operation reaches the store. */
+class MarkerGate implements ObjectStore {
+  private passed?: Promise<void>;
+
+  constructor(private readonly inner: ObjectStore, private readonly check: () => Promise<void>) {}
+
+  get url(): string {
+    return this.inner.url;
+  }
+
+  private gate(): Promise<void> {
+    this.passed ??= this.check().catch((e: unknown) => {
+      this.passed = undefined;
+      throw e;
+    });
+    return this.passed;
+  }
+
+  async create(): Promise<void> {
+    await this.gate();
+    return this.inner.create();
+  }
+
+  async put(key: string, data: Buffer): Promise<void> {
+    await this.gate();
+    return this.inner.put(key, data);
+  }
+
+  async get(key: string, off?: number, len?: number): Promise<Buffer> {
+    await this.gate();
+    return this.inner.get(key, off, len);
+  }
+
+  async head(key: string): Promise<ObjectInfo> {
+    await this.gate();
+    return this.inner.head(key);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.gate();
+    return this.inner.delete(key);
+  }
+
+  async list(prefix: string, marker?: string, limit?: number): Promise<ListResult> {
+    await this.gate();
+    return this.inner.list(prefix, marker, limit);
+  }
+
+  async *listAll(prefix: string): AsyncIterable<ObjectInfo> {
+    await this.gate();
+    yield* this.inner.listAll(prefix);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
 }

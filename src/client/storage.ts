@@ -10,7 +10,7 @@ import { cachingEnabled, openCachedStore, type CacheOptions } from '../cache/opt
 import type { CachedObjectStore } from '../cache/store.js';
 import { applyTransforms, openShardedStore, type BlockTransforms } from '../object/transforms/index.js';
 import type { ClientConfig } from './config.js';
-import { checkMarker } from './marker.js';
+import { markedStore } from './marker.js';
 import { SourceStoreGuard } from './source-guard.js';
 
 export type Log = (line: string) => void;
@@ -54,21 +54,23 @@ export function cacheOptionsOf(cfg: Partial<ClientConfig>, log?: Log): CacheOpti
  * source's store (see object/fallback.ts).
  *
  * Every client gets its store here, so this is where the store marker is checked (see marker.ts): the
- * volume's prefix must not be claimed by another volume. A writable client of the volume itself claims an
+ * volume's prefix must not be claimed by another volume (checked at once, or before the first operation
+ * that reaches a store that did not answer at open). A writable client of the volume itself claims an
  * unclaimed prefix; a mirror has its source's uuid in its format record, so the check passes only on its
  * source's store, and it never writes the marker there.
  */
 export async function openRawVolumeObjects(format: Format, cfg: Partial<ClientConfig> = {}): Promise<ObjectStore> {
   const sharded = await openShardedStore(format as BlockTransforms, objectOptionsOf(format, cfg));
   const mirror = mirrorOf(format);
+  let checked: ObjectStore;
   try {
-    await checkMarker(sharded, format, { metaUrl: cfg.metaUrl, claim: !mirror && !cfg.readOnly });
+    checked = await markedStore(sharded, format, { metaUrl: cfg.metaUrl, claim: !mirror && !cfg.readOnly });
   } catch (e) {
     await sharded.close().catch(() => undefined);
     throw e;
   }
   // A mirror writes new blocks into its source's store but never deletes there (see source-guard.ts).
-  const home = mirror ? new SourceStoreGuard(sharded) : sharded;
+  const home = mirror ? new SourceStoreGuard(checked) : checked;
   const own = mirror?.storage;
   if (!own) return home;
   try {
