@@ -111,16 +111,20 @@ describe('store marker', () => {
     }
   });
 
-  it('every SDK client checks the marker; a writable client claims an unclaimed prefix, a read-only one does not', async () => {
+  it('every SDK client checks the marker; a writable client claims a used unclaimed prefix, a read-only one does not', async () => {
     const t = await tempVolume({ volume: { readOnly: true } });
     try {
       const marker = join(t.blocksDir!, t.name, MARKER_NAME);
-      assert.ok(!existsSync(marker), 'a read-only client writes nothing');
       const w = await t.open();
+      assert.ok(!existsSync(marker), 'an empty (or missing) store is not claimed, nor created, by opening a client');
+      await w.writeFile('/f', 'mine');
+      await t.open({ readOnly: true });
+      assert.ok(!existsSync(marker), 'a read-only client writes nothing');
+      // A volume with objects and no marker (formatted before markers existed): its next writable client claims it.
+      await t.open();
       const format = await w.meta.load();
       const claim = JSON.parse(readFileSync(marker, 'utf8'));
-      assert.deepEqual([claim.uuid, claim.name, claim.meta], [format.uuid, t.name, t.url], 'the first writable client claimed the prefix');
-      await w.writeFile('/f', 'mine');
+      assert.deepEqual([claim.uuid, claim.name, claim.meta], [format.uuid, t.name, t.url]);
 
       // Another volume of the same name on the same store (as a legacy format or a copied database makes it).
       const otherUrl = `sqlite3://${join(t.dir, 'other.db')}`;
@@ -151,6 +155,7 @@ describe('store marker', () => {
     const t = await tempVolume({ format: { storage: `probe://${probeId}` } });
     try {
       await t.v.writeFile('/a', 'owner');
+      await t.open(); // claims the prefix, now that it holds objects
       const format = await t.v.meta.load();
       const otherUrl = `sqlite3://${join(t.dir, 'other.db')}`;
       const other = await openMeta(otherUrl);

@@ -2,7 +2,7 @@
 // as JuiceFS does with `juicefs_uuid`. Two volumes of one name on one store (two SQLite databases in one
 // directory both default to ./blocks) would otherwise read, overwrite and destroy each other's blocks.
 // `ferry format` writes it and refuses a prefix another uuid claimed; every client checks it when it opens
-// the volume and claims a prefix that has no marker yet (volumes formatted before markers existed); a
+// the volume and claims a used prefix that has no marker yet (volumes formatted before markers existed); a
 // mirror shares its source's store and uuid, so it passes the check, and never writes the marker itself.
 // `ferry destroy` removes it last.
 import { resolve } from 'node:path';
@@ -93,35 +93,50 @@ export async function checkFormatTarget(store: ObjectStore, format: Pick<Format,
   const owner = await readMarker(store, format.name);
   if (owner && owner.uuid !== format.uuid) throw claimedByAnother(store, me, owner, true);
   if (owner || opts.updating) return;
-  for await (const o of store.listAll(`${format.name}/`)) {
-    // A storage check of a format that failed half-way may leave its test object behind.
-    if (o.isDir || o.key.slice(format.name.length + 1).startsWith('ferry-check-')) continue;
+  const found = await holdsObjects(store, format.name);
+  if (found) {
     throw new FsError('EEXIST', {
       message:
         `refusing to format ${describe(me)} on object storage prefix ${store.url.replace(/\/+$/, '')}/${format.name}/: it holds objects of ` +
-        `another volume (e.g. ${o.key}) formatted before store markers; give the new volume another --storage or name`,
+        `another volume (e.g. ${found}) formatted before store markers; give the new volume another --storage or name`,
     });
   }
+}
+
+/** The first object under the volume's prefix, if any. */
+async function holdsObjects(store: ObjectStore, volume: string): Promise<string | undefined> {
+  for await (const o of store.listAll(`${volume}/`)) {
+    // A storage check of a format that failed half-way may leave its test object behind.
+    if (o.isDir || o.key.slice(volume.length + 1).startsWith('ferry-check-')) continue;
+    return o.key;
+  }
+  return undefined;
 }
 
 export interface MarkerCheck {
   /** The opening client's metadata URL (for the messages and the claim). */
   metaUrl?: string;
-  /** Write the marker when the prefix has none (a writable client of the volume itself, not a mirror). */
-  claim: boolean;
+  /**
+   * Write the marker when the prefix has none: 'always' (format), 'used' only when the prefix holds objects
+   * (a writable client of the volume itself, not a mirror: a volume formatted before markers existed is
+   * claimed, while an empty or missing store — a file:// directory moved away, an unmounted share — is
+   * never created by opening a client); no claim when absent.
+   */
+  claim?: 'always' | 'used';
   /** The caller is `ferry format` (for the message). */
   formatting?: boolean;
 }
 
 /**
  * Checks that the volume's prefix in `store` (the raw store, no transforms) is its own: a marker with
- * another uuid is an error naming both volumes; no marker is claimed when `claim` is set.
+ * another uuid is an error naming both volumes; a prefix without one is claimed as `claim` says.
  */
 export async function checkMarker(store: ObjectStore, format: Pick<Format, 'name' | 'uuid'>, opts: MarkerCheck): Promise<void> {
   const me: StoreClaim = { uuid: format.uuid, name: format.name, meta: opts.metaUrl && claimedMetaUrl(opts.metaUrl) };
   const owner = await readMarker(store, format.name);
   if (owner && owner.uuid !== format.uuid) throw claimedByAnother(store, me, owner, opts.formatting);
   if (owner || !opts.claim) return;
+  if (opts.claim === 'used' && !(await holdsObjects(store, format.name))) return;
   await writeMarker(store, me);
   // Two volumes claiming at the same moment: the one that reads back the other's write fails here (object
   // stores offer no create-if-absent to close the window completely).

@@ -56,15 +56,15 @@ export function cacheOptionsOf(cfg: Partial<ClientConfig>, log?: Log): CacheOpti
  * Every client gets its store here, so this is where the store marker is checked (see marker.ts): the
  * volume's prefix must not be claimed by another volume (checked at once, or before the first operation
  * that reaches a store that did not answer at open). A writable client of the volume itself claims an
- * unclaimed prefix; a mirror has its source's uuid in its format record, so the check passes only on its
- * source's store, and it never writes the marker there.
+ * unclaimed prefix holding objects; a mirror has its source's uuid in its format record, so the check
+ * passes only on its source's store, and it never writes the marker there.
  */
 export async function openRawVolumeObjects(format: Format, cfg: Partial<ClientConfig> = {}): Promise<ObjectStore> {
   const sharded = await openShardedStore(format as BlockTransforms, objectOptionsOf(format, cfg));
   const mirror = mirrorOf(format);
   let checked: ObjectStore;
   try {
-    checked = await markedStore(sharded, format, { metaUrl: cfg.metaUrl, claim: !mirror && !cfg.readOnly });
+    checked = await markedStore(sharded, format, { metaUrl: cfg.metaUrl, claim: !mirror && !cfg.readOnly ? 'used' : undefined });
   } catch (e) {
     await sharded.close().catch(() => undefined);
     throw e;

@@ -161,7 +161,7 @@ const command: Command = {
       try {
         await marker.checkFormatTarget(raw, format, { metaUrl, updating: old !== undefined });
         await meta.init(format, force);
-        await marker.checkMarker(raw, format, { metaUrl, claim: true, formatting: true });
+        await marker.checkMarker(raw, format, { metaUrl, claim: 'always', formatting: true });
       } finally {
         await raw.close().catch(() => undefined);
       }
