@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
+import { MARKER_NAME } from '../src/client/marker.js';
 import { CHUNK_SIZE, rootContext as rootCtx } from '../src/meta/types.js';
 import type { FileHandle, Volume } from '../src/sdk/index.js';
 import { tempVolume, type TempVolume, metaOf, vfsOf } from './helpers/volume.js';
@@ -94,7 +95,7 @@ async function readAt(fh: FileHandle, off: number, len: number): Promise<Buffer>
   return b.subarray(0, n);
 }
 
-/** Object files under a file:// store (temp files of unfinished puts excluded). */
+/** Object files under a file:// store (temp files of unfinished puts and the store marker excluded). */
 async function countObjects(dir: string | undefined): Promise<number> {
   assert.ok(dir, 'a file:// store');
   let n = 0;
@@ -108,7 +109,7 @@ async function countObjects(dir: string | undefined): Promise<number> {
     }
     for (const e of list) {
       if (e.isDirectory()) await walk(join(d, e.name));
-      else if (!e.name.startsWith('.')) n++;
+      else if (!e.name.startsWith('.') && e.name !== MARKER_NAME) n++;
     }
   };
   await walk(dir);

@@ -4,7 +4,7 @@
 // whole file or none. A file whose header, length or checksum does not match (disk trouble, a partial copy,
 // someone editing it) is deleted and reported as a miss: the caller refetches, and bad bytes are never
 // served. The index is rebuilt from the directory when the cache opens, so a restart reuses what is there.
-import { crc32, crc32c } from '@node-rs/crc32';
+import { crc32, crc32c } from '../object/transforms/native.js';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, renameSync, rmSync, writevSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, stat, statfs, unlink, utimes } from 'node:fs/promises';

@@ -6,7 +6,9 @@ import type { BlockCache } from '../chunk/block-cache.js';
 import type { ChunkStore } from '../chunk/index.js';
 import type { Meta } from '../meta/interface.js';
 import { rootContext, type Context, type Format } from '../meta/types.js';
-import { MirrorMeta, openVolumeMeta } from '../mirror/index.js';
+// From the files, not mirror/index.js: a client needs neither the replicator nor the data copier.
+import { MirrorMeta } from '../mirror/mirror-meta.js';
+import { openVolumeMeta } from '../mirror/setup.js';
 import { VFS } from '../vfs/vfs.js';
 import { VfsView } from '../vfs/view.js';
 import { validateConfig, type ClientConfig } from './config.js';

@@ -4,3 +4,4 @@ export { validateConfig, saveConfig, loadConfig, type ClientConfig } from './con
 export { CLIENT_OPTIONS, SDK_ONLY, configFromSdkOptions, setOption, type ClientOption, type OptionDoor, type OptionKind } from './options.js';
 export { openChunkStore, openRawVolumeObjects, openMirrorCopyStores, openBlockCache, cacheOptionsOf, type Log } from './storage.js';
 export { checkObjectStore, checkVolumeStore } from './store-check.js';
+export { checkMarker, checkFormatTarget, readMarker, writeMarker, deleteMarker, markerKey, MARKER_NAME, type StoreClaim } from './marker.js';

@@ -9,6 +9,8 @@ import { cachingEnabled, openCachedStore, type CacheOptions } from '../cache/opt
 import type { CachedObjectStore } from '../cache/store.js';
 import { applyTransforms, openShardedStore } from '../object/transforms/index.js';
 import type { ClientConfig } from './config.js';
+import { markedStore } from './marker.js';
+import { SourceStoreGuard } from './source-guard.js';
 
 export type Log = (line: string) => void;
 
@@ -47,10 +49,26 @@ export function cacheOptionsOf(cfg: Partial<ClientConfig>, log?: Log): CacheOpti
  * Every object of the volume as stored (all shards; no cache, no transform). A mirror with its own store
  * reads that copy first and the source's store for blocks not copied yet; writes and deletes go to the
  * source's store (see object/fallback.ts).
+ *
+ * Every client gets its store here, so this is where the store marker is checked (see marker.ts): the
+ * volume's prefix must not be claimed by another volume (checked at once, or before the first operation
+ * that reaches a store that did not answer at open). A writable client of the volume itself claims an
+ * unclaimed prefix holding objects; a mirror has its source's uuid in its format record, so the check
+ * passes only on its source's store, and it never writes the marker there.
  */
 export async function openRawVolumeObjects(format: Format, cfg: Partial<ClientConfig> = {}): Promise<ObjectStore> {
-  const home = await openShardedStore(format.storage, objectOptionsOf(format, cfg));
-  const own = format.mirror?.of?.storage;
+  const sharded = await openShardedStore(format.storage, objectOptionsOf(format, cfg));
+  const mirror = format.mirror?.of;
+  let checked: ObjectStore;
+  try {
+    checked = await markedStore(sharded, format, { metaUrl: cfg.metaUrl, claim: !mirror && !cfg.readOnly ? 'used' : undefined });
+  } catch (e) {
+    await sharded.close().catch(() => undefined);
+    throw e;
+  }
+  // A mirror writes new blocks into its source's store but never deletes there (see source-guard.ts).
+  const home = mirror ? new SourceStoreGuard(checked) : checked;
+  const own = mirror?.storage;
   if (!own) return home;
   try {
     return new FallbackStore(await openObjectStore(own, cfg.mirrorObjects ?? {}), home);

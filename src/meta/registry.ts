@@ -1,15 +1,27 @@
-// Engines register a URL scheme; callers open a Meta by URL and never name an engine.
+// Engines register a URL scheme; callers open a Meta by URL and never name an engine. An engine may
+// register lazily: its scheme is known at once, its module (and its driver: pg, mysql2, ioredis) loads
+// only when a URL of that scheme is first opened, so an SQLite client never pays for the others.
 import { FsError } from '../errors.js';
 import type { Meta, MetaFactory } from './interface.js';
 
 const factories = new Map<string, MetaFactory>();
+/** Schemes whose engine module is not loaded yet: importing it calls registerMeta for them. */
+const loaders = new Map<string, () => Promise<unknown>>();
+
+const bare = (scheme: string) => scheme.replace(/:$/, '');
 
 export function registerMeta(scheme: string, factory: MetaFactory): void {
-  factories.set(scheme.replace(/:$/, ''), factory);
+  factories.set(bare(scheme), factory);
+  loaders.delete(bare(scheme));
+}
+
+/** Announces schemes whose engine module `load` imports (and registers) on first use. */
+export function registerMetaLoader(schemes: string[], load: () => Promise<unknown>): void {
+  for (const s of schemes) if (!factories.has(bare(s))) loaders.set(bare(s), load);
 }
 
 export function metaSchemes(): string[] {
-  return [...factories.keys()];
+  return [...new Set([...factories.keys(), ...loaders.keys()])];
 }
 
 /** Parses a metadata URL; a scheme is required so a typo never silently creates a database. */
@@ -26,6 +38,8 @@ export function parseMetaUrl(raw: string): URL {
 export async function openMeta(raw: string): Promise<Meta> {
   const url = parseMetaUrl(raw);
   const scheme = url.protocol.replace(/:$/, '');
+  const load = loaders.get(scheme);
+  if (load) await load();
   const factory = factories.get(scheme);
   if (!factory) {
     throw new FsError('EINVAL', {

@@ -278,8 +278,9 @@ export class MirrorMeta implements Meta {
   async processDeletedFiles(limit: number): Promise<number> {
     return this.source ? this.source.processDeletedFiles(limit) : 0;
   }
-  async pendingDeletedSlices(limit: number): Promise<DeletedSlice[]> {
-    return this.source ? this.source.pendingDeletedSlices(limit) : [];
+  /** None: the source's own clients delete its queued blocks; a mirror never deletes in its store. */
+  async pendingDeletedSlices(_limit: number): Promise<DeletedSlice[]> {
+    return [];
   }
   async ackDeletedSlices(ids: number[]): Promise<void> {
     await this.source?.ackDeletedSlices(ids);

@@ -1,17 +1,28 @@
-// Backends register a URL scheme; callers open a store by URL and never name a backend.
+// Backends register a URL scheme; callers open a store by URL and never name a backend. A backend with a
+// heavy driver (s3: the AWS SDK) registers lazily: its module loads when a URL of its scheme is first opened.
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FsError } from '../errors.js';
 import type { ObjectFactory, ObjectOptions, ObjectStore } from './interface.js';
 
 const factories = new Map<string, ObjectFactory>();
+/** Schemes whose backend module is not loaded yet: `load` registers them. */
+const loaders = new Map<string, () => Promise<unknown>>();
+
+const bare = (scheme: string) => scheme.toLowerCase().replace(/:$/, '');
 
 export function registerObjectStore(scheme: string, factory: ObjectFactory): void {
-  factories.set(scheme.toLowerCase().replace(/:$/, ''), factory);
+  factories.set(bare(scheme), factory);
+  loaders.delete(bare(scheme));
+}
+
+/** Announces schemes whose backend `load` imports and registers on first use. */
+export function registerObjectLoader(schemes: string[], load: () => Promise<unknown>): void {
+  for (const s of schemes) if (!factories.has(bare(s))) loaders.set(bare(s), load);
 }
 
 export function objectSchemes(): string[] {
-  return [...factories.keys()];
+  return [...new Set([...factories.keys(), ...loaders.keys()])];
 }
 
 export function unknownStorage(raw: string, why?: string): FsError {
@@ -36,7 +47,10 @@ export function parseObjectUrl(raw: string): URL {
 
 export async function openObjectStore(raw: string, options: ObjectOptions = {}): Promise<ObjectStore> {
   const url = parseObjectUrl(raw);
-  const factory = factories.get(url.protocol.slice(0, -1));
+  const scheme = url.protocol.slice(0, -1);
+  const load = loaders.get(scheme);
+  if (load) await load();
+  const factory = factories.get(scheme);
   if (!factory) throw unknownStorage(raw);
   return factory(url, raw, options);
 }

@@ -64,7 +64,9 @@ const command: Command = {
       const mirror = mirrorOf(format);
       const { openRawVolumeObjects } = await import('../../client/storage.js');
       const { openObjectStore } = await import('../../object/index.js');
-      const store = !mirror ? await openRawVolumeObjects(format) : mirror.storage ? await openObjectStore(mirror.storage) : undefined;
+      // Opening the volume's store checks its marker: a prefix another volume claimed is never emptied.
+      const store = !mirror ? await openRawVolumeObjects(format, { metaUrl }) : mirror.storage ? await openObjectStore(mirror.storage) : undefined;
+      const { deleteMarker, markerKey } = await import('../../client/marker.js');
       const progress = new Progress('deleting objects');
       const started = Date.now();
       let count = 0;
@@ -86,16 +88,18 @@ const command: Command = {
           batch.length = 0;
         };
         for await (const o of store?.listAll(`${format.name}/`) ?? []) {
-          if (o.isDir) continue;
+          // The marker goes last, once the metadata is gone: until then the prefix stays claimed.
+          if (o.isDir || o.key === markerKey(format.name)) continue;
           batch.push({ key: o.key, size: o.size });
           if (batch.length >= 1000) await flush();
         }
         await flush();
+        await meta.destroy();
+        if (store) await deleteMarker(store, format.name);
       } finally {
         progress.done();
         await store?.close().catch(() => undefined);
       }
-      await meta.destroy();
       await out(
         `destroyed volume '${format.name}' (uuid ${format.uuid}): deleted ${count} object${count === 1 ? '' : 's'} ` +
           `(${formatBytes(bytes)}) in ${formatDuration(Date.now() - started)} and its metadata\n`,

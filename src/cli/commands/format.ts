@@ -137,10 +137,20 @@ const command: Command = {
         if (old && e instanceof FsError && e.code === 'EINVAL') throw new UsageError(e.description);
         throw e;
       }
-      // The check goes through the whole stack (shards, checksum, encryption, compression) before anything is written.
-      const { checkVolumeStore } = await import('../../client/store-check.js');
-      await checkVolumeStore(format, { encryption: secret });
-      await meta.init(format, force);
+      // The store marker (client/marker.ts): the volume's prefix must not be another volume's.
+      const marker = await import('../../client/marker.js');
+      const { accessKey: ak, secretKey: sk } = format.storage;
+      const raw = await transforms.openShardedStore(format.storage, ak !== undefined ? { accessKey: ak, secretKey: sk } : {});
+      try {
+        await marker.checkFormatTarget(raw, format, { metaUrl, updating: old !== undefined });
+        // The check goes through the whole stack (shards, checksum, encryption, compression) before anything is written.
+        const { checkVolumeStore } = await import('../../client/store-check.js');
+        await checkVolumeStore(format, { metaUrl, encryption: secret });
+        await meta.init(format, force);
+        await marker.checkMarker(raw, format, { metaUrl, claim: 'always', formatting: true });
+      } finally {
+        await raw.close().catch(() => undefined);
+      }
       const f = await meta.load();
       const limits = [
         f.capacity ? `capacity ${formatBytes(f.capacity)}` : '',

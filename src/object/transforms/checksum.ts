@@ -1,7 +1,7 @@
 // crc32c of every block stored in front of it, verified on every read: corruption anywhere below
 // (disk, network, a cache) is an EIO naming the block, never wrong bytes.
 //   header: 'FK' (2 bytes) | version 1 | algorithm 1 = crc32c | crc32c of the payload (uint32 BE) | payload
-import { crc32c } from '@node-rs/crc32';
+import { crc32c } from './native.js';
 import { TransformStore, corrupt } from './base.js';
 
 const MAGIC = 0x464b; // 'FK'

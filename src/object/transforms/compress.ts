@@ -1,8 +1,7 @@
 // lz4 or zstd per block. Every block carries a header saying how it is stored, so a block that did not
 // shrink is kept raw and readers tell the two apart:
 //   'FZ' (2 bytes) | version 1 | codec (0 raw, 1 lz4, 2 zstd) | original length (uint32 BE) | payload
-import { compress as lz4Compress, uncompress as lz4Uncompress } from 'lz4-napi';
-import * as zstd from 'zstd-napi';
+import { lz4, zstd } from './native.js';
 import { invalid } from '../util.js';
 import type { ObjectInfo } from '../interface.js';
 import { TransformStore, corrupt } from './base.js';
@@ -26,7 +25,7 @@ export class CompressStore extends TransformStore {
   }
 
   private async squeeze(data: Buffer): Promise<Buffer> {
-    return this.codec === CODECS.lz4 ? lz4Compress(data) : zstd.compress(data, { compressionLevel: 1 });
+    return this.codec === CODECS.lz4 ? lz4().compress(data) : zstd().compress(data, { compressionLevel: 1 });
   }
 
   protected async encode(_key: string, data: Buffer): Promise<Buffer> {
@@ -56,10 +55,10 @@ export class CompressStore extends TransformStore {
           data = payload;
           break;
         case CODECS.lz4:
-          data = await lz4Uncompress(payload);
+          data = await lz4().uncompress(payload);
           break;
         case CODECS.zstd:
-          data = zstd.decompress(payload);
+          data = zstd().decompress(payload);
           break;
         default:
           throw corrupt(key, `unknown compression codec ${stored[3]}`);

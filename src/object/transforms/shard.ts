@@ -2,7 +2,7 @@
 // or per prefix. With '%d' in the storage URL the shards are N buckets/directories (s3://data-%d ->
 // data-0 .. data-N-1); without it they are N prefixes `shard-I/` of the one store. Listing merges the
 // shards back into one key order, so callers see one store.
-import { crc32c } from '@node-rs/crc32';
+import { crc32c } from './native.js';
 import type { ListResult, ObjectInfo, ObjectStore } from '../interface.js';
 import { DEFAULT_LIST_LIMIT, checkLimit, compareKeys, invalid, listAll } from '../util.js';
 
