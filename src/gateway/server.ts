@@ -24,7 +24,7 @@ import { MAX_PARTS, Multipart } from './multipart.js';
 import { EMPTY_MD5, Objects, metaFromHeaders, mtimeOf, type ObjectInfo } from './objects.js';
 import { bucketNode, checkBucketName, keyPath, walkParts } from './paths.js';
 import { header, isSigned, pctDecode, verify, type SignedRequest, type Verified } from './sigv4.js';
-import { child, childText, parseXml, type XmlNode } from './xml.js';
+import { XML_LIMITS, child, childText, parseXml, type XmlLimits, type XmlNode } from './xml.js';
 import { cmpKey } from './keyorder.js';
 
 export interface GatewayOptions {
@@ -408,9 +408,10 @@ export class Gateway {
     return { body, hasher, expect, verify: verifyFn };
   }
 
-  private async smallBody(c: Call): Promise<string> {
+  private async smallBody(c: Call, limits: XmlLimits): Promise<string> {
     const b = this.body(c);
-    const buf = await readSmall(b.body);
+    if (b.expect !== undefined && b.expect > limits.maxBytes) throw s3err('MaxMessageLengthExceeded', 'Your request was too big.');
+    const buf = await readSmall(b.body, limits.maxBytes);
     b.hasher.update(buf);
     b.verify();
     return buf.toString('utf8');
@@ -429,10 +430,10 @@ export class Gateway {
 
   private async createBucket(c: Call): Promise<void> {
     c.op = 'CreateBucket';
-    const text = await this.smallBody(c);
+    const text = await this.smallBody(c, XML_LIMITS.CreateBucket);
     if (text.trim()) {
       try {
-        parseXml(text);
+        parseXml(text, XML_LIMITS.CreateBucket);
       } catch {
         throw s3err('MalformedXML');
       }
@@ -781,10 +782,10 @@ export class Gateway {
 
   private async completeUpload(c: Call, id: string): Promise<void> {
     c.op = 'CompleteMultipartUpload';
-    const text = await this.smallBody(c);
+    const text = await this.smallBody(c, XML_LIMITS.CompleteMultipartUpload);
     let parts: Array<{ number: number; etag: string }>;
     try {
-      const doc = parseXml(text);
+      const doc = parseXml(text, XML_LIMITS.CompleteMultipartUpload);
       if (doc.name !== 'CompleteMultipartUpload') throw new Error('root');
       parts = doc.children
         .filter((p) => p.name === 'Part')
@@ -802,11 +803,11 @@ export class Gateway {
   private async deleteObjects(c: Call): Promise<void> {
     c.op = 'DeleteObjects';
     await bucketNode(c.who.vol, c.bucket);
-    const text = await this.smallBody(c);
+    const text = await this.smallBody(c, XML_LIMITS.DeleteObjects);
     let keys: string[];
     let quiet = false;
     try {
-      const doc = parseXml(text);
+      const doc = parseXml(text, XML_LIMITS.DeleteObjects);
       if (doc.name !== 'Delete') throw new Error('root');
       quiet = childText(doc, 'Quiet')?.trim() === 'true';
       keys = doc.children.filter((o) => o.name === 'Object').map((o) => {
