@@ -72,12 +72,35 @@ export interface RawResponse {
   body: Buffer;
 }
 
+/** Parses the first response in `all` once it is complete (a Content-Length reply), else undefined. */
+function parseResponse(all: Buffer, atClose: boolean): RawResponse | undefined {
+  let end = all.indexOf('\r\n\r\n');
+  // Interim replies (100 Continue) come before the response.
+  while (end >= 0 && /^HTTP\/1\.[01] 1\d\d/.test(all.subarray(0, 12).toString('latin1'))) {
+    all = all.subarray(end + 4);
+    end = all.indexOf('\r\n\r\n');
+  }
+  if (end < 0) return undefined;
+  const lines = all.subarray(0, end).toString('latin1').split('\r\n');
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0]!)?.[1] ?? 0);
+  const headers: Record<string, string> = {};
+  for (const l of lines.slice(1)) {
+    const i = l.indexOf(':');
+    if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+  }
+  const len = headers['content-length'] !== undefined ? Number(headers['content-length']) : undefined;
+  const rest = all.subarray(end + 4);
+  if (len !== undefined && rest.length >= len) return { status, headers, body: rest.subarray(0, len) };
+  return atClose ? { status, headers, body: rest } : undefined;
+}
+
 /**
  * Sends `head` (request line and headers, CRLF-terminated, without the blank line) and `body` on a fresh
- * connection, half-closes it, and parses the first response. Resolves undefined when the server closed
- * the connection without a response; rejects when nothing came back within `timeoutMs`.
+ * connection and parses the first response. `halfClose` ends the sending side after the body (so a server
+ * waiting for bytes that will never come sees the end). Resolves undefined when the server closed the
+ * connection without a response; rejects when nothing came back within `timeoutMs`.
  */
-export function rawRequest(port: number, head: string, body: Buffer, timeoutMs: number): Promise<RawResponse | undefined> {
+export function rawRequest(port: number, head: string, body: Buffer, timeoutMs: number, halfClose = false): Promise<RawResponse | undefined> {
   return new Promise((resolve, reject) => {
     const sock = connect(port, '127.0.0.1');
     const parts: Buffer[] = [];
@@ -85,27 +108,21 @@ export function rawRequest(port: number, head: string, body: Buffer, timeoutMs: 
       sock.destroy();
       reject(new Error(`no response within ${timeoutMs} ms`));
     }, timeoutMs);
-    const done = () => {
+    const finish = (r: RawResponse | undefined) => {
       clearTimeout(timer);
-      const all = Buffer.concat(parts);
-      const end = all.indexOf('\r\n\r\n');
-      if (end < 0) return resolve(undefined);
-      const lines = all.subarray(0, end).toString('latin1').split('\r\n');
-      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0]!)?.[1] ?? 0);
-      const headers: Record<string, string> = {};
-      for (const l of lines.slice(1)) {
-        const i = l.indexOf(':');
-        if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
-      }
-      const len = headers['content-length'] !== undefined ? Number(headers['content-length']) : undefined;
-      const rest = all.subarray(end + 4);
-      resolve({ status, headers, body: len !== undefined ? rest.subarray(0, len) : rest });
+      sock.destroy();
+      resolve(r);
     };
-    sock.on('data', (d: Buffer) => parts.push(d));
-    sock.on('close', done);
+    sock.on('data', (d: Buffer) => {
+      parts.push(d);
+      const r = parseResponse(Buffer.concat(parts), false);
+      if (r) finish(r);
+    });
+    sock.on('close', () => finish(parseResponse(Buffer.concat(parts), true)));
     sock.on('error', () => undefined); // a reset after the server answered (or refused) is still an answer
     sock.write(head + '\r\n');
-    sock.end(body);
+    if (halfClose) sock.end(body);
+    else sock.write(body);
   });
 }
 
@@ -139,8 +156,9 @@ export async function signedHeaders(
   return r.headers as Record<string, string>;
 }
 
-/** The request line and headers of a raw request. */
+/** The request line and headers of a raw request (`connection: close` added: one request per connection). */
 export function requestHead(method: string, target: string, headers: Record<string, string> | Array<[string, string]>): string {
   const list = Array.isArray(headers) ? headers : Object.entries(headers);
-  return `${method} ${target} HTTP/1.1\r\n` + list.map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  const close = list.some(([k]) => k.toLowerCase() === 'connection') ? '' : 'connection: close\r\n';
+  return `${method} ${target} HTTP/1.1\r\n` + list.map(([k, v]) => `${k}: ${v}\r\n`).join('') + close;
 }
