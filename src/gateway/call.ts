@@ -6,6 +6,7 @@ import { BodyHasher, checksumAlgorithm, validContentMd5 } from './checksum.js';
 import { decodeAwsChunked, streamingMode } from './chunked.js';
 import { s3err } from './errors.js';
 import { preconditions, readSmall } from './http.js';
+import type { XmlLimits } from './xml.js';
 import type { Multipart } from './multipart.js';
 import type { Objects } from './objects.js';
 import { pctDecode, type Verified } from './sigv4.js';
@@ -95,10 +96,11 @@ export function requestBody(c: Call): Body {
   return { body, hasher, expect, verify };
 }
 
-/** A small body (an XML document), read whole and checked. */
-export async function smallBody(c: Call): Promise<string> {
+/** A small body (an XML document), read whole and checked; over the operation's limit is S3's MaxMessageLengthExceeded. */
+export async function smallBody(c: Call, limits: XmlLimits): Promise<string> {
   const b = requestBody(c);
-  const buf = await readSmall(b.body);
+  if (b.expect !== undefined && b.expect > limits.maxBytes) throw s3err('MaxMessageLengthExceeded', 'Your request was too big.');
+  const buf = await readSmall(b.body, limits.maxBytes);
   b.hasher.update(buf);
   b.verify();
   return buf.toString('utf8');

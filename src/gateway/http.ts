@@ -35,7 +35,7 @@ export async function readSmall(body: AsyncIterable<Buffer>, limit = 2 << 20): P
   let n = 0;
   for await (const b of body) {
     n += b.length;
-    if (n > limit) throw s3err('MalformedXML', 'The request body is too large.');
+    if (n > limit) throw s3err('MaxMessageLengthExceeded', 'Your request was too big.');
     parts.push(b);
   }
   return Buffer.concat(parts);

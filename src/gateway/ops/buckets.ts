@@ -3,7 +3,7 @@
 import { owner, smallBody, type Call, type Services } from '../call.js';
 import { s3err } from '../errors.js';
 import { sendEmpty, sendXml } from '../http.js';
-import { parseXml } from '../xml.js';
+import { XML_LIMITS, parseXml } from '../xml.js';
 
 export async function listBuckets(s: Services, c: Call): Promise<void> {
   c.op = 'ListBuckets';
@@ -16,10 +16,10 @@ export async function listBuckets(s: Services, c: Call): Promise<void> {
 
 export async function createBucket(s: Services, c: Call): Promise<void> {
   c.op = 'CreateBucket';
-  const text = await smallBody(c);
+  const text = await smallBody(c, XML_LIMITS.CreateBucket);
   if (text.trim()) {
     try {
-      parseXml(text);
+      parseXml(text, XML_LIMITS.CreateBucket);
     } catch {
       throw s3err('MalformedXML');
     }

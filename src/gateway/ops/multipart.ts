@@ -5,7 +5,7 @@ import { s3err } from '../errors.js';
 import { readSmall, sendEmpty, sendXml } from '../http.js';
 import { MAX_PARTS } from '../multipart.js';
 import { metaFromHeaders } from '../objects.js';
-import { childText, parseXml } from '../xml.js';
+import { childText, XML_LIMITS, parseXml } from '../xml.js';
 
 export async function createUpload(s: Services, c: Call): Promise<void> {
   c.op = 'CreateMultipartUpload';
@@ -58,10 +58,10 @@ export async function listParts(s: Services, c: Call, id: string): Promise<void>
 
 export async function completeUpload(s: Services, c: Call, id: string): Promise<void> {
   c.op = 'CompleteMultipartUpload';
-  const text = await smallBody(c);
+  const text = await smallBody(c, XML_LIMITS.CompleteMultipartUpload);
   let parts: Array<{ number: number; etag: string }>;
   try {
-    const doc = parseXml(text);
+    const doc = parseXml(text, XML_LIMITS.CompleteMultipartUpload);
     if (doc.name !== 'CompleteMultipartUpload') throw new Error('root');
     parts = doc.children
       .filter((p) => p.name === 'Part')

@@ -10,7 +10,7 @@ import { fromFsError, s3err, S3Error } from '../errors.js';
 import { parseRange, preconditions, readSmall, sendEmpty, sendXml } from '../http.js';
 import { metaFromHeaders, s3Rethrow } from '../objects.js';
 import { bucketNode, checkBucketName } from '../paths.js';
-import { child, childText, parseXml, type XmlNode } from '../xml.js';
+import { child, childText, XML_LIMITS, parseXml, type XmlNode } from '../xml.js';
 
 export async function getObject(s: Services, c: Call, head: boolean): Promise<void> {
   c.op = head ? 'HeadObject' : 'GetObject';
@@ -103,11 +103,11 @@ export async function copyObject(s: Services, c: Call): Promise<void> {
 export async function deleteObjects(s: Services, c: Call): Promise<void> {
   c.op = 'DeleteObjects';
   await bucketNode(c.who.view, c.bucket);
-  const text = await smallBody(c);
+  const text = await smallBody(c, XML_LIMITS.DeleteObjects);
   let keys: string[];
   let quiet = false;
   try {
-    const doc = parseXml(text);
+    const doc = parseXml(text, XML_LIMITS.DeleteObjects);
     if (doc.name !== 'Delete') throw new Error('root');
     quiet = childText(doc, 'Quiet')?.trim() === 'true';
     keys = doc.children.filter((o) => o.name === 'Object').map((o) => {
