@@ -142,6 +142,9 @@ const command: Command = {
       const { accessKey: ak, secretKey: sk } = format.storage;
       const raw = await transforms.openShardedStore(format.storage, ak !== undefined ? { accessKey: ak, secretKey: sk } : {});
       try {
+        // A new bucket or directory is created first: the marker check lists a prefix that must exist.
+        // A store that cannot be created is reported by the store check below, with its reason.
+        await raw.create().catch(() => undefined);
         await marker.checkFormatTarget(raw, format, { metaUrl, updating: old !== undefined });
         // The check goes through the whole stack (shards, checksum, encryption, compression) before anything is written.
         const { checkVolumeStore } = await import('../../client/store-check.js');
