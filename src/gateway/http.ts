@@ -14,12 +14,46 @@ export function sendEmpty(res: ServerResponse, status: number, headers: Record<s
   res.end();
 }
 
+/** Unread request bodies up to this size are drained before an error answer (see sendError). */
+const DRAIN_LIMIT = 1 << 20;
+const DRAIN_MS = 5000;
+
+function declaredLength(req: IncomingMessage): number {
+  const n = Number(req.headers['content-length']);
+  return Number.isFinite(n) && n >= 0 ? n : Infinity;
+}
+
+function once(f: () => void): () => void {
+  let done = false;
+  return () => {
+    if (!done) {
+      done = true;
+      f();
+    }
+  };
+}
+
 export function sendError(req: IncomingMessage, res: ServerResponse, err: S3Error, resource: string, requestId: string): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  // An unread body would be read and thrown away to keep the connection: not worth it for a big upload.
+  if (!req.complete && !req.destroyed && declaredLength(req) <= DRAIN_LIMIT) {
+    // An error answered before a small body arrived (a too-large XML document, a refused PUT): read the body
+    // and throw it away first. Closing at once would reset the connection while the client still sends, and
+    // a reset loses the answer it is owed. A body that does not arrive in time closes the connection.
+    const send = once(() => sendError(req, res, err, resource, requestId));
+    const timer = setTimeout(() => {
+      res.setHeader('Connection', 'close');
+      send();
+    }, DRAIN_MS);
+    timer.unref();
+    req.on('end', () => (clearTimeout(timer), send()));
+    req.on('error', () => (clearTimeout(timer), send()));
+    req.resume();
+    return;
+  }
+  // A big unread body is not worth reading just to throw it away: the connection closes after the answer.
   if (!req.complete) res.setHeader('Connection', 'close');
   if (req.method === 'HEAD') {
     res.writeHead(err.status, { 'x-amz-error-code': err.code, 'Content-Length': 0 });
