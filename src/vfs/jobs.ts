@@ -79,6 +79,8 @@ export class BackgroundJobs {
 
   /** Frees deleted files' chunks, then removes objects no slice references any more. */
   async collect(): Promise<void> {
+    // Closes released in the background first: the files they let go are freed in this run.
+    await Promise.all([...this.tracked]);
     // Batch by batch, so that stop() (an unmount) waits for one batch, not for every object of a large
     // delete against a remote store: what is left stays queued in the metadata for the next client's run.
     while (!this.closing && (await this.meta.processDeletedFiles(100)) > 0);
@@ -99,9 +101,28 @@ export class BackgroundJobs {
     });
   }
 
-  /** Waits for queued jobs to finish (tests and `ferry gc` use it). */
-  idle(): Promise<void> {
-    return this.running;
+  private readonly tracked = new Set<Promise<void>>();
+
+  /**
+   * Runs work the caller need not wait for (a close's release of its open-file record) beside the serial
+   * jobs, so it is not queued behind a long deletion; its failure is reported like a job's.
+   */
+  track(job: string, work: Promise<unknown>): void {
+    const p: Promise<void> = work.then(
+      () => this.errors.succeeded(job),
+      (e) => {
+        this.lastError = e;
+        return this.errors.failed(job, e);
+      },
+    );
+    this.tracked.add(p);
+    void p.finally(() => this.tracked.delete(p));
+  }
+
+  /** Waits for queued jobs and tracked work to finish (tests and `ferry gc` use it). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.tracked]);
+    await this.running;
   }
 
   async stop(): Promise<void> {
@@ -111,6 +132,7 @@ export class BackgroundJobs {
     if (this.gcTimer) clearTimeout(this.gcTimer);
     this.timers = [];
     this.gcTimer = undefined;
+    await Promise.all([...this.tracked]);
     await this.running;
   }
 }

@@ -419,8 +419,13 @@ export class VFS {
     }
     if (h.reader) of.readers.delete(h.reader);
     if (--of.handles === 0) this.files.delete(h.ino);
-    await this.meta.release(ctx, h.ino);
-    this.jobs.kick();
+    // The open-file record is dropped in the background: a close costs no metadata round trip (the writes
+    // above are committed). Until it lands the file counts as open here, so an unlink by anyone keeps it; the
+    // release then frees it. Meta orders a reopen of this inode after its pending release.
+    this.jobs.track(
+      'release',
+      this.meta.release(ctx, h.ino).then(() => this.jobs.kick()),
+    );
     if (err) throw err;
   }
 
