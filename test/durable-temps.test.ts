@@ -3,7 +3,6 @@
 // stored object; the gateway's temp files are private while written.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, createHmac } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { request, type ClientRequest } from 'node:http';
@@ -16,6 +15,7 @@ import { HOST_TAG } from '../src/object/file-temp.js';
 import { openObjectStore } from '../src/object/index.js';
 import { addKeys, ROOT_KEY } from './helpers/gateway.js';
 import { tempVolume } from './helpers/volume.js';
+import { Sha256 } from './helpers/sha256.js';
 
 const OBJECT_INDEX = new URL('../src/object/index.js', import.meta.url).href;
 const GATEWAY_INDEX = new URL('../src/gateway/index.js', import.meta.url).href;
@@ -115,19 +115,6 @@ describe('file:// store temp files after a crash', () => {
   });
 });
 
-class Sha256 {
-  private h;
-  constructor(secret?: Uint8Array | string) {
-    this.h = secret ? createHmac('sha256', Buffer.from(secret as Uint8Array)) : createHash('sha256');
-  }
-  update(d: Uint8Array | string): void {
-    this.h.update(typeof d === 'string' ? Buffer.from(d) : d);
-  }
-  async digest(): Promise<Uint8Array> {
-    return this.h.digest();
-  }
-  reset(): void {}
-}
 
 async function presignedPut(base: string, path: string): Promise<string> {
   const u = new URL(base);

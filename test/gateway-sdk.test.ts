@@ -36,6 +36,7 @@ import { chunkSignature } from '../src/gateway/sigv4.js';
 import { ALICE, BOB, ROOT_KEY, startGateway, type TestGateway } from './helpers/gateway.js';
 import { metaOf } from './helpers/volume.js';
 import { sleep } from './helpers/wait.js';
+import { Sha256 } from './helpers/sha256.js';
 
 const MiB = 1 << 20;
 
@@ -60,20 +61,6 @@ async function bodyOf(r: { Body?: unknown }): Promise<Buffer> {
 
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 
-/** SHA-256 for @smithy/signature-v4 (the SDK's own signer, used for presigning and streaming seeds). */
-class Sha256 {
-  private h;
-  constructor(secret?: Uint8Array | string) {
-    this.h = secret ? createHmac('sha256', Buffer.from(secret as Uint8Array)) : createHash('sha256');
-  }
-  update(d: Uint8Array | string): void {
-    this.h.update(typeof d === 'string' ? Buffer.from(d) : d);
-  }
-  async digest(): Promise<Uint8Array> {
-    return this.h.digest();
-  }
-  reset(): void {}
-}
 
 function signer(key = ROOT_KEY): SignatureV4 {
   return new SignatureV4({ service: 's3', region: 'us-east-1', credentials: { accessKeyId: key.accessKey, secretAccessKey: key.secret }, sha256: Sha256 as never, uriEscapePath: false, applyChecksum: false });

@@ -2,13 +2,14 @@
 // balloons (an in-process gateway stuck in a loop would stop the test's own timers), plus a raw HTTP/1.1
 // client that sends exactly the bytes it is given and a SigV4 signer for such requests.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { ROOT_KEY, addKeys, type TestKey } from './gateway.js';
 import { tempVolume, type TempVolume } from './volume.js';
+import { Sha256 } from './sha256.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -126,19 +127,6 @@ export function rawRequest(port: number, head: string, body: Buffer, timeoutMs: 
   });
 }
 
-class Sha256 {
-  private h;
-  constructor(secret?: Uint8Array | string) {
-    this.h = secret ? createHmac('sha256', Buffer.from(secret as Uint8Array)) : createHash('sha256');
-  }
-  update(d: Uint8Array | string): void {
-    this.h.update(typeof d === 'string' ? Buffer.from(d) : d);
-  }
-  async digest(): Promise<Uint8Array> {
-    return this.h.digest();
-  }
-  reset(): void {}
-}
 
 /** Headers of a SigV4-signed request (the SDK's own signer) for this method, path, query and body. */
 export async function signedHeaders(
