@@ -95,7 +95,8 @@ export async function mountVolume(config: ClientConfig, mountpoint: string, rt: 
   server.onExit = ended;
   let session: SessionHandle;
   try {
-    session = addon.session(fuseArgs(format.name, config), server.dispatch, { writeback: config.mount?.kernelWritebackCache ?? false });
+    // A read-only mirror is read-only for the kernel too (`ro` in its mount flags).
+    session = addon.session(fuseArgs(format.name, { ...config, readOnly: client.readOnly }), server.dispatch, { writeback: config.mount?.kernelWritebackCache ?? false });
   } catch (e) {
     await client.close().catch(() => undefined);
     throw fsErr('EIO', (e as Error).message);

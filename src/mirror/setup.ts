@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { FsError } from '../errors.js';
 import type { Meta } from '../meta/interface.js';
 import { openMeta } from '../meta/index.js';
+import { absoluteMetaUrl } from '../meta/urls.js';
 import { mirrorOf, mirrorsOf, redactUrl, withMirrors, type MirrorOf } from './format.js';
 import { MirrorMeta, type MirrorMetaOptions } from './mirror-meta.js';
 
@@ -21,7 +22,10 @@ export interface CreateMirrorOptions {
  * Registers a mirror in the source (from then on the source keeps its changelog for it), then copies a
  * consistent snapshot of the source's namespace into the mirror engine, recording the snapshot's version.
  */
-export async function createMirror(sourceUrl: string, mirrorUrl: string, opts: CreateMirrorOptions = {}): Promise<{ id: string; version: number }> {
+export async function createMirror(sourceArg: string, mirrorArg: string, opts: CreateMirrorOptions = {}): Promise<{ id: string; version: number }> {
+  // Both records name the other volume: relative SQLite paths would only work from this directory.
+  const sourceUrl = absoluteMetaUrl(sourceArg);
+  const mirrorUrl = absoluteMetaUrl(mirrorArg);
   const source = await openMeta(sourceUrl);
   const mirror = await openMeta(mirrorUrl);
   try {

@@ -1,0 +1,9 @@
+// Metadata URLs written into records other processes read (a mirror's source, a source's mirrors) must mean
+// the same from any directory: an SQLite URL with a relative path is made absolute.
+import { resolve } from 'node:path';
+
+export function absoluteMetaUrl(url: string): string {
+  const m = /^(sqlite3?):\/\/([^?]*)(\?.*)?$/i.exec(url);
+  if (!m || m[2]!.startsWith('/') || m[2] === '') return url;
+  return `${m[1]}://${resolve(decodeURIComponent(m[2]!))}${m[3] ?? ''}`;
+}
