@@ -48,6 +48,33 @@ describe('mirror create with relative SQLite URLs', () => {
     assert.equal(ok(await ferry('/', ['cat', `sqlite3://${join(dir, 'mir.db')}`, '/hello.txt']), 'cat through the mirror'), 'hello\n');
   });
 
+  it('mirror remove and destroy of a mirror unregister it in the source; a removed mirror does not replicate again', async () => {
+    const mirrorsAt = async () => {
+      const m = await openMeta(`sqlite3://${join(dir, 'src.db')}`);
+      try {
+        return Object.values((await m.load()).mirror?.mirrors ?? {}).map((x) => x.url);
+      } finally {
+        await m.close();
+      }
+    };
+    ok(await ferry(dir, ['mirror', 'create', 'sqlite3://src.db', 'sqlite3://gone.db']), 'mirror create');
+    assert.ok((await mirrorsAt()).includes(`sqlite3://${join(dir, 'gone.db')}`));
+    const out = ok(await ferry(dir, ['mirror', 'remove', 'sqlite3://gone.db']), 'mirror remove');
+    assert.match(out, /removed from .*src\.db: its changelog is no longer kept/);
+    assert.ok(!(await mirrorsAt()).includes(`sqlite3://${join(dir, 'gone.db')}`));
+    // Its replicator stops with one line instead of registering it again.
+    const r = await ferry(dir, ['mirror', 'run', 'sqlite3://gone.db']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /no longer registered in its source/);
+    assert.ok(!(await mirrorsAt()).includes(`sqlite3://${join(dir, 'gone.db')}`));
+
+    ok(await ferry(dir, ['mirror', 'create', 'sqlite3://src.db', 'sqlite3://doomed.db']), 'mirror create');
+    const d = await ferry(dir, ['destroy', '--yes', 'sqlite3://doomed.db', await uuidOf(join(dir, 'doomed.db'))]);
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stderr, /unregistered from its source/);
+    assert.ok(!(await mirrorsAt()).includes(`sqlite3://${join(dir, 'doomed.db')}`));
+  });
+
   it('mounts a read-only mirror with ro in its flags', fuseTestOptions(), async () => {
     const mp = join(dir, 'mnt');
     const mnt = await mountFerry(`sqlite3://${join(dir, 'ro.db')}`, mp);
@@ -61,3 +88,12 @@ describe('mirror create with relative SQLite URLs', () => {
     }
   });
 });
+
+async function uuidOf(db: string): Promise<string> {
+  const m = await openMeta(`sqlite3://${db}`);
+  try {
+    return (await m.load()).uuid;
+  } finally {
+    await m.close();
+  }
+}

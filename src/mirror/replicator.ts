@@ -101,7 +101,11 @@ export class Replicator {
     const applied = this.applied;
     const f = await this.source.updateFormat((old) => {
       const mirrors = mirrorsOf(old);
-      const me: MirrorEntry = { ...(mirrors[this.id] ?? { url: this.mirror.url, createdAt: new Date().toISOString() }), applied, appliedAt: Date.now() };
+      // `mirror create` registers a mirror; one missing was removed (`ferry mirror remove`): never re-register it.
+      if (!mirrors[this.id]) {
+        throw new FsError('ENOENT', { message: `mirror ${this.id} is no longer registered in its source (removed?): create it again with 'ferry mirror create --force'` });
+      }
+      const me: MirrorEntry = { ...mirrors[this.id], applied, appliedAt: Date.now() };
       return withMirrors(old, { ...mirrors, [this.id]: me });
     });
     await this.mirror.heartbeat();

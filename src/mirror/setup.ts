@@ -83,6 +83,40 @@ export async function resyncMirror(mirrorUrl: string): Promise<{ id: string; ver
   return createMirror(info.source, mirrorUrl, { force: true, writable: info.writable, storage: info.storage });
 }
 
+/**
+ * Removes a mirror from its source: the source stops keeping its changelog for it. The mirror's copy stays
+ * (`ferry destroy` deletes it); its replicator must be stopped first, and would not start again.
+ */
+export async function removeMirror(mirrorUrl: string): Promise<{ id: string; source: string }> {
+  const mirror = await openMeta(mirrorUrl);
+  let info: MirrorOf | undefined;
+  try {
+    info = mirrorOf(await mirror.load());
+    if (!info) throw new FsError('EINVAL', { message: `${redactUrl(mirrorUrl)} is not a mirror` });
+    const now = Date.now();
+    const rep = (await mirror.listSessions()).find((s) => typeof s.mirrorWait === 'string' && now - s.heartbeat < REPLICATOR_ALIVE_MS);
+    if (rep) throw new FsError('EBUSY', { message: `the replicator of ${redactUrl(mirrorUrl)} is running (pid ${rep.pid} on ${rep.hostname}): stop 'ferry mirror run' first` });
+  } finally {
+    await mirror.close();
+  }
+  let source: Meta;
+  try {
+    source = await openMeta(info.source);
+    await source.load().catch(async (e) => {
+      await source.close().catch(() => undefined);
+      throw e;
+    });
+  } catch (e) {
+    throw new FsError('EIO', { message: `cannot reach the source ${redactUrl(info.source)} of mirror ${info.id} to unregister it: ${(e as Error).message}` });
+  }
+  try {
+    await unregisterMirror(source, info.id);
+  } finally {
+    await source.close();
+  }
+  return { id: info.id, source: redactUrl(info.source) };
+}
+
 /** Forgets a mirror in its source so the changelog is no longer kept for it. */
 export async function unregisterMirror(source: Meta, id: string): Promise<void> {
   await source.updateFormat((f) => {

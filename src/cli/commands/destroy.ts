@@ -3,6 +3,7 @@
 import { UsageError, flag, type Command, type Parsed } from '../args.js';
 import { Progress, ago, formatBytes, formatDuration, out } from '../output.js';
 import { withMeta } from '../meta.js';
+import { FsError, isFsError } from '../../errors.js';
 
 const DELETE_CONCURRENCY = 16;
 
@@ -62,6 +63,17 @@ const command: Command = {
       // A mirror shares its source's objects: only a store of its own (if any) is emptied, never the source's.
       const { mirrorOf } = await import('../../mirror/format.js');
       const mirror = mirrorOf(format);
+      // A mirror leaves its source first, or the source would keep its changelog for it for ever.
+      if (mirror) {
+        const { removeMirror } = await import('../../mirror/setup.js');
+        try {
+          const r = await removeMirror(metaUrl);
+          process.stderr.write(`ferry: mirror ${r.id} unregistered from its source ${r.source}\n`);
+        } catch (e) {
+          if (!flag(p, 'force')) throw new FsError(isFsError(e) ? e.code : 'EIO', { message: `${(e as Error).message} (--force destroys the mirror anyway)` });
+          process.stderr.write(`ferry: ${(e as Error).message}; destroying the mirror anyway (--force)\n`);
+        }
+      }
       const { openRawVolumeObjects } = await import('../../client/storage.js');
       const { openObjectStore } = await import('../../object/index.js');
       // Opening the volume's store checks its marker: a prefix another volume claimed is never emptied.

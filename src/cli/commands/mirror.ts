@@ -1,4 +1,4 @@
-// ferry mirror create|run|status|resync: mirror file systems — a volume's metadata kept in step in another
+// ferry mirror create|run|status|resync|remove: mirror file systems — a volume's metadata kept in step in another
 // region, and optionally its data copied into the mirror region's own object store.
 import { UsageError, flag, parseCount, str, type Command, type Parsed } from '../args.js';
 import { formatBytes, out } from '../output.js';
@@ -7,7 +7,7 @@ const command: Command = {
   spec: {
     name: 'mirror',
     summary: 'Create, run (replicate) and inspect mirrors of a volume in other regions.',
-    usage: 'create SOURCE-META-URL MIRROR-META-URL | run|status|resync MIRROR-META-URL',
+    usage: 'create SOURCE-META-URL MIRROR-META-URL | run|status|resync|remove MIRROR-META-URL',
     description: [
       'A mirror is a second metadata engine, near the GPUs, kept in step with the source volume\'s engine;',
       'by default both share the object store (put a cache group in the mirror region). The engines may differ.',
@@ -24,6 +24,8 @@ const command: Command = {
       '           data copy progress, and whether the mirror needs a re-snapshot.',
       '  resync   re-snapshots a mirror that fell behind the source\'s retention window (or whose changelog',
       '           was trimmed): same id, writability and store. Stop its `run` first, start it again after.',
+      '  remove   unregisters the mirror in its source (which then no longer keeps its changelog for it); the',
+      '           mirror\'s copy stays until `ferry destroy`, which unregisters a mirror too. Stop its `run` first.',
       '',
       'The source keeps its changelog until every mirror has applied it; with --retention (or',
       '`ferry config SOURCE --mirror-retention`) a mirror lagging longer than that no longer holds it back',
@@ -40,6 +42,7 @@ const command: Command = {
       'ferry mirror create --storage s3://gpu-region-bucket --retention 7d postgres://ferry@beijing-db:5432/vol redis://10.1.0.5/1',
       'ferry mirror run --data --data-threads 16 redis://10.1.0.5/1',
       'ferry mirror resync sqlite3:///var/lib/ferry/mirror.db',
+      'ferry mirror remove sqlite3:///var/lib/ferry/mirror.db',
     ],
     options: {
       'read-only': { type: 'boolean', help: 'create: clients of the mirror may not write (EROFS)' },
@@ -83,6 +86,12 @@ const command: Command = {
       return runReplicator(rest[0]!, str(p, 'listen'), flag(p, 'data'), threads);
     }
     if (action === 'status') return status(rest[0]!, flag(p, 'json'));
+    if (action === 'remove') {
+      const { removeMirror } = await import('../../mirror/setup.js');
+      const r = await removeMirror(rest[0]!);
+      await out(`mirror ${r.id} removed from ${r.source}: its changelog is no longer kept for it; the mirror's copy stays at ${rest[0]} (ferry destroy deletes it)\n`);
+      return;
+    }
     if (action === 'resync') {
       const { resyncMirror } = await import('../../mirror/setup.js');
       const r = await resyncMirror(rest[0]!);
