@@ -1,6 +1,7 @@
 // Compaction: rewrites a fragmented chunk's visible bytes as one new slice and swaps it in for the slices
 // it was read from. Runs as a background job; meta.replaceSlices queues the old slices for deletion.
 import type { Meta } from '../meta/interface.js';
+import { startsWithSlices } from '../meta/slices.js';
 import type { Context, Slice } from '../meta/types.js';
 import { blockCount } from './keys.js';
 import { forEachLimited } from './limiter.js';
@@ -52,7 +53,7 @@ export async function compactChunk(
     await store.deleteSlice(id, size).catch(() => undefined);
     // Another client compacted or rewrote this chunk meanwhile and its old slices' blocks are gone: the
     // work is moot, not an error. A block missing from slices still in place is one (EIO goes on).
-    if (isMissingBlock(e) && !startsWith(await meta.readChunk(ctx, ino, indx), slices)) return { replaced: false, slices: slices.length };
+    if (isMissingBlock(e) && !startsWithSlices(await meta.readChunk(ctx, ino, indx), slices)) return { replaced: false, slices: slices.length };
     throw e;
   }
   const merged: Slice = { pos: extent.start, id, size, off: 0, len: size };
@@ -62,11 +63,3 @@ export async function compactChunk(
   return { replaced, slices: slices.length, merged };
 }
 
-/** True when `list` still begins with the slices `prefix` (the chunk was only appended to since). */
-function startsWith(list: Slice[], prefix: Slice[]): boolean {
-  if (list.length < prefix.length) return false;
-  return prefix.every((p, i) => {
-    const q = list[i]!;
-    return p.pos === q.pos && p.id === q.id && p.size === q.size && p.off === q.off && p.len === q.len;
-  });
-}

@@ -40,3 +40,14 @@ export function clipSlice(s: Slice, from: number, to: number): Slice | undefined
   if (end <= start) return undefined;
   return { pos: start, id: s.id, size: s.size, off: s.off + (start - s.pos), len: end - start };
 }
+
+/** True when `list` still begins with the slices of `prefix` (a chunk only appended to since it was read). */
+export function startsWithSlices(list: readonly Slice[], prefix: readonly Slice[]): boolean {
+  return (
+    list.length >= prefix.length &&
+    prefix.every((p, i) => {
+      const q = list[i]!;
+      return p.pos === q.pos && p.id === q.id && p.size === q.size && p.off === q.off && p.len === q.len;
+    })
+  );
+}

@@ -5,7 +5,7 @@ import { checkAccess } from '../access.js';
 import { align4k, setCtime, stamp, touch, type Stamp } from '../attrs.js';
 import type { Guard, Target } from '../policy/index.js';
 import { O_ACCMODE, O_APPEND, O_RDWR, O_TRUNC, O_WRONLY } from '../open-flags.js';
-import { clipSlice } from '../slices.js';
+import { clipSlice, startsWithSlices } from '../slices.js';
 import type { Tx } from '../tx.js';
 import {
   AT_END,
@@ -311,10 +311,7 @@ export class DataOps extends NamespaceOps {
   async replaceSlices(ino: number, indx: number, old: Slice[], merged: Slice): Promise<boolean> {
     const r = await this.change('compact', async (tx) => {
       const cur = await tx.getChunk(ino, indx);
-      const same =
-        cur.length >= old.length &&
-        old.every((s, i) => s.pos === cur[i].pos && s.id === cur[i].id && s.off === cur[i].off && s.len === cur[i].len);
-      if (!same) return { ok: false };
+      if (!startsWithSlices(cur, old)) return { ok: false };
       await tx.setChunk(ino, indx, [merged, ...cur.slice(old.length)]);
       if (merged.id) await tx.addSliceRef(merged.id, merged.size, 1);
       await this.releaseSlices(tx, old);
