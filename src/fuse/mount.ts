@@ -89,6 +89,7 @@ export async function mountVolume(config: ClientConfig, mountpoint: string, rt: 
     dirEntryTimeout: config.metaCache?.dirEntryTimeout ?? entryTimeout,
     log,
     root,
+    kernelWriteback: config.mount?.kernelWritebackCache ?? false,
   });
   let ended!: () => void;
   const loopEnded = new Promise<void>((r) => (ended = r));

@@ -7,7 +7,7 @@
 import { FsError, toFsError } from '../errors.js';
 import { F_RDLCK, F_UNLCK, F_WRLCK, MODE_R, ROOT_INODE, SET_ATIME, SET_ATIME_NOW, SET_CTIME, SET_GID, SET_MODE, SET_MTIME, SET_MTIME_NOW, SET_SIZE, SET_UID, TYPE_DIRECTORY, TYPE_FILE, type Attr, type Context, type Entry, type StatFs } from '../meta/types.js';
 import { O_EXCL, canWrite } from '../vfs/flags.js';
-import type { VFS } from '../vfs/vfs.js';
+import type { HandleOptions, VFS } from '../vfs/vfs.js';
 import * as abi from './abi.gen.js';
 import { OP, OP_NAMES, REQUESTS } from './abi.gen.js';
 import type { Dispatcher, FuseAddon, ReqHandle } from './addon.js';
@@ -41,6 +41,8 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** The volume directory served as the mount's root (--subdir); the volume root by default. */
   root?: RootMap;
+  /** The kernel's writeback cache is on (-o writeback_cache). */
+  kernelWriteback?: boolean;
 }
 
 interface DirHandle {
@@ -85,7 +87,10 @@ export class FuseServer implements abi.FuseHandlers {
   /** Kernel inode numbers in a request become volume inodes (only inode 1 differs, under --subdir). */
   private readonly toVolume: (kernelIno: number) => number;
 
+  private readonly handleOpts: HandleOptions;
+
   constructor(readonly vfs: VFS, private readonly addon: FuseAddon, private readonly opts: ServerOptions) {
+    this.handleOpts = { kernelWriteback: opts.kernelWriteback ?? false };
     this.map = opts.root ?? new RootMap();
     const map = this.map;
     this.toVolume = map.isSubdir ? (i) => map.toVolume(i) : (i) => i;
@@ -240,7 +245,7 @@ export class FuseServer implements abi.FuseHandlers {
   }
 
   async open(ctx: Context, r: abi.OpenRequest): Promise<OpenReply> {
-    const o = await this.vfs.open(ctx, r.ino, r.flags);
+    const o = await this.vfs.open(ctx, r.ino, r.flags, this.handleOpts);
     return { fh: o.fh, keepCache: this.keepCache(r.ino, o.attr), abandoned: () => this.vfs.release(ctx, o.fh) };
   }
 
@@ -248,12 +253,12 @@ export class FuseServer implements abi.FuseHandlers {
     const vfs = this.vfs;
     let c: { inode: number; attr: Attr; fh: number };
     try {
-      c = await vfs.create(ctx, r.parent, r.name, r.mode & PERMISSION_BITS, r.flags);
+      c = await vfs.create(ctx, r.parent, r.name, r.mode & PERMISSION_BITS, r.flags, this.handleOpts);
     } catch (e) {
       // Lost a race with another client creating the name: without O_EXCL, open what is there.
       if (!(e instanceof FsError && e.code === 'EEXIST') || r.flags & O_EXCL) throw e;
       const l = await vfs.lookup(ctx, r.parent, r.name);
-      const o = await vfs.open(ctx, l.inode, r.flags);
+      const o = await vfs.open(ctx, l.inode, r.flags, this.handleOpts);
       c = { inode: l.inode, attr: o.attr, fh: o.fh };
     }
     this.keepCache(c.inode, c.attr);

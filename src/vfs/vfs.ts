@@ -20,7 +20,7 @@ import {
 } from '../meta/types.js';
 import { checkAccess } from '../meta/access.js';
 import { TtlCache, entryKey } from './cache.js';
-import { O_APPEND, O_DIRECTORY, O_TRUNC, canRead, canWrite } from './flags.js';
+import { O_ACCMODE, O_APPEND, O_DIRECTORY, O_RDWR, O_TRUNC, canRead, canWrite } from './flags.js';
 import { BackgroundJobs } from './jobs.js';
 
 export interface VfsOptions {
@@ -67,6 +67,12 @@ export interface Handle {
   reader?: FileReader;
   /** Lock owner for flock/POSIX locks taken through this handle. */
   owner: string;
+}
+
+/** How a door uses a handle beyond its open flags. */
+export interface HandleOptions {
+  /** The kernel's writeback cache owns the pages: reads are allowed and O_APPEND is the kernel's job. */
+  kernelWriteback?: boolean;
 }
 
 export class VFS {
@@ -281,7 +287,10 @@ export class VFS {
     return of;
   }
 
-  private newHandle(ctx: Context, ino: number, flags: number, attr: Attr): Handle {
+  private newHandle(ctx: Context, ino: number, flags: number, attr: Attr, opts: HandleOptions = {}): Handle {
+    // The kernel's writeback cache reads pages back around partial writes, also of write-only files, and
+    // places O_APPEND writes itself (later flushing whole dirty ranges at their offsets).
+    if (opts.kernelWriteback) flags = ((flags & ~O_ACCMODE) | O_RDWR) & ~O_APPEND;
     const of = this.openFile(ino, attr);
     const fh = this.nextFh++;
     // Locks are keyed by session and owner in the metadata: no process id, so they outlive a process handover.
@@ -301,13 +310,14 @@ export class VFS {
   }
 
   /** Creates and opens a regular file (O_EXCL semantics: EEXIST if the name exists). */
-  async create(ctx: Context, parent: number, name: string, mode: number, flags: number): Promise<NodeResult & { fh: number }> {
+  async create(ctx: Context, parent: number, name: string, mode: number, flags: number, opts?: HandleOptions): Promise<NodeResult & { fh: number }> {
     this.writable();
     const r = await this.made(parent, name, await this.meta.create(ctx, parent, name, mode, flags));
-    return { ...r, fh: this.newHandle(ctx, r.inode, flags, r.attr).fh };
+    return { ...r, fh: this.newHandle(ctx, r.inode, flags, r.attr, opts).fh };
   }
 
-  async open(ctx: Context, ino: number, flags: number): Promise<{ fh: number; attr: Attr }> {
+  /** flags are checked against the caller's permissions; opts change only what the handle then allows. */
+  async open(ctx: Context, ino: number, flags: number, opts?: HandleOptions): Promise<{ fh: number; attr: Attr }> {
     if (canWrite(flags) || flags & O_TRUNC) this.writable();
     let attr = await this.meta.open(ctx, ino, flags);
     if (flags & O_DIRECTORY && attr.type !== TYPE_DIRECTORY) {
@@ -324,7 +334,7 @@ export class VFS {
       await this.meta.release(ctx, ino);
       throw e;
     }
-    const h = this.newHandle(ctx, ino, flags, attr);
+    const h = this.newHandle(ctx, ino, flags, attr, opts);
     return { fh: h.fh, attr: this.remember(ino, attr) };
   }
 
