@@ -10,6 +10,7 @@ import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openMeta } from '../src/meta/index.js';
 import { CLI, fuseTestOptions, mountFerry, run } from './helpers/mount.js';
+import { tool } from './helpers/tools.js';
 
 const ferry = (...args: string[]) => run(process.execPath, [CLI, ...args], { timeoutMs: 60_000 });
 
@@ -103,7 +104,7 @@ describe('checksums on by default', () => {
       await flipByte(v.block);
       const m = await mountFerry(v.url, join(dir, 'mnt'));
       try {
-        const r = await run('python3', ['-c', `
+        const r = await run(tool('python3'), ['-c', `
 import errno, os, sys
 fd = os.open(sys.argv[1], os.O_RDONLY)
 try:

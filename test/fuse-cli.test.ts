@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { pidFileFor } from '../src/fuse/daemon.js';
 import { mountAt, unmountFuse } from '../src/fuse/teardown.js';
 import { CLI, formatVolume, fuseTestOptions, mountFerry, run, type TestMount, type TestVolume } from './helpers/mount.js';
+import { tool } from './helpers/tools.js';
 import { sleep } from './helpers/wait.js';
 
 const HELPER = fileURLToPath(new URL('../../src/fuse/mount.ferry', import.meta.url));
@@ -97,7 +98,7 @@ describe('FUSE: ferry mount and umount', fuseTestOptions(), () => {
       'os.close(fd)',
     ].join('\n');
     const { spawn } = await import('node:child_process');
-    const py = spawn('python3', ['-c', script, path], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const py = spawn(tool('python3'), ['-c', script, path], { stdio: ['pipe', 'pipe', 'inherit'] });
     await new Promise<void>((r) => py.stdout!.once('data', () => r()));
     m.child.kill('SIGTERM');
     for (let i = 0; i < 100 && !/SIGTERM/.test(m.output()); i++) await sleep(50);

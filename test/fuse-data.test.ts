@@ -2,13 +2,13 @@
 // one volume seeing each other's changes (data, names, locks), and kill -9 of the daemon then a new mount.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { open, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { mountAt } from '../src/fuse/teardown.js';
 import { formatVolume, fuseTestOptions, mountFerry, py, run, type TestMount, type TestVolume } from './helpers/mount.js';
 import { prng } from './helpers/random.js';
+import { tool } from './helpers/tools.js';
 import { sleep } from './helpers/wait.js';
 
 describe('FUSE: data and clients', fuseTestOptions(), () => {
@@ -72,7 +72,8 @@ describe('FUSE: data and clients', fuseTestOptions(), () => {
     assert.ok(all.equals(model), `seed ${seed}: final content`);
   });
 
-  test('fio --verify', { skip: existsSync('/usr/bin/fio') ? undefined : 'fio is not installed (apt-get install fio)' }, async () => {
+  test('fio --verify', async () => {
+    const fio = tool('fio');
     const m = mounts[0]!;
     const dir = join(m.mp, 'fio');
     await run('mkdir', ['-p', dir]);
@@ -82,7 +83,7 @@ describe('FUSE: data and clients', fuseTestOptions(), () => {
       ['--name=rand', '--rw=randwrite', '--bs=4k', '--size=8M', '--numjobs=2', '--verify=md5'],
       ['--name=mixed', '--rw=randrw', '--bsrange=1k-256k', '--size=16M', '--verify=crc32c', '--verify_backlog=64'],
     ]) {
-      const r = await run('fio', [...job, ...common], { timeoutMs: 180_000 });
+      const r = await run(fio, [...job, ...common], { timeoutMs: 180_000 });
       assert.equal(r.code, 0, `fio ${job[0]}: ${r.stdout.slice(-2000)}\n${r.stderr}`);
       assert.doesNotMatch(r.stdout + r.stderr, /verify: bad|crc32c: verify failed|md5: verify failed/);
     }

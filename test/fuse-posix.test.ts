@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { formatVolume, fuseTestOptions, mountFerry, run, type TestMount, type TestVolume } from './helpers/mount.js';
+import { tool } from './helpers/tools.js';
 
 const FIXTURE = fileURLToPath(new URL('../../test/fixtures/fuse-posix.py', import.meta.url));
 const SECTIONS = [
@@ -49,7 +50,7 @@ describe('FUSE: POSIX conformance (pjdfstest-like)', fuseTestOptions(), () => {
 
   for (const section of SECTIONS) {
     test(section, async () => {
-      const r = await run('python3', [FIXTURE, section, base], { timeoutMs: 120_000 });
+      const r = await run(tool('python3'), [FIXTURE, section, base], { timeoutMs: 120_000 });
       const failed = r.stdout.split('\n').filter((l) => l.startsWith('not ok'));
       assert.equal(r.code, 0, `${failed.join('\n')}\n${r.stderr}`);
       assert.match(r.stdout, new RegExp(`# ${section}: (\\d+)/\\1 passed`));

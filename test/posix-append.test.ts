@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Volume } from '../src/sdk/index.js';
 import { formatVolume, fuseTestOptions, mountFerry, run, type TestMount, type TestVolume } from './helpers/mount.js';
+import { tool } from './helpers/tools.js';
 import { tempVolume, type TempVolume } from './helpers/volume.js';
 
 const N = 500;
@@ -139,8 +140,8 @@ if fd is not None:
   const both = async (name: string, mode: string) => {
     const [m1, m2] = mounts;
     const rs = await Promise.all([
-      run('python3', ['-c', WRITER, join(m1!.mp, name), 'A', String(N), mode], { timeoutMs: 120_000 }),
-      run('python3', ['-c', WRITER, join(m2!.mp, name), 'B', String(N), mode], { timeoutMs: 120_000 }),
+      run(tool('python3'), ['-c', WRITER, join(m1!.mp, name), 'A', String(N), mode], { timeoutMs: 120_000 }),
+      run(tool('python3'), ['-c', WRITER, join(m2!.mp, name), 'B', String(N), mode], { timeoutMs: 120_000 }),
     ]);
     for (const r of rs) assert.equal(r.code, 0, r.stderr);
     // Read through a third view of the metadata: a fresh open of each mount sees the committed file.

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ADDON_PATH, INSTALL_HINT } from '../../src/fuse/addon.js';
 import { abortConnection, mountAt, unmountFuse } from '../../src/fuse/teardown.js';
+import { tool } from './tools.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -179,7 +180,7 @@ async function supervise(child: ChildProcess, mp: string, what: string): Promise
 
 /** Runs a python3 snippet (for the calls Node lacks) and returns its stdout; throws with stderr on failure. */
 export async function py(code: string, args: string[] = [], opts: { uid?: number; gid?: number } = {}): Promise<string> {
-  const r = await run('python3', ['-c', code, ...args], { ...opts, timeoutMs: 60_000 });
+  const r = await run(tool('python3'), ['-c', code, ...args], { ...opts, timeoutMs: 60_000 });
   if (r.code !== 0) throw new Error(`python3 failed (${r.code}): ${r.stderr}`);
   return r.stdout;
 }

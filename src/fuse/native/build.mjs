@@ -3,7 +3,7 @@
 // `node build.mjs --optional` (run by npm install/prepare) never fails: without libfuse3 headers it says
 // what to install and leaves the SDK, CLI and gateway working; `ferry mount` then gives the same advice.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,18 @@ function skip(why) {
 // The boundary's generated files (abi.gen.h here, src/fuse/abi.gen.ts) follow src/fuse/abi.json; they are
 // committed, so this only rewrites them after an edit of the spec.
 execFileSync(process.execPath, [join(here, 'genabi.mjs')], { stdio: 'inherit' });
+
+// `prepare` runs again whenever npm installs this clone somewhere (`npm install /path/to/ferryfs`): an addon
+// newer than all its sources is kept instead of spending a node-gyp build on the same bytes.
+const addon = join(here, 'build/Release/ferry_fuse.node');
+if (optional && existsSync(addon)) {
+  const built = statSync(addon).mtimeMs;
+  const sources = ['ferry_fuse.cc', 'abi.gen.h', 'binding.gyp', 'build.mjs'].map((f) => statSync(join(here, f)).mtimeMs);
+  if (sources.every((m) => m < built)) {
+    console.error(`ferry: FUSE addon up to date: ${addon} (npm run build:fuse rebuilds it)`);
+    process.exit(0);
+  }
+}
 
 try {
   execFileSync('pkg-config', ['--exists', 'fuse3'], { stdio: 'ignore' });
@@ -45,4 +57,4 @@ if (!gyp) skip('node-gyp not found (it ships with npm)');
 const nodedir = process.env.npm_config_nodedir || (existsSync('/usr/include/node/node_api.h') ? '/usr' : dirname(dirname(process.execPath)));
 const r = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`, '--jobs=2'], { cwd: here, stdio: 'inherit' });
 if (r.status !== 0) skip(`node-gyp failed (exit ${r.status})`);
-console.error(`ferry: FUSE addon built: ${join(here, 'build/Release/ferry_fuse.node')}`);
+console.error(`ferry: FUSE addon built: ${addon}`);
