@@ -372,3 +372,28 @@ export interface DeletedSlice {
   id: number;
   size: number;
 }
+
+/** One entry of the trash (`ferry trash list`). */
+export interface TrashItem {
+  /** `HOUR/PARENT-INODE-NAME`: what `ferry trash restore` takes. */
+  id: string;
+  /** The hour directory (`2026-12-02-14`, UTC). */
+  hour: string;
+  /** When it was deleted (ms). */
+  deletedAt: number;
+  /** The directory it was deleted from. */
+  parent: number;
+  inode: number;
+  name: string;
+  type: FileType;
+  length: number;
+  /** Its path when deleted (`?PARENT/name` when its directory is gone). */
+  path: string;
+}
+
+export interface TrashPurgeResult {
+  /** Entries freed. */
+  entries: number;
+  /** Hour directories removed. */
+  hours: number;
+}
