@@ -86,6 +86,8 @@ export interface Context {
   umask?: number;
   /** False skips permission checks (internal jobs). Root always passes read/write checks. */
   checkPermission: boolean;
+  /** What this caller deletes is freed at once, never kept in the trash (a door's temporary files). */
+  skipTrash?: boolean;
 }
 
 export function rootContext(): Context {

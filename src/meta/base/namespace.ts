@@ -250,13 +250,13 @@ export class NamespaceOps extends MetaCore {
   // ---- removing ----
 
   /** Whether a name removed from `parent` goes to the trash: trash is on and the name is not in it already. */
-  protected trashOn(parent: number): boolean {
-    return (this.fmt?.trashDays ?? 0) > 0 && !isTrashDir(parent);
+  protected trashOn(ctx: Context, parent: number): boolean {
+    return (this.fmt?.trashDays ?? 0) > 0 && !ctx.skipTrash && !isTrashDir(parent);
   }
 
   /** A name removed from `parent`: its file or directory goes to the trash when it was the last name, else is dropped. */
-  protected async removed(tx: Tx, ino: number, attr: Attr, parent: number, name: string, t: Stamp): Promise<void> {
-    if (this.trashOn(parent) && (attr.type === TYPE_DIRECTORY || attr.nlink <= 1)) {
+  protected async removed(tx: Tx, ctx: Context, ino: number, attr: Attr, parent: number, name: string, t: Stamp): Promise<void> {
+    if (this.trashOn(ctx, parent) && (attr.type === TYPE_DIRECTORY || attr.nlink <= 1)) {
       await moveToTrash(tx, ino, attr, attr.type, parent, name, t);
     } else if (attr.type === TYPE_DIRECTORY) {
       await this.freeInode(tx, ino, attr);
@@ -281,7 +281,7 @@ export class NamespaceOps extends MetaCore {
       await tx.delEntry(parent, name);
       touch(pa, t);
       await tx.setAttr(parent, pa);
-      if (attr) await this.removed(tx, e.inode, attr, parent, name, t);
+      if (attr) await this.removed(tx, ctx, e.inode, attr, parent, name, t);
       return { inode: e.inode };
     });
   }
@@ -306,7 +306,7 @@ export class NamespaceOps extends MetaCore {
       touch(pa, t);
       pa.nlink--;
       await tx.setAttr(parent, pa);
-      await this.removed(tx, e.inode, attr, parent, name, t);
+      await this.removed(tx, ctx, e.inode, attr, parent, name, t);
       return { inode: e.inode };
     });
   }
@@ -401,7 +401,7 @@ export class NamespaceOps extends MetaCore {
         await this.moveParent(tx, de!.inode, dattr!, pd, ps, src, dst, t);
       } else if (de && dattr) {
         if (de.type === TYPE_DIRECTORY) dst.nlink--;
-        await this.removed(tx, de.inode, dattr, pd, nd, t);
+        await this.removed(tx, ctx, de.inode, dattr, pd, nd, t);
       }
       await this.moveParent(tx, se.inode, sattr, ps, pd, dst, src, t);
       touch(src, t);

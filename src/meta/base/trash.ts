@@ -98,7 +98,7 @@ export class TrashOps extends DataOps {
    * (EEXIST) unless `force`, which sends what is there to the trash; refused when the parent directory is
    * gone or itself in the trash (restore it first).
    */
-  async trashRestore(_ctx: Context, id: string, opts: { force?: boolean } = {}): Promise<Versioned & { inode: number }> {
+  async trashRestore(ctx: Context, id: string, opts: { force?: boolean } = {}): Promise<Versioned & { inode: number }> {
     const slash = id.indexOf('/');
     const start = slash > 0 ? hourStart(id.slice(0, slash)) : undefined;
     if (start === undefined) throw fsErr('EINVAL', `'${id}' is not a trash entry (HOUR/PARENT-INODE-NAME)`);
@@ -122,7 +122,7 @@ export class TrashOps extends DataOps {
         if (there.type === TYPE_DIRECTORY && (await tx.hasEntries(there.inode))) throw fsErr('ENOTEMPTY', `'${name}' is a non-empty directory`);
         await tx.delEntry(n.parent, name);
         if (there.type === TYPE_DIRECTORY) pa.nlink--;
-        await this.removed(tx, there.inode, ta, n.parent, name, t);
+        await this.removed(tx, ctx, there.inode, ta, n.parent, name, t);
       }
       await tx.delEntry(hIno, entry);
       if (full) await tx.delXattr(e.inode, TRASH_NAME_XATTR);
