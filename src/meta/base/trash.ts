@@ -6,7 +6,7 @@ import { fsErr } from '../../errors.js';
 import { setCtime, stamp, touch } from '../attrs.js';
 import { TRASH_INODE, hourStart, isTrashDir, parseTrashEntryName } from '../trash-names.js';
 import type { Tx } from '../tx.js';
-import { ROOT_INODE, TYPE_DIRECTORY, type Context, type Versioned, type TrashItem, type TrashPurgeResult } from '../types.js';
+import { MAX_NAME, ROOT_INODE, TYPE_DIRECTORY, type Context, type Versioned, type TrashItem, type TrashPurgeResult } from '../types.js';
 import { DataOps } from './data.js';
 import { TRASH_NAME_XATTR } from './trash-moves.js';
 
@@ -28,7 +28,8 @@ export class TrashOps extends DataOps {
         const page = await this.eng.read((tx) => tx.listEntries(h.inode, after, 1000, true));
         for (const e of page) {
           const n = parseTrashEntryName(e.name);
-          const full = await this.eng.read((tx) => tx.getXattr(e.inode, TRASH_NAME_XATTR));
+          // Only a name cut to fit the entry has its full form kept aside.
+          const full = Buffer.byteLength(e.name) >= MAX_NAME - 3 ? await this.eng.read((tx) => tx.getXattr(e.inode, TRASH_NAME_XATTR)) : undefined;
           const a = e.attr!;
           items.push({
             id: `${h.name}/${e.name}`,
