@@ -229,7 +229,8 @@ export class Multipart {
   }
 
   /** rm -r of the upload's directory. */
-  private async remove(view: VfsView, id: string): Promise<void> {
+  private async remove(user: VfsView, id: string): Promise<void> {
+    const view = user.scratch();
     const path = this.dir(id);
     const d = await view.resolve(path, false);
     await view.removeTree(d.inode);

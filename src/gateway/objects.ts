@@ -84,7 +84,7 @@ export async function createTemp(view: VfsView, dirPath: string, mode: number): 
 
 /** Removes a temporary file, quietly: it is cleanup after another error. */
 export async function dropTemp(view: VfsView, t: TempFile): Promise<void> {
-  await view.unlink(t.dir, t.name).catch(() => undefined);
+  await view.scratch().unlink(t.dir, t.name).catch(() => undefined);
 }
 
 export class Objects {

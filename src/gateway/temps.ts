@@ -44,7 +44,7 @@ export async function removeDeadTemps(root: VfsView): Promise<string[]> {
   const removed: string[] = [];
   for (const name of dead) {
     try {
-      await root.unlink(dir, name);
+      await root.scratch().unlink(dir, name);
       removed.push(name);
     } catch (err) {
       if (!isFsError(err, 'ENOENT')) throw err; // installed or removed meanwhile

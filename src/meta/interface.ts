@@ -18,6 +18,8 @@ import type {
   StatFs,
   Versioned,
   WriteResult,
+  TrashItem,
+  TrashPurgeResult,
 } from './types.js';
 import type { ChunkRow, EntryRow, InodeRow, ParentRow, ScanKind, ScanOptions, ScanPage, ScanRows, SliceRefRow, SymlinkRow, XattrRow } from './scan.js';
 
@@ -143,6 +145,16 @@ export interface Meta {
   // ---- background jobs ----
   /** Frees the data of deleted files: moves their slices with no references left to the delete queue. */
   processDeletedFiles(limit: number): Promise<number>;
+
+  // ---- trash (base/trash.ts) ----
+  /** Everything in the trash, by hour, with the path each entry had. */
+  trashList(): Promise<TrashItem[]>;
+  /** Puts one entry (`HOUR/PARENT-INODE-NAME`) back; EEXIST when its name is taken unless force. */
+  trashRestore(ctx: Context, id: string, opts?: { force?: boolean }): Promise<Versioned & { inode: number }>;
+  /** Frees the entries of the hours that ended before `before` (ms), all without it. */
+  trashPurge(opts?: { before?: number }): Promise<TrashPurgeResult>;
+  /** Purges what the volume's trash days let expire, if this client gets the purge lease (undefined if not). */
+  trashPurgeExpired(now?: number): Promise<TrashPurgeResult | undefined>;
   /** Slices waiting for their objects to be removed. */
   pendingDeletedSlices(limit: number): Promise<DeletedSlice[]>;
   /** Forgets slices whose objects have been removed. */

@@ -86,6 +86,8 @@ export interface Context {
   umask?: number;
   /** False skips permission checks (internal jobs). Root always passes read/write checks. */
   checkPermission: boolean;
+  /** What this caller deletes is freed at once, never kept in the trash (a door's temporary files). */
+  skipTrash?: boolean;
 }
 
 export function rootContext(): Context {
@@ -371,4 +373,29 @@ export interface ReaddirOptions {
 export interface DeletedSlice {
   id: number;
   size: number;
+}
+
+/** One entry of the trash (`ferry trash list`). */
+export interface TrashItem {
+  /** `HOUR/PARENT-INODE-NAME`: what `ferry trash restore` takes. */
+  id: string;
+  /** The hour directory (`2026-12-02-14`, UTC). */
+  hour: string;
+  /** When it was deleted (ms). */
+  deletedAt: number;
+  /** The directory it was deleted from. */
+  parent: number;
+  inode: number;
+  name: string;
+  type: FileType;
+  length: number;
+  /** Its path when deleted (`?PARENT/name` when its directory is gone). */
+  path: string;
+}
+
+export interface TrashPurgeResult {
+  /** Entries freed. */
+  entries: number;
+  /** Hour directories removed. */
+  hours: number;
 }

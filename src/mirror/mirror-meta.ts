@@ -22,6 +22,8 @@ import type {
   Snapshot,
   StatFs,
   Versioned,
+  TrashItem,
+  TrashPurgeResult,
   WriteResult,
 } from '../meta/types.js';
 import { APPLIED_COUNTER } from '../meta/base/core.js';
@@ -277,6 +279,21 @@ export class MirrorMeta implements Meta {
   }
   async processDeletedFiles(limit: number): Promise<number> {
     return this.source ? this.source.processDeletedFiles(limit) : 0;
+  }
+  async trashList(): Promise<TrashItem[]> {
+    return (await this.reader()).trashList();
+  }
+  trashRestore(ctx: Context, id: string, opts?: { force?: boolean }): Promise<Versioned & { inode: number }> {
+    return this.write(this.src().trashRestore(ctx, id, opts));
+  }
+  async trashPurge(opts?: { before?: number }): Promise<TrashPurgeResult> {
+    const r = await this.src().trashPurge(opts);
+    await this.settle(await this.src().currentVersion());
+    return r;
+  }
+  /** The source's clients (and a writable mirror's, through the source's lease) purge; a read-only mirror never does. */
+  async trashPurgeExpired(now?: number): Promise<TrashPurgeResult | undefined> {
+    return this.source ? this.source.trashPurgeExpired(now) : undefined;
   }
   /** None: the source's own clients delete its queued blocks; a mirror never deletes in its store. */
   async pendingDeletedSlices(_limit: number): Promise<DeletedSlice[]> {

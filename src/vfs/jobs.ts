@@ -12,6 +12,8 @@ export const SESSION_TIMEOUT_MS = 5 * 60_000;
 const GC_DELAY_MS = 500;
 const GC_PERIOD_MS = 30_000;
 const TRIM_PERIOD_MS = 10 * 60_000;
+/** Expired trash hours are purged this often (by one client at a time: the engine holds a lease). */
+const TRASH_PERIOD_MS = 5 * 60_000;
 
 export class BackgroundJobs {
   private timers: NodeJS.Timeout[] = [];
@@ -29,7 +31,7 @@ export class BackgroundJobs {
     this.errors = new BackgroundErrors(meta, opts.log);
   }
 
-  start(): void {
+  start(opts: { writable?: boolean } = {}): void {
     this.stopped = false;
     const every = (ms: number, job: string, fn: () => Promise<unknown>) => {
       const t = setInterval(() => this.serial(job, fn), ms);
@@ -40,6 +42,13 @@ export class BackgroundJobs {
     every(SESSION_TIMEOUT_MS / 5, 'cleaning of stale sessions', () => this.meta.cleanStaleSessions(SESSION_TIMEOUT_MS));
     every(GC_PERIOD_MS, 'gc', () => this.collect());
     every(TRIM_PERIOD_MS, 'changelog trimming', () => this.trimChangelog());
+    if (opts.writable !== false) every(TRASH_PERIOD_MS, 'trash purge', () => this.purgeTrash());
+  }
+
+  /** Frees the trash hours older than the volume's trash days, then their data. */
+  async purgeTrash(): Promise<void> {
+    const r = await this.meta.trashPurgeExpired();
+    if (r?.entries) await this.collect();
   }
 
   /** Trims the changelog as the volume's retention policy allows (meta/retention.ts), even when no replicator runs. */

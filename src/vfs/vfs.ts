@@ -90,7 +90,7 @@ export class VFS {
     this.pool = new BufferPool(opts.bufferLimit ?? 256 << 20);
     this.jobs = new BackgroundJobs(meta, store);
     if (opts.backgroundJobs !== false) {
-      this.jobs.start();
+      this.jobs.start({ writable: !opts.readOnly });
       this.idleTimer = setInterval(() => this.flushIdle(), 1000);
       this.idleTimer.unref();
     }

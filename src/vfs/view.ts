@@ -52,6 +52,11 @@ export class VfsView {
     return new VfsView(this.vfs, userContext(uid, gid, gids, umask));
   }
 
+  /** The same user, whose deletions skip the trash (a door's own temporary files: nothing worth keeping). */
+  scratch(): VfsView {
+    return new VfsView(this.vfs, { ...this.ctx, skipTrash: true });
+  }
+
   get uid(): number {
     return this.ctx.uid;
   }

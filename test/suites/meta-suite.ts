@@ -66,6 +66,7 @@ import {
   visible,
 } from './meta-invariants.js';
 import { policyConformance } from './meta-policy-suite.js';
+import { trashConformance } from './meta-trash-suite.js';
 import { sessionInfoConformance } from './meta-session-info-suite.js';
 import { scanConformance } from './meta-scans.js';
 
@@ -1733,6 +1734,7 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
 
     // Policy hooks (guard, quota chain, chattr rules): test/suites/meta-policy-suite.ts.
     policyConformance(async () => freshMeta(await newUrl()));
+    trashConformance(async (format) => freshMeta(await newUrl(), format));
     // setSessionInfo (a client's last background error): test/suites/meta-session-info-suite.ts.
     sessionInfoConformance(async () => freshMeta(await newUrl()));
 

@@ -17,7 +17,7 @@ import {
   type LockRange,
   type Versioned,
 } from '../types.js';
-import { DataOps } from './data.js';
+import { TrashOps } from './trash.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -26,7 +26,7 @@ function checkXattrName(name: string): void {
   if (Buffer.byteLength(name) > MAX_XATTR_NAME) throw fsErr('ERANGE');
 }
 
-export class BaseMeta extends DataOps implements Meta {
+export class BaseMeta extends TrashOps implements Meta {
   // ---- extended attributes ----
 
   async getxattr(_ctx: Context, ino: number, name: string): Promise<Buffer> {

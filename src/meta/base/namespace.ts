@@ -36,7 +36,9 @@ import {
   type StatFs,
   type Versioned,
 } from '../types.js';
+import { isTrashDir, TRASH_INODE, TRASH_NAME } from '../trash-names.js';
 import { MetaCore } from './core.js';
+import { moveToTrash } from './trash-moves.js';
 
 const PIB = 2 ** 50;
 
@@ -109,6 +111,11 @@ export class NamespaceOps extends MetaCore {
       }
       const found = await tx.lookup(parent, name);
       if (found) return found;
+      if (parent === ROOT_INODE && name === TRASH_NAME) {
+        // The trash is no entry of the root (readdir never lists it), but /.trash names it.
+        const attr = await tx.getAttr(TRASH_INODE);
+        if (attr) return { inode: TRASH_INODE, attr };
+      }
       // Tell a missing entry from a parent that is not a directory.
       const pa = await tx.getAttr(parent);
       if (pa && pa.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
@@ -177,6 +184,7 @@ export class NamespaceOps extends MetaCore {
     opened = false,
   ): Promise<NodeResult> {
     checkName(name);
+    if (parent === ROOT_INODE && name === TRASH_NAME) throw fsErr('EPERM', `${TRASH_NAME} is the volume's trash`);
     const ino = await this.inodes.alloc();
     const op = type === TYPE_DIRECTORY ? 'mkdir' : type === TYPE_SYMLINK ? 'symlink' : type === TYPE_FILE ? 'create' : 'mknod';
     return this.change(op, async (tx) => {
@@ -241,6 +249,22 @@ export class NamespaceOps extends MetaCore {
 
   // ---- removing ----
 
+  /** Whether a name removed from `parent` goes to the trash: trash is on and the name is not in it already. */
+  protected trashOn(ctx: Context, parent: number): boolean {
+    return (this.fmt?.trashDays ?? 0) > 0 && !ctx.skipTrash && !isTrashDir(parent);
+  }
+
+  /** A name removed from `parent`: its file or directory goes to the trash when it was the last name, else is dropped. */
+  protected async removed(tx: Tx, ctx: Context, ino: number, attr: Attr, parent: number, name: string, t: Stamp): Promise<void> {
+    if (this.trashOn(ctx, parent) && (attr.type === TYPE_DIRECTORY || attr.nlink <= 1)) {
+      await moveToTrash(tx, ino, attr, attr.type, parent, name, t);
+    } else if (attr.type === TYPE_DIRECTORY) {
+      await this.freeInode(tx, ino, attr);
+    } else {
+      await this.dropLink(tx, ino, attr, parent, t);
+    }
+  }
+
   async unlink(ctx: Context, parent: number, name: string): Promise<Versioned & { inode: number }> {
     if (name === '.' || name === '..') throw fsErr('EISDIR');
     return this.change('unlink', async (tx) => {
@@ -257,7 +281,7 @@ export class NamespaceOps extends MetaCore {
       await tx.delEntry(parent, name);
       touch(pa, t);
       await tx.setAttr(parent, pa);
-      if (attr) await this.dropLink(tx, e.inode, attr, parent, t);
+      if (attr) await this.removed(tx, ctx, e.inode, attr, parent, name, t);
       return { inode: e.inode };
     });
   }
@@ -282,7 +306,7 @@ export class NamespaceOps extends MetaCore {
       touch(pa, t);
       pa.nlink--;
       await tx.setAttr(parent, pa);
-      await this.freeInode(tx, e.inode, attr);
+      await this.removed(tx, ctx, e.inode, attr, parent, name, t);
       return { inode: e.inode };
     });
   }
@@ -376,12 +400,8 @@ export class NamespaceOps extends MetaCore {
         await tx.setEntry(ps, ns, de!.inode, de!.type);
         await this.moveParent(tx, de!.inode, dattr!, pd, ps, src, dst, t);
       } else if (de && dattr) {
-        if (de.type === TYPE_DIRECTORY) {
-          dst.nlink--;
-          await this.freeInode(tx, de.inode, dattr);
-        } else {
-          await this.dropLink(tx, de.inode, dattr, pd, t);
-        }
+        if (de.type === TYPE_DIRECTORY) dst.nlink--;
+        await this.removed(tx, ctx, de.inode, dattr, pd, nd, t);
       }
       await this.moveParent(tx, se.inode, sattr, ps, pd, dst, src, t);
       touch(src, t);

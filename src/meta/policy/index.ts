@@ -1,9 +1,11 @@
 // The policy registry with FerryFS's own rules registered first; features add theirs with registerRule.
 import { registerRule } from './guard.js';
 import { immutableRule } from './rules/immutable.js';
+import { trashRule } from './rules/trash.js';
 import { volumeQuotaRule } from './rules/volume-quota.js';
 
 registerRule('immutable', () => immutableRule);
+registerRule('trash', () => trashRule);
 registerRule('volume-quota', volumeQuotaRule);
 
 export { Guard, Policy, registerRule } from './guard.js';
