@@ -235,6 +235,38 @@ describe('S3 gateway with awscli', () => {
     assert.match(missing.stderr, /NoSuchBucket/);
   });
 
+  it('refuses what it does not do and answers as S3 does to aws cli (issue 19 items 2, 11, 12)', async () => {
+    await ok(['s3', 'mb', 's3://edges']);
+    // Re-creating your own bucket in us-east-1 is a 200, as S3 answers there.
+    assert.match(await ok(['s3', 'mb', 's3://edges']), /make_bucket: edges/);
+    const f = join(work, 'edge.txt');
+    await writeFile(f, 'edge');
+    await ok(['s3api', 'put-object', '--bucket', 'edges', '--key', 'a b/c', '--body', f]);
+    const l1 = JSON.parse(await ok(['s3api', 'list-objects', '--bucket', 'edges', '--prefix', 'a b/', '--no-paginate'])) as { Prefix: string; Contents: Array<{ Key: string; Owner: unknown }> };
+    assert.equal(l1.Prefix, 'a b/');
+    assert.equal(l1.Contents[0]!.Key, 'a b/c');
+    const acl = JSON.parse(await ok(['s3api', 'get-object-acl', '--bucket', 'edges', '--key', 'a b/c'])) as { Owner: unknown; Grants: Array<{ Grantee: { Type: string } }> };
+    assert.deepEqual(acl.Owner, l1.Contents[0]!.Owner);
+    assert.equal(acl.Grants[0]!.Grantee.Type, 'CanonicalUser');
+    const pub = await aws(['s3api', 'put-object', '--bucket', 'edges', '--key', 'public', '--body', f, '--acl', 'public-read']);
+    assert.match(pub.stderr, /AccessControlListNotSupported/);
+    await ok(['s3api', 'put-object', '--bucket', 'edges', '--key', 'private', '--body', f, '--acl', 'bucket-owner-full-control']);
+    const kms = await aws(['s3', 'cp', f, 's3://edges/kms', '--sse', 'aws:kms']);
+    assert.match(kms.stderr, /NotImplemented/);
+    const sse = await aws(['s3', 'cp', f, 's3://edges/sse', '--sse', 'AES256']);
+    assert.match(sse.stderr, /NotImplemented.*encrypted volume/);
+    const ret = await aws(['s3api', 'get-object-retention', '--bucket', 'edges', '--key', 'a b/c']);
+    assert.match(ret.stderr, /NotImplemented/);
+    const dots = await aws(['s3api', 'head-bucket', '--bucket', '..']);
+    assert.notEqual(dots.code, 0);
+    assert.match(dots.stderr, /400|Bad Request/);
+    const names = await aws(['s3api', 'list-buckets', '--max-buckets', '1']);
+    // awscli 2.9 predates ListBuckets paging; newer ones send max-buckets, which the gateway honours.
+    if (names.code === 0) assert.ok((JSON.parse(names.stdout) as { Buckets: unknown[] }).Buckets.length <= 1);
+    assert.equal(await t.v.exists('/edges/public'), false);
+    assert.equal(await t.v.exists('/edges/kms'), false);
+  });
+
   it('keeps another key from deleting or overwriting what it does not own', async () => {
     await ok(['s3', 'mb', 's3://owned']);
     await writeFile(join(work, 'o.txt'), 'owned by root');

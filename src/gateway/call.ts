@@ -6,6 +6,7 @@ import { BodyHasher, checksumAlgorithm, validContentMd5 } from './checksum.js';
 import { decodeAwsChunked, streamingMode } from './chunked.js';
 import { s3err } from './errors.js';
 import { preconditions, readSmall } from './http.js';
+import { checkBucketName } from './paths.js';
 import type { XmlLimits } from './xml.js';
 import type { Multipart } from './multipart.js';
 import type { Objects } from './objects.js';
@@ -41,6 +42,8 @@ export interface Services {
   region: string;
   /** Mode of buckets created over S3. */
   bucketMode: number;
+  /** Whether the volume encrypts its blocks: then every object is SSE-S3 (AES256) as S3 says it. */
+  encrypted: boolean;
 }
 
 const MAX_PUT = 5 * 1024 ** 3;
@@ -54,8 +57,14 @@ export function quote(etag: string): string {
   return `"${etag}"`;
 }
 
+/** The S3 owner of what uid owns: the same ID and display name in listings, uploads and ACLs. */
+export function ownerOf(uid: number): XmlNode {
+  return { ID: String(uid), DisplayName: `uid-${uid}` };
+}
+
+/** The caller as an S3 owner. */
 export function owner(c: Call): XmlNode {
-  return { ID: String(c.who.uid), DisplayName: c.who.accessKey ?? `uid-${c.who.uid}` };
+  return ownerOf(c.who.uid);
 }
 
 export interface Body {
@@ -114,6 +123,8 @@ export function copySource(c: Call): { bucket: string; key: string } {
   const d = pctDecode(raw).replace(/^\//, '');
   const s = d.indexOf('/');
   if (s <= 0 || s === d.length - 1) throw s3err('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey');
+  // The source is an address like the request's own: the same bucket-name rules (routes.ts checks those).
+  checkBucketName(d.slice(0, s), false);
   return { bucket: d.slice(0, s), key: d.slice(s + 1) };
 }
 

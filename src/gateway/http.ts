@@ -33,16 +33,17 @@ function once(f: () => void): () => void {
   };
 }
 
-export function sendError(req: IncomingMessage, res: ServerResponse, err: S3Error, resource: string, requestId: string): void {
+/** `drain` false: the body will not come (a client still waiting for 100 Continue), so do not wait for it. */
+export function sendError(req: IncomingMessage, res: ServerResponse, err: S3Error, resource: string, requestId: string, drain = true): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  if (!req.complete && !req.destroyed && declaredLength(req) <= DRAIN_LIMIT) {
+  if (drain && !req.complete && !req.destroyed && declaredLength(req) <= DRAIN_LIMIT) {
     // An error answered before a small body arrived (a too-large XML document, a refused PUT): read the body
     // and throw it away first. Closing at once would reset the connection while the client still sends, and
     // a reset loses the answer it is owed. A body that does not arrive in time closes the connection.
-    const send = once(() => sendError(req, res, err, resource, requestId));
+    const send = once(() => sendError(req, res, err, resource, requestId, drain));
     const timer = setTimeout(() => {
       res.setHeader('Connection', 'close');
       send();

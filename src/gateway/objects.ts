@@ -6,6 +6,7 @@ import { FsError, isFsError } from '../errors.js';
 import { O_CREAT, O_EXCL, O_RDONLY, O_WRONLY } from '../vfs/flags.js';
 import { Access, ROOT_INODE, TYPE_DIRECTORY, TYPE_FILE, isDirectory, type Attr, type VfsView } from '../vfs/view.js';
 import { BodyHasher } from './checksum.js';
+import { headerToText } from './header-text.js';
 import { fromFsError, s3err } from './errors.js';
 import { bucketNode, checkBucketName, keyPath, parseKey, TMP_DIR, UPLOADS_DIR, GATEWAY_DIR, walkParts, type Node } from './paths.js';
 import { removeDeadTemps, tempName, TEMP_MODE } from './temps.js';
@@ -36,7 +37,7 @@ export function metaFromHeaders(h: Record<string, string | string[] | undefined>
       } else m.headers[name] = v;
     }
   }
-  for (const [k, v] of Object.entries(h)) if (k.startsWith('x-amz-meta-') && typeof v === 'string') m.user[k.slice(11)] = v;
+  for (const [k, v] of Object.entries(h)) if (k.startsWith('x-amz-meta-') && typeof v === 'string') m.user[k.slice(11)] = headerToText(v);
   if (Buffer.byteLength(JSON.stringify(m.user)) > 2048 + 64) throw s3err('InvalidArgument', 'Your metadata headers exceed the maximum allowed metadata size (2 KB).');
   return m;
 }
@@ -144,8 +145,9 @@ export class Objects {
     await root.mkdirs(`/${GATEWAY_DIR}`, 0o755);
     for (const d of [TMP_DIR, UPLOADS_DIR]) {
       const r = await root.mkdirs(d, 0o777);
-      // Everyone may create here; the sticky bit keeps users from touching each other's files.
-      await root.chmod(r.inode, 0o1777);
+      // Everyone may create here; the sticky bit keeps users from touching each other's files, and no read
+      // bit keeps them from listing each other's temp names and upload ids (the gateway lists as root).
+      await root.chmod(r.inode, 0o1733);
     }
     // Uploads a crashed gateway left half-received would otherwise use space forever.
     await removeDeadTemps(root);

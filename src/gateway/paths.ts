@@ -15,9 +15,14 @@ export function validBucketName(b: string): boolean {
   return BUCKET_RE.test(b) && !b.includes('..') && !/^\d+\.\d+\.\d+\.\d+$/.test(b);
 }
 
-/** Buckets that exist but were made outside S3 may have other names; only the gateway's own dir is off limits. */
+/**
+ * A bucket named in a request (after percent-decoding). Buckets that exist but were made outside S3 may have
+ * other names than CreateBucket allows; what is never a bucket: '.', '..' (the volume root, or above it),
+ * any dot name (the gateway's own .ferry-gateway among them), a name with '/' or NUL (a path, not a name).
+ */
 export function checkBucketName(b: string, creating: boolean): void {
-  if (creating ? !validBucketName(b) : b === '' || b.startsWith('.') || b.length > 255) throw s3err('InvalidBucketName', undefined, { BucketName: b });
+  const ok = creating ? validBucketName(b) : b !== '' && !b.startsWith('.') && !/[/\0]/.test(b) && Buffer.byteLength(b) <= 255;
+  if (!ok) throw s3err('InvalidBucketName', undefined, { BucketName: b });
 }
 
 export interface KeyPath {

@@ -4,20 +4,23 @@
 // methods only: every S3 route would be one pattern with the real decision still written here).
 import { hdr, type Call, type Services } from './call.js';
 import { s3err } from './errors.js';
-import { bucketLocation, bucketVersioning, createBucket, deleteBucket, getAcl, headBucket, listBuckets } from './ops/buckets.js';
+import { checkBucketName, parseKey } from './paths.js';
+import { refuseAclHeaders, refuseEncryption, refuseSubresources } from './unsupported.js';
+import { bucketLocation, bucketVersioning, createBucket, deleteBucket, getAcl, headBucket, listBuckets, putAcl } from './ops/buckets.js';
 import { listObjects, listUploads } from './ops/listing.js';
 import { abortUpload, completeUpload, createUpload, listParts, uploadPart, uploadPartCopy } from './ops/multipart.js';
 import { copyObject, deleteObject, deleteObjects, getObject, getObjectTagging, putObject } from './ops/objects.js';
 
-/** Bucket sub-resources S3 has and this gateway does not. */
-const UNSUPPORTED_BUCKET_GETS = [
-  'policy', 'cors', 'lifecycle', 'tagging', 'website', 'replication', 'encryption', 'object-lock', 'notification', 'logging',
-  'ownershipControls', 'publicAccessBlock', 'accelerate', 'requestPayment', 'versions', 'analytics', 'metrics', 'inventory',
-  'intelligent-tiering',
-];
-
-/** Serves c with its operation; a request no operation takes is MethodNotAllowed or NotImplemented. */
+/**
+ * Serves c with its operation; a request no operation takes is MethodNotAllowed or NotImplemented. The bucket
+ * and key are checked here, once, after percent-decoding, so no route can name '..', the gateway's own
+ * directory or a key with '.'/'..' segments.
+ */
 export async function route(s: Services, c: Call): Promise<void> {
+  if (c.bucket) checkBucketName(c.bucket, false);
+  if (c.key) parseKey(c.key);
+  refuseEncryption(s, c);
+  if (c.req.method === 'PUT' || c.req.method === 'POST') refuseAclHeaders(c);
   if (!c.bucket) return routeService(s, c);
   if (!c.key) return routeBucket(s, c);
   return routeObject(s, c);
@@ -32,6 +35,7 @@ function routeBucket(s: Services, c: Call): Promise<void> {
   const q = c.query;
   switch (c.req.method) {
     case 'PUT':
+      if (q.has('acl')) return putAcl(s, c, true);
       if (q.size > 0) throw s3err('NotImplemented', `Bucket sub-resource '${[...q.keys()][0]}' is not implemented.`);
       return createBucket(s, c);
     case 'DELETE':
@@ -41,15 +45,14 @@ function routeBucket(s: Services, c: Call): Promise<void> {
       return headBucket(s, c);
     case 'POST':
       if (q.has('delete')) return deleteObjects(s, c);
+      refuseSubresources(q);
       break;
     case 'GET':
       if (q.has('location')) return bucketLocation(s, c);
       if (q.has('uploads')) return listUploads(s, c);
       if (q.has('versioning')) return bucketVersioning(s, c);
       if (q.has('acl')) return getAcl(s, c, true);
-      for (const sub of UNSUPPORTED_BUCKET_GETS) {
-        if (q.has(sub)) throw s3err('NotImplemented', `Bucket sub-resource '${sub}' is not implemented.`);
-      }
+      refuseSubresources(q);
       return listObjects(s, c, q.get('list-type') === '2');
   }
   throw s3err('MethodNotAllowed');
@@ -60,10 +63,19 @@ function routeObject(s: Services, c: Call): Promise<void> {
   const m = c.req.method;
   const uploadId = q.get('uploadId');
   const copying = !!hdr(c.req, 'x-amz-copy-source');
+  // On an encrypted volume every object is stored encrypted: S3 says so on each answer about object data.
+  const sse = (): void => {
+    if (s.encrypted) c.res.setHeader('x-amz-server-side-encryption', 'AES256');
+  };
   switch (m) {
     case 'PUT':
-      if (uploadId !== null) return copying ? uploadPartCopy(s, c, uploadId) : uploadPart(s, c, uploadId);
-      if (q.has('tagging') || q.has('acl') || q.has('retention') || q.has('legal-hold')) throw s3err('NotImplemented');
+      if (uploadId !== null) {
+        sse();
+        return copying ? uploadPartCopy(s, c, uploadId) : uploadPart(s, c, uploadId);
+      }
+      if (q.has('acl')) return putAcl(s, c, false);
+      refuseSubresources(q);
+      sse();
       return copying ? copyObject(s, c) : putObject(s, c);
     case 'GET':
     case 'HEAD':
@@ -72,14 +84,18 @@ function routeObject(s: Services, c: Call): Promise<void> {
         if (q.has('acl')) return getAcl(s, c, false);
         if (q.has('tagging')) return getObjectTagging(s, c);
       }
-      if (q.has('tagging') || q.has('attributes') || q.has('torrent')) throw s3err('NotImplemented');
+      refuseSubresources(q);
+      sse();
       return getObject(s, c, m === 'HEAD');
     case 'DELETE':
       if (uploadId !== null) return abortUpload(s, c, uploadId);
+      refuseSubresources(q);
       return deleteObject(s, c);
     case 'POST':
+      sse();
       if (q.has('uploads')) return createUpload(s, c);
       if (uploadId !== null) return completeUpload(s, c, uploadId);
+      refuseSubresources(q);
       throw s3err('NotImplemented');
   }
   throw s3err('MethodNotAllowed');

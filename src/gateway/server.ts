@@ -75,6 +75,7 @@ export class Gateway {
       root: client.root,
       region: opts.region ?? 'us-east-1',
       bucketMode: opts.bucketMode ?? 0o755,
+      encrypted: false,
     };
   }
 
@@ -99,6 +100,10 @@ export class Gateway {
       const [cert, key] = await Promise.all([readFile(this.opts.tls.cert), readFile(this.opts.tls.key)]);
       this.server = createHttps({ cert, key }, handler);
     } else this.server = createHttp(handler);
+    // Expect: node would answer 100 Continue before the request is authenticated, and a bare 417 to any other
+    // expectation; the gateway answers both itself (see handle).
+    this.server.on('checkContinue', handler);
+    this.server.on('checkExpectation', handler);
     this.server.keepAliveTimeout = 30_000;
     this.server.headersTimeout = 35_000;
     // Big uploads take long; a stalled socket is what gets cut.
@@ -129,7 +134,10 @@ export class Gateway {
 
   private async reloadKeys(): Promise<void> {
     this.keysLoaded = Date.now();
-    this.keys = keysOf(await this.client.loadFormat());
+    const f = await this.client.loadFormat();
+    this.keys = keysOf(f);
+    // Fixed at format (a volume is never encrypted or decrypted afterwards): read along with the keys.
+    this.services.encrypted = !!f.storage.encryption;
   }
 
   /** Stops accepting, lets requests in flight finish (up to graceMs), then closes the client. */
@@ -192,6 +200,7 @@ export class Gateway {
     const rawQuery = qi < 0 ? '' : url.slice(qi + 1);
     let op = 'unknown';
     let resource = rawPath;
+    let continued = false;
     try {
       if (rawPath === '/-/health' || rawPath === '/-/ready') {
         op = 'health';
@@ -211,9 +220,16 @@ export class Gateway {
         res.setHeader('Connection', 'close');
         throw s3err('ServiceUnavailable');
       }
+      const expect = req.headers.expect;
+      if (expect !== undefined && !/^\s*100-continue\s*$/i.test(expect)) throw s3err('ExpectationFailed', undefined, { Expect: expect });
       if (!rawPath.startsWith('/')) throw s3err('InvalidRequest', 'Only path-style requests are supported.');
       const query = new URLSearchParams(rawQuery);
       const who = await this.authenticate(req, rawPath, rawQuery, query);
+      // Only an authenticated client is asked for its body.
+      if (expect !== undefined) {
+        res.writeContinue();
+        continued = true;
+      }
       const slash = rawPath.indexOf('/', 1);
       const bucket = pctDecode(slash < 0 ? rawPath.slice(1) : rawPath.slice(1, slash));
       const key = slash < 0 ? '' : pctDecode(rawPath.slice(slash + 1));
@@ -237,7 +253,10 @@ export class Gateway {
         err = s3err('InternalError');
         logError(process.env.FERRY_DEBUG ? ((e as Error)?.stack ?? String(e)) : String((e as Error)?.message ?? e));
       }
-      sendError(req, res, err, resource, id);
+      // Said on answers about object data only (routes.ts), never on an error.
+      if (!res.headersSent) res.removeHeader('x-amz-server-side-encryption');
+      // A client waiting for 100 Continue sends no body: answer now and close instead of waiting for it.
+      sendError(req, res, err, resource, id, req.headers.expect === undefined || continued);
     } finally {
       this.metrics.observe(op, res.statusCode, performance.now() - started);
       this.opts.log?.(`${new Date().toISOString()} ${id} ${req.method} ${url} ${res.statusCode} ${op} ${(performance.now() - started).toFixed(1)}ms`);

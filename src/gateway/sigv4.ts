@@ -128,9 +128,18 @@ export function header(req: SignedRequest, name: string): string | undefined {
   return undefined;
 }
 
-/** Whether a request carries any SigV4 credentials (else it is anonymous). */
+/** What a client signing with Signature Version 2 is told (S3's answer in regions without SigV2, and how to switch). */
+const SIGV2_REFUSED =
+  "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256 (Signature Version 4: in boto3, Config(signature_version='s3v4')).";
+
+/** A SigV2 presigned URL: its query carries AWSAccessKeyId and Signature. */
+function isSigV2Query(query: URLSearchParams): boolean {
+  return query.has('AWSAccessKeyId') && query.has('Signature');
+}
+
+/** Whether a request carries any credentials, SigV4 or (to be refused) SigV2; else it is anonymous. */
 export function isSigned(req: SignedRequest, query: URLSearchParams): boolean {
-  return header(req, 'authorization') !== undefined || query.has('X-Amz-Signature') || query.has('X-Amz-Credential');
+  return header(req, 'authorization') !== undefined || query.has('X-Amz-Signature') || query.has('X-Amz-Credential') || isSigV2Query(query);
 }
 
 /**
@@ -149,7 +158,7 @@ export function verify(req: SignedRequest, query: URLSearchParams, secretOf: (ak
   if (auth !== undefined) {
     const bad = () => s3err('AuthorizationHeaderMalformed');
     if (!auth.startsWith('AWS4-HMAC-SHA256 ')) {
-      if (auth.startsWith('AWS ')) throw s3err('InvalidRequest', 'Signature Version 2 is not supported; use Signature Version 4.');
+      if (auth.startsWith('AWS ')) throw s3err('InvalidRequest', SIGV2_REFUSED);
       throw bad();
     }
     const fields: Record<string, string> = {};
@@ -174,6 +183,7 @@ export function verify(req: SignedRequest, query: URLSearchParams, secretOf: (ak
     payloadHash = ph;
   } else {
     const bad = () => s3err('AuthorizationQueryParametersError');
+    if (!query.has('X-Amz-Algorithm') && isSigV2Query(query)) throw s3err('InvalidRequest', SIGV2_REFUSED);
     if (query.get('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256') throw bad();
     const c = query.get('X-Amz-Credential');
     const sh = query.get('X-Amz-SignedHeaders');
@@ -206,7 +216,9 @@ export function verify(req: SignedRequest, query: URLSearchParams, secretOf: (ak
     payloadHash,
   ].join('\n');
   const scope = `${cred.date}/${cred.region}/${cred.service}/aws4_request`;
-  const sts = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${sha256hex(creq)}`;
+  // Hashed as the bytes that were sent: header values are latin1 strings of raw bytes (node's rawHeaders),
+  // everything else is ASCII, so latin1 gives those bytes back (UTF-8 would re-encode a UTF-8 value twice).
+  const sts = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${sha256hex(Buffer.from(creq, 'latin1'))}`;
   const key = signingKey(secret, cred.date, cred.region, cred.service);
   const expect = createHmac('sha256', key).update(sts).digest('hex');
   if (!sameHex(expect, signature.toLowerCase())) throw s3err('SignatureDoesNotMatch');

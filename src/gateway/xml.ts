@@ -18,10 +18,15 @@ export interface XmlNode {
   [tag: string]: XmlValue | XmlValue[];
 }
 
+/** An element's object: keys starting with '@' are its attributes (`{ '@xsi:type': 'CanonicalUser' }`), the rest its children. */
 function render(tag: string, v: XmlValue | XmlValue[]): string {
   if (v === undefined || v === null) return '';
   if (Array.isArray(v)) return v.map((x) => render(tag, x)).join('');
-  if (typeof v === 'object') return `<${tag}>${Object.entries(v).map(([t, c]) => render(t, c)).join('')}</${tag}>`;
+  if (typeof v === 'object') {
+    const entries = Object.entries(v);
+    const attrs = entries.filter(([t]) => t.startsWith('@')).map(([t, c]) => ` ${t.slice(1)}="${esc(String(c))}"`).join('');
+    return `<${tag}${attrs}>${entries.filter(([t]) => !t.startsWith('@')).map(([t, c]) => render(t, c)).join('')}</${tag}>`;
+  }
   return `<${tag}>${esc(String(v))}</${tag}>`;
 }
 

@@ -1,16 +1,34 @@
 // S3 operations on the service and on buckets: ListBuckets, CreateBucket, DeleteBucket, HeadBucket,
-// GetBucketLocation, GetBucketVersioning, and the fixed ACL answers.
-import { owner, smallBody, type Call, type Services } from '../call.js';
-import { s3err } from '../errors.js';
+// GetBucketLocation, GetBucketVersioning, and the fixed ACL answers (reads, and writes that change nothing).
+import { hdr, owner, ownerOf, smallBody, type Call, type Services } from '../call.js';
+import { s3err, S3Error } from '../errors.js';
 import { sendEmpty, sendXml } from '../http.js';
-import { XML_LIMITS, parseXml } from '../xml.js';
+import { ACL_REFUSED } from '../unsupported.js';
+import { child, childText, XML_LIMITS, parseXml, type XmlNode } from '../xml.js';
+
+/** Pages of ListBuckets when the request asks for paging (max-buckets, continuation-token or prefix) but gives no size: S3's default. */
+const BUCKET_PAGE = 10_000;
 
 export async function listBuckets(s: Services, c: Call): Promise<void> {
   c.op = 'ListBuckets';
-  const list = await s.objects.listBuckets(c.who.view);
+  const q = c.query;
+  const prefix = q.get('prefix') ?? '';
+  const token = q.get('continuation-token');
+  const mb = q.get('max-buckets');
+  const max = mb === null ? BUCKET_PAGE : Number(mb);
+  if (!Number.isInteger(max) || max < 1 || max > BUCKET_PAGE) throw s3err('InvalidArgument', 'max-buckets must be an integer between 1 and 10000.', { ArgumentName: 'max-buckets', ArgumentValue: mb ?? '' });
+  // The token is the last name of the page before (opaque to clients: base64url).
+  const after = token ? Buffer.from(token, 'base64url').toString('utf8') : '';
+  const region = q.get('bucket-region');
+  let list = (await s.objects.listBuckets(c.who.view)).filter((b) => b.name.startsWith(prefix) && b.name > after).sort((a, b) => (a.name < b.name ? -1 : 1));
+  if (region !== null && region !== s.region) list = [];
+  const more = list.length > max;
+  list = list.slice(0, max);
   sendXml(c.res, 200, 'ListAllMyBucketsResult', {
     Owner: owner(c),
-    Buckets: { Bucket: list.map((b) => ({ Name: b.name, CreationDate: b.created.toISOString() })) },
+    Buckets: { Bucket: list.map((b) => ({ Name: b.name, CreationDate: b.created.toISOString(), BucketRegion: s.region })) },
+    ...(more ? { ContinuationToken: Buffer.from(list[list.length - 1]!.name).toString('base64url') } : {}),
+    ...(q.has('prefix') ? { Prefix: prefix } : {}),
   });
 }
 
@@ -24,7 +42,12 @@ export async function createBucket(s: Services, c: Call): Promise<void> {
       throw s3err('MalformedXML');
     }
   }
-  await s.objects.createBucket(c.who.view, c.bucket, s.bucketMode);
+  try {
+    await s.objects.createBucket(c.who.view, c.bucket, s.bucketMode);
+  } catch (e) {
+    // For legacy compatibility S3 answers 200 to re-creating your own bucket in us-east-1 (409 elsewhere).
+    if (!(e instanceof S3Error && e.code === 'BucketAlreadyOwnedByYou' && s.region === 'us-east-1')) throw e;
+  }
   sendEmpty(c.res, 200, { Location: `/${c.bucket}` });
 }
 
@@ -56,13 +79,43 @@ export async function bucketVersioning(s: Services, c: Call): Promise<void> {
   sendXml(c.res, 200, 'VersioningConfiguration', {});
 }
 
-/** POSIX permissions decide, so the ACL is always the caller's full control (what clients that read ACLs expect). */
+/** A grantee element as S3 writes it: typed with xsi:type. */
+function grantee(uid: number): XmlNode {
+  return { '@xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', '@xsi:type': 'CanonicalUser', ...ownerOf(uid) };
+}
+
+/** POSIX permissions decide, so the ACL is always the owner's full control (what clients that read ACLs expect). */
 export async function getAcl(s: Services, c: Call, bucket: boolean): Promise<void> {
   c.op = bucket ? 'GetBucketAcl' : 'GetObjectAcl';
-  if (bucket) await s.objects.headBucket(c.who.view, c.bucket);
-  else await s.objects.stat(c.who.view, c.bucket, c.key);
+  const uid = bucket ? (await s.objects.headBucket(c.who.view, c.bucket)).attr.uid : (await s.objects.stat(c.who.view, c.bucket, c.key)).attr.uid;
   sendXml(c.res, 200, 'AccessControlPolicy', {
-    Owner: owner(c),
-    AccessControlList: { Grant: { Grantee: owner(c), Permission: 'FULL_CONTROL' } },
+    Owner: ownerOf(uid),
+    AccessControlList: { Grant: { Grantee: grantee(uid), Permission: 'FULL_CONTROL' } },
   });
+}
+
+/**
+ * PutBucketAcl/PutObjectAcl: accepted only when it says what is already true, the owner's full control (a
+ * canned private/bucket-owner-full-control, or a policy whose every grant is FULL_CONTROL to the owner);
+ * anything else is AccessControlListNotSupported, as S3 answers with ACLs disabled.
+ */
+export async function putAcl(s: Services, c: Call, bucket: boolean): Promise<void> {
+  c.op = bucket ? 'PutBucketAcl' : 'PutObjectAcl';
+  const uid = bucket ? (await s.objects.headBucket(c.who.view, c.bucket)).attr.uid : (await s.objects.stat(c.who.view, c.bucket, c.key)).attr.uid;
+  const text = await smallBody(c, XML_LIMITS.CreateBucket);
+  if (text.trim()) {
+    let grants: Array<{ id: string | undefined; permission: string | undefined }>;
+    try {
+      const doc = parseXml(text, XML_LIMITS.CreateBucket);
+      if (doc.name !== 'AccessControlPolicy') throw new Error('root');
+      const acl = child(doc, 'AccessControlList');
+      grants = (acl?.children ?? []).filter((g) => g.name === 'Grant').map((g) => ({ id: child(g, 'Grantee') && childText(child(g, 'Grantee')!, 'ID'), permission: childText(g, 'Permission') }));
+    } catch {
+      throw s3err('MalformedACLError', 'The XML you provided was not well-formed or did not validate against our published schema.');
+    }
+    if (grants.some((g) => g.id?.trim() !== String(uid) || g.permission?.trim() !== 'FULL_CONTROL')) throw s3err('AccessControlListNotSupported', ACL_REFUSED);
+  } else if (hdr(c.req, 'x-amz-acl') === undefined) {
+    throw s3err('MissingSecurityHeader', 'Your request was missing a required header: x-amz-acl, or an AccessControlPolicy body.');
+  }
+  sendEmpty(c.res, 200);
 }

@@ -2,7 +2,7 @@
 // ListMultipartUploads.
 import { compareKeys } from '../../object/util.js';
 import { isDirectory, type VfsView } from '../../vfs/view.js';
-import { owner, quote, type Call, type Services } from '../call.js';
+import { owner, ownerOf, quote, type Call, type Services } from '../call.js';
 import { s3err } from '../errors.js';
 import { sendXml, urlEncodeKey } from '../http.js';
 import { Walker, type ListItem } from '../listing.js';
@@ -31,9 +31,10 @@ export async function listObjects(s: Services, c: Call, v2: boolean): Promise<vo
   let after: string | undefined;
   const token = q.get('continuation-token');
   if (v2) {
-    if (token !== null) {
+    // An empty token is the first page (what a paginator sends before it has one), as S3 and RGW take it.
+    if (token) {
       after = Buffer.from(token, 'base64url').toString('utf8');
-      if (!token || b64url(after) !== token.replace(/=+$/, '')) throw s3err('InvalidArgument', 'The continuation token provided is incorrect.');
+      if (b64url(after) !== token.replace(/=+$/, '')) throw s3err('InvalidArgument', 'The continuation token provided is incorrect.');
     } else after = q.get('start-after') || undefined;
   } else after = q.get('marker') || undefined;
 
@@ -66,11 +67,13 @@ export async function listObjects(s: Services, c: Call, v2: boolean): Promise<vo
       size = attr!.length;
     }
     const entry: XmlNode = { Key: e(it.key), LastModified: mtimeOf(attr!).toISOString(), ETag: quote(etag), Size: size, StorageClass: 'STANDARD' };
-    if (!v2 || q.get('fetch-owner') === 'true') entry.Owner = { ID: String(attr!.uid), DisplayName: `uid-${attr!.uid}` };
+    if (!v2 || q.get('fetch-owner') === 'true') entry.Owner = ownerOf(attr!.uid);
     contents.push(entry);
   }
   const last = items.length ? items[items.length - 1]!.key : undefined;
-  const body: XmlNode = { Name: c.bucket, Prefix: e(prefix) };
+  // V1 URL-encodes Delimiter, Marker, NextMarker and keys but never its top-level Prefix (botocore decodes
+  // exactly those, so an encoded Prefix reached users still encoded); V2 encodes its Prefix too.
+  const body: XmlNode = { Name: c.bucket, Prefix: v2 ? e(prefix) : prefix };
   if (v2) {
     Object.assign(body, {
       MaxKeys: maxKeys,

@@ -7,6 +7,7 @@ import { handleReadStream } from '../../vfs/stream.js';
 import { Access } from '../../vfs/view.js';
 import { copyConditions, copySource, hdr, quote, requestBody, smallBody, type Call, type Services } from '../call.js';
 import { fromFsError, s3err, S3Error } from '../errors.js';
+import { textToHeader } from '../header-text.js';
 import { parseRange, preconditions, readSmall, sendEmpty, sendXml } from '../http.js';
 import { metaFromHeaders, s3Rethrow } from '../objects.js';
 import { bucketNode, checkBucketName } from '../paths.js';
@@ -26,7 +27,7 @@ export async function getObject(s: Services, c: Call, head: boolean): Promise<vo
     'Content-Type': 'binary/octet-stream',
   };
   for (const [k, v] of Object.entries(meta.headers)) headers[k] = v;
-  for (const [k, v] of Object.entries(meta.user)) headers[`x-amz-meta-${k}`] = v;
+  for (const [k, v] of Object.entries(meta.user)) headers[`x-amz-meta-${k}`] = textToHeader(v);
   if (info.etag.includes('-') && !info.etag.endsWith('-1')) headers['x-amz-mp-parts-count'] = info.etag.slice(info.etag.indexOf('-') + 1);
   for (const [qk, hk] of [
     ['response-content-type', 'Content-Type'],
