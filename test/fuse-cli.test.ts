@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,7 @@ describe('FUSE: ferry mount and umount', fuseTestOptions(), () => {
   after(async () => {
     for (const m of mounts) await m.unmount();
     for (const mp of daemonMps) if (await mountAt(mp)) await unmountFuse(mp, { force: true }).catch(() => undefined);
+    for (const mp of daemonMps) await rm(logFileFor(mp), { force: true });
     await vol?.cleanup();
   });
 
