@@ -1,12 +1,13 @@
 // `ferry mount` / `ferry umount` as a user runs them: daemon mode with pid and log files, read-only mounts,
 // SIGTERM flushing files still open for writing, and the mount(8) helper.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { pidFileFor } from '../src/fuse/daemon.js';
+import { logFileFor, pidFileFor } from '../src/fuse/daemon.js';
 import { mountAt, unmountFuse } from '../src/fuse/teardown.js';
 import { CLI, formatVolume, fuseTestOptions, mountFerry, run, type TestMount, type TestVolume } from './helpers/mount.js';
 import { tool } from './helpers/tools.js';
@@ -39,6 +40,7 @@ describe('FUSE: ferry mount and umount', fuseTestOptions(), () => {
   after(async () => {
     for (const m of mounts) await m.unmount();
     for (const mp of daemonMps) if (await mountAt(mp)) await unmountFuse(mp, { force: true }).catch(() => undefined);
+    for (const mp of daemonMps) await rm(logFileFor(mp), { force: true });
     await vol?.cleanup();
   });
 
@@ -125,5 +127,81 @@ describe('FUSE: ferry mount and umount', fuseTestOptions(), () => {
     await assert.rejects(writeFile(join(mp, 'x'), 'x'), { code: 'EROFS' });
     const u = await run(process.execPath, [CLI, 'umount', mp]);
     assert.equal(u.code, 0, u.stderr);
+  });
+
+  test('a non-empty mount point is refused unless -o nonempty (or --nonempty)', async () => {
+    const mp = join(vol.dir, 'full');
+    await mkdir(mp);
+    await writeFile(join(mp, 'local.txt'), 'a local file');
+    daemonMps.push(mp);
+    const log = join(vol.dir, 'full.log');
+    const r = await run(process.execPath, [CLI, 'mount', '-d', '--log', log, vol.url, mp]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, `ferry: mount point ${mp} is not empty (its files would be hidden): use -o nonempty to mount over them\n`);
+    assert.equal(await mountAt(mp), undefined);
+    assert.equal(existsSync(log), false, 'a failed start leaves no log file');
+    for (const how of [['-o', 'nonempty,allow_other'], ['--nonempty']]) {
+      const ok = await run(process.execPath, [CLI, 'mount', '-d', '--log', log, ...how, vol.url, mp]);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.ok(!(await readdir(mp)).includes('local.txt'), 'the volume is mounted over the local files');
+      assert.equal((await run(process.execPath, [CLI, 'umount', mp])).code, 0);
+      assert.deepEqual(await readdir(mp), ['local.txt']);
+    }
+  });
+
+  test('an unknown -o option is named in one line, with -d too, and leaves no log file', async () => {
+    const mp = join(vol.dir, 'badopt');
+    await mkdir(mp);
+    daemonMps.push(mp);
+    for (const d of [[], ['-d']]) {
+      const r = await run(process.execPath, [CLI, 'mount', ...d, '-o', 'allow_other,no_such_option,cache-dir=/tmp/x,bogus=1', vol.url, mp]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /^ferry: unknown mount options 'no_such_option', 'bogus=1' \(see 'ferry mount --help'\)\n$/);
+      assert.equal(await mountAt(mp), undefined);
+    }
+    assert.equal(existsSync(logFileFor(mp)), false);
+  });
+
+  test('failed -d mounts create no log file; a refused second mount writes nothing into the running one\'s log', async () => {
+    const missing = join(vol.dir, 'no-such-dir');
+    const r = await run(process.execPath, [CLI, 'mount', '-d', vol.url, missing]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, `ferry: mount point ${missing}: no such directory\n`);
+    assert.equal(existsSync(logFileFor(missing)), false, 'no log file for a mount that never started');
+
+    const mp = join(vol.dir, 'twice');
+    await mkdir(mp);
+    daemonMps.push(mp);
+    const first = await run(process.execPath, [CLI, 'mount', '-d', '-o', 'allow_other', vol.url, mp]);
+    assert.equal(first.code, 0, first.stderr);
+    const log = await readFile(logFileFor(mp), 'utf8');
+    assert.match(log, /^\S+Z ferry: mounted volume fusetest at .*; ready$/m);
+    const second = await run(process.execPath, [CLI, 'mount', '-d', '-o', 'allow_other', vol.url, mp]);
+    assert.equal(second.code, 1, second.stderr);
+    assert.equal(second.stderr, `ferry: ${mp} is already a FUSE mount (ferry:fusetest); unmount it first\n`);
+    assert.equal(await readFile(logFileFor(mp), 'utf8'), log, 'the running mount\'s log is untouched');
+    assert.equal((await run(process.execPath, [CLI, 'umount', mp])).code, 0);
+  });
+
+  test('umount --force of a busy mount without write-back does not blame write-back', async () => {
+    const mp = join(vol.dir, 'busy');
+    await mkdir(mp);
+    daemonMps.push(mp);
+    const m = await run(process.execPath, [CLI, 'mount', '-d', '-o', 'allow_other', vol.url, mp]);
+    assert.equal(m.code, 0, m.stderr);
+    const pid = Number(await readFile(pidFileFor(mp), 'utf8'));
+    // A program keeps a file open in the mount while it is unmounted by force.
+    const holder = spawn('python3', ['-c', 'import sys, time; f = open(sys.argv[1], "w"); print("open", flush=True); time.sleep(120)', join(mp, 'held.txt')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((r) => holder.stdout!.once('data', () => r()));
+      const u = await run(process.execPath, [CLI, 'umount', '--force', mp], { timeoutMs: 45_000 });
+      assert.equal(u.code, 0, u.stderr);
+      assert.doesNotMatch(u.stderr, /write-back/);
+      assert.equal(await mountAt(mp), undefined);
+    } finally {
+      holder.kill('SIGKILL');
+    }
+    await waitGone(pid);
+    assert.equal(alive(pid), false, 'the daemon exits once the last open file is closed');
   });
 });

@@ -103,8 +103,10 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   process.exit(1);
 });
 
-main(process.argv.slice(2)).then(exit, (e: unknown) => {
+main(process.argv.slice(2)).then(exit, async (e: unknown) => {
   if (e instanceof OutputClosed) return process.exit(0);
+  // A daemon that fails to start tells the `ferry ... -d` that started it, which prints the line.
+  if (process.env.FERRY_DAEMON) await (await import('./daemon.js')).daemonFailed(describeError(e), exitCodeOf(e));
   if (process.env.FERRY_DEBUG) process.stderr.write(`${(e as Error)?.stack ?? String(e)}\n`);
   else process.stderr.write(`ferry: ${describeError(e)}\n`);
   exit(exitCodeOf(e));

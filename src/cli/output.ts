@@ -6,6 +6,11 @@ import { ERRNO_MESSAGES, isErrnoCode } from '../errors.js';
 export function describeError(e: unknown): string {
   if (e && typeof e === 'object') {
     const err = e as { name?: string; code?: unknown; message?: unknown; description?: unknown; path?: unknown; syscall?: unknown };
+    const listen = e as { syscall?: unknown; address?: unknown; port?: unknown };
+    if (err.code === 'EADDRINUSE' && listen.syscall === 'listen') {
+      const host = typeof listen.address === 'string' && listen.address.includes(':') ? `[${listen.address}]` : listen.address;
+      return `port ${host}:${listen.port} is already in use`;
+    }
     let msg = typeof err.message === 'string' ? err.message : String(e);
     // An FsError with its own explanation (no path/syscall context) reads better without the errno prefix.
     if (err.name === 'FsError' && typeof err.description === 'string' && err.path === undefined && err.syscall === undefined) {

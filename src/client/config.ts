@@ -76,6 +76,8 @@ export interface ClientConfig {
     readAheadKb?: number;
     /** A directory of the volume served as the mount's root. */
     subdir?: string;
+    /** Mount over a directory that has files (hidden while mounted); refused otherwise, as other FUSE file systems do. */
+    nonempty?: boolean;
   };
 }
 
@@ -112,7 +114,7 @@ const SHAPE: { [k: string]: Shape } = {
   objects: 'object',
   mirrorObjects: 'object',
   encryption: { keyFile: 'string', passphrase: 'string', source: 'string' },
-  mount: { fuseOptions: 'strings', kernelWritebackCache: 'boolean', readAheadKb: 'number', subdir: 'string' },
+  mount: { fuseOptions: 'strings', kernelWritebackCache: 'boolean', readAheadKb: 'number', subdir: 'string', nonempty: 'boolean' },
 };
 
 function bad(path: string, why: string): FsError {

@@ -60,6 +60,7 @@ export const CLIENT_OPTIONS: readonly ClientOption[] = [
     help: 'let the kernel buffer writes (FUSE writeback cache: many tiny writes become few; weaker close-to-open; separate from --writeback)',
   },
   { flag: 'read-ahead', sdk: 'readAheadKb', path: ['mount', 'readAheadKb'], kind: 'count', door: 'mount', arg: 'KIB', help: 'kernel read-ahead of the mount in KiB (default 16384)' },
+  { flag: 'nonempty', sdk: 'nonempty', path: ['mount', 'nonempty'], kind: 'boolean', door: 'mount', help: 'mount even if MOUNTPOINT has files (they are hidden until unmounted)' },
   { flag: 'subdir', sdk: 'subdir', path: ['mount', 'subdir'], kind: 'string', door: 'mount', arg: 'DIR', help: 'mount this directory of the volume as the root (it must exist)' },
 ];
 

@@ -1,4 +1,5 @@
-// Where a background mount keeps its log and pid file: /var/log/ferry as root, ~/.ferry otherwise.
+// Where background daemons (ferry mount -d, gateway -d, ...) keep their log and pid files: /var/log/ferry as
+// root, ~/.ferry otherwise, one name per daemon (kind plus what it serves: a mount point, an address, a URL).
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -6,19 +7,21 @@ export function daemonDir(): string {
   return process.getuid?.() === 0 ? '/var/log/ferry' : join(homedir(), '.ferry');
 }
 
-function escapeMountpoint(mp: string): string {
-  return resolve(mp).replace(/^\/+/, '').replace(/[^A-Za-z0-9._-]+/g, '-') || 'root';
+/** A file of the daemon of this kind serving key (`gateway`, `0.0.0.0:9000` -> gateway-0.0.0.0-9000.log). */
+export function daemonFile(kind: string, key: string, ext: 'log' | 'pid' | 'json'): string {
+  const name = key.replace(/^\/+/, '').replace(/[^A-Za-z0-9._-]+/g, '-') || 'root';
+  return join(daemonDir(), `${kind}-${name}.${ext}`);
 }
 
 export function logFileFor(mp: string): string {
-  return join(daemonDir(), `mount-${escapeMountpoint(mp)}.log`);
+  return daemonFile('mount', resolve(mp), 'log');
 }
 
 export function pidFileFor(mp: string): string {
-  return join(daemonDir(), `mount-${escapeMountpoint(mp)}.pid`);
+  return daemonFile('mount', resolve(mp), 'pid');
 }
 
 /** The client config of a running daemon (JSON), for a process taking the mount over. */
 export function configFileFor(mp: string): string {
-  return join(daemonDir(), `mount-${escapeMountpoint(mp)}.json`);
+  return daemonFile('mount', resolve(mp), 'json');
 }

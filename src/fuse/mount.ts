@@ -1,7 +1,7 @@
 // Serving a volume at a mount point: opens the volume as a client session (which heartbeats), mounts through
 // the addon, waits until the mount answers, raises the kernel read-ahead, and tears down in order when the
 // mount ends: every request answered, the session destroyed, open files flushed, the client session closed.
-import { stat, writeFile } from 'node:fs/promises';
+import { opendir, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { errnoCode, fsErr } from '../errors.js';
@@ -42,7 +42,7 @@ export function fuseArgs(name: string, cfg: ClientConfig): string[] {
 }
 
 /** A directory to mount on: a stale FUSE mount there (its daemon died) is cleaned up, a live one refused. */
-async function checkMountpoint(mp: string, log: (line: string) => void): Promise<void> {
+async function checkMountpoint(mp: string, nonempty: boolean, log: (line: string) => void): Promise<void> {
   const existing = await mountAt(mp);
   if (existing && isFuse(existing)) {
     // A mount whose daemon died answers ENOTCONN: clean it up. A live one is refused.
@@ -58,6 +58,37 @@ async function checkMountpoint(mp: string, log: (line: string) => void): Promise
     throw fsErr(errnoCode(e.code ?? 'ENOENT'), `mount point ${mp}: ${e.code === 'ENOENT' ? 'no such directory' : e.message}`);
   });
   if (!st.isDirectory()) throw fsErr('ENOTDIR', `mount point ${mp} is not a directory`);
+  if (!nonempty && !(await isEmptyDir(mp))) throw fsErr('ENOTEMPTY', `mount point ${mp} is not empty (its files would be hidden): use -o nonempty to mount over them`);
+}
+
+async function isEmptyDir(dir: string): Promise<boolean> {
+  const d = await opendir(dir);
+  try {
+    return (await d.read()) === null;
+  } finally {
+    await d.close();
+  }
+}
+
+/** One line naming what libfuse refused: `-o bogus,x=1` -> unknown mount options 'bogus', 'x=1'. */
+function sessionError(e: unknown): Error {
+  const msg = (e as Error).message;
+  const m = /unknown option\(s\): `(?:-o\s*)?([^']*)'/.exec(msg);
+  if (!m) return fsErr('EIO', msg);
+  const names = m[1]!.split(/[\s,]+/).filter((o) => o && o !== '-o');
+  return fsErr('EINVAL', `unknown mount option${names.length === 1 ? '' : 's'} ${names.map((o) => `'${o}'`).join(', ')}`);
+}
+
+/** Throws (one line) when libfuse refuses the FUSE options of cfg; nothing is mounted. */
+export function checkFuseOptions(cfg: ClientConfig): void {
+  const addon = loadAddon();
+  let s: SessionHandle;
+  try {
+    s = addon.session(fuseArgs('check', cfg), () => undefined, {});
+  } catch (e) {
+    throw sessionError(e);
+  }
+  addon.destroy(s);
 }
 
 export async function mountVolume(config: ClientConfig, mountpoint: string, rt: MountRuntime = {}): Promise<Mounted> {
@@ -65,7 +96,7 @@ export async function mountVolume(config: ClientConfig, mountpoint: string, rt: 
   const log = rt.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const mp = resolve(mountpoint);
   // Given a connection, the mount there is ours to serve (and answers nothing until we do).
-  if (rt.fd === undefined) await checkMountpoint(mp, log);
+  if (rt.fd === undefined) await checkMountpoint(mp, config.mount?.nonempty === true, log);
 
   const attrTimeout = config.metaCache?.attrTimeout ?? 1;
   const entryTimeout = config.metaCache?.entryTimeout ?? 1;
@@ -100,7 +131,7 @@ export async function mountVolume(config: ClientConfig, mountpoint: string, rt: 
     session = addon.session(fuseArgs(format.name, { ...config, readOnly: client.readOnly }), server.dispatch, { writeback: config.mount?.kernelWritebackCache ?? false });
   } catch (e) {
     await client.close().catch(() => undefined);
-    throw fsErr('EIO', (e as Error).message);
+    throw sessionError(e);
   }
   try {
     if (rt.fd !== undefined) addon.start(session, rt.fd);

@@ -245,6 +245,7 @@ function problemOf(f: Obj): string | undefined {
     ['mirror.of', of, optional((v) => isObject(v) && nonEmpty(v.source) && nonEmpty(v.id) && typeof v.writable === 'boolean' && count(v.snapshotVersion)), 'a mirror origin'],
     ['mirror.mirrors', m.mirrors, optional((v) => isObject(v) && Object.values(v).every((e) => isObject(e) && count(e.applied))), 'mirrors by id'],
     ['mirror.retention', m.retention, optional(count), 'a number of seconds'],
+    ['mirror.replicator', m.replicator, optional((v) => isObject(v) && count(v.sid) && (v.sid as number) > 0), 'a replicator lease'],
   );
   if (isObject(f.gateway) && isObject(f.gateway.keys)) {
     for (const [id, k] of Object.entries(f.gateway.keys)) {

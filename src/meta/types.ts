@@ -164,6 +164,16 @@ export interface MirrorFormat {
   mirrors?: Record<string, MirrorEntry>;
   /** On a source: seconds a lagging mirror holds the changelog back (0/absent: for ever); see retention.ts. */
   retention?: number;
+  /** On a mirror: the lease of its one replicator (`ferry mirror run`), see mirror/lease.ts. */
+  replicator?: ReplicatorLease;
+}
+
+/** Who replicates a mirror: a session of the mirror's engine, alive as long as it heartbeats. */
+export interface ReplicatorLease {
+  sid: number;
+  hostname: string;
+  pid: number;
+  since: string;
 }
 
 /** In a mirror's format: where it comes from. */

@@ -8,6 +8,7 @@ import { APPLIED_COUNTER } from '../meta/base/core.js';
 import { trimForMirrors } from '../meta/retention.js';
 import { mirrorsOf, resyncHint, withMirrors, type MirrorEntry } from './format.js';
 import { WaitServer } from './wait-server.js';
+import { checkLease, releaseLease, takeLease } from './lease.js';
 
 export interface ReplicatorOptions {
   /** Records fetched per read of the source changelog. */
@@ -33,6 +34,7 @@ export class Replicator {
   private loop?: Promise<void>;
   private readonly wait: WaitServer;
   private lastReport = 0;
+  private leased = false;
   private readonly opts: Required<Omit<ReplicatorOptions, 'log'>> & { log: (m: string) => void };
 
   constructor(readonly mirror: Meta, readonly source: Meta, readonly id: string, opts: ReplicatorOptions = {}) {
@@ -46,15 +48,28 @@ export class Replicator {
     this.wait = new WaitServer(() => ({ id: this.id, sourceVersion: this.sourceVersion, appliedTs: this.appliedTs }));
   }
 
-  /** Starts the wait endpoint (registered through the replicator's session on the mirror) and the loop. */
+  /**
+   * Takes the mirror's replicator lease (refused, EBUSY, while another replicator runs), starts the wait
+   * endpoint (registered through the replicator's session on the mirror) and the loop.
+   */
   async start(): Promise<string> {
     this.applied = await this.mirror.getCounter(APPLIED_COUNTER);
-    const [host, port] = splitHostPort(this.opts.listen);
-    const addr = await this.wait.listen(host, port);
-    this.wait.advance(this.applied);
-    await this.mirror.newSession({ mountPoint: `mirror replicator ${this.id}`, mirrorWait: addr });
-    this.loop = this.run();
-    return addr;
+    await this.mirror.newSession({ mountPoint: `mirror replicator ${this.id}` });
+    try {
+      await takeLease(this.mirror);
+      this.leased = true;
+      const [host, port] = splitHostPort(this.opts.listen);
+      const addr = await this.wait.listen(host, port);
+      this.wait.advance(this.applied);
+      await this.mirror.setSessionInfo({ mirrorWait: addr });
+      this.loop = this.run();
+      return addr;
+    } catch (e) {
+      if (this.leased) await releaseLease(this.mirror).catch(() => undefined);
+      this.leased = false;
+      await this.mirror.closeSession().catch(() => undefined);
+      throw e;
+    }
   }
 
   /** Resolves when the loop ends: after stop(), or rejects when replication cannot go on. */
@@ -109,6 +124,7 @@ export class Replicator {
       return withMirrors(old, { ...mirrors, [this.id]: me });
     });
     await this.mirror.heartbeat();
+    await checkLease(this.mirror);
     const late = mirrorsOf(f)[this.id]?.needsResync;
     if (late) throw new FsError('ESTALE', { message: `mirror ${this.id} needs a re-snapshot since ${late.since} (${late.reason}): ${resyncHint(this.mirror.url)}` });
     await trimForMirrors(this.source, { format: f });
@@ -117,7 +133,11 @@ export class Replicator {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.loop?.catch(() => undefined);
-    await this.report().catch(() => undefined);
+    if (this.leased) {
+      await this.report().catch(() => undefined);
+      await releaseLease(this.mirror).catch(() => undefined);
+      this.leased = false;
+    }
     await this.wait.close();
     await this.mirror.closeSession();
   }

@@ -6,6 +6,7 @@ import { openMeta } from '../meta/index.js';
 import { absoluteMetaUrl } from '../meta/urls.js';
 import { mirrorOf, mirrorsOf, redactUrl, withMirrors, type MirrorOf } from './format.js';
 import { MirrorMeta, type MirrorMetaOptions } from './mirror-meta.js';
+import { runningReplicator } from './lease.js';
 
 export interface CreateMirrorOptions {
   /** Clients of the mirror write through to the source (default true). */
@@ -60,9 +61,6 @@ export async function createMirror(sourceArg: string, mirrorArg: string, opts: C
   }
 }
 
-/** A replicator whose heartbeat is fresher than this is taken as running. */
-const REPLICATOR_ALIVE_MS = 15_000;
-
 /**
  * Re-snapshots a mirror in place (same id, writability and own store): for a mirror that fell behind the
  * source's retention window or whose changelog was trimmed. Its replicator must be stopped first; the data
@@ -74,8 +72,7 @@ export async function resyncMirror(mirrorUrl: string): Promise<{ id: string; ver
   try {
     info = mirrorOf(await mirror.load());
     if (!info) throw new FsError('EINVAL', { message: `${redactUrl(mirrorUrl)} is not a mirror (create one with 'ferry mirror create')` });
-    const now = Date.now();
-    const rep = (await mirror.listSessions()).find((s) => typeof s.mirrorWait === 'string' && now - s.heartbeat < REPLICATOR_ALIVE_MS);
+    const rep = await runningReplicator(mirror);
     if (rep) throw new FsError('EBUSY', { message: `the replicator of ${redactUrl(mirrorUrl)} is running (pid ${rep.pid} on ${rep.hostname}): stop 'ferry mirror run' first` });
   } finally {
     await mirror.close();
@@ -93,8 +90,7 @@ export async function removeMirror(mirrorUrl: string): Promise<{ id: string; sou
   try {
     info = mirrorOf(await mirror.load());
     if (!info) throw new FsError('EINVAL', { message: `${redactUrl(mirrorUrl)} is not a mirror` });
-    const now = Date.now();
-    const rep = (await mirror.listSessions()).find((s) => typeof s.mirrorWait === 'string' && now - s.heartbeat < REPLICATOR_ALIVE_MS);
+    const rep = await runningReplicator(mirror);
     if (rep) throw new FsError('EBUSY', { message: `the replicator of ${redactUrl(mirrorUrl)} is running (pid ${rep.pid} on ${rep.hostname}): stop 'ferry mirror run' first` });
   } finally {
     await mirror.close();

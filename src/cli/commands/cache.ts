@@ -2,6 +2,7 @@
 // group's HTTP server over a disk cache, fetching from the volume's object store), and the group's list.
 import { UsageError, parseSize, str, type Command, type Parsed } from '../args.js';
 import { ago, formatBytes, out, table } from '../output.js';
+import { DAEMON_FLAGS, daemonReady, daemonize } from '../daemon.js';
 
 function ratio(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
@@ -35,6 +36,7 @@ const command: Command = {
       region: { type: 'string', arg: 'NAME', help: 'region of this member (groups are per region)' },
       zone: { type: 'string', arg: 'NAME', help: 'zone of this member (replicas prefer other zones)' },
       heartbeat: { type: 'string', arg: 'SECONDS', help: 'session heartbeat interval (default 5)' },
+      ...DAEMON_FLAGS,
     },
     minArgs: 2,
     maxArgs: 2,
@@ -53,6 +55,8 @@ const command: Command = {
     if (hb !== undefined && !(hb > 0)) throw new UsageError(`--heartbeat: '${hbRaw}' is not a positive number of seconds`);
     const cacheSize = str(p, 'cache-size');
     const memSize = str(p, 'memory-size');
+    const listen = str(p, 'listen') ?? '127.0.0.1:9600';
+    if (await daemonize(p, 'cache', `${group}-${listen}`)) return;
 
     const { openFormatted } = await import('../meta.js');
     const { openBlockCache } = await import('../../client/storage.js');
@@ -69,7 +73,7 @@ const command: Command = {
       },
       group: {
         name: group,
-        address: str(p, 'listen') ?? '127.0.0.1:9600',
+        address: listen,
         region: str(p, 'region'),
         zone: str(p, 'zone'),
         label: `ferry cache serve ${group}`,
@@ -81,6 +85,7 @@ const command: Command = {
       `cache group ${group}: serving volume ${format.name} at ${store.group!.address} ` +
         `(cache ${disk.dir}: ${disk.count} blocks, ${formatBytes(disk.used)})\n`,
     );
+    await daemonReady(`cache group ${group}: member serving at ${store.group!.address}`);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve());
       process.once('SIGTERM', () => resolve());

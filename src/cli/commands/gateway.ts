@@ -4,6 +4,7 @@ import { UsageError, flag, parseCount, str, type Command, type Parsed } from '..
 import { out } from '../output.js';
 import { requireVolume, withMeta } from '../meta.js';
 import { applyFlags, clientFlags } from '../client-flags.js';
+import { DAEMON_FLAGS, daemonReady, daemonize } from '../daemon.js';
 
 const command: Command = {
   spec: {
@@ -43,6 +44,7 @@ const command: Command = {
       'secret-key': { type: 'string', arg: 'SECRET', help: 'keys add: use this secret (default: generated)' },
       description: { type: 'string', arg: 'TEXT', help: 'keys add: a note shown by keys list' },
       ...clientFlags('local'),
+      ...DAEMON_FLAGS,
     },
     minArgs: 2,
     maxArgs: 4,
@@ -62,6 +64,7 @@ const command: Command = {
     if (cache !== undefined && !/^\d+(\.\d+)?$/.test(cache)) throw new UsageError(`--cache-timeout: '${cache}' is not a number of seconds`);
     const { metaUrl: _url, ...client } = applyFlags({ metaUrl }, p, 'local');
     await requireVolume(metaUrl);
+    if (await daemonize(p, 'gateway', address)) return;
     const { Gateway, keysOf } = await import('../../gateway/index.js');
     const gw = await Gateway.start({
       metaUrl,
@@ -84,6 +87,7 @@ const command: Command = {
     if (nkeys === 0 && !flag(p, 'anonymous')) {
       process.stderr.write(`ferry gateway: no access keys yet: add one with 'ferry gateway keys add ${metaUrl} --uid N --gid N'\n`);
     }
+    await daemonReady(`gateway serving at ${gw.url}`);
     await new Promise<void>((resolve) => {
       const stop = () => {
         process.off('SIGINT', stop);

@@ -2,6 +2,7 @@
 // region, and optionally its data copied into the mirror region's own object store.
 import { UsageError, flag, parseCount, str, type Command, type Parsed } from '../args.js';
 import { formatBytes, out } from '../output.js';
+import { DAEMON_FLAGS, daemonReady, daemonize } from '../daemon.js';
 
 const command: Command = {
   spec: {
@@ -53,6 +54,8 @@ const command: Command = {
       data: { type: 'boolean', help: 'run: also copy new blocks into the mirror\'s own store' },
       'data-threads': { type: 'string', arg: 'N', help: 'run: blocks copied at once with --data (default 8)' },
       json: { type: 'boolean', help: 'status: print one JSON document' },
+      background: { ...DAEMON_FLAGS.background!, help: `run: ${DAEMON_FLAGS.background!.help}` },
+      log: { ...DAEMON_FLAGS.log!, help: `run: ${DAEMON_FLAGS.log!.help}` },
     },
     minArgs: 2,
     maxArgs: 3,
@@ -83,6 +86,8 @@ const command: Command = {
       const threads = str(p, 'data-threads') === undefined ? undefined : parseCount('--data-threads', str(p, 'data-threads')!, 256);
       if (threads !== undefined && !flag(p, 'data')) throw new UsageError('--data-threads needs --data');
       if (threads === 0) throw new UsageError('--data-threads: at least 1');
+      const { redactUrl } = await import('../../mirror/format.js');
+      if (await daemonize(p, 'mirror', redactUrl(rest[0]!))) return;
       return runReplicator(rest[0]!, str(p, 'listen'), flag(p, 'data'), threads);
     }
     if (action === 'status') return status(rest[0]!, flag(p, 'json'));
@@ -128,6 +133,7 @@ async function runReplicator(mirrorUrl: string, listen: string | undefined, data
     if (data) copier = await startCopier(mirrorUrl, info, threads);
     const addr = await rep.start();
     process.stderr.write(`ferry: replicating mirror ${info.id} from version ${rep.applied}; waits answered at ${addr}\n`);
+    await daemonReady(`replicating mirror ${info.id}`);
     const stop = () => void rep.stop();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
@@ -191,7 +197,8 @@ async function status(mirrorUrl: string, json: boolean): Promise<void> {
     ]);
     const [next] = await source.readChangelog(applied, 1);
     const lagSeconds = next ? Math.max(0, (Date.now() - next.ts) / 1000) : 0;
-    const rep = sessions.find((s) => typeof s.mirrorWait === 'string');
+    const { runningReplicator } = await import('../../mirror/lease.js');
+    const rep = await runningReplicator(mirror);
     const registered = mirrorsOf(sourceFormat)[info.id] ?? null;
     // Why the mirror cannot go on without a re-snapshot, if it cannot.
     let needsResync: string | null = null;

@@ -1,10 +1,12 @@
 // ferry mount META-URL MOUNTPOINT: serves a volume through FUSE, in the foreground or as a daemon (-d).
 import { applyFlags, applyMountOptions, clientFlags } from '../client-flags.js';
-import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { type Command, type Parsed } from '../args.js';
+import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { UsageError, type Command, type Parsed } from '../args.js';
+import { DAEMON_FLAGS, daemonReady, daemonize, isDaemon } from '../daemon.js';
 import { requireVolume } from '../meta.js';
+import { describeError } from '../output.js';
+import { configFileFor } from '../../fuse/daemon.js';
 
 const command: Command = {
   spec: {
@@ -23,7 +25,7 @@ const command: Command = {
       'ferry mount --subdir /projects/a sqlite3://ferry-data/meta.db /mnt/a',
     ],
     options: {
-      background: { type: 'boolean', short: 'd', help: 'run in the background as a daemon (log file, pid file)' },
+      background: DAEMON_FLAGS.background!,
       options: {
         type: 'string',
         short: 'o',
@@ -31,7 +33,7 @@ const command: Command = {
         help: 'comma-separated mount options: FUSE ones (allow_other, ...) and any option below as name[=value] (cache-dir=/x,writeback)',
       },
       config: { type: 'string', arg: 'FILE', help: 'client config (JSON, as written next to a daemon\'s pid file); flags override it' },
-      log: { type: 'string', arg: 'FILE', help: 'log file of a background mount (default /var/log/ferry/mount-*.log as root)' },
+      log: DAEMON_FLAGS.log!,
       ...clientFlags('mount', 'local', 'group'),
     },
     minArgs: 2,
@@ -53,34 +55,24 @@ const command: Command = {
     await requireVolume(metaUrl);
     const { loadAddon } = await import('../../fuse/addon.js');
     loadAddon(); // fails here, with what to install, before any daemon is started
-    const { configFileFor, logFileFor, pidFileFor } = await import('../../fuse/daemon.js');
-    if (v.background && !process.env.FERRY_MOUNT_DAEMON) return background(mp, typeof v.log === 'string' ? resolve(v.log) : logFileFor(mp));
-
-    const { mountVolume } = await import('../../fuse/mount.js');
-    const daemon = process.env.FERRY_MOUNT_DAEMON === '1';
-    const stamp = () => new Date().toISOString();
-    const log = (l: string) => process.stderr.write(`${daemon ? stamp() + ' ' : ''}${l}\n`);
-    let m;
+    const { checkFuseOptions, mountVolume } = await import('../../fuse/mount.js');
     try {
-      m = await mountVolume(cfg, mp, { log });
+      checkFuseOptions(cfg);
     } catch (e) {
-      process.send?.({ error: (e as Error).message });
-      throw e;
+      throw new UsageError(`${describeError(e)} (see 'ferry mount --help')`);
     }
-    const pidFile = pidFileFor(mp);
+    if (await daemonize(p, 'mount', mp)) return;
+
+    const log = (l: string) => process.stderr.write(`${l}\n`);
+    const m = await mountVolume(cfg, mp, { log });
     const configFile = configFileFor(mp);
-    if (daemon) {
-      mkdirSync(dirname(pidFile), { recursive: true });
-      writeFileSync(pidFile, `${process.pid}\n`);
+    if (isDaemon()) {
       // The client config as this daemon runs it, for a process that takes the mount over (upgrade, CSI).
       const { saveConfig } = await import('../../client/config.js');
       await saveConfig(configFile, m.client.config).catch((e: Error) => log(`ferry: could not write ${configFile}: ${e.message}`));
     }
     log(`ferry: mounted volume ${m.format.name} at ${mp} (pid ${process.pid}); ready`);
-    if (process.send) {
-      process.send({ ready: true, pid: process.pid });
-      process.disconnect?.();
-    }
+    await daemonReady(`mounted at ${mp}`);
     const stop = (sig: string) => {
       log(`ferry: ${sig}: flushing and unmounting ${mp}`);
       m.unmount(true).catch((e) => log(`ferry: unmount: ${(e as Error).message}`));
@@ -92,42 +84,9 @@ const command: Command = {
     const cache = m.client.cache;
     process.on('SIGUSR1', () => log(`ferry: ${cache?.summary() ?? 'no caches'}`));
     await m.done;
-    if (daemon) {
-      rmSync(pidFile, { force: true });
-      rmSync(configFile, { force: true });
-    }
+    if (isDaemon()) rmSync(configFile, { force: true });
     log(`ferry: ${mp} unmounted`);
   },
 };
-
-/** Starts this same command as a detached child and returns once it says the mount answers. */
-async function background(mp: string, logFile: string): Promise<void> {
-  mkdirSync(dirname(logFile), { recursive: true });
-  const fd = openSync(logFile, 'a');
-  const argv = process.argv.slice(2).filter((a) => a !== '-d' && a !== '--background');
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...argv], {
-    detached: true,
-    stdio: ['ignore', fd, fd, 'ipc'],
-    env: { ...process.env, FERRY_MOUNT_DAEMON: '1' },
-  });
-  const r = await new Promise<{ ready?: boolean; pid?: number; error?: string }>((res) => {
-    const t = setTimeout(() => res({ error: `the mount did not answer within 60 s (see ${logFile})` }), 60_000);
-    child.on('message', (msg: { ready?: boolean; error?: string }) => {
-      clearTimeout(t);
-      res(msg);
-    });
-    child.on('exit', (code) => {
-      clearTimeout(t);
-      res({ error: `the mount daemon exited with code ${code} (see ${logFile})` });
-    });
-  });
-  if (r.error) {
-    child.kill('SIGTERM');
-    throw new Error(r.error);
-  }
-  child.unref();
-  child.channel?.unref();
-  process.stderr.write(`ferry: mounted at ${mp} in the background (pid ${child.pid}, log ${logFile})\n`);
-}
 
 export default command;

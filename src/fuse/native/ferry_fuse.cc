@@ -28,6 +28,8 @@
 #include <fcntl.h>
 #include <memory>
 #include <cstdlib>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <sys/stat.h>
@@ -787,6 +789,16 @@ Napi::Value ReplyDir(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(packed));
 }
 
+// libfuse explains a refused option through fuse_log (stderr: a daemon's log). While a session is made, its
+// messages are kept for the JS error instead, so the user sees which option was refused.
+static std::string* gSessionLog = nullptr;
+static void KeepLog(enum fuse_log_level, const char* fmt, va_list ap) {
+  char line[1024];
+  vsnprintf(line, sizeof line, fmt, ap);
+  if (gSessionLog) *gSessionLog += line;
+  else fputs(line, stderr);
+}
+
 // session(fuseArgs[], dispatcher, {writeback, maxWrite}) -> session External, not connected yet: mount()
 // or start() connects it. Mount options in fuseArgs (-o ...) are used by mount() only.
 Napi::Value NewSession(const Napi::CallbackInfo& info) {
@@ -803,11 +815,17 @@ Napi::Value NewSession(const Napi::CallbackInfo& info) {
   Session* s = new Session();
   s->writeback = o.Get("writeback").ToBoolean();
   if (o.Has("maxWrite") && !o.Get("maxWrite").IsUndefined()) s->maxWrite = static_cast<uint32_t>(D(o.Get("maxWrite")));
+  std::string why;
+  gSessionLog = &why;
+  fuse_set_log_func(KeepLog);
   s->se = fuse_session_new(&args, &OPS, sizeof OPS, s);
+  fuse_set_log_func(nullptr);  // libfuse's own (stderr) again
+  gSessionLog = nullptr;
   fuse_opt_free_args(&args);
   if (!s->se) {
     delete s;
-    Napi::Error::New(env, "fuse_session_new failed (bad mount options?)").ThrowAsJavaScriptException();
+    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    Napi::Error::New(env, why.empty() ? "fuse_session_new failed (bad mount options?)" : why).ThrowAsJavaScriptException();
     return env.Undefined();
   }
   s->env = env;

@@ -74,7 +74,14 @@ export class MetaServer {
   }
 
   async listen(host: string, port: number): Promise<string> {
-    await new Promise<void>((r) => this.server.listen(port, host, r));
+    // A busy port is an error of listen(), not an 'error' event nobody handles (a crash with a trace).
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
     const a = this.server.address() as AddressInfo;
     return `ferry://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
   }
