@@ -964,6 +964,30 @@ describe('sdk: permissions', () => {
     await sleep(1100);
     assert.equal(await user.readFile('/perm/private/secret', 'utf8'), 's');
   });
+
+  it("another user's write, truncate or O_TRUNC open clears setuid/setgid when it returns; root's keeps them", async () => {
+    await vol.mkdir('/setid');
+    await vol.chmod('/setid', 0o777);
+    for (const [name, mode] of [['w', 0o6777], ['t', 0o6777], ['e', 0o4777], ['g', 0o2767], ['r', 0o6777]] as const) {
+      await vol.writeFile(`/setid/${name}`, name === 'e' ? '' : 'abc');
+      await vol.chmod(`/setid/${name}`, mode);
+    }
+    const user = await tv.open({ uid: 1000, gid: 1000, gids: [1000] });
+    const mode = async (name: string) => ((await user.stat(`/setid/${name}`)).mode & 0o7777).toString(8);
+    const fh = await user.open('/setid/w', 'r+');
+    await fh.write('x', 0);
+    assert.equal(await mode('w'), '777', 'as the write returns, before the close');
+    await fh.close();
+    assert.equal(await user.readFile('/setid/w', 'utf8'), 'xbc');
+    await user.truncate('/setid/t', 1);
+    assert.equal(await mode('t'), '777');
+    await user.writeFile('/setid/e', '');
+    assert.equal(await mode('e'), '777', 'an O_TRUNC open of an empty file too');
+    await user.appendFile('/setid/g', 'x');
+    assert.equal(await mode('g'), '767', 'setgid without group-execute goes for a non-member');
+    await vol.appendFile('/setid/r', 'x');
+    assert.equal(((await vol.stat('/setid/r')).mode & 0o7777).toString(8), '6777');
+  });
 });
 
 describe('sdk: streams', () => {

@@ -8,6 +8,7 @@ import { BufferPool, DEFAULT_BUFFER_LIMIT } from './buffer-pool.js';
 import type { ChunkStore } from './store.js';
 
 export interface FileWriterOptions {
+  /** Whose commits these are (permissions, quotas, the setuid/setgid rule); write() and append() may change it. */
   ctx: Context;
   /** The client's shared write budget. When absent the writer gets a private pool of `bufferLimit` bytes. */
   pool?: BufferPool;
@@ -82,7 +83,7 @@ interface ChunkWriter {
 }
 
 export class FileWriter {
-  private readonly ctx: Context;
+  private ctx: Context;
   private readonly pool: BufferPool;
   private readonly blockSize: number;
   private readonly fragmentThreshold: number;
@@ -136,10 +137,10 @@ export class FileWriter {
   /**
    * Buffers `data` at file offset `off`. Resolves once the bytes are copied (the caller may reuse `data`);
    * waits first while the shared buffer is over its limit. Rejects with EIO after a failed upload until
-   * flush() has reported it.
+   * flush() has reported it. `ctx`: who writes, when not the one the writer was made for.
    */
-  write(off: number, data: Buffer): Promise<void> {
-    const run = this.tail.then(() => this.doWrite(off, data));
+  write(off: number, data: Buffer, ctx?: Context): Promise<void> {
+    const run = this.tail.then(() => this.doWrite(off, data, ctx));
     this.tail = run.catch(() => undefined);
     return run;
   }
@@ -149,8 +150,8 @@ export class FileWriter {
    * (O_APPEND). Positional writes buffered before it are committed first, and it is committed before later
    * positional writes, so the order of calls holds.
    */
-  append(data: Buffer): Promise<void> {
-    const run = this.tail.then(() => this.doAppend(data));
+  append(data: Buffer, ctx?: Context): Promise<void> {
+    const run = this.tail.then(() => this.doAppend(data, ctx));
     this.tail = run.catch(() => undefined);
     return run;
   }
@@ -180,9 +181,11 @@ export class FileWriter {
     return { version: this.version, fragmented };
   }
 
-  private async doWrite(off: number, data: Buffer): Promise<void> {
+  private async doWrite(off: number, data: Buffer, ctx?: Context): Promise<void> {
     if (!Number.isSafeInteger(off) || off < 0) throw new FsError('EINVAL', { message: `bad write offset ${off}` });
     if (this.error !== undefined) throw writeError(this.error);
+    // Pending slices commit as the latest writer: one who may not keep setuid/setgid clears them.
+    if (ctx) this.ctx = ctx;
     if (this.chunks.has(APPENDS)) await this.commitPending((indx) => indx === APPENDS);
     let done = 0;
     while (done < data.length) {
@@ -201,8 +204,9 @@ export class FileWriter {
     }
   }
 
-  private async doAppend(data: Buffer): Promise<void> {
+  private async doAppend(data: Buffer, ctx?: Context): Promise<void> {
     if (this.error !== undefined) throw writeError(this.error);
+    if (ctx) this.ctx = ctx;
     if (this.chunks.size > (this.chunks.has(APPENDS) ? 1 : 0)) await this.commitPending((indx) => indx !== APPENDS);
     for (let done = 0; done < data.length; ) {
       const n = Math.min(data.length - done, this.blockSize);

@@ -5,7 +5,7 @@
 // returns is sent as the op's reply kind (src/fuse/replies.ts).
 // Nothing here may call into the mount itself synchronously (the process would deadlock for good).
 import { FsError, toFsError } from '../errors.js';
-import { F_RDLCK, F_UNLCK, F_WRLCK, MODE_R, ROOT_INODE, SET_ATIME, SET_ATIME_NOW, SET_CTIME, SET_GID, SET_MODE, SET_MTIME, SET_MTIME_NOW, SET_SIZE, SET_UID, TYPE_DIRECTORY, TYPE_FILE, type Attr, type Context, type Entry, type StatFs } from '../meta/types.js';
+import { F_RDLCK, F_UNLCK, F_WRLCK, MODE_R, ROOT_INODE, SET_ATIME, SET_ATIME_NOW, SET_CLEAR_SETID, SET_CTIME, SET_GID, SET_MODE, SET_MTIME, SET_MTIME_NOW, SET_SIZE, SET_UID, TYPE_DIRECTORY, TYPE_FILE, type Attr, type Context, type Entry, type StatFs } from '../meta/types.js';
 import { O_EXCL, canWrite } from '../vfs/flags.js';
 import type { HandleOptions, VFS } from '../vfs/vfs.js';
 import * as abi from './abi.gen.js';
@@ -193,6 +193,7 @@ export class FuseServer implements abi.FuseHandlers {
       mtime: r.mtime,
       mtimensec: r.mtimensec,
     };
+    if (ctx.uid !== 0 && (set & SET_MODE || set === 0)) set = await this.setIdKill(ctx, ino, set, r.mode);
     let c = ctx;
     // ftruncate() on a descriptor open for writing needs no write permission on the file now.
     if (fh >= 0 && set & SET_SIZE && !(set & (SET_MODE | SET_UID | SET_GID))) {
@@ -209,6 +210,22 @@ export class FuseServer implements abi.FuseHandlers {
       if (done) return { inode: ino, attr: done };
     }
     return { inode: ino, attr: await vfs.setattr(c, ino, set, attr) };
+  }
+
+  /**
+   * The kernel's request to clear setuid/setgid before a write or truncate, as `set` for the VFS. libfuse 3.14
+   * cannot ask for FUSE_HANDLE_KILLPRIV, so the kernel does it itself: a chmod as the writer to the mode
+   * minus those bits, or, when its own rule (older than Linux's) finds nothing to clear, an empty SETATTR.
+   * The mount has default_permissions, so the kernel refused every other chmod by a non-owner: one that only
+   * drops setuid/setgid is this request, and the metadata applies its rule (SET_CLEAR_SETID).
+   */
+  private async setIdKill(ctx: Context, ino: number, set: number, mode: number): Promise<number> {
+    const cur = await this.vfs.getattr(ctx, ino);
+    if (!(cur.mode & 0o6000)) return set;
+    if (set === 0) return SET_CLEAR_SETID;
+    const dropped = cur.mode & 0o6000 & ~mode;
+    const onlyDrops = dropped !== 0 && (mode & PERMISSION_BITS) === (cur.mode & PERMISSION_BITS & ~dropped);
+    return cur.uid !== ctx.uid && onlyDrops ? (set & ~SET_MODE) | SET_CLEAR_SETID : set;
   }
 
   readlink(ctx: Context, r: abi.ReadlinkRequest): Promise<string> {
@@ -284,6 +301,9 @@ export class FuseServer implements abi.FuseHandlers {
   }
 
   write(ctx: Context, r: abi.WriteRequest): Promise<number> {
+    // The kernel's writeback cache writes pages back as nobody (pid 0, no credentials): the write is the
+    // opener's, which matters for whether it clears setuid/setgid.
+    if (ctx.pid === 0) ctx = this.vfs.handle(r.fh).ctx;
     return this.vfs.write(ctx, r.fh, r.offset, r.data);
   }
 

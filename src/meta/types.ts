@@ -249,6 +249,11 @@ export const SET_ATIME_NOW = 1 << 7;
 export const SET_MTIME_NOW = 1 << 8;
 export const SET_CTIME = 1 << 10;
 export const SET_FLAGS = 1 << 11;
+/**
+ * Clear setuid/setgid as a write by the caller does (the kernel's kill-suid request before a write or
+ * truncate): allowed to anyone who may write the file, owner or not; for others it changes nothing.
+ */
+export const SET_CLEAR_SETID = 1 << 20;
 
 // rename() flags, as in renameat2(2).
 export const RENAME_NOREPLACE = 1;

@@ -18,7 +18,7 @@ import {
   type NodeResult,
   type StatFs,
 } from '../meta/types.js';
-import { checkAccess } from '../meta/access.js';
+import { checkAccess, clearSetIdOnWrite } from '../meta/access.js';
 import { TtlCache, entryKey } from './cache.js';
 import { O_ACCMODE, O_APPEND, O_DIRECTORY, O_RDWR, O_TRUNC, canRead, canWrite } from './flags.js';
 import { BackgroundJobs } from './jobs.js';
@@ -67,6 +67,8 @@ export interface Handle {
   reader?: FileReader;
   /** Lock owner for flock/POSIX locks taken through this handle. */
   owner: string;
+  /** Who opened it (FUSE's writeback cache sends writes without the writer's identity: the opener stands in). */
+  ctx: Context;
 }
 
 /** How a door uses a handle beyond its open flags. */
@@ -294,7 +296,7 @@ export class VFS {
     const of = this.openFile(ino, attr);
     const fh = this.nextFh++;
     // Locks are keyed by session and owner in the metadata: no process id, so they outlive a process handover.
-    const h: Handle = { fh, ino, flags, owner: `fh:${fh}` };
+    const h: Handle = { fh, ino, flags, owner: `fh:${fh}`, ctx };
     if (canRead(flags) && attr.type === TYPE_FILE) {
       h.reader = new FileReader(this.store, this.meta, ino, { ctx, maxReadahead: this.opts.maxReadahead });
       of.readers.add(h.reader);
@@ -325,7 +327,8 @@ export class VFS {
       throw fsErr('ENOTDIR');
     }
     try {
-      if (flags & O_TRUNC && canWrite(flags) && attr.type === TYPE_FILE && attr.length > 0) {
+      // O_TRUNC of an empty file changes nothing, unless it clears setuid/setgid (as any truncate does).
+      if (flags & O_TRUNC && canWrite(flags) && attr.type === TYPE_FILE && (attr.length > 0 || clearSetIdOnWrite(ctx, { ...attr }))) {
         await this.flushInode(ino);
         attr = (await this.meta.truncate(ctx, ino, 0)).attr;
         this.invalidateData(ino);
@@ -372,15 +375,19 @@ export class VFS {
     if (h.flags & O_APPEND) {
       // Placed at the end of the file when committed (not at this client's idea of it): the cached
       // attributes keep the metadata's length and remember() adds the pending appends to it.
-      await of.writer.append(data);
+      await of.writer.append(data, ctx);
       of.length += data.length;
     } else {
-      await of.writer.write(off, data);
+      await of.writer.write(off, data, ctx);
       of.length = Math.max(of.length, off + data.length);
       const cached = this.attrs.get(h.ino);
       if (cached) this.attrs.set(h.ino, { ...cached, length: of.length });
     }
     of.lastWrite = performance.now();
+    // A write clears setuid/setgid before it returns, as on Linux: this one is committed at once (its commit
+    // clears them), not buffered. Rare, and the bits are gone after it.
+    const a = this.attrs.get(h.ino);
+    if (a && clearSetIdOnWrite(ctx, { ...a })) await this.flushInode(h.ino);
     return data.length;
   }
 

@@ -68,6 +68,7 @@ import {
 import { policyConformance } from './meta-policy-suite.js';
 import { trashConformance } from './meta-trash-suite.js';
 import { sessionInfoConformance } from './meta-session-info-suite.js';
+import { setIdConformance } from './meta-setid-suite.js';
 import { scanConformance } from './meta-scans.js';
 
 const { O_RDONLY, O_RDWR, O_WRONLY } = fsConstants;
@@ -1737,6 +1738,8 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
     trashConformance(async (format) => freshMeta(await newUrl(), format));
     // setSessionInfo (a client's last background error): test/suites/meta-session-info-suite.ts.
     sessionInfoConformance(async () => freshMeta(await newUrl()));
+    // setuid/setgid cleared by writes, truncates and chown: test/suites/meta-setid-suite.ts.
+    setIdConformance(async () => freshMeta(await newUrl()));
 
     describe('concurrency', () => {
       const v = useVolume(newUrl);

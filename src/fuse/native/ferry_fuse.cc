@@ -185,6 +185,10 @@ void ll_init(void* userdata, fuse_conn_info* conn) {
   want(FUSE_CAP_READDIRPLUS_AUTO);
   want(FUSE_CAP_PARALLEL_DIROPS);
   want(FUSE_CAP_AUTO_INVAL_DATA);
+  // setuid/setgid are cleared by the metadata in the transaction of the write, truncate, O_TRUNC open or
+  // chown, as the writer's identity says. libfuse 3.14 (Debian 12/13) does not pass this flag on to the
+  // kernel, which then asks for it with a chmod as the writer: server.ts's setIdKill takes that request.
+  want(FUSE_CAP_HANDLE_KILLPRIV);
   if (s->writeback) want(FUSE_CAP_WRITEBACK_CACHE);
   else conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);

@@ -1,7 +1,7 @@
 // File data bookkeeping: open files, slice lists of chunks, truncate/fallocate/copy, and the queues
 // through which freed slices reach the background job that deletes their objects.
 import { fsErr } from '../../errors.js';
-import { checkAccess } from '../access.js';
+import { checkAccess, clearSetIdOnWrite } from '../access.js';
 import { align4k, setCtime, stamp, touch, type Stamp } from '../attrs.js';
 import type { Guard, Target } from '../policy/index.js';
 import { O_ACCMODE, O_APPEND, O_RDWR, O_TRUNC, O_WRONLY } from '../open-flags.js';
@@ -163,6 +163,8 @@ export class DataOps extends NamespaceOps {
         a.length = end;
         if (grow > 0) await tx.incrCounter('usedSpace', grow);
       }
+      // A write by anyone but root clears setuid/setgid (Linux's rule): in the transaction that commits its data.
+      clearSetIdOnWrite(ctx, a);
       touch(a, mtime ? stamp(mtime) : stamp());
       await tx.setAttr(ino, a);
       return { sliceCount, attr: a };
@@ -178,6 +180,7 @@ export class DataOps extends NamespaceOps {
       const changed: Target = { role: 'changed', ino, attr: { ...a } };
       const g = await this.guard(tx, 'truncate', ctx, [changed]);
       checkAccess(ctx, a, MODE_W);
+      clearSetIdOnWrite(ctx, a);
       await this.truncateIn(tx, g, changed, a, length, stamp());
       await tx.setAttr(ino, a);
       return { attr: a };
@@ -228,6 +231,7 @@ export class DataOps extends NamespaceOps {
       const changed: Target = { role: 'changed', ino, attr: { ...a } };
       const g = await this.guard(tx, 'fallocate', ctx, [changed], mode);
       checkAccess(ctx, a, MODE_W);
+      clearSetIdOnWrite(ctx, a);
       const end = off + len;
       if (mode & (FALLOC_PUNCH_HOLE | FALLOC_ZERO_RANGE)) {
         const holeEnd = Math.min(end, mode & FALLOC_KEEP_SIZE ? a.length : end);
@@ -269,6 +273,7 @@ export class DataOps extends NamespaceOps {
       checkAccess(ctx, aout, MODE_W);
       const n = Math.max(0, Math.min(len, ain.length - offIn));
       if (n === 0) return { attr: aout, copied: 0 };
+      clearSetIdOnWrite(ctx, aout);
       if (fin === fout && offIn < offOut + n && offOut < offIn + n) throw fsErr('EINVAL');
       const end = offOut + n;
       const grow = align4k(end) - align4k(aout.length);

@@ -1,6 +1,6 @@
 // Namespace operations written once for every engine: each is one transaction over Tx primitives.
 import { FsError, fsErr } from '../../errors.js';
-import { checkAccess, checkSticky, inGroup, isOwnerOrRoot } from '../access.js';
+import { checkAccess, checkSticky, clearSetIdOnChown, clearSetIdOnWrite, inGroup, isOwnerOrRoot, mayAccess } from '../access.js';
 import { align4k, newAttr, setAtime, setCtime, setMtime, spaceOf, stamp, touch, type Stamp } from '../attrs.js';
 import type { Guard, Target } from '../policy/index.js';
 import type { Tx } from '../tx.js';
@@ -15,6 +15,7 @@ import {
   ROOT_INODE,
   SET_ATIME,
   SET_ATIME_NOW,
+  SET_CLEAR_SETID,
   SET_CTIME,
   SET_FLAGS,
   SET_GID,
@@ -460,11 +461,7 @@ export class NamespaceOps extends MetaCore {
           if (uidGiven && (ctx.uid !== a.uid || uid !== a.uid)) throw fsErr('EPERM');
           if (gidGiven && (ctx.uid !== a.uid || (gid !== a.gid && !inGroup(ctx, gid)))) throw fsErr('EPERM');
         }
-        if (a.type !== TYPE_DIRECTORY && (uidGiven || gidGiven)) {
-          // chown of a non-directory drops setuid, and setgid when it means "execute as group".
-          a.mode &= ~0o4000;
-          if (a.mode & 0o010) a.mode &= ~0o2000;
-        }
+        if (uidGiven || gidGiven) clearSetIdOnChown(ctx, a);
         a.uid = uid;
         a.gid = gid;
       }
@@ -476,6 +473,7 @@ export class NamespaceOps extends MetaCore {
         if (!root && mode & 0o2000 && !inGroup(ctx, a.gid)) mode &= ~0o2000;
         a.mode = mode;
       }
+      if (set & SET_CLEAR_SETID && !(set & SET_MODE) && mayAccess(ctx, a, MODE_W)) clearSetIdOnWrite(ctx, a);
       if (set & (SET_ATIME | SET_MTIME | SET_ATIME_NOW | SET_MTIME_NOW)) {
         const onlyNow = !(set & (SET_ATIME | SET_MTIME));
         if (!isOwnerOrRoot(ctx, a)) {
@@ -501,6 +499,8 @@ export class NamespaceOps extends MetaCore {
         if (a.type === TYPE_DIRECTORY) throw fsErr('EISDIR');
         if (a.type !== TYPE_FILE) throw fsErr('EINVAL');
         checkAccess(ctx, a, MODE_W);
+        // A chmod in the same request says what the mode becomes (Linux refuses both at once).
+        if (!(set & SET_MODE)) clearSetIdOnWrite(ctx, a);
         await this.truncateIn(tx, g, changed, a, req.length, t);
       }
       if (set & SET_CTIME && req.ctime !== undefined) {
