@@ -1,7 +1,7 @@
 // The write path of one inode: buffers writes as slices (one contiguous run each, never crossing a chunk),
 // uploads full blocks in the background with bounded concurrency, and commits slices to the metadata in
 // creation order per chunk. Memory comes from a BufferPool shared by every file of the client.
-import { FsError, toFsError } from '../errors.js';
+import { FsError, toFsError, type ErrnoCode } from '../errors.js';
 import type { Meta } from '../meta/interface.js';
 import { AT_END, CHUNK_SIZE, type Context, type WriteResult } from '../meta/types.js';
 import { BufferPool, DEFAULT_BUFFER_LIMIT } from './buffer-pool.js';
@@ -135,8 +135,8 @@ export class FileWriter {
 
   /**
    * Buffers `data` at file offset `off`. Resolves once the bytes are copied (the caller may reuse `data`);
-   * waits first while the shared buffer is over its limit. Rejects with EIO after a failed upload until
-   * flush() has reported it.
+   * waits first while the shared buffer is over its limit. Rejects after a failed upload or commit (as
+   * flush() does) until flush() has reported it.
    */
   write(off: number, data: Buffer): Promise<void> {
     const run = this.tail.then(() => this.doWrite(off, data));
@@ -157,7 +157,8 @@ export class FileWriter {
 
   /**
    * Uploads everything buffered and commits every pending slice (in creation order per chunk).
-   * Rejects with EIO if an upload or commit failed since the last flush; that data is not committed.
+   * Rejects if an upload or commit failed since the last flush (EIO, or the metadata's refusal such as
+   * ENOSPC); that data is not committed.
    */
   async flush(): Promise<FlushResult> {
     const started = this.tail.then(() => {
@@ -393,9 +394,11 @@ export class FileWriter {
         c.slices.shift();
         c.committing = undefined;
         if (err !== undefined) {
-          // A failed upload leaves blocks nobody references. A failed commit may still have reached the
-          // engine (an ambiguous network error), so those blocks are left alone: a leak, never a hole.
-          if (s.failed !== undefined) this.removeOrphan(s);
+          // A failed upload leaves blocks nobody references, and so does a commit the metadata refused
+          // (ENOSPC over the capacity, EROFS, ...: its transaction wrote nothing). Any other failed commit
+          // may still have reached the engine (an ambiguous network error), so those blocks are left
+          // alone: a leak, never a hole.
+          if (s.failed !== undefined || refused(err)) this.removeOrphan(s);
           this.fail(err);
         }
         s.settle(err);
@@ -448,7 +451,18 @@ export class FileWriter {
   }
 }
 
+/**
+ * Errors with which the metadata refuses a commit outright: the transaction changed nothing, and the
+ * application is told the reason as such (a full volume is ENOSPC at close, as on a local disk, not EIO).
+ */
+const REFUSALS: ReadonlySet<ErrnoCode> = new Set<ErrnoCode>(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS', 'EPERM', 'EACCES', 'ENOENT']);
+
+function refused(e: unknown): boolean {
+  return e instanceof FsError && REFUSALS.has(e.code);
+}
+
 function writeError(e: unknown): FsError {
+  if (refused(e)) return e as FsError;
   const fe = toFsError(e);
   return fe.code === 'EIO' ? fe : new FsError('EIO', { message: `write failed: ${fe.message}`, cause: e });
 }
