@@ -35,6 +35,11 @@ export class SpaceGauge {
     private readonly refreshMs = USAGE_REFRESH_MS,
   ) {}
 
+  /** False when the volume has no capacity limit: writes need not be admitted. */
+  get limited(): boolean {
+    return this.capacity > 0;
+  }
+
   /** Growth not yet committed that this client's writes were admitted for (for tests and stats). */
   get pending(): number {
     return this.reserved;

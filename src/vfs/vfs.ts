@@ -379,7 +379,7 @@ export class VFS {
     });
     const append = (h.flags & O_APPEND) !== 0;
     // A write growing the file must fit the volume's capacity: refused here, before any byte is buffered.
-    const grow = align4k(append ? of.length + data.length : off + data.length) - align4k(of.length);
+    const grow = this.space.limited ? align4k(append ? of.length + data.length : off + data.length) - align4k(of.length) : 0;
     if (grow > 0) {
       await this.space.admit(grow);
       of.reserved += grow;
