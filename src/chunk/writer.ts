@@ -451,18 +451,20 @@ export class FileWriter {
   }
 }
 
-/**
- * Errors with which the metadata refuses a commit outright: the transaction changed nothing, and the
- * application is told the reason as such (a full volume is ENOSPC at close, as on a local disk, not EIO).
- */
+/** Errors with which the metadata refuses a commit outright: its transaction changed nothing. */
 const REFUSALS: ReadonlySet<ErrnoCode> = new Set<ErrnoCode>(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS', 'EPERM', 'EACCES', 'ENOENT']);
+/**
+ * Refusals the application is told as such (a full volume is ENOSPC at close, as on a local disk); the
+ * others (the file vanished under the writer) are an I/O error of the write.
+ */
+const TOLD_AS_IS: ReadonlySet<ErrnoCode> = new Set<ErrnoCode>(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS', 'EPERM', 'EACCES']);
 
 function refused(e: unknown): boolean {
   return e instanceof FsError && REFUSALS.has(e.code);
 }
 
 function writeError(e: unknown): FsError {
-  if (refused(e)) return e as FsError;
+  if (e instanceof FsError && TOLD_AS_IS.has(e.code)) return e;
   const fe = toFsError(e);
   return fe.code === 'EIO' ? fe : new FsError('EIO', { message: `write failed: ${fe.message}`, cause: e });
 }
