@@ -1,7 +1,7 @@
 // The write path of one inode: buffers writes as slices (one contiguous run each, never crossing a chunk),
 // uploads full blocks in the background with bounded concurrency, and commits slices to the metadata in
 // creation order per chunk. Memory comes from a BufferPool shared by every file of the client.
-import { FsError, toFsError } from '../errors.js';
+import { FsError, toFsError, type ErrnoCode } from '../errors.js';
 import type { Meta } from '../meta/interface.js';
 import { AT_END, CHUNK_SIZE, type Context, type WriteResult } from '../meta/types.js';
 import { BufferPool, DEFAULT_BUFFER_LIMIT } from './buffer-pool.js';
@@ -136,8 +136,8 @@ export class FileWriter {
 
   /**
    * Buffers `data` at file offset `off`. Resolves once the bytes are copied (the caller may reuse `data`);
-   * waits first while the shared buffer is over its limit. Rejects with EIO after a failed upload until
-   * flush() has reported it. `ctx`: who writes, when not the one the writer was made for.
+   * waits first while the shared buffer is over its limit. Rejects after a failed upload or commit (as
+   * flush() does) until flush() has reported it. `ctx`: who writes, when not the one the writer was made for.
    */
   write(off: number, data: Buffer, ctx?: Context): Promise<void> {
     const run = this.tail.then(() => this.doWrite(off, data, ctx));
@@ -158,7 +158,8 @@ export class FileWriter {
 
   /**
    * Uploads everything buffered and commits every pending slice (in creation order per chunk).
-   * Rejects with EIO if an upload or commit failed since the last flush; that data is not committed.
+   * Rejects if an upload or commit failed since the last flush (EIO, or the metadata's refusal such as
+   * ENOSPC); that data is not committed.
    */
   async flush(): Promise<FlushResult> {
     const started = this.tail.then(() => {
@@ -397,9 +398,11 @@ export class FileWriter {
         c.slices.shift();
         c.committing = undefined;
         if (err !== undefined) {
-          // A failed upload leaves blocks nobody references. A failed commit may still have reached the
-          // engine (an ambiguous network error), so those blocks are left alone: a leak, never a hole.
-          if (s.failed !== undefined) this.removeOrphan(s);
+          // A failed upload leaves blocks nobody references, and so does a commit the metadata refused
+          // (ENOSPC over the capacity, EROFS, ...: its transaction wrote nothing). Any other failed commit
+          // may still have reached the engine (an ambiguous network error), so those blocks are left
+          // alone: a leak, never a hole.
+          if (s.failed !== undefined || refused(err)) this.removeOrphan(s);
           this.fail(err);
         }
         s.settle(err);
@@ -452,7 +455,20 @@ export class FileWriter {
   }
 }
 
+/** Errors with which the metadata refuses a commit outright: its transaction changed nothing. */
+const REFUSALS: ReadonlySet<ErrnoCode> = new Set<ErrnoCode>(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS', 'EPERM', 'EACCES', 'ENOENT']);
+/**
+ * Refusals the application is told as such (a full volume is ENOSPC at close, as on a local disk); the
+ * others (the file vanished under the writer) are an I/O error of the write.
+ */
+const TOLD_AS_IS: ReadonlySet<ErrnoCode> = new Set<ErrnoCode>(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS', 'EPERM', 'EACCES']);
+
+function refused(e: unknown): boolean {
+  return e instanceof FsError && REFUSALS.has(e.code);
+}
+
 function writeError(e: unknown): FsError {
+  if (e instanceof FsError && TOLD_AS_IS.has(e.code)) return e;
   const fe = toFsError(e);
   return fe.code === 'EIO' ? fe : new FsError('EIO', { message: `write failed: ${fe.message}`, cause: e });
 }

@@ -192,13 +192,13 @@ export class FileHandle {
     return new Writable({
       highWaterMark: opts.highWaterMark ?? CHUNK,
       write: (chunk: Buffer, _enc, cb) => {
-        this.view.write(this.fd, off, chunk).then(() => {
+        this.wrap('write', this.view.write(this.fd, off, chunk)).then(() => {
           off += chunk.length;
           cb();
         }, cb);
       },
       final: (cb) => {
-        const done = (opts.autoClose ?? true) ? this.close() : this.view.flush(this.fd);
+        const done = (opts.autoClose ?? true) ? this.close() : this.wrap('fsync', this.view.flush(this.fd));
         done.then(() => cb(), cb);
       },
     });

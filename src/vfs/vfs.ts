@@ -17,11 +17,14 @@ import {
   type LockRange,
   type NodeResult,
   type StatFs,
+  rootContext,
 } from '../meta/types.js';
 import { checkAccess, clearSetIdOnWrite } from '../meta/access.js';
+import { align4k } from '../meta/attrs.js';
 import { TtlCache, entryKey } from './cache.js';
 import { O_ACCMODE, O_APPEND, O_DIRECTORY, O_RDWR, O_TRUNC, canRead, canWrite } from './flags.js';
 import { BackgroundJobs } from './jobs.js';
+import { SpaceGauge } from './space.js';
 
 export interface VfsOptions {
   /** Seconds attributes are cached (default 1). */
@@ -55,6 +58,10 @@ interface OpenFile {
   committed: number;
   /** The file's length after this client's latest commit (reset by read() before it flushes): where own appends ended. */
   appendEnd: number;
+  /** The length the metadata holds as far as this client's own operations tell (what a failed write falls back to). */
+  metaLength: number;
+  /** Volume growth admitted for this file's buffered writes and not committed yet (see SpaceGauge). */
+  reserved: number;
 }
 
 /** Buffered writes idle this long are committed, so other clients see them without a close. */
@@ -85,12 +92,15 @@ export class VFS {
   private readonly handles = new Map<number, Handle>();
   private nextFh = 1;
   private readonly pool: BufferPool;
+  /** The volume's used space as this client sees it: write() answers ENOSPC over the capacity. */
+  private readonly space: SpaceGauge;
 
   constructor(readonly meta: Meta, readonly store: ChunkStore, readonly format: Format, readonly opts: VfsOptions = {}) {
     this.attrs = new TtlCache((opts.attrTimeout ?? 1) * 1000);
     this.entries = new TtlCache((opts.entryTimeout ?? 1) * 1000);
     this.pool = new BufferPool(opts.bufferLimit ?? 256 << 20);
     this.jobs = new BackgroundJobs(meta, store);
+    this.space = new SpaceGauge(async () => (await meta.statfs(rootContext())).usedSpace, format.capacity);
     if (opts.backgroundJobs !== false) {
       this.jobs.start({ writable: !opts.readOnly });
       this.idleTimer = setInterval(() => this.flushIdle(), 1000);
@@ -104,6 +114,7 @@ export class VFS {
     const now = performance.now();
     for (const of of this.files.values()) {
       if (of.writer?.hasPending && now - of.lastWrite > IDLE_FLUSH_MS) {
+        // flushInode already undid the failed writes' length and reservation; the error waits for the application.
         this.flushInode(of.ino).catch((e) => (of.error ??= e));
       }
     }
@@ -184,7 +195,10 @@ export class VFS {
     this.writable();
     if (set & SET_SIZE) await this.flushInode(ino);
     const r = await this.meta.setattr(ctx, ino, set, attr);
-    if (set & SET_SIZE) this.invalidateData(ino);
+    if (set & SET_SIZE) {
+      this.invalidateData(ino);
+      this.committedLength(ino, r.attr.length);
+    }
     return this.remember(ino, r.attr);
   }
 
@@ -282,6 +296,8 @@ export class VFS {
         mtimensec: attr.mtimensec,
         committed: attr.length,
         appendEnd: 0,
+        metaLength: attr.length,
+        reserved: 0,
       };
       this.files.set(ino, of);
     }
@@ -332,6 +348,7 @@ export class VFS {
         await this.flushInode(ino);
         attr = (await this.meta.truncate(ctx, ino, 0)).attr;
         this.invalidateData(ino);
+        this.committedLength(ino, attr.length);
       }
     } catch (e) {
       await this.meta.release(ctx, ino);
@@ -368,20 +385,33 @@ export class VFS {
       // Slices also commit in the background (full chunk, buffer pressure): readers must see them.
       onCommit: (indx, r) => {
         this.forget(h.ino);
+        this.committedGrowth(of, r.attr.length);
         of.appendEnd = Math.max(of.appendEnd, r.attr.length);
         for (const rd of of.readers) rd.invalidate(indx);
       },
     });
-    if (h.flags & O_APPEND) {
-      // Placed at the end of the file when committed (not at this client's idea of it): the cached
-      // attributes keep the metadata's length and remember() adds the pending appends to it.
-      await of.writer.append(data, ctx);
-      of.length += data.length;
-    } else {
-      await of.writer.write(off, data, ctx);
-      of.length = Math.max(of.length, off + data.length);
-      const cached = this.attrs.get(h.ino);
-      if (cached) this.attrs.set(h.ino, { ...cached, length: of.length });
+    const append = (h.flags & O_APPEND) !== 0;
+    // A write growing the file must fit the volume's capacity: refused here, before any byte is buffered.
+    const grow = this.space.limited ? align4k(append ? of.length + data.length : off + data.length) - align4k(of.length) : 0;
+    if (grow > 0) {
+      await this.space.admit(grow);
+      of.reserved += grow;
+    }
+    try {
+      if (append) {
+        // Placed at the end of the file when committed (not at this client's idea of it): the cached
+        // attributes keep the metadata's length and remember() adds the pending appends to it.
+        await of.writer.append(data, ctx);
+        of.length += data.length;
+      } else {
+        await of.writer.write(off, data, ctx);
+        of.length = Math.max(of.length, off + data.length);
+        const cached = this.attrs.get(h.ino);
+        if (cached) this.attrs.set(h.ino, { ...cached, length: of.length });
+      }
+    } catch (e) {
+      this.writeFailed(of);
+      throw e;
     }
     of.lastWrite = performance.now();
     // A write clears setuid/setgid before it returns, as on Linux: this one is committed at once (its commit
@@ -389,6 +419,32 @@ export class VFS {
     const a = this.attrs.get(h.ino);
     if (a && clearSetIdOnWrite(ctx, { ...a })) await this.flushInode(h.ino);
     return data.length;
+  }
+
+  /** A commit of this file's data set the metadata's length: the growth admitted for it is now counted there. */
+  private committedGrowth(of: OpenFile, length: number): void {
+    const grown = align4k(length) - align4k(of.metaLength);
+    const admitted = Math.min(of.reserved, Math.max(0, grown));
+    of.reserved -= admitted;
+    this.space.commit(admitted, grown);
+    of.metaLength = length;
+  }
+
+  /** An operation through the metadata (truncate, fallocate, copy) set an open file's length. */
+  private committedLength(ino: number, length: number): void {
+    const of = this.files.get(ino);
+    if (of) of.metaLength = length;
+  }
+
+  /**
+   * The writer dropped this file's uncommitted data (a failed upload, or a commit the metadata refused): its
+   * reservation goes back, and the file is again as long as the metadata has it, not as the lost writes made it.
+   */
+  private writeFailed(of: OpenFile): void {
+    this.space.release(of.reserved);
+    of.reserved = 0;
+    if (!of.writer?.hasPending) of.length = of.metaLength;
+    this.invalidateData(of.ino);
   }
 
   /** Commits buffered writes of an inode; readers then see them. */
@@ -400,7 +456,18 @@ export class VFS {
       throw e;
     }
     if (!of?.writer?.hasPending) return;
-    const res: FlushResult = await of.writer.flush();
+    let res: FlushResult;
+    try {
+      res = await of.writer.flush();
+    } catch (e) {
+      this.writeFailed(of);
+      throw e;
+    }
+    if (!of.writer.hasPending) {
+      // What was admitted and not committed was overwritten in the buffers: it never grew the volume.
+      this.space.release(of.reserved);
+      of.reserved = 0;
+    }
     this.invalidateData(ino);
     for (const f of res.fragmented) {
       this.jobs.compactLater(ino, f.indx, () => {
@@ -435,7 +502,10 @@ export class VFS {
       err = e;
     }
     if (h.reader) of.readers.delete(h.reader);
-    if (--of.handles === 0) this.files.delete(h.ino);
+    if (--of.handles === 0) {
+      this.files.delete(h.ino);
+      this.space.release(of.reserved);
+    }
     // The open-file record is dropped in the background: a close costs no metadata round trip (the writes
     // above are committed). Until it lands the file counts as open here, so an unlink by anyone keeps it; the
     // release then frees it. Meta orders a reopen of this inode after its pending release.
@@ -457,6 +527,7 @@ export class VFS {
     await this.flushInode(h.ino);
     const r = await this.meta.fallocate(ctx, h.ino, mode, off, len);
     this.invalidateData(h.ino);
+    this.committedLength(h.ino, r.attr.length);
     this.remember(h.ino, r.attr);
   }
 
@@ -471,6 +542,7 @@ export class VFS {
     await this.flushInode(hout.ino);
     const r = await this.meta.copyFileRange(ctx, hin.ino, offIn, hout.ino, offOut, len);
     this.invalidateData(hout.ino);
+    this.committedLength(hout.ino, r.attr.length);
     this.remember(hout.ino, r.attr);
     return r.copied;
   }

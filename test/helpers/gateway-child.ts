@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { ROOT_KEY, addKeys, type TestKey } from './gateway.js';
-import { tempVolume, type TempVolume } from './volume.js';
+import { tempVolume, type TempVolume, type TempVolumeOptions } from './volume.js';
 import { Sha256 } from './sha256.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -25,9 +25,9 @@ export interface ChildGateway {
   close(): Promise<void>;
 }
 
-/** Starts `ferry gateway META 127.0.0.1:0 ...args` with ROOT_KEY added to the volume. */
-export async function startChildGateway(args: string[] = [], keys: TestKey[] = [ROOT_KEY]): Promise<ChildGateway> {
-  const t = await tempVolume();
+/** Starts `ferry gateway META 127.0.0.1:0 ...args` with ROOT_KEY added to the volume (a temp volume made with vopts). */
+export async function startChildGateway(args: string[] = [], keys: TestKey[] = [ROOT_KEY], vopts: TempVolumeOptions = {}): Promise<ChildGateway> {
+  const t = await tempVolume(vopts);
   await addKeys(t, keys);
   const proc = spawn(process.execPath, [MAIN, 'gateway', t.url, '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_DEBUG: '' } });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));

@@ -51,7 +51,8 @@ export interface TestVolume {
 }
 
 /** storage: an object store URL instead of file:// in the temp dir; accessKey/secretKey go into the format. */
-export async function formatVolume(opts: { blockSize?: number; storage?: string; accessKey?: string; secretKey?: string; checksum?: string } = {}): Promise<TestVolume> {
+/** capacity, inodes: the volume's limits (bytes, inodes; 0 = unlimited). */
+export async function formatVolume(opts: { blockSize?: number; storage?: string; accessKey?: string; secretKey?: string; checksum?: string; capacity?: number; inodes?: number } = {}): Promise<TestVolume> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-fuse-'));
   await chmod(dir, 0o755); // other uids in the tests must reach the mount points inside
   const url = `sqlite3://${join(dir, 'meta.db')}`;
@@ -68,6 +69,8 @@ export async function formatVolume(opts: { blockSize?: number; storage?: string;
         blockSize: opts.blockSize ?? 4 << 20,
         trashDays: 0,
         ...(opts.checksum !== undefined ? { checksum: opts.checksum } : {}),
+        capacity: opts.capacity ?? 0,
+        inodes: opts.inodes ?? 0,
       }),
     );
   } catch (e) {

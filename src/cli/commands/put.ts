@@ -47,6 +47,7 @@ const command: Command = {
 
       const putFile = async (local: string, target: string, mode: number) => {
         const fh = await vol.open(target, 'w', mode & 0o7777);
+        let copied = false;
         try {
           await pipeline(
             createReadStream(local, { highWaterMark: 1 << 20 }),
@@ -59,8 +60,17 @@ const command: Command = {
             },
             fh.createWriteStream(),
           );
+          copied = true;
         } finally {
-          await fh.close();
+          // A copy that failed half-way (a full volume: ENOSPC) leaves no partial file behind: the error says
+          // which file was not copied, and the volume keeps no bytes of it (its blocks are freed before exit,
+          // not left queued for the next client).
+          if (copied) await fh.close();
+          else {
+            await fh.close().catch(() => undefined);
+            await vol.rm(target, { force: true }).catch(() => undefined);
+            await vol.settle().catch(() => undefined);
+          }
         }
         files++;
         show();
