@@ -7,7 +7,7 @@ import { s3err } from './errors.js';
 import { bucketLocation, bucketVersioning, createBucket, deleteBucket, getAcl, headBucket, listBuckets } from './ops/buckets.js';
 import { listObjects, listUploads } from './ops/listing.js';
 import { abortUpload, completeUpload, createUpload, listParts, uploadPart, uploadPartCopy } from './ops/multipart.js';
-import { copyObject, deleteObject, deleteObjects, getObject, getObjectTagging, putObject } from './ops/objects.js';
+import { copyObject, deleteObject, deleteObjects, getObject, getObjectAttributes, getObjectTagging, putObject } from './ops/objects.js';
 
 /** Bucket sub-resources S3 has and this gateway does not. */
 const UNSUPPORTED_BUCKET_GETS = [
@@ -71,6 +71,7 @@ function routeObject(s: Services, c: Call): Promise<void> {
         if (uploadId !== null) return listParts(s, c, uploadId);
         if (q.has('acl')) return getAcl(s, c, false);
         if (q.has('tagging')) return getObjectTagging(s, c);
+        if (q.has('attributes')) return getObjectAttributes(s, c);
       }
       if (q.has('tagging') || q.has('attributes') || q.has('torrent')) throw s3err('NotImplemented');
       return getObject(s, c, m === 'HEAD');
