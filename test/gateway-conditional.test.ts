@@ -17,8 +17,10 @@ import {
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
-import { startGateway, type TestGateway } from './helpers/gateway.js';
+import { ROOT_KEY, startGateway, type TestGateway } from './helpers/gateway.js';
+import { startChildGateway, type ChildGateway } from './helpers/gateway-child.js';
 import { RGW_ACCESS_KEY, RGW_ENDPOINT, RGW_SECRET_KEY, requireRgw, rgwBucket } from './helpers/rgw.js';
 
 const MiB = 1 << 20;
@@ -296,4 +298,60 @@ describe('the same checks on Ceph RGW', () => {
   after(() => s3?.destroy());
 
   sharedChecks('Ceph RGW', () => ({ s3, bucket }), RGW_DIFFERS);
+});
+
+function clientOf(url: string): S3Client {
+  return new S3Client({ endpoint: url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: ROOT_KEY.accessKey, secretAccessKey: ROOT_KEY.secret }, maxAttempts: 1 });
+}
+
+describe('S3 gateway killed in the middle of CompleteMultipartUpload', () => {
+  let first: ChildGateway | undefined;
+  let second: ChildGateway | undefined;
+  after(async () => {
+    await second?.close();
+    await first?.close();
+  });
+
+  it('never leaves a completed object whose upload is still listed; a Complete sent again answers 200', async () => {
+    first = await startChildGateway();
+    const s3 = clientOf(first.url);
+    await s3.send(new CreateBucketCommand({ Bucket: 'kill' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'kill', Key: 'src', Body: Buffer.alloc(5 * MiB, 7) }));
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'kill', Key: 'big' }));
+    // Many parts (copies share the source's slices: no data moves) make the cleanup after the commit long.
+    const parts: Array<{ PartNumber: number; ETag: string }> = [];
+    for (let base = 1; base <= 200; base += 20) {
+      const batch = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => s3.send(new UploadPartCopyCommand({ Bucket: 'kill', Key: 'big', UploadId, PartNumber: base + i, CopySource: 'kill/src' }))),
+      );
+      batch.forEach((r, i) => parts.push({ PartNumber: base + i, ETag: r.CopyPartResult!.ETag! }));
+    }
+    const want = createHash('md5');
+    for (const p of parts) want.update(Buffer.from(p.ETag.replace(/"/g, ''), 'hex'));
+    const etag = `"${want.digest('hex')}-200"`;
+    // The gateway is killed the moment the object can be seen through another client of the volume.
+    const complete = s3.send(new CompleteMultipartUploadCommand({ Bucket: 'kill', Key: 'big', UploadId, MultipartUpload: { Parts: parts } })).catch(() => undefined);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (await first.t.v.stat('/kill/big').then(() => true, () => false)) break;
+      assert.ok(Date.now() < deadline, 'the object appeared');
+      await new Promise((r) => setImmediate(r));
+    }
+    first.proc.kill('SIGKILL');
+    await complete;
+    s3.destroy();
+    second = await startChildGateway([], [], first.t);
+    const again = clientOf(second.url);
+    try {
+      const ups = await again.send(new ListMultipartUploadsCommand({ Bucket: 'kill' }));
+      assert.deepEqual((ups.Uploads ?? []).map((u) => u.UploadId), [], 'the object is there, so its upload is not listed');
+      const r = await again.send(new CompleteMultipartUploadCommand({ Bucket: 'kill', Key: 'big', UploadId, MultipartUpload: { Parts: parts } }));
+      assert.equal(r.ETag, etag);
+      assert.equal((await again.send(new HeadObjectCommand({ Bucket: 'kill', Key: 'big' }))).ContentLength, 200 * 5 * MiB);
+      // The restarted gateway finished the cleanup the killed one was doing: the parts are gone.
+      assert.deepEqual(await first.t.v.readdir(`/.ferry-gateway/uploads/${UploadId}`), []);
+    } finally {
+      again.destroy();
+    }
+  });
 });
