@@ -2,7 +2,11 @@
 // JavaScript v3, run against the FerryFS gateway and, where S3 defines the answer, the same checks against
 // Ceph RGW (docs/gateway.md keeps the table of where the two differ).
 import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   CompleteMultipartUploadCommand,
@@ -353,5 +357,58 @@ describe('S3 gateway killed in the middle of CompleteMultipartUpload', () => {
     } finally {
       again.destroy();
     }
+  });
+});
+
+const AWS = existsSync('/usr/bin/aws') ? '/usr/bin/aws' : 'aws';
+const AWS_MISSING = spawnSync(AWS, ['--version']).status === 0 ? false : `awscli is not installed: run 'apt-get install -y awscli' (or source .ci/setup.d/40-s3-clients.sh)`;
+if (AWS_MISSING && process.env.CI) throw new Error(AWS_MISSING);
+
+describe('retried Complete, part numbers and GetObjectAttributes with awscli', { skip: AWS_MISSING }, () => {
+  let g: TestGateway;
+  let env: Record<string, string>;
+  before(async () => {
+    g = await startGateway();
+    await g.client().send(new CreateBucketCommand({ Bucket: 'cli' }));
+    const config = join(g.t.dir, 'aws-config');
+    await writeFile(config, '[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n');
+    env = { ...process.env, AWS_CONFIG_FILE: config, AWS_SHARED_CREDENTIALS_FILE: join(g.t.dir, 'none'), AWS_EC2_METADATA_DISABLED: 'true', AWS_PAGER: '', AWS_ACCESS_KEY_ID: ROOT_KEY.accessKey, AWS_SECRET_ACCESS_KEY: ROOT_KEY.secret } as Record<string, string>;
+  });
+  after(() => g?.close());
+
+  const aws = (args: string[]): Promise<Record<string, unknown>> =>
+    new Promise((resolve, reject) => {
+      execFile(AWS, ['--endpoint-url', g.url, '--output', 'json', ...args], { env, timeout: 120_000 }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`aws ${args.join(' ')}: ${stderr}`));
+        else resolve(stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : {});
+      });
+    });
+
+  it('complete-multipart-upload twice, head/get-object --part-number, get-object-attributes', async () => {
+    const a = randomBytes(5 * MiB);
+    const b = randomBytes(3000);
+    await writeFile(join(g.t.dir, 'p1'), a);
+    await writeFile(join(g.t.dir, 'p2'), b);
+    const up = await aws(['s3api', 'create-multipart-upload', '--bucket', 'cli', '--key', 'mp']);
+    const id = up.UploadId as string;
+    const e1 = (await aws(['s3api', 'upload-part', '--bucket', 'cli', '--key', 'mp', '--upload-id', id, '--part-number', '1', '--body', join(g.t.dir, 'p1')])).ETag;
+    const e2 = (await aws(['s3api', 'upload-part', '--bucket', 'cli', '--key', 'mp', '--upload-id', id, '--part-number', '2', '--body', join(g.t.dir, 'p2')])).ETag;
+    const parts = JSON.stringify({ Parts: [{ PartNumber: 1, ETag: e1 }, { PartNumber: 2, ETag: e2 }] });
+    const complete = ['s3api', 'complete-multipart-upload', '--bucket', 'cli', '--key', 'mp', '--upload-id', id, '--multipart-upload', parts];
+    const one = await aws(complete);
+    const two = await aws(complete);
+    assert.equal(two.ETag, one.ETag);
+    const h = await aws(['s3api', 'head-object', '--bucket', 'cli', '--key', 'mp', '--part-number', '2']);
+    assert.equal(h.ContentLength, 3000);
+    assert.equal(h.PartsCount, 2);
+    const out = join(g.t.dir, 'out');
+    const got = await aws(['s3api', 'get-object', '--bucket', 'cli', '--key', 'mp', '--part-number', '1', out]);
+    assert.equal(got.ContentRange, `bytes 0-${5 * MiB - 1}/${5 * MiB + 3000}`);
+    assert.equal(md5(await readFile(out)), md5(a));
+    const attrs = await aws(['s3api', 'get-object-attributes', '--bucket', 'cli', '--key', 'mp', '--object-attributes', 'ETag', 'ObjectSize', 'ObjectParts']);
+    assert.equal(`"${attrs.ETag}"`, one.ETag);
+    assert.equal(attrs.ObjectSize, 5 * MiB + 3000);
+    assert.equal((attrs.ObjectParts as { TotalPartsCount: number }).TotalPartsCount, 2);
+    assert.deepEqual((attrs.ObjectParts as { Parts: Array<{ PartNumber: number; Size: number }> }).Parts.map((p) => [p.PartNumber, p.Size]), [[1, 5 * MiB], [2, 3000]]);
   });
 });
