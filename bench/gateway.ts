@@ -4,7 +4,17 @@
 // The same AWS SDK v3 client drives both S3 servers. A benchmark, never a test: it asserts nothing.
 //
 //   node dist/bench/gateway.js [--quick] [--dir DIR] [--rgw URL]
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
@@ -39,6 +49,10 @@ for (let i = 0; i < args.length; i++) {
 // Objects per workload: [1 MiB at c=1, 1 MiB at c=16, 64 MiB at c=1, 64 MiB at c=16, 4 KiB objects].
 const N = opt.quick ? { m1: 16, m16: 64, b1: 2, b16: 8, small: 200 } : { m1: 64, m16: 256, b1: 4, b16: 16, small: 1000 };
 const SMALL_CONC = 16;
+// Multipart upload: 1 GiB (256 MiB with --quick) in 16 MiB parts, 8 in flight.
+const MP_PART = 16 * MiB;
+const MP_BYTES = opt.quick ? 256 * MiB : 1024 * MiB;
+const MP_INFLIGHT = 8;
 
 interface Target {
   name: string;
@@ -46,6 +60,10 @@ interface Target {
   get(key: string): Promise<number>;
   head(key: string): Promise<void>;
   list(prefix: string): Promise<number>;
+  /** PUT only if no object has the key (If-None-Match: *); false when one had. */
+  putIfAbsent(key: string, body: Buffer): Promise<boolean>;
+  /** One object of `parts` parts (each `part`), `inflight` parts sent at once. */
+  multipart(key: string, part: Buffer, parts: number, inflight: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -77,6 +95,24 @@ function s3Target(name: string, endpoint: string, accessKeyId: string, secretAcc
     async list(prefix) {
       const r = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 100 }));
       return r.KeyCount ?? 0;
+    },
+    async putIfAbsent(key, body) {
+      try {
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, IfNoneMatch: '*' }));
+        return true;
+      } catch (e) {
+        if ((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412) return false;
+        throw e;
+      }
+    },
+    async multipart(key, part, parts, inflight) {
+      const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+      const etags: string[] = [];
+      await pool(parts, inflight, async (i) => {
+        etags[i] = (await client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: i + 1, Body: part }))).ETag!;
+      });
+      const Parts = etags.map((ETag, i) => ({ PartNumber: i + 1, ETag }));
+      await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts } }));
     },
     async close() {
       client.destroy();
@@ -111,6 +147,35 @@ function diskTarget(dir: string): Target {
       await d.close().catch(() => undefined);
       return n;
     },
+    async putIfAbsent(key, body) {
+      // Written and fsynced aside, then link(2): the POSIX create-if-absent.
+      const p = join(dir, key);
+      await fsp.mkdir(join(p, '..'), { recursive: true });
+      const tmp = `${p}.tmp`;
+      const fh = await fsp.open(tmp, 'w');
+      await fh.writeFile(body);
+      await fh.sync();
+      await fh.close();
+      try {
+        await fsp.link(tmp, p);
+        return true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw e;
+      } finally {
+        await fsp.unlink(tmp);
+      }
+    },
+    async multipart(key, part, parts, inflight) {
+      // Parts written at their offsets of one file, `inflight` at once, fsynced, renamed into place.
+      const p = join(dir, key);
+      await fsp.mkdir(join(p, '..'), { recursive: true });
+      const fh = await fsp.open(`${p}.tmp`, 'w');
+      await pool(parts, inflight, (i) => fh.write(part, 0, part.length, i * part.length));
+      await fh.sync();
+      await fh.close();
+      await fsp.rename(`${p}.tmp`, p);
+    },
     async close() {},
   };
 }
@@ -132,7 +197,7 @@ interface Row {
   values: Array<number | undefined>;
 }
 
-async function measure(t: Target, rows: Row[], col: number, bodies: { m: Buffer[]; big: Buffer[]; small: Buffer }): Promise<void> {
+async function measure(t: Target, rows: Row[], col: number, bodies: { m: Buffer[]; big: Buffer[]; small: Buffer; part: Buffer }): Promise<void> {
   const set = (label: string, unit: Row['unit'], v: number) => {
     let r = rows.find((x) => x.label === label);
     if (!r) rows.push((r = { label, unit, values: [] }));
@@ -163,6 +228,17 @@ async function measure(t: Target, rows: Row[], col: number, bodies: { m: Buffer[
   set(`HEAD 4 KiB (${SMALL_CONC} clients)`, 'ops/s', n / (await pool(n, SMALL_CONC, (i) => t.head(`small/o${i}`))));
   const lists = Math.max(50, n / 5);
   set(`LIST 100 keys (${SMALL_CONC} clients)`, 'ops/s', lists / (await pool(lists, SMALL_CONC, () => t.list('small/'))));
+  // Conditional PUT: each key created once with If-None-Match: *, then refused once (412) as a lock taken.
+  let created = 0;
+  const sc = await pool(n, SMALL_CONC, async (i) => {
+    if (await t.putIfAbsent(`cond/o${i}`, bodies.small)) created++;
+    if (await t.putIfAbsent(`cond/o${i}`, bodies.small)) throw new Error(`${t.name}: If-None-Match: * replaced cond/o${i}`);
+  });
+  if (created !== n) throw new Error(`${t.name}: ${created} of ${n} conditional PUTs created their object`);
+  set(`conditional PUT 4 KiB, create + refused (${SMALL_CONC} clients)`, 'ops/s', (2 * n) / sc);
+  const parts = MP_BYTES / MP_PART;
+  const sm = await pool(1, 1, () => t.multipart('multipart/big', bodies.part, parts, MP_INFLIGHT));
+  set(`multipart ${MP_BYTES / MiB / 1024 >= 1 ? `${MP_BYTES / MiB / 1024} GiB` : `${MP_BYTES / MiB} MiB`} in ${MP_PART / MiB} MiB parts, ${MP_INFLIGHT} in flight`, 'MB/s', MP_BYTES / 1e6 / sm);
 }
 
 async function startFerry(dir: string): Promise<{ target: Target; proc: ChildProcess; cleanup: () => Promise<void>; url: string }> {
@@ -215,6 +291,7 @@ async function main(): Promise<void> {
     m: Array.from({ length: 8 }, () => randomBytes(MiB)),
     big: Array.from({ length: 2 }, () => randomBytes(64 * MiB)),
     small: randomBytes(4096),
+    part: randomBytes(MP_PART),
   };
   const rows: Row[] = [];
   process.stdout.write(`node ${process.version}, ${availableParallelism()} cpus (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, kernel ${release()}\n`);
@@ -269,6 +346,7 @@ async function main(): Promise<void> {
   if (haveRgw) process.stdout.write(`- Ceph RGW: ${opt.rgw} (scripts/rgw.sh: one-node cluster, memstore OSD = objects in RAM, not on this disk).\n`);
   else process.stdout.write(`- Ceph RGW: not running at ${opt.rgw}; start it with \`bash scripts/rgw.sh start\` (or .ci/setup.d/10-ceph-rgw.sh) and rerun.\n`);
   process.stdout.write(`- Objects per row: 1 MiB ${N.m1}/${N.m16}, 64 MiB ${N.b1}/${N.b16} (1/16 clients), 4 KiB ${N.small}; LIST pages of 100 keys.\n`);
+  process.stdout.write(`- Conditional PUT: ${N.small} keys each created with If-None-Match: * and then refused (412) once; local disk: fsync + link(2). Multipart: ${MP_BYTES / MiB} MiB in ${MP_PART / MiB} MiB parts, ${MP_INFLIGHT} in flight; local disk: pwrite at the part offsets + fsync.\n`);
 }
 
 main().catch((e: unknown) => {

@@ -9,7 +9,7 @@ import { preconditions, readSmall } from './http.js';
 import { checkBucketName } from './paths.js';
 import type { XmlLimits } from './xml.js';
 import type { Multipart } from './multipart.js';
-import type { Objects } from './objects.js';
+import type { Objects, WriteCondition } from './objects.js';
 import { pctDecode, type Verified } from './sigv4.js';
 import type { XmlNode } from './xml.js';
 
@@ -134,4 +134,14 @@ export function copyConditions(c: Call): (info: { etag: string; mtime: Date }) =
     const pre = preconditions(c.req.headers, info.etag, info.mtime, 'x-amz-copy-source-');
     if (pre !== undefined) throw s3err('PreconditionFailed');
   };
+}
+
+/** If-None-Match / If-Match of a write (PutObject, CompleteMultipartUpload, CopyObject's destination). */
+export function writeCondition(c: Call): WriteCondition {
+  const inm = hdr(c.req, 'if-none-match');
+  const im = hdr(c.req, 'if-match');
+  // S3 writes take only "*" here: an ETag would mean "replace unless it is this one", which S3 does not do.
+  if (inm !== undefined && inm.trim().replace(/"/g, '') !== '*') throw s3err('NotImplemented', 'If-None-Match on a write takes only "*".', { Header: 'If-None-Match' });
+  if (im !== undefined && im.trim() === '') throw s3err('InvalidArgument', 'If-Match needs an ETag.', { ArgumentName: 'If-Match' });
+  return { noneMatch: inm !== undefined, match: im };
 }

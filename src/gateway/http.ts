@@ -97,7 +97,8 @@ export function parseRange(h: string | undefined, size: number): { start: number
   return { start, end };
 }
 
-function etagMatches(list: string, etag: string): boolean {
+/** An If-Match/If-None-Match list (ETags, quoted or not, or *) against an ETag. */
+export function etagMatches(list: string, etag: string): boolean {
   return list.split(',').some((t) => {
     const v = t.trim().replace(/^W\//, '').replace(/"/g, '');
     return v === '*' || v === etag;

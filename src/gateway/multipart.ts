@@ -1,19 +1,53 @@
 // Multipart uploads. Each upload is a directory /.ferry-gateway/uploads/<id> owned by the initiator (mode
 // 0700, so only that uid and root touch it) holding one file per part; complete lays the parts' slices
 // one after another into a new file (copy_file_range: no data is rewritten) and renames it into place.
+//
+// Completion is one rename. Complete assembles the object as a temp file inside the upload's directory and
+// marks the directory (XATTR_COMPLETING: the temp's name and the ETag) before it renames the temp to the key.
+// An upload is completed exactly when it is marked and the named temp is no longer there, so the rename
+// that makes the object visible is also what takes the upload out of listings: a gateway killed at any
+// point leaves either an upload in progress (listed, no new object) or a completed one (the object, not
+// listed). The directory stays a while after (parts removed) so a Complete sent again answers 200 with the
+// same ETag, as S3 does for clients that retry one whose answer they lost.
 import { createHash, randomBytes } from 'node:crypto';
 import { isFsError } from '../errors.js';
+import { XATTR_CREATE } from '../meta/types.js';
 import { compareKeys } from '../object/util.js';
 import { O_RDONLY } from '../vfs/flags.js';
 import { Access, TYPE_FILE, type VfsView } from '../vfs/view.js';
 import { BodyHasher } from './checksum.js';
 import { s3err } from './errors.js';
-import { Objects, createTemp, dropTemp, mtimeOf, s3Rethrow as wrap, type ObjectMeta, type TempFile } from './objects.js';
-import { bucketNode, parseKey, TMP_DIR, UPLOADS_DIR } from './paths.js';
-import { TEMP_MODE } from './temps.js';
+import { Objects, createTemp, dropTemp, mtimeOf, s3Rethrow as wrap, type ObjectMeta, type TempFile, type WriteCondition } from './objects.js';
+import { bucketNode, parseKey, UPLOADS_DIR } from './paths.js';
+import { tempOwnerGone, TEMP_MODE } from './temps.js';
 
 const XATTR_UPLOAD = 'user.s3.upload';
+const XATTR_COMPLETING = 'user.s3.completing';
 export const MAX_PARTS = 10000;
+/** How long a completed upload still answers a repeated Complete (and then is swept away). */
+export const COMPLETED_KEEP_MS = 15 * 60 * 1000;
+
+/** The mark of an upload being completed: the assembled temp file in its directory and the object's ETag. */
+interface Completing {
+  name: string;
+  etag: string;
+  at: string;
+}
+
+interface UploadState {
+  rec: UploadRecord;
+  dir: number;
+  completing?: Completing;
+  /** Marked, and the marked temp was renamed away: the object exists. */
+  completed: boolean;
+}
+
+/** The ETag S3 gives a multipart object: MD5 of the parts' binary MD5s, then "-" and the count. */
+export function multipartEtag(etags: string[]): string {
+  const h = createHash('md5');
+  for (const e of etags) h.update(Buffer.from(e.replace(/"/g, '').trim().slice(0, 32), 'hex'));
+  return `${h.digest('hex')}-${etags.length}`;
+}
 
 export interface UploadRecord {
   bucket: string;
@@ -32,6 +66,9 @@ export interface PartInfo {
 const partName = (n: number) => String(n).padStart(5, '0');
 
 export class Multipart {
+  /** Completes running in this process, by upload id: a repeated Complete waits for the first. */
+  private readonly running = new Map<string, Promise<string>>();
+
   constructor(private readonly objects: Objects) {}
 
   private dir(id: string): string {
@@ -40,17 +77,26 @@ export class Multipart {
   }
 
   async record(view: VfsView, id: string, bucket: string, key: string): Promise<UploadRecord> {
-    let rec: UploadRecord;
+    const st = await this.state(view, id, bucket, key);
+    if (st.completed) throw s3err('NoSuchUpload');
+    return st.rec;
+  }
+
+  /** The upload's record and whether it is being or was completed; NoSuchUpload if it is not this key's. */
+  private async state(view: VfsView, id: string, bucket: string, key: string): Promise<UploadState> {
+    let st: UploadState;
     try {
       const dir = await view.resolve(this.dir(id));
-      rec = JSON.parse((await view.getxattr(dir.inode, XATTR_UPLOAD)).toString()) as UploadRecord;
+      st = { rec: JSON.parse((await view.getxattr(dir.inode, XATTR_UPLOAD)).toString()) as UploadRecord, dir: dir.inode, completed: false };
+      st.completing = await readCompleting(view, dir.inode);
+      if (st.completing) st.completed = !(await exists(view, dir.inode, st.completing.name));
     } catch (e) {
       if (isFsError(e, 'EACCES') || isFsError(e, 'EPERM')) throw s3err('AccessDenied');
       if (isFsError(e) || e instanceof SyntaxError) throw s3err('NoSuchUpload');
       throw e;
     }
-    if (rec.bucket !== bucket || rec.key !== key) throw s3err('NoSuchUpload');
-    return rec;
+    if (st.rec.bucket !== bucket || st.rec.key !== key) throw s3err('NoSuchUpload');
+    return st;
   }
 
   async create(view: VfsView, bucket: string, key: string, meta: ObjectMeta): Promise<string> {
@@ -177,10 +223,33 @@ export class Multipart {
     return { parts, truncated, rec };
   }
 
-  async complete(view: VfsView, bucket: string, key: string, id: string, want: Array<{ number: number; etag: string }>): Promise<string> {
-    const rec = await this.record(view, id, bucket, key);
+  async complete(view: VfsView, bucket: string, key: string, id: string, want: Array<{ number: number; etag: string }>, cond: WriteCondition = {}): Promise<string> {
+    for (let prev = this.running.get(id); prev; prev = this.running.get(id)) await prev.catch(() => undefined);
+    const p = this.completeOnce(view, bucket, key, id, want, cond);
+    this.running.set(id, p);
+    try {
+      return await p;
+    } finally {
+      if (this.running.get(id) === p) this.running.delete(id);
+    }
+  }
+
+  private async completeOnce(view: VfsView, bucket: string, key: string, id: string, want: Array<{ number: number; etag: string }>, cond: WriteCondition): Promise<string> {
+    const st = await this.state(view, id, bucket, key);
     if (want.length === 0) throw s3err('MalformedXML', 'You must specify at least one part.');
     for (let i = 1; i < want.length; i++) if (want[i]!.number <= want[i - 1]!.number) throw s3err('InvalidPartOrder');
+    if (st.completed) {
+      // Sent again after it went through (the answer was lost): the same answer, for the same parts.
+      if (multipartEtag(want.map((p) => p.etag)) === st.completing!.etag) return st.completing!.etag;
+      throw s3err('NoSuchUpload');
+    }
+    if (st.completing) {
+      // Marked but not committed: a Complete of another gateway at work, or one that died on the way.
+      const mine = st.completing.name.startsWith(`.tmp-${view.sessionId}-`);
+      if (!mine && !(await tempOwnerGone(view, st.completing.name))) throw s3err('OperationAborted');
+      await view.removexattr(st.dir, XATTR_COMPLETING).catch(wrap);
+      await view.unlink(st.dir, st.completing.name).catch(() => undefined);
+    }
     const dir = this.dir(id);
     const found: Array<{ ino: number; size: number; etag: string }> = [];
     for (const [i, p] of want.entries()) {
@@ -199,10 +268,9 @@ export class Multipart {
       }
       found.push({ ino: st.inode, size: attr.length, etag });
     }
-    const md5s = createHash('md5');
-    for (const f of found) md5s.update(Buffer.from(f.etag.slice(0, 32), 'hex'));
-    const etag = `${md5s.digest('hex')}-${found.length}`;
-    const out = await createTemp(view, TMP_DIR, TEMP_MODE).catch(wrap);
+    const etag = multipartEtag(found.map((f) => f.etag));
+    // Assembled in the upload's own directory: the rename out of it is the commit (see the top of the file).
+    const out = await createTemp(view, dir, TEMP_MODE).catch(wrap);
     let open = true;
     try {
       let off = 0;
@@ -217,25 +285,74 @@ export class Multipart {
       }
       open = false;
       await view.release(out.fh);
-      await this.objects.writeStamp(view, out.ino, etag, rec.meta);
+      await this.objects.writeStamp(view, out.ino, etag, st.rec.meta, found.map((f) => f.size));
     } catch (e) {
       if (open) await view.release(out.fh).catch(() => undefined);
       await dropTemp(view, out);
       wrap(e);
     }
-    await this.objects.install(view, bucket, key, out);
-    await this.remove(view, id).catch(() => undefined);
+    const mark: Completing = { name: out.name, etag, at: new Date().toISOString() };
+    try {
+      await view.setxattr(st.dir, XATTR_COMPLETING, JSON.stringify(mark), XATTR_CREATE);
+    } catch (e) {
+      await dropTemp(view, out);
+      if (isFsError(e, 'EEXIST')) throw s3err('OperationAborted');
+      wrap(e);
+    }
+    try {
+      await this.objects.commit(view, bucket, key, out, cond);
+    } catch (e) {
+      // Unmarked before the temp goes: marked without its temp would read as completed.
+      if (await view.removexattr(st.dir, XATTR_COMPLETING).then(() => true, () => false)) await dropTemp(view, out);
+      throw e;
+    }
+    await this.dropParts(view, st.dir).catch(() => undefined);
     return etag;
   }
 
-  /** rm -r of the upload's directory. */
+  /** Removes what a completed upload's directory still holds (its parts); the directory and its marks stay. */
+  private async dropParts(view: VfsView, dir: number): Promise<void> {
+    await view.scratch().removeTree(dir);
+  }
+
+  /** rm -r of the upload's directory (unmarked first: a mark without its temp would read as completed). */
   private async remove(user: VfsView, id: string): Promise<void> {
     const view = user.scratch();
     const path = this.dir(id);
     const d = await view.resolve(path, false);
+    await view.removexattr(d.inode, XATTR_COMPLETING).catch(() => undefined);
     await view.removeTree(d.inode);
     const p = await view.parentOf(path);
     await view.rmdir(p.parent, p.name);
+  }
+
+  /**
+   * At start and now and then (as root): finishes the cleanup of completed uploads a gateway was killed in
+   * (their parts), and removes completed uploads older than COMPLETED_KEEP_MS. Returns the ids removed.
+   */
+  async sweep(root: VfsView, now = Date.now()): Promise<string[]> {
+    const dir = await root.resolve(UPLOADS_DIR, false);
+    const done: Array<{ id: string; ino: number; old: boolean }> = [];
+    for await (const e of root.entries(dir.inode, false)) {
+      try {
+        const c = await readCompleting(root, e.inode);
+        if (c && !(await exists(root, e.inode, c.name))) done.push({ id: e.name, ino: e.inode, old: now - Date.parse(c.at) > COMPLETED_KEEP_MS });
+      } catch {
+        /* being created or removed */
+      }
+    }
+    const removed: string[] = [];
+    for (const d of done) {
+      try {
+        if (d.old) {
+          await this.remove(root, d.id);
+          removed.push(d.id);
+        } else await this.dropParts(root, d.ino);
+      } catch (e) {
+        if (!isFsError(e, 'ENOENT')) throw e;
+      }
+    }
+    return removed;
   }
 
   async abort(view: VfsView, bucket: string, key: string, id: string): Promise<void> {
@@ -250,12 +367,34 @@ export class Multipart {
     for await (const e of root.entries(dir.inode, false)) {
       try {
         const rec = JSON.parse((await root.getxattr(e.inode, XATTR_UPLOAD)).toString()) as UploadRecord;
-        if (rec.bucket === bucket) out.push({ ...rec, id: e.name });
+        if (rec.bucket !== bucket) continue;
+        const c = await readCompleting(root, e.inode);
+        if (c && !(await exists(root, e.inode, c.name))) continue; // completed
+        out.push({ ...rec, id: e.name });
       } catch {
         /* being created or removed */
       }
     }
     out.sort((a, b) => compareKeys(a.key, b.key) || (a.initiated < b.initiated ? -1 : a.initiated > b.initiated ? 1 : compareKeys(a.id, b.id)));
     return out;
+  }
+}
+
+async function readCompleting(view: VfsView, dir: number): Promise<Completing | undefined> {
+  try {
+    return JSON.parse((await view.getxattr(dir, XATTR_COMPLETING)).toString()) as Completing;
+  } catch (e) {
+    if (isFsError(e, 'ENODATA') || e instanceof SyntaxError) return undefined;
+    throw e;
+  }
+}
+
+async function exists(view: VfsView, dir: number, name: string): Promise<boolean> {
+  try {
+    await view.lookup(dir, name);
+    return true;
+  } catch (e) {
+    if (isFsError(e, 'ENOENT')) return false;
+    throw e;
   }
 }

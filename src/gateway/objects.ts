@@ -4,10 +4,12 @@
 import { createHash } from 'node:crypto';
 import { FsError, isFsError } from '../errors.js';
 import { O_CREAT, O_EXCL, O_RDONLY, O_WRONLY } from '../vfs/flags.js';
+import { RENAME_NOREPLACE, XATTR_CREATE } from '../meta/types.js';
 import { Access, ROOT_INODE, TYPE_DIRECTORY, TYPE_FILE, isDirectory, type Attr, type VfsView } from '../vfs/view.js';
 import { BodyHasher } from './checksum.js';
 import { headerToText } from './header-text.js';
 import { fromFsError, s3err } from './errors.js';
+import { etagMatches } from './http.js';
 import { bucketNode, checkBucketName, keyPath, parseKey, TMP_DIR, UPLOADS_DIR, GATEWAY_DIR, walkParts, type Node } from './paths.js';
 import { removeDeadTemps, tempName, TEMP_MODE } from './temps.js';
 
@@ -15,6 +17,8 @@ export const XATTR_ETAG = 'user.s3.etag';
 export const XATTR_META = 'user.s3.meta';
 export const XATTR_MARKER = 'user.s3.dir';
 export const XATTR_CREATED = 'user.s3.created';
+/** Part sizes of an object made by CompleteMultipartUpload, as runs [[size, count], ...] (valid while its ETag is). */
+export const XATTR_PARTS = 'user.s3.parts';
 export const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
 
 /** Stored object headers (Content-Type and friends) and user metadata (x-amz-meta-*). */
@@ -61,6 +65,20 @@ function stamp(a: Attr): string {
 function syntheticEtag(ino: number, a: Attr): string {
   return createHash('md5').update(`${ino}:${stamp(a)}`).digest('hex') + '-1';
 }
+
+/**
+ * What a write asks of the object it replaces, checked in the same metadata transaction as the rename that
+ * makes the new object visible: If-None-Match: * (no object may exist: RENAME_NOREPLACE) or If-Match: ETAG
+ * (the object must be the one with that ETag: a rename expecting that inode, unchanged).
+ */
+export interface WriteCondition {
+  noneMatch?: boolean;
+  /** The If-Match header as sent (one or more ETags, or *). */
+  match?: string;
+}
+
+/** Attempts of an If-Match write whose object was replaced by one with the same ETag meanwhile. */
+const CAS_ATTEMPTS = 5;
 
 /** A hidden temporary file being written: renamed into place when complete, unlinked otherwise. */
 export interface TempFile {
@@ -132,12 +150,43 @@ export class Objects {
     }
   }
 
-  /** Stores the ETag (valid while the file stays as it is now) and the object's metadata on ino. */
-  async writeStamp(view: VfsView, ino: number, etag: string, meta: ObjectMeta | undefined): Promise<Attr> {
+  /** Stores the ETag (valid while the file stays as it is now), the object's metadata and its part sizes on ino. */
+  async writeStamp(view: VfsView, ino: number, etag: string, meta: ObjectMeta | undefined, parts?: number[]): Promise<Attr> {
     const a = await view.getattr(ino);
     await view.setxattr(ino, XATTR_ETAG, `${etag} ${stamp(a)}`);
     if (meta && (Object.keys(meta.headers).length || Object.keys(meta.user).length)) await view.setxattr(ino, XATTR_META, JSON.stringify(meta));
+    if (parts) {
+      // Runs keep 10,000 parts of one size small (an xattr value is at most 64 KiB).
+      const runs: Array<[number, number]> = [];
+      for (const n of parts) {
+        const last = runs[runs.length - 1];
+        if (last && last[0] === n) last[1]++;
+        else runs.push([n, 1]);
+      }
+      await view.setxattr(ino, XATTR_PARTS, `${JSON.stringify(runs)} ${stamp(a)}`);
+    }
     return a;
+  }
+
+  /** The part sizes of an object CompleteMultipartUpload made and nothing changed since; undefined otherwise. */
+  async partsOf(view: VfsView, info: ObjectInfo): Promise<number[] | undefined> {
+    if (info.marker) return undefined;
+    let v: string;
+    try {
+      v = (await view.getxattr(info.ino, XATTR_PARTS)).toString();
+    } catch (e) {
+      if (isFsError(e)) return undefined;
+      throw e;
+    }
+    const sp = v.lastIndexOf(' ', v.lastIndexOf(' ') - 1);
+    if (sp < 0 || v.slice(sp + 1) !== stamp(info.attr)) return undefined;
+    try {
+      const sizes: number[] = [];
+      for (const [size, count] of JSON.parse(v.slice(0, sp)) as Array<[number, number]>) for (let i = 0; i < count; i++) sizes.push(size);
+      return sizes;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Creates the gateway's hidden directories (as root, at start). */
@@ -276,31 +325,65 @@ export class Objects {
     }
   }
 
-  /** Moves a finished temp file into place as the object (replacing an older one). */
-  async install(view: VfsView, bucket: string, key: string, tmp: TempFile): Promise<void> {
-    const k = parseKey(key);
-    const name = k.parts[k.parts.length - 1]!;
+  /** Moves a finished temp file into place as the object (replacing an older one, if `cond` allows); removes it on failure. */
+  async install(view: VfsView, bucket: string, key: string, tmp: TempFile, cond: WriteCondition = {}): Promise<void> {
     try {
-      // The mode an object created in one step would have had (temp files are private while written).
-      await view.chmod(tmp.ino, 0o666 & ~(view.ctx.umask ?? 0o022)).catch(s3Rethrow);
-      for (let attempt = 0; ; attempt++) {
-        const b = await bucketNode(view, bucket);
-        const dir = k.parts.length > 1 ? await this.ensureDirs(view, bucket, k.parts.slice(0, -1)) : b.ino;
-        try {
-          await view.rename(tmp.dir, tmp.name, dir, name);
-          return;
-        } catch (e) {
-          // A delete may have removed the now-empty parent directory between mkdir and rename.
-          if (isFsError(e, 'ENOENT') && attempt < 3) continue;
-          if (isFsError(e, 'EISDIR') || isFsError(e, 'ENOTEMPTY') || isFsError(e, 'EEXIST')) throw s3err('XFerryObjectIsDirectory', undefined, { Key: key });
-          if (isFsError(e, 'ENOTDIR')) throw s3err('XFerryParentIsObject', undefined, { Key: key });
-          s3Rethrow(e);
-        }
-      }
+      await this.commit(view, bucket, key, tmp, cond);
     } catch (e) {
       await dropTemp(view, tmp);
       throw e;
     }
+  }
+
+  /** install() leaving the temp file where it was on failure (the caller decides when it goes). */
+  async commit(view: VfsView, bucket: string, key: string, tmp: TempFile, cond: WriteCondition = {}): Promise<void> {
+    const k = parseKey(key);
+    const name = k.parts[k.parts.length - 1]!;
+    // The mode an object created in one step would have had (temp files are private while written).
+    await view.chmod(tmp.ino, 0o666 & ~(view.ctx.umask ?? 0o022)).catch(s3Rethrow);
+    for (let attempt = 0; ; attempt++) {
+      const b = await bucketNode(view, bucket);
+      const dir = k.parts.length > 1 ? await this.ensureDirs(view, bucket, k.parts.slice(0, -1)) : b.ino;
+      try {
+        if (cond.match !== undefined) {
+          const cur = await this.current(view, dir, name, key);
+          if (!etagMatches(cond.match, cur.etag)) throw s3err('PreconditionFailed', undefined, { Condition: 'If-Match' });
+          const a = cur.attr;
+          await view.rename(tmp.dir, tmp.name, dir, name, 0, { inode: cur.ino, mtime: a.mtime, mtimensec: a.mtimensec, length: a.length });
+        } else {
+          await view.rename(tmp.dir, tmp.name, dir, name, cond.noneMatch ? RENAME_NOREPLACE : 0);
+        }
+        return;
+      } catch (e) {
+        // A delete may have removed the now-empty parent directory between mkdir and rename.
+        if (isFsError(e, 'ENOENT') && attempt < 3) continue;
+        // The object was replaced between reading its ETag and the rename: look again (it may match).
+        if (isFsError(e, 'ESTALE')) {
+          if (attempt < CAS_ATTEMPTS) continue;
+          throw s3err('ConditionalRequestConflict', undefined, { Key: key });
+        }
+        if (isFsError(e, 'EEXIST') && cond.noneMatch) {
+          const there = await view.lookup(dir, name).catch(() => undefined);
+          if (!there || !isDirectory(there.attr)) throw s3err('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
+        }
+        if (isFsError(e, 'EISDIR') || isFsError(e, 'ENOTEMPTY') || isFsError(e, 'EEXIST')) throw s3err('XFerryObjectIsDirectory', undefined, { Key: key });
+        if (isFsError(e, 'ENOTDIR')) throw s3err('XFerryParentIsObject', undefined, { Key: key });
+        s3Rethrow(e);
+      }
+    }
+  }
+
+  /** The object named `name` in dir for an If-Match write: NoSuchKey when there is none (as S3). */
+  private async current(view: VfsView, dir: number, name: string, key: string): Promise<Node & { etag: string }> {
+    let r;
+    try {
+      r = await view.lookup(dir, name);
+    } catch (e) {
+      if (isFsError(e, 'ENOENT')) throw s3err('NoSuchKey', undefined, { Key: key });
+      throw e;
+    }
+    if (r.attr.type !== TYPE_FILE) throw s3err('NoSuchKey', undefined, { Key: key });
+    return { ino: r.inode, attr: r.attr, etag: await this.etagOf(view, r.inode, r.attr) };
   }
 
   async putObject(
@@ -312,6 +395,7 @@ export class Objects {
     expect: number | undefined,
     verify: () => string,
     meta: ObjectMeta,
+    cond: WriteCondition = {},
   ): Promise<string> {
     await bucketNode(view, bucket);
     const k = parseKey(key);
@@ -321,8 +405,7 @@ export class Objects {
         if (hasher.bytes > 0) throw s3err('InvalidArgument', 'Keys ending in "/" are directories and cannot hold data.');
       }
       verify();
-      const dir = await this.ensureDirs(view, bucket, k.parts);
-      await view.setxattr(dir, XATTR_MARKER, '1').catch(s3Rethrow);
+      await this.putMarker(view, bucket, key, k.parts, cond);
       return EMPTY_MD5;
     }
     const t = await this.receive(view, TMP_DIR, body, hasher, expect, verify);
@@ -332,8 +415,31 @@ export class Objects {
       await dropTemp(view, t);
       s3Rethrow(e);
     }
-    await this.install(view, bucket, key, t);
+    await this.install(view, bucket, key, t, cond);
     return t.md5;
+  }
+
+  /**
+   * A `dir/` object: the directory, marked. Its conditions hold against a marker made meanwhile by another
+   * PUT (the mark is set with XATTR_CREATE), not against one that an mkdir through POSIX made meanwhile.
+   */
+  private async putMarker(view: VfsView, bucket: string, key: string, parts: string[], cond: WriteCondition): Promise<void> {
+    let exists = false;
+    if (cond.noneMatch || cond.match !== undefined) {
+      const b = await bucketNode(view, bucket);
+      const n = await walkParts(view, b.ino, parts).catch(s3Rethrow);
+      exists = !!n && isDirectory(n.attr) && (await this.isMarker(view, n.ino));
+      if (cond.noneMatch && exists) throw s3err('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
+      if (cond.match !== undefined && !exists) throw s3err('NoSuchKey', undefined, { Key: key });
+      if (cond.match !== undefined && !etagMatches(cond.match, EMPTY_MD5)) throw s3err('PreconditionFailed', undefined, { Condition: 'If-Match' });
+    }
+    const dir = await this.ensureDirs(view, bucket, parts);
+    try {
+      await view.setxattr(dir, XATTR_MARKER, '1', cond.noneMatch ? XATTR_CREATE : 0);
+    } catch (e) {
+      if (isFsError(e, 'EEXIST')) throw s3err('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
+      s3Rethrow(e);
+    }
   }
 
   /** Removes empty directories from `parts`' parent upwards (not the bucket, not explicit markers). */
@@ -390,6 +496,7 @@ export class Objects {
     dst: { bucket: string; key: string },
     replaceMeta: ObjectMeta | undefined,
     cond: (info: ObjectInfo) => void,
+    dstCond: WriteCondition = {},
   ): Promise<{ etag: string; mtime: Date }> {
     const info = await this.stat(view, src.bucket, src.key);
     cond(info);
@@ -401,11 +508,14 @@ export class Objects {
     }
     if (info.marker || dk.marker) {
       if (!(info.marker && dk.marker)) throw s3err('InvalidRequest', 'Directory markers copy only to directory markers.');
-      await this.putObject(view, dst.bucket, dst.key, (async function* () {})(), new BodyHasher(undefined), 0, () => EMPTY_MD5, { headers: {}, user: {} });
+      await this.putObject(view, dst.bucket, dst.key, (async function* () {})(), new BodyHasher(undefined), 0, () => EMPTY_MD5, { headers: {}, user: {} }, dstCond);
       return { etag: EMPTY_MD5, mtime: new Date() };
     }
     const meta = replaceMeta ?? (await this.metaOf(view, info.ino));
     if (same) {
+      // A metadata-only copy onto itself replaces nothing: its conditions are about this very object.
+      if (dstCond.noneMatch) throw s3err('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
+      if (dstCond.match !== undefined && !etagMatches(dstCond.match, info.etag)) throw s3err('PreconditionFailed', undefined, { Condition: 'If-Match' });
       try {
         await view.setxattr(info.ino, XATTR_META, JSON.stringify(meta));
         const a = await view.getattr(info.ino);
@@ -434,7 +544,7 @@ export class Objects {
     } finally {
       await view.release(s).catch(() => undefined);
     }
-    await this.install(view, dst.bucket, dst.key, d);
+    await this.install(view, dst.bucket, dst.key, d, dstCond);
     return { etag: info.etag, mtime: mtimeOf(a) };
   }
 }

@@ -9,7 +9,7 @@ import { refuseAclHeaders, refuseEncryption, refuseSubresources } from './unsupp
 import { bucketLocation, bucketVersioning, createBucket, deleteBucket, getAcl, headBucket, listBuckets, putAcl } from './ops/buckets.js';
 import { listObjects, listUploads } from './ops/listing.js';
 import { abortUpload, completeUpload, createUpload, listParts, uploadPart, uploadPartCopy } from './ops/multipart.js';
-import { copyObject, deleteObject, deleteObjects, getObject, getObjectTagging, putObject } from './ops/objects.js';
+import { copyObject, deleteObject, deleteObjects, getObject, getObjectAttributes, getObjectTagging, putObject } from './ops/objects.js';
 
 /**
  * Serves c with its operation; a request no operation takes is MethodNotAllowed or NotImplemented. The bucket
@@ -83,6 +83,7 @@ function routeObject(s: Services, c: Call): Promise<void> {
         if (uploadId !== null) return listParts(s, c, uploadId);
         if (q.has('acl')) return getAcl(s, c, false);
         if (q.has('tagging')) return getObjectTagging(s, c);
+        if (q.has('attributes')) return getObjectAttributes(s, c);
       }
       refuseSubresources(q);
       sse();

@@ -46,6 +46,8 @@ export interface GatewayOptions {
 }
 
 const KEY_RELOAD_MS = 5000;
+/** How often completed multipart uploads kept for repeated Completes are looked at for removal. */
+const UPLOAD_SWEEP_MS = 5 * 60 * 1000;
 
 function pairHeaders(raw: string[]): Array<[string, string]> {
   const out: Array<[string, string]> = [];
@@ -58,6 +60,7 @@ export class Gateway {
   private keys: KeyTable = {};
   private keysLoaded = 0;
   private reloadTimer?: NodeJS.Timeout;
+  private sweepTimer?: NodeJS.Timeout;
   private readonly views = new Map<string, VfsView>();
   private readonly services: Services;
   readonly metrics = new Metrics();
@@ -85,6 +88,7 @@ export class Gateway {
     const g = new Gateway(client, opts);
     try {
       await g.services.objects.prepare(client.root);
+      await g.services.multipart.sweep(client.root);
       await g.reloadKeys();
       await g.listen();
     } catch (e) {
@@ -126,6 +130,13 @@ export class Gateway {
     this.url = `${this.opts.tls ? 'https' : 'http'}://${h}:${a.port}`;
     this.reloadTimer = setInterval(() => void this.reloadKeys().catch(() => undefined), KEY_RELOAD_MS);
     this.reloadTimer.unref();
+    this.sweepTimer = setInterval(() => void this.sweepUploads().catch(() => undefined), UPLOAD_SWEEP_MS);
+    this.sweepTimer.unref();
+  }
+
+  /** Removes completed multipart uploads kept past their time for repeated Completes (a timer runs it); returns their ids. */
+  sweepUploads(now = Date.now()): Promise<string[]> {
+    return this.services.multipart.sweep(this.client.root, now);
   }
 
   get port(): number {
@@ -144,6 +155,7 @@ export class Gateway {
   close(graceMs = 10_000): Promise<void> {
     this.closing ??= (async () => {
       if (this.reloadTimer) clearInterval(this.reloadTimer);
+      if (this.sweepTimer) clearInterval(this.sweepTimer);
       const closed = new Promise<void>((r) => this.server.close(() => r()));
       this.server.closeIdleConnections();
       if (this.inflight > 0) {

@@ -29,6 +29,15 @@ function sessionDead(s: SessionInfo | undefined, now: number): boolean {
   return s.hostname === hostname() && s.pid !== process.pid && !pidAlive(s.pid);
 }
 
+/** Whether the gateway that named temp file `name` is gone (a name of an earlier version, without a session, counts as gone). */
+export async function tempOwnerGone(view: VfsView, name: string): Promise<boolean> {
+  const m = NAME.exec(name);
+  if (!m || m[1] === undefined) return true;
+  const sid = Number(m[1]);
+  if (sid === view.sessionId) return false;
+  return sessionDead((await view.sessions()).find((s) => s.sid === sid), Date.now());
+}
+
 /** Removes the temp files in TMP_DIR whose gateway is gone (run at start, as root). Returns the names removed. */
 export async function removeDeadTemps(root: VfsView): Promise<string[]> {
   const now = Date.now();

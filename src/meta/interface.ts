@@ -12,6 +12,7 @@ import type {
   LockRange,
   NodeResult,
   ReaddirOptions,
+  RenameExpect,
   SessionInfo,
   Snapshot,
   Slice,
@@ -67,8 +68,8 @@ export interface Meta {
   link(ctx: Context, ino: number, parent: number, name: string): Promise<AttrResult>;
   unlink(ctx: Context, parent: number, name: string): Promise<Versioned & { inode: number }>;
   rmdir(ctx: Context, parent: number, name: string): Promise<Versioned & { inode: number }>;
-  /** flags: RENAME_NOREPLACE, RENAME_EXCHANGE. */
-  rename(ctx: Context, parentSrc: number, nameSrc: string, parentDst: number, nameDst: string, flags?: number): Promise<NodeResult>;
+  /** flags: RENAME_NOREPLACE, RENAME_EXCHANGE; expect: what the destination must still be (else ESTALE). */
+  rename(ctx: Context, parentSrc: number, nameSrc: string, parentDst: number, nameDst: string, flags?: number, expect?: RenameExpect): Promise<NodeResult>;
   /** Entries ordered by name (bytewise), without "." and "..". */
   readdir(ctx: Context, ino: number, opts?: ReaddirOptions): Promise<Entry[]>;
   /** Walks a slash-separated path from `root` (no symlink following of the last part). */

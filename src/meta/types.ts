@@ -259,6 +259,18 @@ export const SET_CLEAR_SETID = 1 << 20;
 export const RENAME_NOREPLACE = 1;
 export const RENAME_EXCHANGE = 2;
 
+/**
+ * A rename's condition on the entry it replaces, checked in the rename's own transaction: the destination
+ * must still be this inode, with this mtime and length (what its reader saw), or the rename fails with
+ * ESTALE and changes nothing. Compare-and-swap of a name, for the S3 gateway's If-Match writes.
+ */
+export interface RenameExpect {
+  inode: number;
+  mtime: number;
+  mtimensec: number;
+  length: number;
+}
+
 // setxattr() flags.
 export const XATTR_CREATE = 1;
 export const XATTR_REPLACE = 2;

@@ -25,6 +25,7 @@ import type {
   TrashItem,
   TrashPurgeResult,
   WriteResult,
+  RenameExpect,
 } from '../meta/types.js';
 import { APPLIED_COUNTER } from '../meta/base/core.js';
 import type { MirrorOf } from './format.js';
@@ -229,8 +230,8 @@ export class MirrorMeta implements Meta {
   rmdir(ctx: Context, parent: number, name: string): Promise<Versioned & { inode: number }> {
     return this.write(this.src().rmdir(ctx, parent, name));
   }
-  rename(ctx: Context, ps: number, ns: string, pd: number, nd: string, flags?: number): Promise<NodeResult> {
-    return this.write(this.src().rename(ctx, ps, ns, pd, nd, flags));
+  rename(ctx: Context, ps: number, ns: string, pd: number, nd: string, flags?: number, expect?: RenameExpect): Promise<NodeResult> {
+    return this.write(this.src().rename(ctx, ps, ns, pd, nd, flags, expect));
   }
   newSliceId(): Promise<number> {
     return this.src().newSliceId();

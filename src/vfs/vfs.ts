@@ -18,6 +18,7 @@ import {
   type NodeResult,
   type StatFs,
   rootContext,
+  type RenameExpect,
 } from '../meta/types.js';
 import { checkAccess, clearSetIdOnWrite } from '../meta/access.js';
 import { align4k } from '../meta/attrs.js';
@@ -251,10 +252,10 @@ export class VFS {
     this.forget(r.inode);
   }
 
-  async rename(ctx: Context, ps: number, ns: string, pd: number, nd: string, flags = 0): Promise<void> {
+  async rename(ctx: Context, ps: number, ns: string, pd: number, nd: string, flags = 0, expect?: RenameExpect): Promise<void> {
     this.writable();
     const dst = this.entries.get(entryKey(pd, nd));
-    const r = await this.meta.rename(ctx, ps, ns, pd, nd, flags);
+    const r = await this.meta.rename(ctx, ps, ns, pd, nd, flags, expect);
     this.dropEntry(ps, ns);
     this.dropEntry(pd, nd);
     this.forget(r.inode);

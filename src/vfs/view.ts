@@ -16,6 +16,7 @@ import {
   type NodeResult,
   type SessionInfo,
   type StatFs,
+  type RenameExpect,
 } from '../meta/types.js';
 import { Resolver, splitPath, type Resolved, type ResolvedParent } from './resolve.js';
 import type { VFS } from './vfs.js';
@@ -195,8 +196,9 @@ export class VfsView {
     return this.vfs.unlink(this.ctx, parent, name);
   }
 
-  rename(parent: number, name: string, newParent: number, newName: string, flags = 0): Promise<void> {
-    return this.vfs.rename(this.ctx, parent, name, newParent, newName, flags);
+  /** expect: the destination must still be this file, unchanged (else ESTALE): see RenameExpect. */
+  rename(parent: number, name: string, newParent: number, newName: string, flags = 0, expect?: RenameExpect): Promise<void> {
+    return this.vfs.rename(this.ctx, parent, name, newParent, newName, flags, expect);
   }
 
   link(ino: number, parent: number, name: string): Promise<Attr> {

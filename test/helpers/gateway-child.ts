@@ -25,10 +25,13 @@ export interface ChildGateway {
   close(): Promise<void>;
 }
 
-/** Starts `ferry gateway META 127.0.0.1:0 ...args` with ROOT_KEY added to the volume (a temp volume made with vopts). */
-export async function startChildGateway(args: string[] = [], keys: TestKey[] = [ROOT_KEY], vopts: TempVolumeOptions = {}): Promise<ChildGateway> {
-  const t = await tempVolume(vopts);
-  await addKeys(t, keys);
+/**
+ * Starts `ferry gateway META 127.0.0.1:0 ...args` with ROOT_KEY added to a new volume (made with vopts), or
+ * on `existing` (a gateway started again on the volume of one killed; close() then leaves the volume to its owner).
+ */
+export async function startChildGateway(args: string[] = [], keys: TestKey[] = [ROOT_KEY], vopts: TempVolumeOptions = {}, existing?: TempVolume): Promise<ChildGateway> {
+  const t = existing ?? (await tempVolume(vopts));
+  if (!existing) await addKeys(t, keys);
   const proc = spawn(process.execPath, [MAIN, 'gateway', t.url, '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_DEBUG: '' } });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   let out = '';
@@ -62,7 +65,7 @@ export async function startChildGateway(args: string[] = [], keys: TestKey[] = [
         proc.kill('SIGKILL');
         await exited;
       }
-      await t.cleanup();
+      if (!existing) await t.cleanup();
     },
   };
 }

@@ -851,6 +851,29 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
         assert.deepEqual(await v.names(d), ['b', 'c']);
       });
 
+      it('rename with expect replaces only the file it names, as it was (ESTALE otherwise, nothing changed)', async () => {
+        const d = await v.scratch();
+        const old = await v.mkfile(d, 'key');
+        await v.write(old, 0, 100);
+        const seen = await v.attr(old);
+        const expect = { inode: old, mtime: seen.mtime, mtimensec: seen.mtimensec, length: seen.length };
+        await v.mkfile(d, 'new1');
+        await v.mkfile(d, 'new2');
+        await expectCode(v.m.rename(ROOT, d, 'new1', d, 'key', 0, { ...expect, inode: old + 1000 }), 'ESTALE');
+        await expectCode(v.m.rename(ROOT, d, 'new1', d, 'key', 0, { ...expect, length: 99 }), 'ESTALE');
+        await expectCode(v.m.rename(ROOT, d, 'new1', d, 'none', 0, expect), 'ESTALE');
+        await expectCode(v.m.rename(ROOT, d, 'new1', d, 'key', RENAME_NOREPLACE, expect), 'EINVAL');
+        assert.equal(await v.ino(d, 'key'), old, 'a failed condition replaced nothing');
+        await v.write(old, 100, 1); // the file changed since it was read
+        await expectCode(v.m.rename(ROOT, d, 'new1', d, 'key', 0, expect), 'ESTALE');
+        const now = await v.attr(old);
+        const n1 = await v.ino(d, 'new1');
+        await v.m.rename(ROOT, d, 'new1', d, 'key', 0, { inode: old, mtime: now.mtime, mtimensec: now.mtimensec, length: now.length });
+        assert.equal(await v.ino(d, 'key'), n1);
+        assert.deepEqual(await v.names(d), ['key', 'new2']);
+        await v.invariants();
+      });
+
       it('RENAME_EXCHANGE swaps a file and a directory in different parents', async () => {
         const p1 = await v.scratch();
         const p2 = await v.scratch();
@@ -1819,6 +1842,33 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
         ]);
         assert.deepEqual(codes.sort(), ['ENOENT', undefined].sort());
         assert.equal((await v.names(d)).length, 1);
+      });
+
+      it('concurrent renames over one name expecting the same file: exactly one wins', async () => {
+        const d = await v.scratch();
+        const old = await v.mkfile(d, 'key');
+        await v.mkfile(d, 'a');
+        await v.mkfile(d, 'b');
+        const a = await v.attr(old);
+        const expect = { inode: old, mtime: a.mtime, mtimensec: a.mtimensec, length: a.length };
+        const codes = await Promise.all([
+          codeOf(v.m.rename(ROOT, d, 'a', d, 'key', 0, expect)),
+          codeOf(second.m.rename(ROOT, d, 'b', d, 'key', 0, expect)),
+        ]);
+        assert.deepEqual(codes.sort(), ['ESTALE', undefined].sort());
+        assert.equal((await v.names(d)).length, 2);
+      });
+
+      it('concurrent RENAME_NOREPLACE of two files to one free name: exactly one wins', async () => {
+        const d = await v.scratch();
+        await v.mkfile(d, 'a');
+        await v.mkfile(d, 'b');
+        const codes = await Promise.all([
+          codeOf(v.m.rename(ROOT, d, 'a', d, 'key', RENAME_NOREPLACE)),
+          codeOf(second.m.rename(ROOT, d, 'b', d, 'key', RENAME_NOREPLACE)),
+        ]);
+        assert.deepEqual(codes.sort(), ['EEXIST', undefined].sort());
+        assert.equal((await v.names(d)).length, 2);
       });
 
       it('keeps the invariants', () => v.invariants());

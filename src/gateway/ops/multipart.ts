@@ -1,6 +1,6 @@
 // S3 multipart upload operations: CreateMultipartUpload, UploadPart, UploadPartCopy, ListParts,
 // CompleteMultipartUpload, AbortMultipartUpload.
-import { copyConditions, copySource, hdr, owner, quote, requestBody, smallBody, type Call, type Services } from '../call.js';
+import { copyConditions, copySource, hdr, owner, quote, requestBody, smallBody, writeCondition, type Call, type Services } from '../call.js';
 import { s3err } from '../errors.js';
 import { readSmall, sendEmpty, sendXml } from '../http.js';
 import { MAX_PARTS } from '../multipart.js';
@@ -58,6 +58,7 @@ export async function listParts(s: Services, c: Call, id: string): Promise<void>
 
 export async function completeUpload(s: Services, c: Call, id: string): Promise<void> {
   c.op = 'CompleteMultipartUpload';
+  const cond = writeCondition(c);
   const text = await smallBody(c, XML_LIMITS.CompleteMultipartUpload);
   let parts: Array<{ number: number; etag: string }>;
   try {
@@ -70,7 +71,7 @@ export async function completeUpload(s: Services, c: Call, id: string): Promise<
   } catch {
     throw s3err('MalformedXML');
   }
-  const etag = await s.multipart.complete(c.who.view, c.bucket, c.key, id, parts);
+  const etag = await s.multipart.complete(c.who.view, c.bucket, c.key, id, parts, cond);
   sendXml(c.res, 200, 'CompleteMultipartUploadResult', { Location: `/${c.bucket}/${c.key}`, Bucket: c.bucket, Key: c.key, ETag: quote(etag) });
 }
 

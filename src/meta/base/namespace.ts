@@ -12,6 +12,7 @@ import {
   MODE_X,
   RENAME_EXCHANGE,
   RENAME_NOREPLACE,
+  type RenameExpect,
   ROOT_INODE,
   SET_ATIME,
   SET_ATIME_NOW,
@@ -356,8 +357,8 @@ export class NamespaceOps extends MetaCore {
 
   // ---- rename ----
 
-  async rename(ctx: Context, ps: number, ns: string, pd: number, nd: string, flags = 0): Promise<NodeResult> {
-    if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) || (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE)) {
+  async rename(ctx: Context, ps: number, ns: string, pd: number, nd: string, flags = 0, expect?: RenameExpect): Promise<NodeResult> {
+    if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) || (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE) || (expect && flags)) {
       throw fsErr('EINVAL');
     }
     if (ns === '.' || ns === '..') throw fsErr(ns === '.' ? 'EINVAL' : 'EBUSY');
@@ -372,9 +373,12 @@ export class NamespaceOps extends MetaCore {
       const exchange = (flags & RENAME_EXCHANGE) !== 0;
       if (exchange && !de) throw fsErr('ENOENT');
       if (flags & RENAME_NOREPLACE && de) throw fsErr('EEXIST');
+      const dattr = de ? await this.mustAttr(tx, de.inode) : undefined;
+      if (expect && !(de && dattr && de.inode === expect.inode && dattr.mtime === expect.mtime && dattr.mtimensec === expect.mtimensec && dattr.length === expect.length)) {
+        throw fsErr('ESTALE');
+      }
       if (ps === pd && ns === nd) return { inode: se.inode, attr: sattr };
       checkSticky(ctx, src, sattr);
-      const dattr = de ? await this.mustAttr(tx, de.inode) : undefined;
       if (de && dattr && de.inode === se.inode) return { inode: se.inode, attr: sattr }; // two links of one file
       if (dattr) checkSticky(ctx, dst, dattr);
       const targets: Target[] = [{ role: 'dir', ino: ps, attr: src }];
