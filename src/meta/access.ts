@@ -1,17 +1,34 @@
-// POSIX permission checks for a caller: owner/group/other bits, root bypass, sticky directories.
+// POSIX permission checks for a caller: owner/group/other bits or the POSIX.1e ACL algorithm, root
+// bypass, sticky directories.
 import { fsErr } from '../errors.js';
-import { MODE_X, TYPE_DIRECTORY, type Attr, type Context } from './types.js';
+import { aclAllows, type Acl } from './acl.js';
+import { FLAG_ACL, MODE_X, TYPE_DIRECTORY, type Attr, type Context } from './types.js';
 
 export function inGroup(ctx: Context, gid: number): boolean {
   return ctx.gid === gid || ctx.gids.includes(gid);
 }
 
-/** Throws EACCES unless ctx may access attr with mask (MODE_R|MODE_W|MODE_X). */
-export function checkAccess(ctx: Context, attr: Attr, mask: number): void {
+/**
+ * Whether a check of ctx on attr depends on the inode's access ACL: it has one and the caller is neither
+ * root nor the owner (the owner's bits and other's are the mode's). Only then is the ACL read.
+ */
+export function needsAcl(ctx: Context, attr: Attr): boolean {
+  return (attr.flags & FLAG_ACL) !== 0 && ctx.checkPermission && ctx.uid !== 0 && ctx.uid !== attr.uid;
+}
+
+/**
+ * Throws EACCES unless ctx may access attr with mask (MODE_R|MODE_W|MODE_X). `acl` is the inode's access
+ * ACL, which the caller reads when needsAcl() says so (BaseMeta's permit does).
+ */
+export function checkAccess(ctx: Context, attr: Attr, mask: number, acl?: Acl): void {
   if (!ctx.checkPermission || mask === 0) return;
   if (ctx.uid === 0) {
     // Root may execute a file only if someone may.
     if (mask & MODE_X && attr.type !== TYPE_DIRECTORY && (attr.mode & 0o111) === 0) throw fsErr('EACCES');
+    return;
+  }
+  if (acl && needsAcl(ctx, attr)) {
+    if (!aclAllows(acl, attr.mode, attr.gid, { uid: ctx.uid, inGroup: (g) => inGroup(ctx, g) }, mask)) throw fsErr('EACCES');
     return;
   }
   let bits: number;

@@ -18,7 +18,7 @@ import {
   type NodeResult,
   type StatFs,
 } from '../meta/types.js';
-import { checkAccess } from '../meta/access.js';
+import { checkAccess, needsAcl } from '../meta/access.js';
 import { TtlCache, entryKey } from './cache.js';
 import { O_APPEND, O_DIRECTORY, O_TRUNC, canRead, canWrite } from './flags.js';
 import { BackgroundJobs } from './jobs.js';
@@ -144,7 +144,10 @@ export class VFS {
     const cached = ino === undefined ? undefined : this.attrs.get(ino);
     if (cached) {
       // Searching the parent needs x on it: checked here, from cached attributes, without a round trip.
-      checkAccess(ctx, await this.getattr(ctx, parent), MODE_X);
+      // A parent with an access ACL is checked by the metadata, which reads the ACL.
+      const pa = await this.getattr(ctx, parent);
+      if (needsAcl(ctx, pa)) await this.meta.access(ctx, parent, MODE_X, pa);
+      else checkAccess(ctx, pa, MODE_X);
       return { inode: ino!, attr: this.remember(ino!, cached) };
     }
     const r = await this.meta.lookup(ctx, parent, name);

@@ -65,6 +65,7 @@ import {
   snapshot,
   visible,
 } from './meta-invariants.js';
+import { aclConformance } from './meta-acl-suite.js';
 import { policyConformance } from './meta-policy-suite.js';
 import { sessionInfoConformance } from './meta-session-info-suite.js';
 import { scanConformance } from './meta-scans.js';
@@ -1735,6 +1736,8 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
     policyConformance(async () => freshMeta(await newUrl()));
     // setSessionInfo (a client's last background error): test/suites/meta-session-info-suite.ts.
     sessionInfoConformance(async () => freshMeta(await newUrl()));
+    // POSIX ACLs (setfacl/getfacl xattrs, access checks, inheritance): test/suites/meta-acl-suite.ts.
+    aclConformance(newUrl);
 
     describe('concurrency', () => {
       const v = useVolume(newUrl);
