@@ -50,7 +50,7 @@ export interface TestVolume {
 }
 
 /** storage: an object store URL instead of file:// in the temp dir; accessKey/secretKey go into the format. */
-export async function formatVolume(opts: { blockSize?: number; storage?: string; accessKey?: string; secretKey?: string; checksum?: string } = {}): Promise<TestVolume> {
+export async function formatVolume(opts: { blockSize?: number; storage?: string; accessKey?: string; secretKey?: string; checksum?: string; acl?: boolean } = {}): Promise<TestVolume> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-fuse-'));
   await chmod(dir, 0o755); // other uids in the tests must reach the mount points inside
   const url = `sqlite3://${join(dir, 'meta.db')}`;
@@ -67,6 +67,7 @@ export async function formatVolume(opts: { blockSize?: number; storage?: string;
         blockSize: opts.blockSize ?? 4 << 20,
         trashDays: 0,
         ...(opts.checksum !== undefined ? { checksum: opts.checksum } : {}),
+        ...(opts.acl ? { acl: true } : {}),
       }),
     );
   } catch (e) {
