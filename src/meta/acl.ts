@@ -166,3 +166,36 @@ export function inheritAcl(dflt: Acl, mode: number, isDir: boolean): { mode: num
   m &= (cls.perm << 3) | ~0o070;
   return { mode: m, ...(isMinimalAcl(acl) ? {} : { access: acl }), ...(isDir ? { dflt } : {}) };
 }
+
+const TEXT_TAGS: Record<string, [number, number]> = {
+  u: [ACL_USER_OBJ, ACL_USER],
+  user: [ACL_USER_OBJ, ACL_USER],
+  g: [ACL_GROUP_OBJ, ACL_GROUP],
+  group: [ACL_GROUP_OBJ, ACL_GROUP],
+  m: [ACL_MASK, ACL_MASK],
+  mask: [ACL_MASK, ACL_MASK],
+  o: [ACL_OTHER, ACL_OTHER],
+  other: [ACL_OTHER, ACL_OTHER],
+};
+
+/**
+ * The entries of setfacl's text with numeric ids: 'u::rw-,u:1002:r--,g::r--,m::r--,o::---' (EINVAL when a part
+ * is malformed). Not checked as an ACL: setting it does that (checkAcl), as the kernel does for setfacl.
+ */
+export function parseAclText(text: string): Acl {
+  const entries = text.split(/[,\n]/).map((s) => s.trim()).filter(Boolean).map((part) => {
+    const m = /^(\w+):(\d*):([r-]?[w-]?[x-]?)$/.exec(part);
+    const tags = m && TEXT_TAGS[m[1]!];
+    if (!m || !tags) throw invalid(`'${part}' is not TAG:[ID]:PERMS`);
+    const perm = (m[3]!.includes('r') ? 4 : 0) | (m[3]!.includes('w') ? 2 : 0) | (m[3]!.includes('x') ? 1 : 0);
+    return { tag: tags[m[2] ? 1 : 0], perm, id: m[2] ? Number(m[2]) : UNDEFINED_ID };
+  });
+  return entries;
+}
+
+/** setfacl's short text of an ACL: 'u::rw-,u:1002:r--,g::r--,m::r--,o::---'. */
+export function aclText(acl: Acl): string {
+  const names: Record<number, string> = { [ACL_USER_OBJ]: 'u', [ACL_USER]: 'u', [ACL_GROUP_OBJ]: 'g', [ACL_GROUP]: 'g', [ACL_MASK]: 'm', [ACL_OTHER]: 'o' };
+  const named = (e: AclEntry) => e.tag === ACL_USER || e.tag === ACL_GROUP;
+  return acl.map((e) => `${names[e.tag]}:${named(e) ? e.id : ''}:${e.perm & 4 ? 'r' : '-'}${e.perm & 2 ? 'w' : '-'}${e.perm & 1 ? 'x' : '-'}`).join(',');
+}

@@ -19,6 +19,7 @@ import {
   type StatFs,
 } from '../meta/types.js';
 import { checkAccess, needsAcl } from '../meta/access.js';
+import { isAclName } from '../meta/acl.js';
 import { TtlCache, entryKey } from './cache.js';
 import { O_APPEND, O_DIRECTORY, O_TRUNC, canRead, canWrite } from './flags.js';
 import { BackgroundJobs } from './jobs.js';
@@ -474,7 +475,8 @@ export class VFS {
   }
 
   async getxattr(ctx: Context, ino: number, name: string): Promise<Buffer> {
-    if (this.knownWithoutXattrs(ino)) throw fsErr('ENODATA');
+    // ACL names on a volume without ACLs are the metadata's to refuse (ENOTSUP), whatever the inode holds.
+    if (this.knownWithoutXattrs(ino) && (this.format.acl === true || !isAclName(name))) throw fsErr('ENODATA');
     return this.meta.getxattr(ctx, ino, name);
   }
 

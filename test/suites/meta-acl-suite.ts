@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { constants as fsConstants } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { ACL_ACCESS, ACL_DEFAULT, ACL_GROUP, ACL_GROUP_OBJ, ACL_MASK, ACL_OTHER, ACL_USER, ACL_USER_OBJ, decodeAcl, encodeAcl, type Acl } from '../../src/meta/acl.js';
+import { ACL_ACCESS, ACL_DEFAULT, aclText, decodeAcl, encodeAcl, parseAclText } from '../../src/meta/acl.js';
 import { newFormat } from '../../src/meta/format.js';
 import type { Meta } from '../../src/meta/interface.js';
 import { openMeta } from '../../src/meta/index.js';
@@ -36,24 +36,10 @@ function aclFormat(acl: boolean): Format {
   return newFormat({ name: 'acltest', storage: 'mem://x', trashDays: 0, acl });
 }
 
-/** An ACL from setfacl's short text: 'u::rw-,u:1002:rw-,g::r--,m::rw-,o::---'. */
-export function acl(text: string): Buffer {
-  const tags: Record<string, [number, number]> = { u: [ACL_USER_OBJ, ACL_USER], g: [ACL_GROUP_OBJ, ACL_GROUP], m: [ACL_MASK, ACL_MASK], o: [ACL_OTHER, ACL_OTHER] };
-  const entries: Acl = text.split(',').map((part) => {
-    const [t, id, p] = part.split(':') as [string, string, string];
-    const perm = (p[0] === 'r' ? 4 : 0) | (p[1] === 'w' ? 2 : 0) | (p[2] === 'x' ? 1 : 0);
-    return { tag: tags[t]![id ? 1 : 0], perm, id: id ? Number(id) : 0 };
-  });
-  return encodeAcl(entries);
-}
-
-/** setfacl's short text of an ACL value, in the kernel's order. */
-function text(v: Buffer): string {
-  const names: Record<number, string> = { [ACL_USER_OBJ]: 'u:', [ACL_USER]: 'u:', [ACL_GROUP_OBJ]: 'g:', [ACL_GROUP]: 'g:', [ACL_MASK]: 'm:', [ACL_OTHER]: 'o:' };
-  return decodeAcl(v)
-    .map((e) => `${names[e.tag]}${e.tag === ACL_USER || e.tag === ACL_GROUP ? e.id : ''}:${e.perm & 4 ? 'r' : '-'}${e.perm & 2 ? 'w' : '-'}${e.perm & 1 ? 'x' : '-'}`)
-    .join(',');
-}
+/** An ACL value from setfacl's short text. */
+const acl = (t: string): Buffer => encodeAcl(parseAclText(t));
+/** The short text of an ACL value. */
+const text = (v: Buffer): string => aclText(decodeAcl(v));
 
 function useAclVolume(newUrl: () => Promise<string>, on: boolean): { m: Meta; url: string; seq: number } {
   const v = { m: undefined as unknown as Meta, url: '', seq: 0 };
