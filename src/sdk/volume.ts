@@ -18,7 +18,7 @@ import { O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY, O_TRUNC } from '../vfs
 import { configFromSdkOptions, openClient, processContext, type Client, type ClientConfig } from '../client/index.js';
 import { statfsBlocks } from '../vfs/stat.js';
 import { splitPath, VfsView, type Resolved } from '../vfs/view.js';
-import { ACL_ACCESS, ACL_DEFAULT, decodeAcl, encodeAcl, parseAclText, type AclEntry } from '../meta/acl.js';
+import { ACL_ACCESS, ACL_DEFAULT, aclText, decodeAcl, encodeAcl, parseAclText, type AclEntry } from '../meta/acl.js';
 import { FileHandle } from './file-handle.js';
 import { parseFlags } from './open-flags.js';
 import { Dirent, Stats, type StatFs } from './stats.js';
@@ -335,13 +335,14 @@ export class Volume {
   }
 
   /**
-   * getfacl: the access ACL of a path (or its default ACL, `kind` 'default'), undefined when it has none
-   * (the mode alone says it). Needs a volume formatted with --acl (else ENOTSUP).
+   * getfacl: the access ACL of a path (or its default ACL, `kind` 'default') in setfacl's short text with
+   * numeric ids ('u::rw-,u:1002:r--,g::r--,m::r--,o::---'), undefined when it has none (the mode alone says
+   * it). Needs a volume formatted with --acl (else ENOTSUP).
    */
-  getacl(path: string, kind: 'access' | 'default' = 'access'): Promise<AclEntry[] | undefined> {
+  getacl(path: string, kind: 'access' | 'default' = 'access'): Promise<string | undefined> {
     return this.call('getxattr', path, async () => {
       try {
-        return decodeAcl(await this.#view.getxattr((await this.#view.resolve(path)).inode, kind === 'access' ? ACL_ACCESS : ACL_DEFAULT));
+        return aclText(decodeAcl(await this.#view.getxattr((await this.#view.resolve(path)).inode, kind === 'access' ? ACL_ACCESS : ACL_DEFAULT)));
       } catch (e) {
         if (e instanceof FsError && e.code === 'ENODATA') return undefined;
         throw e;
