@@ -3,10 +3,12 @@
 // drop_caches). A benchmark, never a test: it asserts nothing about timing.
 //
 //   node dist/bench/fuse.js [--size 4G] [--files 10000] [--random 2000] [--tree DIR]
-//       [--only ferry,ferry-wb,local,tmpfs,bindfs] [--rows write,read,par,rand,meta,tar]
+//       [--only ferry,ferry-wb,ferry-acl,local,tmpfs,bindfs] [--rows write,read,par,rand,meta,tar]
 // (or FERRY_BENCH_SIZE / FERRY_BENCH_ONLY / FERRY_BENCH_ROWS). `ferry-wb` mounts with --writeback and a disk
 // cache on the local disk; its blocks may still be uploading when a row ends (that is what write-back buys),
-// and the `umount` row shows how long the uploads that were left took.
+// and the `umount` row shows how long the uploads that were left took. `ferry-acl` is a volume formatted
+// with --acl, running only the metadata rows in a directory with a default ACL (every new file inherits
+// an access ACL): its create/unlink beside the `ferry` column are the cost of ACLs on and off.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -36,7 +38,7 @@ function size(s: string): number {
 const SIZE = size(arg('size', '4G'));
 const FILES = Number(arg('files', '10000'));
 const RANDOM = Number(arg('random', '2000'));
-const ONLY = arg('only', 'ferry,ferry-wb,local,tmpfs,bindfs').split(',');
+const ONLY = arg('only', 'ferry,ferry-wb,ferry-acl,local,tmpfs,bindfs').split(',');
 /** Workloads to run: read, par and rand read the file `write` wrote, so they imply it. */
 /**
  * --remote-ms N: FerryFS volumes store their blocks in Ceph RGW (S3) behind a proxy adding N ms to every
@@ -64,6 +66,10 @@ interface Target {
   name: string;
   dir: string;
   teardown(): Promise<void>;
+  /** Only these rows (default: all asked for). */
+  rows?: Set<string>;
+  /** The metadata rows run under a default ACL (a volume with --acl). */
+  acl?: boolean;
 }
 
 async function waitMounted(mp: string): Promise<void> {
@@ -88,8 +94,8 @@ async function fuseTeardown(mp: string, child?: ReturnType<typeof spawn>): Promi
 let remote: { proxy: ThrottleProxy; endpoint: string } | undefined;
 
 /** A FerryFS volume on the local disk (file://), or on RGW behind the delaying proxy with --remote-ms. */
-async function benchVolume() {
-  if (REMOTE_MS <= 0) return formatVolume({ checksum: process.env.FERRY_BENCH_CHECKSUM });
+async function benchVolume(acl = false) {
+  if (REMOTE_MS <= 0) return formatVolume({ checksum: process.env.FERRY_BENCH_CHECKSUM, acl });
   if (!remote) {
     await requireRgw();
     const proxy = new ThrottleProxy({ target: RGW_ENDPOINT, delayMs: REMOTE_MS, bandwidth: 0 });
@@ -98,17 +104,18 @@ async function benchVolume() {
   const bucket = rgwBucket('bench-fuse');
   await makeBucket(bucket);
   const endpoint = encodeURIComponent(remote.endpoint);
-  const vol = await formatVolume({ storage: `s3://${bucket}?endpoint=${endpoint}&path-style=true`, accessKey: RGW_ACCESS_KEY, secretKey: RGW_SECRET_KEY });
+  const vol = await formatVolume({ storage: `s3://${bucket}?endpoint=${endpoint}&path-style=true`, accessKey: RGW_ACCESS_KEY, secretKey: RGW_SECRET_KEY, acl });
   return { ...vol, cleanup: () => vol.cleanup().finally(() => dropBucket(bucket)) };
 }
 
-async function ferryTarget(args: string[] = [], name = 'FerryFS (FUSE)'): Promise<Target> {
-  const vol = await benchVolume();
+async function ferryTarget(args: string[] = [], name = 'FerryFS (FUSE)', acl = false): Promise<Target> {
+  const vol = await benchVolume(acl);
   const m = await mountFerry(vol.url, join(vol.dir, 'mnt'), args.map((a) => a.replace('$VOL', vol.dir)));
   if (process.env.FERRY_BENCH_LOG) process.stderr.write(`bench:fuse: ${name} daemon pid ${m.child.pid}\n`);
   return {
     name,
     dir: m.mp,
+    ...(acl ? { acl, rows: new Set(['meta']) } : {}),
     teardown: async () => {
       await m.unmount();
       if (process.env.FERRY_BENCH_LOG) process.stderr.write(m.output());
@@ -189,9 +196,11 @@ async function randomRead(path: string): Promise<number> {
   return RANDOM / s;
 }
 
-async function metadata(dir: string): Promise<{ create: number; stat: number; unlink: number; ls: number }> {
+async function metadata(dir: string, acl = false): Promise<{ create: number; stat: number; unlink: number; ls: number }> {
   const d = join(dir, 'meta');
   await fsp.mkdir(d);
+  // Each file created here gets an access ACL from this default one (and the checks read it).
+  if (acl) await sh('setfacl', ['-d', '-m', 'u:1002:rw', d]);
   const names = Array.from({ length: FILES }, (_, i) => join(d, `f${i}`));
   let t = performance.now();
   for (const n of names) await (await fsp.open(n, 'w')).close();
@@ -227,15 +236,16 @@ async function runAll(t: Target, archive: string): Promise<Result> {
   process.stderr.write(`bench:fuse: ${t.name} ...\n`);
   const f = join(t.dir, 'big.bin');
   const r: Result = {};
-  if (ROWS.has('write')) {
+  const rows = t.rows ? new Set([...ROWS].filter((x) => t.rows!.has(x))) : ROWS;
+  if (rows.has('write')) {
     r.write = await seqWrite(f);
-    if (ROWS.has('read')) r.read = await seqRead(f);
-    if (ROWS.has('par')) r.par = await parallelRead(f);
-    if (ROWS.has('rand')) r.rand = await randomRead(f);
+    if (rows.has('read')) r.read = await seqRead(f);
+    if (rows.has('par')) r.par = await parallelRead(f);
+    if (rows.has('rand')) r.rand = await randomRead(f);
     await fsp.unlink(f);
   }
-  if (ROWS.has('meta')) Object.assign(r, await metadata(t.dir));
-  if (ROWS.has('tar')) r.tar = await tarExtract(t.dir, archive);
+  if (rows.has('meta')) Object.assign(r, await metadata(t.dir, t.acl));
+  if (rows.has('tar')) r.tar = await tarExtract(t.dir, archive);
   return r;
 }
 
@@ -252,6 +262,7 @@ async function main(): Promise<void> {
   const makers: Array<[string, () => Promise<Target | undefined>]> = [
     ['ferry', () => ferryTarget()],
     ['ferry-wb', () => ferryTarget(['--writeback', '--cache-dir', '$VOL/cache'], 'FerryFS --writeback')],
+    ['ferry-acl', () => ferryTarget([], 'FerryFS --acl', true)],
     ['local', () => localTarget(base)],
     ['tmpfs', () => tmpfsTarget(base)],
     ['bindfs', () => bindfsTarget(base)],
@@ -285,9 +296,9 @@ async function main(): Promise<void> {
     ['sequential read, cold page cache', 'MiB/s', (r) => fix(r.read, 0)],
     ['4 parallel readers, cold', 'MiB/s', (r) => fix(r.par, 0)],
     [`random 4 KiB reads (${RANDOM}), cold`, 'IOPS', (r) => fix(r.rand, 0)],
-    [`create ${FILES} empty files`, 'files/s', (r) => fix(r.create, 0)],
+    [`create ${FILES} empty files (--acl: with ACLs on)`, 'files/s', (r) => fix(r.create, 0)],
     [`stat ${FILES} files`, 'files/s', (r) => fix(r.stat, 0)],
-    [`unlink ${FILES} files`, 'files/s', (r) => fix(r.unlink, 0)],
+    [`unlink ${FILES} files (--acl: with ACLs on)`, 'files/s', (r) => fix(r.unlink, 0)],
     [`ls -l of ${FILES} entries, cold`, 's', (r) => fix(r.ls, 2)],
     [`tar x of ${treeFiles} entries, ${treeMiB.toFixed(0)} MiB + sync`, 's', (r) => fix(r.tar, 2)],
     ['umount (FerryFS: pending uploads finish)', 's', (r) => fix(r.umount, 2)],
@@ -303,6 +314,9 @@ async function main(): Promise<void> {
   for (const [label, unit, f] of rows) lines.push(label.padEnd(w0) + unit.padEnd(9) + results.map((x) => f(x.r).padStart(wc)).join(''));
   lines.push('');
   lines.push(`Higher is better except for ls -l and tar x (seconds). tar x extracts an archive of ${TREE}.`);
+  if (results.some((x) => x.name === 'FerryFS --acl')) {
+    lines.push('FerryFS --acl: a volume with ACLs, metadata rows only, in a directory whose default ACL every new file inherits.');
+  }
   lines.push(
     REMOTE_MS > 0
       ? `FerryFS stores blocks in Ceph RGW (S3, memstore) behind a proxy adding ${REMOTE_MS} ms to every request; metadata in SQLite.`

@@ -281,6 +281,11 @@ describe('a volume on the embedded default, command by command', () => {
     assert.equal(ok(ferry(cwd, ['config', '--storage', other, '--yes', URL])).stdout, `storage: file://${blocks} -> ${other}\n`);
     ok(ferry(cwd, ['config', '--storage', `file://${blocks}`, '--yes', URL]));
     oneLineError(ferry(cwd, ['config', '--capacity', 'lots', URL]), 2, /--capacity: 'lots' is not a size/);
+    // POSIX ACLs: off unless asked for, on later, shown by info.
+    assert.match(ok(ferry(cwd, ['info', URL])).stdout, /^ACLs: {8}off$/m);
+    assert.equal(ok(ferry(cwd, ['config', '--acl', URL])).stdout, 'acl: false -> true\n');
+    assert.match(ok(ferry(cwd, ['info', URL])).stdout, /^ACLs: {8}on$/m);
+    assert.match(ok(ferry(cwd, ['format', '--force', URL, 'demo'])).stdout, /, POSIX ACLs/, '--force without --acl keeps them');
   });
 
   it('destroy refuses a wrong uuid and a missing --yes, then removes every object and the metadata', async () => {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { FsError } from '../src/errors.js';
-import { FORMAT_VERSION, changeFormat, newFormat } from '../src/meta/format.js';
+import { FORMAT_VERSION, changeFormat, newFormat, validFormat } from '../src/meta/format.js';
 import { openMeta, type Format } from '../src/meta/index.js';
 import { Volume } from '../src/sdk/index.js';
 import { tempVolume, type TempVolume } from './helpers/volume.js';
@@ -213,6 +213,23 @@ describe('format changes', () => {
       const mirror = { ...next, mirror: { of: { source: 'sqlite3:///x.db', id: 'x', writable: true, snapshotVersion: 0 } } };
       assert.throws(() => changeFormat(mirror, { mirrorRetention: 10 }), /setting of a mirror's source/);
       await m.updateFormat((old) => changeFormat(old, { storage: f.storage.url }));
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('ACLs may be turned on after format, never off', async () => {
+    const m = await openMeta(t.url);
+    try {
+      const f = await m.load();
+      assert.equal(f.acl, undefined, 'off unless --acl');
+      const on = await m.updateFormat((old) => changeFormat(old, { acl: true }));
+      assert.equal(on.acl, true);
+      await assert.rejects(m.updateFormat((old) => changeFormat(old, { acl: false })), /cannot turn off the ACLs of volume 'vol'/);
+      await assert.rejects(m.updateFormat({ acl: false }), /cannot turn off the ACLs/);
+      await assert.rejects(m.init(newFormat({ name: f.name, storage: f.storage.url, compression: 'lz4' }), true), /cannot turn off the ACLs/);
+      assert.equal((await m.load()).acl, true);
+      assert.throws(() => validFormat({ ...f, acl: 'yes' } as unknown as Format, 'the record'), /acl is "yes", expected true or false/);
     } finally {
       await m.close();
     }

@@ -15,6 +15,8 @@ export interface RequestCaller {
   gid: number;
   pid: number;
   gids: number[];
+  /** The caller's umask, for mknod/mkdir/create when the kernel leaves it to us (ACL mounts); else it applied it. */
+  umask?: number;
 }
 
 /**
@@ -26,6 +28,8 @@ export type Dispatcher = (op: number, req: ReqHandle | null, caller: RequestCall
 export interface SessionOptions {
   /** Negotiate the kernel's writeback cache (FUSE_CAP_WRITEBACK_CACHE). */
   writeback?: boolean;
+  /** POSIX ACLs: the kernel enforces them (FUSE_CAP_POSIX_ACL) and passes the umask (FUSE_CAP_DONT_MASK). */
+  acl?: boolean;
   /** Largest write request, in bytes (default 1 MiB). */
   maxWrite?: number;
 }

@@ -128,7 +128,10 @@ export async function mountVolume(config: ClientConfig, mountpoint: string, rt: 
   let session: SessionHandle;
   try {
     // A read-only mirror is read-only for the kernel too (`ro` in its mount flags).
-    session = addon.session(fuseArgs(format.name, { ...config, readOnly: client.readOnly }), server.dispatch, { writeback: config.mount?.kernelWritebackCache ?? false });
+    session = addon.session(fuseArgs(format.name, { ...config, readOnly: client.readOnly }), server.dispatch, {
+      writeback: config.mount?.kernelWritebackCache ?? false,
+      acl: format.acl === true,
+    });
   } catch (e) {
     await client.close().catch(() => undefined);
     throw sessionError(e);

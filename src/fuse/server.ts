@@ -6,6 +6,7 @@
 // Nothing here may call into the mount itself synchronously (the process would deadlock for good).
 import { FsError, toFsError } from '../errors.js';
 import { F_RDLCK, F_UNLCK, F_WRLCK, MODE_R, ROOT_INODE, SET_ATIME, SET_ATIME_NOW, SET_CLEAR_SETID, SET_CTIME, SET_GID, SET_MODE, SET_MTIME, SET_MTIME_NOW, SET_SIZE, SET_UID, TYPE_DIRECTORY, TYPE_FILE, type Attr, type Context, type Entry, type StatFs } from '../meta/types.js';
+import { isAclName } from '../meta/acl.js';
 import { O_EXCL, canWrite } from '../vfs/flags.js';
 import type { HandleOptions, VFS } from '../vfs/vfs.js';
 import * as abi from './abi.gen.js';
@@ -30,7 +31,6 @@ import { Replier, type CreateReply, type DirReply, type LockReply, type NodeRepl
 import { RootMap } from './subdir.js';
 
 const DIR_PAGE = 4096;
-const ACL_XATTR_PREFIX = 'system.posix_acl_';
 /** Errors answered often and on purpose: thrown as shared instances, not built (with a stack) per request. */
 const QUIET = { ENODATA: new FsError('ENODATA'), ENOTSUP: new FsError('ENOTSUP') };
 
@@ -111,7 +111,8 @@ export class FuseServer implements abi.FuseHandlers {
       gid: raw.gid,
       gids: raw.gids.length ? raw.gids : [raw.gid],
       pid: raw.pid,
-      umask: 0, // the kernel applied the caller's umask already
+      // The kernel applied the caller's umask already, unless it passes it (ACL mounts: a default ACL replaces it).
+      umask: raw.umask ?? 0,
       checkPermission: true,
     };
     this.inflight++;
@@ -354,8 +355,13 @@ export class FuseServer implements abi.FuseHandlers {
     return this.vfs.statfs(ctx, r.ino);
   }
 
+  /** ACL xattrs without ACLs on the volume: refused at once, as a file system mounted noacl does. */
+  private aclsOff(name: string): boolean {
+    return isAclName(name) && this.vfs.format.acl !== true;
+  }
+
   async setxattr(ctx: Context, r: abi.SetxattrRequest): Promise<void> {
-    if (r.name.startsWith(ACL_XATTR_PREFIX)) throw new FsError('ENOTSUP');
+    if (this.aclsOff(r.name)) throw QUIET.ENOTSUP;
     this.noXattr.delete(`${r.ino}\0${r.name}`);
     await this.vfs.setxattr(ctx, r.ino, r.name, r.value, r.flags);
   }
@@ -363,10 +369,10 @@ export class FuseServer implements abi.FuseHandlers {
   async getxattr(ctx: Context, r: abi.GetxattrRequest): Promise<XattrReply> {
     // The kernel asks for security.capability before every write, and ls -l for ACLs and SELinux labels
     // of every file: a recent "no such attribute" is answered from memory, not by a metadata round trip.
-    // POSIX ACLs are not implemented (the mount does not negotiate FUSE_POSIX_ACL): say so, as a file
-    // system without ACL support does, without a metadata round trip for each `ls -l` entry.
+    // On a volume without ACLs (no FUSE_POSIX_ACL) say so, as a file system mounted noacl does, without a
+    // metadata round trip for each `ls -l` entry; with them, the kernel caches what we answer.
     // Both answered with a shared error: an FsError (with its stack trace) per write() was a real cost.
-    if (r.name.startsWith(ACL_XATTR_PREFIX)) throw QUIET.ENOTSUP;
+    if (this.aclsOff(r.name)) throw QUIET.ENOTSUP;
     const key = `${r.ino}\0${r.name}`;
     if (this.vfs.knownWithoutXattrs(r.ino) || (this.noXattr.get(key) ?? 0) > performance.now()) throw QUIET.ENODATA;
     try {
@@ -383,7 +389,7 @@ export class FuseServer implements abi.FuseHandlers {
   }
 
   async removexattr(ctx: Context, r: abi.RemovexattrRequest): Promise<void> {
-    if (r.name.startsWith(ACL_XATTR_PREFIX)) throw new FsError('ENOTSUP');
+    if (this.aclsOff(r.name)) throw QUIET.ENOTSUP;
     await this.vfs.removexattr(ctx, r.ino, r.name);
   }
 

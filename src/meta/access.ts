@@ -1,16 +1,30 @@
-// POSIX permission checks for a caller: owner/group/other bits, root bypass, sticky directories.
+// POSIX permission checks for a caller: owner/group/other bits or the POSIX.1e ACL algorithm, root
+// bypass, sticky directories.
 import { fsErr } from '../errors.js';
-import { MODE_X, TYPE_DIRECTORY, TYPE_FILE, type Attr, type Context } from './types.js';
+import { aclAllows, type Acl } from './acl.js';
+import { FLAG_ACL, MODE_X, TYPE_DIRECTORY, TYPE_FILE, type Attr, type Context } from './types.js';
 
 export function inGroup(ctx: Context, gid: number): boolean {
   return ctx.gid === gid || ctx.gids.includes(gid);
 }
 
-/** Whether ctx may access attr with mask (MODE_R|MODE_W|MODE_X). */
-export function mayAccess(ctx: Context, attr: Attr, mask: number): boolean {
+/**
+ * Whether a check of ctx on attr depends on the inode's access ACL: it has one and the caller is neither
+ * root nor the owner (the owner's bits and other's are the mode's). Only then is the ACL read.
+ */
+export function needsAcl(ctx: Context, attr: Attr): boolean {
+  return (attr.flags & FLAG_ACL) !== 0 && ctx.checkPermission && ctx.uid !== 0 && ctx.uid !== attr.uid;
+}
+
+/**
+ * Whether ctx may access attr with mask (MODE_R|MODE_W|MODE_X). `acl` is the inode's access ACL, which
+ * the caller reads when needsAcl() says so (BaseMeta's permit does).
+ */
+export function mayAccess(ctx: Context, attr: Attr, mask: number, acl?: Acl): boolean {
   if (!ctx.checkPermission || mask === 0) return true;
   // Root may execute a file only if someone may.
   if (ctx.uid === 0) return !(mask & MODE_X && attr.type !== TYPE_DIRECTORY && (attr.mode & 0o111) === 0);
+  if (acl && needsAcl(ctx, attr)) return aclAllows(acl, attr.mode, attr.gid, { uid: ctx.uid, inGroup: (g) => inGroup(ctx, g) }, mask);
   let bits: number;
   if (ctx.uid === attr.uid) bits = (attr.mode >> 6) & 7;
   else if (inGroup(ctx, attr.gid)) bits = (attr.mode >> 3) & 7;
@@ -18,9 +32,9 @@ export function mayAccess(ctx: Context, attr: Attr, mask: number): boolean {
   return (bits & mask) === mask;
 }
 
-/** Throws EACCES unless ctx may access attr with mask (MODE_R|MODE_W|MODE_X). */
-export function checkAccess(ctx: Context, attr: Attr, mask: number): void {
-  if (!mayAccess(ctx, attr, mask)) throw fsErr('EACCES');
+/** Throws EACCES unless ctx may access attr with mask (MODE_R|MODE_W|MODE_X); `acl` as for mayAccess. */
+export function checkAccess(ctx: Context, attr: Attr, mask: number, acl?: Acl): void {
+  if (!mayAccess(ctx, attr, mask, acl)) throw fsErr('EACCES');
 }
 
 /** In a sticky directory only the owner of the entry or of the directory (or root) may remove or rename it. */

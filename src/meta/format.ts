@@ -33,6 +33,8 @@ export interface FormatSettings {
   inodes?: number;
   /** Seconds a lagging mirror holds the source's changelog back (0: for ever). */
   mirrorRetention?: number;
+  /** POSIX ACLs (setfacl/getfacl, inherited default ACLs): on may be turned on later, never off. */
+  acl?: boolean;
 }
 
 /** A new volume's record: the defaults for what is not given, a fresh uuid. */
@@ -57,12 +59,13 @@ export function newFormat(s: FormatSettings): Format {
       ...(s.encryption ? { encryption: s.encryption } : {}),
     },
     ...(s.mirrorRetention ? { mirror: { retention: s.mirrorRetention } } : {}),
+    ...(s.acl ? { acl: true } : {}),
   };
   return validFormat(f, 'the new format record');
 }
 
 /** The record's settings in the flat words of the CLI. */
-export function settingsOf(f: Format): FormatSettings & Required<Pick<FormatSettings, 'blockSize' | 'compression' | 'checksum' | 'shards' | 'trashDays' | 'capacity' | 'inodes'>> {
+export function settingsOf(f: Format): FormatSettings & Required<Pick<FormatSettings, 'blockSize' | 'compression' | 'checksum' | 'shards' | 'trashDays' | 'capacity' | 'inodes' | 'acl'>> {
   const { url, accessKey, secretKey, shards, compression, checksum, encryption } = f.storage;
   return {
     name: f.name,
@@ -74,6 +77,7 @@ export function settingsOf(f: Format): FormatSettings & Required<Pick<FormatSett
     trashDays: f.trashDays,
     capacity: f.capacity,
     inodes: f.inodes,
+    acl: f.acl === true,
     ...(f.mirror?.retention !== undefined ? { mirrorRetention: f.mirror.retention } : {}),
     ...(accessKey !== undefined ? { accessKey, secretKey } : {}),
     ...(encryption ? { encryption } : {}),
@@ -82,10 +86,11 @@ export function settingsOf(f: Format): FormatSettings & Required<Pick<FormatSett
 
 /**
  * What may change after format: where the objects are (the objects are not moved), their keys, the limits,
- * the mirror retention, and the wrapping of the encryption key (rotation). The rest shapes every object
+ * the mirror retention, the wrapping of the encryption key (rotation), and ACLs turned on (checkFormatChange refuses
+ * turning them off: files may carry ACLs that would silently stop applying). The rest shapes every object
  * key or stored byte (name, block size, compression, checksum, shards) or whether blocks are encrypted.
  */
-export const MUTABLE_SETTINGS = ['storage', 'accessKey', 'secretKey', 'encryption', 'trashDays', 'capacity', 'inodes', 'mirrorRetention'] as const;
+export const MUTABLE_SETTINGS = ['storage', 'accessKey', 'secretKey', 'encryption', 'trashDays', 'capacity', 'inodes', 'mirrorRetention', 'acl'] as const;
 
 /** Applies a change of settings (as `ferry config` and `ferry format --force` give them) to a record. */
 export function changeFormat(old: Format, change: Partial<FormatSettings>): Format {
@@ -108,6 +113,7 @@ export function changeFormat(old: Format, change: Partial<FormatSettings>): Form
     inodes: change.inodes ?? old.inodes,
     storage,
   };
+  if (change.acl !== undefined) next.acl = change.acl;
   if (change.mirrorRetention !== undefined) next.mirror = { ...old.mirror, retention: change.mirrorRetention };
   checkFormatChange(old, next);
   return validFormat(next, `the format record of volume '${old.name}'`);
@@ -124,6 +130,10 @@ export function checkFormatChange(old: Format, next: Format): void {
     throw new FsError('EINVAL', {
       message: `cannot change the ${FIXED_NAMES[k] ?? k} of volume '${old.name}' (${String(was[k])}): it is fixed when the volume is formatted`,
     });
+  }
+  if (old.acl === true && next.acl !== true) {
+    // As JuiceFS: ACLs set on files would stop being enforced without a trace.
+    throw new FsError('EINVAL', { message: `cannot turn off the ACLs of volume '${old.name}': its files may carry ACLs` });
   }
   if (!!next.storage.encryption !== !!old.storage.encryption) {
     throw new FsError('EINVAL', {
@@ -218,6 +228,7 @@ function problemOf(f: Obj): string | undefined {
     ['capacity', f.capacity, count, 'a number of bytes'],
     ['inodes', f.inodes, count, 'a number of inodes'],
     ['xattrFlags', f.xattrFlags, (v) => typeof v === 'boolean', 'true or false'],
+    ['acl', f.acl, optional((v) => typeof v === 'boolean'), 'true or false'],
     ['storage', f.storage, isObject, 'a section'],
   ];
   const s = isObject(f.storage) ? f.storage : {};

@@ -34,6 +34,10 @@ export const USER_FLAGS = FLAG_IMMUTABLE | FLAG_APPEND;
  * it holds (`ls -l` asks for an SELinux label of every entry) instead of asking the metadata each time.
  */
 export const FLAG_XATTRS = 1 << 7;
+/** The inode has an extended access ACL (stored as the xattr system.posix_acl_access): checks read it. */
+export const FLAG_ACL = 1 << 6;
+/** The directory has a default ACL (system.posix_acl_default) its new children inherit. */
+export const FLAG_DEFAULT_ACL = 1 << 5;
 
 /** Attributes of one inode. Times are whole seconds plus nanoseconds so no precision is lost in JS numbers. */
 export interface Attr {
@@ -119,6 +123,8 @@ export interface Format {
   inodes: number;
   /** Inodes given an extended attribute carry FLAG_XATTRS (set on volumes formatted since; see FLAG_XATTRS). */
   xattrFlags: boolean;
+  /** POSIX ACLs on (`ferry format --acl`): absent or false, ACL xattrs are refused (EOPNOTSUPP) and nothing is checked. */
+  acl?: boolean;
   storage: StorageFormat;
   /** A mirror's origin, or a source's registered mirrors. */
   mirror?: MirrorFormat;

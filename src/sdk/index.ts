@@ -4,3 +4,4 @@ export { Volume, constants, type VolumeOptions } from './volume.js';
 export type { FileHandle, ReadStreamOptions, WriteStreamOptions } from './file-handle.js';
 export { Stats, Dirent, type StatFs } from './stats.js';
 export { FsError, isFsError, type ErrnoCode } from '../errors.js';
+export type { AclEntry } from '../meta/acl.js';

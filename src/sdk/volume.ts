@@ -18,6 +18,7 @@ import { O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY, O_TRUNC } from '../vfs
 import { configFromSdkOptions, openClient, processContext, type Client, type ClientConfig } from '../client/index.js';
 import { statfsBlocks } from '../vfs/stat.js';
 import { splitPath, VfsView, type Resolved } from '../vfs/view.js';
+import { ACL_ACCESS, ACL_DEFAULT, aclText, decodeAcl, encodeAcl, parseAclText, type AclEntry } from '../meta/acl.js';
 import { FileHandle } from './file-handle.js';
 import { parseFlags } from './open-flags.js';
 import { Dirent, Stats, type StatFs } from './stats.js';
@@ -331,6 +332,36 @@ export class Volume {
 
   removexattr(path: string, name: string): Promise<void> {
     return this.call('removexattr', path, async () => this.#view.removexattr((await this.#view.resolve(path)).inode, name));
+  }
+
+  /**
+   * getfacl: the access ACL of a path (or its default ACL, `kind` 'default') in setfacl's short text with
+   * numeric ids ('u::rw-,u:1002:r--,g::r--,m::r--,o::---'), undefined when it has none (the mode alone says
+   * it). Needs a volume formatted with --acl (else ENOTSUP).
+   */
+  getacl(path: string, kind: 'access' | 'default' = 'access'): Promise<string | undefined> {
+    return this.call('getxattr', path, async () => {
+      try {
+        return aclText(decodeAcl(await this.#view.getxattr((await this.#view.resolve(path)).inode, kind === 'access' ? ACL_ACCESS : ACL_DEFAULT)));
+      } catch (e) {
+        if (e instanceof FsError && e.code === 'ENODATA') return undefined;
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * setfacl --set: replaces the access (or default) ACL of a path, given as entries or as setfacl's text with
+   * numeric ids ('u::rw-,u:1002:r--,g::r--,m::r--,o::---'); undefined removes it (setfacl -b / -k). Only the
+   * owner or root; an access ACL sets the mode's permission bits (the group bits are its mask).
+   */
+  setacl(path: string, acl: AclEntry[] | string | undefined, kind: 'access' | 'default' = 'access'): Promise<void> {
+    const name = kind === 'access' ? ACL_ACCESS : ACL_DEFAULT;
+    return this.call(acl === undefined ? 'removexattr' : 'setxattr', path, async () => {
+      const ino = (await this.#view.resolve(path)).inode;
+      if (acl === undefined) return this.#view.removexattr(ino, name);
+      return this.#view.setxattr(ino, name, encodeAcl(typeof acl === 'string' ? parseAclText(acl) : acl));
+    });
   }
 
   // ---- file contents ----

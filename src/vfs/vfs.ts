@@ -20,7 +20,8 @@ import {
   rootContext,
   type RenameExpect,
 } from '../meta/types.js';
-import { checkAccess, clearSetIdOnWrite } from '../meta/access.js';
+import { checkAccess, clearSetIdOnWrite, needsAcl } from '../meta/access.js';
+import { isAclName } from '../meta/acl.js';
 import { align4k } from '../meta/attrs.js';
 import { TtlCache, entryKey } from './cache.js';
 import { O_ACCMODE, O_APPEND, O_DIRECTORY, O_RDWR, O_TRUNC, canRead, canWrite } from './flags.js';
@@ -164,7 +165,10 @@ export class VFS {
     const cached = ino === undefined ? undefined : this.attrs.get(ino);
     if (cached) {
       // Searching the parent needs x on it: checked here, from cached attributes, without a round trip.
-      checkAccess(ctx, await this.getattr(ctx, parent), MODE_X);
+      // A parent with an access ACL is checked by the metadata, which reads the ACL.
+      const pa = await this.getattr(ctx, parent);
+      if (needsAcl(ctx, pa)) await this.meta.access(ctx, parent, MODE_X, pa);
+      else checkAccess(ctx, pa, MODE_X);
       return { inode: ino!, attr: this.remember(ino!, cached) };
     }
     const r = await this.meta.lookup(ctx, parent, name);
@@ -561,7 +565,8 @@ export class VFS {
   }
 
   async getxattr(ctx: Context, ino: number, name: string): Promise<Buffer> {
-    if (this.knownWithoutXattrs(ino)) throw fsErr('ENODATA');
+    // ACL names on a volume without ACLs are the metadata's to refuse (ENOTSUP), whatever the inode holds.
+    if (this.knownWithoutXattrs(ino) && (this.format.acl === true || !isAclName(name))) throw fsErr('ENODATA');
     return this.meta.getxattr(ctx, ino, name);
   }
 

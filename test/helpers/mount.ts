@@ -52,7 +52,7 @@ export interface TestVolume {
 
 /** storage: an object store URL instead of file:// in the temp dir; accessKey/secretKey go into the format. */
 /** capacity, inodes: the volume's limits (bytes, inodes; 0 = unlimited). */
-export async function formatVolume(opts: { blockSize?: number; storage?: string; accessKey?: string; secretKey?: string; checksum?: string; capacity?: number; inodes?: number } = {}): Promise<TestVolume> {
+export async function formatVolume(opts: { blockSize?: number; storage?: string; accessKey?: string; secretKey?: string; checksum?: string; capacity?: number; inodes?: number; acl?: boolean } = {}): Promise<TestVolume> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-fuse-'));
   await chmod(dir, 0o755); // other uids in the tests must reach the mount points inside
   const url = `sqlite3://${join(dir, 'meta.db')}`;
@@ -71,6 +71,7 @@ export async function formatVolume(opts: { blockSize?: number; storage?: string;
         ...(opts.checksum !== undefined ? { checksum: opts.checksum } : {}),
         capacity: opts.capacity ?? 0,
         inodes: opts.inodes ?? 0,
+        ...(opts.acl ? { acl: true } : {}),
       }),
     );
   } catch (e) {

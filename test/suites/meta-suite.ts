@@ -65,6 +65,7 @@ import {
   snapshot,
   visible,
 } from './meta-invariants.js';
+import { aclConformance } from './meta-acl-suite.js';
 import { policyConformance } from './meta-policy-suite.js';
 import { trashConformance } from './meta-trash-suite.js';
 import { sessionInfoConformance } from './meta-session-info-suite.js';
@@ -1763,6 +1764,8 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
     sessionInfoConformance(async () => freshMeta(await newUrl()));
     // setuid/setgid cleared by writes, truncates and chown: test/suites/meta-setid-suite.ts.
     setIdConformance(async () => freshMeta(await newUrl()));
+    // POSIX ACLs (setfacl/getfacl xattrs, access checks, inheritance): test/suites/meta-acl-suite.ts.
+    aclConformance(newUrl);
 
     describe('concurrency', () => {
       const v = useVolume(newUrl);

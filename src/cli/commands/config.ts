@@ -1,4 +1,4 @@
-// ferry config META-URL [--capacity N] [--inodes N] [--trash-days N] [--storage URL] [--mirror-retention D]: changes the format,
+// ferry config META-URL [--capacity N] [--inodes N] [--trash-days N] [--storage URL] [--mirror-retention D] [--acl]: changes the format,
 // printing old -> new. Without options it prints the current settings.
 import { UsageError, flag, parseCount, parseSize, str, type Command, type Parsed } from '../args.js';
 import { formatBytes, out } from '../output.js';
@@ -23,6 +23,7 @@ const command: Command = {
       'trash-days': { type: 'string', arg: 'N', help: 'days deleted files stay in the trash, 0 disables it' },
       storage: { type: 'string', arg: 'URL', help: 'object storage URL (objects are not moved: needs --yes)' },
       'mirror-retention': { type: 'string', arg: 'DURATION', help: 'how long the changelog is kept for a lagging mirror (7d, 12h; 0 = until it applies it)' },
+      acl: { type: 'boolean', help: 'turn POSIX ACLs on (they cannot be turned off; mounts see it when they next start)' },
       yes: { type: 'boolean', short: 'y', help: 'confirm a storage change' },
     },
     minArgs: 1,
@@ -38,6 +39,7 @@ const command: Command = {
     if (str(p, 'inodes') !== undefined) change.inodes = parseCount('--inodes', str(p, 'inodes')!);
     if (str(p, 'trash-days') !== undefined) change.trashDays = parseCount('--trash-days', str(p, 'trash-days')!, 36500);
     if (str(p, 'mirror-retention') !== undefined) change.mirrorRetention = parseDuration('--mirror-retention', str(p, 'mirror-retention')!);
+    if (flag(p, 'acl')) change.acl = true;
     if (str(p, 'storage') !== undefined) {
       const s = str(p, 'storage')!;
       if (!s) throw new UsageError('--storage: empty URL');
@@ -52,7 +54,7 @@ const command: Command = {
         return String(v);
       };
       if (!Object.keys(change).length) {
-        const rows = ['name', 'uuid', 'storage', 'blockSize', 'compression', 'trashDays', 'capacity', 'inodes'];
+        const rows = ['name', 'uuid', 'storage', 'blockSize', 'compression', 'trashDays', 'capacity', 'inodes', 'acl'];
         if (Object.keys(old.mirror?.mirrors ?? {}).length) rows.push('mirrorRetention');
         await out(rows.map((k) => `${k}: ${show(k, before[k])}\n`).join(''));
         return;

@@ -41,6 +41,7 @@ const command: Command = {
       'path-style': { type: 'boolean', help: 'S3 path-style requests (the default when an endpoint is given)' },
       'access-key': { type: 'string', arg: 'KEY', help: 'S3 access key, kept in the volume setting (env FERRY_ACCESS_KEY / AWS_ACCESS_KEY_ID, not kept)' },
       'secret-key': { type: 'string', arg: 'KEY', help: 'S3 secret key, kept in the volume setting (env FERRY_SECRET_KEY / AWS_SECRET_ACCESS_KEY, not kept)' },
+      acl: { type: 'boolean', help: 'POSIX ACLs (setfacl/getfacl, inherited default ACLs); without it ACL xattrs are refused (EOPNOTSUPP). Cannot be turned off later' },
       force: { type: 'boolean', help: 'update an existing volume instead of refusing (keeps its uuid)' },
     },
     minArgs: 2,
@@ -127,6 +128,7 @@ const command: Command = {
         ...(shards !== undefined ? { shards } : {}),
         ...(encryption ? { encryption } : {}),
         ...(accessKey !== undefined ? { accessKey, secretKey } : {}),
+        ...(flag(p, 'acl') ? { acl: true } : {}),
       };
       // What --force may change is the metadata layer's decision (meta/format.ts); here it is a usage error.
       const { changeFormat, newFormat } = await import('../../meta/format.js');
@@ -166,6 +168,7 @@ const command: Command = {
           (f.storage.encryption ? ', encryption aes-256-gcm' : '') +
           (f.storage.shards > 1 ? `, ${f.storage.shards} shards` : '') +
           `, trash ${f.trashDays} day${f.trashDays === 1 ? '' : 's'}` +
+          (f.acl ? ', POSIX ACLs' : '') +
           (limits.length ? `, ${limits.join(', ')}` : '') +
           '\n',
       );

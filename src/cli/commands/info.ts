@@ -36,6 +36,7 @@ const command: Command = {
           ['trash days', String(format.trashDays)],
           ['capacity', format.capacity ? formatBytes(format.capacity) : 'unlimited'],
           ['inode limit', format.inodes ? String(format.inodes) : 'unlimited'],
+          ['ACLs', format.acl ? 'on' : 'off'],
           ['created', format.createdAt],
           ['used space', `${formatBytes(st.usedSpace)} (${st.usedSpace} bytes)`],
           ['used inodes', String(st.usedInodes)],

@@ -56,6 +56,8 @@ struct Msg {
   int op = 0;
   Req* r = nullptr;
   uint32_t uid = 0, gid = 0, pid = 0;
+  // The caller's umask when the kernel leaves it to us (FUSE_CAP_DONT_MASK), else -1: it applied it.
+  int32_t umask = -1;
   std::vector<gid_t> groups;
   double ino = 0, ino2 = 0;
   std::string name, name2;
@@ -78,6 +80,10 @@ struct Session {
   // libfuse's receive buffer (allocated by the first read, reused for every request).
   fuse_buf buf{};
   bool writeback = false;
+  // POSIX ACLs: the kernel enforces them (FUSE_CAP_POSIX_ACL) and passes the umask for us to apply only
+  // when the parent has no default ACL (FUSE_CAP_DONT_MASK).
+  bool acl = false;
+  bool dontMask = false;
   uint32_t maxWrite = 1 << 20;
   std::atomic<int64_t> pending{0};
   std::atomic<bool> ended{false};
@@ -111,6 +117,7 @@ void CallJs(Napi::Env env, Napi::Function fn, Msg* m) {
   ctx.Set("gid", m->gid);
   ctx.Set("pid", m->pid);
   ctx.Set("gids", groups);
+  if (m->umask >= 0) ctx.Set("umask", m->umask);
   args.push_back(ctx);
   // The request's own arguments, in the order abi.json gives (PushArgs is generated from it).
   struct Push {
@@ -150,6 +157,8 @@ void Post(fuse_req_t req, Msg* m) {
   m->uid = c->uid;
   m->gid = c->gid;
   m->pid = c->pid;
+  // libfuse fills umask for mknod, mkdir and create only; those are the requests that use it.
+  if (s->dontMask && (m->op == OP_MKNOD || m->op == OP_MKDIR || m->op == OP_CREATE)) m->umask = static_cast<int32_t>(c->umask);
   if (c->uid != 0) {
     gid_t list[64];
     int n = fuse_req_getgroups(req, 64, list);
@@ -192,6 +201,11 @@ void ll_init(void* userdata, fuse_conn_info* conn) {
   if (s->writeback) want(FUSE_CAP_WRITEBACK_CACHE);
   else conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+  if (s->acl) {
+    want(FUSE_CAP_POSIX_ACL);
+    want(FUSE_CAP_DONT_MASK);
+    s->dontMask = (conn->want & FUSE_CAP_DONT_MASK) != 0;
+  }
   if (conn->max_write > s->maxWrite) conn->max_write = s->maxWrite;
   // max_readahead stays the kernel's maximum; the bdi's read_ahead_kb is raised from JS after mounting.
   conn->max_background = 64;
@@ -803,7 +817,7 @@ static void KeepLog(enum fuse_log_level, const char* fmt, va_list ap) {
   else fputs(line, stderr);
 }
 
-// session(fuseArgs[], dispatcher, {writeback, maxWrite}) -> session External, not connected yet: mount()
+// session(fuseArgs[], dispatcher, {writeback, acl, maxWrite}) -> session External, not connected yet: mount()
 // or start() connects it. Mount options in fuseArgs (-o ...) are used by mount() only.
 Napi::Value NewSession(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -818,6 +832,7 @@ Napi::Value NewSession(const Napi::CallbackInfo& info) {
 
   Session* s = new Session();
   s->writeback = o.Get("writeback").ToBoolean();
+  s->acl = o.Get("acl").ToBoolean();
   if (o.Has("maxWrite") && !o.Get("maxWrite").IsUndefined()) s->maxWrite = static_cast<uint32_t>(D(o.Get("maxWrite")));
   std::string why;
   gSessionLog = &why;

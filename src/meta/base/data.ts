@@ -1,7 +1,7 @@
 // File data bookkeeping: open files, slice lists of chunks, truncate/fallocate/copy, and the queues
 // through which freed slices reach the background job that deletes their objects.
 import { fsErr } from '../../errors.js';
-import { checkAccess, clearSetIdOnWrite } from '../access.js';
+import { clearSetIdOnWrite } from '../access.js';
 import { align4k, setCtime, stamp, touch, type Stamp } from '../attrs.js';
 import type { Guard, Target } from '../policy/index.js';
 import { O_ACCMODE, O_APPEND, O_RDWR, O_TRUNC, O_WRONLY } from '../open-flags.js';
@@ -64,16 +64,16 @@ export class DataOps extends NamespaceOps {
         if (!cur && attr) return { a: attr, held: false };
         // Deleted by another client (a stale name or inode number): gone for a new open.
         if (!cur || cur.nlink === 0) throw fsErr('ENOENT');
-        this.checkOpen(ctx, cur, flags);
+        await this.checkOpen(tx, ctx, ino, cur, flags);
         if (cur.type === TYPE_FILE) await tx.addSustained(sid, ino);
         return { a: cur, held: cur.type === TYPE_FILE };
       });
       a = r.a;
       if (r.held) this.heldHere.add(ino);
-      else this.checkOpen(ctx, a, flags);
+      else await this.checkOpen(undefined, ctx, ino, a, flags);
     } else {
       a = attr ?? (await this.getattr(ctx, ino));
-      this.checkOpen(ctx, a, flags);
+      await this.checkOpen(undefined, ctx, ino, a, flags);
     }
     try {
       // Opening for writing is where a client is told a file will not be written (EPERM, EROFS, ...).
@@ -87,14 +87,14 @@ export class DataOps extends NamespaceOps {
   }
 
   /** The permission check of an open (O_TRUNC is the caller's job). */
-  private checkOpen(ctx: Context, a: Attr, flags: number): void {
+  private async checkOpen(tx: Tx | undefined, ctx: Context, ino: number, a: Attr, flags: number): Promise<void> {
     const acc = flags & O_ACCMODE;
     const writing = writingFlags(flags);
     let mask = 0;
     if (acc === 0 || acc === O_RDWR) mask |= MODE_R;
     if (writing) mask |= MODE_W;
     if (writing && a.type === TYPE_DIRECTORY) throw fsErr('EISDIR');
-    checkAccess(ctx, a, mask);
+    await this.permit(tx, ctx, ino, a, mask);
   }
 
   async release(_ctx: Context, ino: number): Promise<void> {
@@ -179,7 +179,7 @@ export class DataOps extends NamespaceOps {
       if (a.type !== TYPE_FILE) throw fsErr('EINVAL');
       const changed: Target = { role: 'changed', ino, attr: { ...a } };
       const g = await this.guard(tx, 'truncate', ctx, [changed]);
-      checkAccess(ctx, a, MODE_W);
+      await this.permit(tx, ctx, ino, a, MODE_W);
       clearSetIdOnWrite(ctx, a);
       await this.truncateIn(tx, g, changed, a, length, stamp());
       await tx.setAttr(ino, a);
@@ -230,7 +230,7 @@ export class DataOps extends NamespaceOps {
       if (a.type !== TYPE_FILE) throw fsErr('ENODEV');
       const changed: Target = { role: 'changed', ino, attr: { ...a } };
       const g = await this.guard(tx, 'fallocate', ctx, [changed], mode);
-      checkAccess(ctx, a, MODE_W);
+      await this.permit(tx, ctx, ino, a, MODE_W);
       clearSetIdOnWrite(ctx, a);
       const end = off + len;
       if (mode & (FALLOC_PUNCH_HOLE | FALLOC_ZERO_RANGE)) {
@@ -269,8 +269,8 @@ export class DataOps extends NamespaceOps {
       if (ain.type !== TYPE_FILE || aout.type !== TYPE_FILE) throw fsErr('EINVAL');
       const changed: Target = { role: 'changed', ino: fout, attr: { ...aout } };
       const g = await this.guard(tx, 'copy', ctx, [{ role: 'read', ino: fin, attr: ain }, changed]);
-      checkAccess(ctx, ain, MODE_R);
-      checkAccess(ctx, aout, MODE_W);
+      await this.permit(tx, ctx, fin, ain, MODE_R);
+      await this.permit(tx, ctx, fout, aout, MODE_W);
       const n = Math.max(0, Math.min(len, ain.length - offIn));
       if (n === 0) return { attr: aout, copied: 0 };
       clearSetIdOnWrite(ctx, aout);

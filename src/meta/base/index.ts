@@ -1,6 +1,7 @@
 // BaseMeta: the complete Meta, shared by every engine; engines only supply an Engine (Tx primitives).
 import { fsErr } from '../../errors.js';
-import { checkAccess, isOwnerOrRoot } from '../access.js';
+import { isOwnerOrRoot } from '../access.js';
+import { decodeAcl, isAclName } from '../acl.js';
 import { setCtime, stamp } from '../attrs.js';
 import type { Meta } from '../interface.js';
 import { conflicts, decodeRanges, encodeRanges, updateRanges } from '../plocks.js';
@@ -18,6 +19,7 @@ import {
   type Versioned,
 } from '../types.js';
 import { TrashOps } from './trash.js';
+import { aclsOff, getAclXattr, setAclIn } from './acl.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -29,8 +31,17 @@ function checkXattrName(name: string): void {
 export class BaseMeta extends TrashOps implements Meta {
   // ---- extended attributes ----
 
+  /** ACL xattrs are the ACL layer's (base/acl.ts), refused on volumes formatted without --acl. */
+  private async aclName(name: string): Promise<boolean> {
+    if (!isAclName(name)) return false;
+    const f = this.fmt ?? (await this.load());
+    if (f.acl !== true) throw aclsOff(f.name);
+    return true;
+  }
+
   async getxattr(_ctx: Context, ino: number, name: string): Promise<Buffer> {
     checkXattrName(name);
+    if (await this.aclName(name)) return this.eng.read(async (tx) => getAclXattr(tx, ino, await this.mustAttr(tx, ino), name));
     const v = await this.eng.read(async (tx) => {
       const v = await tx.getXattr(ino, name);
       if (v === undefined) await this.mustAttr(tx, ino);
@@ -50,9 +61,11 @@ export class BaseMeta extends TrashOps implements Meta {
   async setxattr(ctx: Context, ino: number, name: string, value: Buffer, flags = 0): Promise<Versioned> {
     checkXattrName(name);
     if (value.length > MAX_XATTR_VALUE) throw fsErr('E2BIG');
+    // An empty value is no ACL (posix_acl_from_xattr gives NULL): a removal.
+    if (await this.aclName(name)) return this.setAcl(ctx, ino, name, value.length ? value : undefined);
     return this.change('setxattr', async (tx) => {
       const a = await this.mustAttr(tx, ino);
-      if (!isOwnerOrRoot(ctx, a)) checkAccess(ctx, a, MODE_W);
+      if (!isOwnerOrRoot(ctx, a)) await this.permit(tx, ctx, ino, a, MODE_W);
       await this.guard(tx, 'setxattr', ctx, [{ role: 'changed', ino, attr: a }], flags);
       const old = await tx.getXattr(ino, name);
       if (old !== undefined && flags & XATTR_CREATE) throw fsErr('EEXIST');
@@ -68,12 +81,26 @@ export class BaseMeta extends TrashOps implements Meta {
 
   async removexattr(ctx: Context, ino: number, name: string): Promise<Versioned> {
     checkXattrName(name);
+    if (await this.aclName(name)) return this.setAcl(ctx, ino, name, undefined);
     return this.change('removexattr', async (tx) => {
       const a = await this.mustAttr(tx, ino);
-      if (!isOwnerOrRoot(ctx, a)) checkAccess(ctx, a, MODE_W);
+      if (!isOwnerOrRoot(ctx, a)) await this.permit(tx, ctx, ino, a, MODE_W);
       await this.guard(tx, 'removexattr', ctx, [{ role: 'changed', ino, attr: a }]);
       if (!(await tx.delXattr(ino, name))) throw fsErr('ENODATA');
       const b = { ...a };
+      setCtime(b, stamp());
+      await tx.setAttr(ino, b);
+      return {};
+    });
+  }
+
+  /** Sets (value) or removes an ACL in one transaction; the mode an access ACL sets changes with it. */
+  private async setAcl(ctx: Context, ino: number, name: string, value: Buffer | undefined): Promise<Versioned> {
+    const acl = value && decodeAcl(value);
+    return this.change(value ? 'setacl' : 'removeacl', async (tx) => {
+      const a = await this.mustAttr(tx, ino);
+      await this.guard(tx, value ? 'setxattr' : 'removexattr', ctx, [{ role: 'changed', ino, attr: a }]);
+      const b = await setAclIn(tx, ctx, ino, a, name, acl);
       setCtime(b, stamp());
       await tx.setAttr(ino, b);
       return {};

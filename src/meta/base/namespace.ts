@@ -1,6 +1,8 @@
 // Namespace operations written once for every engine: each is one transaction over Tx primitives.
 import { FsError, fsErr } from '../../errors.js';
-import { checkAccess, checkSticky, clearSetIdOnChown, clearSetIdOnWrite, inGroup, isOwnerOrRoot, mayAccess } from '../access.js';
+import { checkAccess, checkSticky, clearSetIdOnChown, clearSetIdOnWrite, inGroup, isOwnerOrRoot, needsAcl } from '../access.js';
+import { ACL_ACCESS } from '../acl.js';
+import { inheritedAcl, readAcl, storeInherited } from './acl.js';
 import { align4k, newAttr, setAtime, setCtime, setMtime, spaceOf, stamp, touch, type Stamp } from '../attrs.js';
 import type { Guard, Target } from '../policy/index.js';
 import type { Tx } from '../tx.js';
@@ -61,12 +63,22 @@ export class NamespaceOps extends MetaCore {
     return a;
   }
 
+  /**
+   * Throws EACCES unless ctx may access inode `ino` (attributes `a`) with mask; reads its access ACL only
+   * when the check depends on it (needsAcl), in `tx` or, outside a transaction, in a read of its own.
+   */
+  protected async permit(tx: Tx | undefined, ctx: Context, ino: number, a: Attr, mask: number): Promise<void> {
+    if (!mask || !needsAcl(ctx, a)) return checkAccess(ctx, a, mask);
+    const acl = tx ? await readAcl(tx, ino, ACL_ACCESS) : await this.eng.read((t) => readAcl(t, ino, ACL_ACCESS));
+    checkAccess(ctx, a, mask, acl);
+  }
+
   /** A directory the caller may add or remove entries in (rules such as chattr +i are the guard's). */
   protected async writableDir(tx: Tx, ctx: Context, ino: number): Promise<Attr> {
     const a = await this.mustAttr(tx, ino);
     if (a.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
     if (a.nlink === 0) throw fsErr('ENOENT');
-    checkAccess(ctx, a, MODE_W | MODE_X);
+    await this.permit(tx, ctx, ino, a, MODE_W | MODE_X);
     return a;
   }
 
@@ -87,7 +99,7 @@ export class NamespaceOps extends MetaCore {
   }
 
   async access(ctx: Context, ino: number, mask: number, attr?: Attr): Promise<void> {
-    checkAccess(ctx, attr ?? (await this.getattr(ctx, ino)), mask);
+    await this.permit(undefined, ctx, ino, attr ?? (await this.getattr(ctx, ino)), mask);
   }
 
   async getattr(_ctx: Context, ino: number): Promise<Attr> {
@@ -102,14 +114,14 @@ export class NamespaceOps extends MetaCore {
       if (name === '.' || name === '..') {
         const pa = await this.mustAttr(tx, parent);
         if (pa.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
-        if (checkPerm) checkAccess(ctx, pa, MODE_X);
+        if (checkPerm) await this.permit(tx, ctx, parent, pa, MODE_X);
         const ino = name === '.' || parent === ROOT_INODE ? parent : pa.parent;
         return { inode: ino, attr: ino === parent ? pa : await this.mustAttr(tx, ino) };
       }
       if (checkPerm && ctx.checkPermission && ctx.uid !== 0) {
         const pa = await this.mustAttr(tx, parent);
         if (pa.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
-        checkAccess(ctx, pa, MODE_X);
+        await this.permit(tx, ctx, parent, pa, MODE_X);
       }
       const found = await tx.lookup(parent, name);
       if (found) return found;
@@ -148,7 +160,7 @@ export class NamespaceOps extends MetaCore {
     return this.eng.read(async (tx) => {
       const a = await this.mustAttr(tx, ino);
       if (a.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
-      checkAccess(ctx, a, opts.plus ? 4 | MODE_X : 4);
+      await this.permit(tx, ctx, ino, a, opts.plus ? 4 | MODE_X : 4);
       return tx.listEntries(ino, opts.after, opts.limit ?? Number.MAX_SAFE_INTEGER, opts.plus ?? false);
     });
   }
@@ -193,7 +205,9 @@ export class NamespaceOps extends MetaCore {
       const pa = await this.writableDir(tx, ctx, parent);
       const t = stamp();
       const umask = type === TYPE_SYMLINK ? 0 : (ctx.umask ?? 0);
-      const attr = newAttr(type, mode & 0o7777 & ~umask, ctx.uid, ctx.gid, parent, t);
+      // A default ACL of the parent replaces the umask (POSIX.1e).
+      const acl = await inheritedAcl(tx, parent, pa, type, mode & 0o7777);
+      const attr = newAttr(type, acl ? acl.mode : mode & 0o7777 & ~umask, ctx.uid, ctx.gid, parent, t);
       attr.rdev = rdev;
       if (pa.mode & 0o2000) {
         // setgid directories hand their group (and, to subdirectories, the bit) down.
@@ -208,6 +222,7 @@ export class NamespaceOps extends MetaCore {
       if (await tx.getEntry(parent, name)) throw fsErr('EEXIST');
       await g.charge(made, type === TYPE_DIRECTORY ? 4096 : 0, 1);
       await tx.setEntry(parent, name, ino, type);
+      if (acl) await storeInherited(tx, ino, attr, acl);
       await tx.setAttr(ino, attr);
       if (target !== undefined) await tx.setSymlink(ino, target);
       // create() opens the file: recorded with the node, so no other client's unlink can miss it.
@@ -419,7 +434,7 @@ export class NamespaceOps extends MetaCore {
 
   /** A directory may move to another parent only if that parent is not inside it, and its `..` is writable. */
   private async movableDir(tx: Tx, ctx: Context, ino: number, attr: Attr, newParent: number): Promise<void> {
-    checkAccess(ctx, attr, MODE_W);
+    await this.permit(tx, ctx, ino, attr, MODE_W);
     for (let p = newParent; p !== ROOT_INODE; ) {
       if (p === ino) throw fsErr('EINVAL');
       const pa = await tx.getAttr(p);
@@ -477,12 +492,14 @@ export class NamespaceOps extends MetaCore {
         if (!root && mode & 0o2000 && !inGroup(ctx, a.gid)) mode &= ~0o2000;
         a.mode = mode;
       }
-      if (set & SET_CLEAR_SETID && !(set & SET_MODE) && mayAccess(ctx, a, MODE_W)) clearSetIdOnWrite(ctx, a);
+      if (set & SET_CLEAR_SETID && !(set & SET_MODE) && (await this.permit(tx, ctx, ino, a, MODE_W).then(() => true, () => false))) {
+        clearSetIdOnWrite(ctx, a);
+      }
       if (set & (SET_ATIME | SET_MTIME | SET_ATIME_NOW | SET_MTIME_NOW)) {
         const onlyNow = !(set & (SET_ATIME | SET_MTIME));
         if (!isOwnerOrRoot(ctx, a)) {
           if (!onlyNow) throw fsErr('EPERM');
-          checkAccess(ctx, a, MODE_W);
+          await this.permit(tx, ctx, ino, a, MODE_W);
         }
         if (set & SET_ATIME_NOW) setAtime(a, t);
         else if (set & SET_ATIME && req.atime !== undefined) {
@@ -502,7 +519,7 @@ export class NamespaceOps extends MetaCore {
       if (set & SET_SIZE && req.length !== undefined) {
         if (a.type === TYPE_DIRECTORY) throw fsErr('EISDIR');
         if (a.type !== TYPE_FILE) throw fsErr('EINVAL');
-        checkAccess(ctx, a, MODE_W);
+        await this.permit(tx, ctx, ino, a, MODE_W);
         // A chmod in the same request says what the mode becomes (Linux refuses both at once).
         if (!(set & SET_MODE)) clearSetIdOnWrite(ctx, a);
         await this.truncateIn(tx, g, changed, a, req.length, t);
