@@ -3,7 +3,6 @@
 import { UsageError, flag, parseCount, parseSize, str, type Command, type Parsed } from '../args.js';
 import { formatBytes, out } from '../output.js';
 import { checkStorage, normalizeStorage, withMeta } from '../meta.js';
-import { FsError } from '../../errors.js';
 import type { FormatSettings } from '../../meta/format.js';
 
 const command: Command = {
@@ -63,13 +62,9 @@ const command: Command = {
         return;
       }
       const given: Partial<FormatSettings> = Object.fromEntries(keys.map((k) => [k, change[k]]));
-      // Whether a setting may change is decided in meta/format.ts; asked before the storage check and --yes.
-      try {
-        changeFormat(old, given);
-      } catch (e) {
-        if (e instanceof FsError && e.code === 'EINVAL') throw new UsageError(e.description);
-        throw e;
-      }
+      // Whether a setting may change is decided in meta/format.ts (a refusal depends on the volume: exit 1);
+      // asked before the storage check and --yes.
+      changeFormat(old, given);
       if (given.storage !== undefined) {
         if (!flag(p, 'yes')) {
           throw new UsageError(

@@ -154,7 +154,7 @@ async function startCopier(mirrorUrl: string, info: { id: string; storage?: stri
     import('../../chunk/keys.js'),
   ]);
   if (!info.storage) {
-    throw new UsageError(`mirror ${info.id} has no object store of its own (it reads the source's): --data needs a mirror created with --storage URL`);
+    throw new Error(`mirror ${info.id} has no object store of its own (it reads the source's): --data needs a mirror created with --storage URL`);
   }
   const meta = await openMeta(mirrorUrl);
   try {

@@ -35,7 +35,7 @@ const command: Command = {
     const pidFile = pidFileFor(mp);
     const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0;
     const r = await unmountFuse(mp, { force: p.values.force === true });
-    if (r === 'not-mounted') throw Object.assign(new Error(`${mp} is not mounted`), { exitCode: 1 });
+    if (r === 'not-mounted') throw new Error(`${mp} is not mounted`);
     if (pid > 0) {
       // Unbounded: a write-back daemon is uploading what is staged, and "umount returned" should mean "in the store".
       const started = Date.now();
