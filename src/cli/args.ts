@@ -165,6 +165,17 @@ export function parseSize(option: string, raw: string): number {
   return n;
 }
 
+/** Runs a lower layer's parser on a command-line value (a duration, ...): its EINVAL is a wrong command line. */
+export function parseWith<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    const err = e as { code?: unknown; description?: unknown; message?: unknown };
+    if (err?.code === 'EINVAL') throw new UsageError(String(err.description ?? err.message));
+    throw e;
+  }
+}
+
 /** A non-negative whole number. */
 export function parseCount(option: string, raw: string, max = Number.MAX_SAFE_INTEGER): number {
   refuseNegative(option, raw, 'a whole number, 0 or more');

@@ -28,7 +28,8 @@ export interface Run {
   ms: number;
 }
 
-export function ferry(cwd: string, args: string[], env: Record<string, string> = {}): Run {
+/** `as` runs it as another user (the tests run as root, which permission bits do not stop). */
+export function ferry(cwd: string, args: string[], env: Record<string, string> = {}, as?: { uid: number; gid: number }): Run {
   const t = process.hrtime.bigint();
   const r = spawnSync(process.execPath, [MAIN, ...args], {
     cwd,
@@ -38,6 +39,7 @@ export function ferry(cwd: string, args: string[], env: Record<string, string> =
     env: { ...process.env, FERRY_DEBUG: '', ...env },
     maxBuffer: 64 << 20,
     timeout: 60_000,
+    ...as,
   });
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms };

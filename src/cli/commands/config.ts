@@ -1,6 +1,6 @@
 // ferry config META-URL [--capacity N] [--inodes N] [--trash-days N] [--storage URL] [--mirror-retention D]: changes the format,
 // printing old -> new. Without options it prints the current settings.
-import { UsageError, flag, parseCount, parseSize, str, type Command, type Parsed } from '../args.js';
+import { UsageError, flag, parseWith, parseCount, parseSize, str, type Command, type Parsed } from '../args.js';
 import { formatBytes, out } from '../output.js';
 import { checkStorage, normalizeStorage, withMeta } from '../meta.js';
 import type { FormatSettings } from '../../meta/format.js';
@@ -36,7 +36,7 @@ const command: Command = {
     if (str(p, 'capacity') !== undefined) change.capacity = parseSize('--capacity', str(p, 'capacity')!);
     if (str(p, 'inodes') !== undefined) change.inodes = parseCount('--inodes', str(p, 'inodes')!);
     if (str(p, 'trash-days') !== undefined) change.trashDays = parseCount('--trash-days', str(p, 'trash-days')!, 36500);
-    if (str(p, 'mirror-retention') !== undefined) change.mirrorRetention = parseDuration('--mirror-retention', str(p, 'mirror-retention')!);
+    if (str(p, 'mirror-retention') !== undefined) change.mirrorRetention = parseWith(() => parseDuration('--mirror-retention', str(p, 'mirror-retention')!));
     if (str(p, 'storage') !== undefined) {
       const s = str(p, 'storage')!;
       if (!s) throw new UsageError('--storage: empty URL');
