@@ -70,7 +70,7 @@ describe('mirror retention window', () => {
     assert.equal(parseDuration('--retention', '0'), 0);
     assert.throws(() => parseDuration('--retention', 'soon'), (e: FsError) => e.code === 'EINVAL' && /--retention: 'soon' is not a duration/.test(e.message));
     const r = ferry('mirror', 'create', '--retention', 'soon', src.url, `sqlite3://${src.dir}/never.db`);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2, 'a malformed value is a wrong command line');
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   });
 

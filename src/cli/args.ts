@@ -83,6 +83,8 @@ function parseError(spec: CommandSpec, e: unknown): UsageError {
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
       const name = quoted?.split(' ')[0] ?? '';
       if (/argument missing/.test(err.message ?? '')) return new UsageError(`option '${name}' needs a value ${see}`);
+      // `--storage -x`: a value that starts with a dash, which could as well be a forgotten value and an option.
+      if (/ambiguous/.test(err.message ?? '')) return new UsageError(`option '${name}' needs a value; one starting with '-' goes as ${name}=VALUE ${see}`);
       return new UsageError(`option '${name}' takes no value ${see}`);
     }
     case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
@@ -92,13 +94,36 @@ function parseError(spec: CommandSpec, e: unknown): UsageError {
   }
 }
 
+const NEGATIVE_NUMBER = /^-\.?\d/;
+
+/**
+ * `--capacity -5`: parseArgs takes a value starting with '-' for an option and refuses it as ambiguous; a
+ * negative number is meant as the value, so it is glued on (`--capacity=-5`) and its parser says what is
+ * wrong with it.
+ */
+function glueNegativeValues(argv: string[], options: Record<string, { type: 'string' | 'boolean'; short?: string }>): string[] {
+  const takesValue = (a: string) =>
+    a.startsWith('--') ? options[a.slice(2)]?.type === 'string' : /^-[^-]$/.test(a) && Object.values(options).some((o) => o.short === a[1] && o.type === 'string');
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return out.concat(argv.slice(i));
+    const next = argv[i + 1];
+    if (next !== undefined && NEGATIVE_NUMBER.test(next) && takesValue(a)) {
+      out.push(a.startsWith('--') ? `${a}=${next}` : `${a}${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 /** Parses argv for a command; returns undefined when --help was printed. */
 export function parseCommand(spec: CommandSpec, argv: string[]): Parsed | undefined {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
   for (const [name, o] of Object.entries(spec.options ?? {})) options[name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
   let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true }) as typeof parsed;
+    parsed = parseArgs({ args: glueNegativeValues(argv, options), options, allowPositionals: true, strict: true }) as typeof parsed;
   } catch (e) {
     // `--help` anywhere wins over a mistake elsewhere on the line.
     if (argv.includes('--help') || argv.includes('-h')) {
@@ -125,8 +150,14 @@ export function parseCommand(spec: CommandSpec, argv: string[]): Parsed | undefi
 
 const UNITS: Record<string, number> = { '': 1, B: 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40, P: 2 ** 50 };
 
+/** The message for a negative number where only 0 and up make sense. */
+export function refuseNegative(option: string, raw: string, expected: string): void {
+  if (/^\s*-/.test(raw)) throw new UsageError(`${option}: '${raw}' is negative (expected ${expected})`);
+}
+
 /** Parses `4M`, `64K`, `10G`, `4MiB`, `1048576` (bytes, binary units). */
 export function parseSize(option: string, raw: string): number {
+  refuseNegative(option, raw, 'a size such as 512K, 4M or 100G');
   const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:I?B)?\s*$/i.exec(raw);
   if (!m) throw new UsageError(`${option}: '${raw}' is not a size (expected a number with an optional K, M, G, T or P suffix)`);
   const n = Math.round(Number(m[1]) * UNITS[m[2]!.toUpperCase()]!);
@@ -134,8 +165,20 @@ export function parseSize(option: string, raw: string): number {
   return n;
 }
 
+/** Runs a lower layer's parser on a command-line value (a duration, ...): its EINVAL is a wrong command line. */
+export function parseWith<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    const err = e as { code?: unknown; description?: unknown; message?: unknown };
+    if (err?.code === 'EINVAL') throw new UsageError(String(err.description ?? err.message));
+    throw e;
+  }
+}
+
 /** A non-negative whole number. */
 export function parseCount(option: string, raw: string, max = Number.MAX_SAFE_INTEGER): number {
+  refuseNegative(option, raw, 'a whole number, 0 or more');
   if (!/^\s*\d+\s*$/.test(raw)) throw new UsageError(`${option}: '${raw}' is not a non-negative whole number`);
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n > max) throw new UsageError(`${option}: '${raw}' is too large (at most ${max})`);

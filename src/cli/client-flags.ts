@@ -1,7 +1,7 @@
 // Client options as command-line flags and as mount options (`-o cache-dir=/x,writeback`), both made from the
 // one table in client/options.ts; this file only turns their text into values (sizes, counts, seconds).
 import { CLIENT_OPTIONS, setOption, type ClientConfig, type ClientOption, type OptionDoor } from '../client/index.js';
-import { UsageError, parseCount, parseSize, type OptionSpec, type Parsed } from './args.js';
+import { UsageError, parseCount, parseSize, refuseNegative, type OptionSpec, type Parsed } from './args.js';
 
 function rows(doors: OptionDoor[]): ClientOption[] {
   return CLIENT_OPTIONS.filter((o) => doors.includes(o.door));
@@ -27,10 +27,14 @@ function value(o: ClientOption, raw: string | boolean, where: string): unknown {
       return raw;
     case 'size':
       return parseSize(name, raw);
-    case 'count':
-      return parseCount(name, raw, o.max);
+    case 'count': {
+      const n = parseCount(name, raw, o.max);
+      if (o.min !== undefined && n < o.min) throw new UsageError(`${name}: '${raw}' is too small (at least ${o.min})`);
+      return n;
+    }
     case 'seconds':
     case 'ratio': {
+      refuseNegative(name, raw, o.kind === 'ratio' ? 'a number in [0, 1)' : 'a number of seconds, 0 or more');
       const n = Number(raw);
       if (raw.trim() === '' || !Number.isFinite(n) || n < 0 || (o.kind === 'ratio' && n >= 1)) {
         throw new UsageError(`${name}: '${raw}' is not ${o.kind === 'ratio' ? 'a number in [0, 1)' : 'a number of seconds'}`);
@@ -80,5 +84,4 @@ const MOUNT8_OPTIONS = new Set(['rw', 'defaults', 'auto', 'noauto', 'user', 'use
 
 function checkConfigFlags(cfg: ClientConfig): void {
   if (cfg.cache?.writeback && !cfg.cache.dir) throw new UsageError('--writeback needs --cache-dir DIR: written blocks are staged there until they are uploaded');
-  if (cfg.cache?.writebackUploads === 0) throw new UsageError('--writeback-uploads needs at least 1');
 }

@@ -5,6 +5,7 @@
 import { FERRY_VERSION } from '../version.js';
 import { UsageError, parseCommand, type Command } from './args.js';
 import { OutputClosed, describeError, markStdoutGone } from './output.js';
+import { checkUrlArgs } from './url-args.js';
 
 interface Entry {
   summary: string;
@@ -37,7 +38,21 @@ const COMMANDS: Record<string, Entry> = {
   'meta-server': { summary: "serve a volume's metadata to far clients, one round trip per operation", load: () => import('./commands/meta-server.js') },
 };
 
-function mainHelp(): string {
+const SHORT_USAGE = "usage: ferry COMMAND [OPTIONS] ARGS... (see 'ferry --help' for the commands)";
+
+/** The schemes come from the registries (which load no engine or driver to list them). */
+async function schemeLines(): Promise<string[]> {
+  const [{ metaSchemes }, { objectSchemes }] = await Promise.all([import('../meta/schemes.js'), import('../object/index.js')]);
+  const list = (schemes: string[]) => schemes.map((s) => `${s}://`).join(', ');
+  return [
+    `Metadata URLs:   ${list(metaSchemes())}`,
+    '                 (sqlite3://PATH.db is the embedded default)',
+    `Object storage:  ${list(objectSchemes())}`,
+    '                 (a plain directory means file://; the default is a blocks directory next to an SQLite database)',
+  ];
+}
+
+async function mainHelp(): Promise<string> {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length)) + 2;
   return [
     'Usage: ferry COMMAND [OPTIONS] ARGS...',
@@ -51,7 +66,7 @@ function mainHelp(): string {
     '  -h, --help     show this help (or `ferry COMMAND --help` for one command)',
     '  -V, --version  print the version',
     '',
-    'Metadata URLs: sqlite3://PATH.db (embedded default). Object storage: file:///DIR, mem://NAME.',
+    ...(await schemeLines()),
     'Set FERRY_DEBUG=1 to print stack traces of errors.',
     '',
     'Example:',
@@ -66,9 +81,10 @@ async function main(argv: string[]): Promise<number> {
     const topic = cmd === 'help' ? rest[0] : undefined;
     if (topic && COMMANDS[topic]) return main([topic, '--help']);
     if (topic) throw new UsageError(`unknown command '${topic}' (see 'ferry --help')`);
-    process.stdout.write(mainHelp());
-    // Bare `ferry` is a usage mistake; `ferry --help` is not.
-    return cmd === undefined ? 2 : 0;
+    // Bare `ferry` is a usage mistake: a short usage on stderr (like git or tar), the full help only when asked.
+    if (cmd === undefined) throw new UsageError(SHORT_USAGE);
+    process.stdout.write(await mainHelp());
+    return 0;
   }
   if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
     process.stdout.write(`ferry ${FERRY_VERSION}\n`);
@@ -80,13 +96,14 @@ async function main(argv: string[]): Promise<number> {
   const command = (await entry.load()).default;
   const parsed = parseCommand(command.spec, rest);
   if (!parsed) return 0;
+  await checkUrlArgs(command.spec, parsed);
   await command.run(parsed);
   return 0;
 }
 
+/** The one exit-code rule (README): 2 for a wrong command line, 1 for everything else. */
 function exitCodeOf(e: unknown): number {
-  const c = (e as { exitCode?: unknown })?.exitCode;
-  return typeof c === 'number' && c > 0 ? c : 1;
+  return e instanceof UsageError ? 2 : 1;
 }
 
 /** Exits once stdout has been handed over (pipes and files are written synchronously on Linux; TTYs too). */

@@ -19,7 +19,8 @@ export interface ClientOption {
   kind: OptionKind;
   door: OptionDoor;
   arg?: string;
-  /** Largest value of a count. */
+  /** Smallest and largest value of a count. */
+  min?: number;
   max?: number;
   help: string;
 }
@@ -38,13 +39,13 @@ export const CLIENT_OPTIONS: readonly ClientOption[] = [
     door: 'local',
     help: 'write-back: stage written blocks in --cache-dir and upload them in the background (fast close/small files; a host crash can lose blocks not uploaded yet)',
   },
-  { flag: 'writeback-uploads', sdk: 'writebackUploads', path: ['cache', 'writebackUploads'], kind: 'count', door: 'local', arg: 'N', max: 1024, help: 'write-back uploads in flight (default 8)' },
+  { flag: 'writeback-uploads', sdk: 'writebackUploads', path: ['cache', 'writebackUploads'], kind: 'count', door: 'local', arg: 'N', min: 1, max: 1024, help: 'write-back uploads in flight (default 8)' },
   // -- cache group membership (mount; the gateway's --region is S3's)
   { flag: 'cache-group', sdk: 'cacheGroup', path: ['group', 'name'], kind: 'string', door: 'group', arg: 'NAME', help: 'share caches with the members of this group in the region' },
   { flag: 'group-address', sdk: 'groupAddress', path: ['group', 'address'], kind: 'string', door: 'group', arg: 'HOST:PORT', help: 'address this member serves blocks on (default 127.0.0.1, free port)' },
   { flag: 'region', sdk: 'region', path: ['group', 'region'], kind: 'string', door: 'group', arg: 'NAME', help: 'region of this cache group member' },
   { flag: 'zone', sdk: 'zone', path: ['group', 'zone'], kind: 'string', door: 'group', arg: 'NAME', help: 'zone of this member (replicas prefer other zones)' },
-  { flag: 'replicas', sdk: 'replicas', path: ['group', 'replicas'], kind: 'count', door: 'group', arg: 'N', max: 16, help: 'group members holding each block (default 1)' },
+  { flag: 'replicas', sdk: 'replicas', path: ['group', 'replicas'], kind: 'count', door: 'group', arg: 'N', min: 1, max: 16, help: 'group members holding each block (default 1)' },
   { flag: 'no-sharing', sdk: 'noSharing', path: ['group', 'noSharing'], kind: 'boolean', door: 'group', help: 'use the cache group without caching or serving blocks here' },
   // -- the mount's own
   { flag: 'read-only', sdk: 'readOnly', path: ['readOnly'], kind: 'boolean', door: 'mount', help: 'mount read-only (writes fail with EROFS)' },

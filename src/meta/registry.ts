@@ -35,16 +35,30 @@ export function parseMetaUrl(raw: string): URL {
   return url;
 }
 
+function unknownEngine(raw: string, scheme: string): FsError {
+  return new FsError('EINVAL', { message: `unknown metadata engine '${scheme}' in '${raw}' (known: ${metaSchemes().join(', ')})` });
+}
+
+/**
+ * What is wrong with a metadata URL on its own (syntax, unknown scheme), without loading any engine: the CLI
+ * calls it to tell a mistyped URL (a usage error) from a volume that cannot be opened.
+ */
+export function metaUrlProblem(raw: string): string | undefined {
+  try {
+    const scheme = parseMetaUrl(raw).protocol.replace(/:$/, '');
+    if (!factories.has(scheme) && !loaders.has(scheme)) throw unknownEngine(raw, scheme);
+    return undefined;
+  } catch (e) {
+    return (e as FsError).description;
+  }
+}
+
 export async function openMeta(raw: string): Promise<Meta> {
   const url = parseMetaUrl(raw);
   const scheme = url.protocol.replace(/:$/, '');
   const load = loaders.get(scheme);
   if (load) await load();
   const factory = factories.get(scheme);
-  if (!factory) {
-    throw new FsError('EINVAL', {
-      message: `unknown metadata engine '${scheme}' in '${raw}' (known: ${metaSchemes().join(', ')})`,
-    });
-  }
+  if (!factory) throw unknownEngine(raw, scheme);
   return factory(url, raw);
 }

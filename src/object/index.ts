@@ -7,5 +7,5 @@ import { registerObjectLoader, registerObjectStore } from './registry.js';
 registerObjectLoader(['s3'], async () => registerObjectStore('s3', (await import('./s3.js')).openS3));
 
 export * from './interface.js';
-export { objectSchemes, openObjectStore, registerObjectStore, registerObjectLoader } from './registry.js';
+export { objectSchemes, objectUrlProblem, openObjectStore, registerObjectStore, registerObjectLoader } from './registry.js';
 export { FallbackStore } from './fallback.js';

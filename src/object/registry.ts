@@ -45,6 +45,17 @@ export function parseObjectUrl(raw: string): URL {
   }
 }
 
+/** What is wrong with a storage URL on its own (syntax, unknown scheme), without loading any backend. */
+export function objectUrlProblem(raw: string): string | undefined {
+  try {
+    const scheme = parseObjectUrl(raw).protocol.slice(0, -1);
+    if (!factories.has(scheme) && !loaders.has(scheme)) throw unknownStorage(raw);
+    return undefined;
+  } catch (e) {
+    return (e as FsError).description;
+  }
+}
+
 export async function openObjectStore(raw: string, options: ObjectOptions = {}): Promise<ObjectStore> {
   const url = parseObjectUrl(raw);
   const scheme = url.protocol.slice(0, -1);

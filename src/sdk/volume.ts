@@ -198,28 +198,31 @@ export class Volume {
     });
   }
 
-  unlink(path: string): Promise<void> {
+  /** skipTrash: freed at once even when the volume keeps deletions in its trash. */
+  unlink(path: string, opts: { skipTrash?: boolean } = {}): Promise<void> {
     return this.call('unlink', path, async () => {
-      const { parent, name } = await this.#view.parentOf(path);
-      await this.#view.unlink(parent, name);
+      const view = opts.skipTrash ? this.#view.scratch() : this.#view;
+      const { parent, name } = await view.parentOf(path);
+      await view.unlink(parent, name);
     });
   }
 
-  /** Removes a file, or a tree with recursive; force ignores a missing path. */
-  rm(path: string, opts: { recursive?: boolean; force?: boolean } = {}): Promise<void> {
+  /** Removes a file, or a tree with recursive; force ignores a missing path; skipTrash as for unlink. */
+  rm(path: string, opts: { recursive?: boolean; force?: boolean; skipTrash?: boolean } = {}): Promise<void> {
+    const view = opts.skipTrash ? this.#view.scratch() : this.#view;
     return this.call('rm', path, async () => {
       let target;
       try {
-        target = await this.#view.resolve(path, false);
+        target = await view.resolve(path, false);
       } catch (e) {
         if (opts.force && e instanceof FsError && e.code === 'ENOENT') return;
         throw e;
       }
-      const { parent, name } = await this.#view.parentOf(path);
-      if (target.attr.type !== TYPE_DIRECTORY) return this.#view.unlink(parent, name);
+      const { parent, name } = await view.parentOf(path);
+      if (target.attr.type !== TYPE_DIRECTORY) return view.unlink(parent, name);
       if (!opts.recursive) throw new FsError('EISDIR', { message: 'is a directory (use recursive)' });
-      await this.#view.removeTree(target.inode);
-      await this.#view.rmdir(parent, name);
+      await view.removeTree(target.inode);
+      await view.rmdir(parent, name);
     });
   }
 

@@ -1,9 +1,8 @@
 // ferry config META-URL [--capacity N] [--inodes N] [--trash-days N] [--storage URL] [--mirror-retention D] [--acl]: changes the format,
 // printing old -> new. Without options it prints the current settings.
-import { UsageError, flag, parseCount, parseSize, str, type Command, type Parsed } from '../args.js';
+import { UsageError, flag, parseWith, parseCount, parseSize, str, type Command, type Parsed } from '../args.js';
 import { formatBytes, out } from '../output.js';
 import { checkStorage, normalizeStorage, withMeta } from '../meta.js';
-import { FsError } from '../../errors.js';
 import type { FormatSettings } from '../../meta/format.js';
 
 const command: Command = {
@@ -38,7 +37,7 @@ const command: Command = {
     if (str(p, 'capacity') !== undefined) change.capacity = parseSize('--capacity', str(p, 'capacity')!);
     if (str(p, 'inodes') !== undefined) change.inodes = parseCount('--inodes', str(p, 'inodes')!);
     if (str(p, 'trash-days') !== undefined) change.trashDays = parseCount('--trash-days', str(p, 'trash-days')!, 36500);
-    if (str(p, 'mirror-retention') !== undefined) change.mirrorRetention = parseDuration('--mirror-retention', str(p, 'mirror-retention')!);
+    if (str(p, 'mirror-retention') !== undefined) change.mirrorRetention = parseWith(() => parseDuration('--mirror-retention', str(p, 'mirror-retention')!));
     if (flag(p, 'acl')) change.acl = true;
     if (str(p, 'storage') !== undefined) {
       const s = str(p, 'storage')!;
@@ -65,13 +64,9 @@ const command: Command = {
         return;
       }
       const given: Partial<FormatSettings> = Object.fromEntries(keys.map((k) => [k, change[k]]));
-      // Whether a setting may change is decided in meta/format.ts; asked before the storage check and --yes.
-      try {
-        changeFormat(old, given);
-      } catch (e) {
-        if (e instanceof FsError && e.code === 'EINVAL') throw new UsageError(e.description);
-        throw e;
-      }
+      // Whether a setting may change is decided in meta/format.ts (a refusal depends on the volume: exit 1);
+      // asked before the storage check and --yes.
+      changeFormat(old, given);
       if (given.storage !== undefined) {
         if (!flag(p, 'yes')) {
           throw new UsageError(

@@ -29,9 +29,12 @@ const command: Command = {
 
   async run(p: Parsed): Promise<void> {
     const [metaUrl, uuid] = p.args as [string, string];
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(uuid)) {
+      throw new UsageError(`'${uuid}' is not a uuid (ferry status META-URL shows the volume's)`);
+    }
     await withMeta(metaUrl, async (meta, format) => {
       if (uuid !== format.uuid) {
-        throw new UsageError(`uuid '${uuid}' does not match volume '${format.name}' at ${meta.url}; refusing to destroy it`);
+        throw new Error(`uuid '${uuid}' does not match volume '${format.name}' at ${meta.url}; refusing to destroy it`);
       }
       const { SESSION_TIMEOUT_MS } = await import('../../vfs/jobs.js');
       const now = Date.now();

@@ -27,7 +27,7 @@ const command: Command = {
     ],
     options: {
       storage: { type: 'string', arg: 'URL', help: 'object storage URL (default: file://DIR/blocks next to an sqlite3 database)' },
-      'block-size': { type: 'string', arg: 'SIZE', help: 'size of the objects a file is stored as, 64K..16M (default 4M)' },
+      'block-size': { type: 'string', arg: 'SIZE', help: 'size of the objects a file is stored as, a power of two in 64K..16M (default 4M)' },
       'trash-days': { type: 'string', arg: 'N', help: 'days deleted files stay in the trash, 0 disables it (default 1)' },
       capacity: { type: 'string', arg: 'SIZE', help: 'volume capacity such as 100G, 0 = unlimited (default 0)' },
       inodes: { type: 'string', arg: 'N', help: 'maximum number of files, 0 = unlimited (default 0)' },
@@ -58,6 +58,8 @@ const command: Command = {
     if (bs !== undefined) {
       blockSize = parseSize('--block-size', bs);
       if (blockSize < MIN_BLOCK || blockSize > MAX_BLOCK) throw new UsageError(`--block-size: '${bs}' is outside 64K..16M`);
+      // Blocks tile the 64 MiB chunks exactly, and caches and stores are tuned for power-of-two objects.
+      if ((blockSize & (blockSize - 1)) !== 0) throw new UsageError(`--block-size: '${bs}' is not a power of two (64K, 128K, ..., 16M)`);
     }
     const given = {
       trashDays: str(p, 'trash-days') !== undefined ? parseCount('--trash-days', str(p, 'trash-days')!, 36500) : undefined,
@@ -130,15 +132,10 @@ const command: Command = {
         ...(accessKey !== undefined ? { accessKey, secretKey } : {}),
         ...(flag(p, 'acl') ? { acl: true } : {}),
       };
-      // What --force may change is the metadata layer's decision (meta/format.ts); here it is a usage error.
+      // What --force may change is the metadata layer's decision (meta/format.ts); a refusal depends on the
+      // volume, not on the command line alone, so it is an ordinary error (exit 1).
       const { changeFormat, newFormat } = await import('../../meta/format.js');
-      let format;
-      try {
-        format = old ? changeFormat(old, settings) : newFormat(settings);
-      } catch (e) {
-        if (old && e instanceof FsError && e.code === 'EINVAL') throw new UsageError(e.description);
-        throw e;
-      }
+      const format = old ? changeFormat(old, settings) : newFormat(settings);
       // The store marker (client/marker.ts): the volume's prefix must not be another volume's.
       const marker = await import('../../client/marker.js');
       const { accessKey: ak, secretKey: sk } = format.storage;

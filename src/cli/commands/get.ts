@@ -1,5 +1,5 @@
 // ferry get META-URL PATH LOCAL: copies a file or a directory tree of a volume to the local disk, streamed.
-import { volumePath, type Command, type Parsed } from '../args.js';
+import { flag, volumePath, type Command, type Parsed } from '../args.js';
 import { Progress, formatBytes, formatDuration, formatRate, out } from '../output.js';
 import { baseName, joinVolumePath, withVolume } from '../volume.js';
 import type { Stats, Volume } from '../../sdk/index.js';
@@ -13,9 +13,13 @@ const command: Command = {
       'Copies PATH (a file or, recursively, a directory inside the volume) to LOCAL, like `cp -r`: when',
       'LOCAL is an existing directory, PATH is copied into it under its own name; otherwise it is copied as',
       'LOCAL. Existing local files are overwritten. Permission bits are kept; symlinks are copied as symlinks.',
+      'With -p, modification and access times and the exact modes (no umask) are kept too, like `cp -p`.',
       'Prints the number of files, bytes and speed; shows progress when stderr is a terminal.',
     ].join('\n'),
-    examples: ['ferry get sqlite3://ferry-data/meta.db /src ./src-copy', 'ferry get sqlite3://ferry-data/meta.db /models/model.bin .'],
+    examples: ['ferry get sqlite3://ferry-data/meta.db /src ./src-copy', 'ferry get -p sqlite3://ferry-data/meta.db /models/model.bin .'],
+    options: {
+      preserve: { type: 'boolean', short: 'p', help: 'keep modification and access times and exact modes (like cp -p)' },
+    },
     minArgs: 3,
     maxArgs: 3,
   },
@@ -27,6 +31,7 @@ const command: Command = {
     const { join } = await import('node:path');
     const { createWriteStream } = await import('node:fs');
     const { pipeline } = await import('node:stream/promises');
+    const preserve = flag(p, 'preserve');
 
     await withVolume(metaUrl, 'get', async (vol: Volume) => {
       const progress = new Progress('get');
@@ -36,6 +41,13 @@ const command: Command = {
       let links = 0;
       let bytes = 0;
       const show = () => progress.update(`${files} files, ${dirs} dirs, ${formatBytes(bytes)} (${formatRate(bytes, Date.now() - started)})`);
+
+      /** Keeps times (and the exact mode, which the umask trimmed at create) with -p. */
+      const keep = async (local: string, st: Stats) => {
+        if (!preserve) return;
+        await fs.chmod(local, st.mode & 0o7777);
+        await fs.utimes(local, st.atimeMs / 1000, st.mtimeMs / 1000);
+      };
 
       const getFile = async (path: string, local: string, mode: number) => {
         const fh = await vol.open(path, 'r');
@@ -60,22 +72,27 @@ const command: Command = {
 
       const copy = async (path: string, local: string, st: Stats): Promise<void> => {
         if (st.isDirectory()) {
-          await fs.mkdir(local, { recursive: true, mode: st.mode & 0o7777 });
+          // Created writable for its owner so its entries can be added; its own mode is set after them.
+          await fs.mkdir(local, { recursive: true, mode: (st.mode & 0o7777) | 0o700 });
           dirs++;
           for (const e of await vol.readdir(path, { withFileTypes: true })) {
             const child = joinVolumePath(path, e.name);
             await copy(child, join(local, e.name), await vol.lstat(child));
           }
+          if (preserve) await keep(local, st);
+          else if ((st.mode & 0o700) !== 0o700) await fs.chmod(local, (await fs.stat(local)).mode & 0o7777 & ~(0o700 & ~st.mode));
         } else if (st.isFile()) {
           await getFile(path, local, st.mode);
+          await keep(local, st);
         } else if (st.isSymbolicLink()) {
           const target = await vol.readlink(path);
           await fs.rm(local, { force: true });
           await fs.symlink(target, local);
+          if (preserve) await fs.lutimes(local, st.atimeMs / 1000, st.mtimeMs / 1000);
           links++;
         } else {
           progress.done();
-          process.stderr.write(`ferry: skipping ${path}: not a regular file, directory or symlink\n`);
+          process.stderr.write(`ferry: skipping ${path} in the volume: not a regular file, directory or symlink\n`);
         }
       };
 

@@ -9,7 +9,8 @@ const command: Command = {
     summary: 'Show a volume, or a file or directory with its chunks, slices and object keys.',
     usage: 'META-URL [PATH]',
     description: [
-      'Without PATH: the volume (name, uuid, storage, block size, limits, usage, version).',
+      'Without PATH: the volume (name, uuid, storage, block size, compression, checksum, encryption, shards,',
+      'limits, usage, version).',
       'With PATH (inside the volume, e.g. /data/a.bin): inode, type, size, mode, owner, links and times;',
       'for a file every chunk (64 MiB of the file) with its slices and the object keys of their blocks;',
       'for a directory its number of entries; for a symlink its target.',
@@ -33,6 +34,9 @@ const command: Command = {
           ['storage', format.storage.url],
           ['block size', formatSizeShort(format.blockSize)],
           ['compression', format.storage.compression],
+          ['checksum', format.storage.checksum],
+          ['encryption', encryptionOf(format.storage.encryption)],
+          ['shards', String(format.storage.shards)],
           ['trash days', String(format.trashDays)],
           ['capacity', format.capacity ? formatBytes(format.capacity) : 'unlimited'],
           ['inode limit', format.inodes ? String(format.inodes) : 'unlimited'],
@@ -107,5 +111,12 @@ const command: Command = {
     });
   },
 };
+
+/** `aes-256-gcm, key file /etc/ferry.key` / `aes-256-gcm, passphrase in $VAR` / `none` (never the key). */
+function encryptionOf(e: { algorithm: string; keyFile?: string; passphraseEnv?: string; kdf: string } | undefined): string {
+  if (!e) return 'none';
+  const secret = e.keyFile ? `key file ${e.keyFile}` : e.passphraseEnv ? `passphrase in $${e.passphraseEnv}` : e.kdf === 'scrypt' ? 'passphrase' : 'key file';
+  return `${e.algorithm}, ${secret}`;
+}
 
 export default command;

@@ -1,6 +1,6 @@
 // ferry mirror create|run|status|resync|remove: mirror file systems — a volume's metadata kept in step in another
 // region, and optionally its data copied into the mirror region's own object store.
-import { UsageError, flag, parseCount, str, type Command, type Parsed } from '../args.js';
+import { UsageError, flag, parseCount, parseWith, str, type Command, type Parsed } from '../args.js';
 import { formatBytes, out } from '../output.js';
 import { DAEMON_FLAGS, daemonReady, daemonize } from '../daemon.js';
 
@@ -70,7 +70,7 @@ const command: Command = {
         import('../../meta/retention.js'),
         import('../meta.js'),
       ]);
-      const retention = str(p, 'retention') === undefined ? undefined : parseDuration('--retention', str(p, 'retention')!);
+      const retention = str(p, 'retention') === undefined ? undefined : parseWith(() => parseDuration('--retention', str(p, 'retention')!));
       let storage = str(p, 'storage');
       if (storage !== undefined) {
         if (!storage) throw new UsageError('--storage: empty URL');
@@ -160,7 +160,7 @@ async function startCopier(mirrorUrl: string, info: { id: string; storage?: stri
     import('../../chunk/keys.js'),
   ]);
   if (!info.storage) {
-    throw new UsageError(`mirror ${info.id} has no object store of its own (it reads the source's): --data needs a mirror created with --storage URL`);
+    throw new Error(`mirror ${info.id} has no object store of its own (it reads the source's): --data needs a mirror created with --storage URL`);
   }
   const meta = await openMeta(mirrorUrl);
   try {

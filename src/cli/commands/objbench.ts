@@ -35,6 +35,30 @@ function pct(lat: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
 }
 
+/**
+ * A directory store keeps the directories its keys lived in: objbench removes those it made (the key prefix,
+ * the store's temp directory, the directory itself and missing parents), when empty, so nothing is left.
+ */
+async function localTidy(url: string, prefix: string): Promise<() => Promise<void>> {
+  const [{ existsSync }, { rmdir }, { dirname, join, resolve }, { fileURLToPath }] = await Promise.all([
+    import('node:fs'),
+    import('node:fs/promises'),
+    import('node:path'),
+    import('node:url'),
+  ]);
+  let root: string;
+  if (/^file:/i.test(url)) root = fileURLToPath(url);
+  else if (!/^[a-z][a-z0-9+.-]*:/i.test(url)) root = resolve(url);
+  else return async () => undefined;
+  const made: string[] = [];
+  for (let d = root; !existsSync(d) && dirname(d) !== d; d = dirname(d)) made.push(d);
+  const inside = [join(root, prefix), dirname(join(root, prefix)), join(root, '.tmp')].filter((d) => !existsSync(d));
+  return async () => {
+    // Deepest first; rmdir removes only empty directories, so nothing else is ever touched.
+    for (const d of [...inside, ...made]) await rmdir(d).catch(() => undefined);
+  };
+}
+
 const command: Command = {
   spec: {
     name: 'objbench',
@@ -73,8 +97,9 @@ const command: Command = {
     if (str(p, 'secret-key') !== undefined) options.secretKey = str(p, 'secret-key');
 
     const [{ openObjectStore }, { randomBytes }] = await Promise.all([import('../../object/index.js'), import('node:crypto')]);
-    const store = await openObjectStore(url, options);
     const prefix = `__ferry_objbench__/${randomBytes(4).toString('hex')}/`;
+    const tidy = await localTidy(url, prefix);
+    const store = await openObjectStore(url, options);
     const key = (i: number) => `${prefix}${String(i).padStart(6, '0')}`;
     const data = randomBytes(blockSize);
     let written = 0;
@@ -108,6 +133,7 @@ const command: Command = {
         await Promise.all(Array.from({ length: Math.min(64, written - i) }, (_, j) => store.delete(key(i + j)).catch(() => undefined)));
       }
       await store.close().catch(() => undefined);
+      await tidy();
     }
     const rows = [['TEST', 'COUNT', 'THROUGHPUT', 'OPS/S', 'AVG', 'P50', 'P99']];
     for (const s of stats) {

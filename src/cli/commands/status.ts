@@ -1,6 +1,7 @@
-// ferry status META-URL [--clean]: the format, client sessions, usage and version of a volume.
+// ferry status META-URL [--clean] [--json]: the setting, usage, client sessions, mirrors, cache groups and
+// version of a volume, as readable tables or one JSON document.
 import { flag, type Command, type Parsed } from '../args.js';
-import { ago, formatBytes, out, table } from '../output.js';
+import { ago, formatBytes, formatSizeShort, out, table } from '../output.js';
 import { withMeta } from '../meta.js';
 
 const command: Command = {
@@ -9,10 +10,13 @@ const command: Command = {
     summary: 'Show the format, client sessions, usage and version of a volume.',
     usage: 'META-URL',
     description: [
-      'Prints the format record, the sessions of clients using the volume (SDK, mounts, gateways) with the',
-      'age of their last heartbeat, the used space and inodes, and the volume version (the number of',
-      'namespace changes committed). A session whose heartbeat is older than 5 minutes belongs to a client',
-      'that crashed: --clean removes such sessions, releasing their locks and freeing their deleted files.',
+      'Prints the setting of the volume (storage, block size, compression, checksum, encryption, shards), the',
+      'used space and inodes, the sessions of clients using the volume (SDK, mounts, gateways) with the age of',
+      'their last heartbeat, the mirrors of the volume (how far each has applied its changes), the cache',
+      'groups with their live members, and the volume version (the number of namespace changes committed).',
+      'With --json, the same as one JSON document (the whole format record under "setting").',
+      'A session whose heartbeat is older than 5 minutes belongs to a client that crashed: --clean removes',
+      'such sessions, releasing their locks and freeing their deleted files.',
       "Below the sessions, the last error of each client's background work (heartbeat, gc, compaction, ...),",
       'when it had one, and whether that work has succeeded again since.',
     ].join('\n'),
@@ -29,6 +33,7 @@ const command: Command = {
     const [metaUrl] = p.args as [string];
     await withMeta(metaUrl, async (meta, format) => {
       const { rootContext } = await import('../../meta/types.js');
+      const { mirrorOf, mirrorsOf, redactUrl } = await import('../../mirror/format.js');
       const { SESSION_TIMEOUT_MS } = await import('../../vfs/jobs.js');
       let cleaned: number[] | undefined;
       if (flag(p, 'clean')) cleaned = await meta.cleanStaleSessions(SESSION_TIMEOUT_MS);
@@ -39,6 +44,8 @@ const command: Command = {
           setting: redacted(format),
           sessions: sessions.map((s) => ({ ...s, stale: now - s.heartbeat > SESSION_TIMEOUT_MS })),
           usage: st,
+          mirrors: mirrorsOf(format),
+          cacheGroups: cacheGroupsOf(sessions, now, SESSION_TIMEOUT_MS),
           version,
           ...(cleaned ? { cleaned } : {}),
         };
@@ -47,7 +54,30 @@ const command: Command = {
       }
       const lines: string[] = [];
       if (cleaned) lines.push(`cleaned ${cleaned.length} stale session${cleaned.length === 1 ? '' : 's'}${cleaned.length ? ` (${cleaned.join(', ')})` : ''}`, '');
-      lines.push('Setting:', JSON.stringify(redacted(format), null, 2), '');
+      const s = format.storage;
+      const of = mirrorOf(format);
+      const setting: Array<[string, string]> = [
+        ['name', format.name],
+        ['uuid', format.uuid],
+        ['metadata', `${redactUrl(meta.url)} (${meta.engine})`],
+        ['storage', redactUrl(s.url)],
+        ['block size', formatSizeShort(format.blockSize)],
+        ['compression', s.compression],
+        ['checksum', s.checksum],
+        ['encryption', s.encryption ? s.encryption.algorithm : 'none'],
+        ['shards', String(s.shards)],
+        ['trash days', String(format.trashDays)],
+        ['created', format.createdAt],
+        ...(of ? [['mirror of', `${redactUrl(of.source)} (id ${of.id}, ${of.writable ? 'writable' : 'read-only'})`] as [string, string]] : []),
+      ];
+      lines.push('Setting:', ...setting.map(([k, v]) => `  ${(k + ':').padEnd(13)}${v}`), '');
+      lines.push('Usage:');
+      lines.push(
+        `  space: ${formatBytes(st.usedSpace)} used (${st.usedSpace} bytes)` +
+          (format.capacity ? ` of ${formatBytes(format.capacity)}, ${formatBytes(st.availSpace)} available` : ', no capacity limit'),
+      );
+      lines.push(`  inodes: ${st.usedInodes} used` + (format.inodes ? ` of ${format.inodes}, ${st.availInodes} available` : ', no inode limit'));
+      lines.push('');
       lines.push(`Sessions: ${sessions.length}`);
       if (sessions.length) {
         const rows = [['SID', 'HOST', 'PID', 'MOUNT', 'VERSION', 'STARTED', 'HEARTBEAT']];
@@ -63,7 +93,7 @@ const command: Command = {
             `${ago(age)}${age > SESSION_TIMEOUT_MS ? ' (stale)' : ''}`,
           ]);
         }
-        lines.push(table(rows, [0, 2]).trimEnd().replace(/^/gm, '  '));
+        lines.push(indent(table(rows, [0, 2])));
         for (const s of sessions) {
           const e = s.lastError;
           if (!e) continue;
@@ -71,13 +101,24 @@ const command: Command = {
           lines.push(`  session ${s.sid}: background ${e.job} failed ${ago(now - e.at)}: ${e.message}${state}`);
         }
       }
-      lines.push('');
-      lines.push('Usage:');
-      lines.push(
-        `  space: ${formatBytes(st.usedSpace)} used (${st.usedSpace} bytes)` +
-          (format.capacity ? ` of ${formatBytes(format.capacity)}, ${formatBytes(st.availSpace)} available` : ', no capacity limit'),
-      );
-      lines.push(`  inodes: ${st.usedInodes} used` + (format.inodes ? ` of ${format.inodes}, ${st.availInodes} available` : ', no inode limit'));
+      // A source's registered mirrors: how far each has applied the changelog (details: ferry mirror status).
+      const mirrors = Object.entries(mirrorsOf(format));
+      lines.push('', `Mirrors: ${mirrors.length}`);
+      if (mirrors.length) {
+        const rows = [['ID', 'URL', 'APPLIED', 'BEHIND', 'LAST APPLIED', 'STATE']];
+        for (const [id, m] of mirrors) {
+          rows.push([id, redactUrl(m.url), String(m.applied), String(Math.max(0, version - m.applied)), m.appliedAt ? ago(now - m.appliedAt) : 'never', m.needsResync ? 'needs resync' : 'ok']);
+        }
+        lines.push(indent(table(rows, [2, 3])));
+      }
+      // Cache groups are live sessions of members (ferry cache serve, or clients with --cache-group).
+      const groups = cacheGroupsOf(sessions, now, SESSION_TIMEOUT_MS);
+      lines.push('', `Cache groups: ${groups.length}`);
+      if (groups.length) {
+        const rows = [['GROUP', 'MEMBERS', 'ADDRESSES']];
+        for (const g of groups) rows.push([g.name, String(g.members.length), g.members.map((m) => m.address).join(', ') || '-']);
+        lines.push(indent(table(rows, [1])));
+      }
       lines.push('');
       lines.push(`Version: ${version}`);
       await out(lines.join('\n') + '\n');
@@ -86,6 +127,22 @@ const command: Command = {
 };
 
 export default command;
+
+/** Cache groups are the live sessions of their members (ferry cache serve, or clients with --cache-group). */
+function cacheGroupsOf(sessions: Array<{ sid: number; cacheGroup?: string; groupAddress?: string; region?: string; zone?: string; heartbeat: number }>, now: number, timeout: number) {
+  const groups = new Map<string, Array<{ sid: number; address: string; region?: string; zone?: string }>>();
+  for (const s of sessions) {
+    if (!s.cacheGroup || now - s.heartbeat > timeout) continue;
+    const list = groups.get(s.cacheGroup) ?? [];
+    list.push({ sid: s.sid, address: s.groupAddress ?? '?', region: s.region, zone: s.zone });
+    groups.set(s.cacheGroup, list);
+  }
+  return [...groups].sort(([a], [b]) => a.localeCompare(b)).map(([name, members]) => ({ name, members }));
+}
+
+function indent(t: string): string {
+  return t.trimEnd().replace(/^/gm, '  ');
+}
 
 /** The format without secrets: keys, passwords in URLs. */
 function redacted(format: object): object {

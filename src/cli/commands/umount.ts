@@ -37,7 +37,7 @@ const command: Command = {
     const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0;
     const writeback = usesWriteback(configFileFor(mp));
     const r = await unmountFuse(mp, { force: p.values.force === true });
-    if (r === 'not-mounted') throw Object.assign(new Error(`${mp} is not mounted`), { exitCode: 1 });
+    if (r === 'not-mounted') throw new Error(`${mp} is not mounted`);
     if (!(pid > 0)) return;
     if (r === 'lazy' && !writeback) {
       // Detached but not aborted (no fusectl): the daemon serves the files still open there until they are

@@ -69,7 +69,7 @@ const command: Command = {
       const where = cacheGroup ? `cache group ${cacheGroup}` : `${cacheDir}`;
       try {
         if (cacheGroup && !(store instanceof CachedObjectStore && store.group && store.group.members().length > 0)) {
-          throw new UsageError(`cache group ${cacheGroup} has no live members`);
+          throw new Error(`cache group ${cacheGroup} has no live members`);
         }
         const progress = new Progress(mode);
         const started = Date.now();
