@@ -7,7 +7,7 @@ import { constants } from 'node:fs';
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { formatVolume, fuseTestOptions, mountFerry, type TestMount, type TestVolume } from './helpers/mount.js';
+import { formatVolume, fuseTestOptions, mountFerry, run, type TestMount, type TestVolume } from './helpers/mount.js';
 
 describe('FUSE: kernel writeback cache', fuseTestOptions(), () => {
   let vol: TestVolume;
@@ -33,6 +33,15 @@ describe('FUSE: kernel writeback cache', fuseTestOptions(), () => {
     const want = Buffer.from(before);
     want.write('XYZ', 5000);
     assert.ok((await readFile(path)).equals(want), 'the page around the write is intact');
+  });
+
+  test("another user's write to a file others may write succeeds (the kernel flushes its times as that user)", async () => {
+    const path = join(m.mp, 'shared.log');
+    await writeFile(path, 'root line\n', { mode: 0o666 });
+    await (await import('node:fs/promises')).chmod(path, 0o666);
+    const r = await run('sh', ['-c', `echo nobody line >> '${path}'`], { uid: 65534, gid: 65534 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await readFile(path, 'utf8'), 'root line\nnobody line\n');
   });
 
   test('O_APPEND writes land at the end, once each', async () => {

@@ -17,6 +17,8 @@ export interface OptionSpec {
   /** Name of the value in help (`--storage URL`). */
   arg?: string;
   help: string;
+  /** Given more than once, the values are joined with commas (`-o a -o b` is `-o a,b`, as mount(8) takes it). */
+  commaList?: boolean;
 }
 
 export interface CommandSpec {
@@ -120,7 +122,9 @@ function glueNegativeValues(argv: string[], options: Record<string, { type: 'str
 /** Parses argv for a command; returns undefined when --help was printed. */
 export function parseCommand(spec: CommandSpec, argv: string[]): Parsed | undefined {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
-  for (const [name, o] of Object.entries(spec.options ?? {})) options[name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
+  for (const [name, o] of Object.entries(spec.options ?? {})) {
+    options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.commaList ? { multiple: true } : {}) };
+  }
   let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
   try {
     parsed = parseArgs({ args: glueNegativeValues(argv, options), options, allowPositionals: true, strict: true }) as typeof parsed;
@@ -145,6 +149,7 @@ export function parseCommand(spec: CommandSpec, argv: string[]): Parsed | undefi
   if (spec.maxArgs !== undefined && args.length > spec.maxArgs) {
     throw new UsageError(`too many arguments (unexpected '${args[spec.maxArgs]}'): usage is 'ferry ${spec.name} ${spec.usage}'`);
   }
+  for (const [name, v] of Object.entries(parsed.values)) if (Array.isArray(v)) parsed.values[name] = v.join(',');
   return { values: parsed.values, args };
 }
 
