@@ -5,15 +5,18 @@ import { createHash } from 'node:crypto';
 import { FsError, isFsError } from '../errors.js';
 import { O_CREAT, O_EXCL, O_RDONLY, O_WRONLY } from '../vfs/flags.js';
 import { Access, ROOT_INODE, TYPE_DIRECTORY, TYPE_FILE, isDirectory, type Attr, type VfsView } from '../vfs/view.js';
-import { BodyHasher } from './checksum.js';
+import { BodyHasher, digester, type Algo, type Checksum } from './checksum.js';
 import { fromFsError, s3err } from './errors.js';
 import { bucketNode, checkBucketName, keyPath, parseKey, TMP_DIR, UPLOADS_DIR, GATEWAY_DIR, walkParts, type Node } from './paths.js';
+import { XATTR_TAGS, readTags, type Tags } from './tags.js';
 import { removeDeadTemps, tempName, TEMP_MODE } from './temps.js';
 
 export const XATTR_ETAG = 'user.s3.etag';
 export const XATTR_META = 'user.s3.meta';
 export const XATTR_MARKER = 'user.s3.dir';
 export const XATTR_CREATED = 'user.s3.created';
+/** `ALGO TYPE VALUE STAMP`: the object's flexible checksum, valid while the file is as it was stored (as the ETag). */
+export const XATTR_CHECKSUM = 'user.s3.checksum';
 export const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
 
 /** Stored object headers (Content-Type and friends) and user metadata (x-amz-meta-*). */
@@ -39,6 +42,24 @@ export function metaFromHeaders(h: Record<string, string | string[] | undefined>
   for (const [k, v] of Object.entries(h)) if (k.startsWith('x-amz-meta-') && typeof v === 'string') m.user[k.slice(11)] = v;
   if (Buffer.byteLength(JSON.stringify(m.user)) > 2048 + 64) throw s3err('InvalidArgument', 'Your metadata headers exceed the maximum allowed metadata size (2 KB).');
   return m;
+}
+
+/** A flexible checksum kept with an object: of the whole data, or (multipart COMPOSITE) of its parts' checksums. */
+export interface StoredChecksum {
+  algo: Algo;
+  type: 'FULL_OBJECT' | 'COMPOSITE';
+  /** Base64, with `-N` (the part count) for COMPOSITE. */
+  value: string;
+}
+
+export function fullObject(c: Checksum): StoredChecksum {
+  return { algo: c.algo, type: 'FULL_OBJECT', value: c.digest.toString('base64') };
+}
+
+/** What an object may carry besides its ETag and metadata. */
+export interface Extras {
+  checksum?: StoredChecksum;
+  tags?: Tags;
 }
 
 export interface ObjectInfo extends Node {
@@ -131,12 +152,46 @@ export class Objects {
     }
   }
 
-  /** Stores the ETag (valid while the file stays as it is now) and the object's metadata on ino. */
-  async writeStamp(view: VfsView, ino: number, etag: string, meta: ObjectMeta | undefined): Promise<Attr> {
+  /** Stores the ETag and checksum (valid while the file stays as it is now), the object's metadata and tags on ino. */
+  async writeStamp(view: VfsView, ino: number, etag: string, meta: ObjectMeta | undefined, extra: Extras = {}): Promise<Attr> {
     const a = await view.getattr(ino);
     await view.setxattr(ino, XATTR_ETAG, `${etag} ${stamp(a)}`);
     if (meta && (Object.keys(meta.headers).length || Object.keys(meta.user).length)) await view.setxattr(ino, XATTR_META, JSON.stringify(meta));
+    const c = extra.checksum;
+    if (c) await view.setxattr(ino, XATTR_CHECKSUM, `${c.algo} ${c.type} ${c.value} ${stamp(a)}`);
+    if (extra.tags?.length) await view.setxattr(ino, XATTR_TAGS, JSON.stringify(extra.tags));
     return a;
+  }
+
+  /** The checksum stored with ino, if the file is still as it was then. */
+  async checksumOf(view: VfsView, ino: number, a: Attr): Promise<StoredChecksum | undefined> {
+    try {
+      const [algo, type, value, ...rest] = (await view.getxattr(ino, XATTR_CHECKSUM)).toString().split(' ');
+      if (rest.join(' ') !== stamp(a)) return undefined;
+      return { algo: algo as Algo, type: type as StoredChecksum['type'], value: value! };
+    } catch (e) {
+      if (isFsError(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /** Reads a file through to compute a checksum of its data (copies that ask for a new algorithm). */
+  async computeChecksum(view: VfsView, ino: number, size: number, algo: Algo): Promise<Checksum> {
+    const d = digester(algo);
+    const fh = await view.open(ino, O_RDONLY).catch(s3Rethrow);
+    try {
+      for (let off = 0; off < size; ) {
+        const b = await view.read(fh.fh, off, Math.min(4 << 20, size - off));
+        if (b.length === 0) break;
+        d.update(b);
+        off += b.length;
+      }
+    } catch (e) {
+      s3Rethrow(e);
+    } finally {
+      await view.release(fh.fh).catch(() => undefined);
+    }
+    return { algo, digest: d.digest() };
   }
 
   /** Creates the gateway's hidden directories (as root, at start). */
@@ -310,7 +365,8 @@ export class Objects {
     expect: number | undefined,
     verify: () => string,
     meta: ObjectMeta,
-  ): Promise<string> {
+    tags?: Tags,
+  ): Promise<{ etag: string; checksum?: StoredChecksum }> {
     await bucketNode(view, bucket);
     const k = parseKey(key);
     if (k.marker) {
@@ -321,17 +377,19 @@ export class Objects {
       verify();
       const dir = await this.ensureDirs(view, bucket, k.parts);
       await view.setxattr(dir, XATTR_MARKER, '1').catch(s3Rethrow);
-      return EMPTY_MD5;
+      if (tags?.length) await view.setxattr(dir, XATTR_TAGS, JSON.stringify(tags)).catch(s3Rethrow);
+      return { etag: EMPTY_MD5 };
     }
     const t = await this.receive(view, TMP_DIR, body, hasher, expect, verify);
+    const checksum = hasher.checksum && fullObject(hasher.checksum);
     try {
-      await this.writeStamp(view, t.ino, t.md5, meta);
+      await this.writeStamp(view, t.ino, t.md5, meta, { checksum, tags });
     } catch (e) {
       await dropTemp(view, t);
       s3Rethrow(e);
     }
     await this.install(view, bucket, key, t);
-    return t.md5;
+    return { etag: t.md5, checksum };
   }
 
   /** Removes empty directories from `parts`' parent upwards (not the bucket, not explicit markers). */
@@ -388,27 +446,38 @@ export class Objects {
     dst: { bucket: string; key: string },
     replaceMeta: ObjectMeta | undefined,
     cond: (info: ObjectInfo) => void,
-  ): Promise<{ etag: string; mtime: Date }> {
+    /** The copy's tags; undefined: the source's (x-amz-tagging-directive COPY). */
+    replaceTags?: Tags,
+    /** x-amz-checksum-algorithm: the copy's checksum, computed when the source has no full-object one of it. */
+    algo?: Algo,
+  ): Promise<{ etag: string; mtime: Date; checksum?: StoredChecksum }> {
     const info = await this.stat(view, src.bucket, src.key);
     cond(info);
     await bucketNode(view, dst.bucket);
     const dk = parseKey(dst.key);
     const same = src.bucket === dst.bucket && src.key === dst.key;
-    if (same && !replaceMeta) {
+    if (same && !replaceMeta && !replaceTags && !algo) {
       throw s3err('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the metadata.');
     }
     if (info.marker || dk.marker) {
       if (!(info.marker && dk.marker)) throw s3err('InvalidRequest', 'Directory markers copy only to directory markers.');
-      await this.putObject(view, dst.bucket, dst.key, (async function* () {})(), new BodyHasher(undefined), 0, () => EMPTY_MD5, { headers: {}, user: {} });
+      const tags = replaceTags ?? (await readTags(view, info.ino));
+      await this.putObject(view, dst.bucket, dst.key, (async function* () {})(), new BodyHasher(undefined), 0, () => EMPTY_MD5, { headers: {}, user: {} }, tags);
       return { etag: EMPTY_MD5, mtime: new Date() };
     }
     const meta = replaceMeta ?? (await this.metaOf(view, info.ino));
+    const tags = replaceTags ?? (await readTags(view, info.ino));
+    let checksum = await this.checksumOf(view, info.ino, info.attr);
+    if (algo && !(checksum?.algo === algo && checksum.type === 'FULL_OBJECT')) {
+      checksum = fullObject(await this.computeChecksum(view, info.ino, info.size, algo));
+    }
     if (same) {
       try {
         await view.setxattr(info.ino, XATTR_META, JSON.stringify(meta));
-        const a = await view.getattr(info.ino);
+        await view.setxattr(info.ino, XATTR_TAGS, JSON.stringify(tags));
         // Keep the ETag valid: setxattr changes ctime, not mtime.
-        return { etag: await this.etagOf(view, info.ino, a), mtime: mtimeOf(a) };
+        const a = await this.writeStamp(view, info.ino, await this.etagOf(view, info.ino, info.attr), undefined, { checksum });
+        return { etag: await this.etagOf(view, info.ino, a), mtime: mtimeOf(a), checksum };
       } catch (e) {
         s3Rethrow(e);
       }
@@ -423,7 +492,7 @@ export class Objects {
         await view.copyFileRange(s, 0, d.fh, 0, info.size);
         open = false;
         await view.release(d.fh);
-        a = await this.writeStamp(view, d.ino, info.etag, meta);
+        a = await this.writeStamp(view, d.ino, info.etag, meta, { checksum, tags });
       } catch (e) {
         if (open) await view.release(d.fh).catch(() => undefined);
         await dropTemp(view, d);
@@ -433,6 +502,6 @@ export class Objects {
       await view.release(s).catch(() => undefined);
     }
     await this.install(view, dst.bucket, dst.key, d);
-    return { etag: info.etag, mtime: mtimeOf(a) };
+    return { etag: info.etag, mtime: mtimeOf(a), checksum };
   }
 }

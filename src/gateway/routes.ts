@@ -4,15 +4,17 @@
 // methods only: every S3 route would be one pattern with the real decision still written here).
 import { hdr, type Call, type Services } from './call.js';
 import { s3err } from './errors.js';
-import { bucketLocation, bucketVersioning, createBucket, deleteBucket, getAcl, headBucket, listBuckets } from './ops/buckets.js';
+import { bucketLocation, createBucket, deleteBucket, getAcl, headBucket, listBuckets } from './ops/buckets.js';
 import { listObjects, listUploads } from './ops/listing.js';
 import { abortUpload, completeUpload, createUpload, listParts, uploadPart, uploadPartCopy } from './ops/multipart.js';
-import { copyObject, deleteObject, deleteObjects, getObject, getObjectTagging, putObject } from './ops/objects.js';
+import { copyObject, deleteObject, deleteObjects, getObject, putObject } from './ops/objects.js';
+import { deleteBucketTagging, deleteObjectTagging, getBucketTagging, getObjectTagging, putBucketTagging, putObjectTagging } from './ops/tagging.js';
+import { getBucketVersioning, listObjectVersions, putBucketVersioning } from './ops/versions.js';
 
 /** Bucket sub-resources S3 has and this gateway does not. */
 const UNSUPPORTED_BUCKET_GETS = [
-  'policy', 'cors', 'lifecycle', 'tagging', 'website', 'replication', 'encryption', 'object-lock', 'notification', 'logging',
-  'ownershipControls', 'publicAccessBlock', 'accelerate', 'requestPayment', 'versions', 'analytics', 'metrics', 'inventory',
+  'policy', 'cors', 'lifecycle', 'website', 'replication', 'encryption', 'object-lock', 'notification', 'logging',
+  'ownershipControls', 'publicAccessBlock', 'accelerate', 'requestPayment', 'analytics', 'metrics', 'inventory',
   'intelligent-tiering',
 ];
 
@@ -32,9 +34,12 @@ function routeBucket(s: Services, c: Call): Promise<void> {
   const q = c.query;
   switch (c.req.method) {
     case 'PUT':
+      if (q.has('versioning')) return putBucketVersioning(s, c);
+      if (q.has('tagging')) return putBucketTagging(s, c);
       if (q.size > 0) throw s3err('NotImplemented', `Bucket sub-resource '${[...q.keys()][0]}' is not implemented.`);
       return createBucket(s, c);
     case 'DELETE':
+      if (q.has('tagging')) return deleteBucketTagging(s, c);
       if (q.size > 0) throw s3err('NotImplemented');
       return deleteBucket(s, c);
     case 'HEAD':
@@ -45,7 +50,9 @@ function routeBucket(s: Services, c: Call): Promise<void> {
     case 'GET':
       if (q.has('location')) return bucketLocation(s, c);
       if (q.has('uploads')) return listUploads(s, c);
-      if (q.has('versioning')) return bucketVersioning(s, c);
+      if (q.has('versioning')) return getBucketVersioning(s, c);
+      if (q.has('versions')) return listObjectVersions(s, c);
+      if (q.has('tagging')) return getBucketTagging(s, c);
       if (q.has('acl')) return getAcl(s, c, true);
       for (const sub of UNSUPPORTED_BUCKET_GETS) {
         if (q.has(sub)) throw s3err('NotImplemented', `Bucket sub-resource '${sub}' is not implemented.`);
@@ -63,6 +70,7 @@ function routeObject(s: Services, c: Call): Promise<void> {
   switch (m) {
     case 'PUT':
       if (uploadId !== null) return copying ? uploadPartCopy(s, c, uploadId) : uploadPart(s, c, uploadId);
+      if (q.has('tagging') && !copying) return putObjectTagging(s, c);
       if (q.has('tagging') || q.has('acl') || q.has('retention') || q.has('legal-hold')) throw s3err('NotImplemented');
       return copying ? copyObject(s, c) : putObject(s, c);
     case 'GET':
@@ -76,6 +84,7 @@ function routeObject(s: Services, c: Call): Promise<void> {
       return getObject(s, c, m === 'HEAD');
     case 'DELETE':
       if (uploadId !== null) return abortUpload(s, c, uploadId);
+      if (q.has('tagging')) return deleteObjectTagging(s, c);
       return deleteObject(s, c);
     case 'POST':
       if (q.has('uploads')) return createUpload(s, c);

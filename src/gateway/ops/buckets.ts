@@ -1,5 +1,5 @@
 // S3 operations on the service and on buckets: ListBuckets, CreateBucket, DeleteBucket, HeadBucket,
-// GetBucketLocation, GetBucketVersioning, and the fixed ACL answers.
+// GetBucketLocation, and the fixed ACL answers.
 import { owner, smallBody, type Call, type Services } from '../call.js';
 import { s3err } from '../errors.js';
 import { sendEmpty, sendXml } from '../http.js';
@@ -47,13 +47,6 @@ export async function bucketLocation(s: Services, c: Call): Promise<void> {
   const text = `<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${loc}</LocationConstraint>`;
   c.res.writeHead(200, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(text) });
   c.res.end(text);
-}
-
-/** Versioning is never enabled: an empty configuration. */
-export async function bucketVersioning(s: Services, c: Call): Promise<void> {
-  c.op = 'GetBucketVersioning';
-  await s.objects.headBucket(c.who.view, c.bucket);
-  sendXml(c.res, 200, 'VersioningConfiguration', {});
 }
 
 /** POSIX permissions decide, so the ACL is always the caller's full control (what clients that read ACLs expect). */
