@@ -1,9 +1,10 @@
-# S3 gateway tests (test/gateway-cli.test.ts) drive the gateway with real S3 command-line clients from
-# Debian: awscli (aws s3 / s3api) and s3cmd. Sourced by .ci/run; idempotent.
-if [[ ! -x /usr/bin/aws || ! -x /usr/bin/s3cmd ]]; then
-  echo "== installing S3 clients (awscli, s3cmd)"
+# S3 gateway tests (test/gateway-cli.test.ts, test/gateway-meta-clients.test.ts) drive the gateway with real
+# S3 clients from Debian: awscli (aws s3 / s3api), s3cmd and boto3 (python3-boto3). Sourced by .ci/run;
+# idempotent.
+if [[ ! -x /usr/bin/aws || ! -x /usr/bin/s3cmd ]] || ! /usr/bin/python3 -c 'import boto3' 2>/dev/null; then
+  echo "== installing S3 clients (awscli, s3cmd, python3-boto3)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends awscli s3cmd >/dev/null
+  apt-get install -y -qq --no-install-recommends awscli s3cmd python3-boto3 >/dev/null
 fi
 /usr/bin/aws --version
