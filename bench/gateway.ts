@@ -11,10 +11,12 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { crc32c } from '@node-rs/crc32';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
@@ -47,7 +49,7 @@ for (let i = 0; i < args.length; i++) {
 }
 
 // Objects per workload: [1 MiB at c=1, 1 MiB at c=16, 64 MiB at c=1, 64 MiB at c=16, 4 KiB objects].
-const N = opt.quick ? { m1: 16, m16: 64, b1: 2, b16: 8, small: 200 } : { m1: 64, m16: 256, b1: 4, b16: 16, small: 1000 };
+const N = opt.quick ? { m1: 16, m16: 64, b1: 2, b16: 8, small: 200, versions: 2000 } : { m1: 64, m16: 256, b1: 4, b16: 16, small: 1000, versions: 10_000 };
 const SMALL_CONC = 16;
 // Multipart upload: 1 GiB (256 MiB with --quick) in 16 MiB parts, 8 in flight.
 const MP_PART = 16 * MiB;
@@ -57,6 +59,10 @@ const MP_INFLIGHT = 8;
 interface Target {
   name: string;
   put(key: string, body: Buffer): Promise<void>;
+  /** PUT with a CRC-32C checksum the server verifies (x-amz-checksum-crc32c); the disk computes it and writes. */
+  putCrc32c(key: string, body: Buffer): Promise<void>;
+  /** Every key under prefix, as ListObjectVersions pages of 1000 (the disk: readdir); returns the count. */
+  listVersions(prefix: string): Promise<number>;
   get(key: string): Promise<number>;
   head(key: string): Promise<void>;
   list(prefix: string): Promise<number>;
@@ -82,6 +88,19 @@ function s3Target(name: string, endpoint: string, accessKeyId: string, secretAcc
     client,
     async put(key, body) {
       await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    },
+    async putCrc32c(key, body) {
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ChecksumAlgorithm: 'CRC32C' }));
+    },
+    async listVersions(prefix) {
+      let n = 0;
+      let KeyMarker: string | undefined;
+      for (;;) {
+        const r = await client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker, MaxKeys: 1000 }));
+        n += r.Versions?.length ?? 0;
+        if (!r.IsTruncated) return n;
+        KeyMarker = r.NextKeyMarker;
+      }
     },
     async get(key) {
       const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -133,6 +152,13 @@ function diskTarget(dir: string): Target {
       await fh.sync();
       await fh.close();
       await fsp.rename(tmp, p);
+    },
+    async putCrc32c(key, body) {
+      crc32c(body);
+      await this.put(key, body);
+    },
+    async listVersions(prefix) {
+      return (await fsp.readdir(join(dir, prefix))).length;
     },
     async get(key) {
       return (await fsp.readFile(join(dir, key))).length;
@@ -193,7 +219,7 @@ async function pool(n: number, conc: number, fn: (i: number) => Promise<unknown>
 
 interface Row {
   label: string;
-  unit: 'MB/s' | 'ops/s';
+  unit: 'MB/s' | 'ops/s' | 'keys/s';
   values: Array<number | undefined>;
 }
 
@@ -220,6 +246,11 @@ async function measure(t: Target, rows: Row[], col: number, bodies: { m: Buffer[
       });
       if (bytes !== n * size) throw new Error(`${t.name}: read ${bytes} of ${n * size} bytes`);
       set(`GET ${label} objects, ${conc} client${conc > 1 ? 's' : ''}`, 'MB/s', bytes / 1e6 / sg);
+      if (size === MiB && conc === 1) {
+        // Right after the plain PUT row, so the two compare under the same conditions.
+        const sc = await pool(n, conc, (i) => t.putCrc32c(`${prefix}-crc/o${i}`, bufs[i % bufs.length]!));
+        set('PUT 1 MiB objects with x-amz-checksum-crc32c, 1 client', 'MB/s', (n * size) / 1e6 / sc);
+      }
     }
   }
   const n = N.small;
@@ -239,6 +270,13 @@ async function measure(t: Target, rows: Row[], col: number, bodies: { m: Buffer[
   const parts = MP_BYTES / MP_PART;
   const sm = await pool(1, 1, () => t.multipart('multipart/big', bodies.part, parts, MP_INFLIGHT));
   set(`multipart ${MP_BYTES / MiB / 1024 >= 1 ? `${MP_BYTES / MiB / 1024} GiB` : `${MP_BYTES / MiB} MiB`} in ${MP_PART / MiB} MiB parts, ${MP_INFLIGHT} in flight`, 'MB/s', MP_BYTES / 1e6 / sm);
+  const nv = N.versions;
+  const tiny = Buffer.from('v');
+  await pool(nv, SMALL_CONC, (i) => t.put(`versions/k${String(i).padStart(6, '0')}`, tiny));
+  const t0 = process.hrtime.bigint();
+  const seen = await t.listVersions('versions/');
+  if (seen !== nv) throw new Error(`${t.name}: ListObjectVersions saw ${seen} of ${nv} keys`);
+  set(`ListObjectVersions of ${nv.toLocaleString('en-US')} keys (pages of 1000)`, 'keys/s', nv / (Number(process.hrtime.bigint() - t0) / 1e9));
 }
 
 async function startFerry(dir: string): Promise<{ target: Target; proc: ChildProcess; cleanup: () => Promise<void>; url: string }> {
@@ -347,6 +385,8 @@ async function main(): Promise<void> {
   else process.stdout.write(`- Ceph RGW: not running at ${opt.rgw}; start it with \`bash scripts/rgw.sh start\` (or .ci/setup.d/10-ceph-rgw.sh) and rerun.\n`);
   process.stdout.write(`- Objects per row: 1 MiB ${N.m1}/${N.m16}, 64 MiB ${N.b1}/${N.b16} (1/16 clients), 4 KiB ${N.small}; LIST pages of 100 keys.\n`);
   process.stdout.write(`- Conditional PUT: ${N.small} keys each created with If-None-Match: * and then refused (412) once; local disk: fsync + link(2). Multipart: ${MP_BYTES / MiB} MiB in ${MP_PART / MiB} MiB parts, ${MP_INFLIGHT} in flight; local disk: pwrite at the part offsets + fsync.\n`);
+  process.stdout.write('- crc32c row: the SDK computes CRC-32C and sends it in x-amz-checksum-crc32c; the server verifies and keeps it. Local disk:\n');
+  process.stdout.write('  the same CRC computed, then the same durable write. ListObjectVersions: every key in pages of 1000 (disk: readdir).\n');
 }
 
 main().catch((e: unknown) => {

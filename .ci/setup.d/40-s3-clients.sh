@@ -1,4 +1,4 @@
-# S3 gateway tests (test/gateway-cli.test.ts, test/gateway-boto3.test.ts) drive the gateway with real S3
+# S3 gateway tests (test/gateway-cli.test.ts, test/gateway-boto3.test.ts, test/gateway-meta-clients.test.ts) drive the gateway with real S3
 # clients from Debian: awscli (aws s3 / s3api), s3cmd, and boto3 for Debian's /usr/bin/python3. Sourced by
 # .ci/run; idempotent.
 if [[ ! -x /usr/bin/aws || ! -x /usr/bin/s3cmd ]] || ! /usr/bin/python3 -c 'import boto3' 2>/dev/null; then

@@ -2,7 +2,7 @@
 // serve it with, and the helpers operations share to read its headers and body.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { VfsView } from '../vfs/view.js';
-import { BodyHasher, checksumAlgorithm, validContentMd5 } from './checksum.js';
+import { BodyHasher, checksumAlgorithm, validContentMd5, type Algo } from './checksum.js';
 import { decodeAwsChunked, streamingMode } from './chunked.js';
 import { s3err } from './errors.js';
 import { preconditions, readSmall } from './http.js';
@@ -76,8 +76,12 @@ export interface Body {
   verify: () => string;
 }
 
-/** The request body decoded (aws-chunked) and checked (payload hash, Content-MD5, checksums) as it streams. */
-export function requestBody(c: Call): Body {
+/**
+ * The request body decoded (aws-chunked) and checked (payload hash, Content-MD5, checksums) as it streams.
+ * `uploadAlgo`: the checksum algorithm of the multipart upload a part belongs to (computed even when the
+ * part carries none; a part carrying another one is refused, as S3 does).
+ */
+export function requestBody(c: Call, uploadAlgo?: Algo, flexible = true): Body {
   const v = c.who.verified;
   const ph = v?.payloadHash ?? hdr(c.req, 'x-amz-content-sha256') ?? 'UNSIGNED-PAYLOAD';
   const mode = streamingMode(ph);
@@ -95,19 +99,29 @@ export function requestBody(c: Call): Body {
   if (expect !== undefined && (!Number.isSafeInteger(expect) || expect < 0)) throw s3err('InvalidArgument', 'Bad Content-Length.');
   if (expect === undefined && hdr(c.req, 'transfer-encoding') === undefined && c.req.method === 'PUT') throw s3err('MissingContentLength');
   if (expect !== undefined && expect > MAX_PUT) throw s3err('EntityTooLarge');
-  const hasher = new BodyHasher(mode || !v ? undefined : ph, checksumAlgorithm(c.req.headers));
+  const sent = flexible ? checksumAlgorithm(c.req.headers) : undefined;
+  if (uploadAlgo && sent && sent !== uploadAlgo) {
+    throw s3err('InvalidRequest', `Checksum Type mismatch occurred, expected checksum Type: ${uploadAlgo}, actual checksum Type: ${sent}`);
+  }
+  const hasher = new BodyHasher(mode || !v ? undefined : ph, sent ?? uploadAlgo);
+  const trailer = hdr(c.req, 'x-amz-trailer')?.trim().toLowerCase();
   const body = mode ? decodeAwsChunked(c.req, mode, v?.seed, trailers) : (c.req as AsyncIterable<Buffer>);
   const verify = () => {
+    if (mode && trailer && !trailers.has(trailer)) throw s3err('InvalidRequest', `x-amz-trailer announced ${trailer}, but the body carried no such trailer.`);
     const sums = new Map(trailers);
-    for (const [k, val] of Object.entries(c.req.headers)) if (k.startsWith('x-amz-checksum-') && typeof val === 'string') sums.set(k, val);
+    if (flexible) for (const [k, val] of Object.entries(c.req.headers)) if (k.startsWith('x-amz-checksum-') && typeof val === 'string') sums.set(k, val);
     return hasher.finish(md5, sums);
   };
   return { body, hasher, expect, verify };
 }
 
-/** A small body (an XML document), read whole and checked; over the operation's limit is S3's MaxMessageLengthExceeded. */
-export async function smallBody(c: Call, limits: XmlLimits): Promise<string> {
-  const b = requestBody(c);
+/**
+ * A small body (an XML document), read whole and checked; over the operation's limit is S3's
+ * MaxMessageLengthExceeded. `flexible`: whether x-amz-checksum-* headers are the body's (not so for
+ * CompleteMultipartUpload, where they are the object's).
+ */
+export async function smallBody(c: Call, limits: XmlLimits, flexible = true): Promise<string> {
+  const b = requestBody(c, undefined, flexible);
   if (b.expect !== undefined && b.expect > limits.maxBytes) throw s3err('MaxMessageLengthExceeded', 'Your request was too big.');
   const buf = await readSmall(b.body, limits.maxBytes);
   b.hasher.update(buf);
@@ -119,7 +133,12 @@ export async function smallBody(c: Call, limits: XmlLimits): Promise<string> {
 export function copySource(c: Call): { bucket: string; key: string } {
   let raw = hdr(c.req, 'x-amz-copy-source')!;
   const vi = raw.indexOf('?versionId=');
-  if (vi >= 0) raw = raw.slice(0, vi);
+  if (vi >= 0) {
+    // Every object is its own "null" version; there is no other to copy from.
+    const version = raw.slice(vi + 11);
+    if (version !== 'null') throw s3err('NoSuchVersion', undefined, { VersionId: version.slice(0, 1024) });
+    raw = raw.slice(0, vi);
+  }
   const d = pctDecode(raw).replace(/^\//, '');
   const s = d.indexOf('/');
   if (s <= 0 || s === d.length - 1) throw s3err('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey');

@@ -3,9 +3,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { S3Error, s3err } from './errors.js';
 import { xmlDoc, type XmlNode } from './xml.js';
 
-export function sendXml(res: ServerResponse, status: number, root: string, body: XmlNode): void {
+export function sendXml(res: ServerResponse, status: number, root: string, body: XmlNode, headers: Record<string, string> = {}): void {
   const text = xmlDoc(root, body);
-  res.writeHead(status, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(text) });
+  res.writeHead(status, { ...headers, 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
 }
 

@@ -9,15 +9,19 @@
 // point leaves either an upload in progress (listed, no new object) or a completed one (the object, not
 // listed). The directory stays a while after (parts removed) so a Complete sent again answers 200 with the
 // same ETag, as S3 does for clients that retry one whose answer they lost.
+// An upload created with a ChecksumAlgorithm keeps each part's checksum with the part and gives the object
+// a COMPOSITE (checksum of the parts' checksums, "-N") or FULL_OBJECT (the parts' CRCs combined) checksum.
 import { createHash, randomBytes } from 'node:crypto';
 import { isFsError } from '../errors.js';
 import { XATTR_CREATE } from '../meta/types.js';
 import { compareKeys } from '../object/util.js';
 import { O_RDONLY } from '../vfs/flags.js';
 import { Access, TYPE_FILE, type VfsView } from '../vfs/view.js';
-import { BodyHasher } from './checksum.js';
+import { algoElement, BodyHasher, digester, type Algo, type Checksum } from './checksum.js';
+import { crcCombine } from './crc.js';
 import { s3err } from './errors.js';
-import { Objects, createTemp, dropTemp, mtimeOf, s3Rethrow as wrap, type ObjectMeta, type TempFile, type WriteCondition } from './objects.js';
+import { Objects, createTemp, dropTemp, fullObject, mtimeOf, s3Rethrow as wrap, type ObjectMeta, type StoredChecksum, type TempFile, type WriteCondition } from './objects.js';
+import type { Tags } from './tags.js';
 import { bucketNode, parseKey, UPLOADS_DIR } from './paths.js';
 import { tempOwnerGone, TEMP_MODE } from './temps.js';
 
@@ -54,6 +58,10 @@ export interface UploadRecord {
   key: string;
   initiated: string;
   meta: ObjectMeta;
+  /** CreateMultipartUpload's ChecksumAlgorithm and ChecksumType. */
+  checksum?: { algo: Algo; type: 'COMPOSITE' | 'FULL_OBJECT' };
+  /** x-amz-tagging of CreateMultipartUpload: the object's tags. */
+  tags?: Tags;
 }
 
 export interface PartInfo {
@@ -61,13 +69,21 @@ export interface PartInfo {
   etag: string;
   size: number;
   mtime: Date;
+  checksum?: StoredChecksum;
+}
+
+/** A part as CompleteMultipartUpload names it: number, ETag and the checksums the client has for it. */
+export interface WantedPart {
+  number: number;
+  etag: string;
+  checksums: Partial<Record<Algo, string>>;
 }
 
 const partName = (n: number) => String(n).padStart(5, '0');
 
 export class Multipart {
   /** Completes running in this process, by upload id: a repeated Complete waits for the first. */
-  private readonly running = new Map<string, Promise<string>>();
+  private readonly running = new Map<string, Promise<{ etag: string; checksum?: StoredChecksum }>>();
 
   constructor(private readonly objects: Objects) {}
 
@@ -99,7 +115,7 @@ export class Multipart {
     return st;
   }
 
-  async create(view: VfsView, bucket: string, key: string, meta: ObjectMeta): Promise<string> {
+  async create(view: VfsView, bucket: string, key: string, meta: ObjectMeta, extra: Pick<UploadRecord, 'checksum' | 'tags'> = {}): Promise<string> {
     const b = await bucketNode(view, bucket);
     if (parseKey(key).marker) throw s3err('InvalidArgument', 'Keys ending in "/" are directories and cannot hold data.');
     try {
@@ -108,7 +124,7 @@ export class Multipart {
       wrap(e);
     }
     const id = Date.now().toString(36).padStart(9, '0') + randomBytes(12).toString('hex');
-    const rec: UploadRecord = { bucket, key, initiated: new Date().toISOString(), meta };
+    const rec: UploadRecord = { bucket, key, initiated: new Date().toISOString(), meta, ...extra };
     try {
       const p = await view.parentOf(this.dir(id));
       const d = await view.mkdir(p.parent, p.name, 0o700);
@@ -129,17 +145,18 @@ export class Multipart {
     hasher: BodyHasher,
     expect: number | undefined,
     verify: () => string,
-  ): Promise<string> {
+  ): Promise<{ etag: string; checksum?: StoredChecksum }> {
     if (!Number.isInteger(n) || n < 1 || n > MAX_PARTS) throw s3err('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
     await this.record(view, id, bucket, key);
     const t = await this.objects.receive(view, this.dir(id), body, hasher, expect, verify);
-    return this.placePart(view, n, t, t.md5);
+    const checksum = hasher.checksum && fullObject(hasher.checksum);
+    return { etag: await this.placePart(view, n, t, t.md5, checksum), checksum };
   }
 
   /** Stamps a finished temp file in the upload's directory and renames it to part n (replacing an older one). */
-  private async placePart(view: VfsView, n: number, tmp: TempFile, etag: string): Promise<string> {
+  private async placePart(view: VfsView, n: number, tmp: TempFile, etag: string, checksum?: StoredChecksum): Promise<string> {
     try {
-      await this.objects.writeStamp(view, tmp.ino, etag, undefined);
+      await this.objects.writeStamp(view, tmp.ino, etag, undefined, { checksum });
       await view.rename(tmp.dir, tmp.name, tmp.dir, partName(n));
       return etag;
     } catch (e) {
@@ -158,9 +175,9 @@ export class Multipart {
     src: { bucket: string; key: string },
     range: string | undefined,
     cond: (info: { etag: string; mtime: Date }) => void,
-  ): Promise<{ etag: string; mtime: Date }> {
+  ): Promise<{ etag: string; mtime: Date; checksum?: StoredChecksum }> {
     if (!Number.isInteger(n) || n < 1 || n > MAX_PARTS) throw s3err('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
-    await this.record(view, id, bucket, key);
+    const rec = await this.record(view, id, bucket, key);
     const info = await this.objects.stat(view, src.bucket, src.key);
     cond(info);
     let start = 0;
@@ -192,8 +209,13 @@ export class Multipart {
       await view.release(s).catch(() => undefined);
     }
     const etag = range === undefined && !info.etag.includes('-') ? info.etag : createHash('md5').update(`${info.etag}:${start}-${end}`).digest('hex');
-    await this.placePart(view, n, tmp, etag);
-    return { etag, mtime: new Date() };
+    // The upload's algorithm needs every part's checksum: the copied bytes are read once to compute it.
+    const checksum = rec.checksum ? fullObject(await this.objects.computeChecksum(view, tmp.ino, len, rec.checksum.algo).catch(async (e) => {
+      await dropTemp(view, tmp);
+      throw e;
+    })) : undefined;
+    await this.placePart(view, n, tmp, etag, checksum);
+    return { etag, mtime: new Date(), checksum };
   }
 
   /** Parts in number order, from after `marker`. */
@@ -212,7 +234,13 @@ export class Multipart {
             truncated = true;
             break outer;
           }
-          parts.push({ number: Number(e.name), etag: await this.objects.etagOf(view, e.inode, e.attr), size: e.attr.length, mtime: mtimeOf(e.attr) });
+          parts.push({
+            number: Number(e.name),
+            etag: await this.objects.etagOf(view, e.inode, e.attr),
+            size: e.attr.length,
+            mtime: mtimeOf(e.attr),
+            checksum: await this.objects.checksumOf(view, e.inode, e.attr),
+          });
         }
         if (list.length < 1000) break;
         after = list[list.length - 1]!.name;
@@ -223,9 +251,21 @@ export class Multipart {
     return { parts, truncated, rec };
   }
 
-  async complete(view: VfsView, bucket: string, key: string, id: string, want: Array<{ number: number; etag: string }>, cond: WriteCondition = {}): Promise<string> {
+  /**
+   * Lays the parts into the object. `fullChecksum`: an x-amz-checksum-ALGO header of the whole object,
+   * checked against the one computed from the parts' (when the upload has a checksum algorithm).
+   */
+  async complete(
+    view: VfsView,
+    bucket: string,
+    key: string,
+    id: string,
+    want: WantedPart[],
+    cond: WriteCondition = {},
+    fullChecksum?: { algo: Algo; value: string },
+  ): Promise<{ etag: string; checksum?: StoredChecksum }> {
     for (let prev = this.running.get(id); prev; prev = this.running.get(id)) await prev.catch(() => undefined);
-    const p = this.completeOnce(view, bucket, key, id, want, cond);
+    const p = this.completeOnce(view, bucket, key, id, want, cond, fullChecksum);
     this.running.set(id, p);
     try {
       return await p;
@@ -234,13 +274,22 @@ export class Multipart {
     }
   }
 
-  private async completeOnce(view: VfsView, bucket: string, key: string, id: string, want: Array<{ number: number; etag: string }>, cond: WriteCondition): Promise<string> {
+  private async completeOnce(
+    view: VfsView,
+    bucket: string,
+    key: string,
+    id: string,
+    want: WantedPart[],
+    cond: WriteCondition,
+    fullChecksum?: { algo: Algo; value: string },
+  ): Promise<{ etag: string; checksum?: StoredChecksum }> {
     const st = await this.state(view, id, bucket, key);
+    const rec = st.rec;
     if (want.length === 0) throw s3err('MalformedXML', 'You must specify at least one part.');
     for (let i = 1; i < want.length; i++) if (want[i]!.number <= want[i - 1]!.number) throw s3err('InvalidPartOrder');
     if (st.completed) {
       // Sent again after it went through (the answer was lost): the same answer, for the same parts.
-      if (multipartEtag(want.map((p) => p.etag)) === st.completing!.etag) return st.completing!.etag;
+      if (multipartEtag(want.map((p) => p.etag)) === st.completing!.etag) return { etag: st.completing!.etag };
       throw s3err('NoSuchUpload');
     }
     if (st.completing) {
@@ -251,7 +300,7 @@ export class Multipart {
       await view.unlink(st.dir, st.completing.name).catch(() => undefined);
     }
     const dir = this.dir(id);
-    const found: Array<{ ino: number; size: number; etag: string }> = [];
+    const found: Array<{ ino: number; size: number; etag: string; checksum?: StoredChecksum }> = [];
     for (const [i, p] of want.entries()) {
       let st;
       try {
@@ -266,7 +315,19 @@ export class Multipart {
       if (i < want.length - 1 && attr.length < this.objects.minPartSize) {
         throw s3err('EntityTooSmall', undefined, { ProposedSize: String(attr.length), MinSizeAllowed: String(this.objects.minPartSize), PartNumber: String(p.number) });
       }
-      found.push({ ino: st.inode, size: attr.length, etag });
+      const checksum = await this.objects.checksumOf(view, st.inode, attr);
+      for (const [algo, value] of Object.entries(p.checksums)) {
+        if (checksum?.algo !== algo || checksum.value !== value) throw s3err('InvalidPart', `The ${algoElement(algo as Algo)} of part ${p.number} does not match the part's.`, { PartNumber: String(p.number) });
+      }
+      if (rec.checksum && p.checksums[rec.checksum.algo] === undefined) {
+        throw s3err('InvalidRequest', `The upload was created using a ${rec.checksum.algo} checksum. The complete request must include the checksum for each part. It was missing for part ${p.number} in the request.`);
+      }
+      found.push({ ino: st.inode, size: attr.length, etag, checksum });
+    }
+    const checksum = rec.checksum && objectChecksum(rec.checksum, found as Array<{ size: number; checksum: StoredChecksum }>);
+    const bare = (v: string) => v.replace(/-\d+$/, '');
+    if (fullChecksum && checksum && (fullChecksum.algo !== checksum.algo || bare(fullChecksum.value) !== bare(checksum.value))) {
+      throw s3err('BadDigest', `The ${fullChecksum.algo.toUpperCase()} you specified did not match the calculated checksum.`);
     }
     const etag = multipartEtag(found.map((f) => f.etag));
     // Assembled in the upload's own directory: the rename out of it is the commit (see the top of the file).
@@ -285,7 +346,7 @@ export class Multipart {
       }
       open = false;
       await view.release(out.fh);
-      await this.objects.writeStamp(view, out.ino, etag, st.rec.meta, found.map((f) => f.size));
+      await this.objects.writeStamp(view, out.ino, etag, rec.meta, { checksum, tags: rec.tags, parts: found.map((f) => f.size) });
     } catch (e) {
       if (open) await view.release(out.fh).catch(() => undefined);
       await dropTemp(view, out);
@@ -307,7 +368,7 @@ export class Multipart {
       throw e;
     }
     await this.dropParts(view, st.dir).catch(() => undefined);
-    return etag;
+    return { etag, checksum };
   }
 
   /** Removes what a completed upload's directory still holds (its parts); the directory and its marks stay. */
@@ -397,4 +458,17 @@ async function exists(view: VfsView, dir: number, name: string): Promise<boolean
     if (isFsError(e, 'ENOENT')) return false;
     throw e;
   }
+}
+
+/** The object's checksum from its parts' (every part has one of the upload's algorithm: complete checked). */
+function objectChecksum(kind: NonNullable<UploadRecord['checksum']>, parts: Array<{ size: number; checksum: StoredChecksum }>): StoredChecksum {
+  const raw = parts.map((p) => Buffer.from(p.checksum.value, 'base64'));
+  if (kind.type === 'COMPOSITE') {
+    const d = digester(kind.algo);
+    for (const r of raw) d.update(r);
+    return { algo: kind.algo, type: 'COMPOSITE', value: `${d.digest().toString('base64')}-${parts.length}` };
+  }
+  let acc: Checksum = { algo: kind.algo, digest: raw[0]! };
+  for (let i = 1; i < parts.length; i++) acc = { algo: kind.algo, digest: crcCombine(kind.algo as 'crc32' | 'crc32c' | 'crc64nvme', acc.digest, raw[i]!, parts[i]!.size) };
+  return fullObject(acc);
 }

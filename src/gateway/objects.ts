@@ -6,11 +6,12 @@ import { FsError, isFsError } from '../errors.js';
 import { O_CREAT, O_EXCL, O_RDONLY, O_WRONLY } from '../vfs/flags.js';
 import { RENAME_NOREPLACE, XATTR_CREATE } from '../meta/types.js';
 import { Access, ROOT_INODE, TYPE_DIRECTORY, TYPE_FILE, isDirectory, type Attr, type VfsView } from '../vfs/view.js';
-import { BodyHasher } from './checksum.js';
+import { BodyHasher, digester, type Algo, type Checksum } from './checksum.js';
 import { headerToText } from './header-text.js';
 import { fromFsError, s3err } from './errors.js';
 import { etagMatches } from './http.js';
 import { bucketNode, checkBucketName, keyPath, parseKey, TMP_DIR, UPLOADS_DIR, GATEWAY_DIR, walkParts, type Node } from './paths.js';
+import { XATTR_TAGS, readTags, type Tags } from './tags.js';
 import { removeDeadTemps, tempName, TEMP_MODE } from './temps.js';
 
 export const XATTR_ETAG = 'user.s3.etag';
@@ -19,6 +20,8 @@ export const XATTR_MARKER = 'user.s3.dir';
 export const XATTR_CREATED = 'user.s3.created';
 /** Part sizes of an object made by CompleteMultipartUpload, as runs [[size, count], ...] (valid while its ETag is). */
 export const XATTR_PARTS = 'user.s3.parts';
+/** `ALGO TYPE VALUE STAMP`: the object's flexible checksum, valid while the file is as it was stored (as the ETag). */
+export const XATTR_CHECKSUM = 'user.s3.checksum';
 export const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
 
 /** Stored object headers (Content-Type and friends) and user metadata (x-amz-meta-*). */
@@ -44,6 +47,26 @@ export function metaFromHeaders(h: Record<string, string | string[] | undefined>
   for (const [k, v] of Object.entries(h)) if (k.startsWith('x-amz-meta-') && typeof v === 'string') m.user[k.slice(11)] = headerToText(v);
   if (Buffer.byteLength(JSON.stringify(m.user)) > 2048 + 64) throw s3err('InvalidArgument', 'Your metadata headers exceed the maximum allowed metadata size (2 KB).');
   return m;
+}
+
+/** A flexible checksum kept with an object: of the whole data, or (multipart COMPOSITE) of its parts' checksums. */
+export interface StoredChecksum {
+  algo: Algo;
+  type: 'FULL_OBJECT' | 'COMPOSITE';
+  /** Base64, with `-N` (the part count) for COMPOSITE. */
+  value: string;
+}
+
+export function fullObject(c: Checksum): StoredChecksum {
+  return { algo: c.algo, type: 'FULL_OBJECT', value: c.digest.toString('base64') };
+}
+
+/** What an object may carry besides its ETag and metadata. */
+export interface Extras {
+  checksum?: StoredChecksum;
+  tags?: Tags;
+  /** Part sizes of a multipart object (GET ?partNumber, GetObjectAttributes). */
+  parts?: number[];
 }
 
 export interface ObjectInfo extends Node {
@@ -150,15 +173,18 @@ export class Objects {
     }
   }
 
-  /** Stores the ETag (valid while the file stays as it is now), the object's metadata and its part sizes on ino. */
-  async writeStamp(view: VfsView, ino: number, etag: string, meta: ObjectMeta | undefined, parts?: number[]): Promise<Attr> {
+  /** Stores the ETag and checksum (valid while the file stays as it is now), the object's metadata, tags and part sizes on ino. */
+  async writeStamp(view: VfsView, ino: number, etag: string, meta: ObjectMeta | undefined, extra: Extras = {}): Promise<Attr> {
     const a = await view.getattr(ino);
     await view.setxattr(ino, XATTR_ETAG, `${etag} ${stamp(a)}`);
     if (meta && (Object.keys(meta.headers).length || Object.keys(meta.user).length)) await view.setxattr(ino, XATTR_META, JSON.stringify(meta));
-    if (parts) {
+    const c = extra.checksum;
+    if (c) await view.setxattr(ino, XATTR_CHECKSUM, `${c.algo} ${c.type} ${c.value} ${stamp(a)}`);
+    if (extra.tags?.length) await view.setxattr(ino, XATTR_TAGS, JSON.stringify(extra.tags));
+    if (extra.parts) {
       // Runs keep 10,000 parts of one size small (an xattr value is at most 64 KiB).
       const runs: Array<[number, number]> = [];
-      for (const n of parts) {
+      for (const n of extra.parts) {
         const last = runs[runs.length - 1];
         if (last && last[0] === n) last[1]++;
         else runs.push([n, 1]);
@@ -187,6 +213,37 @@ export class Objects {
     } catch {
       return undefined;
     }
+  }
+
+  /** The checksum stored with ino, if the file is still as it was then. */
+  async checksumOf(view: VfsView, ino: number, a: Attr): Promise<StoredChecksum | undefined> {
+    try {
+      const [algo, type, value, ...rest] = (await view.getxattr(ino, XATTR_CHECKSUM)).toString().split(' ');
+      if (rest.join(' ') !== stamp(a)) return undefined;
+      return { algo: algo as Algo, type: type as StoredChecksum['type'], value: value! };
+    } catch (e) {
+      if (isFsError(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /** Reads a file through to compute a checksum of its data (copies that ask for a new algorithm). */
+  async computeChecksum(view: VfsView, ino: number, size: number, algo: Algo): Promise<Checksum> {
+    const d = digester(algo);
+    const fh = await view.open(ino, O_RDONLY).catch(s3Rethrow);
+    try {
+      for (let off = 0; off < size; ) {
+        const b = await view.read(fh.fh, off, Math.min(4 << 20, size - off));
+        if (b.length === 0) break;
+        d.update(b);
+        off += b.length;
+      }
+    } catch (e) {
+      s3Rethrow(e);
+    } finally {
+      await view.release(fh.fh).catch(() => undefined);
+    }
+    return { algo, digest: d.digest() };
   }
 
   /** Creates the gateway's hidden directories (as root, at start). */
@@ -395,8 +452,9 @@ export class Objects {
     expect: number | undefined,
     verify: () => string,
     meta: ObjectMeta,
+    tags?: Tags,
     cond: WriteCondition = {},
-  ): Promise<string> {
+  ): Promise<{ etag: string; checksum?: StoredChecksum }> {
     await bucketNode(view, bucket);
     const k = parseKey(key);
     if (k.marker) {
@@ -405,25 +463,26 @@ export class Objects {
         if (hasher.bytes > 0) throw s3err('InvalidArgument', 'Keys ending in "/" are directories and cannot hold data.');
       }
       verify();
-      await this.putMarker(view, bucket, key, k.parts, cond);
-      return EMPTY_MD5;
+      await this.putMarker(view, bucket, key, k.parts, cond, tags);
+      return { etag: EMPTY_MD5 };
     }
     const t = await this.receive(view, TMP_DIR, body, hasher, expect, verify);
+    const checksum = hasher.checksum && fullObject(hasher.checksum);
     try {
-      await this.writeStamp(view, t.ino, t.md5, meta);
+      await this.writeStamp(view, t.ino, t.md5, meta, { checksum, tags });
     } catch (e) {
       await dropTemp(view, t);
       s3Rethrow(e);
     }
     await this.install(view, bucket, key, t, cond);
-    return t.md5;
+    return { etag: t.md5, checksum };
   }
 
   /**
    * A `dir/` object: the directory, marked. Its conditions hold against a marker made meanwhile by another
    * PUT (the mark is set with XATTR_CREATE), not against one that an mkdir through POSIX made meanwhile.
    */
-  private async putMarker(view: VfsView, bucket: string, key: string, parts: string[], cond: WriteCondition): Promise<void> {
+  private async putMarker(view: VfsView, bucket: string, key: string, parts: string[], cond: WriteCondition, tags?: Tags): Promise<void> {
     let exists = false;
     if (cond.noneMatch || cond.match !== undefined) {
       const b = await bucketNode(view, bucket);
@@ -440,6 +499,7 @@ export class Objects {
       if (isFsError(e, 'EEXIST')) throw s3err('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
       s3Rethrow(e);
     }
+    if (tags?.length) await view.setxattr(dir, XATTR_TAGS, JSON.stringify(tags)).catch(s3Rethrow);
   }
 
   /** Removes empty directories from `parts`' parent upwards (not the bucket, not explicit markers). */
@@ -497,30 +557,41 @@ export class Objects {
     replaceMeta: ObjectMeta | undefined,
     cond: (info: ObjectInfo) => void,
     dstCond: WriteCondition = {},
-  ): Promise<{ etag: string; mtime: Date }> {
+    /** The copy's tags; undefined: the source's (x-amz-tagging-directive COPY). */
+    replaceTags?: Tags,
+    /** x-amz-checksum-algorithm: the copy's checksum, computed when the source has no full-object one of it. */
+    algo?: Algo,
+  ): Promise<{ etag: string; mtime: Date; checksum?: StoredChecksum }> {
     const info = await this.stat(view, src.bucket, src.key);
     cond(info);
     await bucketNode(view, dst.bucket);
     const dk = parseKey(dst.key);
     const same = src.bucket === dst.bucket && src.key === dst.key;
-    if (same && !replaceMeta) {
+    if (same && !replaceMeta && !replaceTags && !algo) {
       throw s3err('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the metadata.');
     }
     if (info.marker || dk.marker) {
       if (!(info.marker && dk.marker)) throw s3err('InvalidRequest', 'Directory markers copy only to directory markers.');
-      await this.putObject(view, dst.bucket, dst.key, (async function* () {})(), new BodyHasher(undefined), 0, () => EMPTY_MD5, { headers: {}, user: {} }, dstCond);
+      const tags = replaceTags ?? (await readTags(view, info.ino));
+      await this.putObject(view, dst.bucket, dst.key, (async function* () {})(), new BodyHasher(undefined), 0, () => EMPTY_MD5, { headers: {}, user: {} }, tags, dstCond);
       return { etag: EMPTY_MD5, mtime: new Date() };
     }
     const meta = replaceMeta ?? (await this.metaOf(view, info.ino));
+    const tags = replaceTags ?? (await readTags(view, info.ino));
+    let checksum = await this.checksumOf(view, info.ino, info.attr);
+    if (algo && !(checksum?.algo === algo && checksum.type === 'FULL_OBJECT')) {
+      checksum = fullObject(await this.computeChecksum(view, info.ino, info.size, algo));
+    }
     if (same) {
       // A metadata-only copy onto itself replaces nothing: its conditions are about this very object.
       if (dstCond.noneMatch) throw s3err('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
       if (dstCond.match !== undefined && !etagMatches(dstCond.match, info.etag)) throw s3err('PreconditionFailed', undefined, { Condition: 'If-Match' });
       try {
         await view.setxattr(info.ino, XATTR_META, JSON.stringify(meta));
-        const a = await view.getattr(info.ino);
+        await view.setxattr(info.ino, XATTR_TAGS, JSON.stringify(tags));
         // Keep the ETag valid: setxattr changes ctime, not mtime.
-        return { etag: await this.etagOf(view, info.ino, a), mtime: mtimeOf(a) };
+        const a = await this.writeStamp(view, info.ino, await this.etagOf(view, info.ino, info.attr), undefined, { checksum });
+        return { etag: await this.etagOf(view, info.ino, a), mtime: mtimeOf(a), checksum };
       } catch (e) {
         s3Rethrow(e);
       }
@@ -535,7 +606,7 @@ export class Objects {
         await view.copyFileRange(s, 0, d.fh, 0, info.size);
         open = false;
         await view.release(d.fh);
-        a = await this.writeStamp(view, d.ino, info.etag, meta);
+        a = await this.writeStamp(view, d.ino, info.etag, meta, { checksum, tags });
       } catch (e) {
         if (open) await view.release(d.fh).catch(() => undefined);
         await dropTemp(view, d);
@@ -545,6 +616,6 @@ export class Objects {
       await view.release(s).catch(() => undefined);
     }
     await this.install(view, dst.bucket, dst.key, d, dstCond);
-    return { etag: info.etag, mtime: mtimeOf(a) };
+    return { etag: info.etag, mtime: mtimeOf(a), checksum };
   }
 }

@@ -6,10 +6,12 @@ import { hdr, type Call, type Services } from './call.js';
 import { s3err } from './errors.js';
 import { checkBucketName, parseKey } from './paths.js';
 import { refuseAclHeaders, refuseEncryption, refuseSubresources } from './unsupported.js';
-import { bucketLocation, bucketVersioning, createBucket, deleteBucket, getAcl, headBucket, listBuckets, putAcl } from './ops/buckets.js';
+import { bucketLocation, createBucket, deleteBucket, getAcl, headBucket, listBuckets, putAcl } from './ops/buckets.js';
 import { listObjects, listUploads } from './ops/listing.js';
 import { abortUpload, completeUpload, createUpload, listParts, uploadPart, uploadPartCopy } from './ops/multipart.js';
-import { copyObject, deleteObject, deleteObjects, getObject, getObjectAttributes, getObjectTagging, putObject } from './ops/objects.js';
+import { copyObject, deleteObject, deleteObjects, getObject, getObjectAttributes, putObject } from './ops/objects.js';
+import { deleteBucketTagging, deleteObjectTagging, getBucketTagging, getObjectTagging, putBucketTagging, putObjectTagging } from './ops/tagging.js';
+import { getBucketVersioning, listObjectVersions, putBucketVersioning } from './ops/versions.js';
 
 /**
  * Serves c with its operation; a request no operation takes is MethodNotAllowed or NotImplemented. The bucket
@@ -36,9 +38,12 @@ function routeBucket(s: Services, c: Call): Promise<void> {
   switch (c.req.method) {
     case 'PUT':
       if (q.has('acl')) return putAcl(s, c, true);
+      if (q.has('versioning')) return putBucketVersioning(s, c);
+      if (q.has('tagging')) return putBucketTagging(s, c);
       if (q.size > 0) throw s3err('NotImplemented', `Bucket sub-resource '${[...q.keys()][0]}' is not implemented.`);
       return createBucket(s, c);
     case 'DELETE':
+      if (q.has('tagging')) return deleteBucketTagging(s, c);
       if (q.size > 0) throw s3err('NotImplemented');
       return deleteBucket(s, c);
     case 'HEAD':
@@ -50,7 +55,9 @@ function routeBucket(s: Services, c: Call): Promise<void> {
     case 'GET':
       if (q.has('location')) return bucketLocation(s, c);
       if (q.has('uploads')) return listUploads(s, c);
-      if (q.has('versioning')) return bucketVersioning(s, c);
+      if (q.has('versioning')) return getBucketVersioning(s, c);
+      if (q.has('versions')) return listObjectVersions(s, c);
+      if (q.has('tagging')) return getBucketTagging(s, c);
       if (q.has('acl')) return getAcl(s, c, true);
       refuseSubresources(q);
       return listObjects(s, c, q.get('list-type') === '2');
@@ -74,6 +81,7 @@ function routeObject(s: Services, c: Call): Promise<void> {
         return copying ? uploadPartCopy(s, c, uploadId) : uploadPart(s, c, uploadId);
       }
       if (q.has('acl')) return putAcl(s, c, false);
+      if (q.has('tagging') && !copying) return putObjectTagging(s, c);
       refuseSubresources(q);
       sse();
       return copying ? copyObject(s, c) : putObject(s, c);
@@ -90,6 +98,7 @@ function routeObject(s: Services, c: Call): Promise<void> {
       return getObject(s, c, m === 'HEAD');
     case 'DELETE':
       if (uploadId !== null) return abortUpload(s, c, uploadId);
+      if (q.has('tagging')) return deleteObjectTagging(s, c);
       refuseSubresources(q);
       return deleteObject(s, c);
     case 'POST':

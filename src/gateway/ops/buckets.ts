@@ -72,13 +72,6 @@ export async function bucketLocation(s: Services, c: Call): Promise<void> {
   c.res.end(text);
 }
 
-/** Versioning is never enabled: an empty configuration. */
-export async function bucketVersioning(s: Services, c: Call): Promise<void> {
-  c.op = 'GetBucketVersioning';
-  await s.objects.headBucket(c.who.view, c.bucket);
-  sendXml(c.res, 200, 'VersioningConfiguration', {});
-}
-
 /** A grantee element as S3 writes it: typed with xsi:type. */
 function grantee(uid: number): XmlNode {
   return { '@xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', '@xsi:type': 'CanonicalUser', ...ownerOf(uid) };

@@ -100,7 +100,7 @@ export async function listObjects(s: Services, c: Call, v2: boolean): Promise<vo
 }
 
 /** Objects and common prefixes of a bucket in key order, after `after`. */
-async function* iterate(s: Services, view: VfsView, bucketIno: number, prefix: string, delimiter: string, after: string | undefined): AsyncGenerator<ListItem> {
+export async function* iterate(s: Services, view: VfsView, bucketIno: number, prefix: string, delimiter: string, after: string | undefined): AsyncGenerator<ListItem> {
   const cut = prefix.lastIndexOf('/');
   const dirPart = prefix.slice(0, cut + 1);
   const namePrefix = prefix.slice(cut + 1);

@@ -1,5 +1,5 @@
-// S3 operations on objects: GetObject/HeadObject (ranges, conditions), PutObject, CopyObject, DeleteObject,
-// DeleteObjects, GetObjectTagging.
+// S3 operations on objects: GetObject/HeadObject (ranges, conditions, checksums), PutObject, CopyObject,
+// DeleteObject, DeleteObjects.
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import { FsError } from '../../errors.js';
@@ -9,15 +9,19 @@ import { copyConditions, copySource, hdr, quote, requestBody, smallBody, writeCo
 import { fromFsError, s3err, S3Error } from '../errors.js';
 import { textToHeader } from '../header-text.js';
 import { parseRange, preconditions, readSmall, sendEmpty, sendXml } from '../http.js';
+import { isAlgo, type Algo } from '../checksum.js';
 import { MAX_PARTS } from '../multipart.js';
-import { metaFromHeaders, s3Rethrow, type ObjectInfo } from '../objects.js';
+import { metaFromHeaders, s3Rethrow, type ObjectInfo, type StoredChecksum } from '../objects.js';
 import { bucketNode, checkBucketName } from '../paths.js';
+import { readTags, tagsFromHeader } from '../tags.js';
+import { nullVersion, versionOf } from './versions.js';
 import { child, childText, XML_LIMITS, parseXml, type XmlNode } from '../xml.js';
 
 export async function getObject(s: Services, c: Call, head: boolean): Promise<void> {
   c.op = head ? 'HeadObject' : 'GetObject';
   const view = c.who.view;
   const partParam = c.query.get('partNumber');
+  const asked = nullVersion(c.query.get('versionId'));
   const info = await s.objects.stat(view, c.bucket, c.key);
   const pre = preconditions(c.req.headers, info.etag, info.mtime);
   if (pre === 412) throw s3err('PreconditionFailed', undefined, { Condition: hdr(c.req, 'if-match') !== undefined ? 'If-Match' : 'If-Unmodified-Since' });
@@ -30,6 +34,11 @@ export async function getObject(s: Services, c: Call, head: boolean): Promise<vo
   };
   for (const [k, v] of Object.entries(meta.headers)) headers[k] = v;
   for (const [k, v] of Object.entries(meta.user)) headers[`x-amz-meta-${k}`] = textToHeader(v);
+  if (asked) headers['x-amz-version-id'] = 'null';
+  if (!head && !info.marker) {
+    const tags = await readTags(view, info.ino);
+    if (tags.length) headers['x-amz-tagging-count'] = tags.length;
+  }
   for (const [qk, hk] of [
     ['response-content-type', 'Content-Type'],
     ['response-content-language', 'Content-Language'],
@@ -47,6 +56,11 @@ export async function getObject(s: Services, c: Call, head: boolean): Promise<vo
     return;
   }
   const range = partParam !== null ? await partRange(s, c, info, partParam, headers) : info.marker ? undefined : parseRange(hdr(c.req, 'range'), info.size);
+  // A checksum is of the whole object: S3 sends it only when asked and no range is.
+  if (!range && !info.marker && hdr(c.req, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED') {
+    const sum = await s.objects.checksumOf(view, info.ino, info.attr);
+    if (sum) Object.assign(headers, checksumHeaders(sum));
+  }
   if (head || info.size === 0) {
     if (!info.marker) await view.access(info.ino, Access.READ).catch(s3Rethrow);
     if (range) {
@@ -102,14 +116,28 @@ async function partRange(s: Services, c: Call, info: ObjectInfo, param: string, 
   return parts[n - 1]! > 0 ? { start, end: start + parts[n - 1]! - 1 } : undefined;
 }
 
+export function checksumHeaders(sum: StoredChecksum | undefined): Record<string, string> {
+  return sum ? { [`x-amz-checksum-${sum.algo}`]: sum.value, 'x-amz-checksum-type': sum.type } : {};
+}
+
 export async function putObject(s: Services, c: Call): Promise<void> {
   c.op = 'PutObject';
   checkBucketName(c.bucket, false);
   const meta = metaFromHeaders(c.req.headers);
   const cond = writeCondition(c);
+  const tags = tagsFromHeader(hdr(c.req, 'x-amz-tagging'));
   const b = requestBody(c);
-  const etag = await s.objects.putObject(c.who.view, c.bucket, c.key, b.body, b.hasher, b.expect, b.verify, meta, cond);
-  sendEmpty(c.res, 200, { ETag: quote(etag) });
+  const r = await s.objects.putObject(c.who.view, c.bucket, c.key, b.body, b.hasher, b.expect, b.verify, meta, tags, cond);
+  sendEmpty(c.res, 200, { ETag: quote(r.etag), ...checksumHeaders(r.checksum) });
+}
+
+/** x-amz-checksum-algorithm of a copy or an upload: one S3 knows, else InvalidRequest. */
+export function requestedAlgo(c: Call): Algo | undefined {
+  const v = hdr(c.req, 'x-amz-checksum-algorithm');
+  if (v === undefined) return undefined;
+  const a = v.toLowerCase();
+  if (!isAlgo(a)) throw s3err('InvalidRequest', `Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]`);
+  return a;
 }
 
 export async function copyObject(s: Services, c: Call): Promise<void> {
@@ -121,15 +149,20 @@ export async function copyObject(s: Services, c: Call): Promise<void> {
   await readSmall(c.req, 0).catch(() => {
     throw s3err('InvalidRequest', 'A copy request must not have a body.');
   });
-  const r = await s.objects.copyObject(c.who.view, src, { bucket: c.bucket, key: c.key }, directive === 'REPLACE' ? metaFromHeaders(c.req.headers) : undefined, copyConditions(c), cond);
-  sendXml(c.res, 200, 'CopyObjectResult', { LastModified: r.mtime.toISOString(), ETag: quote(r.etag) });
+  const tagDirective = (hdr(c.req, 'x-amz-tagging-directive') ?? 'COPY').toUpperCase();
+  if (tagDirective !== 'COPY' && tagDirective !== 'REPLACE') throw s3err('InvalidArgument', 'Unknown tagging directive.');
+  const tags = tagDirective === 'REPLACE' ? (tagsFromHeader(hdr(c.req, 'x-amz-tagging')) ?? []) : undefined;
+  const algo = requestedAlgo(c);
+  const r = await s.objects.copyObject(c.who.view, src, { bucket: c.bucket, key: c.key }, directive === 'REPLACE' ? metaFromHeaders(c.req.headers) : undefined, copyConditions(c), cond, tags, algo);
+  const sum = r.checksum ? { [`Checksum${r.checksum.algo.toUpperCase()}`]: r.checksum.value, ChecksumType: r.checksum.type } : {};
+  sendXml(c.res, 200, 'CopyObjectResult', { LastModified: r.mtime.toISOString(), ETag: quote(r.etag), ...sum });
 }
 
 export async function deleteObjects(s: Services, c: Call): Promise<void> {
   c.op = 'DeleteObjects';
   await bucketNode(c.who.view, c.bucket);
   const text = await smallBody(c, XML_LIMITS.DeleteObjects);
-  let keys: string[];
+  let keys: Array<{ key: string; version: string | undefined }>;
   let quiet = false;
   try {
     const doc = parseXml(text, XML_LIMITS.DeleteObjects);
@@ -138,7 +171,7 @@ export async function deleteObjects(s: Services, c: Call): Promise<void> {
     keys = doc.children.filter((o) => o.name === 'Object').map((o) => {
       const k = child(o, 'Key');
       if (!k) throw new Error('key');
-      return k.text;
+      return { key: k.text, version: childText(o, 'VersionId') };
     });
   } catch {
     throw s3err('MalformedXML');
@@ -146,13 +179,15 @@ export async function deleteObjects(s: Services, c: Call): Promise<void> {
   if (keys.length > 1000) throw s3err('MalformedXML', 'At most 1000 keys can be deleted at once.');
   const deleted: XmlNode[] = [];
   const errors: XmlNode[] = [];
-  for (const k of keys) {
+  for (const { key, version } of keys) {
     try {
-      await s.objects.deleteObject(c.who.view, c.bucket, k);
-      if (!quiet) deleted.push({ Key: k });
+      // Bucket-emptying tools delete every version ListObjectVersions showed: the one a key has is "null".
+      nullVersion(version ?? null);
+      await s.objects.deleteObject(c.who.view, c.bucket, key);
+      if (!quiet) deleted.push({ Key: key, VersionId: version });
     } catch (e) {
       const err = e instanceof S3Error ? e : e instanceof FsError ? fromFsError(e) : s3err('InternalError');
-      errors.push({ Key: k, Code: err.code, Message: err.message });
+      errors.push({ Key: key, VersionId: version, Code: err.code, Message: err.message });
     }
   }
   sendXml(c.res, 200, 'DeleteResult', { Deleted: deleted, Error: errors });
@@ -160,15 +195,9 @@ export async function deleteObjects(s: Services, c: Call): Promise<void> {
 
 export async function deleteObject(s: Services, c: Call): Promise<void> {
   c.op = 'DeleteObject';
+  const asked = nullVersion(c.query.get('versionId'));
   await s.objects.deleteObject(c.who.view, c.bucket, c.key);
-  sendEmpty(c.res, 204);
-}
-
-/** Tags are not stored; an empty set lets clients that copy tags along (awscli) go on. */
-export async function getObjectTagging(s: Services, c: Call): Promise<void> {
-  c.op = 'GetObjectTagging';
-  await s.objects.stat(c.who.view, c.bucket, c.key);
-  sendXml(c.res, 200, 'Tagging', { TagSet: {} });
+  sendEmpty(c.res, 204, versionOf(asked));
 }
 
 const OBJECT_ATTRIBUTES = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'];
