@@ -195,13 +195,16 @@ describe('gateway: refusals and small answers (signed requests)', () => {
       ['GET', '/refuse', 'policyStatus'],
       ['GET', '/refuse', 'retention'],
       ['PUT', '/refuse/a%20b/c', 'restore'],
-      ['DELETE', '/refuse/a%20b/c', 'tagging'],
+      ['DELETE', '/refuse/a%20b/c', 'legal-hold'],
       ['POST', '/refuse/a%20b/c', 'restore'],
     ] as const) {
       const r = await signed(method, path, { [sub]: '' });
       assert.equal(r.status, 501, `${method} ${path}?${sub}: ${r.status} ${r.body.toString().slice(0, 200)}`);
       if (method !== 'HEAD') assert.equal(code(r), 'NotImplemented');
     }
+    assert.equal(await g.t.v.readFile('/refuse/a b/c', 'utf8'), 'abc', 'DELETE ?legal-hold did not delete the object');
+    // DeleteObjectTagging is served now: it removes the tags, never the object (it deleted the object once).
+    assert.equal((await signed('DELETE', '/refuse/a%20b/c', { tagging: '' })).status, 204);
     assert.equal(await g.t.v.readFile('/refuse/a b/c', 'utf8'), 'abc', 'DELETE ?tagging did not delete the object');
   });
 
