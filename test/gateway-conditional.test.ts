@@ -23,30 +23,12 @@ import {
   UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
-import { ROOT_KEY, startGateway, type TestGateway } from './helpers/gateway.js';
+import { ROOT_KEY, bodyOf, s3code, startGateway, type TestGateway } from './helpers/gateway.js';
 import { startChildGateway, type ChildGateway } from './helpers/gateway-child.js';
 import { RGW_ACCESS_KEY, RGW_ENDPOINT, RGW_SECRET_KEY, requireRgw, rgwBucket } from './helpers/rgw.js';
 
 const MiB = 1 << 20;
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
-
-/** The error code (or, for replies without a body, the HTTP status) an SDK call failed with. */
-export async function s3code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
-    if (!err.Code && (err.name === 'Unknown' || err.name === undefined || err.name === 'NotFound' || /^\d+$/.test(err.name ?? ''))) return String(err.$metadata?.httpStatusCode);
-    return err.Code ?? err.name ?? 'unknown';
-  }
-  assert.fail('expected the call to fail');
-}
-
-async function bodyOf(r: { Body?: unknown }): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of r.Body as AsyncIterable<Uint8Array>) parts.push(Buffer.from(c));
-  return Buffer.concat(parts);
-}
 
 /** A server to run the checks on: a client and a bucket of its own. */
 interface Target {

@@ -34,29 +34,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { crc32, crc32c } from '@node-rs/crc32';
 import { Crc64Nvme, crcCombine } from '../src/gateway/crc.js';
-import { startGateway, type TestGateway } from './helpers/gateway.js';
+import { bodyOf, s3code, startGateway, type TestGateway } from './helpers/gateway.js';
 
 const MiB = 1 << 20;
 
 // The AWS SDK's own CRC-64/NVME (an internal package of the SDK): an implementation nobody here wrote.
 const { Crc64NvmeJs } = createRequire(import.meta.url)('@aws-sdk/checksums/crc') as { Crc64NvmeJs: new () => { update(b: Uint8Array): void; digest(): Promise<Uint8Array> } };
-
-async function s3code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
-    if (!err.Code && (err.name === 'Unknown' || err.name === undefined || err.name === 'NotFound')) return String(err.$metadata?.httpStatusCode);
-    return err.Code ?? err.name ?? 'unknown';
-  }
-  assert.fail('expected the call to fail');
-}
-
-async function bodyOf(r: { Body?: unknown }): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of r.Body as AsyncIterable<Uint8Array>) parts.push(Buffer.from(c));
-  return Buffer.concat(parts);
-}
 
 const be32 = (v: number) => {
   const b = Buffer.alloc(4);

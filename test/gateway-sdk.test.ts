@@ -33,14 +33,14 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { chunkSignature } from '../src/gateway/sigv4.js';
-import { ALICE, BOB, ROOT_KEY, startGateway, type TestGateway } from './helpers/gateway.js';
+import { ALICE, BOB, ROOT_KEY, bodyOf, startGateway, type TestGateway } from './helpers/gateway.js';
 import { metaOf } from './helpers/volume.js';
 import { sleep } from './helpers/wait.js';
 import { Sha256 } from './helpers/sha256.js';
 
 const MiB = 1 << 20;
 
-/** The error code an SDK call failed with. */
+/** The error code an SDK call failed with (a NotFound error keeps its name here; helpers' s3code gives 404). */
 async function s3code(p: Promise<unknown>): Promise<string> {
   try {
     await p;
@@ -51,12 +51,6 @@ async function s3code(p: Promise<unknown>): Promise<string> {
     return err.Code ?? err.name ?? 'unknown';
   }
   assert.fail('expected the call to fail');
-}
-
-async function bodyOf(r: { Body?: unknown }): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of r.Body as AsyncIterable<Uint8Array>) parts.push(Buffer.from(c));
-  return Buffer.concat(parts);
 }
 
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 // An S3 gateway on a throwaway volume for tests and benchmarks: a temp volume (SQLite + file://), access
 // keys added to its format, the gateway started in-process on 127.0.0.1:0, and AWS SDK clients for it.
 import { S3Client } from '@aws-sdk/client-s3';
@@ -54,4 +55,25 @@ export async function startGateway(opts: Partial<GatewayOptions> = {}, vopts: Te
       await t.cleanup();
     },
   };
+}
+
+/**
+ * The error code an SDK call failed with; for replies without a body (HEAD, 304, some 404s) the HTTP status.
+ */
+export async function s3code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    const err = e as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+    if (!err.Code && (err.name === 'Unknown' || err.name === undefined || err.name === 'NotFound' || /^\d+$/.test(err.name ?? ''))) return String(err.$metadata?.httpStatusCode);
+    return err.Code ?? err.name ?? 'unknown';
+  }
+  assert.fail('expected the call to fail');
+}
+
+/** The whole body of a GetObject answer. */
+export async function bodyOf(r: { Body?: unknown }): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of r.Body as AsyncIterable<Uint8Array>) parts.push(Buffer.from(c));
+  return Buffer.concat(parts);
 }

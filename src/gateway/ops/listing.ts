@@ -38,19 +38,7 @@ export async function listObjects(s: Services, c: Call, v2: boolean): Promise<vo
     } else after = q.get('start-after') || undefined;
   } else after = q.get('marker') || undefined;
 
-  const items: ListItem[] = [];
-  let truncated = false;
-  if (limit > 0) {
-    const it = iterate(s, view, b.ino, prefix, delimiter, after);
-    for await (const item of it) {
-      if (items.length === limit) {
-        truncated = true;
-        break;
-      }
-      items.push(item);
-    }
-    await it.return(undefined);
-  }
+  const { items, truncated } = await listPage(s, view, b.ino, prefix, delimiter, after, limit);
   const contents: XmlNode[] = [];
   const prefixes: XmlNode[] = [];
   for (const it of items) {
@@ -100,6 +88,22 @@ export async function listObjects(s: Services, c: Call, v2: boolean): Promise<vo
 }
 
 /** Objects and common prefixes of a bucket in key order, after `after`. */
+/** Up to `limit` items after `after`, and whether more follow (one page of a listing). */
+export async function listPage(s: Services, view: VfsView, bucketIno: number, prefix: string, delimiter: string, after: string | undefined, limit: number): Promise<{ items: ListItem[]; truncated: boolean }> {
+  const items: ListItem[] = [];
+  if (limit <= 0) return { items, truncated: false };
+  const it = iterate(s, view, bucketIno, prefix, delimiter, after);
+  try {
+    for await (const item of it) {
+      if (items.length === limit) return { items, truncated: true };
+      items.push(item);
+    }
+  } finally {
+    await it.return(undefined);
+  }
+  return { items, truncated: false };
+}
+
 export async function* iterate(s: Services, view: VfsView, bucketIno: number, prefix: string, delimiter: string, after: string | undefined): AsyncGenerator<ListItem> {
   const cut = prefix.lastIndexOf('/');
   const dirPart = prefix.slice(0, cut + 1);

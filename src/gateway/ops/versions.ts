@@ -9,7 +9,7 @@ import { sendEmpty, sendXml, urlEncodeKey } from '../http.js';
 import type { ListItem } from '../listing.js';
 import { EMPTY_MD5, mtimeOf, s3Rethrow } from '../objects.js';
 import { childText, parseXml, type XmlNode } from '../xml.js';
-import { iterate } from './listing.js';
+import { listPage } from './listing.js';
 
 const XATTR_VERSIONING = 'user.s3.versioning';
 
@@ -47,20 +47,8 @@ export async function listObjectVersions(s: Services, c: Call): Promise<void> {
     if (!keyMarker) throw s3err('InvalidArgument', 'A version-id marker cannot be specified without a key marker.');
     if (versionMarker !== 'null') throw s3err('InvalidArgument', 'Invalid version id specified');
   }
-  const items: ListItem[] = [];
-  let truncated = false;
-  if (limit > 0) {
-    // One version per key: after the marker key's "null" version come the next keys.
-    const it = iterate(s, view, b.ino, prefix, delimiter, keyMarker || undefined);
-    for await (const item of it) {
-      if (items.length === limit) {
-        truncated = true;
-        break;
-      }
-      items.push(item);
-    }
-    await it.return(undefined);
-  }
+  // One version per key: after the marker key's "null" version come the next keys.
+  const { items, truncated } = await listPage(s, view, b.ino, prefix, delimiter, keyMarker || undefined, limit);
   const versions: XmlNode[] = [];
   const prefixes: XmlNode[] = [];
   for (const it of items) {
