@@ -29,12 +29,12 @@ export function fuseTestOptions(): { skip?: string } {
   return {};
 }
 
-export function run(cmd: string, args: string[], opts: { timeoutMs?: number; uid?: number; gid?: number; cwd?: string; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function run(cmd: string, args: string[], opts: { timeoutMs?: number; uid?: number; gid?: number; cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) => {
     const c = execFile(
       cmd,
       args,
-      { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 << 20, uid: opts.uid, gid: opts.gid, cwd: opts.cwd },
+      { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 << 20, uid: opts.uid, gid: opts.gid, cwd: opts.cwd, env: opts.env },
       (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
         res({ code, stdout: String(stdout), stderr: String(stderr) + (err && (err as { killed?: boolean }).killed ? '\n(killed: timeout)' : '') });
