@@ -405,7 +405,7 @@ export class Objects {
         if (hasher.bytes > 0) throw s3err('InvalidArgument', 'Keys ending in "/" are directories and cannot hold data.');
       }
       verify();
-      await this.putMarker(view, bucket, key, k.parts, cond);
+      await this.putMarker(view, bucket, key, k.parts, cond, meta);
       return EMPTY_MD5;
     }
     const t = await this.receive(view, TMP_DIR, body, hasher, expect, verify);
@@ -423,7 +423,7 @@ export class Objects {
    * A `dir/` object: the directory, marked. Its conditions hold against a marker made meanwhile by another
    * PUT (the mark is set with XATTR_CREATE), not against one that an mkdir through POSIX made meanwhile.
    */
-  private async putMarker(view: VfsView, bucket: string, key: string, parts: string[], cond: WriteCondition): Promise<void> {
+  private async putMarker(view: VfsView, bucket: string, key: string, parts: string[], cond: WriteCondition, meta: ObjectMeta): Promise<void> {
     let exists = false;
     if (cond.noneMatch || cond.match !== undefined) {
       const b = await bucketNode(view, bucket);
@@ -439,6 +439,19 @@ export class Objects {
     } catch (e) {
       if (isFsError(e, 'EEXIST')) throw s3err('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
       s3Rethrow(e);
+    }
+    // A marker keeps its metadata as any object does (s3fs keeps a directory's mode, owner and times in
+    // x-amz-meta-*); a PUT replaces the earlier marker's.
+    await this.setMeta(view, dir, meta);
+  }
+
+  /** Stores an object's metadata on ino, or removes what was there when there is none. */
+  private async setMeta(view: VfsView, ino: number, meta: ObjectMeta): Promise<void> {
+    try {
+      if (Object.keys(meta.headers).length || Object.keys(meta.user).length) await view.setxattr(ino, XATTR_META, JSON.stringify(meta));
+      else await view.removexattr(ino, XATTR_META);
+    } catch (e) {
+      if (!isFsError(e, 'ENODATA')) s3Rethrow(e);
     }
   }
 
@@ -476,6 +489,7 @@ export class Objects {
         } catch (e) {
           if (!isFsError(e, 'ENOTEMPTY')) throw e;
           await view.removexattr(st.inode, XATTR_MARKER).catch(() => undefined);
+          await view.removexattr(st.inode, XATTR_META).catch(() => undefined); // the dir/ object's, gone with it
           return;
         }
       } else {
@@ -508,7 +522,8 @@ export class Objects {
     }
     if (info.marker || dk.marker) {
       if (!(info.marker && dk.marker)) throw s3err('InvalidRequest', 'Directory markers copy only to directory markers.');
-      await this.putObject(view, dst.bucket, dst.key, (async function* () {})(), new BodyHasher(undefined), 0, () => EMPTY_MD5, { headers: {}, user: {} }, dstCond);
+      const meta = replaceMeta ?? (await this.metaOf(view, info.ino));
+      await this.putObject(view, dst.bucket, dst.key, (async function* () {})(), new BodyHasher(undefined), 0, () => EMPTY_MD5, meta, dstCond);
       return { etag: EMPTY_MD5, mtime: new Date() };
     }
     const meta = replaceMeta ?? (await this.metaOf(view, info.ino));
