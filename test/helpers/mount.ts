@@ -141,8 +141,12 @@ export async function mountOnFd(url: string, mp: string): Promise<TestMount> {
   }
 }
 
-/** Waits for a daemon child to print "ready"; its unmount escalates and always ends the child. */
-async function supervise(child: ChildProcess, mp: string, what: string): Promise<TestMount> {
+/**
+ * Waits for a daemon child to print "ready" (ferry's daemons), or with `untilMounted` for `mp` to appear in
+ * the mount table (a daemon that does not say when it is mounted, s3fs); its unmount escalates and always
+ * ends the child.
+ */
+export async function supervise(child: ChildProcess, mp: string, what: string, untilMounted = false): Promise<TestMount> {
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -162,16 +166,21 @@ async function supervise(child: ChildProcess, mp: string, what: string): Promise
     })());
   try {
     await new Promise<void>((res, rej) => {
-      const t = setTimeout(() => rej(new Error(`${what} did not become ready in 30 s:\n${out}`)), 30_000);
-      const check = () => {
-        if (/ready/.test(out)) {
-          clearTimeout(t);
-          res();
-        }
+      let poll: NodeJS.Timeout | undefined;
+      const t = setTimeout(() => {
+        clearInterval(poll);
+        rej(new Error(`${what} did not become ready in 30 s:\n${out}`));
+      }, 30_000);
+      const ok = () => {
+        clearTimeout(t);
+        clearInterval(poll);
+        res();
       };
-      child.stderr!.on('data', check);
+      if (untilMounted) poll = setInterval(() => void mountAt(mp).then((m) => m && ok()), 100);
+      else child.stderr!.on('data', () => /ready/.test(out) && ok());
       child.once('exit', (code) => {
         clearTimeout(t);
+        clearInterval(poll);
         rej(new Error(`${what} exited with ${code}:\n${out}`));
       });
     });
