@@ -181,6 +181,25 @@ describe('S3 gateway with the AWS SDK v3', () => {
     assert.equal(await s3code(s3.send(new PutObjectCommand({ Bucket: 'marks', Key: 'k'.repeat(300), Body: 'd' }))), 'KeyTooLongError');
   });
 
+  it('keeps a directory marker\'s metadata: PUT, copy onto itself with REPLACE, copy, DELETE', async () => {
+    // s3fs keeps a directory's mode, owner and times in its marker's x-amz-meta-* (chmod is a REPLACE copy).
+    await s3.send(new CreateBucketCommand({ Bucket: 'markmeta' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'markmeta', Key: 'd/', Body: '', ContentType: 'application/x-directory', Metadata: { mode: '16877', mtime: '1600000000' } }));
+    const h = await s3.send(new HeadObjectCommand({ Bucket: 'markmeta', Key: 'd/' }));
+    assert.deepEqual(h.Metadata, { mode: '16877', mtime: '1600000000' });
+    assert.equal(h.ContentType, 'application/x-directory');
+    await s3.send(new CopyObjectCommand({ Bucket: 'markmeta', Key: 'd/', CopySource: 'markmeta/d/', MetadataDirective: 'REPLACE', Metadata: { mode: '16832' } }));
+    assert.deepEqual((await s3.send(new HeadObjectCommand({ Bucket: 'markmeta', Key: 'd/' }))).Metadata, { mode: '16832' });
+    await s3.send(new CopyObjectCommand({ Bucket: 'markmeta', Key: 'e/', CopySource: 'markmeta/d/' }));
+    assert.deepEqual((await s3.send(new HeadObjectCommand({ Bucket: 'markmeta', Key: 'e/' }))).Metadata, { mode: '16832' });
+    // A PUT replaces the metadata; a marker deleted from a directory that stays takes its metadata along.
+    await s3.send(new PutObjectCommand({ Bucket: 'markmeta', Key: 'e/', Body: '' }));
+    assert.deepEqual((await s3.send(new HeadObjectCommand({ Bucket: 'markmeta', Key: 'e/' }))).Metadata, {});
+    await s3.send(new PutObjectCommand({ Bucket: 'markmeta', Key: 'd/f', Body: 'f' }));
+    await s3.send(new DeleteObjectCommand({ Bucket: 'markmeta', Key: 'd/' }));
+    assert.deepEqual((await g.t.v.listxattr('/markmeta/d')).filter((n) => n.startsWith('user.s3.')), []);
+  });
+
   it('copies objects server-side by sharing slices, with COPY and REPLACE metadata', async () => {
     await s3.send(new CreateBucketCommand({ Bucket: 'copies' }));
     const data = randomBytes(5 * MiB + 123);

@@ -463,7 +463,7 @@ export class Objects {
         if (hasher.bytes > 0) throw s3err('InvalidArgument', 'Keys ending in "/" are directories and cannot hold data.');
       }
       verify();
-      await this.putMarker(view, bucket, key, k.parts, cond, tags);
+      await this.putMarker(view, bucket, key, k.parts, cond, meta, tags);
       return { etag: EMPTY_MD5 };
     }
     const t = await this.receive(view, TMP_DIR, body, hasher, expect, verify);
@@ -482,7 +482,7 @@ export class Objects {
    * A `dir/` object: the directory, marked. Its conditions hold against a marker made meanwhile by another
    * PUT (the mark is set with XATTR_CREATE), not against one that an mkdir through POSIX made meanwhile.
    */
-  private async putMarker(view: VfsView, bucket: string, key: string, parts: string[], cond: WriteCondition, tags?: Tags): Promise<void> {
+  private async putMarker(view: VfsView, bucket: string, key: string, parts: string[], cond: WriteCondition, meta: ObjectMeta, tags?: Tags): Promise<void> {
     let exists = false;
     if (cond.noneMatch || cond.match !== undefined) {
       const b = await bucketNode(view, bucket);
@@ -500,6 +500,19 @@ export class Objects {
       s3Rethrow(e);
     }
     if (tags?.length) await view.setxattr(dir, XATTR_TAGS, JSON.stringify(tags)).catch(s3Rethrow);
+    // A marker keeps its metadata as any object does (s3fs keeps a directory's mode, owner and times in
+    // x-amz-meta-*); a PUT replaces the earlier marker's.
+    await this.setMeta(view, dir, meta);
+  }
+
+  /** Stores an object's metadata on ino, or removes what was there when there is none. */
+  private async setMeta(view: VfsView, ino: number, meta: ObjectMeta): Promise<void> {
+    try {
+      if (Object.keys(meta.headers).length || Object.keys(meta.user).length) await view.setxattr(ino, XATTR_META, JSON.stringify(meta));
+      else await view.removexattr(ino, XATTR_META);
+    } catch (e) {
+      if (!isFsError(e, 'ENODATA')) s3Rethrow(e);
+    }
   }
 
   /** Removes empty directories from `parts`' parent upwards (not the bucket, not explicit markers). */
@@ -536,6 +549,7 @@ export class Objects {
         } catch (e) {
           if (!isFsError(e, 'ENOTEMPTY')) throw e;
           await view.removexattr(st.inode, XATTR_MARKER).catch(() => undefined);
+          await view.removexattr(st.inode, XATTR_META).catch(() => undefined); // the dir/ object's, gone with it
           return;
         }
       } else {
@@ -572,8 +586,9 @@ export class Objects {
     }
     if (info.marker || dk.marker) {
       if (!(info.marker && dk.marker)) throw s3err('InvalidRequest', 'Directory markers copy only to directory markers.');
+      const meta = replaceMeta ?? (await this.metaOf(view, info.ino));
       const tags = replaceTags ?? (await readTags(view, info.ino));
-      await this.putObject(view, dst.bucket, dst.key, (async function* () {})(), new BodyHasher(undefined), 0, () => EMPTY_MD5, { headers: {}, user: {} }, tags, dstCond);
+      await this.putObject(view, dst.bucket, dst.key, (async function* () {})(), new BodyHasher(undefined), 0, () => EMPTY_MD5, meta, tags, dstCond);
       return { etag: EMPTY_MD5, mtime: new Date() };
     }
     const meta = replaceMeta ?? (await this.metaOf(view, info.ino));

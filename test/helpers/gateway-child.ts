@@ -26,13 +26,15 @@ export interface ChildGateway {
 }
 
 /**
- * Starts `ferry gateway META 127.0.0.1:0 ...args` with ROOT_KEY added to a new volume (made with vopts), or
- * on `existing` (a gateway started again on the volume of one killed; close() then leaves the volume to its owner).
+ * Starts `ferry gateway META ADDRESS ...args` with ROOT_KEY added to a new volume (made with vopts), or
+ * on `existing` (a gateway started again on the volume of one killed; close() then leaves the volume to its
+ * owner). `address` (default 127.0.0.1:0, a free port) may name the port of a killed gateway, so that its
+ * clients, retrying, find the new one where the old one was.
  */
-export async function startChildGateway(args: string[] = [], keys: TestKey[] = [ROOT_KEY], vopts: TempVolumeOptions = {}, existing?: TempVolume): Promise<ChildGateway> {
+export async function startChildGateway(args: string[] = [], keys: TestKey[] = [ROOT_KEY], vopts: TempVolumeOptions = {}, existing?: TempVolume, address = '127.0.0.1:0'): Promise<ChildGateway> {
   const t = existing ?? (await tempVolume(vopts));
   if (!existing) await addKeys(t, keys);
-  const proc = spawn(process.execPath, [MAIN, 'gateway', t.url, '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_DEBUG: '' } });
+  const proc = spawn(process.execPath, [MAIN, 'gateway', t.url, address, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_DEBUG: '' } });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {

@@ -29,12 +29,12 @@ export function fuseTestOptions(): { skip?: string } {
   return {};
 }
 
-export function run(cmd: string, args: string[], opts: { timeoutMs?: number; uid?: number; gid?: number; cwd?: string; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function run(cmd: string, args: string[], opts: { timeoutMs?: number; uid?: number; gid?: number; cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) => {
     const c = execFile(
       cmd,
       args,
-      { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 << 20, uid: opts.uid, gid: opts.gid, cwd: opts.cwd },
+      { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 << 20, uid: opts.uid, gid: opts.gid, cwd: opts.cwd, env: opts.env },
       (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
         res({ code, stdout: String(stdout), stderr: String(stderr) + (err && (err as { killed?: boolean }).killed ? '\n(killed: timeout)' : '') });
@@ -141,8 +141,12 @@ export async function mountOnFd(url: string, mp: string): Promise<TestMount> {
   }
 }
 
-/** Waits for a daemon child to print "ready"; its unmount escalates and always ends the child. */
-async function supervise(child: ChildProcess, mp: string, what: string): Promise<TestMount> {
+/**
+ * Waits for a daemon child to print "ready" (ferry's daemons), or with `untilMounted` for `mp` to appear in
+ * the mount table (a daemon that does not say when it is mounted, s3fs); its unmount escalates and always
+ * ends the child.
+ */
+export async function supervise(child: ChildProcess, mp: string, what: string, untilMounted = false): Promise<TestMount> {
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -162,16 +166,21 @@ async function supervise(child: ChildProcess, mp: string, what: string): Promise
     })());
   try {
     await new Promise<void>((res, rej) => {
-      const t = setTimeout(() => rej(new Error(`${what} did not become ready in 30 s:\n${out}`)), 30_000);
-      const check = () => {
-        if (/ready/.test(out)) {
-          clearTimeout(t);
-          res();
-        }
+      let poll: NodeJS.Timeout | undefined;
+      const t = setTimeout(() => {
+        clearInterval(poll);
+        rej(new Error(`${what} did not become ready in 30 s:\n${out}`));
+      }, 30_000);
+      const ok = () => {
+        clearTimeout(t);
+        clearInterval(poll);
+        res();
       };
-      child.stderr!.on('data', check);
+      if (untilMounted) poll = setInterval(() => void mountAt(mp).then((m) => m && ok()), 100);
+      else child.stderr!.on('data', () => /ready/.test(out) && ok());
       child.once('exit', (code) => {
         clearTimeout(t);
+        clearInterval(poll);
         rej(new Error(`${what} exited with ${code}:\n${out}`));
       });
     });

@@ -14,6 +14,8 @@ const TOOLS = {
   aws: { path: '/usr/bin/aws', pkg: 'awscli', setup: '.ci/setup.d/40-s3-clients.sh' },
   fio: { path: '/usr/bin/fio', pkg: 'fio', setup: '.ci/setup.d/30-fuse.sh' },
   python3: { path: '/usr/bin/python3', pkg: 'python3', setup: '.ci/setup.d/00-build-tools.sh' },
+  rclone: { path: '/usr/bin/rclone', pkg: 'rclone', setup: '.ci/setup.d/40-s3-clients.sh' },
+  s3fs: { path: '/usr/bin/s3fs', pkg: 's3fs', setup: '.ci/setup.d/40-s3-clients.sh' },
 } satisfies Record<string, Tool>;
 
 export type ToolName = keyof typeof TOOLS;
@@ -23,6 +25,13 @@ export function missingTool(name: ToolName): string | undefined {
   const t: Tool = TOOLS[name];
   if (existsSync(t.path)) return undefined;
   return `${t.path} is missing: run 'npm run test:all' (installs what the tests need), or 'bash ${t.setup}' / 'apt-get install -y ${t.pkg}' as root`;
+}
+
+/** Options for node:test: skipped with what to install when run by hand, a failure in CI (CI=true). */
+export function toolTestOptions(...names: ToolName[]): { skip?: string } {
+  const why = names.map(missingTool).find((w) => w !== undefined);
+  if (why && process.env.CI !== 'true') return { skip: why };
+  return {};
 }
 
 /**

@@ -25,7 +25,7 @@ export async function getObject(s: Services, c: Call, head: boolean): Promise<vo
   const info = await s.objects.stat(view, c.bucket, c.key);
   const pre = preconditions(c.req.headers, info.etag, info.mtime);
   if (pre === 412) throw s3err('PreconditionFailed', undefined, { Condition: hdr(c.req, 'if-match') !== undefined ? 'If-Match' : 'If-Unmodified-Since' });
-  const meta = info.marker ? { headers: {}, user: {} } : await s.objects.metaOf(view, info.ino);
+  const meta = await s.objects.metaOf(view, info.ino);
   const headers: Record<string, string | number> = {
     ETag: quote(info.etag),
     'Last-Modified': info.mtime.toUTCString(),
