@@ -72,7 +72,8 @@ const engineOf = (m: Meta) => (m as unknown as { eng: Engine }).eng;
 const maxRssMiB = () => process.resourceUsage().maxRSS / 1024;
 
 /** Fills the volume with `inodes` inodes (root and directories included) in large transactions. */
-async function fill(m: Meta, inodes: number, log: (s: string) => void): Promise<void> {
+/** Fills a fresh volume with `inodes` inodes as described at the top (bench/fsck.ts reuses it). */
+export async function fill(m: Meta, inodes: number, log: (s: string) => void): Promise<void> {
   const eng = engineOf(m);
   const t = stamp();
   let made = 1; // the root
@@ -301,4 +302,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// Run only as a program, not when another benchmark imports fill().
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();

@@ -38,20 +38,34 @@ export async function tempOwnerGone(view: VfsView, name: string): Promise<boolea
   return sessionDead((await view.sessions()).find((s) => s.sid === sid), Date.now());
 }
 
-/** Removes the temp files in TMP_DIR whose gateway is gone (run at start, as root). Returns the names removed. */
-export async function removeDeadTemps(root: VfsView): Promise<string[]> {
+/** The temp files in TMP_DIR whose gateway is gone, with their lengths (what removeDeadTemps removes; ferry fsck reports them). */
+export async function listDeadTemps(root: VfsView): Promise<Array<{ name: string; length: number }>> {
   const now = Date.now();
   const sessions = new Map((await root.sessions()).map((s) => [s.sid, s]));
-  const dir = (await root.resolve(TMP_DIR)).inode;
-  const dead: string[] = [];
+  let dir: number;
+  try {
+    dir = (await root.resolve(TMP_DIR)).inode;
+  } catch (err) {
+    if (isFsError(err, 'ENOENT')) return []; // no gateway ever ran on this volume
+    throw err;
+  }
+  const dead: Array<{ name: string; length: number }> = [];
   for await (const e of root.entries(dir, true)) {
     const m = NAME.exec(e.name);
     if (!m) continue;
-    if (m[1] !== undefined ? sessionDead(sessions.get(Number(m[1])), now) : now - e.attr.mtime * 1000 > UNOWNED_SAFETY_MS) dead.push(e.name);
+    if (m[1] !== undefined ? sessionDead(sessions.get(Number(m[1])), now) : now - e.attr.mtime * 1000 > UNOWNED_SAFETY_MS) dead.push({ name: e.name, length: e.attr.length });
   }
+  return dead;
+}
+
+/** Removes the temp files in TMP_DIR whose gateway is gone (run at start, as root). Returns the names removed. */
+export async function removeDeadTemps(root: VfsView): Promise<string[]> {
   // Removed after the listing: unlinking while paging could skip names.
+  const dead = await listDeadTemps(root);
+  if (!dead.length) return [];
+  const dir = (await root.resolve(TMP_DIR)).inode;
   const removed: string[] = [];
-  for (const name of dead) {
+  for (const { name } of dead) {
     try {
       await root.scratch().unlink(dir, name);
       removed.push(name);

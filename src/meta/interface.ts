@@ -21,6 +21,7 @@ import type {
   WriteResult,
   TrashItem,
   TrashPurgeResult,
+  FsckFix,
 } from './types.js';
 import type { ChunkRow, EntryRow, InodeRow, ParentRow, ScanKind, ScanOptions, ScanPage, ScanRows, SliceRefRow, SymlinkRow, XattrRow } from './scan.js';
 
@@ -160,6 +161,12 @@ export interface Meta {
   pendingDeletedSlices(limit: number): Promise<DeletedSlice[]>;
   /** Forgets slices whose objects have been removed. */
   ackDeletedSlices(ids: number[]): Promise<void>;
+
+  // ---- fsck (base/repair.ts) ----
+  /** Sessions holding `ino` open. */
+  openHolders(ino: number): Promise<number[]>;
+  /** Applies one repair if the defect is still there; false when it was gone (nothing written). */
+  fsckRepair(fix: FsckFix): Promise<boolean>;
 }
 
 /** Opens a Meta for a URL; each engine registers one. */

@@ -432,3 +432,17 @@ export interface TrashPurgeResult {
   /** Hour directories removed. */
   hours: number;
 }
+
+/**
+ * One repair of `ferry fsck --repair` (base/repair.ts). Each is applied in its own transaction and only if
+ * what it fixes is still as fsck saw it, so a change made meanwhile by a client is never overwritten.
+ */
+export type FsckFix =
+  /** Adds delta to a volume counter (usedSpace, totalInodes): the difference fsck measured. */
+  | { kind: 'counter'; name: 'usedSpace' | 'totalInodes'; delta: number }
+  /** Sets an inode's link count from `from` (what fsck read) to `to` (what its entries say). */
+  | { kind: 'nlink'; ino: number; from: number; to: number }
+  /** Removes an entry whose inode does not exist. */
+  | { kind: 'dangling'; parent: number; name: string; ino: number }
+  /** Links an inode no entry names (and nobody holds open) into /lost+found as `#INO`. */
+  | { kind: 'orphan'; ino: number };

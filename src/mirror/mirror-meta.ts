@@ -7,6 +7,7 @@ import type { Meta } from '../meta/interface.js';
 import type { ScanKind, ScanOptions, ScanPage, ScanRows } from '../meta/scan.js';
 import type {
   Attr,
+  FsckFix,
   AttrResult,
   ChangeRecord,
   Context,
@@ -302,6 +303,14 @@ export class MirrorMeta implements Meta {
   }
   async ackDeletedSlices(ids: number[]): Promise<void> {
     await this.source?.ackDeletedSlices(ids);
+  }
+  /** Open files are the source's bookkeeping. */
+  openHolders(ino: number): Promise<number[]> {
+    return (this.source ?? this.local).openHolders(ino);
+  }
+  /** A mirror is repaired by repairing its source (the fix then replicates). */
+  fsckRepair(fix: FsckFix): Promise<boolean> {
+    return this.src().fsckRepair(fix);
   }
 
   // ---- versions: the mirror's ----

@@ -60,12 +60,13 @@ export function writerIsDead(name: string): boolean {
   return m !== null && m[2] === HOST_TAG && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]));
 }
 
-/**
- * Removes the temp files in `dir` whose writer is dead, or that nobody touched for `safetyMs`. Files that
- * vanish meanwhile (renamed into place, or removed by another client doing the same) are fine.
- * Returns the names removed.
- */
-export async function removeDeadTemps(dir: string, safetyMs = DEFAULT_TEMP_SAFETY_MS): Promise<string[]> {
+export interface DeadTemp {
+  name: string;
+  size: number;
+}
+
+/** The temp files in `dir` whose writer is dead, or that nobody touched for `safetyMs` (what removeDeadTemps removes). */
+export async function listDeadTemps(dir: string, safetyMs = DEFAULT_TEMP_SAFETY_MS): Promise<DeadTemp[]> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -73,16 +74,26 @@ export async function removeDeadTemps(dir: string, safetyMs = DEFAULT_TEMP_SAFET
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
-  const removed: string[] = [];
+  const dead: DeadTemp[] = [];
   const now = Date.now();
   for (const name of names) {
     if (!TEMP_NAME.test(name)) continue;
-    const path = join(dir, name);
-    if (!writerIsDead(name)) {
-      const st = await stat(path).catch(() => undefined);
-      if (!st || now - st.mtimeMs < safetyMs) continue;
-    }
-    await rm(path, { force: true });
+    const st = await stat(join(dir, name)).catch(() => undefined);
+    if (!st) continue; // renamed into place or removed meanwhile
+    if (writerIsDead(name) || now - st.mtimeMs >= safetyMs) dead.push({ name, size: st.size });
+  }
+  return dead;
+}
+
+/**
+ * Removes the temp files in `dir` whose writer is dead, or that nobody touched for `safetyMs`. Files that
+ * vanish meanwhile (renamed into place, or removed by another client doing the same) are fine.
+ * Returns the names removed.
+ */
+export async function removeDeadTemps(dir: string, safetyMs = DEFAULT_TEMP_SAFETY_MS): Promise<string[]> {
+  const removed: string[] = [];
+  for (const { name } of await listDeadTemps(dir, safetyMs)) {
+    await rm(join(dir, name), { force: true });
     removed.push(name);
   }
   return removed;

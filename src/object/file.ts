@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { FsError, toFsError } from '../errors.js';
 import type { ListResult, MultipartUpload, ObjectInfo, ObjectStore, Part } from './interface.js';
 import { ReadHandleCache } from './file-handles.js';
-import { DEFAULT_TEMP_SAFETY_MS, TEMP_NAME, removeDeadTemps, tempName } from './file-temp.js';
+import { DEFAULT_TEMP_SAFETY_MS, TEMP_NAME, listDeadTemps, removeDeadTemps, tempName, type DeadTemp } from './file-temp.js';
 import { registerObjectStore } from './registry.js';
 import {
   DEFAULT_LIST_LIMIT,
@@ -170,6 +170,11 @@ export class FileStore implements ObjectStore {
   }
 
   /** Removes temp files left by crashed writers (see file-temp.ts); run by every open through the registry. */
+  /** Temp files of dead writers (ferry gc lists them). */
+  listDeadTemps(safetyMs = DEFAULT_TEMP_SAFETY_MS): Promise<DeadTemp[]> {
+    return listDeadTemps(join(this.root, TEMPS), safetyMs);
+  }
+
   removeDeadTemps(safetyMs = DEFAULT_TEMP_SAFETY_MS): Promise<string[]> {
     return removeDeadTemps(join(this.root, TEMPS), safetyMs);
   }
