@@ -36,6 +36,8 @@ const COMMANDS: Record<string, Entry> = {
   fsck: { summary: 'check a volume for damaged metadata and missing or corrupt blocks; repair what is safe', load: () => import('./commands/fsck.js') },
   gc: { summary: 'find and delete leaked objects; show pending deletions and the trash; compact chunks', load: () => import('./commands/gc.js') },
   trash: { summary: 'list, restore and purge deleted files kept in the trash', load: () => import('./commands/trash.js') },
+  readonly: { summary: 'make a directory tree or the whole volume read-only (EROFS), or lift it', load: () => import('./commands/readonly.js') },
+  clone: { summary: 'copy a file or tree inside a volume as metadata only, sharing its data', load: () => import('./commands/clone.js') },
   mirror: { summary: 'create, run (replicate) and inspect mirrors of a volume in other regions', load: () => import('./commands/mirror.js') },
   'meta-server': { summary: "serve a volume's metadata to far clients, one round trip per operation", load: () => import('./commands/meta-server.js') },
 };

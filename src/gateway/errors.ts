@@ -63,7 +63,6 @@ const CATALOG: Record<string, [number, string]> = {
   XFerryParentIsObject: [409, 'A part of the key before a "/" is an existing object, so it cannot be a directory.'],
   XFerryInvalidObjectName: [400, 'Keys cannot contain empty, "." or ".." segments or NUL bytes.'],
   XFerryStorageFull: [507, 'The volume is out of space or over its quota.'],
-  XFerryReadOnly: [403, 'The volume is read-only.'],
 };
 
 export function s3err(code: string, message?: string, extra?: Record<string, string>): S3Error {
@@ -91,7 +90,9 @@ export function fromFsError(e: FsError, what: 'key' | 'bucket' = 'key'): S3Error
     case 'ENOSPC':
       return s3err('XFerryStorageFull');
     case 'EROFS':
-      return s3err('XFerryReadOnly');
+      // As S3 answers a write a policy forbids; the message names what is read-only (a `ferry readonly` path,
+      // a read-only mirror or mount).
+      return s3err('AccessDenied', e.description);
     case 'EINVAL':
       return s3err('InvalidArgument', e.description);
     case 'EFBIG':

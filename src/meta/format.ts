@@ -246,7 +246,12 @@ function problemOf(f: Obj): string | undefined {
     ['trash', f.trash, optional(isObject), 'a section'],
     ['quotas', f.quotas, optional(isObject), 'a section'],
     ['ttl', f.ttl, optional(Array.isArray), 'a list'],
-    ['readOnly', f.readOnly, optional(Array.isArray), 'a list'],
+    [
+      'readOnly',
+      f.readOnly,
+      optional((v) => Array.isArray(v) && v.every((m) => isObject(m) && count(m.ino) && (m.ino as number) > 0 && typeof m.path === 'string')),
+      'a list of {ino, path}',
+    ],
     ['qos', f.qos, optional(isObject), 'a section'],
     ['services', f.services, optional(isObject), 'a section'],
   );

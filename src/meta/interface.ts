@@ -20,6 +20,8 @@ import type {
   Versioned,
   WriteResult,
   TrashItem,
+  CloneOptions,
+  CloneResult,
   TrashPurgeResult,
   FsckFix,
 } from './types.js';
@@ -157,6 +159,13 @@ export interface Meta {
   trashPurge(opts?: { before?: number }): Promise<TrashPurgeResult>;
   /** Purges what the volume's trash days let expire, if this client gets the purge lease (undefined if not). */
   trashPurgeExpired(now?: number): Promise<TrashPurgeResult | undefined>;
+  // ---- clone (base/clone.ts) ----
+  /**
+   * Copies `src` (a file, symlink or whole tree) to `dstName` in `dstParent` as metadata only: the copy shares
+   * the source's slices by reference; later writes to either never change the other. A tree appears at its
+   * name complete, at the end. EEXIST when the name is taken.
+   */
+  clone(ctx: Context, src: number, dstParent: number, dstName: string, opts?: CloneOptions): Promise<CloneResult>;
   /** Slices waiting for their objects to be removed. */
   pendingDeletedSlices(limit: number): Promise<DeletedSlice[]>;
   /** Forgets slices whose objects have been removed. */

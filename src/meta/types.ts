@@ -139,12 +139,31 @@ export interface Format {
   quotas?: Record<string, { space: number; inodes: number }>;
   /** Files under `path` expire `seconds` after their last change. */
   ttl?: Array<{ path: string; seconds: number }>;
-  /** Subtrees nobody may change. */
-  readOnly?: Array<{ path: string }>;
+  /** Subtrees nobody may change (`ferry readonly`): directory inodes, `/` (ROOT_INODE) for the whole volume. */
+  readOnly?: ReadOnlyMark[];
   /** Volume-wide limits (0 or absent = unlimited). */
   qos?: { uploadBytesPerSec?: number; downloadBytesPerSec?: number; metaOpsPerSec?: number };
   /** Credentials of the services beside the doors (webhdfs, csi, dashboard): name -> hashed token. */
   services?: Record<string, { tokenHash: string; created: string }>;
+}
+
+/** `ferry clone`'s choices: --preserve keeps owner, mode and times (else the caller's, the umask, now). */
+export interface CloneOptions {
+  preserve?: boolean;
+}
+
+/** What a clone made: the copy's inode and attributes, and how many inodes and file bytes it holds. */
+export interface CloneResult extends Versioned {
+  inode: number;
+  attr: Attr;
+  inodes: number;
+  bytes: number;
+}
+
+/** A directory made read-only: its inode decides, the path is how it was named when marked (for display). */
+export interface ReadOnlyMark {
+  ino: number;
+  path: string;
 }
 
 /** Where blocks go and how they are transformed on the way (object/transforms reads it as a StoreSpec). */

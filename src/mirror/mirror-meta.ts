@@ -25,6 +25,8 @@ import type {
   Versioned,
   TrashItem,
   TrashPurgeResult,
+  CloneOptions,
+  CloneResult,
   WriteResult,
   RenameExpect,
 } from '../meta/types.js';
@@ -287,6 +289,9 @@ export class MirrorMeta implements Meta {
   }
   trashRestore(ctx: Context, id: string, opts?: { force?: boolean }): Promise<Versioned & { inode: number }> {
     return this.write(this.src().trashRestore(ctx, id, opts));
+  }
+  clone(ctx: Context, src: number, dstParent: number, dstName: string, opts?: CloneOptions): Promise<CloneResult> {
+    return this.write(this.src().clone(ctx, src, dstParent, dstName, opts));
   }
   async trashPurge(opts?: { before?: number }): Promise<TrashPurgeResult> {
     const r = await this.src().trashPurge(opts);

@@ -252,6 +252,23 @@ export class Volume {
     );
   }
 
+  /**
+   * Copies a file or a whole tree as metadata only, as `ferry clone`: the copy shares the source's data,
+   * later writes to either never change the other. `dest` must not exist. preserve keeps owner, mode, times.
+   */
+  clone(src: string, dest: string, opts: { preserve?: boolean } = {}): Promise<void> {
+    return this.call(
+      'clone',
+      src,
+      async () => {
+        const s = await this.#view.resolve(src, false);
+        const d = await this.#view.parentOf(dest);
+        await this.#view.clone(s.inode, d.parent, d.name, { preserve: opts.preserve === true });
+      },
+      dest,
+    );
+  }
+
   symlink(target: string, path: string): Promise<void> {
     return this.call(
       'symlink',

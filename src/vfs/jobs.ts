@@ -14,6 +14,11 @@ const GC_PERIOD_MS = 30_000;
 const TRIM_PERIOD_MS = 10 * 60_000;
 /** Expired trash hours are purged this often (by one client at a time: the engine holds a lease). */
 const TRASH_PERIOD_MS = 5 * 60_000;
+/**
+ * The format record is read again this often, so what `ferry readonly` or `ferry config` changes reaches
+ * running clients (mounts, gateways) within seconds: one small read.
+ */
+export const FORMAT_REFRESH_MS = 2_000;
 
 export class BackgroundJobs {
   private timers: NodeJS.Timeout[] = [];
@@ -43,6 +48,15 @@ export class BackgroundJobs {
     every(GC_PERIOD_MS, 'gc', () => this.collect());
     every(TRIM_PERIOD_MS, 'changelog trimming', () => this.trimChangelog());
     if (opts.writable !== false) every(TRASH_PERIOD_MS, 'trash purge', () => this.purgeTrash());
+    // Beside the serial jobs, not behind them: a long deletion must not delay a read-only mark.
+    let reloading = false;
+    const t = setInterval(() => {
+      if (reloading) return;
+      reloading = true;
+      this.track('format refresh', this.meta.load().finally(() => (reloading = false)));
+    }, FORMAT_REFRESH_MS);
+    t.unref();
+    this.timers.push(t);
   }
 
   /** Frees the trash hours older than the volume's trash days, then their data. */

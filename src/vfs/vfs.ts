@@ -19,6 +19,8 @@ import {
   type StatFs,
   rootContext,
   type RenameExpect,
+  type CloneOptions,
+  type CloneResult,
 } from '../meta/types.js';
 import { checkAccess, clearSetIdOnWrite, needsAcl } from '../meta/access.js';
 import { isAclName } from '../meta/acl.js';
@@ -534,6 +536,20 @@ export class VFS {
     this.invalidateData(h.ino);
     this.committedLength(h.ino, r.attr.length);
     this.remember(h.ino, r.attr);
+  }
+
+  /**
+   * `ferry clone`: a copy of a file or tree sharing its slices (meta/base/clone.ts). This client's buffered
+   * writes are committed first, so the copy holds what its applications wrote.
+   */
+  async clone(ctx: Context, src: number, parent: number, name: string, opts: CloneOptions = {}): Promise<CloneResult> {
+    this.writable();
+    await this.flushAll();
+    const r = await this.meta.clone(ctx, src, parent, name, opts);
+    this.forget(parent);
+    this.entries.set(entryKey(parent, name), r.inode);
+    this.remember(r.inode, r.attr);
+    return r;
   }
 
   /** Copies by sharing slices: no data moves. */

@@ -17,6 +17,8 @@ import {
   type SessionInfo,
   type StatFs,
   type RenameExpect,
+  type CloneOptions,
+  type CloneResult,
 } from '../meta/types.js';
 import { Resolver, splitPath, type Resolved, type ResolvedParent } from './resolve.js';
 import type { VFS } from './vfs.js';
@@ -199,6 +201,11 @@ export class VfsView {
   /** expect: the destination must still be this file, unchanged (else ESTALE): see RenameExpect. */
   rename(parent: number, name: string, newParent: number, newName: string, flags = 0, expect?: RenameExpect): Promise<void> {
     return this.vfs.rename(this.ctx, parent, name, newParent, newName, flags, expect);
+  }
+
+  /** A metadata-only copy of `src` (file or tree) as `name` in `parent` (see VFS.clone). */
+  clone(src: number, parent: number, name: string, opts?: CloneOptions): Promise<CloneResult> {
+    return this.vfs.clone(this.ctx, src, parent, name, opts);
   }
 
   link(ino: number, parent: number, name: string): Promise<Attr> {

@@ -68,6 +68,8 @@ import {
 import { aclConformance } from './meta-acl-suite.js';
 import { policyConformance } from './meta-policy-suite.js';
 import { trashConformance } from './meta-trash-suite.js';
+import { readOnlyConformance } from './meta-readonly-suite.js';
+import { cloneConformance } from './meta-clone-suite.js';
 import { sessionInfoConformance } from './meta-session-info-suite.js';
 import { setIdConformance } from './meta-setid-suite.js';
 import { scanConformance } from './meta-scans.js';
@@ -1760,6 +1762,9 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
     // Policy hooks (guard, quota chain, chattr rules): test/suites/meta-policy-suite.ts.
     policyConformance(async () => freshMeta(await newUrl()));
     trashConformance(async (format) => freshMeta(await newUrl(), format));
+    // Read-only subtrees (ferry readonly) and clones (ferry clone): meta-readonly-suite.ts, meta-clone-suite.ts.
+    readOnlyConformance(newUrl);
+    cloneConformance(async (format) => freshMeta(await newUrl(), format));
     // setSessionInfo (a client's last background error): test/suites/meta-session-info-suite.ts.
     sessionInfoConformance(async () => freshMeta(await newUrl()));
     // setuid/setgid cleared by writes, truncates and chown: test/suites/meta-setid-suite.ts.

@@ -115,6 +115,8 @@ export class TrashOps extends DataOps {
       const pa = await tx.getAttr(n.parent);
       if (!pa || pa.type !== TYPE_DIRECTORY) throw fsErr('ENOENT', `the directory ${id} was deleted from is gone`);
       if (isTrashDir(pa.parent) && n.parent !== ROOT_INODE) throw fsErr('ENOENT', `the directory ${id} was deleted from is in the trash: restore it first`);
+      // Putting a name back changes its directory: refused where the directory's rules refuse an entry (read-only, immutable).
+      await this.guard(tx, 'rename', ctx, [{ role: 'dir', ino: n.parent, attr: pa }]);
       const t = stamp();
       const there = await tx.getEntry(n.parent, name);
       if (there) {

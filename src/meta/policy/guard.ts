@@ -20,6 +20,8 @@
 //   fallocate (flags: mode)         changed: the file
 //   copy (copyFileRange)            read: the source file, changed: the destination file
 //   setxattr (flags: XATTR_*), removexattr   changed: the inode
+//   clone (one batch of copies)     dir: where the copies go, then per copy read: its source and
+//                                   new: the copy (another name of a copy already made: no target)
 //
 // Not guarded, because they change nothing a user sees and must never be refused: compaction
 // (replaceSlices), freeing deleted files (gc), releasing an open-but-deleted inode, session bookkeeping,
@@ -47,7 +49,8 @@ export type GuardOp =
   | 'fallocate'
   | 'copy'
   | 'setxattr'
-  | 'removexattr';
+  | 'removexattr'
+  | 'clone';
 
 /** How an operation touches an inode. */
 export type Role =

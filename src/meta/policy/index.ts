@@ -1,9 +1,12 @@
 // The policy registry with FerryFS's own rules registered first; features add theirs with registerRule.
 import { registerRule } from './guard.js';
 import { immutableRule } from './rules/immutable.js';
+import { readOnlyRule } from './rules/read-only.js';
 import { trashRule } from './rules/trash.js';
 import { volumeQuotaRule } from './rules/volume-quota.js';
 
+// Read-only first: a read-only subtree answers EROFS whatever else would refuse the change.
+registerRule('read-only', readOnlyRule);
 registerRule('immutable', () => immutableRule);
 registerRule('trash', () => trashRule);
 registerRule('volume-quota', volumeQuotaRule);
