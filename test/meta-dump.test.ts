@@ -282,6 +282,11 @@ describe('dump and load', () => {
     } finally {
       await v.close();
     }
+    // A wrong --path is one line, and creates no file.
+    const none = join(dir, 'none.json');
+    oneLineError(ferry(dir, ['dump', src.url, none, '--path', '/nope']), 1, /--path \/nope: no such directory in the volume/);
+    oneLineError(ferry(dir, ['dump', src.url, none, '--path', '/big']), 1, /--path \/big is not a directory/);
+    await assert.rejects(readFile(none), { code: 'ENOENT' });
   });
 });
 

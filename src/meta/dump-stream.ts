@@ -27,8 +27,16 @@ async function* lines(records: AsyncIterable<DumpRecord>): AsyncGenerator<string
 /** Writes records to `dest` (a path, '-' for stdout, or a stream), gzipped when asked or the path ends in .gz. */
 export async function writeDump(records: AsyncIterable<DumpRecord>, dest: string | Writable, gzip?: boolean): Promise<void> {
   const zip = gzip ?? (typeof dest === 'string' && dest.endsWith('.gz'));
+  // The first record before the file: a dump that cannot start (no volume, a wrong --path) creates nothing.
+  const it = records[Symbol.asyncIterator]();
+  const first = await it.next();
+  async function* all(): AsyncGenerator<DumpRecord> {
+    if (first.done) return;
+    yield first.value;
+    for (let n = await it.next(); !n.done; n = await it.next()) yield n.value;
+  }
   const sink = dest === '-' ? process.stdout : typeof dest === 'string' ? createWriteStream(dest) : dest;
-  const src = Readable.from(lines(records));
+  const src = Readable.from(lines(all()));
   // stdout must stay open for what the command prints afterwards.
   const end = sink !== process.stdout;
   if (zip) await pipeline(src, createGzip(), sink, { end });

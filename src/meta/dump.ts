@@ -7,6 +7,7 @@
 // and end lines carry the volume version before and after the walk, so a dump taken while the volume
 // changed says so. What other rows imply (slice reference counts, used space, inode count, the delete
 // queue of files with no link left) is recounted by the loader, so a loaded volume is always coherent.
+import { FsError } from '../errors.js';
 import type { Meta } from './interface.js';
 import { isTrashDir } from './trash-names.js';
 import { CHUNK_SIZE, FLAG_XATTRS, ROOT_INODE, TYPE_DIRECTORY, TYPE_FILE, TYPE_SYMLINK, rootContext, type Attr, type Format } from './types.js';
@@ -48,6 +49,8 @@ async function counters(meta: Meta): Promise<DumpCounters> {
 export async function* dumpRecords(meta: Meta, opts: DumpOptions = {}): AsyncGenerator<DumpRecord> {
   const format = await meta.load();
   const path = normalizePath(opts.path ?? '/');
+  // A subtree is found before anything is written, so a wrong --path writes nothing.
+  const top = path === '/' ? undefined : await subtreeTop(meta, path);
   const startVersion = await meta.currentVersion();
   yield {
     kind: 'header',
@@ -63,7 +66,7 @@ export async function* dumpRecords(meta: Meta, opts: DumpOptions = {}): AsyncGen
   const setting = opts.keepSecrets ? format : withoutSecrets(format);
   yield { kind: 'setting', format: rebaseFormat(setting, path) };
   let rows = 0;
-  const walk = path === '/' ? volumeRows(meta, opts.batch) : subtreeRows(meta, format, path);
+  const walk = top ? subtreeRows(meta, format, top) : volumeRows(meta, opts.batch);
   for await (const r of walk) {
     rows++;
     yield r;
@@ -92,13 +95,21 @@ async function* volumeRows(meta: Meta, batch?: number): AsyncGenerator<DumpRow> 
  * directories (attr.parent 0) are written last, with the links found inside the subtree: memory grows
  * with those files and the depth of the walk, not with the subtree.
  */
-async function* subtreeRows(meta: Meta, format: Format, path: string): AsyncGenerator<DumpRow> {
-  const ctx = rootContext();
-  const top = await meta.resolve(ctx, ROOT_INODE, path.slice(1));
-  if (top.attr.type !== TYPE_DIRECTORY) {
-    const { FsError } = await import('../errors.js');
-    throw new FsError('ENOTDIR', { message: `--path ${path} is not a directory` });
+async function subtreeTop(meta: Meta, path: string): Promise<{ inode: number; attr: Attr }> {
+  let top: { inode: number; attr: Attr };
+  try {
+    top = await meta.resolve(rootContext(), ROOT_INODE, path.slice(1));
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw e;
+    throw new FsError(code, { message: `--path ${path}: no such directory in the volume` });
   }
+  if (top.attr.type !== TYPE_DIRECTORY) throw new FsError('ENOTDIR', { message: `--path ${path} is not a directory` });
+  return top;
+}
+
+async function* subtreeRows(meta: Meta, format: Format, top: { inode: number; attr: Attr }): AsyncGenerator<DumpRow> {
+  const ctx = rootContext();
   const root = top.inode;
   const map = (ino: number) => (ino === root ? ROOT_INODE : ino);
   const linked = new Map<number, { attr: Attr; parents: Map<number, number> }>();
