@@ -13,7 +13,7 @@ import { sliceBlocks } from '../src/chunk/keys.js';
 import { fsck } from '../src/client/fsck.js';
 import { openObjectStore } from '../src/object/index.js';
 import { freshMeta } from '../test/suites/meta-suite.js';
-import { fill } from './scan.js';
+import { fill } from './fill.js';
 
 const i = process.argv.indexOf('--inodes');
 const inodes = i > 0 ? Number(process.argv[i + 1]) : 1_000_000;

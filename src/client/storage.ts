@@ -17,6 +17,12 @@ export type Log = (line: string) => void;
 /** Object options from the format record (keys given to `ferry format`), overridden by the client's. */
 function objectOptionsOf(format: Format, cfg: Partial<ClientConfig>): ObjectOptions {
   const { accessKey, secretKey } = format.storage;
+  if (accessKey !== undefined && secretKey === '' && cfg.objects?.secretKey === undefined) {
+    // Blanked by a dump without --keep-secrets (meta/dump-format.ts): say so instead of failing every request.
+    throw new FsError('EACCES', {
+      message: `the object store secret key of volume '${format.name}' is not set (loaded from a dump made without --keep-secrets): set it with 'ferry config META-URL --access-key KEY --secret-key SECRET'`,
+    });
+  }
   return { ...(accessKey !== undefined ? { accessKey, secretKey } : {}), ...(cfg.objects ?? {}) };
 }
 

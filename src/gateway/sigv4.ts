@@ -205,7 +205,8 @@ export function verify(req: SignedRequest, query: URLSearchParams, secretOf: (ak
   }
   if (!signedHeaders.includes('host')) throw s3err('AccessDenied', 'The host header must be signed.');
   const secret = secretOf(cred.accessKey);
-  if (secret === undefined) throw s3err('InvalidAccessKeyId');
+  // A blank secret (a volume loaded from a dump without secrets) signs nothing: anyone could compute it.
+  if (!secret) throw s3err('InvalidAccessKeyId');
   if (cred.date !== amzDate.slice(0, 8)) throw s3err('SignatureDoesNotMatch', 'The credential date does not match the request date.');
   const creq = [
     req.method,

@@ -25,6 +25,7 @@ import type {
   TrashPurgeResult,
   FsckFix,
 } from './types.js';
+import type { DumpCounters, DumpRow, LoadTotals } from './dump-format.js';
 import type { ChunkRow, EntryRow, InodeRow, ParentRow, ScanKind, ScanOptions, ScanPage, ScanRows, SliceRefRow, SymlinkRow, XattrRow } from './scan.js';
 
 export interface Meta {
@@ -135,6 +136,14 @@ export interface Meta {
   /** This client's session id (0 before newSession). */
   readonly sid: number;
 
+  // ---- ferry load (base/load.ts): a dump's rows into a new or empty volume, in this order ----
+  /** Creates the schema if needed; refuses (ENOTEMPTY) a target holding more than an empty root. */
+  loadBegin(): Promise<void>;
+  /** Writes rows in one transaction, each as "set" (a row given twice is loaded once). */
+  loadRows(rows: DumpRow[]): Promise<void>;
+  /** Recounts slice references, space and inodes, frees files with no link, sets counters, writes the format last. */
+  loadEnd(format: Format, counters: DumpCounters): Promise<LoadTotals>;
+
   // ---- scans (scan.ts): every row of a kind, each page its own short read, in flat memory ----
   /** One page from a cursor (undefined: the start); `next` resumes, undefined at the end. */
   scanPage<K extends ScanKind>(kind: K, cursor: string | undefined, limit: number): Promise<ScanPage<ScanRows[K]>>;
@@ -166,6 +175,8 @@ export interface Meta {
    * name complete, at the end. EEXIST when the name is taken.
    */
   clone(ctx: Context, src: number, dstParent: number, dstName: string, opts?: CloneOptions): Promise<CloneResult>;
+  /** Deleted files whose chunks are still to be freed (oldest first). */
+  pendingDeletedFiles(limit: number): Promise<Array<{ ino: number; length: number }>>;
   /** Slices waiting for their objects to be removed. */
   pendingDeletedSlices(limit: number): Promise<DeletedSlice[]>;
   /** Forgets slices whose objects have been removed. */

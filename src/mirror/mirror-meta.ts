@@ -5,6 +5,7 @@
 import { FsError } from '../errors.js';
 import type { Meta } from '../meta/interface.js';
 import type { ScanKind, ScanOptions, ScanPage, ScanRows } from '../meta/scan.js';
+import type { DumpCounters, DumpRow, LoadTotals } from '../meta/dump-format.js';
 import type {
   Attr,
   FsckFix,
@@ -302,6 +303,10 @@ export class MirrorMeta implements Meta {
   async trashPurgeExpired(now?: number): Promise<TrashPurgeResult | undefined> {
     return this.source ? this.source.trashPurgeExpired(now) : undefined;
   }
+  /** None, as pendingDeletedSlices: the source frees its deleted files. */
+  async pendingDeletedFiles(_limit: number): Promise<Array<{ ino: number; length: number }>> {
+    return [];
+  }
   /** None: the source's own clients delete its queued blocks; a mirror never deletes in its store. */
   async pendingDeletedSlices(_limit: number): Promise<DeletedSlice[]> {
     return [];
@@ -366,5 +371,15 @@ export class MirrorMeta implements Meta {
   }
   importSnapshot(snap: Snapshot): Promise<void> {
     return this.local.importSnapshot(snap);
+  }
+  // A mirror gets its namespace from its source ('ferry mirror create'), never from a dump.
+  loadBegin(): Promise<void> {
+    return Promise.reject(new FsError('EROFS', { message: `${this.url} is a mirror: load a dump into a volume of its own` }));
+  }
+  loadRows(_rows: DumpRow[]): Promise<void> {
+    return this.loadBegin();
+  }
+  loadEnd(_format: Format, _counters: DumpCounters): Promise<LoadTotals> {
+    return this.loadBegin().then(() => ({ inodes: 0, usedSpace: 0, freed: 0 }));
   }
 }

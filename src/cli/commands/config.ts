@@ -1,4 +1,5 @@
-// ferry config META-URL [--capacity N] [--inodes N] [--trash-days N] [--storage URL] [--mirror-retention D] [--acl]: changes the format,
+// ferry config META-URL [--capacity N] [--inodes N] [--trash-days N] [--storage URL] [--mirror-retention D] [--acl]
+// [--access-key K --secret-key S]: changes the format,
 // printing old -> new. Without options it prints the current settings.
 import { UsageError, flag, parseWith, parseCount, parseSize, str, type Command, type Parsed } from '../args.js';
 import { formatBytes, out } from '../output.js';
@@ -22,6 +23,8 @@ const command: Command = {
       'trash-days': { type: 'string', arg: 'N', help: 'days deleted files stay in the trash, 0 disables it' },
       storage: { type: 'string', arg: 'URL', help: 'object storage URL (objects are not moved: needs --yes)' },
       'mirror-retention': { type: 'string', arg: 'DURATION', help: 'how long the changelog is kept for a lagging mirror (7d, 12h; 0 = until it applies it)' },
+      'access-key': { type: 'string', arg: 'KEY', help: 'S3 access key kept in the volume setting (with --secret-key)' },
+      'secret-key': { type: 'string', arg: 'SECRET', help: 'S3 secret key kept in the volume setting (with --access-key)' },
       acl: { type: 'boolean', help: 'turn POSIX ACLs on (they cannot be turned off; mounts see it when they next start)' },
       yes: { type: 'boolean', short: 'y', help: 'confirm a storage change' },
     },
@@ -39,6 +42,9 @@ const command: Command = {
     if (str(p, 'trash-days') !== undefined) change.trashDays = parseCount('--trash-days', str(p, 'trash-days')!, 36500);
     if (str(p, 'mirror-retention') !== undefined) change.mirrorRetention = parseWith(() => parseDuration('--mirror-retention', str(p, 'mirror-retention')!));
     if (flag(p, 'acl')) change.acl = true;
+    if ((str(p, 'access-key') === undefined) !== (str(p, 'secret-key') === undefined)) throw new UsageError('give both --access-key and --secret-key, or neither');
+    if (str(p, 'secret-key') === '') throw new UsageError('--secret-key: empty secret');
+    if (str(p, 'access-key') !== undefined) Object.assign(change, { accessKey: str(p, 'access-key'), secretKey: str(p, 'secret-key') });
     if (str(p, 'storage') !== undefined) {
       const s = str(p, 'storage')!;
       if (!s) throw new UsageError('--storage: empty URL');
@@ -50,6 +56,7 @@ const command: Command = {
         if (k === 'capacity') return v ? `${formatBytes(Number(v))} (${String(v)} bytes)` : '0 (unlimited)';
         if (k === 'inodes') return v ? String(v) : '0 (unlimited)';
         if (k === 'mirrorRetention') return formatDuration(Number(v ?? 0));
+        if (k === 'secretKey') return v ? '***' : '(not set)';
         return String(v);
       };
       if (!Object.keys(change).length) {
@@ -64,6 +71,8 @@ const command: Command = {
         return;
       }
       const given: Partial<FormatSettings> = Object.fromEntries(keys.map((k) => [k, change[k]]));
+      // The keys are one pair in the format record (changeFormat sets both from accessKey).
+      if (keys.includes('accessKey') || keys.includes('secretKey')) Object.assign(given, { accessKey: change.accessKey, secretKey: change.secretKey });
       // Whether a setting may change is decided in meta/format.ts (a refusal depends on the volume: exit 1);
       // asked before the storage check and --yes.
       changeFormat(old, given);

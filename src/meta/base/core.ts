@@ -37,6 +37,8 @@ import {
   type XattrRow,
 } from '../scan.js';
 import { SnapshotExporter, type SnapshotOptions } from './snapshot.js';
+import { beginLoad, finishLoad, loadRows } from './load.js';
+import type { DumpCounters, DumpRow, LoadTotals } from '../dump-format.js';
 
 /** Ids are taken from the engine in batches so creating a file does not pay an extra round trip. */
 class IdPool {
@@ -275,6 +277,22 @@ export class MetaCore {
       await tx.setCounter(APPLIED_COUNTER, snap.version);
       await tx.setCounter(VERSION_COUNTER, snap.version);
     });
+  }
+
+  // ---- ferry load (load.ts): into a new or empty volume, nothing logged ----
+
+  async loadBegin(): Promise<void> {
+    await beginLoad(this.eng, this.url);
+  }
+
+  async loadRows(rows: DumpRow[]): Promise<void> {
+    await loadRows(this.eng, rows);
+  }
+
+  async loadEnd(format: Format, counters: DumpCounters): Promise<LoadTotals> {
+    const totals = await finishLoad(this.eng, validFormat(format, 'the format record of the dump'), counters);
+    this.fmt = format;
+    return totals;
   }
 
   // ---- scans (scan.ts): each page its own short read ----

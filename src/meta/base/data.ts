@@ -346,6 +346,10 @@ export class DataOps extends NamespaceOps {
     return files.length;
   }
 
+  async pendingDeletedFiles(limit: number): Promise<Array<{ ino: number; length: number }>> {
+    return this.eng.read((tx) => tx.listDelFiles(limit));
+  }
+
   async pendingDeletedSlices(limit: number): Promise<DeletedSlice[]> {
     return this.eng.read((tx) => tx.listDelSlices(limit));
   }

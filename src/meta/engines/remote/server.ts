@@ -15,7 +15,8 @@ const CALLABLE = new Set([
   'rmdir', 'rename', 'readdir', 'resolve', 'open', 'release', 'readChunk', 'newSliceId', 'writeSlice', 'truncate',
   'fallocate', 'copyFileRange', 'replaceSlices', 'listFragmentedChunks', 'getxattr', 'listxattr', 'setxattr', 'removexattr',
   'flock', 'getlk', 'setlk', 'getCounter', 'currentVersion', 'readChangelog', 'trimChangelog', 'applyChangeRecord',
-  'exportSnapshot', 'importSnapshot', 'scanPage', 'processDeletedFiles', 'pendingDeletedSlices', 'ackDeletedSlices',
+  'exportSnapshot', 'importSnapshot', 'scanPage', 'processDeletedFiles', 'pendingDeletedFiles', 'pendingDeletedSlices',
+  'loadBegin', 'loadRows', 'loadEnd', 'ackDeletedSlices',
   'trashList', 'trashRestore', 'trashPurge', 'trashPurgeExpired', 'openHolders', 'fsckRepair', 'clone',
 ]);
 
