@@ -21,6 +21,9 @@ import type {
   WriteResult,
   TrashItem,
   TrashPurgeResult,
+  QuotaCheck,
+  QuotaInfo,
+  QuotaLimits,
 } from './types.js';
 import type { ChunkRow, EntryRow, InodeRow, ParentRow, ScanKind, ScanOptions, ScanPage, ScanRows, SliceRefRow, SymlinkRow, XattrRow } from './scan.js';
 
@@ -156,6 +159,15 @@ export interface Meta {
   trashPurge(opts?: { before?: number }): Promise<TrashPurgeResult>;
   /** Purges what the volume's trash days let expire, if this client gets the purge lease (undefined if not). */
   trashPurgeExpired(now?: number): Promise<TrashPurgeResult | undefined>;
+  // ---- quotas (base/quota.ts): paths are absolute in the volume; `/` is the volume-wide limit ----
+  /** Sets or changes a directory's quota (a new one starts from a walk of its tree). */
+  quotaSet(ctx: Context, path: string, limits: QuotaLimits): Promise<QuotaInfo>;
+  /** A quota and its usage; ENOENT when the directory has none. */
+  quotaGet(ctx: Context, path: string): Promise<QuotaInfo>;
+  quotaList(): Promise<QuotaInfo[]>;
+  quotaDelete(ctx: Context, path: string): Promise<void>;
+  /** Recounts quotas by a walk; with repair, sets the usage to what was found. */
+  quotaCheck(ctx: Context, opts?: { path?: string; repair?: boolean }): Promise<QuotaCheck[]>;
   /** Slices waiting for their objects to be removed. */
   pendingDeletedSlices(limit: number): Promise<DeletedSlice[]>;
   /** Forgets slices whose objects have been removed. */

@@ -69,6 +69,8 @@ export const VERSION_COUNTER = 'version';
 /** Snapshot mutations applied per transaction on import. */
 const IMPORT_BATCH = 20_000;
 export const APPLIED_COUNTER = 'appliedVersion';
+/** How old a client's copy of the format record gets before an operation reads it again in the background. */
+export const FORMAT_REFRESH_MS = 2000;
 
 export class MetaCore {
   sid = 0;
@@ -84,6 +86,9 @@ export class MetaCore {
   protected readonly inodes: IdPool;
   protected readonly slices: IdPool;
   private readonly policy = new Policy();
+  /** When the format was last read (performance.now()), and the background read in flight. */
+  private formatReadAt = -Infinity;
+  private formatReading?: Promise<unknown>;
 
   constructor(protected readonly eng: Engine) {
     this.inodes = new IdPool((n) => this.allocate('nextInode', n), 100);
@@ -124,15 +129,33 @@ export class MetaCore {
    * operation's transaction, or undefined outside one (open), where a rule's reads get a transaction of their own.
    */
   protected async guard(tx: Tx | undefined, op: GuardOp, ctx: Context, targets: Target[], flags = 0): Promise<Guard> {
+    const g = await this.unchecked(tx, op, ctx, targets, flags);
+    await g.check();
+    return g;
+  }
+
+  /** A guard that checks nothing: for what only accounts its changes to the rules (a trash restore). */
+  protected async unchecked(tx: Tx | undefined, op: GuardOp, ctx: Context, targets: Target[], flags = 0): Promise<Guard> {
     // A client loads the format before it changes anything; read it here if one did not (never a second
     // transaction inside this one).
     const format = this.fmt ?? (tx ? await tx.getSetting() : await this.load());
     if (!format) throw fsErr('ENOENT', `no volume is formatted at ${this.url}`);
     this.fmt ??= format;
+    this.refreshFormat();
     const read = tx ? <T>(fn: (tx: Tx) => Promise<T>) => fn(tx) : <T>(fn: (tx: Tx) => Promise<T>) => this.eng.read(fn);
-    const g = new Guard(op, ctx, targets, flags, format, this.policy.rules(format), read);
-    await g.check();
-    return g;
+    return new Guard(op, ctx, targets, flags, format, this.policy.rules(format), read, tx);
+  }
+
+  /**
+   * Another client's change of the format (a quota set, the trash days, the limits) reaches this one
+   * within FORMAT_REFRESH_MS: the record is read again in the background, never on an operation's path.
+   */
+  private refreshFormat(): void {
+    if (this.formatReading || performance.now() - this.formatReadAt < FORMAT_REFRESH_MS) return;
+    this.formatReadAt = performance.now();
+    this.formatReading = this.load()
+      .catch(() => undefined)
+      .finally(() => (this.formatReading = undefined));
   }
 
   // ---- volume ----
@@ -171,6 +194,7 @@ export class MetaCore {
     if (!raw) throw new FsError('ENOENT', { message: `no volume is formatted at ${this.url} (run 'ferry format' first)` });
     const f = readFormat(raw, this.url);
     this.fmt = f;
+    this.formatReadAt = performance.now();
     return f;
   }
 
