@@ -166,6 +166,8 @@ export interface Meta {
   quotaGet(ctx: Context, path: string): Promise<QuotaInfo>;
   quotaList(): Promise<QuotaInfo[]>;
   quotaDelete(ctx: Context, path: string): Promise<void>;
+  /** Bytes file `ino` may still grow by under the directory quotas above it (undefined: none limits it). */
+  quotaRoom(ctx: Context, ino: number): Promise<number | undefined>;
   /** Recounts quotas by a walk; with repair, sets the usage to what was found. */
   quotaCheck(ctx: Context, opts?: { path?: string; repair?: boolean }): Promise<QuotaCheck[]>;
   /** Slices waiting for their objects to be removed. */

@@ -293,6 +293,9 @@ export class MirrorMeta implements Meta {
   async quotaGet(ctx: Context, path: string): Promise<QuotaInfo> {
     return this.src().quotaGet(ctx, path);
   }
+  async quotaRoom(ctx: Context, ino: number): Promise<number | undefined> {
+    return (await this.reader()).quotaRoom(ctx, ino);
+  }
   async quotaList(): Promise<QuotaInfo[]> {
     return this.src().quotaList();
   }

@@ -150,7 +150,7 @@ export class MetaCore {
    * Another client's change of the format (a quota set, the trash days, the limits) reaches this one
    * within FORMAT_REFRESH_MS: the record is read again in the background, never on an operation's path.
    */
-  private refreshFormat(): void {
+  protected refreshFormat(): void {
     if (this.formatReading || performance.now() - this.formatReadAt < FORMAT_REFRESH_MS) return;
     this.formatReadAt = performance.now();
     this.formatReading = this.load()

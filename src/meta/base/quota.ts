@@ -200,6 +200,37 @@ export class QuotaOps extends TrashOps {
   }
 
   /**
+   * The bytes file `ino` may still grow by before a directory quota above it is full (the tightest one,
+   * each name of a hard link counting): undefined when no capacity quota is above it. Read by clients at
+   * write() to answer EDQUOT before any block is uploaded; the commit checks again.
+   */
+  async quotaRoom(_ctx: Context, ino: number): Promise<number | undefined> {
+    const quotas = (this.fmt ?? (await this.load())).quotas;
+    this.refreshFormat();
+    if (!quotas || !Object.values(quotas).some((q) => q.space > 0)) return undefined;
+    return this.eng.read(async (tx) => {
+      const a = await tx.getAttr(ino);
+      if (!a) return undefined;
+      const dirs = a.type === TYPE_DIRECTORY ? [{ parent: ino, count: 1 }] : a.parent ? [{ parent: a.parent, count: 1 }] : await tx.listParents(ino);
+      const times = new Map<number, number>();
+      for (const { parent, count } of dirs) {
+        for (let d = parent, depth = 0; d && d !== ROOT_INODE && depth < 4096; depth++) {
+          if (quotas[d] && quotas[d]!.space > 0) times.set(d, (times.get(d) ?? 0) + count);
+          const da = await tx.getAttr(d);
+          if (!da) break;
+          d = da.parent;
+        }
+      }
+      let room: number | undefined;
+      for (const [d, n] of times) {
+        const left = Math.floor(Math.max(0, quotas[d]!.space - (await tx.getCounter(quotaSpaceCounter(d)))) / n);
+        room = room === undefined ? left : Math.min(room, left);
+      }
+      return room;
+    });
+  }
+
+  /**
    * Under a directory quota (the nearest quota'd directory at or above `ino`), the quota is the size and
    * its room the free space (so `df` in a volume given to one team shows its share), never more than the
    * volume has free; a limit not set falls back to the volume's figure.
@@ -207,6 +238,7 @@ export class QuotaOps extends TrashOps {
   override async statfs(ctx: Context, ino = ROOT_INODE): Promise<StatFs> {
     const vol = await super.statfs(ctx, ino);
     const quotas = (this.fmt ?? (await this.load())).quotas;
+    this.refreshFormat();
     if (ino === ROOT_INODE || !quotas || !Object.keys(quotas).length) return vol;
     const q = await this.eng.read(async (tx) => {
       let d = ino;

@@ -17,7 +17,7 @@ const CALLABLE = new Set([
   'flock', 'getlk', 'setlk', 'getCounter', 'currentVersion', 'readChangelog', 'trimChangelog', 'applyChangeRecord',
   'exportSnapshot', 'importSnapshot', 'scanPage', 'processDeletedFiles', 'pendingDeletedSlices', 'ackDeletedSlices',
   'trashList', 'trashRestore', 'trashPurge', 'trashPurgeExpired',
-  'quotaSet', 'quotaGet', 'quotaList', 'quotaDelete', 'quotaCheck',
+  'quotaSet', 'quotaGet', 'quotaList', 'quotaRoom', 'quotaDelete', 'quotaCheck',
 ]);
 
 const IDLE_MS = 10 * 60_000;
