@@ -5,36 +5,18 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isFsError } from '../src/errors.js';
 import { ROOT_KEY } from './helpers/gateway.js';
 import { startChildGateway, type ChildGateway } from './helpers/gateway-child.js';
 import { formatVolume, fuseTestOptions, mountFerry, run, CLI, type TestMount, type TestVolume } from './helpers/mount.js';
-import { tempVolume, type TempVolume } from './helpers/volume.js';
+import { storeBlocks as blocks, tempVolume, type TempVolume } from './helpers/volume.js';
 import { until } from './helpers/wait.js';
 
 const MiB = 1 << 20;
 const CAPACITY = 5 * MiB;
-
-/** The block objects under a file:// store's `NAME/chunks/`: how many, and their bytes. */
-async function blocks(storeDir: string): Promise<{ count: number; bytes: number }> {
-  let count = 0;
-  let bytes = 0;
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else {
-        count++;
-        bytes += (await stat(p)).size;
-      }
-    }
-  };
-  for (const vol of await readdir(storeDir).catch(() => [])) await walk(join(storeDir, vol, 'chunks'));
-  return { count, bytes };
-}
 
 const ferry = (args: string[]) => run(process.execPath, [CLI, ...args], { timeoutMs: 120_000 });
 

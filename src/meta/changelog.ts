@@ -3,10 +3,11 @@
 import { fsErr } from '../errors.js';
 import type { Assigned, RecordedMutation } from './assigned.js';
 import type { Tx } from './tx.js';
+import { isUsageCounter } from './quota-names.js';
 import type { Mutation } from './types.js';
 
-/** Counters a mirror must see; allocation counters and the version itself are not replayed. */
-const REPLAYED_COUNTERS = new Set(['usedSpace', 'totalInodes']);
+/** Counters a mirror must see (usage: the volume's and each quota's); allocation counters and the version itself are not replayed. */
+const REPLAYED_COUNTERS = { has: isUsageCounter };
 
 type Recorder = (args: any[], result: any) => RecordedMutation | undefined;
 

@@ -269,6 +269,11 @@ function problemOf(f: Obj): string | undefined {
       fields.push([`gateway.keys.${id}`, k, (v) => isObject(v) && typeof v.secret === 'string' && count(v.uid) && count(v.gid), 'a key with secret, uid and gid']);
     }
   }
+  if (isObject(f.quotas)) {
+    for (const [ino, q] of Object.entries(f.quotas)) {
+      fields.push([`quotas.${ino}`, q, (v) => /^[1-9]\d*$/.test(ino) && isObject(v) && typeof v.path === 'string' && count(v.space) && count(v.inodes), 'a directory inode with path, space and inodes']);
+    }
+  }
   for (const [name, value, ok, expected] of fields) {
     if (!ok(value)) return `${name} is ${value === undefined ? 'missing' : JSON.stringify(value)?.slice(0, 60)}, expected ${expected}`;
   }

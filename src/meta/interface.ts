@@ -24,6 +24,9 @@ import type {
   CloneResult,
   TrashPurgeResult,
   FsckFix,
+  QuotaCheck,
+  QuotaInfo,
+  QuotaLimits,
 } from './types.js';
 import type { DumpCounters, DumpRow, LoadTotals } from './dump-format.js';
 import type { ChunkRow, EntryRow, InodeRow, ParentRow, ScanKind, ScanOptions, ScanPage, ScanRows, SliceRefRow, SymlinkRow, XattrRow } from './scan.js';
@@ -177,6 +180,17 @@ export interface Meta {
   clone(ctx: Context, src: number, dstParent: number, dstName: string, opts?: CloneOptions): Promise<CloneResult>;
   /** Deleted files whose chunks are still to be freed (oldest first). */
   pendingDeletedFiles(limit: number): Promise<Array<{ ino: number; length: number }>>;
+  // ---- quotas (base/quota.ts): paths are absolute in the volume; `/` is the volume-wide limit ----
+  /** Sets or changes a directory's quota (a new one starts from a walk of its tree). */
+  quotaSet(ctx: Context, path: string, limits: QuotaLimits): Promise<QuotaInfo>;
+  /** A quota and its usage; ENOENT when the directory has none. */
+  quotaGet(ctx: Context, path: string): Promise<QuotaInfo>;
+  quotaList(): Promise<QuotaInfo[]>;
+  quotaDelete(ctx: Context, path: string): Promise<void>;
+  /** Bytes file `ino` may still grow by under the directory quotas above it (undefined: none limits it). */
+  quotaRoom(ctx: Context, ino: number): Promise<number | undefined>;
+  /** Recounts quotas by a walk; with repair, sets the usage to what was found. */
+  quotaCheck(ctx: Context, opts?: { path?: string; repair?: boolean }): Promise<QuotaCheck[]>;
   /** Slices waiting for their objects to be removed. */
   pendingDeletedSlices(limit: number): Promise<DeletedSlice[]>;
   /** Forgets slices whose objects have been removed. */

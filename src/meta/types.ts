@@ -135,8 +135,12 @@ export interface Format {
   // Room for the data-management features to come: typed so the record keeps one shape; nothing reads them yet.
   /** Trash rules beyond `trashDays`. */
   trash?: { skip?: string[] };
-  /** Directory quotas: path -> limits (0 = unlimited). */
-  quotas?: Record<string, { space: number; inodes: number }>;
+  /**
+   * Directory quotas by the directory's inode (decimal): limits (0 = unlimited) and the path it had when the
+   * quota was set (for listings; the quota follows the directory through renames). Usage is kept in counters
+   * (quota-names.ts), in the transaction of each change.
+   */
+  quotas?: Record<string, DirQuota>;
   /** Files under `path` expire `seconds` after their last change. */
   ttl?: Array<{ path: string; seconds: number }>;
   /** Subtrees nobody may change (`ferry readonly`): directory inodes, `/` (ROOT_INODE) for the whole volume. */
@@ -443,6 +447,45 @@ export interface TrashItem {
   length: number;
   /** Its path when deleted (`?PARENT/name` when its directory is gone). */
   path: string;
+}
+
+/** A directory quota's limits as the format record keeps them. */
+export interface DirQuota {
+  /** The path when the quota was set. */
+  path: string;
+  /** Bytes (4 KiB-aligned usage, as the volume counts it); 0 = unlimited. */
+  space: number;
+  /** Inodes (files, directories, symlinks, one per name); 0 = unlimited. */
+  inodes: number;
+}
+
+/** A quota with its usage (`ferry quota get|list`). The path `/` is the volume-wide capacity and inode limit. */
+export interface QuotaInfo {
+  path: string;
+  inode: number;
+  /** Bytes; 0 = unlimited. */
+  capacity: number;
+  /** 0 = unlimited. */
+  inodes: number;
+  usedSpace: number;
+  usedInodes: number;
+}
+
+/** What `ferry quota set` changes. */
+export interface QuotaLimits {
+  /** Bytes; 0 removes the limit; undefined keeps it. */
+  capacity?: number;
+  /** Inodes; 0 removes the limit; undefined keeps it. */
+  inodes?: number;
+}
+
+/** One quota compared with a walk of its tree (`ferry quota check`). */
+export interface QuotaCheck extends QuotaInfo {
+  /** What the walk counted. */
+  walkedSpace: number;
+  walkedInodes: number;
+  /** The stored usage was set to the walked one. */
+  repaired: boolean;
 }
 
 export interface TrashPurgeResult {

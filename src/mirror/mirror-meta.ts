@@ -28,6 +28,9 @@ import type {
   TrashPurgeResult,
   CloneOptions,
   CloneResult,
+  QuotaCheck,
+  QuotaInfo,
+  QuotaLimits,
   WriteResult,
   RenameExpect,
 } from '../meta/types.js';
@@ -284,6 +287,30 @@ export class MirrorMeta implements Meta {
   }
   async processDeletedFiles(limit: number): Promise<number> {
     return this.source ? this.source.processDeletedFiles(limit) : 0;
+  }
+  // Quotas are the source's: set and repaired there, read here from the replica's counters.
+  async quotaSet(ctx: Context, path: string, limits: QuotaLimits): Promise<QuotaInfo> {
+    const r = await this.src().quotaSet(ctx, path, limits);
+    await this.settle(await this.src().currentVersion());
+    return r;
+  }
+  async quotaGet(ctx: Context, path: string): Promise<QuotaInfo> {
+    return this.src().quotaGet(ctx, path);
+  }
+  async quotaRoom(ctx: Context, ino: number): Promise<number | undefined> {
+    return (await this.reader()).quotaRoom(ctx, ino);
+  }
+  async quotaList(): Promise<QuotaInfo[]> {
+    return this.src().quotaList();
+  }
+  async quotaDelete(ctx: Context, path: string): Promise<void> {
+    await this.src().quotaDelete(ctx, path);
+    await this.settle(await this.src().currentVersion());
+  }
+  async quotaCheck(ctx: Context, opts?: { path?: string; repair?: boolean }): Promise<QuotaCheck[]> {
+    const r = await this.src().quotaCheck(ctx, opts);
+    await this.settle(await this.src().currentVersion());
+    return r;
   }
   async trashList(): Promise<TrashItem[]> {
     return (await this.reader()).trashList();

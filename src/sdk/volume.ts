@@ -332,7 +332,8 @@ export class Volume {
   statfs(path = '/'): Promise<StatFs> {
     return this.call('statfs', path, async () => {
       // "FERR": the f_type statfs(2) reports for a FerryFS volume.
-      return { type: 0x46455252, ...statfsBlocks(await this.#view.statfs()) };
+      // Under a directory quota, the quota's size and room (as df shows them on a mount).
+      return { type: 0x46455252, ...statfsBlocks(await this.#view.statfs((await this.#view.resolve(path)).inode)) };
     });
   }
 

@@ -28,6 +28,7 @@ import { align4k } from '../meta/attrs.js';
 import { TtlCache, entryKey } from './cache.js';
 import { O_ACCMODE, O_APPEND, O_DIRECTORY, O_RDWR, O_TRUNC, canRead, canWrite } from './flags.js';
 import { BackgroundJobs } from './jobs.js';
+import { QuotaGauge } from './quota-gauge.js';
 import { SpaceGauge } from './space.js';
 
 export interface VfsOptions {
@@ -98,6 +99,8 @@ export class VFS {
   private readonly pool: BufferPool;
   /** The volume's used space as this client sees it: write() answers ENOSPC over the capacity. */
   private readonly space: SpaceGauge;
+  /** The room directory quotas leave each file being written: write() answers EDQUOT past it. */
+  private readonly quotas: QuotaGauge;
 
   constructor(readonly meta: Meta, readonly store: ChunkStore, readonly format: Format, readonly opts: VfsOptions = {}) {
     this.attrs = new TtlCache((opts.attrTimeout ?? 1) * 1000);
@@ -105,6 +108,7 @@ export class VFS {
     this.pool = new BufferPool(opts.bufferLimit ?? 256 << 20);
     this.jobs = new BackgroundJobs(meta, store);
     this.space = new SpaceGauge(async () => (await meta.statfs(rootContext())).usedSpace, format.capacity);
+    this.quotas = new QuotaGauge(meta, format);
     if (opts.backgroundJobs !== false) {
       this.jobs.start({ writable: !opts.readOnly });
       this.idleTimer = setInterval(() => this.flushIdle(), 1000);
@@ -398,11 +402,18 @@ export class VFS {
       },
     });
     const append = (h.flags & O_APPEND) !== 0;
-    // A write growing the file must fit the volume's capacity: refused here, before any byte is buffered.
-    const grow = this.space.limited ? align4k(append ? of.length + data.length : off + data.length) - align4k(of.length) : 0;
+    // A write growing the file must fit the volume's capacity and its directory quotas: refused here,
+    // before any byte is buffered.
+    const grow = align4k(append ? of.length + data.length : off + data.length) - align4k(of.length);
     if (grow > 0) {
-      await this.space.admit(grow);
-      of.reserved += grow;
+      await this.quotas.admit(h.ino, grow);
+      if (this.space.limited) {
+        await this.space.admit(grow).catch((e) => {
+          this.quotas.release(h.ino);
+          throw e;
+        });
+        of.reserved += grow;
+      }
     }
     try {
       if (append) {
@@ -434,6 +445,7 @@ export class VFS {
     const admitted = Math.min(of.reserved, Math.max(0, grown));
     of.reserved -= admitted;
     this.space.commit(admitted, grown);
+    this.quotas.commit(of.ino, grown);
     of.metaLength = length;
   }
 
@@ -449,6 +461,7 @@ export class VFS {
    */
   private writeFailed(of: OpenFile): void {
     this.space.release(of.reserved);
+    this.quotas.release(of.ino);
     of.reserved = 0;
     if (!of.writer?.hasPending) of.length = of.metaLength;
     this.invalidateData(of.ino);
@@ -473,6 +486,7 @@ export class VFS {
     if (!of.writer.hasPending) {
       // What was admitted and not committed was overwritten in the buffers: it never grew the volume.
       this.space.release(of.reserved);
+      this.quotas.release(ino);
       of.reserved = 0;
     }
     this.invalidateData(ino);
@@ -512,6 +526,7 @@ export class VFS {
     if (--of.handles === 0) {
       this.files.delete(h.ino);
       this.space.release(of.reserved);
+      this.quotas.forget(h.ino);
     }
     // The open-file record is dropped in the background: a close costs no metadata round trip (the writes
     // above are committed). Until it lands the file counts as open here, so an unlink by anyone keeps it; the

@@ -220,8 +220,9 @@ export class VfsView {
     return this.vfs.readlink(this.ctx, ino);
   }
 
-  statfs(): Promise<StatFs> {
-    return this.vfs.statfs(this.ctx);
+  /** The volume's figures, or under a directory quota the quota's (at inode `ino`). */
+  statfs(ino?: number): Promise<StatFs> {
+    return this.vfs.statfs(this.ctx, ino);
   }
 
   // ---- extended attributes ----

@@ -2,7 +2,7 @@
 // object store, formatted and opened through the SDK. cleanup() closes every Volume opened through it and
 // removes the directory.
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openMeta } from '../../src/meta/index.js';
@@ -19,6 +19,24 @@ export function vfsOf(v: Volume): VFS {
 /** The metadata client under a Volume. */
 export function metaOf(v: Volume): Meta {
   return volumeView(v).vfs.meta;
+}
+
+/** The block objects under a file:// store's `NAME/chunks/` (storeDir: its root): how many, and their bytes. */
+export async function storeBlocks(storeDir: string): Promise<{ count: number; bytes: number }> {
+  let count = 0;
+  let bytes = 0;
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else {
+        count++;
+        bytes += (await stat(p)).size;
+      }
+    }
+  };
+  for (const vol of await readdir(storeDir).catch(() => [])) await walk(join(storeDir, vol, 'chunks'));
+  return { count, bytes };
 }
 
 export interface TempVolumeOptions {

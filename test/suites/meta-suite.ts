@@ -70,6 +70,7 @@ import { policyConformance } from './meta-policy-suite.js';
 import { trashConformance } from './meta-trash-suite.js';
 import { readOnlyConformance } from './meta-readonly-suite.js';
 import { cloneConformance } from './meta-clone-suite.js';
+import { quotaConformance } from './meta-quota-suite.js';
 import { sessionInfoConformance } from './meta-session-info-suite.js';
 import { setIdConformance } from './meta-setid-suite.js';
 import { scanConformance } from './meta-scans.js';
@@ -1765,6 +1766,8 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
     // Read-only subtrees (ferry readonly) and clones (ferry clone): meta-readonly-suite.ts, meta-clone-suite.ts.
     readOnlyConformance(newUrl);
     cloneConformance(async (format) => freshMeta(await newUrl(), format));
+    // Directory quotas and `/` as the volume-wide limit: test/suites/meta-quota-suite.ts.
+    quotaConformance(async (format) => freshMeta(await newUrl(), format));
     // setSessionInfo (a client's last background error): test/suites/meta-session-info-suite.ts.
     sessionInfoConformance(async () => freshMeta(await newUrl()));
     // setuid/setgid cleared by writes, truncates and chown: test/suites/meta-setid-suite.ts.

@@ -126,15 +126,20 @@ export class MetaCore {
    * operation's transaction, or undefined outside one (open), where a rule's reads get a transaction of their own.
    */
   protected async guard(tx: Tx | undefined, op: GuardOp, ctx: Context, targets: Target[], flags = 0): Promise<Guard> {
+    const g = await this.unchecked(tx, op, ctx, targets, flags);
+    await g.check();
+    return g;
+  }
+
+  /** A guard that checks nothing: for what only accounts its changes to the rules (a trash restore). */
+  protected async unchecked(tx: Tx | undefined, op: GuardOp, ctx: Context, targets: Target[], flags = 0): Promise<Guard> {
     // A client loads the format before it changes anything; read it here if one did not (never a second
     // transaction inside this one).
     const format = this.fmt ?? (tx ? await tx.getSetting() : await this.load());
     if (!format) throw fsErr('ENOENT', `no volume is formatted at ${this.url}`);
     this.fmt ??= format;
     const read = tx ? <T>(fn: (tx: Tx) => Promise<T>) => fn(tx) : <T>(fn: (tx: Tx) => Promise<T>) => this.eng.read(fn);
-    const g = new Guard(op, ctx, targets, flags, format, this.policy.rules(format), read);
-    await g.check();
-    return g;
+    return new Guard(op, ctx, targets, flags, format, this.policy.rules(format), read, tx);
   }
 
   // ---- volume ----

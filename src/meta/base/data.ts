@@ -192,6 +192,7 @@ export class DataOps extends NamespaceOps {
     const ino = at.ino;
     const grow = align4k(length) - align4k(a.length);
     if (grow > 0) await g.charge(at, grow, 0);
+    else if (grow < 0) await g.free(at, -grow, 0);
     if (length < a.length) {
       const first = Math.ceil(length / CHUNK_SIZE);
       for (const indx of await tx.listChunkIndexes(ino, first)) await this.dropChunk(tx, ino, indx);

@@ -220,7 +220,7 @@ export class NamespaceOps extends MetaCore {
       const made: Target = { role: 'new', ino, attr, parent };
       const g = await this.guard(tx, op, ctx, [{ role: 'dir', ino: parent, attr: pa }, made]);
       if (await tx.getEntry(parent, name)) throw fsErr('EEXIST');
-      await g.charge(made, type === TYPE_DIRECTORY ? 4096 : 0, 1);
+      await g.charge(made, spaceOf(attr), 1);
       await tx.setEntry(parent, name, ino, type);
       if (acl) await storeInherited(tx, ino, attr, acl);
       await tx.setAttr(ino, attr);
@@ -243,12 +243,11 @@ export class NamespaceOps extends MetaCore {
       const pa = await this.writableDir(tx, ctx, parent);
       const attr = await this.mustAttr(tx, ino);
       if (attr.type === TYPE_DIRECTORY) throw fsErr('EPERM');
-      await this.guard(tx, 'link', ctx, [
-        { role: 'dir', ino: parent, attr: pa },
-        { role: 'linked', ino, attr, parent },
-      ]);
+      const linked: Target = { role: 'linked', ino, attr: { ...attr }, parent };
+      const g = await this.guard(tx, 'link', ctx, [{ role: 'dir', ino: parent, attr: pa }, linked]);
       if (attr.nlink === 0) throw fsErr('ENOENT');
       if (await tx.getEntry(parent, name)) throw fsErr('EEXIST');
+      await g.transfer(linked, undefined, parent);
       const t = stamp();
       // Files with several links keep their parents in the link table.
       if (attr.parent !== 0) await tx.addParent(ino, attr.parent, 1);
@@ -292,8 +291,11 @@ export class NamespaceOps extends MetaCore {
       const attr = await tx.getAttr(e.inode);
       if (attr) checkSticky(ctx, pa, attr);
       const targets: Target[] = [{ role: 'dir', ino: parent, attr: pa }];
-      if (attr) targets.push({ role: 'removed', ino: e.inode, attr, parent });
-      await this.guard(tx, 'unlink', ctx, targets);
+      const victim: Target | undefined = attr && { role: 'removed', ino: e.inode, attr: { ...attr }, parent };
+      if (victim) targets.push(victim);
+      const g = await this.guard(tx, 'unlink', ctx, targets);
+      // The name leaves its directory's quotas now, even when the trash keeps the inode (as JuiceFS).
+      if (victim) await g.transfer(victim, parent, undefined);
       const t = stamp();
       await tx.delEntry(parent, name);
       touch(pa, t);
@@ -313,11 +315,10 @@ export class NamespaceOps extends MetaCore {
       if (e.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
       const attr = await this.mustAttr(tx, e.inode);
       checkSticky(ctx, pa, attr);
-      await this.guard(tx, 'rmdir', ctx, [
-        { role: 'dir', ino: parent, attr: pa },
-        { role: 'removed', ino: e.inode, attr, parent },
-      ]);
+      const victim: Target = { role: 'removed', ino: e.inode, attr: { ...attr }, parent };
+      const g = await this.guard(tx, 'rmdir', ctx, [{ role: 'dir', ino: parent, attr: pa }, victim]);
       if (await tx.hasEntries(e.inode)) throw fsErr('ENOTEMPTY');
+      await g.transfer(victim, parent, undefined);
       const t = stamp();
       await tx.delEntry(parent, name);
       touch(pa, t);
@@ -398,9 +399,11 @@ export class NamespaceOps extends MetaCore {
       if (dattr) checkSticky(ctx, dst, dattr);
       const targets: Target[] = [{ role: 'dir', ino: ps, attr: src }];
       if (pd !== ps) targets.push({ role: 'dir', ino: pd, attr: dst });
-      targets.push({ role: 'moved', ino: se.inode, attr: sattr, parent: ps });
-      if (de && dattr) targets.push({ role: exchange ? 'moved' : 'removed', ino: de.inode, attr: dattr, parent: pd });
-      await this.guard(tx, 'rename', ctx, targets, flags);
+      const moved: Target = { role: 'moved', ino: se.inode, attr: { ...sattr }, parent: ps };
+      const other: Target | undefined = de && dattr && { role: exchange ? 'moved' : 'removed', ino: de.inode, attr: { ...dattr }, parent: pd };
+      targets.push(moved);
+      if (other) targets.push(other);
+      const g = await this.guard(tx, 'rename', ctx, targets, flags);
       if (ps !== pd) {
         if (se.type === TYPE_DIRECTORY) await this.movableDir(tx, ctx, se.inode, sattr, pd);
         if (exchange && de!.type === TYPE_DIRECTORY) await this.movableDir(tx, ctx, de!.inode, dattr!, ps);
@@ -413,6 +416,12 @@ export class NamespaceOps extends MetaCore {
         } else if (de.type === TYPE_DIRECTORY) {
           throw fsErr('EISDIR');
         }
+      }
+      // Quotas: what is replaced leaves first, then what moves goes from one directory's chain to the other's.
+      if (other && !exchange) await g.transfer(other, pd, undefined);
+      if (ps !== pd) {
+        await g.transfer(moved, ps, pd);
+        if (other && exchange) await g.transfer(other, pd, ps);
       }
       await tx.delEntry(ps, ns);
       await tx.setEntry(pd, nd, se.inode, se.type);

@@ -5,6 +5,7 @@
 import { fsErr } from '../../errors.js';
 import { setCtime, stamp, touch } from '../attrs.js';
 import { TRASH_INODE, hourStart, isTrashDir, parseTrashEntryName } from '../trash-names.js';
+import type { Target } from '../policy/index.js';
 import type { Tx } from '../tx.js';
 import { MAX_NAME, ROOT_INODE, TYPE_DIRECTORY, type Context, type Versioned, type TrashItem, type TrashPurgeResult } from '../types.js';
 import { DataOps } from './data.js';
@@ -118,15 +119,21 @@ export class TrashOps extends DataOps {
       // Putting a name back changes its directory: refused where the directory's rules refuse an entry (read-only, immutable).
       await this.guard(tx, 'rename', ctx, [{ role: 'dir', ino: n.parent, attr: pa }]);
       const t = stamp();
+      // Not checked (the trash rule refuses ordinary changes here), but accounted: the name enters the
+      // directory quotas again (EDQUOT when one is full), what it replaces leaves them.
+      const back: Target = { role: 'moved', ino: e.inode, attr: { ...attr } };
+      const g = await this.unchecked(tx, 'restore', ctx, [back]);
       const there = await tx.getEntry(n.parent, name);
       if (there) {
         if (!opts.force) throw fsErr('EEXIST', `'${name}' exists again where ${id} was deleted (--force replaces it)`);
         const ta = await this.mustAttr(tx, there.inode);
         if (there.type === TYPE_DIRECTORY && (await tx.hasEntries(there.inode))) throw fsErr('ENOTEMPTY', `'${name}' is a non-empty directory`);
+        await g.transfer({ role: 'removed', ino: there.inode, attr: { ...ta }, parent: n.parent }, n.parent, undefined);
         await tx.delEntry(n.parent, name);
         if (there.type === TYPE_DIRECTORY) pa.nlink--;
         await this.removed(tx, ctx, there.inode, ta, n.parent, name, t);
       }
+      await g.transfer(back, undefined, n.parent);
       await tx.delEntry(hIno, entry);
       if (full) await tx.delXattr(e.inode, TRASH_NAME_XATTR);
       await tx.setEntry(n.parent, name, e.inode, e.type);

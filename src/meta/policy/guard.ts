@@ -29,7 +29,14 @@
 //
 // Growth is charged with `charge(at, space, inodes)` where the operation knows how much it grows
 // (mkdir/mknod/create/symlink on the new inode; write, truncate, fallocate, copy, setattr with a size
-// on the file): the quota rules see the target and, lazily, its chain of parent directories.
+// on the file): the quota rules see the target and, lazily, its chain of parent directories. Shrinking
+// data is `free(at, space, 0)` (truncate, setattr with a smaller size). A name leaving or entering a
+// directory is `transfer(t, from, to)`: unlink, rmdir and the entry a rename replaces (from: its
+// directory; the trash keeps the inode, but its name has left the tree, as in JuiceFS), link and a trash
+// restore (to: the new name's directory), rename across directories (both). Transfers never change the
+// volume's usage, so only directory quotas implement them. A trash restore passes no checks (`restore`):
+// its guard only accounts.
+import { fsErr } from '../../errors.js';
 import { ROOT_INODE, TYPE_DIRECTORY, type Attr, type Context, type Format } from '../types.js';
 import type { Tx } from '../tx.js';
 
@@ -50,7 +57,9 @@ export type GuardOp =
   | 'copy'
   | 'setxattr'
   | 'removexattr'
-  | 'clone';
+  | 'clone'
+  /** A trash restore: not checked, only accounted (transfer). */
+  | 'restore';
 
 /** How an operation touches an inode. */
 export type Role =
@@ -88,20 +97,31 @@ export interface Guarded {
   readonly format: Format;
   /** Runs reads in the operation's transaction (outside one, for open, in a read transaction of its own). */
   read<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Runs writes in the operation's transaction (usage counters kept by a rule); EIO outside one. */
+  update<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /**
    * The directories above a target, nearest first and the root last (the root itself has none). Walked on
    * demand and remembered for the operation, so rules that never ask cost nothing. A file with several
    * links and no `parent` given has the directories of all its names.
    */
   ancestors(t: Target): Promise<number[]>;
+  /** Directory `dir` and the directories above it, nearest first (walked and remembered as ancestors are). */
+  dirChain(dir: number): Promise<number[]>;
 }
 
 export interface Rule {
   readonly name: string;
   /** Refuses the operation by throwing an FsError. */
   check?(g: Guarded): void | Promise<void>;
-  /** Refuses growth by `space` bytes and `inodes` inodes charged to `at` (ENOSPC, EDQUOT). */
+  /** Refuses growth by `space` bytes and `inodes` inodes charged to `at` (ENOSPC, EDQUOT); may account it. */
   charge?(g: Guarded, at: Target, space: number, inodes: number): void | Promise<void>;
+  /** `at` shrank by `space` bytes and `inodes` inodes (never refused). */
+  free?(g: Guarded, at: Target, space: number, inodes: number): void | Promise<void>;
+  /**
+   * A name of `t` leaves directory `from` and/or enters directory `to` (undefined: none), taking with it
+   * what is under it. May refuse with EDQUOT (entering a full quota) or EXDEV.
+   */
+  transfer?(g: Guarded, t: Target, from: number | undefined, to: number | undefined): void | Promise<void>;
 }
 
 /** Builds a volume's rule from its format; undefined when the volume does not need it. */
@@ -150,10 +170,17 @@ export class Guard implements Guarded {
     readonly format: Format,
     private readonly rules: readonly Rule[],
     private readonly reader: <T>(fn: (tx: Tx) => Promise<T>) => Promise<T>,
+    /** The operation's transaction (undefined for open). */
+    private readonly tx?: Tx,
   ) {}
 
   read<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     return this.reader(fn);
+  }
+
+  update<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    if (!this.tx) throw fsErr('EIO', `${this.op} runs outside a transaction: nothing can be accounted`);
+    return fn(this.tx);
   }
 
   async check(): Promise<void> {
@@ -163,6 +190,22 @@ export class Guard implements Guarded {
   /** Asks every quota rule before the operation grows by `space` bytes and `inodes` inodes at `at`. */
   async charge(at: Target, space: number, inodes: number): Promise<void> {
     for (const r of this.rules) if (r.charge) await r.charge(this, at, space, inodes);
+  }
+
+  /** Tells every rule that `at` shrank (truncate): usage kept by the rules goes down. */
+  async free(at: Target, space: number, inodes: number): Promise<void> {
+    if (space <= 0 && inodes <= 0) return;
+    for (const r of this.rules) if (r.free) await r.free(this, at, space, inodes);
+  }
+
+  /** Tells every rule that a name of `t` leaves directory `from` and/or enters `to` (see Rule.transfer). */
+  async transfer(t: Target, from: number | undefined, to: number | undefined): Promise<void> {
+    if (from === to) return;
+    for (const r of this.rules) if (r.transfer) await r.transfer(this, t, from, to);
+  }
+
+  async dirChain(dir: number): Promise<number[]> {
+    return [dir, ...(await this.above(dir))];
   }
 
   async ancestors(t: Target): Promise<number[]> {

@@ -1,5 +1,6 @@
 // The policy registry with FerryFS's own rules registered first; features add theirs with registerRule.
 import { registerRule } from './guard.js';
+import { dirQuotaRule } from './rules/dir-quota.js';
 import { immutableRule } from './rules/immutable.js';
 import { readOnlyRule } from './rules/read-only.js';
 import { trashRule } from './rules/trash.js';
@@ -10,6 +11,7 @@ registerRule('read-only', readOnlyRule);
 registerRule('immutable', () => immutableRule);
 registerRule('trash', () => trashRule);
 registerRule('volume-quota', volumeQuotaRule);
+registerRule('dir-quota', dirQuotaRule);
 
 export { Guard, Policy, registerRule } from './guard.js';
 export type { Guarded, GuardOp, Role, Rule, RuleFactory, Target } from './guard.js';

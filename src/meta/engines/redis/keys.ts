@@ -1,9 +1,13 @@
 // Key names and value encodings of the Redis engine. Every key of a volume starts with the hash tag
 // `{prefix}`, so a whole volume lives in one Redis Cluster slot and server-side scripts may touch any of them.
+import { isUsageCounter } from '../../quota-names.js';
 import type { Attr, FileType } from '../../types.js';
 
-/** Counters read as "a recent value" (quota checks), never validated at commit. (Every increment is blind: tx.ts.) */
-export const BLIND_COUNTERS = new Set(['version', 'usedSpace', 'totalInodes']);
+/**
+ * Counters read as "a recent value" (quota checks: the volume's and each directory quota's usage), never
+ * validated at commit, so writers under one quota do not conflict on it. (Every increment is blind: tx.ts.)
+ */
+export const BLIND_COUNTERS = { has: (name: string): boolean => name === 'version' || isUsageCounter(name) };
 
 export class Keys {
   readonly tag: string;

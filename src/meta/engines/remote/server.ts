@@ -18,6 +18,7 @@ const CALLABLE = new Set([
   'exportSnapshot', 'importSnapshot', 'scanPage', 'processDeletedFiles', 'pendingDeletedFiles', 'pendingDeletedSlices',
   'loadBegin', 'loadRows', 'loadEnd', 'ackDeletedSlices',
   'trashList', 'trashRestore', 'trashPurge', 'trashPurgeExpired', 'openHolders', 'fsckRepair', 'clone',
+  'quotaSet', 'quotaGet', 'quotaList', 'quotaRoom', 'quotaDelete', 'quotaCheck',
 ]);
 
 const IDLE_MS = 10 * 60_000;
