@@ -9,6 +9,9 @@ import { refuseAclHeaders, refuseEncryption, refuseSubresources } from './unsupp
 import { bucketLocation, bucketVersioning, createBucket, deleteBucket, getAcl, headBucket, listBuckets, putAcl } from './ops/buckets.js';
 import { listObjects, listUploads } from './ops/listing.js';
 import { abortUpload, completeUpload, createUpload, listParts, uploadPart, uploadPartCopy } from './ops/multipart.js';
+import { applyCors, deleteBucketCors, getBucketCors, preflight, putBucketCors } from './ops/cors.js';
+import { deleteBucketLifecycle, getBucketLifecycle, putBucketLifecycle } from './ops/lifecycle.js';
+import { isFormPost, postObject } from './ops/post-object.js';
 import { copyObject, deleteObject, deleteObjects, getObject, getObjectAttributes, getObjectTagging, putObject } from './ops/objects.js';
 
 /**
@@ -19,6 +22,9 @@ import { copyObject, deleteObject, deleteObjects, getObject, getObjectAttributes
 export async function route(s: Services, c: Call): Promise<void> {
   if (c.bucket) checkBucketName(c.bucket, false);
   if (c.key) parseKey(c.key);
+  // A browser's request: the bucket's CORS rules say what its script may see of the answer.
+  if (c.req.headers.origin !== undefined) await applyCors(s, c);
+  if (c.req.method === 'OPTIONS') return preflight(s, c);
   refuseEncryption(s, c);
   if (c.req.method === 'PUT' || c.req.method === 'POST') refuseAclHeaders(c);
   if (!c.bucket) return routeService(s, c);
@@ -36,15 +42,20 @@ function routeBucket(s: Services, c: Call): Promise<void> {
   switch (c.req.method) {
     case 'PUT':
       if (q.has('acl')) return putAcl(s, c, true);
+      if (q.has('cors')) return putBucketCors(s, c);
+      if (q.has('lifecycle')) return putBucketLifecycle(s, c);
       if (q.size > 0) throw s3err('NotImplemented', `Bucket sub-resource '${[...q.keys()][0]}' is not implemented.`);
       return createBucket(s, c);
     case 'DELETE':
+      if (q.has('cors')) return deleteBucketCors(s, c);
+      if (q.has('lifecycle')) return deleteBucketLifecycle(s, c);
       if (q.size > 0) throw s3err('NotImplemented');
       return deleteBucket(s, c);
     case 'HEAD':
       return headBucket(s, c);
     case 'POST':
       if (q.has('delete')) return deleteObjects(s, c);
+      if (isFormPost(c)) return postObject(s, c);
       refuseSubresources(q);
       break;
     case 'GET':
@@ -52,6 +63,8 @@ function routeBucket(s: Services, c: Call): Promise<void> {
       if (q.has('uploads')) return listUploads(s, c);
       if (q.has('versioning')) return bucketVersioning(s, c);
       if (q.has('acl')) return getAcl(s, c, true);
+      if (q.has('cors')) return getBucketCors(s, c);
+      if (q.has('lifecycle')) return getBucketLifecycle(s, c);
       refuseSubresources(q);
       return listObjects(s, c, q.get('list-type') === '2');
   }
