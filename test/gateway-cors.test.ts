@@ -103,21 +103,23 @@ const code = (text: string) => /<Code>([^<]+)<\/Code>/.exec(text)?.[1];
 
 /** Where Ceph RGW 16.2 answers otherwise than the S3 reference (the same rows are in docs/gateway.md). */
 export const RGW_DIFFERS: Record<string, string> = {
-  'preflight-vary': 'RGW 16.2 sends no Vary on a preflight answer',
-  'post-extra-field': 'RGW 16.2 stores the object although a form field is not in the policy',
-  'post-range-small': 'RGW 16.2 stores an object smaller than content-length-range allows',
-  'get-cors-id': 'RGW 16.2 drops the ID of a CORS rule',
+  // Each is answered, with another code or form than S3's: the status is checked on RGW, the rest only on FerryFS.
+  'preflight-code': 'RGW 16.2 refuses a preflight with AccessDenied (S3: AccessForbidden)',
+  'cors-method-code': 'RGW 16.2 answers MalformedXML to an AllowedMethod S3 does not allow (S3: InvalidRequest)',
+  'post-etag': 'RGW 16.2 sends no ETag on a 204 POST Object answer',
+  'wildcard-origin': "RGW 16.2 answers a rule's AllowedOrigin * with the request's Origin (S3: *)",
+  'post-signature-code': 'RGW 16.2 answers a POST policy with a wrong signature AccessDenied (S3: SignatureDoesNotMatch)',
 };
 
 function sharedChecks(name: string, target: () => Target, differs: Record<string, string> = {}): void {
-  const skip = (id: string) => ({ skip: differs[id] ?? false });
+  const forbidden = differs['preflight-code'] ? 'AccessDenied' : 'AccessForbidden';
   describe(`CORS and browser uploads: ${name}`, () => {
     it('GetBucketCors without a configuration is NoSuchCORSConfiguration; a preflight then is 403', async () => {
       const t = target();
       assert.equal(await s3code(t.s3.send(new GetBucketCorsCommand({ Bucket: t.bucket }))), 'NoSuchCORSConfiguration');
       const r = await fetch(`${t.endpoint}/${t.bucket}/k`, { method: 'OPTIONS', headers: { Origin: 'https://app.example.com', 'Access-Control-Request-Method': 'GET' } });
       assert.equal(r.status, 403);
-      assert.equal(code(await r.text()), 'AccessForbidden');
+      assert.equal(code(await r.text()), forbidden);
     });
 
     it('PutBucketCors then GetBucketCors gives the rules back', async () => {
@@ -132,7 +134,7 @@ function sharedChecks(name: string, target: () => Target, differs: Record<string
       assert.deepEqual(got.CORSRules![1]!.AllowedOrigins, ['http://*.example.org']);
     });
 
-    it('GetBucketCors keeps the rule ID', skip('get-cors-id'), async () => {
+    it('GetBucketCors keeps the rule ID', async () => {
       const t = target();
       await t.s3.send(new PutBucketCorsCommand({ Bucket: t.bucket, CORSConfiguration: { CORSRules: RULES } }));
       assert.equal((await t.s3.send(new GetBucketCorsCommand({ Bucket: t.bucket }))).CORSRules![0]!.ID, 'app');
@@ -148,7 +150,7 @@ function sharedChecks(name: string, target: () => Target, differs: Record<string
       assert.equal(r.status, 200, await r.text());
       assert.equal(r.headers.get('access-control-allow-origin'), 'https://app.example.com');
       assert.match(r.headers.get('access-control-allow-methods') ?? '', /PUT/);
-      assert.equal(r.headers.get('access-control-allow-headers')?.toLowerCase(), 'content-type, x-amz-date');
+      assert.deepEqual(r.headers.get('access-control-allow-headers')?.toLowerCase().split(',').map((h) => h.trim()), ['content-type', 'x-amz-date']);
       assert.equal(r.headers.get('access-control-max-age'), '600');
       assert.match(r.headers.get('access-control-expose-headers') ?? '', /ETag/);
       // A wildcard origin pattern, and the '*' rule.
@@ -157,10 +159,10 @@ function sharedChecks(name: string, target: () => Target, differs: Record<string
       assert.equal(w.headers.get('access-control-allow-origin'), 'http://shop.example.org');
       const any = await fetch(`${t.endpoint}/${t.bucket}/x`, { method: 'OPTIONS', headers: { Origin: 'https://elsewhere.net', 'Access-Control-Request-Method': 'HEAD' } });
       assert.equal(any.status, 200);
-      assert.equal(any.headers.get('access-control-allow-origin'), '*');
+      assert.equal(any.headers.get('access-control-allow-origin'), differs['wildcard-origin'] ? 'https://elsewhere.net' : '*');
     });
 
-    it('a preflight answer varies on Origin', skip('preflight-vary'), async () => {
+    it('a preflight answer varies on Origin', async () => {
       const t = target();
       await t.s3.send(new PutBucketCorsCommand({ Bucket: t.bucket, CORSConfiguration: { CORSRules: RULES } }));
       const r = await fetch(`${t.endpoint}/${t.bucket}/x`, { method: 'OPTIONS', headers: { Origin: 'https://app.example.com', 'Access-Control-Request-Method': 'GET' } });
@@ -174,10 +176,10 @@ function sharedChecks(name: string, target: () => Target, differs: Record<string
         const r = await fetch(`${t.endpoint}/${t.bucket}/k`, { method: 'OPTIONS', headers: { Origin: origin, 'Access-Control-Request-Method': method, ...(hdrs ? { 'Access-Control-Request-Headers': hdrs } : {}) } });
         return [r.status, code(await r.text()), r.headers.get('access-control-allow-origin')];
       };
-      assert.deepEqual(await ask('https://evil.example.net', 'PUT'), [403, 'AccessForbidden', null]);
-      assert.deepEqual(await ask('https://app.example.com', 'DELETE'), [403, 'AccessForbidden', null]);
-      assert.deepEqual(await ask('https://app.example.com', 'PUT', 'authorization-x'), [403, 'AccessForbidden', null]);
-      assert.deepEqual(await ask('http://shop.example.org', 'GET', 'content-type'), [403, 'AccessForbidden', null], 'a rule without AllowedHeader allows none');
+      assert.deepEqual(await ask('https://evil.example.net', 'PUT'), [403, forbidden, null]);
+      assert.deepEqual(await ask('https://app.example.com', 'DELETE'), [403, forbidden, null]);
+      assert.deepEqual(await ask('https://app.example.com', 'PUT', 'authorization-x'), [403, forbidden, null]);
+      assert.deepEqual(await ask('http://shop.example.org', 'GET', 'content-type'), [403, forbidden, null], 'a rule without AllowedHeader allows none');
     });
 
     it('an actual request from an allowed origin carries Access-Control-Allow-Origin and Expose-Headers; another origin none', async () => {
@@ -210,7 +212,8 @@ function sharedChecks(name: string, target: () => Target, differs: Record<string
 
     it('PutBucketCors with a method S3 does not allow is InvalidRequest; a rule without origins is MalformedXML', async () => {
       const t = target();
-      assert.equal(await s3code(t.s3.send(new PutBucketCorsCommand({ Bucket: t.bucket, CORSConfiguration: { CORSRules: [{ AllowedOrigins: ['*'], AllowedMethods: ['PATCH'] }] } }))), 'InvalidRequest');
+      const patch = await s3code(t.s3.send(new PutBucketCorsCommand({ Bucket: t.bucket, CORSConfiguration: { CORSRules: [{ AllowedOrigins: ['*'], AllowedMethods: ['PATCH'] }] } })));
+      assert.equal(patch, differs['cors-method-code'] ? 'MalformedXML' : 'InvalidRequest');
       assert.equal(await s3code(t.s3.send(new PutBucketCorsCommand({ Bucket: t.bucket, CORSConfiguration: { CORSRules: [{ AllowedOrigins: [], AllowedMethods: ['GET'] }] } }))), 'MalformedXML');
     });
 
@@ -224,7 +227,7 @@ function sharedChecks(name: string, target: () => Target, differs: Record<string
       });
       const r = await post(t, formBody(fields, data, 'cat.jpg'));
       assert.equal(r.status, 204, r.text);
-      assert.equal(r.headers.get('etag'), `"${createHash('md5').update(data).digest('hex')}"`);
+      if (!differs['post-etag']) assert.equal(r.headers.get('etag'), `"${createHash('md5').update(data).digest('hex')}"`);
       const h = await t.s3.send(new HeadObjectCommand({ Bucket: t.bucket, Key: 'uploads/cat.jpg' }));
       assert.equal(h.ContentType, 'image/jpeg');
       assert.equal(h.Metadata?.owner, 'browser');
@@ -264,7 +267,7 @@ function sharedChecks(name: string, target: () => Target, differs: Record<string
       assert.equal(await s3code(t.s3.send(new HeadObjectCommand({ Bucket: t.bucket, Key: 'elsewhere/x' }))), '404');
     });
 
-    it('POST Object with a field the policy does not name is 403', skip('post-extra-field'), async () => {
+    it('POST Object with a field the policy does not name is 403', async () => {
       const t = target();
       const fields = signedForm(t.key, [{ bucket: t.bucket }, { key: 'form/extra' }], { key: 'form/extra' });
       const r = await post(t, formBody({ ...fields, 'x-amz-meta-sneaky': 'yes' }, Buffer.from('x')));
@@ -281,7 +284,7 @@ function sharedChecks(name: string, target: () => Target, differs: Record<string
       const forged = signedForm({ ...t.key, secret: 'not-the-secret-0123456789' }, [{ bucket: t.bucket }, { key: 'form/forged' }], { key: 'form/forged' });
       const f = await post(t, formBody(forged, Buffer.from('x')));
       assert.equal(f.status, 403, f.text);
-      assert.equal(code(f.text), 'SignatureDoesNotMatch');
+      assert.equal(code(f.text), differs['post-signature-code'] ? 'AccessDenied' : 'SignatureDoesNotMatch');
       assert.equal(await s3code(t.s3.send(new HeadObjectCommand({ Bucket: t.bucket, Key: 'form/forged' }))), '404');
     });
 
@@ -294,7 +297,7 @@ function sharedChecks(name: string, target: () => Target, differs: Record<string
       assert.equal(await s3code(t.s3.send(new HeadObjectCommand({ Bucket: t.bucket, Key: 'form/big' }))), '404');
     });
 
-    it('POST Object smaller than content-length-range allows is EntityTooSmall', skip('post-range-small'), async () => {
+    it('POST Object smaller than content-length-range allows is EntityTooSmall', async () => {
       const t = target();
       const fields = signedForm(t.key, [{ bucket: t.bucket }, { key: 'form/small' }, ['content-length-range', 10, 1000]], { key: 'form/small' });
       const r = await post(t, formBody(fields, Buffer.from('x')));
