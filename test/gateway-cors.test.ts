@@ -265,6 +265,9 @@ function sharedChecks(name: string, target: () => Target, differs: Record<string
       assert.equal(r.status, 403, r.text);
       assert.equal(code(r.text), 'AccessDenied');
       assert.equal(await s3code(t.s3.send(new HeadObjectCommand({ Bucket: t.bucket, Key: 'elsewhere/x' }))), '404');
+      // The same policy with a key it allows goes through.
+      const good = signedForm(t.key, [{ bucket: t.bucket }, ['starts-with', '$key', 'uploads/']], { key: 'uploads/x' });
+      assert.equal((await post(t, formBody(good, Buffer.from('x')))).status, 204);
     });
 
     it('POST Object with a field the policy does not name is 403', async () => {
@@ -273,6 +276,7 @@ function sharedChecks(name: string, target: () => Target, differs: Record<string
       const r = await post(t, formBody({ ...fields, 'x-amz-meta-sneaky': 'yes' }, Buffer.from('x')));
       assert.equal(r.status, 403, r.text);
       assert.equal(await s3code(t.s3.send(new HeadObjectCommand({ Bucket: t.bucket, Key: 'form/extra' }))), '404');
+      assert.equal((await post(t, formBody(fields, Buffer.from('x')))).status, 204, 'without the extra field');
     });
 
     it('POST Object: an expired policy and a wrong signature are 403', async () => {
@@ -357,6 +361,11 @@ describe('S3 gateway: CORS and POST Object', () => {
     const r = await post(t, formBody(fields, Buffer.from('x')));
     assert.equal(r.status, 403, r.text);
     assert.equal(code(r.text), 'AccessDenied');
+    // Alice's own bucket takes her form.
+    await g.client(ALICE).send(new CreateBucketCommand({ Bucket: 'alice-web' }));
+    const own = await post({ ...t, bucket: 'alice-web' }, formBody(signedForm(ALICE, [{ bucket: 'alice-web' }, { key: 'alice.txt' }], { key: 'alice.txt' }), Buffer.from('mine')));
+    assert.equal(own.status, 204, own.text);
+    assert.equal((await g.t.v.stat('/alice-web/alice.txt')).uid, ALICE.uid);
     const anon = await post(t, formBody({ key: 'anon.txt' }, Buffer.from('x')));
     assert.equal(anon.status, 403, anon.text);
     assert.equal(await s3code(s3.send(new HeadObjectCommand({ Bucket: 'web', Key: 'anon.txt' }))), '404');
