@@ -44,6 +44,10 @@ export interface Services {
   bucketMode: number;
   /** Whether the volume encrypts its blocks: then every object is SSE-S3 (AES256) as S3 says it. */
   encrypted: boolean;
+  /** An access key's identity and secret (a POST form's policy signature is checked with it); undefined if unknown. */
+  keyOf?: (accessKey: string) => Promise<{ who: Identity; secret: string } | undefined>;
+  /** Who unsigned requests act as, when the gateway serves them (--anonymous). */
+  anonymous?: () => Identity;
 }
 
 const MAX_PUT = 5 * 1024 ** 3;

@@ -12,6 +12,9 @@ import { abortUpload, completeUpload, createUpload, listParts, uploadPart, uploa
 import { copyObject, deleteObject, deleteObjects, getObject, getObjectAttributes, putObject } from './ops/objects.js';
 import { deleteBucketTagging, deleteObjectTagging, getBucketTagging, getObjectTagging, putBucketTagging, putObjectTagging } from './ops/tagging.js';
 import { getBucketVersioning, listObjectVersions, putBucketVersioning } from './ops/versions.js';
+import { applyCors, deleteBucketCors, getBucketCors, preflight, putBucketCors } from './ops/cors.js';
+import { deleteBucketLifecycle, getBucketLifecycle, putBucketLifecycle } from './ops/lifecycle.js';
+import { isFormPost, postObject } from './ops/post-object.js';
 
 /**
  * Serves c with its operation; a request no operation takes is MethodNotAllowed or NotImplemented. The bucket
@@ -21,6 +24,9 @@ import { getBucketVersioning, listObjectVersions, putBucketVersioning } from './
 export async function route(s: Services, c: Call): Promise<void> {
   if (c.bucket) checkBucketName(c.bucket, false);
   if (c.key) parseKey(c.key);
+  // A browser's request: the bucket's CORS rules say what its script may see of the answer.
+  if (c.req.headers.origin !== undefined) await applyCors(s, c);
+  if (c.req.method === 'OPTIONS') return preflight(s, c);
   refuseEncryption(s, c);
   if (c.req.method === 'PUT' || c.req.method === 'POST') refuseAclHeaders(c);
   if (!c.bucket) return routeService(s, c);
@@ -40,16 +46,21 @@ function routeBucket(s: Services, c: Call): Promise<void> {
       if (q.has('acl')) return putAcl(s, c, true);
       if (q.has('versioning')) return putBucketVersioning(s, c);
       if (q.has('tagging')) return putBucketTagging(s, c);
+      if (q.has('cors')) return putBucketCors(s, c);
+      if (q.has('lifecycle')) return putBucketLifecycle(s, c);
       if (q.size > 0) throw s3err('NotImplemented', `Bucket sub-resource '${[...q.keys()][0]}' is not implemented.`);
       return createBucket(s, c);
     case 'DELETE':
       if (q.has('tagging')) return deleteBucketTagging(s, c);
+      if (q.has('cors')) return deleteBucketCors(s, c);
+      if (q.has('lifecycle')) return deleteBucketLifecycle(s, c);
       if (q.size > 0) throw s3err('NotImplemented');
       return deleteBucket(s, c);
     case 'HEAD':
       return headBucket(s, c);
     case 'POST':
       if (q.has('delete')) return deleteObjects(s, c);
+      if (isFormPost(c)) return postObject(s, c);
       refuseSubresources(q);
       break;
     case 'GET':
@@ -59,6 +70,8 @@ function routeBucket(s: Services, c: Call): Promise<void> {
       if (q.has('versions')) return listObjectVersions(s, c);
       if (q.has('tagging')) return getBucketTagging(s, c);
       if (q.has('acl')) return getAcl(s, c, true);
+      if (q.has('cors')) return getBucketCors(s, c);
+      if (q.has('lifecycle')) return getBucketLifecycle(s, c);
       refuseSubresources(q);
       return listObjects(s, c, q.get('list-type') === '2');
   }

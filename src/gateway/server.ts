@@ -14,9 +14,11 @@ import { openGatewayClient, type GatewayClient } from './client.js';
 import { fromFsError, s3err, S3Error } from './errors.js';
 import { sendError } from './http.js';
 import { keysOf, type KeyTable } from './keys.js';
+import { runLifecycle, type LifecycleReport } from './lifecycle-job.js';
 import { Metrics } from './metrics.js';
 import { Multipart } from './multipart.js';
 import { Objects, type ObjectInfo } from './objects.js';
+import { isFormPostRequest } from './ops/post-object.js';
 import { route } from './routes.js';
 import { header, isSigned, pctDecode, verify, type SignedRequest } from './sigv4.js';
 
@@ -48,6 +50,10 @@ export interface GatewayOptions {
 const KEY_RELOAD_MS = 5000;
 /** How often completed multipart uploads kept for repeated Completes are looked at for removal. */
 const UPLOAD_SWEEP_MS = 5 * 60 * 1000;
+/** How often the buckets' lifecycle rules are carried out (they count in days: a few minutes late is on time). */
+const LIFECYCLE_MS = 5 * 60 * 1000;
+/** Browser requests (an OPTIONS preflight, a form POST) carry no signature; this identity may do nothing until the form says who. */
+const NOBODY = 65534;
 
 function pairHeaders(raw: string[]): Array<[string, string]> {
   const out: Array<[string, string]> = [];
@@ -61,6 +67,8 @@ export class Gateway {
   private keysLoaded = 0;
   private reloadTimer?: NodeJS.Timeout;
   private sweepTimer?: NodeJS.Timeout;
+  private lifecycleTimer?: NodeJS.Timeout;
+  private lifecycleRun?: Promise<LifecycleReport>;
   private readonly views = new Map<string, VfsView>();
   private readonly services: Services;
   readonly metrics = new Metrics();
@@ -79,6 +87,12 @@ export class Gateway {
       region: opts.region ?? 'us-east-1',
       bucketMode: opts.bucketMode ?? 0o755,
       encrypted: false,
+      keyOf: async (ak) => {
+        if (!this.keys[ak] && Date.now() - this.keysLoaded > 1000) await this.reloadKeys();
+        const k = this.keys[ak];
+        return k && { who: { view: this.view(k.uid, k.gid, k.gids), accessKey: ak, uid: k.uid }, secret: k.secret };
+      },
+      anonymous: opts.anonymous && (() => ({ view: this.view(opts.anonymous!.uid, opts.anonymous!.gid), uid: opts.anonymous!.uid })),
     };
   }
 
@@ -132,6 +146,26 @@ export class Gateway {
     this.reloadTimer.unref();
     this.sweepTimer = setInterval(() => void this.sweepUploads().catch(() => undefined), UPLOAD_SWEEP_MS);
     this.sweepTimer.unref();
+    this.lifecycleTimer = setInterval(() => {
+      void this.runLifecycle().then(
+        (r) => r.errors.forEach((e) => this.reportError(`lifecycle: ${e}`)),
+        (e: unknown) => this.reportError(`lifecycle: ${(e as Error)?.message ?? e}`),
+      );
+    }, LIFECYCLE_MS);
+    this.lifecycleTimer.unref();
+  }
+
+  private reportError(line: string): void {
+    (this.opts.errorLog ?? ((l: string) => process.stderr.write(l + '\n')))(`ferry gateway: ${line}`);
+  }
+
+  /**
+   * Carries out the buckets' lifecycle rules as of `now` (a timer runs it every few minutes): deletes the
+   * expired objects and aborts the uploads past their days. One run at a time in this gateway.
+   */
+  runLifecycle(now = Date.now()): Promise<LifecycleReport> {
+    this.lifecycleRun ??= runLifecycle(this.client.root, this.services.objects, this.services.multipart, now).finally(() => (this.lifecycleRun = undefined));
+    return this.lifecycleRun;
   }
 
   /** Removes completed multipart uploads kept past their time for repeated Completes (a timer runs it); returns their ids. */
@@ -156,6 +190,8 @@ export class Gateway {
     this.closing ??= (async () => {
       if (this.reloadTimer) clearInterval(this.reloadTimer);
       if (this.sweepTimer) clearInterval(this.sweepTimer);
+      if (this.lifecycleTimer) clearInterval(this.lifecycleTimer);
+      await this.lifecycleRun?.catch(() => undefined);
       const closed = new Promise<void>((r) => this.server.close(() => r()));
       this.server.closeIdleConnections();
       if (this.inflight > 0) {
@@ -236,7 +272,9 @@ export class Gateway {
       if (expect !== undefined && !/^\s*100-continue\s*$/i.test(expect)) throw s3err('ExpectationFailed', undefined, { Expect: expect });
       if (!rawPath.startsWith('/')) throw s3err('InvalidRequest', 'Only path-style requests are supported.');
       const query = new URLSearchParams(rawQuery);
-      const who = await this.authenticate(req, rawPath, rawQuery, query);
+      // A browser's preflight and form upload carry no signature: the CORS rules, or the form's signed policy, decide.
+      const browser = req.method === 'OPTIONS' || isFormPostRequest(req.method, rawPath, req.headers['content-type']);
+      const who = browser ? { view: this.view(NOBODY, NOBODY), uid: NOBODY } : await this.authenticate(req, rawPath, rawQuery, query);
       // Only an authenticated client is asked for its body.
       if (expect !== undefined) {
         res.writeContinue();
