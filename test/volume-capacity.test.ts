@@ -112,7 +112,7 @@ describe('volume capacity through ferry put', () => {
     assert.equal(cfg.code, 0, cfg.stderr);
     const r = await ferry(['put', t.url, big, '/big']);
     assert.equal(r.code, 1, r.stderr);
-    oneLine(r, /^ferry: ENOSPC: no space left on device, write '\/big'$/);
+    oneLine(r, /^ferry: ENOSPC: no space left on device, write '\/big' \(in the volume\)$/);
     const ls = await ferry(['ls', t.url, '/']);
     assert.equal(ls.code, 0, ls.stderr);
     assert.doesNotMatch(ls.stdout, /big/);

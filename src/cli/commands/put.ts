@@ -1,5 +1,6 @@
 // ferry put META-URL LOCAL... DEST: copies local files and directory trees into a volume (like cp -r),
 // streaming each file with backpressure so nothing is held in memory whole.
+import { FsError } from '../../errors.js';
 import { flag, volumePath, type Command, type Parsed } from '../args.js';
 import { localStat } from '../local.js';
 import { Progress, formatBytes, formatDuration, formatRate, out } from '../output.js';
@@ -88,6 +89,10 @@ const command: Command = {
           await keep(temp, st);
           await vol.rename(temp, target);
           done = true;
+        } catch (e) {
+          // The temporary name is put's own business: the error names the file the user asked for.
+          if (e instanceof FsError && e.path === temp) throw new FsError(e.code, { syscall: e.syscall, path: target, message: e.description, cause: e.cause });
+          throw e;
         } finally {
           if (!done) {
             await vol.unlink(temp, { skipTrash: true }).catch(() => undefined);
