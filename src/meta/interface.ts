@@ -21,6 +21,8 @@ import type {
   WriteResult,
   TrashItem,
   TrashPurgeResult,
+  TtlRule,
+  TtlRunResult,
 } from './types.js';
 import type { ChunkRow, EntryRow, InodeRow, ParentRow, ScanKind, ScanOptions, ScanPage, ScanRows, SliceRefRow, SymlinkRow, XattrRow } from './scan.js';
 
@@ -156,6 +158,17 @@ export interface Meta {
   trashPurge(opts?: { before?: number }): Promise<TrashPurgeResult>;
   /** Purges what the volume's trash days let expire, if this client gets the purge lease (undefined if not). */
   trashPurgeExpired(now?: number): Promise<TrashPurgeResult | undefined>;
+  // ---- TTL expiry (base/ttl.ts) ----
+  /** The volume's TTL rules. */
+  ttlList(): Promise<TtlRule[]>;
+  /** Sets a directory's TTL (ENOENT/ENOTDIR for a path that is no directory); a new rule files what is already there. */
+  ttlSet(path: string, days: number): Promise<TtlRule & { indexed: number }>;
+  /** Removes a directory's TTL (ENOENT when it has none). */
+  ttlDelete(path: string): Promise<TtlRule>;
+  /** Moves the files whose TTL passed (at `now`, ms) to the trash, reading the TTL index only. */
+  ttlExpire(now?: number): Promise<TtlRunResult>;
+  /** ttlExpire if this client gets the expiry lease and the volume has rules (undefined if not). */
+  ttlExpireDue(now?: number): Promise<TtlRunResult | undefined>;
   /** Slices waiting for their objects to be removed. */
   pendingDeletedSlices(limit: number): Promise<DeletedSlice[]>;
   /** Forgets slices whose objects have been removed. */

@@ -137,8 +137,8 @@ export interface Format {
   trash?: { skip?: string[] };
   /** Directory quotas: path -> limits (0 = unlimited). */
   quotas?: Record<string, { space: number; inodes: number }>;
-  /** Files under `path` expire `seconds` after their last change. */
-  ttl?: Array<{ path: string; seconds: number }>;
+  /** TTL rules (`ferry ttl`): regular files under each directory expire `days` after their mtime. */
+  ttl?: TtlRule[];
   /** Subtrees nobody may change. */
   readOnly?: Array<{ path: string }>;
   /** Volume-wide limits (0 or absent = unlimited). */
@@ -431,4 +431,36 @@ export interface TrashPurgeResult {
   entries: number;
   /** Hour directories removed. */
   hours: number;
+}
+
+/** A TTL rule: regular files under directory `inode` go to the trash `days` after their mtime (the nearest rule above a file applies). */
+export interface TtlRule {
+  /** The directory's inode: the rule follows the directory when it is renamed. */
+  inode: number;
+  /** Its path when the rule was set (what `ferry ttl list` shows). */
+  path: string;
+  days: number;
+}
+
+/** One row of the TTL index: a file under a rule, by the mtime (seconds) it had when last created, written or moved. */
+export interface TtlIndexRow {
+  ino: number;
+  mtime: number;
+  /** The directory and name it was created or moved in (0 and '' when only a write recorded it). */
+  parent: number;
+  name: string;
+}
+
+/** What one expiry run did. */
+export interface TtlRunResult {
+  /** Rules looked at. */
+  rules: number;
+  /** Index rows read (each is an expired file, or a stale row dropped or refiled). */
+  rowsRead: number;
+  /** Files moved to the trash (freed when the trash is off). */
+  expired: number;
+  /** Rows of deleted, moved or rewritten files dropped or refiled. */
+  stale: number;
+  /** Files that were due but refused (chattr +i, an append-only directory). */
+  refused: number;
 }

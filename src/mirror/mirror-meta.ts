@@ -24,6 +24,8 @@ import type {
   Versioned,
   TrashItem,
   TrashPurgeResult,
+  TtlRule,
+  TtlRunResult,
   WriteResult,
   RenameExpect,
 } from '../meta/types.js';
@@ -295,6 +297,24 @@ export class MirrorMeta implements Meta {
   /** The source's clients (and a writable mirror's, through the source's lease) purge; a read-only mirror never does. */
   async trashPurgeExpired(now?: number): Promise<TrashPurgeResult | undefined> {
     return this.source ? this.source.trashPurgeExpired(now) : undefined;
+  }
+  async ttlList(): Promise<TtlRule[]> {
+    return (await this.reader()).ttlList();
+  }
+  ttlSet(path: string, days: number): Promise<TtlRule & { indexed: number }> {
+    return this.src().ttlSet(path, days);
+  }
+  ttlDelete(path: string): Promise<TtlRule> {
+    return this.src().ttlDelete(path);
+  }
+  /** Expiry runs on the source, which keeps the TTL index (a mirror replays no index rows). */
+  async ttlExpire(now?: number): Promise<TtlRunResult> {
+    const r = await this.src().ttlExpire(now);
+    await this.settle(await this.src().currentVersion());
+    return r;
+  }
+  async ttlExpireDue(now?: number): Promise<TtlRunResult | undefined> {
+    return this.source ? this.source.ttlExpireDue(now) : undefined;
   }
   /** None: the source's own clients delete its queued blocks; a mirror never deletes in its store. */
   async pendingDeletedSlices(_limit: number): Promise<DeletedSlice[]> {

@@ -68,6 +68,7 @@ import {
 import { aclConformance } from './meta-acl-suite.js';
 import { policyConformance } from './meta-policy-suite.js';
 import { trashConformance } from './meta-trash-suite.js';
+import { ttlConformance } from './meta-ttl-suite.js';
 import { sessionInfoConformance } from './meta-session-info-suite.js';
 import { setIdConformance } from './meta-setid-suite.js';
 import { scanConformance } from './meta-scans.js';
@@ -1760,6 +1761,8 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
     // Policy hooks (guard, quota chain, chattr rules): test/suites/meta-policy-suite.ts.
     policyConformance(async () => freshMeta(await newUrl()));
     trashConformance(async (format) => freshMeta(await newUrl(), format));
+    // TTL expiry through the TTL index: test/suites/meta-ttl-suite.ts.
+    ttlConformance(async (format) => freshMeta(await newUrl(), format));
     // setSessionInfo (a client's last background error): test/suites/meta-session-info-suite.ts.
     sessionInfoConformance(async () => freshMeta(await newUrl()));
     // setuid/setgid cleared by writes, truncates and chown: test/suites/meta-setid-suite.ts.

@@ -28,6 +28,12 @@
 // Growth is charged with `charge(at, space, inodes)` where the operation knows how much it grows
 // (mkdir/mknod/create/symlink on the new inode; write, truncate, fallocate, copy, setattr with a size
 // on the file): the quota rules see the target and, lazily, its chain of parent directories.
+//
+// Rules that keep an index of the namespace (TTL) see, through `committing`, the writes every
+// namespace-changing transaction made (the changelog's mutations: attributes as they end, entries added),
+// in that transaction just before it commits: what a file ends up as is known only then (a setattr's new
+// mtime, a rename's new name). Mirrors replaying a record do not pass there.
+import type { RecordedMutation } from '../assigned.js';
 import { ROOT_INODE, TYPE_DIRECTORY, type Attr, type Context, type Format } from '../types.js';
 import type { Tx } from '../tx.js';
 
@@ -93,8 +99,19 @@ export interface Guarded {
   ancestors(t: Target): Promise<number[]>;
 }
 
+/** A transaction about to commit, as `Rule.committing` sees it. */
+export interface Committing {
+  readonly format: Format;
+  /** The operation's transaction (writes made here are not logged: derived state such as an index). */
+  readonly tx: Tx;
+  /** The logged writes of the operation, in order. */
+  readonly mutations: readonly RecordedMutation[];
+}
+
 export interface Rule {
   readonly name: string;
+  /** Runs at the end of every namespace-changing transaction that wrote something, before it commits. */
+  committing?(c: Committing): Promise<void>;
   /** Refuses the operation by throwing an FsError. */
   check?(g: Guarded): void | Promise<void>;
   /** Refuses growth by `space` bytes and `inodes` inodes charged to `at` (ENOSPC, EDQUOT). */
@@ -132,6 +149,11 @@ export class Policy {
     const rules = factories.map((f) => f.make(format)).filter((r): r is Rule => r !== undefined);
     this.built = { format, generation, rules };
     return rules;
+  }
+
+  /** Lets the rules that index the namespace see a transaction's writes before it commits. */
+  async committing(format: Format, tx: Tx, mutations: readonly RecordedMutation[]): Promise<void> {
+    for (const r of this.rules(format)) if (r.committing) await r.committing({ format, tx, mutations });
   }
 }
 

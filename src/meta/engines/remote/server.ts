@@ -16,7 +16,7 @@ const CALLABLE = new Set([
   'fallocate', 'copyFileRange', 'replaceSlices', 'listFragmentedChunks', 'getxattr', 'listxattr', 'setxattr', 'removexattr',
   'flock', 'getlk', 'setlk', 'getCounter', 'currentVersion', 'readChangelog', 'trimChangelog', 'applyChangeRecord',
   'exportSnapshot', 'importSnapshot', 'scanPage', 'processDeletedFiles', 'pendingDeletedSlices', 'ackDeletedSlices',
-  'trashList', 'trashRestore', 'trashPurge', 'trashPurgeExpired',
+  'trashList', 'trashRestore', 'trashPurge', 'trashPurgeExpired', 'ttlList', 'ttlSet', 'ttlDelete', 'ttlExpire', 'ttlExpireDue',
 ]);
 
 const IDLE_MS = 10 * 60_000;
