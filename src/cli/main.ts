@@ -34,6 +34,7 @@ const COMMANDS: Record<string, Entry> = {
   warmup: { summary: 'pull files or trees into the local cache or the cache group', load: () => import('./commands/warmup.js') },
   cache: { summary: 'run a dedicated cache group member, or list a cache group', load: () => import('./commands/cache.js') },
   trash: { summary: 'list, restore and purge deleted files kept in the trash', load: () => import('./commands/trash.js') },
+  ttl: { summary: 'expire files under a directory N days after their last change (set, get, list, delete, run)', load: () => import('./commands/ttl.js') },
   mirror: { summary: 'create, run (replicate) and inspect mirrors of a volume in other regions', load: () => import('./commands/mirror.js') },
   'meta-server': { summary: "serve a volume's metadata to far clients, one round trip per operation", load: () => import('./commands/meta-server.js') },
 };
