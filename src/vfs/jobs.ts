@@ -16,6 +16,8 @@ const TRIM_PERIOD_MS = 10 * 60_000;
 const TRASH_PERIOD_MS = 5 * 60_000;
 /** TTL expiry runs this often (one client at a time, through its own lease); it reads the TTL index only. */
 const TTL_PERIOD_MS = 5 * 60_000;
+/** The format record is read again this often, so rules another client changed (TTLs, trash days) apply here too. */
+const FORMAT_PERIOD_MS = 30_000;
 
 export class BackgroundJobs {
   private timers: NodeJS.Timeout[] = [];
@@ -48,6 +50,7 @@ export class BackgroundJobs {
     every(SESSION_TIMEOUT_MS / 5, 'cleaning of stale sessions', () => this.meta.cleanStaleSessions(SESSION_TIMEOUT_MS));
     every(GC_PERIOD_MS, 'gc', () => this.collect());
     every(TRIM_PERIOD_MS, 'changelog trimming', () => this.trimChangelog());
+    every(FORMAT_PERIOD_MS, 'format reload', () => this.meta.load());
     if (opts.writable !== false) every(TRASH_PERIOD_MS, 'trash purge', () => this.purgeTrash());
     if (opts.writable !== false) every(TTL_PERIOD_MS, 'ttl expiry', () => this.expireTtl());
   }
