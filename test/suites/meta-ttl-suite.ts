@@ -162,6 +162,20 @@ export function ttlConformance(fresh: (format: ReturnType<typeof newFormat>) => 
       await m.ttlDelete(d.name);
     });
 
+    it('a file restored from the trash after it expired stays until it is written again', async () => {
+      const d = await scratch();
+      await m.ttlSet(d.name, 1);
+      const f = await file(d.ino, 'back', 3);
+      assert.equal((await m.ttlExpire()).expired, 1);
+      const item = (await m.trashList()).find((i) => i.inode === f)!;
+      await m.trashRestore(ROOT, item.id);
+      assert.deepEqual(await m.ttlExpire(), { rules: 1, rowsRead: 0, expired: 0, stale: 0, refused: 0 });
+      assert.ok(await present(d.ino, 'back'));
+      await m.setattr(ROOT, f, SET_MTIME, { mtime: Math.floor(Date.now() / 1000) - 3 * DAY_S });
+      assert.equal((await m.ttlExpire()).expired, 1, 'touched into the past: due again');
+      await m.ttlDelete(d.name);
+    });
+
     it('one client at a time runs the background expiry (a lease in the engine)', async () => {
       const d = await scratch();
       await m.ttlSet(d.name, 1);

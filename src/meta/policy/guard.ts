@@ -101,6 +101,8 @@ export interface Guarded {
 
 /** A transaction about to commit, as `Rule.committing` sees it. */
 export interface Committing {
+  /** The operation's name as the changelog records it (`create`, `rename`, `trash-restore`, ...). */
+  readonly op: string;
   readonly format: Format;
   /** The operation's transaction (writes made here are not logged: derived state such as an index). */
   readonly tx: Tx;
@@ -152,8 +154,8 @@ export class Policy {
   }
 
   /** Lets the rules that index the namespace see a transaction's writes before it commits. */
-  async committing(format: Format, tx: Tx, mutations: readonly RecordedMutation[]): Promise<void> {
-    for (const r of this.rules(format)) if (r.committing) await r.committing({ format, tx, mutations });
+  async committing(op: string, format: Format, tx: Tx, mutations: readonly RecordedMutation[]): Promise<void> {
+    for (const r of this.rules(format)) if (r.committing) await r.committing({ op, format, tx, mutations });
   }
 }
 

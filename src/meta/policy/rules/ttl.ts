@@ -31,7 +31,10 @@ export function ttlRule(format: Format): Rule | undefined {
   const rules = ttlRulesByDir(format);
   return {
     name: 'ttl',
-    async committing({ tx, mutations }) {
+    async committing({ op, tx, mutations }) {
+      // A file brought back from the trash is kept: expiry dropped its row, and the restore files none
+      // (it is filed again when next written).
+      if (op === 'trash-restore') return;
       // Each file's attributes as the transaction leaves them, and the name it was given (if any).
       const files = new Map<number, Attr>();
       const placed = new Map<number, { parent: number; name: string }>();
