@@ -41,6 +41,7 @@ const COMMANDS: Record<string, Entry> = {
   readonly: { summary: 'make a directory tree or the whole volume read-only (EROFS), or lift it', load: () => import('./commands/readonly.js') },
   clone: { summary: 'copy a file or tree inside a volume as metadata only, sharing its data', load: () => import('./commands/clone.js') },
   quota: { summary: 'set, show, remove and check directory quotas and the volume limits', load: () => import('./commands/quota.js') },
+  ttl: { summary: 'expire files under a directory N days after their last change (set, get, list, delete, run)', load: () => import('./commands/ttl.js') },
   mirror: { summary: 'create, run (replicate) and inspect mirrors of a volume in other regions', load: () => import('./commands/mirror.js') },
   'meta-server': { summary: "serve a volume's metadata to far clients, one round trip per operation", load: () => import('./commands/meta-server.js') },
 };

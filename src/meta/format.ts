@@ -245,7 +245,7 @@ function problemOf(f: Obj): string | undefined {
     ['gateway', f.gateway, optional((v) => isObject(v) && isObject(v.keys)), 'a section with keys'],
     ['trash', f.trash, optional(isObject), 'a section'],
     ['quotas', f.quotas, optional(isObject), 'a section'],
-    ['ttl', f.ttl, optional(Array.isArray), 'a list'],
+    ['ttl', f.ttl, optional((v) => Array.isArray(v) && v.every((r) => isObject(r) && count(r.inode) && nonEmpty(r.path) && count(r.days) && (r.days as number) >= 1)), 'a list of rules {inode, path, days}'],
     [
       'readOnly',
       f.readOnly,

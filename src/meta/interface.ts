@@ -27,6 +27,8 @@ import type {
   QuotaCheck,
   QuotaInfo,
   QuotaLimits,
+  TtlRule,
+  TtlRunResult,
 } from './types.js';
 import type { DumpCounters, DumpRow, LoadTotals } from './dump-format.js';
 import type { ChunkRow, EntryRow, InodeRow, ParentRow, ScanKind, ScanOptions, ScanPage, ScanRows, SliceRefRow, SymlinkRow, XattrRow } from './scan.js';
@@ -191,6 +193,17 @@ export interface Meta {
   quotaRoom(ctx: Context, ino: number): Promise<number | undefined>;
   /** Recounts quotas by a walk; with repair, sets the usage to what was found. */
   quotaCheck(ctx: Context, opts?: { path?: string; repair?: boolean }): Promise<QuotaCheck[]>;
+  // ---- TTL expiry (base/ttl.ts) ----
+  /** The volume's TTL rules. */
+  ttlList(): Promise<TtlRule[]>;
+  /** Sets a directory's TTL (ENOENT/ENOTDIR for a path that is no directory); a new rule files what is already there. */
+  ttlSet(path: string, days: number): Promise<TtlRule & { indexed: number }>;
+  /** Removes a directory's TTL (ENOENT when it has none). */
+  ttlDelete(path: string): Promise<TtlRule>;
+  /** Moves the files whose TTL passed (at `now`, ms) to the trash, reading the TTL index only. */
+  ttlExpire(now?: number): Promise<TtlRunResult>;
+  /** ttlExpire if this client gets the expiry lease and the volume has rules (undefined if not). */
+  ttlExpireDue(now?: number): Promise<TtlRunResult | undefined>;
   /** Slices waiting for their objects to be removed. */
   pendingDeletedSlices(limit: number): Promise<DeletedSlice[]>;
   /** Forgets slices whose objects have been removed. */

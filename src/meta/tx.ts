@@ -2,7 +2,7 @@
 // on top of these, inside one engine transaction, so engines differ only in how they store rows.
 import type { Assigned, RecordedMutation } from './assigned.js';
 import type { ChunkRow, EntryRow, InodeRow, ParentRow, ScanPage, SliceRefRow, SymlinkRow, XattrRow } from './scan.js';
-import type { Attr, DeletedSlice, Entry, FileType, Format, SessionInfo, Slice } from './types.js';
+import type { Attr, DeletedSlice, Entry, FileType, Format, SessionInfo, Slice, TtlIndexRow } from './types.js';
 
 export interface FlockRow {
   sid: number;
@@ -92,6 +92,18 @@ export interface Tx {
   setPlock(ino: number, sid: number, owner: string, records: Buffer | null): Promise<void>;
   /** Locks held by a session, for cleanup. */
   delSessionLocks(sid: number): Promise<void>;
+
+  /**
+   * The TTL index (not logged: derived from the namespace, kept by the volume that runs the expiry): one row
+   * per (rule directory, file) with the file's mtime; adding replaces the row's mtime, and its place when
+   * `at` is given (kept otherwise).
+   */
+  addTtlIndex(rule: number, ino: number, mtime: number, at?: { parent: number; name: string }): Promise<void>;
+  delTtlIndex(rule: number, ino: number): Promise<void>;
+  /** A rule's rows with mtime <= upTo, oldest first (ties by inode), skipping the first `skip`. */
+  scanTtlIndex(rule: number, upTo: number, skip: number, limit: number): Promise<TtlIndexRow[]>;
+  /** Drops every row of a rule. */
+  clearTtlIndex(rule: number): Promise<void>;
 
   /** Stores one changelog record; the engine fills in the values assigned at commit (version, counters). */
   appendChangelog(version: Assigned, op: string, ts: number, mutations: readonly RecordedMutation[]): Promise<void>;

@@ -141,8 +141,8 @@ export interface Format {
    * (quota-names.ts), in the transaction of each change.
    */
   quotas?: Record<string, DirQuota>;
-  /** Files under `path` expire `seconds` after their last change. */
-  ttl?: Array<{ path: string; seconds: number }>;
+  /** TTL rules (`ferry ttl`): regular files under each directory expire `days` after their mtime. */
+  ttl?: TtlRule[];
   /** Subtrees nobody may change (`ferry readonly`): directory inodes, `/` (ROOT_INODE) for the whole volume. */
   readOnly?: ReadOnlyMark[];
   /** Volume-wide limits (0 or absent = unlimited). */
@@ -508,3 +508,35 @@ export type FsckFix =
   | { kind: 'dangling'; parent: number; name: string; ino: number }
   /** Links an inode no entry names (and nobody holds open) into /lost+found as `#INO`. */
   | { kind: 'orphan'; ino: number };
+
+/** A TTL rule: regular files under directory `inode` go to the trash `days` after their mtime (the nearest rule above a file applies). */
+export interface TtlRule {
+  /** The directory's inode: the rule follows the directory when it is renamed. */
+  inode: number;
+  /** Its path when the rule was set (what `ferry ttl list` shows). */
+  path: string;
+  days: number;
+}
+
+/** One row of the TTL index: a file under a rule, by the mtime (seconds) it had when last created, written or moved. */
+export interface TtlIndexRow {
+  ino: number;
+  mtime: number;
+  /** The directory and name it was created or moved in (0 and '' when only a write recorded it). */
+  parent: number;
+  name: string;
+}
+
+/** What one expiry run did. */
+export interface TtlRunResult {
+  /** Rules looked at. */
+  rules: number;
+  /** Index rows read (each is an expired file, or a stale row dropped or refiled). */
+  rowsRead: number;
+  /** Files moved to the trash (freed when the trash is off). */
+  expired: number;
+  /** Rows of deleted, moved or rewritten files dropped or refiled. */
+  stale: number;
+  /** Files that were due but refused (chattr +i, an append-only directory). */
+  refused: number;
+}

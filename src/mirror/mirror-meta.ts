@@ -31,6 +31,8 @@ import type {
   QuotaCheck,
   QuotaInfo,
   QuotaLimits,
+  TtlRule,
+  TtlRunResult,
   WriteResult,
   RenameExpect,
 } from '../meta/types.js';
@@ -333,6 +335,24 @@ export class MirrorMeta implements Meta {
   /** None, as pendingDeletedSlices: the source frees its deleted files. */
   async pendingDeletedFiles(_limit: number): Promise<Array<{ ino: number; length: number }>> {
     return [];
+  }
+  async ttlList(): Promise<TtlRule[]> {
+    return (await this.reader()).ttlList();
+  }
+  ttlSet(path: string, days: number): Promise<TtlRule & { indexed: number }> {
+    return this.src().ttlSet(path, days);
+  }
+  ttlDelete(path: string): Promise<TtlRule> {
+    return this.src().ttlDelete(path);
+  }
+  /** Expiry runs on the source, which keeps the TTL index (a mirror replays no index rows). */
+  async ttlExpire(now?: number): Promise<TtlRunResult> {
+    const r = await this.src().ttlExpire(now);
+    await this.settle(await this.src().currentVersion());
+    return r;
+  }
+  async ttlExpireDue(now?: number): Promise<TtlRunResult | undefined> {
+    return this.source ? this.source.ttlExpireDue(now) : undefined;
   }
   /** None: the source's own clients delete its queued blocks; a mirror never deletes in its store. */
   async pendingDeletedSlices(_limit: number): Promise<DeletedSlice[]> {

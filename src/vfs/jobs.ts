@@ -4,7 +4,7 @@ import { compactChunk, drainDeletedSlices, type ChunkStore } from '../chunk/inde
 import { BackgroundErrors, type LogLine } from '../meta/background-errors.js';
 import type { Meta } from '../meta/interface.js';
 import { trimChangelog } from '../meta/retention.js';
-import { rootContext } from '../meta/types.js';
+import { rootContext, type TtlRunResult } from '../meta/types.js';
 
 export const HEARTBEAT_MS = 10_000;
 /** A session whose heartbeat is older than this belongs to a crashed client. */
@@ -19,6 +19,8 @@ const TRASH_PERIOD_MS = 5 * 60_000;
  * running clients (mounts, gateways) within seconds: one small read.
  */
 export const FORMAT_REFRESH_MS = 2_000;
+/** TTL expiry runs this often (one client at a time, through its own lease); it reads the TTL index only. */
+const TTL_PERIOD_MS = 5 * 60_000;
 
 export class BackgroundJobs {
   private timers: NodeJS.Timeout[] = [];
@@ -31,9 +33,13 @@ export class BackgroundJobs {
   /** The last error a job hit: jobs retry on their next run; it is logged once and shown by `ferry status`. */
   lastError?: unknown;
   private readonly errors: BackgroundErrors;
+  private readonly log: LogLine;
+  /** The report of this client's last TTL expiry run that found due rows (with when it ran). */
+  lastTtlRun?: TtlRunResult & { at: number };
 
   constructor(private readonly meta: Meta, private readonly store: ChunkStore, opts: { log?: LogLine } = {}) {
     this.errors = new BackgroundErrors(meta, opts.log);
+    this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
   }
 
   start(opts: { writable?: boolean } = {}): void {
@@ -57,6 +63,17 @@ export class BackgroundJobs {
     }, FORMAT_REFRESH_MS);
     t.unref();
     this.timers.push(t);
+    if (opts.writable !== false) every(TTL_PERIOD_MS, 'ttl expiry', () => this.expireTtl());
+  }
+
+  /** Moves the files whose TTL passed to the trash (when this client holds the expiry lease); one line per run that found any. */
+  async expireTtl(now?: number): Promise<TtlRunResult | undefined> {
+    const r = await this.meta.ttlExpireDue(now);
+    if (!r?.rowsRead) return r;
+    this.lastTtlRun = { ...r, at: Date.now() };
+    this.log(`ferry: session ${this.meta.sid}: ttl expiry: ${r.expired} file(s) expired, ${r.rowsRead} index row(s) read (${r.stale} stale, ${r.refused} refused)`);
+    if (r.expired) await this.collect(); // with the trash off they were freed
+    return r;
   }
 
   /** Frees the trash hours older than the volume's trash days, then their data. */

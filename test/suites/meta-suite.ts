@@ -71,6 +71,7 @@ import { trashConformance } from './meta-trash-suite.js';
 import { readOnlyConformance } from './meta-readonly-suite.js';
 import { cloneConformance } from './meta-clone-suite.js';
 import { quotaConformance } from './meta-quota-suite.js';
+import { ttlConformance } from './meta-ttl-suite.js';
 import { sessionInfoConformance } from './meta-session-info-suite.js';
 import { setIdConformance } from './meta-setid-suite.js';
 import { scanConformance } from './meta-scans.js';
@@ -1768,6 +1769,8 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
     cloneConformance(async (format) => freshMeta(await newUrl(), format));
     // Directory quotas and `/` as the volume-wide limit: test/suites/meta-quota-suite.ts.
     quotaConformance(async (format) => freshMeta(await newUrl(), format));
+    // TTL expiry through the TTL index: test/suites/meta-ttl-suite.ts.
+    ttlConformance(async (format) => freshMeta(await newUrl(), format));
     // setSessionInfo (a client's last background error): test/suites/meta-session-info-suite.ts.
     sessionInfoConformance(async () => freshMeta(await newUrl()));
     // setuid/setgid cleared by writes, truncates and chown: test/suites/meta-setid-suite.ts.

@@ -108,6 +108,9 @@ export class MetaCore {
     const done = await this.eng.txn(async (tx) => {
       const muts: RecordedMutation[] = [];
       const res = await fn(recordingTx(tx, muts));
+      // Indexes of the namespace (TTL) follow the writes in the same transaction; a volume without such
+      // rules pays nothing (the format is loaded: fn passed the guard or read it).
+      if (muts.length && this.fmt) await this.policy.committing(op, this.fmt, tx, muts);
       if (!muts.length) return { res, version: Assigned.of(await tx.getCounter(VERSION_COUNTER)), rec: undefined };
       const version = await tx.incrCounter(VERSION_COUNTER, 1);
       const ts = Date.now();

@@ -18,7 +18,7 @@ import {
   type LockRange,
   type Versioned,
 } from '../types.js';
-import { QuotaOps } from './quota.js';
+import { TtlOps } from './ttl.js';
 import { aclsOff, getAclXattr, setAclIn } from './acl.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -28,7 +28,7 @@ function checkXattrName(name: string): void {
   if (Buffer.byteLength(name) > MAX_XATTR_NAME) throw fsErr('ERANGE');
 }
 
-export class BaseMeta extends QuotaOps implements Meta {
+export class BaseMeta extends TtlOps implements Meta {
   // ---- extended attributes ----
 
   /** ACL xattrs are the ACL layer's (base/acl.ts), refused on volumes formatted without --acl. */

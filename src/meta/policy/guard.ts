@@ -36,7 +36,13 @@
 // restore (to: the new name's directory), rename across directories (both). Transfers never change the
 // volume's usage, so only directory quotas implement them. A trash restore passes no checks (`restore`):
 // its guard only accounts.
+//
+// Rules that keep an index of the namespace (TTL) see, through `committing`, the writes every
+// namespace-changing transaction made (the changelog's mutations: attributes as they end, entries added),
+// in that transaction just before it commits: what a file ends up as is known only then (a setattr's new
+// mtime, a rename's new name). Mirrors replaying a record do not pass there.
 import { fsErr } from '../../errors.js';
+import type { RecordedMutation } from '../assigned.js';
 import { ROOT_INODE, TYPE_DIRECTORY, type Attr, type Context, type Format } from '../types.js';
 import type { Tx } from '../tx.js';
 
@@ -109,8 +115,21 @@ export interface Guarded {
   dirChain(dir: number): Promise<number[]>;
 }
 
+/** A transaction about to commit, as `Rule.committing` sees it. */
+export interface Committing {
+  /** The operation's name as the changelog records it (`create`, `rename`, `trash-restore`, ...). */
+  readonly op: string;
+  readonly format: Format;
+  /** The operation's transaction (writes made here are not logged: derived state such as an index). */
+  readonly tx: Tx;
+  /** The logged writes of the operation, in order. */
+  readonly mutations: readonly RecordedMutation[];
+}
+
 export interface Rule {
   readonly name: string;
+  /** Runs at the end of every namespace-changing transaction that wrote something, before it commits. */
+  committing?(c: Committing): Promise<void>;
   /** Refuses the operation by throwing an FsError. */
   check?(g: Guarded): void | Promise<void>;
   /** Refuses growth by `space` bytes and `inodes` inodes charged to `at` (ENOSPC, EDQUOT); may account it. */
@@ -155,6 +174,11 @@ export class Policy {
     const rules = factories.map((f) => f.make(format)).filter((r): r is Rule => r !== undefined);
     this.built = { format, generation, rules };
     return rules;
+  }
+
+  /** Lets the rules that index the namespace see a transaction's writes before it commits. */
+  async committing(op: string, format: Format, tx: Tx, mutations: readonly RecordedMutation[]): Promise<void> {
+    for (const r of this.rules(format)) if (r.committing) await r.committing({ op, format, tx, mutations });
   }
 }
 

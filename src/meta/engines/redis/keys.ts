@@ -103,6 +103,13 @@ export class Keys {
   locked(sid: number): string {
     return `${this.tag}locked${sid}`;
   }
+  /** The TTL index of a rule directory: sorted set of inodes scored by mtime, plus hash inode -> `parent/name`. */
+  ttl(rule: number): string {
+    return `${this.tag}ttl:${rule}`;
+  }
+  ttlAt(rule: number): string {
+    return `${this.tag}ttlat:${rule}`;
+  }
   /** The changelog: sorted set scored by version, member `version record-json`. */
   get changelog(): string {
     return `${this.tag}changelog`;

@@ -8,7 +8,7 @@ import { Assigned, type RecordedMutation } from '../../assigned.js';
 import { decodeSlices, encodeSlice, encodeSlices, SLICE_BYTES } from '../../slices.js';
 import type { FlockRow, PlockRow, Tx } from '../../tx.js';
 import type { ChunkRow, EntryRow, InodeRow, ParentRow, ScanPage, SliceRefRow, SymlinkRow, XattrRow } from '../../scan.js';
-import type { Attr, DeletedSlice, Entry, FileType, Format, SessionInfo, Slice } from '../../types.js';
+import type { Attr, DeletedSlice, Entry, FileType, Format, SessionInfo, Slice, TtlIndexRow } from '../../types.js';
 import * as scans from './scan.js';
 import { afterBound, BLIND_COUNTERS, decodeAttr, encodeAttr, entryMember, entryRange, type Keys, parseMember } from './keys.js';
 import { payloadPieces } from './record.js';
@@ -629,6 +629,34 @@ export class RedisTx implements Tx {
     if (!inos.length) return [];
     const lens: Array<Buffer | null> = await this.c.call('HMGET', this.k.delFileLength, ...inos);
     return inos.map((b, i) => ({ ino: Number(b.toString()), length: Number(lens[i]?.toString() ?? 0) }));
+  }
+
+  async addTtlIndex(rule: number, ino: number, mtime: number, at?: { parent: number; name: string }): Promise<void> {
+    this.write('zadd', this.k.ttl(rule), mtime, ino);
+    if (at) this.write('hset', this.k.ttlAt(rule), ino, `${at.parent}/${at.name}`);
+  }
+
+  async delTtlIndex(rule: number, ino: number): Promise<void> {
+    this.write('zrem', this.k.ttl(rule), ino);
+    this.write('hdel', this.k.ttlAt(rule), ino);
+  }
+
+  async scanTtlIndex(rule: number, upTo: number, skip: number, limit: number): Promise<TtlIndexRow[]> {
+    // RESP3 replies WITHSCORES as pairs, RESP2 flat: flatten both.
+    const r: Buffer[] = (await this.c.call('ZRANGEBYSCORE', this.k.ttl(rule), '-inf', upTo, 'WITHSCORES', 'LIMIT', Math.floor(skip), Math.floor(limit))).flat();
+    if (!r.length) return [];
+    const inos = r.filter((_, i) => i % 2 === 0);
+    const ats: Array<Buffer | null> = await this.c.call('HMGET', this.k.ttlAt(rule), ...inos);
+    return inos.map((b, i) => {
+      const at = ats[i]?.toString() ?? '0/';
+      const slash = at.indexOf('/');
+      return { ino: Number(b.toString()), mtime: Number(r[2 * i + 1]!.toString()), parent: Number(at.slice(0, slash)), name: at.slice(slash + 1) };
+    });
+  }
+
+  async clearTtlIndex(rule: number): Promise<void> {
+    this.write('del', this.k.ttl(rule));
+    this.write('del', this.k.ttlAt(rule));
   }
 
   async addDelSlice(id: number, size: number): Promise<void> {

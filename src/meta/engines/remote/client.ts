@@ -13,7 +13,7 @@ import { scanMethods, type PageReader } from '../../scan.js';
 import { decode, encode } from './codec.js';
 
 /** Calls that may drop the last link of an inode: the server must have seen this client's opens first. */
-const ORDERED = new Set(['open', 'release', 'unlink', 'rename', 'rmdir', 'closeSession', 'cleanStaleSessions', 'processDeletedFiles', 'trashPurge', 'trashPurgeExpired']);
+const ORDERED = new Set(['open', 'release', 'unlink', 'rename', 'rmdir', 'closeSession', 'cleanStaleSessions', 'processDeletedFiles', 'trashPurge', 'trashPurgeExpired', 'ttlExpire', 'ttlExpireDue']);
 
 class RemoteClient {
   readonly id = randomUUID();

@@ -19,6 +19,7 @@ const CALLABLE = new Set([
   'loadBegin', 'loadRows', 'loadEnd', 'ackDeletedSlices',
   'trashList', 'trashRestore', 'trashPurge', 'trashPurgeExpired', 'openHolders', 'fsckRepair', 'clone',
   'quotaSet', 'quotaGet', 'quotaList', 'quotaRoom', 'quotaDelete', 'quotaCheck',
+  'ttlList', 'ttlSet', 'ttlDelete', 'ttlExpire', 'ttlExpireDue',
 ]);
 
 const IDLE_MS = 10 * 60_000;

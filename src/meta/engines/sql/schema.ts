@@ -41,6 +41,14 @@ export const TABLES: TableDef[] = [
   { name: 'delslice', columns: [['id', 'int'], ['size', 'int'], ['added', 'int']], primaryKey: ['id'] },
   { name: 'flock', columns: [['inode', 'int'], ['sid', 'int'], ['owner', 'name'], ['ltype', 'int']], primaryKey: ['inode', 'sid', 'owner'] },
   { name: 'plock', columns: [['inode', 'int'], ['sid', 'int'], ['owner', 'name'], ['records', 'blob']], primaryKey: ['inode', 'sid', 'owner'] },
+  // The TTL index: a row per (rule directory, file), read oldest mtime first by the expiry job. Created by
+  // `ferry ttl set` on volumes formatted before it existed (createSchema only adds what is missing).
+  {
+    name: 'ttl',
+    columns: [['rule', 'int'], ['inode', 'int'], ['mtime', 'int'], ['parent', 'int'], ['name', 'name']],
+    primaryKey: ['rule', 'inode'],
+    indexes: [['rule', 'mtime', 'inode']],
+  },
   { name: 'changelog', columns: [['version', 'int'], ['ts', 'int'], ['op', 'name'], ['record', 'text']], primaryKey: ['version'] },
 ];
 

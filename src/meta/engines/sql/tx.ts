@@ -2,7 +2,7 @@
 import { Assigned, type RecordedMutation } from '../../assigned.js';
 import { decodeSlices, encodeSlice, encodeSlices } from '../../slices.js';
 import type { FlockRow, PlockRow, Tx } from '../../tx.js';
-import type { Attr, DeletedSlice, Entry, FileType, Format, SessionInfo, Slice } from '../../types.js';
+import type { Attr, DeletedSlice, Entry, FileType, Format, SessionInfo, Slice, TtlIndexRow } from '../../types.js';
 import type { Dialect, Row, SqlConn } from './dialect.js';
 import { ATTR_COLUMNS } from './schema.js';
 import { SqlScans } from './scan.js';
@@ -46,6 +46,8 @@ export class SqlStatements {
   readonly addDelSlice: string;
   readonly setFlock: string;
   readonly setPlock: string;
+  readonly addTtl: string;
+  readonly touchTtl: string;
 
   constructor(readonly d: Dialect, prefix: string) {
     const t = (this.t = (name: string) => prefix + name);
@@ -74,6 +76,9 @@ export class SqlStatements {
     this.addDelSlice = d.upsert(t('delslice'), ['id', 'size', 'added'], ['id'], []);
     this.setFlock = d.upsert(t('flock'), ['inode', 'sid', 'owner', 'ltype'], ['inode', 'sid', 'owner'], [`ltype = ${x('ltype')}`]);
     this.setPlock = d.upsert(t('plock'), ['inode', 'sid', 'owner', 'records'], ['inode', 'sid', 'owner'], [`records = ${x('records')}`]);
+    const ttlCols = ['rule', 'inode', 'mtime', 'parent', 'name'];
+    this.addTtl = d.upsert(t('ttl'), ttlCols, ['rule', 'inode'], [`mtime = ${x('mtime')}`, `parent = ${x('parent')}`, `name = ${x('name')}`]);
+    this.touchTtl = d.upsert(t('ttl'), ttlCols, ['rule', 'inode'], [`mtime = ${x('mtime')}`]);
   }
 }
 
@@ -386,6 +391,27 @@ export class SqlTx implements Tx {
   async delSessionLocks(sid: number): Promise<void> {
     await this.blind(`DELETE FROM ${this.t('flock')} WHERE sid = ?`, sid);
     await this.blind(`DELETE FROM ${this.t('plock')} WHERE sid = ?`, sid);
+  }
+
+  async addTtlIndex(rule: number, ino: number, mtime: number, at?: { parent: number; name: string }): Promise<void> {
+    await this.blind(at ? this.s.addTtl : this.s.touchTtl, rule, ino, mtime, at?.parent ?? 0, at?.name ?? '');
+  }
+
+  async delTtlIndex(rule: number, ino: number): Promise<void> {
+    await this.blind(`DELETE FROM ${this.t('ttl')} WHERE rule = ? AND inode = ?`, rule, ino);
+  }
+
+  async scanTtlIndex(rule: number, upTo: number, skip: number, limit: number): Promise<TtlIndexRow[]> {
+    const rows = await this.all(
+      `SELECT inode, mtime, parent, name FROM ${this.t('ttl')} WHERE rule = ? AND mtime <= ? ORDER BY mtime, inode LIMIT ${Math.floor(limit)} OFFSET ${Math.floor(skip)}`,
+      rule,
+      upTo,
+    );
+    return rows.map((r) => ({ ino: Number(r.inode), mtime: Number(r.mtime), parent: Number(r.parent), name: String(r.name) }));
+  }
+
+  async clearTtlIndex(rule: number): Promise<void> {
+    await this.blind(`DELETE FROM ${this.t('ttl')} WHERE rule = ?`, rule);
   }
 
   async appendChangelog(version: Assigned, op: string, ts: number, mutations: readonly RecordedMutation[]): Promise<void> {
