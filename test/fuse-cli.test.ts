@@ -191,7 +191,7 @@ describe('FUSE: ferry mount and umount', fuseTestOptions(), () => {
     assert.equal(m.code, 0, m.stderr);
     const pid = Number(await readFile(pidFileFor(mp), 'utf8'));
     // A program keeps a file open in the mount while it is unmounted by force.
-    const holder = spawn('python3', ['-c', 'import sys, time; f = open(sys.argv[1], "w"); print("open", flush=True); time.sleep(120)', join(mp, 'held.txt')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const holder = spawn(tool('python3'), ['-c', 'import sys, time; f = open(sys.argv[1], "w"); print("open", flush=True); time.sleep(120)', join(mp, 'held.txt')], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       await new Promise<void>((r) => holder.stdout!.once('data', () => r()));
       const u = await run(process.execPath, [CLI, 'umount', '--force', mp], { timeoutMs: 45_000 });

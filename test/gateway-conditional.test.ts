@@ -25,6 +25,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { ROOT_KEY, bodyOf, s3code, startGateway, type TestGateway } from './helpers/gateway.js';
 import { startChildGateway, type ChildGateway } from './helpers/gateway-child.js';
+import { tool, toolTestOptions } from './helpers/tools.js';
 import { RGW_ACCESS_KEY, RGW_ENDPOINT, RGW_SECRET_KEY, requireRgw, rgwBucket } from './helpers/rgw.js';
 
 const MiB = 1 << 20;
@@ -342,11 +343,8 @@ describe('S3 gateway killed in the middle of CompleteMultipartUpload', () => {
   });
 });
 
-const AWS = existsSync('/usr/bin/aws') ? '/usr/bin/aws' : 'aws';
-const AWS_MISSING = spawnSync(AWS, ['--version']).status === 0 ? false : `awscli is not installed: run 'apt-get install -y awscli' (or source .ci/setup.d/40-s3-clients.sh)`;
-if (AWS_MISSING && process.env.CI) throw new Error(AWS_MISSING);
 
-describe('retried Complete, part numbers and GetObjectAttributes with awscli', { skip: AWS_MISSING }, () => {
+describe('retried Complete, part numbers and GetObjectAttributes with awscli', toolTestOptions('aws'), () => {
   let g: TestGateway;
   let env: Record<string, string>;
   before(async () => {
@@ -360,7 +358,7 @@ describe('retried Complete, part numbers and GetObjectAttributes with awscli', {
 
   const aws = (args: string[]): Promise<Record<string, unknown>> =>
     new Promise((resolve, reject) => {
-      execFile(AWS, ['--endpoint-url', g.url, '--output', 'json', ...args], { env, timeout: 120_000 }, (err, stdout, stderr) => {
+      execFile(tool('aws'), ['--endpoint-url', g.url, '--output', 'json', ...args], { env, timeout: 120_000 }, (err, stdout, stderr) => {
         if (err) reject(new Error(`aws ${args.join(' ')}: ${stderr}`));
         else resolve(stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : {});
       });

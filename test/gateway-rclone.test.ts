@@ -140,7 +140,7 @@ describe('rclone against ferry gateway', toolTestOptions('rclone'), () => {
     s3?.destroy();
     await g?.close();
   });
-  rcloneScript(() => ({ rc, s3, bucket: 'rclone', work: join(g.t.dir, 'rclone') }));
+  rcloneScript(() => ({ rc, s3, bucket: 'rc-gateway', work: join(g.t.dir, 'rclone') }));
 });
 
 describe('rclone rides over a gateway killed mid-transfer', toolTestOptions('rclone'), () => {
