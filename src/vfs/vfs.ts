@@ -67,6 +67,8 @@ interface OpenFile {
   metaLength: number;
   /** Volume growth admitted for this file's buffered writes and not committed yet (see SpaceGauge). */
   reserved: number;
+  /** The admission (quota and capacity check) of the last write: the next one waits for it. */
+  admitting: Promise<void>;
 }
 
 /** Buffered writes idle this long are committed, so other clients see them without a close. */
@@ -309,6 +311,7 @@ export class VFS {
         appendEnd: 0,
         metaLength: attr.length,
         reserved: 0,
+        admitting: Promise.resolve(),
       };
       this.files.set(ino, of);
     }
@@ -404,17 +407,11 @@ export class VFS {
     const append = (h.flags & O_APPEND) !== 0;
     // A write growing the file must fit the volume's capacity and its directory quotas: refused here,
     // before any byte is buffered.
-    const grow = align4k(append ? of.length + data.length : off + data.length) - align4k(of.length);
-    if (grow > 0) {
-      await this.quotas.admit(h.ino, grow);
-      if (this.space.limited) {
-        await this.space.admit(grow).catch((e) => {
-          this.quotas.release(h.ino);
-          throw e;
-        });
-        of.reserved += grow;
-      }
-    }
+    // Admission may wait (a read of the counters), so writes of one file pass it one after another: they
+    // must reach the writer in the order they were made (a later overlapping write lands on top).
+    const admitted = of.admitting.then(() => this.admit(of, () => (append ? of.length + data.length : off + data.length)));
+    of.admitting = admitted.catch(() => undefined);
+    await admitted;
     try {
       if (append) {
         // Placed at the end of the file when committed (not at this client's idea of it): the cached
@@ -437,6 +434,19 @@ export class VFS {
     const a = this.attrs.get(h.ino);
     if (a && clearSetIdOnWrite(ctx, { ...a })) await this.flushInode(h.ino);
     return data.length;
+  }
+
+  /** Reserves the growth of a write ending at `end` under the directory quotas and the volume's capacity. */
+  private async admit(of: OpenFile, end: () => number): Promise<void> {
+    const grow = align4k(end()) - align4k(of.length);
+    if (grow <= 0) return;
+    await this.quotas.admit(of.ino, grow);
+    if (!this.space.limited) return;
+    await this.space.admit(grow).catch((e) => {
+      this.quotas.release(of.ino);
+      throw e;
+    });
+    of.reserved += grow;
   }
 
   /** A commit of this file's data set the metadata's length: the growth admitted for it is now counted there. */
