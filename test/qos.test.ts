@@ -1,12 +1,17 @@
-// QoS: token buckets that sleep (never spin) and never fail, applied to a client's uploads, downloads and
+// QoS (issue 21): token buckets that sleep (never spin) and never fail, applied to a client's uploads, downloads and
 // metadata operations, with the client's own limits and the volume's (`ferry config`), picked up while running.
 // Timing is only ever bounded from below, loosely: a limited client is slower than its limit allows, never
 // asserted to be fast.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TokenBucket } from '../src/object/throttle.js';
-import { changeFormat } from '../src/meta/format.js';
+import { applyMountOptions } from '../src/cli/client-flags.js';
+import type { ClientConfig } from '../src/client/config.js';
+import { changeFormat, newFormat, readFormat, settingsOf } from '../src/meta/format.js';
+import { PutObjectCommand, S3Client, CreateBucketCommand } from '@aws-sdk/client-s3';
 import { ferry, tempDir } from './helpers/cli.js';
+import { ROOT_KEY } from './helpers/gateway.js';
+import { startChildGateway, type ChildGateway } from './helpers/gateway-child.js';
 import { metaOf, tempVolume, type TempVolume } from './helpers/volume.js';
 
 const MiB = 1 << 20;
@@ -39,6 +44,25 @@ describe('token bucket', () => {
     rate = 0; // unlimited from now on: the waiter passes at its next refill
     await stuck;
     await b.take(1e12);
+  });
+});
+
+describe('QoS settings', () => {
+  it('mount -o upload-limit=2,ops-limit=5 sets the client limits; a bad value is one usage line', () => {
+    const cfg: ClientConfig = { metaUrl: 'sqlite3://x.db' };
+    assert.deepEqual(applyMountOptions(cfg, ['upload-limit=2,ops-limit=5,allow_other']), ['allow_other']);
+    assert.deepEqual(cfg.qos, { uploadLimit: 2, opsLimit: 5 });
+    assert.throws(() => applyMountOptions({ metaUrl: 'x' }, ['download-limit=fast']), /download-limit/);
+  });
+
+  it('the format record keeps the volume limits in bytes/s, 0 removes them, and a bad qos section is refused by name', () => {
+    const f = newFormat({ name: 'qos', storage: 'mem://qos', uploadLimit: 3 });
+    assert.deepEqual(f.qos, { uploadBytesPerSec: 3 * MiB });
+    const g = changeFormat(f, { opsLimit: 7 });
+    assert.deepEqual(g.qos, { uploadBytesPerSec: 3 * MiB, metaOpsPerSec: 7 });
+    assert.equal(settingsOf(g).uploadLimit, 3);
+    assert.equal(changeFormat(g, { uploadLimit: 0, opsLimit: 0 }).qos, undefined);
+    assert.throws(() => readFormat({ ...f, qos: { metaOpsPerSec: -1 } }, 'test'), /qos\.metaOpsPerSec/);
   });
 });
 
@@ -97,6 +121,34 @@ describe('QoS through the SDK', () => {
     // Back to unlimited: the client speeds up again (no upper bound on timing asserted, just that it completes).
     await metaOf(t.v).updateFormat((f) => changeFormat(f, { opsLimit: 0 }));
     await v.close();
+  });
+});
+
+describe('QoS through the S3 gateway', () => {
+  let g: ChildGateway;
+  before(async () => {
+    g = await startChildGateway(['--upload-limit', '2'], [ROOT_KEY], { blockSize: MiB });
+  });
+  after(() => g.close());
+
+  it('ferry gateway --upload-limit 2: a 6 MiB PUT takes 2.5 s or more and succeeds', async () => {
+    const s3 = new S3Client({
+      endpoint: g.url,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: ROOT_KEY.accessKey, secretAccessKey: ROOT_KEY.secret },
+      maxAttempts: 1,
+    });
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: 'qos' }));
+      const t0 = Date.now();
+      await s3.send(new PutObjectCommand({ Bucket: 'qos', Key: 'big', Body: Buffer.alloc(6 * MiB, 3) }));
+      const ms = Date.now() - t0;
+      assert.ok(ms >= 2500, `6 MiB at 2 MiB/s took only ${ms} ms`);
+      assert.equal((await g.t.v.stat('/qos/big')).size, 6 * MiB);
+    } finally {
+      s3.destroy();
+    }
   });
 });
 
