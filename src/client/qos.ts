@@ -52,14 +52,15 @@ export class ClientQos {
    * `updateFormat` keep the record current. Methods run on the real object (its private state intact).
    */
   wrapMeta(meta: Meta): Meta {
-    const wrapped = new Map<PropertyKey, unknown>();
+    // By function, not by name: a method replaced on the object (tests spy on meta this way) is wrapped anew.
+    const wrapped = new WeakMap<object, unknown>();
     return new Proxy(meta, {
       get: (target, prop) => {
         const value = Reflect.get(target, prop, target);
         if (typeof value !== 'function' || prop === 'constructor') return value;
-        let w = wrapped.get(prop);
-        if (w) return w;
         const fn = value as (...args: unknown[]) => unknown;
+        let w = wrapped.get(fn);
+        if (w) return w;
         const name = String(prop);
         if (prop === 'load' || prop === 'updateFormat') {
           w = async (...args: unknown[]) => {
@@ -75,7 +76,7 @@ export class ClientQos {
             return fn.apply(target, args);
           };
         }
-        wrapped.set(prop, w);
+        wrapped.set(fn, w);
         return w;
       },
     });
