@@ -165,6 +165,7 @@ describe('ferry config --upload-limit', () => {
       r = ferry(cwd, ['config', t.url]);
       assert.match(r.stdout, /uploadLimit: 100 MiB\/s/);
       assert.match(r.stdout, /downloadLimit: 0 \(unlimited\)/);
+      assert.match(ferry(cwd, ['info', t.url]).stdout, /^QoS: +upload 100 MiB\/s, 500 metadata ops\/s per client$/m);
       r = ferry(cwd, ['config', '--upload-limit', '0', t.url]);
       assert.match(r.stdout, /uploadLimit: 100 MiB\/s -> 0 \(unlimited\)/);
       r = ferry(cwd, ['config', '--upload-limit', 'fast', t.url]);
