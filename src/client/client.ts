@@ -13,6 +13,7 @@ import { VFS } from '../vfs/vfs.js';
 import { VfsView } from '../vfs/view.js';
 import { validateConfig, type ClientConfig } from './config.js';
 import { writebackSessionProbe } from './pending-uploads.js';
+import { ClientQos } from './qos.js';
 import { openChunkStore, type Log } from './storage.js';
 
 export interface ClientRuntime {
@@ -55,19 +56,23 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
   };
   try {
     // A read-only client of a writable mirror never connects to the far source.
-    const meta = await openVolumeMeta(cfg.metaUrl, { readOnly: cfg.readOnly, waitTimeoutMs: cfg.mirrorWaitMs, log: (m) => log(`ferry: ${m}`) });
-    undo.push(() => meta.close());
-    const format = await meta.load();
-    const store = await openChunkStore(format, cfg, log);
+    const rawMeta = await openVolumeMeta(cfg.metaUrl, { readOnly: cfg.readOnly, waitTimeoutMs: cfg.mirrorWaitMs, log: (m) => log(`ferry: ${m}`) });
+    undo.push(() => rawMeta.close());
+    const format = await rawMeta.load();
+    // Rate limits (QoS): the client's own and the volume's; the proxy charges metadata operations and keeps
+    // the limits' format record current (the VFS's format refresh goes through it).
+    const qos = new ClientQos(cfg.qos, format);
+    const meta = qos.wrapMeta(rawMeta);
+    const store = await openChunkStore(format, cfg, log, qos);
     undo.push(() => store.objects.close());
     // `writeback`: this client commits slices before their blocks are uploaded (readers of a missing block
     // wait only while such a session is alive).
     const sessionId = await meta.newSession({ mountPoint: cfg.sessionLabel ?? defaultSessionLabel(), writeback: Boolean(cfg.cache?.writeback) });
     undo.push(() => meta.closeSession());
     // A mirror's blocks may also be on their way from its data copier: its readers keep waiting.
-    if (!(meta instanceof MirrorMeta)) store.uploadsMayBePending = writebackSessionProbe(meta);
+    if (!(rawMeta instanceof MirrorMeta)) store.uploadsMayBePending = writebackSessionProbe(meta);
     // A read-only mirror refuses writes before any block is uploaded.
-    const readOnly = Boolean(cfg.readOnly) || (meta instanceof MirrorMeta && !meta.writable);
+    const readOnly = Boolean(cfg.readOnly) || (rawMeta instanceof MirrorMeta && !rawMeta.writable);
     const d = cfg.data ?? {};
     const vfs = new VFS(meta, store, format, {
       attrTimeout: cfg.metaCache?.attrTimeout,

@@ -44,6 +44,15 @@ export interface ClientConfig {
     /** fsync each staged block before its write returns (default false). */
     writebackFsync?: boolean;
   };
+  /** This client's rate limits (0 = unlimited); the volume's (format record qos) apply too, the lower one wins. */
+  qos?: {
+    /** MiB/s written to the object store. */
+    uploadLimit?: number;
+    /** MiB/s read from the object store (cache hits are free). */
+    downloadLimit?: number;
+    /** Metadata operations per second. */
+    opsLimit?: number;
+  };
   /** Cache group membership (clients of one region share their disk caches). */
   group?: {
     name: string;
@@ -101,6 +110,7 @@ const SHAPE: { [k: string]: Shape } = {
     writebackUploads: 'number',
     writebackFsync: 'boolean',
   },
+  qos: { uploadLimit: 'number', downloadLimit: 'number', opsLimit: 'number' },
   group: {
     name: 'string',
     address: 'string',

@@ -40,6 +40,10 @@ export const CLIENT_OPTIONS: readonly ClientOption[] = [
     help: 'write-back: stage written blocks in --cache-dir and upload them in the background (fast close/small files; a host crash can lose blocks not uploaded yet)',
   },
   { flag: 'writeback-uploads', sdk: 'writebackUploads', path: ['cache', 'writebackUploads'], kind: 'count', door: 'local', arg: 'N', min: 1, max: 1024, help: 'write-back uploads in flight (default 8)' },
+  // -- QoS: this client's own limits (the volume's, set by ferry config, apply too: the lower one wins)
+  { flag: 'upload-limit', sdk: 'uploadLimit', path: ['qos', 'uploadLimit'], kind: 'count', door: 'local', arg: 'MIBPS', min: 0, help: 'upload at most this many MiB/s to the object store (default 0 = unlimited)' },
+  { flag: 'download-limit', sdk: 'downloadLimit', path: ['qos', 'downloadLimit'], kind: 'count', door: 'local', arg: 'MIBPS', min: 0, help: 'download at most this many MiB/s from the object store (default 0 = unlimited)' },
+  { flag: 'ops-limit', sdk: 'opsLimit', path: ['qos', 'opsLimit'], kind: 'count', door: 'local', arg: 'N', min: 0, help: 'at most N metadata operations per second (default 0 = unlimited)' },
   // -- cache group membership (mount; the gateway's --region is S3's)
   { flag: 'cache-group', sdk: 'cacheGroup', path: ['group', 'name'], kind: 'string', door: 'group', arg: 'NAME', help: 'share caches with the members of this group in the region' },
   { flag: 'group-address', sdk: 'groupAddress', path: ['group', 'address'], kind: 'string', door: 'group', arg: 'HOST:PORT', help: 'address this member serves blocks on (default 127.0.0.1, free port)' },

@@ -4,7 +4,7 @@ import { ChunkStore } from '../chunk/index.js';
 import { FsError } from '../errors.js';
 import type { Format } from '../meta/types.js';
 // The value import registers the backends (file, mem, s3) before any URL is opened.
-import { FallbackStore, openObjectStore, type ObjectOptions, type ObjectStore } from '../object/index.js';
+import { FallbackStore, ThrottledStore, openObjectStore, type TokenBucket, type ObjectOptions, type ObjectStore } from '../object/index.js';
 import { cachingEnabled, openCachedStore, type CacheOptions } from '../cache/options.js';
 import type { CachedObjectStore } from '../cache/store.js';
 import { applyTransforms, openShardedStore } from '../object/transforms/index.js';
@@ -62,7 +62,18 @@ export function cacheOptionsOf(cfg: Partial<ClientConfig>, log?: Log): CacheOpti
  * unclaimed prefix holding objects; a mirror has its source's uuid in its format record, so the check
  * passes only on its source's store, and it never writes the marker there.
  */
-export async function openRawVolumeObjects(format: Format, cfg: Partial<ClientConfig> = {}): Promise<ObjectStore> {
+export async function openRawVolumeObjects(format: Format, cfg: Partial<ClientConfig> = {}, limits?: StoreLimits): Promise<ObjectStore> {
+  const store = await openUnlimitedVolumeObjects(format, cfg);
+  return limits ? new ThrottledStore(store, limits.upload, limits.download) : store;
+}
+
+/** Buckets charged with the bytes a client moves to and from the object store (QoS, see client/qos.ts). */
+export interface StoreLimits {
+  upload: TokenBucket;
+  download: TokenBucket;
+}
+
+async function openUnlimitedVolumeObjects(format: Format, cfg: Partial<ClientConfig>): Promise<ObjectStore> {
   const sharded = await openShardedStore(format.storage, objectOptionsOf(format, cfg));
   const mirror = format.mirror?.of;
   let checked: ObjectStore;
@@ -101,8 +112,8 @@ export async function openMirrorCopyStores(format: Format, cfg: Partial<ClientCo
  * A cache stack of its own over the raw store, without transforms (cache group members and warm-up: blocks
  * are cached as stored, so no keys are needed).
  */
-export async function openBlockCache(format: Format, cfg: Partial<ClientConfig>, log?: Log): Promise<CachedObjectStore> {
-  const raw = await openRawVolumeObjects(format, cfg);
+export async function openBlockCache(format: Format, cfg: Partial<ClientConfig>, log?: Log, limits?: StoreLimits): Promise<CachedObjectStore> {
+  const raw = await openRawVolumeObjects(format, cfg, limits);
   try {
     return await openCachedStore(format, raw, cacheOptionsOf(cfg, log));
   } catch (e) {
@@ -112,12 +123,13 @@ export async function openBlockCache(format: Format, cfg: Partial<ClientConfig>,
 }
 
 /** The volume's chunk store: raw store, caches the config asks for (below transforms), block transforms. */
-export async function openChunkStore(format: Format, cfg: Partial<ClientConfig> = {}, log?: Log): Promise<ChunkStore> {
+export async function openChunkStore(format: Format, cfg: Partial<ClientConfig> = {}, log?: Log, limits?: StoreLimits): Promise<ChunkStore> {
   // Caches wrap the backend store directly, below block transforms: they hold blocks as stored (see cache/options.ts).
   // Block transforms (compress -> encrypt -> checksum on write) go on top, sharding below the caches.
   const cacheOpts = cacheOptionsOf(cfg, log);
-  const cache = cachingEnabled(cacheOpts) ? await openBlockCache(format, cfg, log) : undefined;
-  const base = cache ?? (await openRawVolumeObjects(format, cfg));
+  // Limits go below the cache: only what really crosses to the object store is charged, cache hits are free.
+  const cache = cachingEnabled(cacheOpts) ? await openBlockCache(format, cfg, log, limits) : undefined;
+  const base = cache ?? (await openRawVolumeObjects(format, cfg, limits));
   let objects: ObjectStore;
   try {
     objects = await applyTransforms(base, format.storage, cfg.encryption, format.name);

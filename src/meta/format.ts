@@ -35,6 +35,22 @@ export interface FormatSettings {
   mirrorRetention?: number;
   /** POSIX ACLs (setfacl/getfacl, inherited default ACLs): on may be turned on later, never off. */
   acl?: boolean;
+  /** Volume-wide QoS limits every client honours (0 = unlimited): MiB/s uploaded, MiB/s downloaded, metadata ops/s. */
+  uploadLimit?: number;
+  downloadLimit?: number;
+  opsLimit?: number;
+}
+
+const MiB = 1 << 20;
+
+/** The format's qos section from the flat limits (MiB/s, ops/s); undefined when all are 0. */
+function qosOf(upload: number, download: number, ops: number): Format['qos'] {
+  if (!upload && !download && !ops) return undefined;
+  return {
+    ...(upload ? { uploadBytesPerSec: Math.round(upload * MiB) } : {}),
+    ...(download ? { downloadBytesPerSec: Math.round(download * MiB) } : {}),
+    ...(ops ? { metaOpsPerSec: ops } : {}),
+  };
 }
 
 /** A new volume's record: the defaults for what is not given, a fresh uuid. */
@@ -61,11 +77,15 @@ export function newFormat(s: FormatSettings): Format {
     ...(s.mirrorRetention ? { mirror: { retention: s.mirrorRetention } } : {}),
     ...(s.acl ? { acl: true } : {}),
   };
+  const qos = qosOf(s.uploadLimit ?? 0, s.downloadLimit ?? 0, s.opsLimit ?? 0);
+  if (qos) f.qos = qos;
   return validFormat(f, 'the new format record');
 }
 
 /** The record's settings in the flat words of the CLI. */
-export function settingsOf(f: Format): FormatSettings & Required<Pick<FormatSettings, 'blockSize' | 'compression' | 'checksum' | 'shards' | 'trashDays' | 'capacity' | 'inodes' | 'acl'>> {
+export function settingsOf(
+  f: Format,
+): FormatSettings & Required<Pick<FormatSettings, 'blockSize' | 'compression' | 'checksum' | 'shards' | 'trashDays' | 'capacity' | 'inodes' | 'acl' | 'uploadLimit' | 'downloadLimit' | 'opsLimit'>> {
   const { url, accessKey, secretKey, shards, compression, checksum, encryption } = f.storage;
   return {
     name: f.name,
@@ -78,6 +98,9 @@ export function settingsOf(f: Format): FormatSettings & Required<Pick<FormatSett
     capacity: f.capacity,
     inodes: f.inodes,
     acl: f.acl === true,
+    uploadLimit: (f.qos?.uploadBytesPerSec ?? 0) / MiB,
+    downloadLimit: (f.qos?.downloadBytesPerSec ?? 0) / MiB,
+    opsLimit: f.qos?.metaOpsPerSec ?? 0,
     ...(f.mirror?.retention !== undefined ? { mirrorRetention: f.mirror.retention } : {}),
     ...(accessKey !== undefined ? { accessKey, secretKey } : {}),
     ...(encryption ? { encryption } : {}),
@@ -86,11 +109,11 @@ export function settingsOf(f: Format): FormatSettings & Required<Pick<FormatSett
 
 /**
  * What may change after format: where the objects are (the objects are not moved), their keys, the limits,
- * the mirror retention, the wrapping of the encryption key (rotation), and ACLs turned on (checkFormatChange refuses
+ * the mirror retention, the QoS limits, the wrapping of the encryption key (rotation), and ACLs turned on (checkFormatChange refuses
  * turning them off: files may carry ACLs that would silently stop applying). The rest shapes every object
  * key or stored byte (name, block size, compression, checksum, shards) or whether blocks are encrypted.
  */
-export const MUTABLE_SETTINGS = ['storage', 'accessKey', 'secretKey', 'encryption', 'trashDays', 'capacity', 'inodes', 'mirrorRetention', 'acl'] as const;
+export const MUTABLE_SETTINGS = ['storage', 'accessKey', 'secretKey', 'encryption', 'trashDays', 'capacity', 'inodes', 'mirrorRetention', 'acl', 'uploadLimit', 'downloadLimit', 'opsLimit'] as const;
 
 /** Applies a change of settings (as `ferry config` and `ferry format --force` give them) to a record. */
 export function changeFormat(old: Format, change: Partial<FormatSettings>): Format {
@@ -114,6 +137,12 @@ export function changeFormat(old: Format, change: Partial<FormatSettings>): Form
     storage,
   };
   if (change.acl !== undefined) next.acl = change.acl;
+  if (change.uploadLimit !== undefined || change.downloadLimit !== undefined || change.opsLimit !== undefined) {
+    const was = settingsOf(old);
+    const qos = qosOf(change.uploadLimit ?? was.uploadLimit, change.downloadLimit ?? was.downloadLimit, change.opsLimit ?? was.opsLimit);
+    if (qos) next.qos = qos;
+    else delete next.qos;
+  }
   if (change.mirrorRetention !== undefined) next.mirror = { ...old.mirror, retention: change.mirrorRetention };
   checkFormatChange(old, next);
   return validFormat(next, `the format record of volume '${old.name}'`);
@@ -253,6 +282,9 @@ function problemOf(f: Obj): string | undefined {
       'a list of {ino, path}',
     ],
     ['qos', f.qos, optional(isObject), 'a section'],
+    ['qos.uploadBytesPerSec', isObject(f.qos) ? f.qos.uploadBytesPerSec : undefined, optional(count), 'bytes per second'],
+    ['qos.downloadBytesPerSec', isObject(f.qos) ? f.qos.downloadBytesPerSec : undefined, optional(count), 'bytes per second'],
+    ['qos.metaOpsPerSec', isObject(f.qos) ? f.qos.metaOpsPerSec : undefined, optional(count), 'operations per second'],
     ['services', f.services, optional(isObject), 'a section'],
   );
   const m = isObject(f.mirror) ? f.mirror : {};

@@ -9,3 +9,4 @@ registerObjectLoader(['s3'], async () => registerObjectStore('s3', (await import
 export * from './interface.js';
 export { objectSchemes, objectUrlProblem, openObjectStore, registerObjectStore, registerObjectLoader } from './registry.js';
 export { FallbackStore } from './fallback.js';
+export { ThrottledStore, TokenBucket } from './throttle.js';

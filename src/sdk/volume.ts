@@ -47,6 +47,10 @@ export interface VolumeOptions {
   maxReadahead?: number;
   /** Run heartbeat, deletion and compaction jobs (default true). */
   backgroundJobs?: boolean;
+  /** QoS (docs/data-management.md): MiB/s to and from the object store and metadata operations/s, 0 = unlimited. */
+  uploadLimit?: number;
+  downloadLimit?: number;
+  opsLimit?: number;
   /** Block caches, write-back and cache groups: see docs/cache.md. */
   memoryCacheSize?: number;
   cacheDir?: string;

@@ -1,5 +1,5 @@
 // ferry config META-URL [--capacity N] [--inodes N] [--trash-days N] [--storage URL] [--mirror-retention D] [--acl]
-// [--access-key K --secret-key S]: changes the format,
+// [--access-key K --secret-key S] [--upload-limit MIBPS] [--download-limit MIBPS] [--ops-limit N]: changes the format,
 // printing old -> new. Without options it prints the current settings.
 import { UsageError, flag, parseWith, parseCount, parseSize, str, type Command, type Parsed } from '../args.js';
 import { formatBytes, out } from '../output.js';
@@ -16,7 +16,10 @@ const command: Command = {
       'prints the current settings. Changing --storage points the volume at another object store: the',
       'objects are NOT copied, so it asks for --yes (and the new store is checked to be usable first).',
     ].join('\n'),
-    examples: ['ferry config --capacity 100G --trash-days 7 sqlite3://ferry-data/meta.db'],
+    examples: [
+      'ferry config --capacity 100G --trash-days 7 sqlite3://ferry-data/meta.db',
+      'ferry config --upload-limit 100 --ops-limit 2000 sqlite3://ferry-data/meta.db   # every client of the volume, within seconds',
+    ],
     options: {
       capacity: { type: 'string', arg: 'SIZE', help: 'volume capacity such as 100G, 0 = unlimited' },
       inodes: { type: 'string', arg: 'N', help: 'maximum number of files, 0 = unlimited' },
@@ -25,6 +28,9 @@ const command: Command = {
       'mirror-retention': { type: 'string', arg: 'DURATION', help: 'how long the changelog is kept for a lagging mirror (7d, 12h; 0 = until it applies it)' },
       'access-key': { type: 'string', arg: 'KEY', help: 'S3 access key kept in the volume setting (with --secret-key)' },
       'secret-key': { type: 'string', arg: 'SECRET', help: 'S3 secret key kept in the volume setting (with --access-key)' },
+      'upload-limit': { type: 'string', arg: 'MIBPS', help: 'MiB/s each client may upload to the object store, 0 = unlimited (clients pick it up within seconds)' },
+      'download-limit': { type: 'string', arg: 'MIBPS', help: 'MiB/s each client may download from the object store, 0 = unlimited' },
+      'ops-limit': { type: 'string', arg: 'N', help: 'metadata operations per second each client may make, 0 = unlimited' },
       acl: { type: 'boolean', help: 'turn POSIX ACLs on (they cannot be turned off; mounts see it when they next start)' },
       yes: { type: 'boolean', short: 'y', help: 'confirm a storage change' },
     },
@@ -42,6 +48,9 @@ const command: Command = {
     if (str(p, 'trash-days') !== undefined) change.trashDays = parseCount('--trash-days', str(p, 'trash-days')!, 36500);
     if (str(p, 'mirror-retention') !== undefined) change.mirrorRetention = parseWith(() => parseDuration('--mirror-retention', str(p, 'mirror-retention')!));
     if (flag(p, 'acl')) change.acl = true;
+    for (const [opt, key] of [['upload-limit', 'uploadLimit'], ['download-limit', 'downloadLimit'], ['ops-limit', 'opsLimit']] as const) {
+      if (str(p, opt) !== undefined) change[key] = parseCount(`--${opt}`, str(p, opt)!);
+    }
     if ((str(p, 'access-key') === undefined) !== (str(p, 'secret-key') === undefined)) throw new UsageError('give both --access-key and --secret-key, or neither');
     if (str(p, 'secret-key') === '') throw new UsageError('--secret-key: empty secret');
     if (str(p, 'access-key') !== undefined) Object.assign(change, { accessKey: str(p, 'access-key'), secretKey: str(p, 'secret-key') });
@@ -57,10 +66,12 @@ const command: Command = {
         if (k === 'inodes') return v ? String(v) : '0 (unlimited)';
         if (k === 'mirrorRetention') return formatDuration(Number(v ?? 0));
         if (k === 'secretKey') return v ? '***' : '(not set)';
+        if (k === 'uploadLimit' || k === 'downloadLimit') return v ? `${String(v)} MiB/s` : '0 (unlimited)';
+        if (k === 'opsLimit') return v ? `${String(v)} ops/s` : '0 (unlimited)';
         return String(v);
       };
       if (!Object.keys(change).length) {
-        const rows = ['name', 'uuid', 'storage', 'blockSize', 'compression', 'trashDays', 'capacity', 'inodes', 'acl'];
+        const rows = ['name', 'uuid', 'storage', 'blockSize', 'compression', 'trashDays', 'capacity', 'inodes', 'acl', 'uploadLimit', 'downloadLimit', 'opsLimit'];
         if (Object.keys(old.mirror?.mirrors ?? {}).length) rows.push('mirrorRetention');
         await out(rows.map((k) => `${k}: ${show(k, before[k])}\n`).join(''));
         return;

@@ -41,6 +41,7 @@ const command: Command = {
           ['capacity', format.capacity ? formatBytes(format.capacity) : 'unlimited'],
           ['inode limit', format.inodes ? String(format.inodes) : 'unlimited'],
           ['ACLs', format.acl ? 'on' : 'off'],
+          ...qosRow(format.qos),
           ['created', format.createdAt],
           ['used space', `${formatBytes(st.usedSpace)} (${st.usedSpace} bytes)`],
           ['used inodes', String(st.usedInodes)],
@@ -120,3 +121,13 @@ function encryptionOf(e: { algorithm: string; keyFile?: string; passphraseEnv?: 
 }
 
 export default command;
+
+/** The volume's QoS limits (`ferry config --upload-limit ...`), a row only when there are any. */
+function qosRow(q: { uploadBytesPerSec?: number; downloadBytesPerSec?: number; metaOpsPerSec?: number } | undefined): Array<[string, string]> {
+  const parts = [
+    q?.uploadBytesPerSec ? `upload ${q.uploadBytesPerSec / 2 ** 20} MiB/s` : '',
+    q?.downloadBytesPerSec ? `download ${q.downloadBytesPerSec / 2 ** 20} MiB/s` : '',
+    q?.metaOpsPerSec ? `${q.metaOpsPerSec} metadata ops/s` : '',
+  ].filter(Boolean);
+  return parts.length ? [['QoS', `${parts.join(', ')} per client`]] : [];
+}
