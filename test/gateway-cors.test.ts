@@ -17,22 +17,10 @@ import {
 } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Gateway } from '../src/gateway/index.js';
-import { ALICE, ROOT_KEY, startGateway, type TestGateway } from './helpers/gateway.js';
+import { ALICE, ROOT_KEY, s3code, startGateway, type TestGateway } from './helpers/gateway.js';
 import { signedHeaders } from './helpers/gateway-child.js';
 import { Sha256 } from './helpers/sha256.js';
 import { RGW_ACCESS_KEY, RGW_ENDPOINT, RGW_SECRET_KEY, requireRgw, rgwBucket } from './helpers/rgw.js';
-
-/** The error code (or, for replies without a body, the HTTP status) an SDK call failed with. */
-async function s3code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
-    if (!err.Code && (err.name === 'Unknown' || err.name === undefined || err.name === 'NotFound' || /^\d+$/.test(err.name ?? ''))) return String(err.$metadata?.httpStatusCode);
-    return err.Code ?? err.name ?? 'unknown';
-  }
-  assert.fail('expected the call to fail');
-}
 
 const hostPort = (endpoint: string) => ({ host: new URL(endpoint).host, port: Number(new URL(endpoint).port) });
 

@@ -20,22 +20,11 @@ import {
   S3Client,
   type LifecycleRule,
 } from '@aws-sdk/client-s3';
-import { ALICE, ROOT_KEY, startGateway, type TestGateway } from './helpers/gateway.js';
+import { ALICE, ROOT_KEY, s3code, startGateway, type TestGateway } from './helpers/gateway.js';
 import { RGW_ACCESS_KEY, RGW_ENDPOINT, RGW_SECRET_KEY, requireRgw, rgwBucket } from './helpers/rgw.js';
 import { tool } from './helpers/tools.js';
 
 const DAY = 86_400_000;
-
-async function s3code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
-    if (!err.Code && (err.name === 'Unknown' || err.name === undefined || err.name === 'NotFound' || /^\d+$/.test(err.name ?? ''))) return String(err.$metadata?.httpStatusCode);
-    return err.Code ?? err.name ?? 'unknown';
-  }
-  assert.fail('expected the call to fail');
-}
 
 const RULES: LifecycleRule[] = [
   { ID: 'logs', Status: 'Enabled', Filter: { Prefix: 'logs/' }, Expiration: { Days: 1 } },
