@@ -30,8 +30,14 @@ export async function storeBlocks(storeDir: string): Promise<{ count: number; by
       const p = join(d, e.name);
       if (e.isDirectory()) await walk(p);
       else {
+        // A block the volume deletes meanwhile (a background job) is simply not counted.
+        const st = await stat(p).catch((e: NodeJS.ErrnoException) => {
+          if (e.code === 'ENOENT') return undefined;
+          throw e;
+        });
+        if (!st) continue;
         count++;
-        bytes += (await stat(p)).size;
+        bytes += st.size;
       }
     }
   };
