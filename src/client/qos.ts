@@ -71,10 +71,8 @@ export class ClientQos {
         } else if (UNCOUNTED.has(name) || name.startsWith('scan')) {
           w = fn.bind(target);
         } else {
-          w = async (...args: unknown[]) => {
-            await this.ops.take(1);
-            return fn.apply(target, args);
-          };
+          // Unlimited (the usual case): called as it is, no extra promise on every metadata operation.
+          w = (...args: unknown[]) => (this.ops.limited ? this.ops.take(1).then(() => fn.apply(target, args)) : fn.apply(target, args));
         }
         wrapped.set(fn, w);
         return w;

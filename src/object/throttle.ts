@@ -19,6 +19,11 @@ export class TokenBucket {
     this.tokens = Math.max(0, rate()) * BURST_SECONDS;
   }
 
+  /** Whether a take() may have to wait: a limit is set, or others are waiting. */
+  get limited(): boolean {
+    return this.queue.length > 0 || this.rate() > 0;
+  }
+
   /** Waits until `n` units may pass; waiters pass in the order they asked. */
   take(n: number): Promise<void> {
     if (n <= 0) return Promise.resolve();
