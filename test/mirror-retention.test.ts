@@ -46,6 +46,16 @@ async function catchUp(sourceUrl: string, mirrorUrl: string): Promise<void> {
   }
 }
 
+/** Long enough that the work "within the window" fits in it on a loaded CI machine (2 s did not). */
+const RETENTION_S = 15;
+
+/** Sleeps until the changelog record after `applied` is older than the retention window. */
+async function pastWindow(meta: ReturnType<typeof metaOf>, applied: number): Promise<void> {
+  const next = (await meta.readChangelog(applied, 1))[0];
+  assert.ok(next, 'a record after the mirror\'s applied version');
+  await sleep(Math.max(0, next.ts + RETENTION_S * 1000 + 500 - Date.now()));
+}
+
 describe('mirror retention window', () => {
   let src: TempVolume;
   let fast: string;
@@ -57,7 +67,7 @@ describe('mirror retention window', () => {
     slow = `sqlite3://${src.dir}/slow.db`;
     await workload(src.v, 31, 40);
     await createMirror(src.url, fast);
-    await createMirror(src.url, slow, { retention: 2 });
+    await createMirror(src.url, slow, { retention: RETENTION_S });
   });
 
   after(async () => {
@@ -86,14 +96,15 @@ describe('mirror retention window', () => {
     await settle(src.v);
     await catchUp(src.url, fast);
     let f = await metaOf(src.v).load();
-    assert.ok(!mirrorsOf(f)[slowId]!.needsResync);
-    assert.equal((await metaOf(src.v).readChangelog(slowApplied, 1))[0]!.version, slowApplied + 1, 'kept for the slow mirror');
+    const first = (await metaOf(src.v).readChangelog(slowApplied, 1))[0]!;
+    assert.equal(first.version, slowApplied + 1, 'kept for the slow mirror');
+    if (Date.now() - first.ts < (RETENTION_S - 1) * 1000) assert.ok(!mirrorsOf(f)[slowId]!.needsResync, 'still within its window');
 
     // Past the window, with no replicator running at all: the source's own background job trims.
-    await sleep(2500);
+    await pastWindow(metaOf(src.v), slowApplied);
     await vfsOf(src.v).jobs.trimChangelog();
     f = await metaOf(src.v).load();
-    assert.match(mirrorsOf(f)[slowId]!.needsResync?.reason ?? '', /retention of 2s/);
+    assert.match(mirrorsOf(f)[slowId]!.needsResync?.reason ?? '', new RegExp(`retention of ${RETENTION_S}s`));
     const oldest = (await metaOf(src.v).readChangelog(0, 1))[0];
     assert.ok(!oldest || oldest.version > slowApplied + 1, 'trimmed past the slow mirror');
     assert.ok(!mirrorsOf(f)[Object.keys(mirrorsOf(f)).find((k) => k !== slowId)!]!.needsResync, 'the mirror that kept up is not marked');
@@ -121,8 +132,9 @@ describe('mirror retention window', () => {
     const [source, mirror] = [await openMeta(src.url), await openMeta(slow)];
     try {
       await settle(src.v);
+      const before = await mirror.getCounter('appliedVersion');
       await src.v.writeFile('/late', 'x');
-      await sleep(2500);
+      await pastWindow(metaOf(src.v), before);
       await catchUp(src.url, fast); // the fast mirror's replicator trims and marks the slow one
       const rep = new Replicator(mirror, source, (await mirror.load()).mirror!.of!.id, { reportMs: 0 });
       await rep.start();
