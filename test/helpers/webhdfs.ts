@@ -28,7 +28,8 @@ export interface TestWebHdfs {
 }
 
 export async function startWebHdfs(opts: Partial<WebHdfsOptions> = {}, vopts: TempVolumeOptions = {}, existing?: TempVolume): Promise<TestWebHdfs> {
-  const t = existing ?? (await tempVolume(vopts));
+  // The test's own SDK client caches nothing: it checks what the server just did.
+  const t = existing ?? (await tempVolume({ ...vopts, volume: { attrTimeout: 0, entryTimeout: 0, ...vopts.volume } }));
   const usersFile = join(t.dir, 'users.txt');
   const groupsFile = join(t.dir, 'groups.txt');
   await writeFile(usersFile, USERS);

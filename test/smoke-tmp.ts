@@ -1,0 +1,11 @@
+import { startWebHdfs } from './helpers/webhdfs.js';
+const w = await startWebHdfs();
+const q = (p: string, op: string, extra = '') => `${w.base}${p}?op=${op}&user.name=root${extra}`;
+await w.t.v.mkdir('/mv'); await w.t.v.writeFile('/mv/x', 'x');
+let r = await fetch(q('/mv/x', 'GETFILESTATUS'), { method: 'GET' }); console.log(r.status, await r.text());
+r = await fetch(q('/mv/x', 'RENAME', '&destination=/mv/y'), { method: 'PUT' }); console.log(r.status, await r.text());
+r = await fetch(q('/mv/x', 'GETFILESTATUS'), { method: 'GET' }); console.log(r.status, await r.text());
+const hdfs = w.client('root');
+console.log(await new Promise((r) => hdfs.exists('/mv/x', r)));
+console.log(await new Promise((r) => hdfs.exists('/mv/y', r)));
+await w.close();
