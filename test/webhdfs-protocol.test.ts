@@ -10,6 +10,11 @@ import { crc32c } from '@node-rs/crc32';
 import { fileChecksum } from '../src/webhdfs/checksum.js';
 import { volumeView } from '../src/sdk/volume.js';
 import { O_RDONLY } from '../src/vfs/flags.js';
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { tool, toolTestOptions } from './helpers/tools.js';
 import { startWebHdfs, type TestWebHdfs } from './helpers/webhdfs.js';
 
 let w: TestWebHdfs;
@@ -109,6 +114,21 @@ describe('two-step CREATE and APPEND', () => {
     assert.equal((await create('/p/once.txt', 'second', { overwrite: 'true' })).status, 201);
     assert.equal(await w.t.v.readFile('/p/once.txt', 'utf8'), 'second');
     await fails(fetch(url('/p/missing.txt', 'APPEND'), { method: 'POST', redirect: 'manual' }), 'FileNotFoundException', 404);
+  });
+});
+
+describe('curl, as the Hadoop docs use it', () => {
+  test('curl -L -X PUT -T: the redirect followed, the body sent once, on the data step', toolTestOptions('curl'), async () => {
+    const f = join(w.t.dir, 'upload.csv');
+    const data = Buffer.alloc(3 << 20, 'csv,');
+    await writeFile(f, data);
+    const r = await promisify(execFile)(tool('curl'), ['-sS', '-i', '-L', '-m', '60', '-X', 'PUT', '-T', f, url('/p/curl/upload.csv', 'CREATE', {}, 'alice')]);
+    const statuses = r.stdout.split('\n').filter((l) => /^HTTP\//.test(l)).map((l) => l.split(' ')[1]);
+    assert.deepEqual(statuses.filter((s) => s !== '100'), ['307', '201']);
+    assert.ok(Buffer.from(await w.t.v.readFile('/p/curl/upload.csv')).equals(data));
+    assert.equal((await w.t.v.stat('/p/curl/upload.csv')).uid, 1001);
+    const tail = await promisify(execFile)(tool('curl'), ['-sS', '-L', url('/p/curl/upload.csv', 'OPEN', { offset: String(data.length - 8) }, 'alice')]);
+    assert.equal(tail.stdout, 'csv,csv,');
   });
 });
 
