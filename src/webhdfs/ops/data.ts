@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { FsError, isFsError } from '../../errors.js';
 import { O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_WRONLY } from '../../vfs/flags.js';
 import { handleReadStream } from '../../vfs/stream.js';
-import { isDirectory, TYPE_DIRECTORY, type VfsView } from '../../vfs/view.js';
+import { Access, isDirectory, TYPE_DIRECTORY, type VfsView } from '../../vfs/view.js';
 import { boolParam, intParam, permissionParam, requiredParam, sendEmpty, sendJson, type Call } from '../call.js';
 import { fileChecksum } from '../checksum.js';
 import { badParam, hdfsErr } from '../errors.js';
@@ -185,7 +185,7 @@ export async function concat(c: Call): Promise<void> {
     if (r.inode === target.inode) throw hdfsErr('IllegalArgumentException', `concat: source ${s} is the target`);
     // The sources are deleted: their directory must allow it, checked before anything changes.
     const { parent } = await c.view.parentOf(s);
-    await c.view.access(parent, 0o3);
+    await c.view.access(parent, Access.MODIFY);
     src.push({ path: s, ...r });
   }
   const out = await c.view.open(target.inode, O_WRONLY);

@@ -3,7 +3,7 @@
 // (RENAME and DELETE of what is not there); those are kept.
 import { FsError, isFsError } from '../../errors.js';
 import { RENAME_NOREPLACE, SET_ATIME, SET_GID, SET_MODE, SET_MTIME, SET_UID } from '../../meta/types.js';
-import { isDirectory, TYPE_DIRECTORY } from '../../vfs/view.js';
+import { Access, isDirectory, TYPE_DIRECTORY } from '../../vfs/view.js';
 import { boolParam, intParam, permissionParam, requiredParam, sendEmpty, sendJson, type Call } from '../call.js';
 import { badParam, hdfsErr } from '../errors.js';
 import { baseName, checkPath, parentPath } from '../paths.js';
@@ -129,7 +129,7 @@ export async function setOwner(c: Call): Promise<void> {
 export async function setReplication(c: Call): Promise<void> {
   intParam(c.query, 'replication', undefined, 1, 32767);
   const r = await c.view.resolve(c.path, true);
-  if (!isDirectory(r.attr)) await c.view.access(r.inode, 0o2);
+  if (!isDirectory(r.attr)) await c.view.access(r.inode, Access.WRITE);
   sendJson(c.res, { boolean: !isDirectory(r.attr) });
 }
 
