@@ -3,7 +3,7 @@
 // -d); a good one serves until SIGTERM and exits 0.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -39,6 +39,10 @@ describe('ferry webhdfs', () => {
     oneLineError(ferry(t.dir, ['webhdfs', t.url, '127.0.0.1:0', '--allow-simple-auth']), 2, /needs --users FILE/);
     oneLineError(ferry(t.dir, ['webhdfs', t.url, '127.0.0.1:0', '--allow-simple-auth', '--users', join(t.dir, 'missing')]), 1, /cannot read .*missing: ENOENT/);
     oneLineError(ferry(t.dir, ['webhdfs', t.url, '127.0.0.1:0', '--anonymous', '--subdir', '/not/there']), 1, /--subdir \/not\/there: \/not does not exist/);
+    const bad = join(t.dir, 'bad-users');
+    writeFileSync(bad, 'root:0:0\nbob:x1002\n');
+    oneLineError(ferry(t.dir, ['webhdfs', t.url, '127.0.0.1:0', '--allow-simple-auth', '--users', bad]), 1, /bad-users:2: uid 'x1002' is not a number/);
+    oneLineError(ferry(t.dir, ['webhdfs', t.url, '127.0.0.1:0', '--allow-simple-auth', '--users', users, '--proxy-users', 'nobody']), 1, /proxy user 'nobody' is not in the users file/);
   });
 
   test('a busy port is one line and exit 1, in the foreground and with -d (no log file left)', () => {
