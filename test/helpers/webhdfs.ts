@@ -10,7 +10,6 @@ import { tempVolume, type TempVolume, type TempVolumeOptions } from './volume.js
 const require = createRequire(import.meta.url);
 
 /** The npm `webhdfs` client (CommonJS, callback style). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type HdfsClient = any;
 
 export const USERS = 'root:0:0\nalice:1001:1001\nbob:1002:1002\ncarol:1003\n# a comment\nproxy:1010:1010\n';
