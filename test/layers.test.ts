@@ -22,6 +22,7 @@ export const LAYERS: Record<string, number> = {
   sdk: 8,
   fuse: 8,
   gateway: 8,
+  webhdfs: 8,
   cli: 9,
 };
 

@@ -29,6 +29,7 @@ const COMMANDS: Record<string, Entry> = {
   stat: { summary: 'show the attributes of files in a volume', load: () => import('./commands/stat.js') },
   objbench: { summary: 'measure an object store (put/get/head/list/delete) before formatting on it', load: () => import('./commands/objbench.js') },
   gateway: { summary: 'serve a volume over the S3 API; manage its access keys', load: () => import('./commands/gateway.js') },
+  webhdfs: { summary: 'serve a volume over the WebHDFS REST API (Hadoop, Spark, Flink)', load: () => import('./commands/webhdfs.js') },
   mount: { summary: 'mount a volume through FUSE (foreground or -d daemon)', load: () => import('./commands/mount.js') },
   umount: { summary: 'unmount a volume mounted with ferry mount', load: () => import('./commands/umount.js') },
   warmup: { summary: 'pull files or trees into the local cache or the cache group', load: () => import('./commands/warmup.js') },

@@ -7,7 +7,7 @@ import { createServer as createHttp, type IncomingMessage, type Server, type Ser
 import { createServer as createHttps } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { FsError } from '../errors.js';
-import type { ClientConfig } from '../client/index.js';
+import { listenOn, type ClientConfig } from '../client/index.js';
 import type { VfsView } from '../vfs/view.js';
 import type { Call, Identity, Services } from './call.js';
 import { openGatewayClient, type GatewayClient } from './client.js';
@@ -127,21 +127,7 @@ export class Gateway {
     // Big uploads take long; a stalled socket is what gets cut.
     this.server.requestTimeout = 0;
     this.server.setTimeout(5 * 60_000);
-    const addr = this.opts.address ?? '127.0.0.1:9000';
-    const i = addr.lastIndexOf(':');
-    const host = i >= 0 ? addr.slice(0, i).replace(/^\[|\]$/g, '') : '127.0.0.1';
-    const port = Number(i >= 0 ? addr.slice(i + 1) : addr);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad address '${addr}' (expected HOST:PORT)`);
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host || '0.0.0.0', () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    const a = this.server.address() as AddressInfo;
-    const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-    this.url = `${this.opts.tls ? 'https' : 'http'}://${h}:${a.port}`;
+    this.url = await listenOn(this.server, this.opts.address ?? '127.0.0.1:9000', this.opts.tls ? 'https' : 'http');
     this.reloadTimer = setInterval(() => void this.reloadKeys().catch(() => undefined), KEY_RELOAD_MS);
     this.reloadTimer.unref();
     this.sweepTimer = setInterval(() => void this.sweepUploads().catch(() => undefined), UPLOAD_SWEEP_MS);

@@ -3,6 +3,7 @@
 // file types instead of writing numbers, and resolves paths the one way (vfs/resolve.ts).
 import { fsErr, isFsError } from '../errors.js';
 import {
+  ROOT_INODE,
   MODE_R,
   MODE_W,
   MODE_X,
@@ -45,19 +46,27 @@ export function isDirectory(a: Pick<Attr, 'type'>): boolean {
 export class VfsView {
   private readonly paths: Resolver;
 
-  /** `vfs` is the client shared by every view of it; doors use the methods, its owner settles and closes it. */
-  constructor(readonly vfs: VFS, readonly ctx: Context) {
-    this.paths = new Resolver(this);
+  /**
+   * `vfs` is the client shared by every view of it; doors use the methods, its owner settles and closes it.
+   * `root`: the directory paths start from ("/" and absolute symlinks); the volume root unless a door serves a subdir.
+   */
+  constructor(readonly vfs: VFS, readonly ctx: Context, readonly root: number = ROOT_INODE) {
+    this.paths = new Resolver(this, root);
   }
 
   /** The same client (caches, session, open files) acting as another user. */
   asUser(uid: number, gid: number, gids: number[] = [gid], umask = this.ctx.umask ?? 0o022): VfsView {
-    return new VfsView(this.vfs, userContext(uid, gid, gids, umask));
+    return new VfsView(this.vfs, userContext(uid, gid, gids, umask), this.root);
   }
 
   /** The same user, whose deletions skip the trash (a door's own temporary files: nothing worth keeping). */
   scratch(): VfsView {
-    return new VfsView(this.vfs, { ...this.ctx, skipTrash: true });
+    return new VfsView(this.vfs, { ...this.ctx, skipTrash: true }, this.root);
+  }
+
+  /** The same user with paths starting at directory inode `root` (--subdir: ".." never climbs above it). */
+  within(root: number): VfsView {
+    return new VfsView(this.vfs, this.ctx, root);
   }
 
   get uid(): number {
