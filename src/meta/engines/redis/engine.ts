@@ -76,6 +76,8 @@ export class RedisEngine implements Engine, RedisConn {
   private readonly doneKey: string;
   private commitSeq = 0;
   private readonly forget: string[] = [];
+  /** Set once a connection was ready: later failures are outages to wait out. */
+  private connected = false;
 
   constructor(readonly url: string, opts: RedisOptions, prefix: string, readonly wait?: WaitOption) {
     this.keys = new Keys(prefix);
@@ -94,6 +96,9 @@ export class RedisEngine implements Engine, RedisConn {
       reconnectOnError: (e) => (NOT_MASTER.test(e.message) ? 2 : false),
       ...(opts.sentinels ? { failoverDetector: true, sentinelRetryStrategy: (n: number) => Math.min(n * 100, 1000) } : {}),
     }) as Scripted;
+    this.client.on('ready', () => {
+      this.connected = true;
+    });
     this.client.on('error', (e: Error) => {
       this.lastError = e;
     });
@@ -121,6 +126,11 @@ export class RedisEngine implements Engine, RedisConn {
     return err;
   }
 
+  /** Whether Redis cannot be reached now after it was once (a first connection that fails is a wrong address: no waiting). */
+  private outage(e: unknown, since: number): boolean {
+    return this.connected && unreachable.has(e as object) && Date.now() - since <= RECONNECT_WINDOW_MS;
+  }
+
   /** Runs fn again while Redis cannot be reached, for up to RECONNECT_WINDOW_MS. */
   private async reconnecting<T>(fn: () => Promise<T>): Promise<T> {
     const start = Date.now();
@@ -128,7 +138,7 @@ export class RedisEngine implements Engine, RedisConn {
       try {
         return await fn();
       } catch (e) {
-        if (!unreachable.has(e as object) || Date.now() - start > RECONNECT_WINDOW_MS) throw e;
+        if (!this.outage(e, start)) throw e;
         this.reconnectRetries++;
         await sleep(Math.min(50 * 2 ** i, 500));
       }
@@ -201,7 +211,7 @@ export class RedisEngine implements Engine, RedisConn {
         if (withWrites && this.wait) await this.waitReplicas();
       } catch (e) {
         const err = this.mapError(e);
-        if (!withWrites || !unreachable.has(err as object) || Date.now() - start > RECONNECT_WINDOW_MS) throw err;
+        if (!withWrites || !this.outage(err, start)) throw err;
         this.reconnectRetries++;
         await sleep(Math.min(50 * 2 ** i, 500));
         continue;
