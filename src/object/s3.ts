@@ -229,7 +229,7 @@ export class S3Store implements ObjectStore {
         this.answered = true;
         return r;
       } catch (e) {
-        if (this.answered && !(e instanceof FsError) && transient(e) && Date.now() - since < OUTAGE_WINDOW_MS) {
+        if (this.answered && !(e instanceof FsError) && transient(e) && Date.now() - since < OUTAGE_WINDOW_MS && !(await this.refusedUpload(e))) {
           this.outageRetries++;
           S3Store.outageRetriesTotal++;
           await sleep(Math.min(200 * 2 ** i, 2000));
@@ -237,6 +237,19 @@ export class S3Store implements ObjectStore {
         }
         throw await fail(e);
       }
+    }
+  }
+
+  /** A reset that is the service refusing the request (see diagnose), not an outage: the bucket answers 404/403. */
+  private async refusedUpload(e: unknown): Promise<boolean> {
+    const net = netCode(e);
+    if (net !== 'EPIPE' && net !== 'ECONNRESET') return false;
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      return false;
+    } catch (h) {
+      const status = (h as SdkError).$metadata?.httpStatusCode;
+      return status === 404 || status === 403;
     }
   }
 
