@@ -2,10 +2,13 @@
 // per-operation latency (p50/p99) and throughput with 1 and with 16 concurrent callers, and the round trips
 // each operation costs, counted in the driver, next to the minimum (1). A benchmark, never a test.
 //
-//   node dist/bench/engines.js [--ops 400] [--entries 10000] [--engines sqlite3,postgres,mysql,redis]
+//   node dist/bench/engines.js [--ops 400] [--entries 10000] [--engines sqlite3,postgres,mysql,redis,redis-sentinel,redis-sentinel-wait1]
 //
 // Servers: the same as the tests (test/helpers/servers.ts; FERRY_TEST_POSTGRES / _MYSQL / _REDIS override).
 // Each engine gets a fresh volume (own table prefix / key prefix / temp file) that is destroyed afterwards.
+// redis-sentinel: Redis through Sentinel (redis://MASTER,S1,S2,S3/0) on a master + replica + 3 sentinels the
+// benchmark starts on free loopback ports (test/helpers/redis-sentinel.ts; needs redis-sentinel installed);
+// redis-sentinel-wait1: the same with ?wait=1 (each commit waits until the replica has it).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,18 +19,19 @@ import type { Tx } from '../src/meta/tx.js';
 import { ROOT_INODE, TYPE_DIRECTORY, TYPE_FILE, rootContext } from '../src/meta/types.js';
 import { probeServer, serverUrl, uniquePrefix, withOptions, type ServerKind } from '../test/helpers/servers.js';
 import { freshMeta } from '../test/suites/meta-suite.js';
+import { SentinelCluster, sentinelUnavailable } from '../test/helpers/redis-sentinel.js';
 
 const CTX = rootContext();
 const LEVELS = [1, 16];
 
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`bench:engines: ${msg}\n`);
-  process.stderr.write('usage: node dist/bench/engines.js [--ops 400] [--entries 10000] [--engines sqlite3,postgres,mysql,redis]\n');
+  process.stderr.write('usage: node dist/bench/engines.js [--ops 400] [--entries 10000] [--engines sqlite3,postgres,mysql,redis,redis-sentinel,redis-sentinel-wait1]\n');
   process.exit(msg ? 2 : 0);
 }
 
 function parseArgs(argv: string[]): { ops: number; entries: number; engines: string[] } {
-  const o = { ops: 400, entries: 10_000, engines: ['sqlite3', 'postgres', 'mysql', 'redis'] };
+  const o = { ops: 400, entries: 10_000, engines: ['sqlite3', 'postgres', 'mysql', 'redis', 'redis-sentinel', 'redis-sentinel-wait1'] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [k, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -188,6 +192,17 @@ async function targets(wanted: string[], pool: number): Promise<Target[]> {
   const out: Target[] = [];
   const schemes = metaSchemes();
   for (const name of wanted) {
+    if (name === 'redis-sentinel' || name === 'redis-sentinel-wait1') {
+      const missing = sentinelUnavailable();
+      if (missing) {
+        out.push({ name, skip: missing, cleanup: async () => undefined });
+        continue;
+      }
+      const cluster = await SentinelCluster.start();
+      const query = `?prefix=${uniquePrefix('fb').slice(0, -1)}${name.endsWith('wait1') ? '&wait=1' : ''}`;
+      out.push({ name, url: cluster.url(query), cleanup: () => cluster.stop() });
+      continue;
+    }
     if (!schemes.includes(name)) {
       out.push({ name, skip: 'engine not registered', cleanup: async () => undefined });
       continue;

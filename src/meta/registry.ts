@@ -24,11 +24,16 @@ export function metaSchemes(): string[] {
   return [...new Set([...factories.keys(), ...loaders.keys()])];
 }
 
-/** Parses a metadata URL; a scheme is required so a typo never silently creates a database. */
+/**
+ * Parses a metadata URL; a scheme is required so a typo never silently creates a database. A list of hosts
+ * (redis://:pw@MASTER,HOST1:26379,HOST2:26379/1) is not a URL host: the URL returned then has the host
+ * `multiple-hosts` (scheme, credentials, path and query intact) and the engine reads the list from the raw text.
+ */
 export function parseMetaUrl(raw: string): URL {
   let url: URL;
   try {
-    url = new URL(raw);
+    const m = /^([a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?)([^/?#]*,[^/?#]*)(.*)$/i.exec(raw);
+    url = new URL(m ? `${m[1]}multiple-hosts${m[3]}` : raw);
   } catch {
     throw new FsError('EINVAL', { message: `invalid metadata URL '${raw}' (expected e.g. sqlite3://ferry.db)` });
   }

@@ -101,8 +101,30 @@ function netCode(e: unknown, depth = 0): string | undefined {
   return undefined;
 }
 
+/**
+ * How long an operation keeps retrying, after the SDK's own attempts, while an endpoint that answered before
+ * is unreachable, hangs (the request times out or its connection is cut) or fails with 5xx: a gateway
+ * restart or a network outage blocks writers instead of failing them. An endpoint never reached fails at once.
+ */
+export const OUTAGE_WINDOW_MS = 120_000;
+const TRANSIENT = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function transient(e: unknown): boolean {
+  const code = netCode(e);
+  if (code && TRANSIENT.has(code)) return true;
+  const status = (e as SdkError)?.$metadata?.httpStatusCode ?? 0;
+  return status >= 500 || /socket hang up/i.test((e as Error)?.message ?? '');
+}
+
 export class S3Store implements ObjectStore {
   readonly url: string;
+  /** Operations retried after the SDK gave up during an outage (see OUTAGE_WINDOW_MS). */
+  outageRetries = 0;
+  /** The same over every store of the process (tests and benchmarks print it). */
+  static outageRetriesTotal = 0;
+  /** Set by the first answer: later failures are outages to wait out. */
+  private answered = false;
   private readonly client: S3Client;
   private readonly limiter: Limiter;
   private readonly endpointName: string;
@@ -195,10 +217,39 @@ export class S3Store implements ObjectStore {
   }
 
   private async call<T>(op: string, key: string | undefined, fn: () => Promise<T>): Promise<T> {
+    return this.riding(() => this.limiter.run(fn), (e) => this.diagnose(e, op, key));
+  }
+
+  /** Runs fn, and again while an outage lasts (OUTAGE_WINDOW_MS); fail() turns the last error into an FsError. */
+  private async riding<T>(fn: () => Promise<T>, fail: (e: unknown) => Promise<FsError> | FsError): Promise<T> {
+    const since = Date.now();
+    for (let i = 0; ; i++) {
+      try {
+        const r = await fn();
+        this.answered = true;
+        return r;
+      } catch (e) {
+        if (this.answered && !(e instanceof FsError) && transient(e) && Date.now() - since < OUTAGE_WINDOW_MS && !(await this.refusedUpload(e))) {
+          this.outageRetries++;
+          S3Store.outageRetriesTotal++;
+          await sleep(Math.min(200 * 2 ** i, 2000));
+          continue;
+        }
+        throw await fail(e);
+      }
+    }
+  }
+
+  /** A reset that is the service refusing the request (see diagnose), not an outage: the bucket answers 404/403. */
+  private async refusedUpload(e: unknown): Promise<boolean> {
+    const net = netCode(e);
+    if (net !== 'EPIPE' && net !== 'ECONNRESET') return false;
     try {
-      return await this.limiter.run(fn);
-    } catch (e) {
-      throw await this.diagnose(e, op, key);
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      return false;
+    } catch (h) {
+      const status = (h as SdkError).$metadata?.httpStatusCode;
+      return status === 404 || status === 403;
     }
   }
 
@@ -261,17 +312,21 @@ export class S3Store implements ObjectStore {
       return Buffer.alloc(0);
     }
     const range = off === 0 && len < 0 ? undefined : `bytes=${off}-${len < 0 ? '' : off + len - 1}`;
-    try {
-      return await this.limiter.run(async () => {
+    const get = () =>
+      this.limiter.run(async () => {
         const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.k(key), Range: range }));
         if (!res.Body) return Buffer.alloc(0);
         return Buffer.from(await res.Body.transformToByteArray());
       });
-    } catch (e) {
-      // A range starting at or past the end: the object exists, there are just no bytes there.
-      if ((e as SdkError).name === 'InvalidRange' || (e as SdkError).$metadata?.httpStatusCode === 416) return Buffer.alloc(0);
-      throw this.fail(e, 'get', key);
-    }
+    return this.riding(
+      () =>
+        get().catch((e) => {
+          // A range starting at or past the end: the object exists, there are just no bytes there.
+          if ((e as SdkError).name === 'InvalidRange' || (e as SdkError).$metadata?.httpStatusCode === 416) return Buffer.alloc(0);
+          throw e;
+        }),
+      (e) => this.fail(e, 'get', key),
+    );
   }
 
   async head(key: string): Promise<ObjectInfo> {

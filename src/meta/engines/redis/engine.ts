@@ -1,5 +1,15 @@
-// The Redis engine: redis://[user:pass@]HOST:PORT/DB?prefix=NAME (rediss:// for TLS). One multiplexed
-// connection per client; each transaction is optimistic (see tx.ts) and commits with one script call.
+// The Redis engine: redis://[user:pass@]HOST:PORT/DB?prefix=NAME (rediss:// for TLS), or through Sentinel
+// as JuiceFS writes it: redis://[:pass@]MASTER,SENTINEL1:26379,SENTINEL2:26379/DB (the client asks the
+// sentinels for the master and follows a failover). One multiplexed connection per client; each transaction
+// is optimistic (see tx.ts) and commits with one script call.
+//
+// A lost connection (the master died, a failover is under way) is retried for up to RECONNECT_WINDOW_MS: a
+// transaction that had not sent its commit is re-run from its reads; a commit whose reply was lost is sent
+// again with the same id, and the script returns the recorded reply instead of applying it twice (see
+// scripts.ts COMMIT). Redis replicates
+// asynchronously, so a commit acknowledged by a master that dies before its replica got it is lost in the
+// failover; ?wait=N makes each commit wait (WAIT) until N replicas have it before it is acknowledged.
+import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { FsError } from '../../../errors.js';
 import { BaseMeta } from '../../base/index.js';
@@ -14,6 +24,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Gives up on a transaction that keeps conflicting for this long (a live-lock, not contention). */
 const MAX_ATTEMPTS = 2000;
+/** How long a transaction keeps retrying while Redis cannot be reached (a failover takes a few seconds). */
+export const RECONNECT_WINDOW_MS = 60_000;
+/** Errors that mean "not reachable now" rather than "refused": the operation may be retried. */
+const unreachable = new WeakSet<object>();
+/** Replies of a server that is not (or no longer) a usable master: reconnect (through the sentinels) and resend. */
+const NOT_MASTER = /^(READONLY|LOADING|MASTERDOWN)/;
+
+/** Commit durability: wait for this many replicas (WAIT) before acknowledging, for up to timeoutMs. */
+export interface WaitOption {
+  replicas: number;
+  timeoutMs: number;
+}
 
 type Scripted = Redis & {
   ferryCommit(key: string, ...args: Arg[]): Promise<number | number[]>;
@@ -48,17 +70,35 @@ export class RedisEngine implements Engine, RedisConn {
   private readonly lane = new Lane();
   private readonly where: string;
 
-  constructor(readonly url: string, opts: RedisOptions, prefix: string) {
+  /** Transactions, reads or commits sent again after Redis could not be reached: for tests and benchmarks. */
+  reconnectRetries = 0;
+  /** This client's done hash (scripts.ts COMMIT), its commit ids, and the ids whose replies arrived. */
+  private readonly doneKey: string;
+  private commitSeq = 0;
+  private readonly forget: string[] = [];
+  /** Set once a connection was ready: later failures are outages to wait out. */
+  private connected = false;
+
+  constructor(readonly url: string, opts: RedisOptions, prefix: string, readonly wait?: WaitOption) {
     this.keys = new Keys(prefix);
-    this.where = `${opts.host}:${opts.port}`;
+    this.doneKey = this.keys.txDone(randomBytes(8).toString('hex'));
+    this.where = opts.sentinels ? `master '${opts.name}' of sentinels ${opts.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}` : `${opts.host}:${opts.port}`;
     this.client = new Redis({
       ...opts,
       lazyConnect: true,
       connectTimeout: 5000,
       // Fail a command after a few reconnect attempts instead of queueing it forever; keep reconnecting.
+      // txn() and read() retry such a failure for RECONNECT_WINDOW_MS.
       maxRetriesPerRequest: 2,
-      retryStrategy: (n) => Math.min(n * 200, 2000),
+      retryStrategy: (n) => Math.min(n * 100, 1000),
+      // A demoted master (after a failover it comes back as a replica) refuses writes: reconnect through
+      // the sentinels and resend. The refused command did nothing, so resending it is safe.
+      reconnectOnError: (e) => (NOT_MASTER.test(e.message) ? 2 : false),
+      ...(opts.sentinels ? { failoverDetector: true, sentinelRetryStrategy: (n: number) => Math.min(n * 100, 1000) } : {}),
     }) as Scripted;
+    this.client.on('ready', () => {
+      this.connected = true;
+    });
     this.client.on('error', (e: Error) => {
       this.lastError = e;
     });
@@ -79,9 +119,49 @@ export class RedisEngine implements Engine, RedisConn {
     if (/WRONGPASS|NOAUTH|invalid password|invalid username/i.test(msg)) {
       return new FsError('EACCES', { message: `Redis at ${this.where} refused the credentials: ${msg}`, cause: e });
     }
-    if ((e as Error)?.name === 'ReplyError') return new FsError('EIO', { message: `Redis at ${this.where}: ${msg}`, cause: e });
+    if ((e as Error)?.name === 'ReplyError' && !NOT_MASTER.test(msg)) return new FsError('EIO', { message: `Redis at ${this.where}: ${msg}`, cause: e });
     const why = this.lastError?.message ?? msg;
-    return new FsError('EIO', { message: `cannot reach Redis at ${this.where}: ${why}`, cause: e });
+    const err = new FsError('EIO', { message: `cannot reach Redis at ${this.where}: ${why}`, cause: e });
+    unreachable.add(err);
+    return err;
+  }
+
+  /** Whether Redis cannot be reached now after it was once (a first connection that fails is a wrong address: no waiting). */
+  private outage(e: unknown, since: number): boolean {
+    return this.connected && unreachable.has(e as object) && Date.now() - since <= RECONNECT_WINDOW_MS;
+  }
+
+  /** Runs fn again while Redis cannot be reached, for up to RECONNECT_WINDOW_MS. */
+  private async reconnecting<T>(fn: () => Promise<T>): Promise<T> {
+    const start = Date.now();
+    for (let i = 0; ; i++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!this.outage(e, start)) throw e;
+        this.reconnectRetries++;
+        await sleep(Math.min(50 * 2 ** i, 500));
+      }
+    }
+  }
+
+  /**
+   * ?wait=N: the commit is acknowledged once N replicas have it. WAIT covers every write this connection
+   * sent so far; it is asked again (in slices of a second) until the replicas have it or the time is up.
+   */
+  private async waitReplicas(): Promise<void> {
+    const w = this.wait!;
+    const start = Date.now();
+    for (;;) {
+      const slice = Math.max(1, Math.min(1000, w.timeoutMs - (Date.now() - start)));
+      const n = Number(await this.call('WAIT', w.replicas, slice));
+      if (n >= w.replicas) return;
+      if (Date.now() - start >= w.timeoutMs) {
+        throw new FsError('EIO', {
+          message: `Redis at ${this.where}: a commit reached ${n} of ${w.replicas} replica(s) in ${w.timeoutMs} ms (?wait=${w.replicas}); it is applied on the master but may not survive a failover`,
+        });
+      }
+    }
   }
 
   async call(cmd: string, ...args: Arg[]): Promise<any> {
@@ -109,18 +189,36 @@ export class RedisEngine implements Engine, RedisConn {
     }
   }
 
-  /** Runs the commit script: checks then writes. Returns the INCRBY results, or undefined on a conflict. */
+  /**
+   * Runs the commit script: checks then writes. Returns the INCRBY results, or undefined on a conflict.
+   * A commit with writes carries an id, so it can be sent again when its outcome is unknown (the connection
+   * broke before the reply, or before ?wait=N was confirmed): the script returns the recorded reply if the
+   * first send was applied (and, after a failover, survived), else it runs now. Re-running the transaction
+   * instead could apply it twice (an append, a counter).
+   */
   private async commit(tx: RedisTx, withWrites: boolean): Promise<number[] | undefined> {
-    const args: Arg[] = [tx.checks.length];
+    const txid = withWrites ? `${++this.commitSeq}` : '';
+    const forget = this.forget.splice(0, this.forget.length);
+    const args: Arg[] = [this.doneKey, txid, forget.length, ...forget, tx.checks.length];
     for (const c of tx.checks) args.push(c[0]!, c.length - 1, ...c.slice(1));
     if (withWrites) for (const w of tx.writes) args.push(w[0]!, w.length - 1, ...w.slice(1));
-    let r: number | number[];
-    try {
-      r = await this.client.ferryCommit(this.keys.setting, ...args);
-    } catch (e) {
-      throw this.mapError(e);
+    const start = Date.now();
+    for (let i = 0; ; i++) {
+      let r: number | number[];
+      try {
+        r = await this.client.ferryCommit(this.keys.setting, ...args);
+        if (!Array.isArray(r)) return undefined;
+        if (withWrites && this.wait) await this.waitReplicas();
+      } catch (e) {
+        const err = this.mapError(e);
+        if (!withWrites || !this.outage(err, start)) throw err;
+        this.reconnectRetries++;
+        await sleep(Math.min(50 * 2 ** i, 500));
+        continue;
+      }
+      if (txid) this.forget.push(txid);
+      return r.slice(1).map(Number);
     }
-    return Array.isArray(r) ? r.slice(1).map(Number) : undefined;
   }
 
   /** After a commit: what this client wrote is what a next transaction will most likely read. */
@@ -182,6 +280,11 @@ export class RedisEngine implements Engine, RedisConn {
   }
 
   async txn<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    // Re-running the whole transaction after a lost connection is safe: see the head of this file.
+    return this.reconnecting(() => this.txnAttempts(fn));
+  }
+
+  private async txnAttempts<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     for (let i = 0, wait = 1; ; i++, wait = Math.min(wait * 2, 50)) {
       // Retries run one at a time; the first two attempts may take reads from the cache (in the lane it
       // holds the previous commit of this client), later ones read Redis. Only the first guesses names.
@@ -195,7 +298,7 @@ export class RedisEngine implements Engine, RedisConn {
   }
 
   async read<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return fn(new RedisTx(this, false));
+    return this.reconnecting(() => fn(new RedisTx(this, false)));
   }
 
   async createSchema(): Promise<void> {
@@ -231,35 +334,68 @@ export class RedisEngine implements Engine, RedisConn {
     try {
       await this.client.quit();
     } catch {
-      this.client.disconnect();
+      // disconnect() below
     }
+    // Also ends the sentinel connections of ioredis's failover detector, which quit() leaves open.
+    this.client.disconnect();
   }
 }
 
-/** redis://[user:pass@]HOST[:PORT][/DB][?prefix=NAME]; the URL kept for display has no credentials. */
-export function parseRedisUrl(raw: string, url: URL): { opts: RedisOptions; prefix: string; shown: string } {
+/** The URL with its password left out (also with a host list, which new URL() cannot parse). */
+const hidePassword = (raw: string) => raw.replace(/\/\/[^@/]*@/, '//');
+
+/**
+ * redis://[user:pass@]HOST[:PORT][/DB][?prefix=NAME&wait=N&wait-timeout=MS], or with Sentinel
+ * redis://[user:pass@]MASTER,SENTINEL[:26379],.../DB (JuiceFS's form; the sentinels' own password, if any,
+ * comes from SENTINEL_PASSWORD as in JuiceFS). The URL kept for display has no credentials.
+ */
+export function parseRedisUrl(raw: string, url: URL): { opts: RedisOptions; prefix: string; shown: string; wait?: WaitOption } {
+  const shown = hidePassword(raw);
   const db = url.pathname.replace(/^\//, '');
   if (db !== '' && !/^\d+$/.test(db)) {
-    throw new FsError('EINVAL', { message: `invalid Redis database '${db}' in '${raw.replace(/\/\/[^@/]*@/, '//')}' (expected redis://HOST:PORT/NUMBER)` });
+    throw new FsError('EINVAL', { message: `invalid Redis database '${db}' in '${shown}' (expected redis://HOST:PORT/NUMBER)` });
   }
-  if (!url.hostname) throw new FsError('EINVAL', { message: `no host in '${raw}' (expected redis://HOST:PORT/DB)` });
-  const opts: RedisOptions = {
-    host: url.hostname.replace(/^\[|\]$/g, ''),
-    port: url.port ? Number(url.port) : 6379,
-    db: db ? Number(db) : 0,
-  };
+  const hostList = /^[a-z]+:\/\/(?:[^@/]*@)?([^/?#]*)/i.exec(raw)?.[1] ?? '';
+  const opts: RedisOptions = { db: db ? Number(db) : 0 };
+  if (hostList.includes(',')) {
+    const [name, ...addrs] = hostList.split(',');
+    if (!name || name.includes(':') || !addrs.length) {
+      throw new FsError('EINVAL', { message: `invalid Redis Sentinel address in '${shown}' (expected redis://[:PASSWORD@]MASTERNAME,SENTINEL1:26379,SENTINEL2:26379/DB)` });
+    }
+    opts.name = decodeURIComponent(name);
+    opts.sentinels = addrs.map((a) => {
+      const m = /^(\[[^\]]+\]|[^:\[\]]+)(?::(\d+))?$/.exec(a);
+      if (!m) throw new FsError('EINVAL', { message: `invalid sentinel address '${a}' in '${shown}' (expected HOST[:PORT])` });
+      return { host: m[1]!.replace(/^\[|\]$/g, ''), port: m[2] ? Number(m[2]) : 26379 };
+    });
+    if (process.env.SENTINEL_PASSWORD) opts.sentinelPassword = process.env.SENTINEL_PASSWORD;
+  } else {
+    if (!url.hostname) throw new FsError('EINVAL', { message: `no host in '${shown}' (expected redis://HOST:PORT/DB)` });
+    opts.host = url.hostname.replace(/^\[|\]$/g, '');
+    opts.port = url.port ? Number(url.port) : 6379;
+  }
   if (url.username) opts.username = decodeURIComponent(url.username);
   if (url.password) opts.password = decodeURIComponent(url.password);
-  if (url.protocol === 'rediss:') opts.tls = {};
+  if (url.protocol === 'rediss:') {
+    opts.tls = {};
+    if (opts.sentinels) opts.enableTLSForSentinelMode = true;
+  }
   const prefix = url.searchParams.get('prefix') ?? 'ferry';
   if (!prefix || /[{}]/.test(prefix)) throw new FsError('EINVAL', { message: `invalid prefix '${prefix}' (no braces)` });
-  const shown = url.password ? raw.replace(/\/\/[^@/]*@/, '//') : raw;
-  return { opts, prefix, shown };
+  let wait: WaitOption | undefined;
+  const w = url.searchParams.get('wait');
+  if (w !== null) {
+    const t = url.searchParams.get('wait-timeout') ?? '10000';
+    if (!/^\d+$/.test(w) || Number(w) > 100) throw new FsError('EINVAL', { message: `invalid wait '${w}' in '${shown}' (a number of replicas, 0..100)` });
+    if (!/^\d+$/.test(t) || Number(t) < 1) throw new FsError('EINVAL', { message: `invalid wait-timeout '${t}' in '${shown}' (milliseconds, at least 1)` });
+    if (Number(w) > 0) wait = { replicas: Number(w), timeoutMs: Number(t) };
+  }
+  return { opts, prefix, shown, ...(wait ? { wait } : {}) };
 }
 
 for (const scheme of ['redis', 'rediss']) {
   registerMeta(scheme, async (url, raw) => {
-    const { opts, prefix, shown } = parseRedisUrl(raw, url);
-    return new BaseMeta(new RedisEngine(shown, opts, prefix));
+    const { opts, prefix, shown, wait } = parseRedisUrl(raw, url);
+    return new BaseMeta(new RedisEngine(shown, opts, prefix, wait));
   });
 }

@@ -18,6 +18,10 @@ export class Keys {
   get setting(): string {
     return `${this.tag}setting`;
   }
+  /** A client's recent commit ids -> their replies (scripts.ts COMMIT: a resent commit is not applied twice). */
+  txDone(client: string): string {
+    return `${this.tag}txdone:${client}`;
+  }
   counter(name: string): string {
     return `${this.tag}c:${name}`;
   }

@@ -40,7 +40,12 @@ return out
  * re-executed and compared with what it returned then (any difference = a conflict: return 0 and
  * write nothing); then the buffered writes are applied in order. Returns {1, INCRBY results...}.
  *
- * ARGV: nchecks, then checks, then writes; each item is `op, argc, args...`.
+ * ARGV: the client's done hash, the commit's id ('' for a check-only call), the number of ids to forget
+ * and those ids, then nchecks, then checks, then writes; each item is `op, argc, args...`.
+ * Idempotence: a commit with an id records its reply under that id in the done hash, in the same atomic
+ * step as its writes; sent again (its reply was lost with the connection, or ioredis resent it after a
+ * reconnect or failover) it returns that reply instead of running again. The client forgets an id (it is
+ * sent in the next commit's forget list) once it has the reply, so the hash holds only commits in flight.
  * Counter increments are blind: 'clog' fills the record's holes (record.ts) with the values INCRBY
  * returned here and stores the record at the version assigned here (or given). Its ARGV: changelog key,
  * version's increment index or '', version or '', then pieces: text, increment index, text, ..., text.
@@ -62,6 +67,19 @@ local function same(list, a, from)
   end
   return true
 end
+local done = ARGV[1]
+local txid = ARGV[2]
+if txid ~= '' then
+  local prev = redis.call('HGET', done, txid)
+  if prev then
+    local r = {}
+    for n in string.gmatch(prev, '[^,]+') do r[#r + 1] = tonumber(n) end
+    return r
+  end
+end
+local nforget = tonumber(ARGV[3])
+if nforget > 0 then redis.call('HDEL', done, unpack(ARGV, 4, 3 + nforget)) end
+i = 4 + nforget
 local nchecks = tonumber(ARGV[i])
 i = i + 1
 for _ = 1, nchecks do
@@ -142,6 +160,12 @@ while i <= #ARGV do
   else
     return redis.error_reply('unknown write ' .. tostring(op))
   end
+end
+if txid ~= '' then
+  local p = {}
+  for j = 1, #res do p[j] = string.format('%d', res[j]) end
+  redis.call('HSET', done, txid, table.concat(p, ','))
+  redis.call('PEXPIRE', done, 3600000)
 end
 return res
 `;

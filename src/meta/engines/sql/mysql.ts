@@ -132,6 +132,12 @@ class MysqlEngine extends PooledSqlEngine {
     };
   }
 
+  /** The server went away (killed connection, shutdown, restart) or the socket closed under the driver. */
+  protected connectionLost(e: unknown): boolean {
+    const err = e as { errno?: number; code?: string; fatal?: boolean };
+    return err?.code === 'PROTOCOL_CONNECTION_LOST' || [1927, 1053, 2006, 2013, 4031].includes(err?.errno ?? 0) || (err?.fatal === true && !err?.errno);
+  }
+
   protected retryable(e: unknown): boolean {
     return RETRY.has((e as { errno?: number })?.errno ?? 0);
   }

@@ -1,10 +1,19 @@
 // What the networked SQL engines (PostgreSQL, MySQL) share: a pool of async connections, write
 // transactions at SERIALIZABLE retried with jittered backoff on conflicts, reads on any pooled connection,
 // URL options, one-line errors without the password, and a round-trip counter (the benchmark reads it).
+//
+// A lost connection (the server restarted, a proxy or the network cut it) is waited out for up to
+// RECONNECT_WINDOW_MS once the engine has been connected: a transaction cut before its COMMIT is simply run
+// again. One cut after it sent COMMIT may or may not have committed: each write transaction inserts its id
+// into the txdone table, and the next attempt, once it holds the same lock every writer takes in `begin`
+// (so the cut transaction has finished by then, one way or the other), looks for that id first: found, the
+// transaction committed and its result is returned without running it again.
+import { randomBytes } from 'node:crypto';
 import { FsError } from '../../../errors.js';
 import type { Row, SqlConn } from './dialect.js';
 import { SqlEngine } from './engine.js';
 import type { Dialect } from './dialect.js';
+import { TABLES } from './schema.js';
 
 export interface QueryResult {
   rows: Row[];
@@ -81,6 +90,11 @@ export function safeUrl(raw: string): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How long a transaction keeps retrying while the server cannot be reached (a restart takes seconds). */
+export const RECONNECT_WINDOW_MS = 60_000;
+/** txdone rows older than this are deleted (a retry comes within RECONNECT_WINDOW_MS). */
+const TXDONE_KEEP_MS = 10 * 60_000;
+
 /** Network-level failures: the server is not there (or went away). */
 const NETWORK = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE']);
 
@@ -96,6 +110,13 @@ export abstract class PooledSqlEngine extends SqlEngine {
   roundTrips = 0;
   /** Write transactions restarted after a conflict. */
   retries = 0;
+  /** Transactions (or reads) run again after the connection was lost; of them, commits found applied. */
+  reconnectRetries = 0;
+  commitsFoundApplied = 0;
+  /** Set by the first successful connection: later connection failures are outages to wait out. */
+  private connected = false;
+  private txdoneReady?: Promise<void>;
+  private commits = 0;
   private closed = false;
   /**
    * Write transactions of this client in flight. Writers of a volume commit one at a time on the version
@@ -134,6 +155,27 @@ export abstract class PooledSqlEngine extends SqlEngine {
   /** A driver error as an FsError with one clear line (or e itself when it is already one). */
   protected abstract mapError(e: unknown): unknown;
   protected abstract endPool(): Promise<void>;
+  /** Driver errors meaning the connection is gone (besides the socket errors networkCode knows). */
+  protected abstract connectionLost(e: unknown): boolean;
+
+  private lost(e: unknown): boolean {
+    return networkCode(e) !== undefined || this.connectionLost(e);
+  }
+
+  /** Whether to wait out this error: the connection was lost after the engine had been connected, recently. */
+  private outage(e: unknown, since: number): boolean {
+    return this.connected && !this.closed && !(e instanceof FsError) && this.lost(e) && Date.now() - since <= RECONNECT_WINDOW_MS;
+  }
+
+  /** A volume formatted before the txdone table existed gets it on its first write (once per client). */
+  private ensureTxdone(): Promise<void> {
+    const def = TABLES.find((t) => t.name === 'txdone')!;
+    this.txdoneReady ??= this.execute(this.dialect.createTable(def, this.prefix + def.name), false).catch((e) => {
+      this.txdoneReady = undefined;
+      throw e;
+    });
+    return this.txdoneReady;
+  }
 
   /**
    * The SqlConn a transaction sees. In a write transaction on a driver that can batch, BEGIN and blind
@@ -164,12 +206,17 @@ export abstract class PooledSqlEngine extends SqlEngine {
     return conn;
   }
 
-  private async connect(): Promise<PooledConn> {
-    if (this.closed) throw new FsError('EIO', { message: `metadata engine ${this.opts.safe} is closed` });
-    try {
-      return await this.acquire();
-    } catch (e) {
-      throw this.mapError(e);
+  private async connect(since = Date.now()): Promise<PooledConn> {
+    for (let i = 0; ; i++) {
+      if (this.closed) throw new FsError('EIO', { message: `metadata engine ${this.opts.safe} is closed` });
+      try {
+        const c = await this.acquire();
+        this.connected = true;
+        return c;
+      } catch (e) {
+        if (!this.outage(e, since)) throw this.mapError(e);
+        await sleep(Math.min(50 * 2 ** i, 1000));
+      }
     }
   }
 
@@ -183,20 +230,45 @@ export abstract class PooledSqlEngine extends SqlEngine {
   }
 
   private async writeAttempts<T>(fn: (c: SqlConn) => Promise<T>): Promise<T> {
+    await this.ensureTxdone();
+    const txid = randomBytes(12).toString('hex');
+    const txdone = `${this.prefix}txdone`;
+    const since = Date.now();
+    /** The result of an attempt whose COMMIT was sent but not answered. */
+    let unknown: { res: T } | undefined;
     for (let attempt = 0; ; attempt++) {
-      const pc = await this.connect();
+      const pc = await this.connect(since);
       const c = this.wrap(pc, true);
       let broken = false;
+      let committing = false;
+      let res: T | undefined;
       try {
         if (c.defer) await c.defer(this.begin, []);
         else await c.run(this.begin, []);
-        const res = await fn(c);
+        if (unknown) {
+          // `begin` waited for the cut transaction's lock: it has committed or rolled back by now.
+          const applied = (await c.all(`SELECT at FROM ${txdone} WHERE id = ?`, [txid])).length > 0;
+          if (applied) {
+            await c.run('ROLLBACK', []);
+            pc.release(false);
+            this.commitsFoundApplied++;
+            return unknown.res;
+          }
+          unknown = undefined;
+        }
+        res = await fn(c);
+        const now = Date.now();
+        const record = c.defer ?? c.run;
+        await record(`INSERT INTO ${txdone} (id, at) VALUES (?, ?)`, [txid, now]);
+        if (++this.commits % 1000 === 1) await record(`DELETE FROM ${txdone} WHERE at < ?`, [now - TXDONE_KEEP_MS]);
+        committing = true;
         await c.finish();
         pc.release(false);
         return res;
       } catch (e) {
+        if (committing && this.lost(e)) unknown = { res: res as T };
         // Also after a failed begin: part of it may have opened the transaction.
-        if (networkCode(e)) broken = true;
+        if (this.lost(e)) broken = true;
         else {
           try {
             await pc.query('ROLLBACK', []);
@@ -205,6 +277,11 @@ export abstract class PooledSqlEngine extends SqlEngine {
           }
         }
         pc.release(broken);
+        if (this.outage(e, since)) {
+          this.reconnectRetries++;
+          await sleep(Math.min(50 * 2 ** Math.min(attempt, 4), 1000) * (0.5 + Math.random()));
+          continue;
+        }
         if (!(e instanceof FsError) && this.retryable(e) && attempt < 1000) {
           this.retries++;
           // Jittered exponential backoff: conflicting clients spread out instead of colliding again.
@@ -217,15 +294,23 @@ export abstract class PooledSqlEngine extends SqlEngine {
   }
 
   protected async withRead<T>(fn: (c: SqlConn) => Promise<T>): Promise<T> {
-    const pc = await this.connect();
-    let broken = false;
-    try {
-      return await fn(this.wrap(pc, false));
-    } catch (e) {
-      broken = networkCode(e) !== undefined;
-      throw this.mapError(e);
-    } finally {
-      pc.release(broken);
+    const since = Date.now();
+    for (let i = 0; ; i++) {
+      const pc = await this.connect(since);
+      let broken = false;
+      try {
+        return await fn(this.wrap(pc, false));
+      } catch (e) {
+        broken = this.lost(e);
+        if (this.outage(e, since)) {
+          this.reconnectRetries++;
+          await sleep(Math.min(50 * 2 ** i, 1000));
+          continue;
+        }
+        throw this.mapError(e);
+      } finally {
+        pc.release(broken);
+      }
     }
   }
 

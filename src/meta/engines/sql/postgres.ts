@@ -96,6 +96,9 @@ class PostgresEngine extends PooledSqlEngine {
 
   protected async acquire(): Promise<PooledConn> {
     const client = await this.pool.connect();
+    // The pool listens for errors of idle clients only: a connection reset while this one is checked out
+    // would be an uncaught 'error' event (a crash). The query in flight fails with it and is retried.
+    if (!client.listenerCount('error')) client.on('error', () => undefined);
     return {
       query: async (sql: string, params: unknown[]): Promise<QueryResult> => {
         // Statements without parameters (BEGIN, COMMIT, DDL) go as simple queries.
@@ -111,6 +114,13 @@ class PostgresEngine extends PooledSqlEngine {
       },
       release: (broken: boolean) => client.release(broken || undefined),
     };
+  }
+
+  /** The backend went away: terminated (pg_terminate_backend, a shutdown), or the socket closed under the driver. */
+  protected connectionLost(e: unknown): boolean {
+    const err = e as { code?: string; message?: string };
+    if (/^(57P0[123]|08\d\d\d)$/.test(err?.code ?? '')) return true;
+    return !err?.code && /Connection terminated|connection error|not queryable|ECONNRESET|socket/i.test(err?.message ?? '');
   }
 
   protected retryable(e: unknown): boolean {

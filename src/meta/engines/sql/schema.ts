@@ -49,6 +49,10 @@ export const TABLES: TableDef[] = [
     primaryKey: ['rule', 'inode'],
     indexes: [['rule', 'mtime', 'inode']],
   },
+  // Ids of write transactions a networked engine (PostgreSQL, MySQL) committed lately, written inside the
+  // transaction: after a COMMIT whose reply was lost, a row here says it applied (pooled.ts). Rows older than
+  // ten minutes are deleted by the writers now and then.
+  { name: 'txdone', columns: [['id', 'name'], ['at', 'int']], primaryKey: ['id'] },
   { name: 'changelog', columns: [['version', 'int'], ['ts', 'int'], ['op', 'name'], ['record', 'text']], primaryKey: ['version'] },
 ];
 

@@ -1,0 +1,5 @@
+// Failure test: MySQL/MariaDB "restarted" mid-load, through a TCP proxy (the shared server on 3306 is never
+// touched): connections reset, refused for a second, COMMIT replies lost. See test/helpers/failure-sql.ts.
+import { sqlConnectionCuts } from './helpers/failure-sql.js';
+
+await sqlConnectionCuts('mysql');
