@@ -126,6 +126,28 @@ describe('read-ahead through the real stack (file:// store, crc32c blocks)', () 
     }
   });
 
+  it('a stream that goes back within its window (as the kernel does over FUSE) re-reads held blocks', async () => {
+    const v = await t.open({ backgroundJobs: false, prefetch: 8 });
+    const f = await openFile(vfsOf(v), 'a');
+    seen.reset();
+    const ctx = rootContext();
+    const read = async (from: number, to: number) => {
+      for (let off = from; off < to; off += 256 * KiB) {
+        const got = await f.vfs.read(ctx, f.fh, off, 256 * KiB);
+        assert.ok(got.equals(files.a!.subarray(off, off + 256 * KiB)), `at ${off}`);
+      }
+    };
+    await read(0, 16 * MiB);
+    const window = readerOf(f).readahead;
+    assert.ok(window >= 4 * MiB, `window ${window}`);
+    // Back by most of a window, read up to where the stream was, then on to the end.
+    await read(16 * MiB - window + BS, 16 * MiB);
+    await read(16 * MiB, 24 * MiB);
+    await until(() => seen.inFlight === 0);
+    assert.deepEqual([...seen.gets].filter(([, n]) => n !== 1), [], 'no block fetched twice');
+    await v.close();
+  });
+
   it('concurrent readers of one block share one fetch (two open files, a sequential and a random read)', async () => {
     const v = await t.open({ backgroundJobs: false });
     const vfs = vfsOf(v);

@@ -196,6 +196,11 @@ export class FileReader {
     }
   }
 
+  /** Lets go of every held block and its share of the read-ahead budget (the handle is closed). */
+  close(): void {
+    this.invalidate();
+  }
+
   private chunkMap(indx: number): Promise<Segment[]> {
     let p = this.maps.get(indx);
     if (!p) {
@@ -266,9 +271,34 @@ export class FileReader {
     return data;
   }
 
-  /** Lets go of held blocks a sequential reader has moved past. */
+  /**
+   * Lets go of held blocks a sequential reader has moved well past. Those it passed less than a window ago
+   * stay (they go first when read-ahead needs room): the kernel's read-ahead over FUSE sometimes asks for
+   * tens of MiB again that it had already been given, and each such block would be fetched a second time.
+   */
   private dropPassed(offset: number): void {
-    for (const [key, b] of this.blocks) if (b.fileEnd <= offset) this.evict(key, b);
+    const keepFrom = offset - this.window;
+    for (const [key, b] of this.blocks) if (b.fileEnd <= keepFrom) this.evict(key, b);
+  }
+
+  /** Evicts passed blocks (oldest first) until `n` more bytes fit this reader's bound; false if they cannot. */
+  private roomFor(n: number): boolean {
+    for (const [key, b] of this.blocks) {
+      if (this.blockBytes + n <= this.prefetchMemory) break;
+      if (b.fileEnd <= this.lastEnd) this.evict(key, b);
+    }
+    return this.blockBytes + n <= this.prefetchMemory;
+  }
+
+  /** Takes `n` bytes of the shared read-ahead budget, giving back this reader's passed blocks if need be. */
+  private charge(n: number): boolean {
+    if (!this.budget || this.budget.tryAcquire(n)) return true;
+    for (const [key, b] of this.blocks) {
+      if (b.fileEnd > this.lastEnd || !b.charged) continue;
+      this.evict(key, b);
+      if (this.budget.tryAcquire(n)) return true;
+    }
+    return false;
   }
 
   private evict(key: string, b: CachedBlock): void {
@@ -296,8 +326,7 @@ export class FileReader {
           for (let b = first; b <= last; b++) {
             if (this.blocks.has(blockId(s.id, b))) continue;
             const length = Math.min(this.blockSize, s.size - b * this.blockSize);
-            if (this.blockBytes + length > this.prefetchMemory) return;
-            if (this.budget && !this.budget.tryAcquire(length)) return;
+            if (!this.roomFor(length) || !this.charge(length)) return;
             this.fetchBlock(indx, blockFileEnd(base, s, b, this.blockSize), s.id, s.size, b, true).catch(() => undefined);
             const entry = this.blocks.get(blockId(s.id, b));
             if (entry) entry.charged = length;

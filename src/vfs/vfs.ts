@@ -535,7 +535,10 @@ export class VFS {
     } catch (e) {
       err = e;
     }
-    if (h.reader) of.readers.delete(h.reader);
+    if (h.reader) {
+      of.readers.delete(h.reader);
+      h.reader.close();
+    }
     if (--of.handles === 0) {
       this.files.delete(h.ino);
       this.space.release(of.reserved);
