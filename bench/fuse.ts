@@ -4,7 +4,11 @@
 //
 //   node dist/bench/fuse.js [--size 4G] [--files 10000] [--random 2000] [--tree DIR]
 //       [--only ferry,ferry-wb,ferry-acl,local,tmpfs,bindfs] [--rows write,read,par,rand,meta,tar]
-// (or FERRY_BENCH_SIZE / FERRY_BENCH_ONLY / FERRY_BENCH_ROWS). `ferry-wb` mounts with --writeback and a disk
+// (or FERRY_BENCH_SIZE / FERRY_BENCH_ONLY / FERRY_BENCH_ROWS).
+//   node dist/bench/fuse.js --remote [--quick] [--size 1G]
+// instead compares a cold sequential read from Ceph RGW through FerryFS, rclone mount and s3fs, with
+// objbench's parallel GET throughput beside them, directly and with the store 20 ms away (bench/fuse-remote.ts).
+// --quick reads 256 MiB instead of 1 GiB. `ferry-wb` mounts with --writeback and a disk
 // cache on the local disk; its blocks may still be uploading when a row ends (that is what write-back buys),
 // and the `umount` row shows how long the uploads that were left took. `ferry-acl` is a volume formatted
 // with --acl, running only the metadata rows in a directory with a default ACL (every new file inherits
@@ -18,6 +22,7 @@ import { join } from 'node:path';
 import { abortConnection, mountAt, unmountFuse } from '../src/fuse/teardown.js';
 import { formatVolume, mountFerry } from '../test/helpers/mount.js';
 import { RGW_ACCESS_KEY, RGW_ENDPOINT, RGW_SECRET_KEY, requireRgw, rgwBucket } from '../test/helpers/rgw.js';
+import { remoteReadBench } from './fuse-remote.js';
 import { dropBucket, makeBucket } from './rgw-bucket.js';
 import { ThrottleProxy } from './throttle-proxy.js';
 
@@ -254,6 +259,17 @@ const fix = (v: number | undefined, digits: number): string => (v === undefined 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('run as root (mounts and drop_caches)');
   const base = await fsp.mkdtemp(join(tmpdir(), 'ferry-bench-fuse-'));
+  if (process.argv.includes('--remote')) {
+    try {
+      const quick = process.argv.includes('--quick');
+      const bytes = quick ? 256 * MiB : size(arg('size', '1G'));
+      const progress = (l: string) => process.stderr.write(`bench:fuse: ${l}\n`);
+      process.stdout.write(await remoteReadBench({ base, size: bytes, delays: [0, 20], sh, dropCaches, progress }));
+    } finally {
+      if (!(await fsp.readFile('/proc/self/mountinfo', 'utf8')).includes(base)) await fsp.rm(base, { recursive: true, force: true });
+    }
+    return;
+  }
   const results: Array<{ name: string; r: Result }> = [];
   const archive = join(base, 'tree.tar');
   await sh('tar', ['-cf', archive, '-C', TREE, '.']);

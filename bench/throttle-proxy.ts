@@ -23,13 +23,15 @@ export interface ProxyCounts {
   gets: number;
   /** Response body bytes of GET requests. */
   getBytes: number;
+  /** GET requests by URL path (no query): how often each object was fetched. */
+  getsByPath: Map<string, number>;
 }
 
 /** Waits shorter than this are not worth a timer: the link runs that far ahead at most. */
 const SLACK_MS = 2;
 
 export class ThrottleProxy {
-  counts: ProxyCounts = { requests: 0, gets: 0, getBytes: 0 };
+  counts: ProxyCounts = { requests: 0, gets: 0, getBytes: 0, getsByPath: new Map() };
   delayMs: number;
   bandwidth: number;
   private readonly target: URL;
@@ -53,14 +55,18 @@ export class ThrottleProxy {
   /** Zeroes the counters and returns what they held. */
   reset(): ProxyCounts {
     const c = this.counts;
-    this.counts = { requests: 0, gets: 0, getBytes: 0 };
+    this.counts = { requests: 0, gets: 0, getBytes: 0, getsByPath: new Map() };
     return c;
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     this.counts.requests++;
     const isGet = req.method === 'GET';
-    if (isGet) this.counts.gets++;
+    if (isGet) {
+      this.counts.gets++;
+      const path = (req.url ?? '').split('?')[0]!;
+      this.counts.getsByPath.set(path, (this.counts.getsByPath.get(path) ?? 0) + 1);
+    }
     // The request body (a PUT) waits in the socket meanwhile: it is piped only once the request goes out.
     setTimeout(() => {
       const up = request(

@@ -10,7 +10,7 @@ import type { ListResult, MultipartUpload, ObjectInfo, ObjectStore, Part } from 
 import type { DiskCache } from './disk.js';
 import type { CacheGroup } from './group.js';
 import type { MemoryCache } from './memory.js';
-import { SingleFlight } from './single-flight.js';
+import { SingleFlight } from '../chunk/single-flight.js';
 import type { StagingArea } from './staging.js';
 
 export type CacheStats = BlockCacheStats;
@@ -71,6 +71,11 @@ export class CachedObjectStore implements ObjectStore, BlockCache {
       line += `; write-back: ${w.pending} blocks (${mib(w.pendingBytes)}) pending, ${w.uploaded} (${mib(w.uploadedBytes)}) uploaded, ${w.cancelled} deleted before upload, ${w.recovered} recovered, ${w.corrupt} corrupt, ${w.retries} retries, ${c.stagingHits} reads from staging; ${w.staged} staged in ${(w.stageMs / Math.max(1, w.staged)).toFixed(2)} ms each`;
     }
     return line;
+  }
+
+  /** With somewhere to keep blocks, a ranged get fetches the whole block (see get). */
+  get wholeObjectGets(): boolean {
+    return Boolean(this.memory || this.disk || this.staging);
   }
 
   isBlock(key: string): boolean {

@@ -37,6 +37,14 @@ export class BufferPool {
     await granted;
   }
 
+  /** Takes `n` bytes only if they fit now and nobody waits (read-ahead: never worth waiting for). */
+  tryAcquire(n: number): boolean {
+    if (n <= 0) return true;
+    if (this.waiters.length > 0 || this.usedBytes + n > this.limit) return false;
+    this.usedBytes += n;
+    return true;
+  }
+
   release(n: number): void {
     if (n <= 0) return;
     this.usedBytes -= n;

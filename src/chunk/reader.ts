@@ -1,9 +1,12 @@
 // The read path of one open file: file offsets -> chunks -> visible maps -> ranged block reads, with
-// read-ahead for sequential access. Slice lists are cached per chunk until invalidate().
+// read-ahead for sequential access. Slice lists are cached per chunk until invalidate(). Every fetch goes
+// through the chunk store, which shares one get among all who want a block while it is on its way (this
+// reader's read and its read-ahead, other open files, other readers).
 import { FsError, isFsError } from '../errors.js';
 import type { Meta } from '../meta/interface.js';
 import { CHUNK_SIZE, type Context } from '../meta/types.js';
 import { buildSliceMap, segmentsInRange, type Segment } from './slice-map.js';
+import type { BufferPool } from './buffer-pool.js';
 import { isMissingBlock, settleAll, type ChunkStore } from './store.js';
 
 export interface FileReaderOptions {
@@ -12,6 +15,11 @@ export interface FileReaderOptions {
   maxReadahead?: number;
   /** Most bytes of whole blocks kept for sequential reads (default twice maxReadahead, at least 2 blocks). */
   prefetchMemory?: number;
+  /**
+   * Read-ahead memory shared by every open file of the client: a block is fetched ahead only while it fits
+   * (the block a read needs now is fetched regardless). Unset: only this reader's own bound applies.
+   */
+  budget?: BufferPool;
 }
 
 interface CachedBlock {
@@ -20,6 +28,10 @@ interface CachedBlock {
   fileEnd: number;
   size: number;
   data: Promise<Buffer>;
+  /** Set once data has resolved: a read that finds its block not ready waited (the window was too small). */
+  ready: boolean;
+  /** Bytes taken from the shared budget (0 when fetched for a read, not ahead of it). */
+  charged: number;
 }
 
 export class FileReader {
@@ -35,6 +47,9 @@ export class FileReader {
   private lastEnd = 0;
   private window = 0;
   private generation = 0;
+  /** A read since the last window update waited for a block still on its way. */
+  private stalled = false;
+  private readonly budget?: BufferPool;
 
   constructor(
     readonly store: ChunkStore,
@@ -46,6 +61,7 @@ export class FileReader {
     this.blockSize = store.blockSize;
     this.maxReadahead = opts.maxReadahead ?? 32 << 20;
     this.prefetchMemory = opts.prefetchMemory ?? Math.max(2 * this.maxReadahead, 2 * this.blockSize);
+    this.budget = opts.budget;
   }
 
   /** Current read-ahead window in bytes (0 while access looks random). */
@@ -67,7 +83,13 @@ export class FileReader {
     // stream arriving slightly out of order still count.
     const sequential =
       this.maxReadahead > 0 && off + this.blockSize >= this.lastEnd && off <= this.lastEnd + Math.max(this.window, this.blockSize);
-    this.window = sequential ? Math.min(this.maxReadahead, this.window === 0 ? this.blockSize : this.window * 2) : 0;
+    // The window starts at one block and doubles whenever a read had to wait for a block still on its way:
+    // it grows to what the store's latency and throughput need (the gets in flight it takes to stay ahead
+    // of the reader), and no further, up to maxReadahead. Random access gets no read-ahead at all.
+    if (!sequential) this.window = 0;
+    else if (this.window === 0) this.window = Math.min(this.maxReadahead, this.blockSize);
+    else if (this.stalled) this.window = Math.min(this.maxReadahead, this.window * 2);
+    this.stalled = false;
     this.lastEnd = sequential ? Math.max(this.lastEnd, end) : end;
 
     const view = sequential ? await this.oneBlockView(off, end).catch(() => undefined) : undefined;
@@ -111,8 +133,7 @@ export class FileReader {
     if (segs.length !== 1 || !s || s.id === 0) return undefined;
     const b = Math.floor(s.off / this.blockSize);
     if (Math.floor((s.off + s.len - 1) / this.blockSize) !== b) return undefined;
-    const fileEnd = base + s.pos + s.len;
-    const data = await this.fetchBlock(indx, fileEnd, s.id, s.size, b);
+    const data = await this.fetchBlock(indx, blockFileEnd(base, s, b, this.blockSize), s.id, s.size, b, false);
     const start = s.off - b * this.blockSize;
     return data.subarray(start, start + s.len);
   }
@@ -166,14 +187,18 @@ export class FileReader {
     this.generation++;
     if (indx === undefined) {
       this.maps.clear();
-      this.blocks.clear();
-      this.blockBytes = 0;
+      for (const [key, b] of this.blocks) this.evict(key, b);
       return;
     }
     this.maps.delete(indx);
     for (const [key, b] of this.blocks) {
       if (b.indx === indx) this.evict(key, b);
     }
+  }
+
+  /** Lets go of every held block and its share of the read-ahead budget (the handle is closed). */
+  close(): void {
+    this.invalidate();
   }
 
   private chunkMap(indx: number): Promise<Segment[]> {
@@ -204,10 +229,12 @@ export class FileReader {
       const stop = Math.min(s.off + s.len, (b + 1) * bs);
       const held = this.blocks.get(blockId(s.id, b));
       let piece: Promise<Buffer>;
-      if (held) piece = held.data.then((d) => d.subarray(start - b * bs, stop - b * bs));
+      if (held) {
+        if (!held.ready) this.stalled = true;
+        piece = held.data.then((d) => d.subarray(start - b * bs, stop - b * bs));
+      }
       else if (sequential) {
-        const fileEnd = base + s.pos + (stop - s.off);
-        piece = this.fetchBlock(indx, fileEnd, s.id, s.size, b).then((d) => d.subarray(start - b * bs, stop - b * bs));
+        piece = this.fetchBlock(indx, blockFileEnd(base, s, b, bs), s.id, s.size, b, false).then((d) => d.subarray(start - b * bs, stop - b * bs));
       }
       else piece = this.store.readBlock(s.id, s.size, b, start - b * bs, stop - start);
       parts.push(piece.then((d) => void d.copy(out, start - s.off)));
@@ -216,19 +243,27 @@ export class FileReader {
     return out;
   }
 
-  /** Fetches a whole block and holds it (evicting the oldest held blocks beyond the memory bound). */
-  private fetchBlock(indx: number, fileEnd: number, id: number, size: number, b: number): Promise<Buffer> {
+  /**
+   * A whole block, held for the sequential reader (evicting the oldest held blocks beyond the memory bound).
+   * `ahead`: wanted by read-ahead, not by a read waiting now; such a fetch starts only within the budgets.
+   */
+  private fetchBlock(indx: number, fileEnd: number, id: number, size: number, b: number, ahead: boolean): Promise<Buffer> {
     const key = blockId(id, b);
     const held = this.blocks.get(key);
-    if (held) return held.data;
+    if (held) {
+      if (!ahead && !held.ready) this.stalled = true;
+      return held.data;
+    }
+    if (!ahead) this.stalled = true;
     const length = Math.min(this.blockSize, size - b * this.blockSize);
-    const data = this.store.readBlock(id, size, b);
-    const entry: CachedBlock = { indx, fileEnd, size: length, data };
+    const data = this.store.fetchBlock(id, size, b);
+    const entry: CachedBlock = { indx, fileEnd, size: length, data, ready: false, charged: 0 };
     this.blocks.set(key, entry);
     this.blockBytes += length;
-    data.catch(() => {
-      if (this.blocks.get(key) === entry) this.evict(key, entry);
-    });
+    data.then(
+      () => (entry.ready = true),
+      () => this.evict(key, entry),
+    );
     for (const [k, e] of this.blocks) {
       if (this.blockBytes <= this.prefetchMemory || k === key) break;
       this.evict(k, e);
@@ -236,18 +271,45 @@ export class FileReader {
     return data;
   }
 
-  /** Lets go of held blocks a sequential reader has moved past. */
+  /**
+   * Lets go of held blocks a sequential reader has moved well past. Those it passed less than a window ago
+   * stay (they go first when read-ahead needs room): the kernel's read-ahead over FUSE sometimes asks for
+   * tens of MiB again that it had already been given, and each such block would be fetched a second time.
+   */
   private dropPassed(offset: number): void {
-    for (const [key, b] of this.blocks) if (b.fileEnd <= offset) this.evict(key, b);
+    const keepFrom = offset - this.window;
+    for (const [key, b] of this.blocks) if (b.fileEnd <= keepFrom) this.evict(key, b);
+  }
+
+  /** Evicts passed blocks (oldest first) until `n` more bytes fit this reader's bound; false if they cannot. */
+  private roomFor(n: number): boolean {
+    for (const [key, b] of this.blocks) {
+      if (this.blockBytes + n <= this.prefetchMemory) break;
+      if (b.fileEnd <= this.lastEnd) this.evict(key, b);
+    }
+    return this.blockBytes + n <= this.prefetchMemory;
+  }
+
+  /** Takes `n` bytes of the shared read-ahead budget, giving back this reader's passed blocks if need be. */
+  private charge(n: number): boolean {
+    if (!this.budget || this.budget.tryAcquire(n)) return true;
+    for (const [key, b] of this.blocks) {
+      if (b.fileEnd > this.lastEnd || !b.charged) continue;
+      this.evict(key, b);
+      if (this.budget.tryAcquire(n)) return true;
+    }
+    return false;
   }
 
   private evict(key: string, b: CachedBlock): void {
     if (this.blocks.get(key) !== b) return;
     this.blocks.delete(key);
     this.blockBytes -= b.size;
+    if (b.charged) this.budget?.release(b.charged);
+    b.charged = 0;
   }
 
-  /** Starts fetching the blocks behind file range [from, to) that are not held yet, within the memory bound. */
+  /** Starts fetching the blocks behind file range [from, to) that are not held yet, within the memory bounds. */
   private async prefetch(from: number, to: number): Promise<void> {
     const gen = this.generation;
     try {
@@ -263,9 +325,12 @@ export class FileReader {
           const last = Math.floor((s.off + s.len - 1) / this.blockSize);
           for (let b = first; b <= last; b++) {
             if (this.blocks.has(blockId(s.id, b))) continue;
-            if (this.blockBytes + this.blockSize > this.prefetchMemory) return;
-            const fileEnd = base + s.pos + (Math.min(s.off + s.len, (b + 1) * this.blockSize) - s.off);
-            this.fetchBlock(indx, fileEnd, s.id, s.size, b).catch(() => undefined);
+            const length = Math.min(this.blockSize, s.size - b * this.blockSize);
+            if (!this.roomFor(length) || !this.charge(length)) return;
+            this.fetchBlock(indx, blockFileEnd(base, s, b, this.blockSize), s.id, s.size, b, true).catch(() => undefined);
+            const entry = this.blocks.get(blockId(s.id, b));
+            if (entry) entry.charged = length;
+            else this.budget?.release(length);
           }
         }
         pos = stop;
@@ -274,6 +339,15 @@ export class FileReader {
       // read-ahead is best effort; the real read reports errors
     }
   }
+}
+
+/**
+ * The file offset where block `b` of segment `s` (chunk at `base`) ends: a sequential reader past it has no
+ * more use for the block. Taken from the block's end, not from where `s` was clipped to a read or a window
+ * (a block first seen at the window's edge would otherwise be dropped half-read and fetched again).
+ */
+function blockFileEnd(base: number, s: Segment, b: number, blockSize: number): number {
+  return base + s.pos + (Math.min((b + 1) * blockSize, s.size) - s.off);
 }
 
 function blockId(id: number, index: number): string {

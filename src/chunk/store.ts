@@ -5,6 +5,7 @@ import type { ObjectStore } from '../object/interface.js';
 import type { BlockCache } from './block-cache.js';
 import { blockKey, blockLength, sliceBlocks } from './keys.js';
 import { Limiter, forEachLimited } from './limiter.js';
+import { SingleFlight } from './single-flight.js';
 
 export interface ChunkStoreOptions {
   /** Key prefix: the volume name. */
@@ -33,6 +34,14 @@ export class ChunkStore {
   readonly blockSize: number;
   private readonly uploads: Limiter;
   private readonly downloads: Limiter;
+  /**
+   * Gets in flight, by block key (whole blocks) or key and range: every want of a block while it is being
+   * fetched (the read itself, read-ahead, another open file, another reader) shares the one request.
+   */
+  private readonly wholeFlights = new SingleFlight<Buffer>();
+  private readonly rangeFlights = new SingleFlight<Buffer>();
+  /** Whole-block gets sent to the object store and ranged gets, for stats and tests. */
+  readonly getStats = { wholeGets: 0, rangedGets: 0, shared: 0 };
   readonly missingBlockWaitMs: number;
   /** The client's block cache (memory, disk, group), if it has one. */
   readonly cache?: BlockCache;
@@ -85,12 +94,41 @@ export class ChunkStore {
     return out;
   }
 
-  /** Bytes [off, off+len) of one block (the whole block when off=0 and len=its length). */
+  /**
+   * Bytes [off, off+len) of one block (the whole block when off=0 and len=its length). A range of a block
+   * being fetched whole is cut from that fetch; when the store gets whole objects anyway (block transforms,
+   * block caches) a range is cut from one shared whole get; else concurrent wants of one range share a get.
+   */
   async readBlock(id: number, size: number, index: number, off = 0, len = blockLength(size, this.blockSize, index) - off): Promise<Buffer> {
+    const full = blockLength(size, this.blockSize, index);
     const key = this.keyOf(id, size, index);
+    if ((off === 0 && len === full) || this.objects.wholeObjectGets || this.wholeFlights.has(key)) {
+      const whole = await this.fetchBlock(id, size, index);
+      if (off + len > whole.length) throw new FsError('EIO', { message: `block ${key}: got ${whole.length} bytes, wanted [${off}, ${off + len})` });
+      return off === 0 && len === whole.length ? whole : whole.subarray(off, off + len);
+    }
+    if (this.rangeFlights.has(`${key}\0${off}:${len}`)) this.getStats.shared++;
+    return this.rangeFlights.run(`${key}\0${off}:${len}`, () => this.get(key, off, len, false));
+  }
+
+  /** The whole block, fetched once for everyone who wants it while it is on its way. */
+  fetchBlock(id: number, size: number, index: number): Promise<Buffer> {
+    const key = this.keyOf(id, size, index);
+    if (this.wholeFlights.has(key)) this.getStats.shared++;
+    return this.wholeFlights.run(key, () => this.get(key, 0, blockLength(size, this.blockSize, index), true));
+  }
+
+  /** True while block `index` of slice `id` is being fetched whole. */
+  fetching(id: number, size: number, index: number): boolean {
+    return this.wholeFlights.has(this.keyOf(id, size, index));
+  }
+
+  private async get(key: string, off: number, len: number, whole: boolean): Promise<Buffer> {
     const buf = await this.downloads.run(async () => {
+      if (whole) this.getStats.wholeGets++;
+      else this.getStats.rangedGets++;
       try {
-        return await this.objects.get(key, off, len);
+        return await this.objects.get(key, off, whole ? -1 : len);
       } catch (e) {
         throw blockError('read', key, e);
       }

@@ -20,8 +20,10 @@ export interface ClientConfig {
   data?: {
     /** Bytes of write buffers shared by all open files (default 256 MiB). */
     bufferLimit?: number;
-    /** Largest read-ahead window per open file (default 32 MiB). */
+    /** Largest read-ahead window per open file in bytes (default: `prefetch` blocks). */
     maxReadahead?: number;
+    /** Blocks a sequential reader fetches ahead at most (default 16, capped at 256 MiB; 0 = no read-ahead). */
+    prefetch?: number;
     /** How long a read waits for a block missing from the object store before EIO (default 20 s). */
     missingBlockWaitMs?: number;
     /** Run heartbeat, deletion and compaction jobs (default true). */
@@ -100,7 +102,7 @@ const SHAPE: { [k: string]: Shape } = {
   readOnly: 'boolean',
   metaCache: { attrTimeout: 'number', entryTimeout: 'number', dirEntryTimeout: 'number' },
   mirrorWaitMs: 'number',
-  data: { bufferLimit: 'number', maxReadahead: 'number', missingBlockWaitMs: 'number', backgroundJobs: 'boolean' },
+  data: { bufferLimit: 'number', maxReadahead: 'number', prefetch: 'number', missingBlockWaitMs: 'number', backgroundJobs: 'boolean' },
   cache: {
     memorySize: 'number',
     dir: 'string',

@@ -43,6 +43,9 @@ export const CLIENT_OPTIONS: readonly ClientOption[] = [
   // -- QoS: this client's own limits (the volume's, set by ferry config, apply too: the lower one wins)
   { flag: 'upload-limit', sdk: 'uploadLimit', path: ['qos', 'uploadLimit'], kind: 'count', door: 'local', arg: 'MIBPS', min: 0, help: 'upload at most this many MiB/s to the object store (default 0 = unlimited)' },
   { flag: 'download-limit', sdk: 'downloadLimit', path: ['qos', 'downloadLimit'], kind: 'count', door: 'local', arg: 'MIBPS', min: 0, help: 'download at most this many MiB/s from the object store (default 0 = unlimited)' },
+  // -- the data path's memory and read-ahead
+  { flag: 'buffer-size', sdk: 'bufferLimit', path: ['data', 'bufferLimit'], kind: 'size', door: 'local', arg: 'SIZE', help: 'memory for write buffers, and as much again for read-ahead, of all open files (default 256M)' },
+  { flag: 'prefetch', sdk: 'prefetch', path: ['data', 'prefetch'], kind: 'count', door: 'local', arg: 'N', min: 0, max: 256, help: 'blocks a sequential reader fetches ahead at most, in parallel (default 16; 0 = no read-ahead)' },
   { flag: 'ops-limit', sdk: 'opsLimit', path: ['qos', 'opsLimit'], kind: 'count', door: 'local', arg: 'N', min: 0, help: 'at most N metadata operations per second (default 0 = unlimited)' },
   // -- cache group membership (mount; the gateway's --region is S3's)
   { flag: 'cache-group', sdk: 'cacheGroup', path: ['group', 'name'], kind: 'string', door: 'group', arg: 'NAME', help: 'share caches with the members of this group in the region' },
@@ -73,7 +76,6 @@ export const CLIENT_OPTIONS: readonly ClientOption[] = [
 export const SDK_ONLY: Record<string, readonly [keyof ClientConfig] | readonly [keyof ClientConfig, string]> = {
   mountPoint: ['sessionLabel'],
   waitTimeoutMs: ['mirrorWaitMs'],
-  bufferLimit: ['data', 'bufferLimit'],
   maxReadahead: ['data', 'maxReadahead'],
   missingBlockWaitMs: ['data', 'missingBlockWaitMs'],
   backgroundJobs: ['data', 'backgroundJobs'],

@@ -39,6 +39,11 @@ export interface ObjectStore {
   get(key: string, off?: number, len?: number): Promise<Buffer>;
   /** ENOENT if missing. */
   head(key: string): Promise<ObjectInfo>;
+  /**
+   * True when a ranged get costs a get of the whole object (a block transform must check or decode all of
+   * it; a block cache keeps whole blocks): readers then share whole gets instead of asking for ranges.
+   */
+  readonly wholeObjectGets?: boolean;
   /** Deleting a missing key is not an error (as in S3). */
   delete(key: string): Promise<void>;
   /** Keys starting with prefix and greater than marker, ascending, at most limit. */

@@ -316,7 +316,7 @@ export class S3Store implements ObjectStore {
       this.limiter.run(async () => {
         const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.k(key), Range: range }));
         if (!res.Body) return Buffer.alloc(0);
-        return Buffer.from(await res.Body.transformToByteArray());
+        return await readBody(res.Body as AsyncIterable<Uint8Array>, res.ContentLength);
       });
     return this.riding(
       () =>
@@ -475,4 +475,25 @@ export async function openS3(url: URL, raw: string, options: ObjectOptions): Pro
   let prefix = decodeURIComponent(url.pathname.replace(/^\/+/, ''));
   if (prefix && !prefix.endsWith('/')) prefix += '/';
   return new S3Store(bucket, prefix, s3Options(url, options));
+}
+
+/**
+ * A response body into one buffer, copied once: straight into a buffer of the announced length (the SDK's
+ * transformToByteArray concatenates, and a Buffer.from of its result copied the block a second time).
+ */
+async function readBody(body: AsyncIterable<Uint8Array>, length: number | undefined): Promise<Buffer> {
+  if (length === undefined || !Number.isSafeInteger(length) || length < 0) {
+    const parts: Buffer[] = [];
+    for await (const c of body) parts.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+    return Buffer.concat(parts);
+  }
+  const out = Buffer.allocUnsafe(length);
+  let at = 0;
+  for await (const c of body) {
+    if (at + c.byteLength > length) throw new Error(`response body longer than its Content-Length ${length}`);
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  if (at !== length) throw new Error(`response body ended after ${at} of ${length} bytes`);
+  return out;
 }

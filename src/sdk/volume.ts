@@ -45,6 +45,8 @@ export interface VolumeOptions {
   /** Write buffers shared by all open files (bytes, default 256 MiB) and the largest read-ahead window. */
   bufferLimit?: number;
   maxReadahead?: number;
+  /** Blocks a sequential reader fetches ahead at most, in parallel (default 16; 0 = no read-ahead). */
+  prefetch?: number;
   /** Run heartbeat, deletion and compaction jobs (default true). */
   backgroundJobs?: boolean;
   /** QoS (docs/data-management.md): MiB/s to and from the object store and metadata operations/s, 0 = unlimited. */

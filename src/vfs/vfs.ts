@@ -38,7 +38,7 @@ export interface VfsOptions {
   entryTimeout?: number;
   /** Bytes of write buffers shared by all open files (default 256 MiB). */
   bufferLimit?: number;
-  /** Largest read-ahead window per open file (default 32 MiB). */
+  /** Largest read-ahead window per open file (default 32 MiB); blocks fetched ahead by all open files share bufferLimit. */
   maxReadahead?: number;
   readOnly?: boolean;
   /** Run heartbeat, deletion and compaction jobs (default true). */
@@ -99,6 +99,8 @@ export class VFS {
   private readonly handles = new Map<number, Handle>();
   private nextFh = 1;
   private readonly pool: BufferPool;
+  /** Read-ahead memory of all open files (blocks fetched ahead of their readers). */
+  readonly readahead: BufferPool;
   /** The volume's used space as this client sees it: write() answers ENOSPC over the capacity. */
   private readonly space: SpaceGauge;
   /** The room directory quotas leave each file being written: write() answers EDQUOT past it. */
@@ -108,6 +110,7 @@ export class VFS {
     this.attrs = new TtlCache((opts.attrTimeout ?? 1) * 1000);
     this.entries = new TtlCache((opts.entryTimeout ?? 1) * 1000);
     this.pool = new BufferPool(opts.bufferLimit ?? 256 << 20);
+    this.readahead = new BufferPool(opts.bufferLimit ?? 256 << 20);
     this.jobs = new BackgroundJobs(meta, store);
     this.space = new SpaceGauge(async () => (await meta.statfs(rootContext())).usedSpace, format.capacity);
     this.quotas = new QuotaGauge(meta, format);
@@ -328,7 +331,7 @@ export class VFS {
     // Locks are keyed by session and owner in the metadata: no process id, so they outlive a process handover.
     const h: Handle = { fh, ino, flags, owner: `fh:${fh}`, ctx };
     if (canRead(flags) && attr.type === TYPE_FILE) {
-      h.reader = new FileReader(this.store, this.meta, ino, { ctx, maxReadahead: this.opts.maxReadahead });
+      h.reader = new FileReader(this.store, this.meta, ino, { ctx, maxReadahead: this.opts.maxReadahead, budget: this.readahead });
       of.readers.add(h.reader);
     }
     this.handles.set(h.fh, h);
@@ -532,7 +535,10 @@ export class VFS {
     } catch (e) {
       err = e;
     }
-    if (h.reader) of.readers.delete(h.reader);
+    if (h.reader) {
+      of.readers.delete(h.reader);
+      h.reader.close();
+    }
     if (--of.handles === 0) {
       this.files.delete(h.ino);
       this.space.release(of.reserved);

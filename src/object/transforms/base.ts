@@ -6,6 +6,9 @@ import type { ListResult, ObjectInfo, ObjectStore } from '../interface.js';
 import { listAll, span } from '../util.js';
 
 export abstract class TransformStore implements ObjectStore {
+  /** A ranged get reads the whole block (see get). */
+  readonly wholeObjectGets = true;
+
   constructor(readonly inner: ObjectStore) {}
 
   get url(): string {

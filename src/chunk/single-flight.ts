@@ -17,6 +17,11 @@ export class SingleFlight<T> {
     return p;
   }
 
+  /** True while a call for `key` runs. */
+  has(key: string): boolean {
+    return this.inflight.has(key);
+  }
+
   get size(): number {
     return this.inflight.size;
   }
