@@ -49,8 +49,8 @@ export interface Endpoint {
   mkdir(key: string, mode?: number): Promise<void>;
   /** Replaces (or creates) a symlink. */
   symlink(key: string, target: string, mtime: number): Promise<void>;
-  /** Removes a file, a symlink or an empty directory (a directory that is not empty stays: not an error). */
-  delete(entry: SyncEntry): Promise<void>;
+  /** Removes a file, a symlink or an empty directory; false when a directory stays because it is not empty. */
+  delete(entry: SyncEntry): Promise<boolean>;
   /** Sets a file's time without rewriting it, where the endpoint can. */
   setMtime?(key: string, mtime: number): Promise<void>;
   /**

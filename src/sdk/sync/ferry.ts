@@ -151,11 +151,19 @@ export class FerryEndpoint implements Endpoint {
     void mtime; // a symlink's own time is not settable through the SDK (utimes follows the link)
   }
 
-  async delete(entry: SyncEntry): Promise<void> {
-    if (entry.type !== 'dir') return this.vol.rm(this.path(entry.key), { force: true });
-    await this.vol.rmdir(this.path(entry.key)).catch((e: unknown) => {
-      if (!(e instanceof FsError) || (e.code !== 'ENOTEMPTY' && e.code !== 'ENOENT')) throw e;
-    });
+  async delete(entry: SyncEntry): Promise<boolean> {
+    if (entry.type !== 'dir') {
+      await this.vol.rm(this.path(entry.key), { force: true });
+      return true;
+    }
+    return this.vol.rmdir(this.path(entry.key)).then(
+      () => true,
+      (e: unknown) => {
+        if (e instanceof FsError && e.code === 'ENOTEMPTY') return false;
+        if (e instanceof FsError && e.code === 'ENOENT') return true;
+        throw e;
+      },
+    );
   }
 
   async setMtime(key: string, mtime: number): Promise<void> {

@@ -10,9 +10,11 @@ import { FsError } from '../../errors.js';
 import { registerEndpointKind, type Endpoint, type FileAttrs, type SyncEntry } from './endpoint.js';
 import { sortedWalk } from './walk.js';
 
+// Times are compared in whole milliseconds. Node sets and reads local times through a double of seconds, so
+// 07.123 s comes back as 07.122999906: rounding (not truncating) gives back the millisecond that was set.
 function entryOf(key: string, st: import('node:fs').Stats, target?: string): SyncEntry {
   const type = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file';
-  return { key: type === 'dir' ? `${key}/` : key, type, size: type === 'file' ? st.size : 0, mtime: Math.floor(st.mtimeMs), mode: st.mode & 0o7777, target, mtimeExact: true };
+  return { key: type === 'dir' ? `${key}/` : key, type, size: type === 'file' ? st.size : 0, mtime: Math.round(st.mtimeMs), mode: st.mode & 0o7777, target, mtimeExact: true };
 }
 
 export class LocalEndpoint implements Endpoint {
@@ -100,12 +102,20 @@ export class LocalEndpoint implements Endpoint {
     await fs.lutimes(p, new Date(mtime), new Date(mtime));
   }
 
-  async delete(entry: SyncEntry): Promise<void> {
+  async delete(entry: SyncEntry): Promise<boolean> {
     const p = this.path(entry.key);
-    if (entry.type !== 'dir') return fs.rm(p, { force: true });
-    await fs.rmdir(p).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST' && e.code !== 'ENOENT') throw e;
-    });
+    if (entry.type !== 'dir') {
+      await fs.rm(p, { force: true });
+      return true;
+    }
+    return fs.rmdir(p).then(
+      () => true,
+      (e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOTEMPTY' || e.code === 'EEXIST') return false;
+        if (e.code === 'ENOENT') return true;
+        throw e;
+      },
+    );
   }
 
   async setMtime(key: string, mtime: number): Promise<void> {

@@ -80,8 +80,9 @@ export class S3Endpoint implements Endpoint {
     throw new FsError('ENOTSUP', { message: `S3 has no symlinks`, path: key });
   }
 
-  async delete(entry: SyncEntry): Promise<void> {
+  async delete(entry: SyncEntry): Promise<boolean> {
     await this.store.delete(entry.key);
+    return true;
   }
 
   async close(): Promise<void> {

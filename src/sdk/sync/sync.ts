@@ -176,7 +176,8 @@ export async function syncTrees(src: Endpoint, dst: Endpoint, opts: SyncOptions 
   };
 
   const remove = async (d: SyncEntry): Promise<void> => {
-    if (!dry) await dst.delete(d);
+    // A directory with excluded (kept) files in it stays, and is not counted.
+    if (!dry && !(await dst.delete(d))) return;
     stats.deleted++;
     act('delete', d.key);
   };
@@ -231,7 +232,10 @@ export async function syncTrees(src: Endpoint, dst: Endpoint, opts: SyncOptions 
     } else if (order > 0) {
       if (opts.deleteDst) {
         const extra = d!;
-        if (extra.type === 'dir') doomedDirs.push(extra);
+        // A source without directories (S3) cannot say a directory is extra: one left empty goes, in a real run.
+        if (extra.type === 'dir') {
+          if (src.hasDirs || !dry) doomedDirs.push(extra);
+        }
         else await task('delete', extra.key, () => remove(extra));
       }
       d = await dstCursor.next();
