@@ -5,7 +5,8 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FsError } from '../../errors.js';
 import { metaSchemes } from '../../meta/schemes.js';
-import { TYPE_DIRECTORY, TYPE_FILE, TYPE_SYMLINK, type Attr } from '../../meta/types.js';
+import { SET_MODE, TYPE_DIRECTORY, TYPE_FILE, TYPE_SYMLINK, type Attr } from '../../meta/types.js';
+import { toTimeAttrs } from '../times.js';
 import { Volume, volumeView } from '../volume.js';
 import { msOf, registerEndpointKind, type Endpoint, type FileAttrs, type SharedOpen, type SyncEntry } from './endpoint.js';
 import { sortedWalk } from './walk.js';
@@ -130,14 +131,19 @@ export class FerryEndpoint implements Endpoint {
   }
 
   async write(key: string, body: Readable, attrs: FileAttrs): Promise<void> {
-    await this.replace(
-      key,
-      async (tmp) => {
-        const fh = await this.vol.open(tmp, 'wx', (attrs.mode ?? 0o644) & 0o7777);
-        await pipeline(body, fh.createWriteStream());
-      },
-      attrs,
-    );
+    await this.replace(key, async (tmp) => {
+      const fh = await this.vol.open(tmp, 'wx', (attrs.mode ?? 0o644) & 0o7777);
+      try {
+        // The stream's end flushes the data (its slices committed); then mode and times go in one setattr,
+        // which the close that follows does not change.
+        await pipeline(body, fh.createWriteStream({ autoClose: false }));
+        const { set, attr } = toTimeAttrs(new Date(attrs.mtime), new Date(attrs.mtime));
+        const withMode = attrs.mode !== undefined ? { set: set | SET_MODE, attr: { ...attr, mode: attrs.mode & 0o7777 } } : { set, attr };
+        await volumeView(this.vol).setattr(fh.ino, withMode.set, withMode.attr);
+      } finally {
+        await fh.close();
+      }
+    });
   }
 
   async mkdir(key: string, mode?: number): Promise<void> {
