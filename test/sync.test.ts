@@ -222,6 +222,31 @@ describe('ferry sync between a local directory and FerryFS', () => {
   });
 });
 
+describe('sync locations and filters', () => {
+  it('META-URL:/PATH splits at the last ":/" after the scheme, keeping ports and passwords in the URL', async () => {
+    const { parseFerryLocation } = await import('../src/sdk/sync/index.js');
+    assert.deepEqual(parseFerryLocation('sqlite3://data/meta.db:/datasets/'), { metaUrl: 'sqlite3://data/meta.db', path: '/datasets' });
+    assert.deepEqual(parseFerryLocation('redis://:pw@host:6379/1:/a/b'), { metaUrl: 'redis://:pw@host:6379/1', path: '/a/b' });
+    assert.deepEqual(parseFerryLocation('postgres://u:p@db:5432/ferry'), { metaUrl: 'postgres://u:p@db:5432/ferry', path: '/' });
+    assert.equal(parseFerryLocation('s3://bucket/x'), undefined);
+    assert.equal(parseFerryLocation('./local:/dir'), undefined);
+  });
+
+  it('filters follow rsync: names at any depth, anchored paths, directories only, first match wins', async () => {
+    const { Filter } = await import('../src/sdk/sync/filter.js');
+    const f = new Filter([
+      { include: true, pattern: 'keep.tmp' },
+      { include: false, pattern: '*.tmp' },
+      { include: false, pattern: 'build/' },
+      { include: false, pattern: '/top.log' },
+      { include: false, pattern: 'a/**/z.bin' },
+      { include: false, pattern: 'x[0-9].dat' },
+    ]);
+    for (const k of ['d/e/f.tmp', 'f.tmp', 'build/', 'src/build/', 'src/build/out.o', 'top.log', 'a/b/c/z.bin', 'q/x7.dat']) assert.ok(f.excluded(k), k);
+    for (const k of ['keep.tmp', 'd/keep.tmp', 'build', 'sub/top.log', 'a/z.bin2', 'q/xa.dat', 'src/main.c']) assert.ok(!f.excluded(k), k);
+  });
+});
+
 describe('ferry sync with S3 (Ceph RGW)', () => {
   const buckets: string[] = [];
   before(requireRgw);
@@ -285,6 +310,24 @@ describe('ferry sync with S3 (Ceph RGW)', () => {
     assert.equal(counts(ok(sync([url, `${vol}:/froms3`], S3_ENV))).copied, 0);
     assert.equal(counts(ok(sync(['--check-all', url, `${vol}:/froms3`], S3_ENV))).copied, 1);
     assert.equal(ok(ferry(work, ['cat', vol, '/froms3/docs/a.md'])).stdout, '# a\n');
+  });
+
+  it('a file bigger than one part streams as a multipart upload; S3 -> S3', async () => {
+    const src = join(work, 's3big');
+    await mkdir(src, { recursive: true });
+    const { randomBytes } = await import('node:crypto');
+    const big = randomBytes(40 << 20); // three 16 MiB parts
+    await writeFile(join(src, 'big.bin'), big);
+    await writeFile(join(src, 'small.txt'), 'small');
+    const a = `s3://${bucket('sync')}/a`;
+    const b = `s3://${bucket('sync')}/b`;
+    assert.equal(counts(ok(sync([src, a], S3_ENV))).copied, 2);
+    assert.deepEqual(counts(ok(sync([a, b], S3_ENV))), { copied: 2, skipped: 0, deleted: 0, failed: 0 });
+    assert.deepEqual(counts(ok(sync([a, b], S3_ENV))), { copied: 0, skipped: 2, deleted: 0, failed: 0 });
+    ok(sync([b, `${vol}:/big`], S3_ENV));
+    const back = join(work, 's3bigback');
+    ok(sync([`${vol}:/big`, back]));
+    assert.deepEqual(await snapshot(back), await snapshot(src));
   });
 
   it('a missing source bucket is one clear line', () => {
