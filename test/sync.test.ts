@@ -4,10 +4,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, lstat, mkdir, readFile, readdir, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile, readdir, readlink, rm, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ferry, ok, oneLineError, tempDir, type Run } from './helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { MAIN, ferry, filesUnder, ok, oneLineError, tempDir, type Run } from './helpers/cli.js';
+import { until } from './helpers/wait.js';
 import { RGW_ACCESS_KEY, RGW_ENDPOINT, RGW_SECRET_KEY, requireRgw, rgwBucket } from './helpers/rgw.js';
 
 const S3_ENV = { FERRY_S3_ENDPOINT: RGW_ENDPOINT, FERRY_ACCESS_KEY: RGW_ACCESS_KEY, FERRY_SECRET_KEY: RGW_SECRET_KEY };
@@ -208,6 +210,32 @@ describe('ferry sync between a local directory and FerryFS', () => {
     assert.match(r.stderr, /^ferry: sync: 1 file failed/m);
     assert.deepEqual(counts(r), { copied: 5, skipped: 0, deleted: 0, failed: 1 });
     assert.doesNotMatch(r.stderr, /^\s+at /m);
+  });
+
+  it('Ctrl-C leaves neither a partial or temporary file nor unreferenced blocks', { timeout: 180_000 }, async () => {
+    const url = `sqlite3://${join(work, 'cut/meta.db')}`;
+    ok(ferry(work, ['format', '--block-size', '64K', '--trash-days', '0', url, 'cut']));
+    const src = join(work, 'srccut');
+    await mkdir(src, { recursive: true });
+    await writeFile(join(src, 'small.txt'), 'kept\n');
+    ok(sync([src, `${url}:/d`]));
+    const chunks = join(work, 'cut', 'blocks', 'cut', 'chunks');
+    const stored = async () => (await filesUnder(chunks)).length;
+    assert.equal(await stored(), 1);
+    // A big sparse file: far more to copy than the test waits for.
+    await writeFile(join(src, 'big.bin'), '');
+    await truncate(join(src, 'big.bin'), 4 * 2 ** 30);
+    const child = spawn(process.execPath, [MAIN, 'sync', src, `${url}:/d`], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_DEBUG: '' } });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await until(async () => (await stored()) > 20, 'sync uploading blocks', 120_000, 20);
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, stderr);
+    assert.equal(stderr, '');
+    assert.equal(ok(ferry(work, ['ls', url, '/d'])).stdout, 'small.txt\n', 'no big.bin and no temporary file');
+    assert.equal(await stored(), 1, 'only the block of small.txt is left');
+    assert.match(ok(ferry(work, ['status', url])).stdout, /^Sessions: 0$/m);
   });
 
   it('bad input is one clear line and a non-zero exit', async () => {

@@ -64,12 +64,20 @@ const command: Command = {
     const shared: import('../../sdk/sync/index.js').SharedOpen = new Map([['dryRun', dryRun]]);
     const opened: import('../../sdk/sync/index.js').Endpoint[] = [];
     const closeAll = () => Promise.all(opened.splice(0).map((e) => e.close().catch(() => undefined)));
-    // Ctrl-C ends the client sessions cleanly (a dead session would block ferry destroy), then exits 130/143.
+    // Ctrl-C stops the run: copies in flight are cut off and their temporary files removed (no partial file,
+    // no blocks left behind), the client sessions end cleanly, and it exits 130 (143 for SIGTERM). A second
+    // Ctrl-C does not wait.
+    const abort = new AbortController();
+    let exitCode: number | undefined;
     const onSignal = (sig: NodeJS.Signals) => {
-      const code = sig === 'SIGINT' ? 130 : 143;
-      setTimeout(() => process.exit(code), 3000).unref();
-      void closeAll().then(() => process.exit(code));
+      if (exitCode !== undefined) process.exit(exitCode);
+      exitCode = sig === 'SIGINT' ? 130 : 143;
+      setTimeout(() => process.exit(exitCode), 30_000).unref();
+      abort.abort(new Error(`interrupted by ${sig}`));
+      // Before the run started (opening endpoints), there is nothing to unwind.
+      if (!running) void closeAll().then(() => process.exit(exitCode));
     };
+    let running = false;
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const progress = new Progress(dryRun ? 'sync (dry run)' : 'sync');
@@ -80,10 +88,11 @@ const command: Command = {
       opened.push(dst);
       const started = Date.now();
       const lines: string[] = [];
+      running = true;
       const stats = await sync.syncTrees(
         src,
         dst,
-        { threads, update: flag(p, 'update'), deleteDst: flag(p, 'delete-dst'), rules, dryRun, checkAll: flag(p, 'check-all') },
+        { threads, update: flag(p, 'update'), deleteDst: flag(p, 'delete-dst'), rules, dryRun, checkAll: flag(p, 'check-all'), signal: abort.signal },
         {
           onAction: (action, key) => {
             if (verbose && action !== 'check') lines.push(`${dryRun ? 'would ' : ''}${action} ${key}`);
@@ -128,9 +137,10 @@ const command: Command = {
       if (stats.failed) throw new Error(`sync: ${stats.failed} file${stats.failed === 1 ? '' : 's'} failed (see above)`);
     } finally {
       progress.done();
+      await closeAll();
+      if (exitCode !== undefined) process.exit(exitCode);
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      await closeAll();
     }
   },
 };

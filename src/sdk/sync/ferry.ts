@@ -126,6 +126,8 @@ export class FerryEndpoint implements Endpoint {
       await this.vol.rename(tmp, this.path(key));
     } catch (e) {
       await this.vol.rm(tmp, { force: true, skipTrash: true }).catch(() => undefined);
+      // Its blocks go now, not at some client's next background job (a Ctrl-C exits right after).
+      await this.vol.settle().catch(() => undefined);
       throw e;
     }
   }

@@ -22,6 +22,11 @@ export interface SyncOptions {
   dryRun?: boolean;
   /** Compare the bytes of files whose size and time match, not just size and time. */
   checkAll?: boolean;
+  /**
+   * Stops the run: no new work starts, copies in flight are cut off (their temporary files and uploads
+   * removed, as a failed copy's are), and syncTrees rejects with the signal's reason once they have unwound.
+   */
+  signal?: AbortSignal;
 }
 
 export interface SyncStats {
@@ -84,6 +89,13 @@ export async function syncTrees(src: Endpoint, dst: Endpoint, opts: SyncOptions 
   const pool = new TaskPool(Math.max(1, opts.threads ?? 10));
   const dry = opts.dryRun === true;
   const progress = () => events.onProgress?.(stats);
+  const signal = opts.signal;
+  // The source streams of copies in flight, cut off on abort.
+  const reading = new Set<Readable>();
+  const onAbort = () => {
+    for (const r of reading) r.destroy(signal?.reason instanceof Error ? signal.reason : new Error('sync interrupted'));
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
   const warned = new Set<string>();
   const warnOnce = (m: string) => {
     if (warned.has(m)) return;
@@ -97,6 +109,8 @@ export async function syncTrees(src: Endpoint, dst: Endpoint, opts: SyncOptions 
       try {
         await fn();
       } catch (e) {
+        // After an abort, the copies cut off are not failures to report.
+        if (signal?.aborted) return;
         stats.failed++;
         events.onFailure?.(action, key, e);
       }
@@ -112,7 +126,9 @@ export async function syncTrees(src: Endpoint, dst: Endpoint, opts: SyncOptions 
       stats.cloned++;
       act('clone', s.key);
     } else {
+      if (signal?.aborted) throw signal.reason;
       const r = await src.read(s.key);
+      reading.add(r.body);
       const counted = Readable.from(
         (async function* () {
           for await (const c of r.body) {
@@ -126,6 +142,7 @@ export async function syncTrees(src: Endpoint, dst: Endpoint, opts: SyncOptions 
       try {
         await dst.write(s.key, counted, { size: s.size, mtime: r.mtime ?? s.mtime, mode: r.mode ?? s.mode });
       } finally {
+        reading.delete(r.body);
         r.body.destroy();
       }
       stats.copied++;
@@ -222,7 +239,7 @@ export async function syncTrees(src: Endpoint, dst: Endpoint, opts: SyncOptions 
   const dstCursor = new Cursor(dst, filter);
   let s = await srcCursor.next();
   let d = await dstCursor.next();
-  while (s || d) {
+  while ((s || d) && !signal?.aborted) {
     const order = !s ? 1 : !d ? -1 : compareKeys(s.key, d.key);
     await settleDirsBefore(order <= 0 ? s!.key : d!.key);
     if (order < 0) {
@@ -262,7 +279,9 @@ export async function syncTrees(src: Endpoint, dst: Endpoint, opts: SyncOptions 
     }
     progress();
   }
-  await settleDirsBefore(undefined);
+  if (!signal?.aborted) await settleDirsBefore(undefined);
   await pool.idle();
+  signal?.removeEventListener('abort', onAbort);
+  if (signal?.aborted) throw signal.reason;
   return stats;
 }
