@@ -358,6 +358,16 @@ describe('ferry sync with S3 (Ceph RGW)', () => {
     assert.deepEqual(await snapshot(back), await snapshot(src));
   });
 
+  it('--dry-run to a missing bucket lists the copies and creates nothing', async () => {
+    const src = join(work, 's3dry');
+    await makeTree(src);
+    const name = bucket('dry');
+    const r = ok(sync(['--dry-run', src, `s3://${name}/p`], S3_ENV));
+    assert.match(r.stdout, /^would copy docs\/deep\/er\/b\.bin$/m);
+    assert.equal(counts(r).copied, 5);
+    oneLineError(sync([`s3://${name}/p`, join(work, 'nowhere')], S3_ENV), 1, /bucket ferry-dry-\w+ does not exist/);
+  });
+
   it('a missing source bucket is one clear line', () => {
     oneLineError(sync([`s3://${rgwBucket('missing')}/x`, join(work, 'nowhere')], S3_ENV), 1, /bucket ferry-missing-\w+ does not exist/);
   });

@@ -31,9 +31,12 @@ export class S3Endpoint implements Endpoint {
   constructor(
     private readonly store: S3Store,
     readonly label: string,
+    /** A destination bucket a dry run did not create: lists nothing. */
+    private readonly missing = false,
   ) {}
 
   async *list(skipDir: (key: string) => boolean): AsyncIterable<SyncEntry> {
+    if (this.missing) return;
     let skipped: string | undefined;
     for await (const o of this.store.listAll('')) {
       if (skipped !== undefined && o.key.startsWith(skipped)) continue;
@@ -97,20 +100,25 @@ function safe(raw: string): string {
 
 registerEndpointKind('s3', {
   claims: (raw) => /^s3:\/\//i.test(raw),
-  async open(raw, role) {
+  async open(raw, role, shared) {
     const { openObjectStore } = await import('../../object/index.js');
     const store = (await openObjectStore(raw)) as S3Store;
-    const ep = new S3Endpoint(store, safe(raw));
     try {
       // Fails early, in one line, on a missing bucket, bad keys or an endpoint that does not answer; a
-      // destination's bucket is created when missing (as juicefs sync does).
-      if (role === 'destination') await store.create();
-      await store.list('', undefined, 1);
+      // destination's bucket is created when missing (as juicefs sync does), except by a dry run.
+      if (role === 'destination' && !shared.get('dryRun')) await store.create();
+      try {
+        await store.list('', undefined, 1);
+      } catch (e) {
+        const noBucket = e instanceof FsError && e.code === 'ENOENT' && /^bucket /.test(e.description);
+        if (noBucket && role === 'destination' && shared.get('dryRun')) return new S3Endpoint(store, safe(raw), true);
+        throw e;
+      }
     } catch (e) {
       await store.close().catch(() => undefined);
       if (e instanceof FsError) throw new FsError(e.code, { message: `sync ${role} ${safe(raw)}: ${e.description}` });
       throw e;
     }
-    return ep;
+    return new S3Endpoint(store, safe(raw));
   },
 });
