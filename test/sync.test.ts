@@ -246,6 +246,8 @@ describe('ferry sync between a local directory and FerryFS', () => {
     oneLineError(sync(['--threads', '0', work, join(work, 'nowhere')]), 2, /--threads/);
     oneLineError(sync(['s3://Bad_Bucket/x', join(work, 'nowhere')], S3_ENV), 1, /invalid S3 storage URL/);
     oneLineError(sync(['s3://ferry-unreachable/x', join(work, 'nowhere')], { ...S3_ENV, FERRY_S3_ENDPOINT: 'http://127.0.0.1:1' }), 1, /cannot connect to S3 endpoint http:\/\/127\.0\.0\.1:1/);
+    oneLineError(sync([join(work, 'src1'), join(work, 'src1/sub')]), 2, /DST .*src1\/sub is inside SRC/);
+    oneLineError(sync([`${vol}:/data1`, `${vol}:/data1/again`]), 2, /is inside SRC/);
     assert.ok(!existsSync(join(work, 'nowhere')));
   });
 });

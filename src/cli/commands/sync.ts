@@ -61,6 +61,21 @@ const command: Command = {
       if (ferry) await (await import('../meta.js')).requireVolume(ferry.metaUrl);
     }
 
+    // DST inside SRC would list what it is writing (a tree copied into itself, again and again).
+    const { resolve } = await import('node:path');
+    const { fileURLToPath } = await import('node:url');
+    const place = (raw: string) => {
+      const f = sync.parseFerryLocation(raw);
+      if (f) return { where: f.metaUrl, path: f.path };
+      if (sync.endpointKindOf(raw) !== 'local') return undefined;
+      return { where: 'local', path: /^file:\/\//i.test(raw) ? fileURLToPath(raw) : resolve(raw) };
+    };
+    const [a, b] = [place(srcRaw), place(dstRaw)];
+    if (a && b && a.where === b.where) {
+      const inside = (x: string, y: string) => x === y || x.startsWith(y.endsWith('/') ? y : `${y}/`);
+      if (inside(b.path, a.path)) throw new UsageError(`DST ${dstRaw} is inside SRC ${srcRaw}: sync it somewhere else`);
+    }
+
     const shared: import('../../sdk/sync/index.js').SharedOpen = new Map([['dryRun', dryRun]]);
     const opened: import('../../sdk/sync/index.js').Endpoint[] = [];
     const closeAll = () => Promise.all(opened.splice(0).map((e) => e.close().catch(() => undefined)));
