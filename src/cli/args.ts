@@ -19,6 +19,8 @@ export interface OptionSpec {
   help: string;
   /** Given more than once, the values are joined with commas (`-o a -o b` is `-o a,b`, as mount(8) takes it). */
   commaList?: boolean;
+  /** May be given more than once; the values in command-line order are in Parsed.sequence (ferry sync's filters). */
+  repeatable?: boolean;
 }
 
 export interface CommandSpec {
@@ -39,6 +41,8 @@ export interface CommandSpec {
 export interface Parsed {
   values: Record<string, string | boolean | undefined>;
   args: string[];
+  /** Every option given, in command-line order (for options whose relative order matters). */
+  sequence?: Array<[name: string, value: string | boolean]>;
 }
 
 export interface Command {
@@ -123,11 +127,11 @@ function glueNegativeValues(argv: string[], options: Record<string, { type: 'str
 export function parseCommand(spec: CommandSpec, argv: string[]): Parsed | undefined {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
   for (const [name, o] of Object.entries(spec.options ?? {})) {
-    options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.commaList ? { multiple: true } : {}) };
+    options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.commaList || o.repeatable ? { multiple: true } : {}) };
   }
-  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[]; tokens: Array<{ kind: string; name?: string; value?: string }> };
   try {
-    parsed = parseArgs({ args: glueNegativeValues(argv, options), options, allowPositionals: true, strict: true }) as typeof parsed;
+    parsed = parseArgs({ args: glueNegativeValues(argv, options), options, allowPositionals: true, strict: true, tokens: true }) as typeof parsed;
   } catch (e) {
     // `--help` anywhere wins over a mistake elsewhere on the line.
     if (argv.includes('--help') || argv.includes('-h')) {
@@ -150,7 +154,8 @@ export function parseCommand(spec: CommandSpec, argv: string[]): Parsed | undefi
     throw new UsageError(`too many arguments (unexpected '${args[spec.maxArgs]}'): usage is 'ferry ${spec.name} ${spec.usage}'`);
   }
   for (const [name, v] of Object.entries(parsed.values)) if (Array.isArray(v)) parsed.values[name] = v.join(',');
-  return { values: parsed.values, args };
+  const sequence = parsed.tokens.filter((t) => t.kind === 'option').map((t): [string, string | boolean] => [t.name!, t.value ?? true]);
+  return { values: parsed.values, args, sequence };
 }
 
 const UNITS: Record<string, number> = { '': 1, B: 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40, P: 2 ** 50 };

@@ -40,6 +40,7 @@ const COMMANDS: Record<string, Entry> = {
   load: { summary: 'load a dump into a new or empty volume of any engine', load: () => import('./commands/load.js') },
   trash: { summary: 'list, restore and purge deleted files kept in the trash', load: () => import('./commands/trash.js') },
   readonly: { summary: 'make a directory tree or the whole volume read-only (EROFS), or lift it', load: () => import('./commands/readonly.js') },
+  sync: { summary: 'copy what differs between a local directory, an S3 bucket and a FerryFS path, either way', load: () => import('./commands/sync.js') },
   clone: { summary: 'copy a file or tree inside a volume as metadata only, sharing its data', load: () => import('./commands/clone.js') },
   quota: { summary: 'set, show, remove and check directory quotas and the volume limits', load: () => import('./commands/quota.js') },
   ttl: { summary: 'expire files under a directory N days after their last change (set, get, list, delete, run)', load: () => import('./commands/ttl.js') },

@@ -24,6 +24,8 @@ import {
   UploadPartCommand,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { Readable } from 'node:stream';
 import { FsError } from '../errors.js';
 import type { ListResult, MultipartUpload, ObjectInfo, ObjectOptions, ObjectStore, Part } from './interface.js';
 import { DEFAULT_LIST_LIMIT, MAX_PART_COUNT, MIN_PART_SIZE, checkLimit, checkParts, invalid, listAll, noSuchObject, noSuchUpload, span } from './util.js';
@@ -332,6 +334,32 @@ export class S3Store implements ObjectStore {
   async head(key: string): Promise<ObjectInfo> {
     const res = await this.call('head', key, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.k(key) })));
     return { key, size: res.ContentLength ?? 0, mtime: res.LastModified?.getTime() ?? 0 };
+  }
+
+  /** HEAD with the object's user metadata (x-amz-meta-*), as ferry sync keeps times and modes there. */
+  async headWithMetadata(key: string): Promise<ObjectInfo & { metadata: Record<string, string> }> {
+    const res = await this.call('head', key, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.k(key) })));
+    return { key, size: res.ContentLength ?? 0, mtime: res.LastModified?.getTime() ?? 0, metadata: res.Metadata ?? {} };
+  }
+
+  /** A streamed GET (big objects never sit in memory whole), with size, time and user metadata. */
+  async getStream(key: string): Promise<ObjectInfo & { body: Readable; metadata: Record<string, string> }> {
+    const res = await this.call('get', key, () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.k(key) })));
+    const { Readable: R } = await import('node:stream');
+    const body = (res.Body as Readable | undefined) ?? R.from([]);
+    return { key, size: res.ContentLength ?? 0, mtime: res.LastModified?.getTime() ?? 0, metadata: res.Metadata ?? {}, body };
+  }
+
+  /** A streamed PUT with user metadata: one request for small bodies, a multipart upload of PART_SIZE parts otherwise. */
+  async putStream(key: string, body: Readable, metadata: Record<string, string> = {}): Promise<void> {
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: this.k(key), Body: body, Metadata: metadata },
+      partSize: PART_SIZE,
+      queueSize: 4,
+      leavePartsOnError: false,
+    });
+    await this.call('put', key, () => upload.done());
   }
 
   async delete(key: string): Promise<void> {
