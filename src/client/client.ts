@@ -13,12 +13,15 @@ import { VFS } from '../vfs/vfs.js';
 import { VfsView } from '../vfs/view.js';
 import { validateConfig, type ClientConfig } from './config.js';
 import { writebackSessionProbe } from './pending-uploads.js';
+import type { ClientProbe } from './probe.js';
 import { ClientQos } from './qos.js';
 import { openChunkStore, type Log } from './storage.js';
 
 export interface ClientRuntime {
   /** Progress and warning lines (write-back summaries, mirror waits); default: stderr. */
   log?: Log;
+  /** Counts and times the client's metadata calls and object requests (ferry bench). */
+  probe?: ClientProbe;
 }
 
 export interface Client {
@@ -62,8 +65,9 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
     // Rate limits (QoS): the client's own and the volume's; the proxy charges metadata operations and keeps
     // the limits' format record current (the VFS's format refresh goes through it).
     const qos = new ClientQos(cfg.qos, format);
-    const meta = qos.wrapMeta(rawMeta);
-    const store = await openChunkStore(format, cfg, log, qos);
+    const charged = qos.wrapMeta(rawMeta);
+    const meta = rt.probe ? rt.probe.wrapMeta(charged) : charged;
+    const store = await openChunkStore(format, cfg, log, qos, rt.probe);
     undo.push(() => store.objects.close());
     // `writeback`: this client commits slices before their blocks are uploaded (readers of a missing block
     // wait only while such a session is alive).
