@@ -15,7 +15,8 @@ import { validateConfig, type ClientConfig } from './config.js';
 import { writebackSessionProbe } from './pending-uploads.js';
 import type { ClientProbe } from './probe.js';
 import { ClientQos } from './qos.js';
-import { openChunkStore, type Log } from './storage.js';
+import { MetaBackups } from './backup.js';
+import { openChunkStore, openRawVolumeObjects, type Log } from './storage.js';
 
 export interface ClientRuntime {
   /** Progress and warning lines (write-back summaries, mirror waits); default: stderr. */
@@ -36,6 +37,8 @@ export interface Client {
   readonly sessionId: number;
   /** Writes are refused (a read-only config, or a read-only mirror). */
   readonly readOnly: boolean;
+  /** Automatic metadata backups into the object store (config backupMeta), when this client runs them. */
+  readonly backups?: MetaBackups;
   /** The inode-level view doors work through: this client acting as `ctx`'s user. */
   view(ctx: Context): VfsView;
   /** Flushes open files, stops background jobs, ends the session, closes the engine and the stores. */
@@ -86,6 +89,13 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
       backgroundJobs: d.backgroundJobs,
       readOnly,
     });
+    // One client of the volume at a time backs up (a lease); a read-only client never writes into the store.
+    const b = cfg.backupMeta;
+    const backups =
+      b?.interval && !readOnly && d.backgroundJobs !== false
+        ? new MetaBackups(meta, format, () => openRawVolumeObjects(format, cfg), b, log)
+        : undefined;
+    backups?.start();
     let closing: Promise<void> | undefined;
     const close = () =>
       (closing ??= (async () => {
@@ -97,13 +107,14 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
             err ??= e;
           }
         };
+        await step(async () => backups?.stop());
         await step(() => vfs.shutdown(rootContext()));
         await step(() => meta.closeSession());
         await step(() => meta.close());
         await step(() => store.objects.close());
         if (err) throw err;
       })());
-    return { config: cfg, meta, format, store, cache: store.cache, vfs, sessionId, readOnly, view: (ctx) => new VfsView(vfs, ctx), close };
+    return { config: cfg, meta, format, store, cache: store.cache, vfs, sessionId, readOnly, backups, view: (ctx) => new VfsView(vfs, ctx), close };
   } catch (e) {
     await unwind();
     throw e;

@@ -4,7 +4,8 @@
 // (sizes, counts) is the CLI's (cli/client-flags.ts), the mapping is here, once.
 import type { ClientConfig } from './config.js';
 
-export type OptionKind = 'string' | 'boolean' | 'size' | 'count' | 'seconds' | 'ratio';
+/** `duration`: text such as 1h, 30m, 90s or plain seconds, stored as seconds. */
+export type OptionKind = 'string' | 'boolean' | 'size' | 'count' | 'seconds' | 'duration' | 'ratio';
 
 /** Which commands take a row: every serving door takes `local`; `group` adds cache-group membership. */
 export type OptionDoor = 'local' | 'group' | 'mount';
@@ -44,6 +45,17 @@ export const CLIENT_OPTIONS: readonly ClientOption[] = [
   { flag: 'upload-limit', sdk: 'uploadLimit', path: ['qos', 'uploadLimit'], kind: 'count', door: 'local', arg: 'MIBPS', min: 0, help: 'upload at most this many MiB/s to the object store (default 0 = unlimited)' },
   { flag: 'download-limit', sdk: 'downloadLimit', path: ['qos', 'downloadLimit'], kind: 'count', door: 'local', arg: 'MIBPS', min: 0, help: 'download at most this many MiB/s from the object store (default 0 = unlimited)' },
   { flag: 'ops-limit', sdk: 'opsLimit', path: ['qos', 'opsLimit'], kind: 'count', door: 'local', arg: 'N', min: 0, help: 'at most N metadata operations per second (default 0 = unlimited)' },
+  // -- metadata backups into the object store (docs/operations.md), one client of the volume at a time
+  {
+    flag: 'backup-meta',
+    sdk: 'backupMeta',
+    path: ['backupMeta', 'interval'],
+    kind: 'duration',
+    door: 'local',
+    arg: 'INTERVAL',
+    help: 'back up the metadata into the object store (NAME/meta/dump-*.json.gz) this often, e.g. 1h (default 0 = off)',
+  },
+  { flag: 'backup-meta-keep', sdk: 'backupMetaKeep', path: ['backupMeta', 'keep'], kind: 'count', door: 'local', arg: 'N', min: 1, max: 100000, help: 'metadata backups kept, newest first (default 24)' },
   // -- cache group membership (mount; the gateway's --region is S3's)
   { flag: 'cache-group', sdk: 'cacheGroup', path: ['group', 'name'], kind: 'string', door: 'group', arg: 'NAME', help: 'share caches with the members of this group in the region' },
   { flag: 'group-address', sdk: 'groupAddress', path: ['group', 'address'], kind: 'string', door: 'group', arg: 'HOST:PORT', help: 'address this member serves blocks on (default 127.0.0.1, free port)' },
