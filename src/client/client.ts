@@ -15,7 +15,7 @@ import { validateConfig, type ClientConfig } from './config.js';
 import { writebackSessionProbe } from './pending-uploads.js';
 import type { ClientProbe } from './probe.js';
 import { ClientQos } from './qos.js';
-import { MetaBackups } from './backup.js';
+import type { MetaBackups } from './backup.js';
 import { openChunkStore, openRawVolumeObjects, type Log } from './storage.js';
 
 export interface ClientRuntime {
@@ -91,9 +91,10 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
     });
     // One client of the volume at a time backs up (a lease); a read-only client never writes into the store.
     const b = cfg.backupMeta;
+    // Loaded only when asked for: the dump code stays off the start-up path of every other client.
     const backups =
       b?.interval && !readOnly && d.backgroundJobs !== false
-        ? new MetaBackups(meta, format, () => openRawVolumeObjects(format, cfg), b, log)
+        ? new (await import('./backup.js')).MetaBackups(meta, format, () => openRawVolumeObjects(format, cfg), b, log)
         : undefined;
     backups?.start();
     let closing: Promise<void> | undefined;

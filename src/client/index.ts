@@ -6,5 +6,3 @@ export { openChunkStore, openRawVolumeObjects, openMirrorCopyStores, openBlockCa
 export { checkObjectStore, checkVolumeStore } from './store-check.js';
 export { checkMarker, checkFormatTarget, readMarker, writeMarker, deleteMarker, markerKey, MARKER_NAME, type StoreClaim } from './marker.js';
 export { ClientProbe, type ProbeSnapshot, type ProbeStat } from './probe.js';
-export { runBench, type BenchFs, type BenchOptions, type BenchResult } from './bench.js';
-export { MetaBackups, backupKey, backupPrefix, DEFAULT_BACKUPS_KEPT, type BackupResult } from './backup.js';

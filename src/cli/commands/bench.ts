@@ -4,7 +4,8 @@
 // The workload is client/bench.ts; this file parses, picks the file API and prints.
 import { UsageError, flag, parseCount, parseSize, str, volumePath, type Command, type Parsed } from '../args.js';
 import { formatBytes, out, table } from '../output.js';
-import type { BenchFs, BenchResult, ProbeSnapshot, ProbeStat } from '../../client/index.js';
+import type { BenchFs, BenchResult } from '../../client/bench.js';
+import type { ProbeSnapshot, ProbeStat } from '../../client/probe.js';
 
 const MiB = 1 << 20;
 
@@ -119,7 +120,7 @@ const command: Command = {
       smallFileSize: sizeOpt(p, 'small-file-size', 128 << 10, 0),
       smallFileCount: countOpt(p, 'small-file-count', 100, 0, 10_000_000),
     };
-    const { runBench, ClientProbe } = await import('../../client/index.js');
+    const [{ runBench }, { ClientProbe }] = await Promise.all([import('../../client/bench.js'), import('../../client/probe.js')]);
     const quiet = flag(p, 'json') || !process.stderr.isTTY;
     const progress = quiet ? undefined : (stage: string) => process.stderr.write(`${stage}...\n`);
     let result: BenchResult;
