@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { ferry, ok, oneLineError, tempDir } from './helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { MAIN, ferry, ok, oneLineError, tempDir } from './helpers/cli.js';
 import { formatVolume, fuseTestOptions, mountFerry, type TestMount, type TestVolume } from './helpers/mount.js';
 import { storeBlocks, tempVolume } from './helpers/volume.js';
 
@@ -99,6 +100,25 @@ test('ferry bench MOUNTPOINT: the workload through a real FUSE mount, cleaned up
   assert.doesNotMatch(t.stdout, /^(write|read) big file|BEHIND/m);
   assert.deepEqual(await readdir(mp), []);
   await m.unmount();
+});
+
+test('ferry bench META-URL interrupted (Ctrl-C) removes what it wrote and exits 130', async () => {
+  const tv = await tempVolume({ blockSize: 1 << 20 });
+  cleanups.push(() => tv.cleanup());
+  const child = spawn(process.execPath, [MAIN, 'bench', '--big-file-size', '4G', tv.url], { stdio: ['ignore', 'pipe', 'pipe'] });
+  cleanups.push(async () => child.kill('SIGKILL'));
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const deadline = Date.now() + 60_000;
+  while ((await storeBlocks(tv.blocksDir!)).count < 2) {
+    assert.ok(Date.now() < deadline, `no block written: ${err}`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  child.kill('SIGINT');
+  assert.equal(await exited, 130, err);
+  assert.deepEqual(await tv.v.readdir('/'), []);
+  assert.equal((await storeBlocks(tv.blocksDir!)).count, 0, 'its blocks were deleted too');
 });
 
 test('ferry bench: bad input is one line', async () => {

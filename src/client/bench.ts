@@ -65,20 +65,24 @@ export interface BenchResult {
 
 const join = (dir: string, name: string) => (dir.endsWith('/') ? `${dir}${name}` : `${dir}/${name}`);
 
-async function writeWhole(fs: BenchFs, path: string, size: number, block: Buffer): Promise<void> {
+async function writeWhole(fs: BenchFs, path: string, size: number, block: Buffer, signal?: AbortSignal): Promise<void> {
   const h = await fs.open(path, 'w');
   try {
-    for (let pos = 0; pos < size; pos += block.length) await h.write(block, 0, Math.min(block.length, size - pos), pos);
+    for (let pos = 0; pos < size; pos += block.length) {
+      signal?.throwIfAborted(); // a big file stops at the next block, not at its end
+      await h.write(block, 0, Math.min(block.length, size - pos), pos);
+    }
   } finally {
     await h.close();
   }
 }
 
-async function readWhole(fs: BenchFs, path: string, size: number, buf: Buffer): Promise<void> {
+async function readWhole(fs: BenchFs, path: string, size: number, buf: Buffer, signal?: AbortSignal): Promise<void> {
   const h = await fs.open(path, 'r');
   try {
     let pos = 0;
     while (pos < size) {
+      signal?.throwIfAborted();
       const { bytesRead } = await h.read(buf, 0, Math.min(buf.length, size - pos), pos);
       if (bytesRead === 0) throw new Error(`${path}: ended at ${pos} of ${size} bytes`);
       pos += bytesRead;
@@ -133,16 +137,16 @@ export async function runBench(fs: BenchFs, o: BenchOptions): Promise<BenchResul
     if (o.bigFileSize > 0) {
       await stage('write big file', 1, o.bigFileSize, async (t) => {
         made.push(big(t));
-        await writeWhole(fs, big(t), o.bigFileSize, block);
+        await writeWhole(fs, big(t), o.bigFileSize, block, o.signal);
       });
-      await stage('read big file', 1, o.bigFileSize, (t, _i, buf) => readWhole(fs, big(t), o.bigFileSize, buf));
+      await stage('read big file', 1, o.bigFileSize, (t, _i, buf) => readWhole(fs, big(t), o.bigFileSize, buf, o.signal));
     }
     if (o.smallFileCount > 0) {
       await stage('write small files', o.smallFileCount, o.smallFileSize, async (t, i) => {
         made.push(small(t, i));
-        await writeWhole(fs, small(t, i), o.smallFileSize, block);
+        await writeWhole(fs, small(t, i), o.smallFileSize, block, o.signal);
       });
-      await stage('read small files', o.smallFileCount, o.smallFileSize, (t, i, buf) => readWhole(fs, small(t, i), o.smallFileSize, buf));
+      await stage('read small files', o.smallFileCount, o.smallFileSize, (t, i, buf) => readWhole(fs, small(t, i), o.smallFileSize, buf, o.signal));
       await stage('stat small files', o.smallFileCount, 0, async (t, i) => {
         await fs.stat(small(t, i));
       });

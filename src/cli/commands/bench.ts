@@ -147,10 +147,12 @@ const command: Command = {
           };
           const st = await vol.stat(dir);
           if (!st.isDirectory()) throw new UsageError(`${dir}: not a directory of the volume`);
-          const r = await runBench(fs, { ...opts, dir, probe, progress, signal });
-          // The deleted files' blocks are removed now, not left for another client's background job.
-          await vol.settle();
-          return r;
+          try {
+            return await runBench(fs, { ...opts, dir, probe, progress, signal });
+          } finally {
+            // The deleted files' blocks are removed now (after Ctrl-C too), not left for another client's jobs.
+            await vol.settle();
+          }
         },
         { volume: { probe }, unwind: true },
       );
