@@ -1,7 +1,8 @@
 // Client options as command-line flags and as mount options (`-o cache-dir=/x,writeback`), both made from the
 // one table in client/options.ts; this file only turns their text into values (sizes, counts, seconds).
 import { CLIENT_OPTIONS, setOption, type ClientConfig, type ClientOption, type OptionDoor } from '../client/index.js';
-import { UsageError, parseCount, parseSize, refuseNegative, type OptionSpec, type Parsed } from './args.js';
+import { parseDuration } from '../meta/retention.js';
+import { UsageError, parseCount, parseSize, parseWith, refuseNegative, type OptionSpec, type Parsed } from './args.js';
 
 function rows(doors: OptionDoor[]): ClientOption[] {
   return CLIENT_OPTIONS.filter((o) => doors.includes(o.door));
@@ -32,6 +33,9 @@ function value(o: ClientOption, raw: string | boolean, where: string): unknown {
       if (o.min !== undefined && n < o.min) throw new UsageError(`${name}: '${raw}' is too small (at least ${o.min})`);
       return n;
     }
+    case 'duration':
+      refuseNegative(name, raw, 'a duration such as 1h or 30m, 0 for off');
+      return parseWith(() => parseDuration(name, raw));
     case 'seconds':
     case 'ratio': {
       refuseNegative(name, raw, o.kind === 'ratio' ? 'a number in [0, 1)' : 'a number of seconds, 0 or more');

@@ -27,6 +27,7 @@ const COMMANDS: Record<string, Entry> = {
   rm: { summary: 'remove files or directories from a volume', load: () => import('./commands/rm.js') },
   mv: { summary: 'move or rename a file or directory inside a volume', load: () => import('./commands/mv.js') },
   stat: { summary: 'show the attributes of files in a volume', load: () => import('./commands/stat.js') },
+  bench: { summary: 'measure a volume or a mount: big/small file throughput with the metadata and object latencies', load: () => import('./commands/bench.js') },
   objbench: { summary: 'measure an object store (put/get/head/list/delete) before formatting on it', load: () => import('./commands/objbench.js') },
   gateway: { summary: 'serve a volume over the S3 API; manage its access keys', load: () => import('./commands/gateway.js') },
   webhdfs: { summary: 'serve a volume over the WebHDFS REST API (Hadoop, Spark, Flink)', load: () => import('./commands/webhdfs.js') },

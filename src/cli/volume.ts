@@ -1,5 +1,5 @@
 // Opening a volume through the SDK for the file commands (ls, cat, put, get, mkdir, rm, mv, stat).
-import type { Volume } from '../sdk/index.js';
+import type { Volume, VolumeOptions } from '../sdk/index.js';
 import { placeError } from './local.js';
 import { requireVolume } from './meta.js';
 
@@ -14,11 +14,11 @@ export async function withVolume<T>(
   metaUrl: string,
   command: string,
   fn: (vol: Volume, signal: AbortSignal) => Promise<T>,
-  opts: { unwind?: boolean } = {},
+  opts: { unwind?: boolean; volume?: VolumeOptions } = {},
 ): Promise<T> {
   const { Volume } = await import('../sdk/index.js');
   await requireVolume(metaUrl);
-  const vol = await Volume.open(metaUrl, { mountPoint: `ferry ${command}` });
+  const vol = await Volume.open(metaUrl, { ...opts.volume, mountPoint: `ferry ${command}` });
   const abort = new AbortController();
   let exitCode: number | undefined;
   let closing = false;

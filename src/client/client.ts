@@ -13,12 +13,16 @@ import { VFS } from '../vfs/vfs.js';
 import { VfsView } from '../vfs/view.js';
 import { validateConfig, type ClientConfig } from './config.js';
 import { writebackSessionProbe } from './pending-uploads.js';
+import type { ClientProbe } from './probe.js';
 import { ClientQos } from './qos.js';
-import { openChunkStore, type Log } from './storage.js';
+import type { MetaBackups } from './backup.js';
+import { openChunkStore, openRawVolumeObjects, type Log } from './storage.js';
 
 export interface ClientRuntime {
   /** Progress and warning lines (write-back summaries, mirror waits); default: stderr. */
   log?: Log;
+  /** Counts and times the client's metadata calls and object requests (ferry bench). */
+  probe?: ClientProbe;
 }
 
 export interface Client {
@@ -33,6 +37,8 @@ export interface Client {
   readonly sessionId: number;
   /** Writes are refused (a read-only config, or a read-only mirror). */
   readonly readOnly: boolean;
+  /** Automatic metadata backups into the object store (config backupMeta), when this client runs them. */
+  readonly backups?: MetaBackups;
   /** The inode-level view doors work through: this client acting as `ctx`'s user. */
   view(ctx: Context): VfsView;
   /** Flushes open files, stops background jobs, ends the session, closes the engine and the stores. */
@@ -62,8 +68,9 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
     // Rate limits (QoS): the client's own and the volume's; the proxy charges metadata operations and keeps
     // the limits' format record current (the VFS's format refresh goes through it).
     const qos = new ClientQos(cfg.qos, format);
-    const meta = qos.wrapMeta(rawMeta);
-    const store = await openChunkStore(format, cfg, log, qos);
+    const charged = qos.wrapMeta(rawMeta);
+    const meta = rt.probe ? rt.probe.wrapMeta(charged) : charged;
+    const store = await openChunkStore(format, cfg, log, qos, rt.probe);
     undo.push(() => store.objects.close());
     // `writeback`: this client commits slices before their blocks are uploaded (readers of a missing block
     // wait only while such a session is alive).
@@ -82,6 +89,14 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
       backgroundJobs: d.backgroundJobs,
       readOnly,
     });
+    // One client of the volume at a time backs up (a lease); a read-only client never writes into the store.
+    const b = cfg.backupMeta;
+    // Loaded only when asked for: the dump code stays off the start-up path of every other client.
+    const backups =
+      b?.interval && !readOnly && d.backgroundJobs !== false
+        ? new (await import('./backup.js')).MetaBackups(meta, format, () => openRawVolumeObjects(format, cfg), b, log)
+        : undefined;
+    backups?.start();
     let closing: Promise<void> | undefined;
     const close = () =>
       (closing ??= (async () => {
@@ -93,13 +108,14 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
             err ??= e;
           }
         };
+        await step(async () => backups?.stop());
         await step(() => vfs.shutdown(rootContext()));
         await step(() => meta.closeSession());
         await step(() => meta.close());
         await step(() => store.objects.close());
         if (err) throw err;
       })());
-    return { config: cfg, meta, format, store, cache: store.cache, vfs, sessionId, readOnly, view: (ctx) => new VfsView(vfs, ctx), close };
+    return { config: cfg, meta, format, store, cache: store.cache, vfs, sessionId, readOnly, backups, view: (ctx) => new VfsView(vfs, ctx), close };
   } catch (e) {
     await unwind();
     throw e;

@@ -77,6 +77,8 @@ export interface ClientConfig {
   mirrorObjects?: Record<string, unknown>;
   /** Unlocks an encrypted volume (else FERRY_ENCRYPT_KEY_FILE / FERRY_ENCRYPT_PASSPHRASE / the format's hint). */
   encryption?: { keyFile?: string; passphrase?: string; source?: string };
+  /** Automatic metadata backups into the object store (client/backup.ts): seconds between them (0 = off), backups kept. */
+  backupMeta?: { interval?: number; keep?: number };
   /** FUSE mounts only. */
   mount?: {
     /** Extra -o options for the kernel/libfuse (allow_other, ...). */
@@ -126,6 +128,7 @@ const SHAPE: { [k: string]: Shape } = {
   objects: 'object',
   mirrorObjects: 'object',
   encryption: { keyFile: 'string', passphrase: 'string', source: 'string' },
+  backupMeta: { interval: 'number', keep: 'number' },
   mount: { fuseOptions: 'strings', kernelWritebackCache: 'boolean', readAheadKb: 'number', subdir: 'string', nonempty: 'boolean' },
 };
 

@@ -6,3 +6,4 @@ export { openChunkStore, openRawVolumeObjects, openMirrorCopyStores, openBlockCa
 export { checkObjectStore, checkVolumeStore } from './store-check.js';
 export { checkMarker, checkFormatTarget, readMarker, writeMarker, deleteMarker, markerKey, MARKER_NAME, type StoreClaim } from './marker.js';
 export { listenOn, parseAddress } from './listen.js';
+export { ClientProbe, type ProbeSnapshot, type ProbeStat } from './probe.js';

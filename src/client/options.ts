@@ -4,7 +4,8 @@
 // (sizes, counts) is the CLI's (cli/client-flags.ts), the mapping is here, once.
 import type { ClientConfig } from './config.js';
 
-export type OptionKind = 'string' | 'boolean' | 'size' | 'count' | 'seconds' | 'ratio';
+/** `duration`: text such as 1h, 30m, 90s or plain seconds, stored as seconds. */
+export type OptionKind = 'string' | 'boolean' | 'size' | 'count' | 'seconds' | 'duration' | 'ratio';
 
 /** Which commands take a row: every serving door takes `local`; `group` adds cache-group membership. */
 export type OptionDoor = 'local' | 'group' | 'mount';
@@ -47,6 +48,17 @@ export const CLIENT_OPTIONS: readonly ClientOption[] = [
   { flag: 'buffer-size', sdk: 'bufferLimit', path: ['data', 'bufferLimit'], kind: 'size', door: 'local', arg: 'SIZE', help: 'memory for write buffers, and as much again for read-ahead, of all open files (default 256M)' },
   { flag: 'prefetch', sdk: 'prefetch', path: ['data', 'prefetch'], kind: 'count', door: 'local', arg: 'N', min: 0, max: 256, help: 'blocks a sequential reader fetches ahead at most, in parallel (default 16; 0 = no read-ahead)' },
   { flag: 'ops-limit', sdk: 'opsLimit', path: ['qos', 'opsLimit'], kind: 'count', door: 'local', arg: 'N', min: 0, help: 'at most N metadata operations per second (default 0 = unlimited)' },
+  // -- metadata backups into the object store (docs/operations.md), one client of the volume at a time
+  {
+    flag: 'backup-meta',
+    sdk: 'backupMeta',
+    path: ['backupMeta', 'interval'],
+    kind: 'duration',
+    door: 'local',
+    arg: 'INTERVAL',
+    help: 'back up the metadata into the object store (NAME/meta/dump-*.json.gz) this often, e.g. 1h (default 0 = off)',
+  },
+  { flag: 'backup-meta-keep', sdk: 'backupMetaKeep', path: ['backupMeta', 'keep'], kind: 'count', door: 'local', arg: 'N', min: 1, max: 100000, help: 'metadata backups kept, newest first (default 24)' },
   // -- cache group membership (mount; the gateway's --region is S3's)
   { flag: 'cache-group', sdk: 'cacheGroup', path: ['group', 'name'], kind: 'string', door: 'group', arg: 'NAME', help: 'share caches with the members of this group in the region' },
   { flag: 'group-address', sdk: 'groupAddress', path: ['group', 'address'], kind: 'string', door: 'group', arg: 'HOST:PORT', help: 'address this member serves blocks on (default 127.0.0.1, free port)' },

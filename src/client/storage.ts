@@ -10,6 +10,7 @@ import type { CachedObjectStore } from '../cache/store.js';
 import { applyTransforms, openShardedStore } from '../object/transforms/index.js';
 import type { ClientConfig } from './config.js';
 import { markedStore } from './marker.js';
+import type { ClientProbe } from './probe.js';
 import { SourceStoreGuard } from './source-guard.js';
 
 export type Log = (line: string) => void;
@@ -62,8 +63,10 @@ export function cacheOptionsOf(cfg: Partial<ClientConfig>, log?: Log): CacheOpti
  * unclaimed prefix holding objects; a mirror has its source's uuid in its format record, so the check
  * passes only on its source's store, and it never writes the marker there.
  */
-export async function openRawVolumeObjects(format: Format, cfg: Partial<ClientConfig> = {}, limits?: StoreLimits): Promise<ObjectStore> {
-  const store = await openUnlimitedVolumeObjects(format, cfg);
+export async function openRawVolumeObjects(format: Format, cfg: Partial<ClientConfig> = {}, limits?: StoreLimits, probe?: ClientProbe): Promise<ObjectStore> {
+  const unlimited = await openUnlimitedVolumeObjects(format, cfg);
+  // Timed below the throttle: a request's latency is the store's, not the time it waited for tokens.
+  const store = probe ? probe.wrapStore(unlimited) : unlimited;
   return limits ? new ThrottledStore(store, limits.upload, limits.download) : store;
 }
 
@@ -112,8 +115,8 @@ export async function openMirrorCopyStores(format: Format, cfg: Partial<ClientCo
  * A cache stack of its own over the raw store, without transforms (cache group members and warm-up: blocks
  * are cached as stored, so no keys are needed).
  */
-export async function openBlockCache(format: Format, cfg: Partial<ClientConfig>, log?: Log, limits?: StoreLimits): Promise<CachedObjectStore> {
-  const raw = await openRawVolumeObjects(format, cfg, limits);
+export async function openBlockCache(format: Format, cfg: Partial<ClientConfig>, log?: Log, limits?: StoreLimits, probe?: ClientProbe): Promise<CachedObjectStore> {
+  const raw = await openRawVolumeObjects(format, cfg, limits, probe);
   try {
     return await openCachedStore(format, raw, cacheOptionsOf(cfg, log));
   } catch (e) {
@@ -123,13 +126,13 @@ export async function openBlockCache(format: Format, cfg: Partial<ClientConfig>,
 }
 
 /** The volume's chunk store: raw store, caches the config asks for (below transforms), block transforms. */
-export async function openChunkStore(format: Format, cfg: Partial<ClientConfig> = {}, log?: Log, limits?: StoreLimits): Promise<ChunkStore> {
+export async function openChunkStore(format: Format, cfg: Partial<ClientConfig> = {}, log?: Log, limits?: StoreLimits, probe?: ClientProbe): Promise<ChunkStore> {
   // Caches wrap the backend store directly, below block transforms: they hold blocks as stored (see cache/options.ts).
   // Block transforms (compress -> encrypt -> checksum on write) go on top, sharding below the caches.
   const cacheOpts = cacheOptionsOf(cfg, log);
   // Limits go below the cache: only what really crosses to the object store is charged, cache hits are free.
-  const cache = cachingEnabled(cacheOpts) ? await openBlockCache(format, cfg, log, limits) : undefined;
-  const base = cache ?? (await openRawVolumeObjects(format, cfg, limits));
+  const cache = cachingEnabled(cacheOpts) ? await openBlockCache(format, cfg, log, limits, probe) : undefined;
+  const base = cache ?? (await openRawVolumeObjects(format, cfg, limits, probe));
   let objects: ObjectStore;
   try {
     objects = await applyTransforms(base, format.storage, cfg.encryption, format.name);

@@ -57,12 +57,16 @@ async function* plain(src: Readable): AsyncGenerator<Buffer> {
   else yield* rest();
 }
 
-/** The records of a dump file ('-' for stdin), checked line by line for shape (not for content). */
-export async function* readDump(source: string): AsyncGenerator<DumpRecord> {
-  const where = source === '-' ? 'standard input' : source;
-  const raw = source === '-' ? process.stdin : createReadStream(source);
+/**
+ * The records of a dump file ('-' for stdin, or a stream named for messages: a backup in an object store),
+ * checked line by line for shape (not for content).
+ */
+export async function* readDump(source: string | { stream: Readable; name: string }): AsyncGenerator<DumpRecord> {
+  const given = typeof source === 'string' ? undefined : source;
+  const where = given ? given.name : source === '-' ? 'standard input' : (source as string);
+  const raw: Readable = given ? given.stream : source === '-' ? process.stdin : createReadStream(source as string);
   const opened = new Promise<void>((res, rej) => {
-    if (source === '-') return res();
+    if (given || source === '-') return res();
     raw.once('open', () => res());
     raw.once('error', (e: NodeJS.ErrnoException) =>
       rej(new FsError(e.code === 'ENOENT' ? 'ENOENT' : 'EIO', { message: `cannot read ${where}: ${e.code ?? e.message}` })),

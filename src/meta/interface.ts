@@ -124,6 +124,8 @@ export interface Meta {
 
   // ---- counters, versions, changelog ----
   getCounter(name: string): Promise<number>;
+  /** Takes the lease `name` for `ms` unless another client holds it (one client at a time runs a periodic job). */
+  takeLease(name: string, ms: number, now?: number): Promise<boolean>;
   /** The volume version: the number of namespace-changing transactions committed. */
   currentVersion(): Promise<number>;
   /** Records with version > from, oldest first. */

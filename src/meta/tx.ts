@@ -3,6 +3,7 @@
 import type { Assigned, RecordedMutation } from './assigned.js';
 import type { ChunkRow, EntryRow, InodeRow, ParentRow, ScanPage, SliceRefRow, SymlinkRow, XattrRow } from './scan.js';
 import type { Attr, DeletedSlice, Entry, FileType, Format, SessionInfo, Slice, TtlIndexRow } from './types.js';
+import type { DumpRow } from './dump-format.js';
 
 export interface FlockRow {
   sid: number;
@@ -59,6 +60,13 @@ export interface Tx {
 
   /** Slice reference counts (a slice is shared after copyFileRange or replaced by compaction). */
   addSliceRef(id: number, size: number, delta: number): Promise<number /* refs now */>;
+  /**
+   * Optional bulk paths of `ferry load` (SQL engines: multi-row statements instead of one per row), with the
+   * effect of the one-row primitives. addSliceRefs adds positive deltas (nothing read back); loadRows applies
+   * the rows it can (as setAttr, setEntry, ... would, the last of a key winning) and returns the others.
+   */
+  addSliceRefs?(refs: Array<{ id: number; size: number; delta: number }>): Promise<void>;
+  loadRows?(rows: DumpRow[]): Promise<DumpRow[]>;
 
   getCounter(name: string): Promise<number>;
   /** The new value is assigned at commit: read it only after the transaction (the engine resolves it). */

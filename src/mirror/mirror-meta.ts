@@ -375,6 +375,10 @@ export class MirrorMeta implements Meta {
   getCounter(name: string): Promise<number> {
     return this.local.getCounter(name);
   }
+  /** A mirror runs no volume-wide periodic job of its own (metadata backups are the source's clients'). */
+  async takeLease(_name: string, _ms: number): Promise<boolean> {
+    return false;
+  }
   currentVersion(): Promise<number> {
     return this.local.currentVersion();
   }

@@ -10,3 +10,4 @@ export * from './interface.js';
 export { objectSchemes, objectUrlProblem, openObjectStore, registerObjectStore, registerObjectLoader } from './registry.js';
 export { FallbackStore } from './fallback.js';
 export { ThrottledStore, TokenBucket } from './throttle.js';
+export { objectReadStream } from './read-stream.js';

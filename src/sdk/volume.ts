@@ -15,7 +15,7 @@ import {
   type Context,
 } from '../meta/types.js';
 import { O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY, O_TRUNC } from '../vfs/flags.js';
-import { configFromSdkOptions, openClient, processContext, type Client, type ClientConfig } from '../client/index.js';
+import { configFromSdkOptions, openClient, processContext, type Client, type ClientConfig, type ClientProbe } from '../client/index.js';
 import { statfsBlocks } from '../vfs/stat.js';
 import { splitPath, VfsView, type Resolved } from '../vfs/view.js';
 import { ACL_ACCESS, ACL_DEFAULT, aclText, decodeAcl, encodeAcl, parseAclText, type AclEntry } from '../meta/acl.js';
@@ -77,6 +77,8 @@ export interface VolumeOptions {
   missingBlockWaitMs?: number;
   /** Progress and warning lines (default: stderr). */
   log?: (line: string) => void;
+  /** Counts and times the metadata calls and object requests this volume makes (what `ferry bench` shows). */
+  probe?: ClientProbe;
 }
 
 export const constants = { F_OK: 0, R_OK: 4, W_OK: 2, X_OK: 1, COPYFILE_EXCL: 1 } as const;
@@ -115,7 +117,7 @@ export class Volume {
    */
   static async open(target: string | ClientConfig, opts: VolumeOptions = {}): Promise<Volume> {
     const config = typeof target === 'string' ? configFromSdkOptions(target, opts as Record<string, unknown>) : target;
-    const client = await openClient(config, { log: opts.log });
+    const client = await openClient(config, { log: opts.log, probe: opts.probe });
     return new Volume(client, processContext(opts));
   }
 

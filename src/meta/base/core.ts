@@ -224,6 +224,18 @@ export class MetaCore {
     return this.eng.read((tx) => tx.getCounter(name));
   }
 
+  /**
+   * Takes the lease `name` for `ms` if nobody holds it (a counter holding when it ends, as the trash purge's):
+   * the way one client among many runs a periodic job. False while another holder's lease runs.
+   */
+  async takeLease(name: string, ms: number, now = Date.now()): Promise<boolean> {
+    return this.eng.txn(async (tx) => {
+      if ((await tx.getCounter(name)) > now) return false;
+      await tx.setCounter(name, now + ms);
+      return true;
+    });
+  }
+
   async currentVersion(): Promise<number> {
     return this.getCounter(VERSION_COUNTER);
   }

@@ -74,7 +74,9 @@ async function applyRow(tx: Tx, r: DumpRow): Promise<void> {
 /** Writes a batch of rows in one transaction. */
 export async function loadRows(eng: Engine, batch: DumpRow[]): Promise<void> {
   await eng.txn(async (tx) => {
-    for (const r of batch) await applyRow(tx, r);
+    // An engine with a bulk path (SQL: multi-row statements) takes what it can; the rest goes row by row.
+    const rest = tx.loadRows ? await tx.loadRows(batch) : batch;
+    for (const r of rest) await applyRow(tx, r);
   });
 }
 
@@ -105,9 +107,11 @@ export async function finishLoad(eng: Engine, format: Format, c: DumpCounters): 
     });
   }
   for await (const page of rows(eng, 'chunks')) {
-    if (!page.length) continue;
+    const refs = page.flatMap((chunk) => chunk.slices.filter((s) => s.id).map((s) => ({ id: s.id, size: s.size, delta: 1 })));
+    if (!refs.length) continue;
     await eng.txn(async (tx) => {
-      for (const chunk of page) for (const s of chunk.slices) if (s.id) await tx.addSliceRef(s.id, s.size, 1);
+      if (tx.addSliceRefs) await tx.addSliceRefs(refs);
+      else for (const r of refs) await tx.addSliceRef(r.id, r.size, r.delta);
     });
   }
   await eng.txn(async (tx) => {

@@ -14,7 +14,7 @@ const CALLABLE = new Set([
   'statfs', 'access', 'lookup', 'getattr', 'setattr', 'mknod', 'mkdir', 'create', 'symlink', 'readlink', 'link', 'unlink',
   'rmdir', 'rename', 'readdir', 'resolve', 'open', 'release', 'readChunk', 'newSliceId', 'writeSlice', 'truncate',
   'fallocate', 'copyFileRange', 'replaceSlices', 'listFragmentedChunks', 'getxattr', 'listxattr', 'setxattr', 'removexattr',
-  'flock', 'getlk', 'setlk', 'getCounter', 'currentVersion', 'readChangelog', 'trimChangelog', 'applyChangeRecord',
+  'flock', 'getlk', 'setlk', 'getCounter', 'takeLease', 'currentVersion', 'readChangelog', 'trimChangelog', 'applyChangeRecord',
   'exportSnapshot', 'importSnapshot', 'scanPage', 'processDeletedFiles', 'pendingDeletedFiles', 'pendingDeletedSlices',
   'loadBegin', 'loadRows', 'loadEnd', 'ackDeletedSlices',
   'trashList', 'trashRestore', 'trashPurge', 'trashPurgeExpired', 'openHolders', 'fsckRepair', 'clone',

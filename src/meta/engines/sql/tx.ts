@@ -6,9 +6,20 @@ import type { Attr, DeletedSlice, Entry, FileType, Format, SessionInfo, Slice, T
 import type { Dialect, Row, SqlConn } from './dialect.js';
 import { ATTR_COLUMNS } from './schema.js';
 import { SqlScans } from './scan.js';
+import type { DumpRow } from '../../dump-format.js';
 import type { ChunkRow, EntryRow, InodeRow, ParentRow, ScanPage, SliceRefRow, SymlinkRow, XattrRow } from '../../scan.js';
 
 const NODE_COLS = ['inode', ...ATTR_COLUMNS];
+/** Parameters per multi-row statement: under SQLite's, PostgreSQL's and MySQL's limits with room to spare. */
+const MAX_PARAMS = 8000;
+
+/** The one-row upsert `sql` (VALUES with `cols` placeholders) turned into one statement for `n` rows. */
+function multiRow(sql: string, cols: number, n: number): string {
+  const one = `(${Array(cols).fill('?').join(', ')})`;
+  const at = sql.indexOf(`VALUES ${one}`);
+  if (at < 0) throw new Error(`not a one-row insert: ${sql}`);
+  return `${sql.slice(0, at)}VALUES ${Array(n).fill(one).join(', ')}${sql.slice(at + 7 + one.length)}`;
+}
 
 function toAttr(r: Row): Attr {
   const a = {} as Record<string, number>;
@@ -33,6 +44,8 @@ export class SqlStatements {
   readonly setEntry: string;
   readonly appendSlice: string;
   readonly addSliceRef: string;
+  /** addSliceRef without the new value read back: the statement of the multi-row form. */
+  readonly addSliceRefBlind: string;
   readonly incrCounter: string;
   readonly setCounter: string;
   readonly setSymlink: string;
@@ -63,6 +76,7 @@ export class SqlStatements {
       'cnt',
     );
     this.addSliceRef = d.upsert(t('slice_ref'), ['id', 'size', 'refs'], ['id'], [`refs = ${t('slice_ref')}.refs + ${x('refs')}`], 'refs');
+    this.addSliceRefBlind = d.upsert(t('slice_ref'), ['id', 'size', 'refs'], ['id'], [`refs = ${t('slice_ref')}.refs + ${x('refs')}`]);
     this.incrCounter = d.upsert(t('counter'), ['name', 'value'], ['name'], [`value = ${t('counter')}.value + ${x('value')}`], 'value');
     this.setCounter = d.upsert(t('counter'), ['name', 'value'], ['name'], [`value = ${x('value')}`]);
     this.setSymlink = d.upsert(t('symlink'), ['inode', 'target'], ['inode'], [`target = ${x('target')}`]);
@@ -277,6 +291,87 @@ export class SqlTx implements Tx {
     );
     if (refs <= 0) await this.blind(`DELETE FROM ${this.t('slice_ref')} WHERE id = ?`, id);
     return refs;
+  }
+
+  /** Rows of `sql` (a one-row upsert) in as few statements as the parameter limit allows, held like blind writes. */
+  private async many(sql: string, rows: Iterable<unknown[]>): Promise<void> {
+    const all = [...rows];
+    if (!all.length) return;
+    const per = Math.max(1, Math.floor(MAX_PARAMS / all[0]!.length));
+    for (let i = 0; i < all.length; i += per) {
+      const part = all.slice(i, i + per);
+      await this.blind(multiRow(sql, part[0]!.length, part.length), ...part.flat());
+    }
+  }
+
+  async addSliceRefs(refs: Array<{ id: number; size: number; delta: number }>): Promise<void> {
+    // One row per id in a statement (PostgreSQL refuses to update a row twice in one upsert).
+    const by = new Map<number, [number, number, number]>();
+    for (const r of refs) {
+      const had = by.get(r.id);
+      if (had) had[2] += r.delta;
+      else by.set(r.id, [r.id, r.size, r.delta]);
+    }
+    await this.many(this.s.addSliceRefBlind, by.values());
+  }
+
+  async loadRows(rows: DumpRow[]): Promise<DumpRow[]> {
+    // Keyed as the tables are, so the last row of a key wins, as one-row upserts in order would.
+    const node = new Map<number, unknown[]>();
+    const edge = new Map<string, unknown[]>();
+    const symlink = new Map<number, unknown[]>();
+    const xattr = new Map<string, unknown[]>();
+    const chunk = new Map<string, unknown[]>();
+    const noChunk = new Map<string, [number, number]>();
+    const delfile = new Map<number, unknown[]>();
+    const delslice = new Map<number, unknown[]>();
+    const rest: DumpRow[] = [];
+    const now = Date.now();
+    for (const r of rows) {
+      switch (r.kind) {
+        case 'inode':
+          node.set(r.ino, [r.ino, ...ATTR_COLUMNS.map((c) => r.attr[c])]);
+          break;
+        case 'entry':
+          edge.set(`${r.parent}/${r.name}`, [r.parent, r.name, r.ino, r.type]);
+          break;
+        case 'symlink':
+          symlink.set(r.ino, [r.ino, r.target]);
+          break;
+        case 'xattr':
+          xattr.set(`${r.ino}/${r.name}`, [r.ino, r.name, Buffer.from(r.value, 'base64')]);
+          break;
+        case 'chunk': {
+          // An empty slice list removes the chunk: whichever of the two came last for the key is applied.
+          const key = `${r.ino}/${r.indx}`;
+          if (r.slices.length) {
+            noChunk.delete(key);
+            chunk.set(key, [r.ino, r.indx, encodeSlices(r.slices), r.slices.length]);
+          } else {
+            chunk.delete(key);
+            noChunk.set(key, [r.ino, r.indx]);
+          }
+          break;
+        }
+        case 'delfile':
+          delfile.set(r.ino, [r.ino, r.length, now]);
+          break;
+        case 'delslice':
+          if (!delslice.has(r.id)) delslice.set(r.id, [r.id, r.size, now]); // as the one-row form: the first stays
+          break;
+        default:
+          rest.push(r);
+      }
+    }
+    await this.many(this.s.setAttr, node.values());
+    await this.many(this.s.setEntry, edge.values());
+    await this.many(this.s.setSymlink, symlink.values());
+    await this.many(this.s.setXattr, xattr.values());
+    await this.many(this.s.setChunk, chunk.values());
+    for (const [ino, indx] of noChunk.values()) await this.setChunk(ino, indx, []);
+    await this.many(this.s.addDelFile, delfile.values());
+    await this.many(this.s.addDelSlice, delslice.values());
+    return rest;
   }
 
   // ---- counters and setting ----
