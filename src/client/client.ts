@@ -9,10 +9,14 @@ import { rootContext, type Context, type Format } from '../meta/types.js';
 // From the files, not mirror/index.js: a client needs neither the replicator nor the data copier.
 import { MirrorMeta } from '../mirror/mirror-meta.js';
 import { openVolumeMeta } from '../mirror/setup.js';
+import { CachedObjectStore } from '../cache/store.js';
+import { meteredMeta } from '../meta/metered.js';
+import { activeMetrics, serveMetrics, type FerryMetrics } from '../object/metrics.js';
 import { VFS } from '../vfs/vfs.js';
 import { VfsView } from '../vfs/view.js';
 import { validateConfig, type ClientConfig } from './config.js';
 import { writebackSessionProbe } from './pending-uploads.js';
+import { watchCache, watchVfs } from './metrics.js';
 import { ClientQos } from './qos.js';
 import { openChunkStore, type Log } from './storage.js';
 
@@ -33,6 +37,10 @@ export interface Client {
   readonly sessionId: number;
   /** Writes are refused (a read-only config, or a read-only mirror). */
   readonly readOnly: boolean;
+  /** This process's metrics when the config asks for them (`metrics`): doors count their own operations in it. */
+  readonly metrics?: FerryMetrics;
+  /** Where the metrics are served (HOST:PORT, the port bound), also recorded in the session. */
+  readonly metricsAddress?: string;
   /** The inode-level view doors work through: this client acting as `ctx`'s user. */
   view(ctx: Context): VfsView;
   /** Flushes open files, stops background jobs, ends the session, closes the engine and the stores. */
@@ -55,6 +63,11 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
     for (const u of undo.reverse()) await u().catch(() => undefined);
   };
   try {
+    // First: a busy metrics port fails before anything is opened. The metrics are enabled before the stores
+    // open, which then count their requests (storage.ts).
+    const endpoint = cfg.metrics !== undefined ? await serveMetrics(cfg.metrics) : undefined;
+    if (endpoint) undo.push(() => endpoint.close());
+    const metrics = endpoint ? activeMetrics() : undefined;
     // A read-only client of a writable mirror never connects to the far source.
     const rawMeta = await openVolumeMeta(cfg.metaUrl, { readOnly: cfg.readOnly, waitTimeoutMs: cfg.mirrorWaitMs, log: (m) => log(`ferry: ${m}`) });
     undo.push(() => rawMeta.close());
@@ -62,12 +75,18 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
     // Rate limits (QoS): the client's own and the volume's; the proxy charges metadata operations and keeps
     // the limits' format record current (the VFS's format refresh goes through it).
     const qos = new ClientQos(cfg.qos, format);
-    const meta = qos.wrapMeta(rawMeta);
+    const meta = metrics ? meteredMeta(qos.wrapMeta(rawMeta), metrics) : qos.wrapMeta(rawMeta);
     const store = await openChunkStore(format, cfg, log, qos);
     undo.push(() => store.objects.close());
     // `writeback`: this client commits slices before their blocks are uploaded (readers of a missing block
     // wait only while such a session is alive).
-    const sessionId = await meta.newSession({ mountPoint: cfg.sessionLabel ?? defaultSessionLabel(), writeback: Boolean(cfg.cache?.writeback) });
+    const cached = store.cache instanceof CachedObjectStore ? store.cache : undefined;
+    const sessionId = await meta.newSession({
+      mountPoint: cfg.sessionLabel ?? defaultSessionLabel(),
+      role: cfg.role ?? 'sdk',
+      writeback: Boolean(cfg.cache?.writeback),
+      ...(endpoint ? { metrics: endpoint.address } : {}),
+    });
     undo.push(() => meta.closeSession());
     // A mirror's blocks may also be on their way from its data copier: its readers keep waiting.
     if (!(rawMeta instanceof MirrorMeta)) store.uploadsMayBePending = writebackSessionProbe(meta);
@@ -82,6 +101,9 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
       backgroundJobs: d.backgroundJobs,
       readOnly,
     });
+    // `ferry status` shows each client's open files and write-back backlog, sent with its heartbeats.
+    vfs.jobs.sessionReport = () => ({ openFiles: vfs.openHandles, writebackPending: cached?.staging?.stats.pending ?? 0 });
+    const unwatch = metrics ? [watchVfs(metrics, vfs), ...(cached ? [watchCache(metrics, cached)] : [])] : [];
     let closing: Promise<void> | undefined;
     const close = () =>
       (closing ??= (async () => {
@@ -97,9 +119,11 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
         await step(() => meta.closeSession());
         await step(() => meta.close());
         await step(() => store.objects.close());
+        unwatch.forEach((u) => u());
+        if (endpoint) await step(() => endpoint.close());
         if (err) throw err;
       })());
-    return { config: cfg, meta, format, store, cache: store.cache, vfs, sessionId, readOnly, view: (ctx) => new VfsView(vfs, ctx), close };
+    return { config: cfg, meta, format, store, cache: store.cache, vfs, sessionId, readOnly, metrics, metricsAddress: endpoint?.address, view: (ctx) => new VfsView(vfs, ctx), close };
   } catch (e) {
     await unwind();
     throw e;

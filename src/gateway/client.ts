@@ -24,7 +24,7 @@ export interface GatewayClientOptions {
 export async function openGatewayClient(o: GatewayClientOptions): Promise<GatewayClient> {
   const t = o.cacheTimeout;
   const client = await openClient(
-    { sessionLabel: 's3-gateway', ...o.client, metaUrl: o.metaUrl, metaCache: { attrTimeout: t, entryTimeout: t } },
+    { sessionLabel: 's3-gateway', role: 'gateway', ...o.client, metaUrl: o.metaUrl, metaCache: { attrTimeout: t, entryTimeout: t } },
     { log: o.log },
   );
   const root = client.view(userContext(0, 0, [0]));

@@ -10,3 +10,5 @@ export * from './interface.js';
 export { objectSchemes, objectUrlProblem, openObjectStore, registerObjectStore, registerObjectLoader } from './registry.js';
 export { FallbackStore } from './fallback.js';
 export { ThrottledStore, TokenBucket } from './throttle.js';
+export { MeteredStore } from './metered.js';
+export { activeMetrics, enableMetrics, serveMetrics, parseMetricsAddress, type FerryMetrics, type MetricsEndpoint, type PolledDef, type Reading } from './metrics.js';
