@@ -1,23 +1,14 @@
 // Reading FerryFS metrics endpoints for `ferry stats`: which endpoints a target names (a mount point, a
-// metadata URL, or HOST:PORT), one scrape of each parsed with parse-prometheus-text-format, and the sums the
+// metadata URL, or HOST:PORT), one scrape of each parsed strictly (prom-text.ts), and the sums the
 // stats view shows. Several endpoints (every process of a volume) add up.
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
+import { parsePromText, type PromFamily, type PromSample } from './prom-text.js';
 
-/** One metric family as parse-prometheus-text-format returns it. */
-interface Family {
-  name: string;
-  type: 'COUNTER' | 'GAUGE' | 'HISTOGRAM' | 'SUMMARY' | 'UNTYPED';
-  metrics: Array<{ value?: string; labels?: Record<string, string>; count?: string; sum?: string; buckets?: Record<string, string> }>;
-}
-
-const parseText = createRequire(import.meta.url)('parse-prometheus-text-format') as (text: string) => Family[];
-
-/** Parses the text exposition format (throws on text that is not). */
-export function parseMetrics(text: string): Family[] {
-  return parseText(text);
+/** Parses the text exposition format strictly (throws naming the line). */
+export function parseMetrics(text: string): PromFamily[] {
+  return parsePromText(text);
 }
 
 export interface Target {
@@ -80,52 +71,42 @@ export function scrape(address: string, timeoutMs = 5000): Promise<string> {
   });
 }
 
-/** The figures of one moment: sums over every endpoint, by metric (histograms: count and sum). */
+/** The figures of one moment: sums over every endpoint, by sample name (a histogram's `x_count`, `x_sum`). */
 export class Sample {
+  private readonly samples = new Map<string, PromSample[]>();
+
   constructor(
     readonly at: number,
-    private readonly families: Family[],
-  ) {}
+    families: PromFamily[],
+  ) {
+    for (const f of families) {
+      for (const s of f.samples) {
+        const list = this.samples.get(s.name);
+        if (list) list.push(s);
+        else this.samples.set(s.name, [s]);
+      }
+    }
+  }
 
   static async take(addresses: string[]): Promise<Sample> {
     const texts = await Promise.all(addresses.map((a) => scrape(a)));
     return new Sample(performance.now(), texts.flatMap((t) => parseMetrics(t)));
   }
 
-  /** Sum of a counter's or gauge's samples, optionally only those whose labels match. */
+  /** Sum of the samples of this name whose labels match. */
   value(name: string, where: Record<string, string> = {}): number {
     let n = 0;
-    for (const f of this.families) {
-      if (f.name !== name) continue;
-      for (const m of f.metrics) if (matches(m.labels, where)) n += Number(m.value ?? 0);
-    }
+    for (const s of this.samples.get(name) ?? []) if (matches(s.labels, where)) n += s.value;
     return n;
   }
 
   /** A histogram's operations and their total seconds, over all operations or matching labels. */
   histogram(name: string, where: Record<string, string> = {}): { count: number; sum: number } {
-    let count = 0;
-    let sum = 0;
-    for (const f of this.families) {
-      if (f.name !== name) continue;
-      for (const m of f.metrics) {
-        if (!matches(m.labels, where)) continue;
-        count += Number(m.count ?? 0);
-        sum += Number(m.sum ?? 0);
-      }
-    }
-    return { count, sum };
-  }
-
-  /** Values of one label of a metric (e.g. the FUSE operations seen). */
-  labelValues(name: string, label: string): string[] {
-    const out = new Set<string>();
-    for (const f of this.families) if (f.name === name) for (const m of f.metrics) if (m.labels?.[label] !== undefined) out.add(m.labels[label]!);
-    return [...out].sort();
+    return { count: this.value(`${name}_count`, where), sum: this.value(`${name}_sum`, where) };
   }
 }
 
-function matches(labels: Record<string, string> | undefined, where: Record<string, string>): boolean {
-  for (const [k, v] of Object.entries(where)) if (labels?.[k] !== v) return false;
+function matches(labels: Record<string, string>, where: Record<string, string>): boolean {
+  for (const [k, v] of Object.entries(where)) if (labels[k] !== v) return false;
   return true;
 }

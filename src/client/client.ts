@@ -83,7 +83,7 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
     const cached = store.cache instanceof CachedObjectStore ? store.cache : undefined;
     const sessionId = await meta.newSession({
       mountPoint: cfg.sessionLabel ?? defaultSessionLabel(),
-      role: cfg.role ?? 'sdk',
+      ...(cfg.role ? { role: cfg.role } : {}),
       writeback: Boolean(cfg.cache?.writeback),
       ...(endpoint ? { metrics: endpoint.address } : {}),
     });

@@ -9,6 +9,8 @@ export interface GatewayClient {
   root: VfsView;
   /** The format record as it is now (access keys change while the gateway runs). */
   loadFormat(): Promise<Format>;
+  /** Where --metrics are served (HOST:PORT), when asked for. */
+  metricsAddress?: string;
   close(): Promise<void>;
 }
 
@@ -28,5 +30,5 @@ export async function openGatewayClient(o: GatewayClientOptions): Promise<Gatewa
     { log: o.log },
   );
   const root = client.view(userContext(0, 0, [0]));
-  return { root, loadFormat: () => client.meta.load(), close: () => client.close() };
+  return { root, loadFormat: () => client.meta.load(), metricsAddress: client.metricsAddress, close: () => client.close() };
 }

@@ -188,6 +188,11 @@ export class Gateway {
   }
 
   /** Stops accepting, lets requests in flight finish (up to graceMs), then closes the client. */
+  /** Where --metrics are served (HOST:PORT), when asked for (GET /-/metrics answers on the S3 port too). */
+  get metricsAddress(): string | undefined {
+    return this.client.metricsAddress;
+  }
+
   close(graceMs = 10_000): Promise<void> {
     this.closing ??= (async () => {
       if (this.reloadTimer) clearInterval(this.reloadTimer);

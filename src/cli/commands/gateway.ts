@@ -84,6 +84,7 @@ const command: Command = {
     const m = await openMeta(metaUrl);
     const nkeys = Object.keys(keysOf(await m.load().finally(() => m.close()))).length;
     process.stdout.write(`ferry gateway: serving ${metaUrl} at ${gw.url} (${nkeys} access key${nkeys === 1 ? '' : 's'}${flag(p, 'anonymous') ? ', anonymous allowed' : ''})\n`);
+    if (gw.metricsAddress) process.stderr.write(`ferry gateway: metrics at http://${gw.metricsAddress}/metrics\n`);
     if (nkeys === 0 && !flag(p, 'anonymous')) {
       process.stderr.write(`ferry gateway: no access keys yet: add one with 'ferry gateway keys add ${metaUrl} --uid N --gid N'\n`);
     }
