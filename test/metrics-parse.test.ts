@@ -42,3 +42,22 @@ test('refuses malformed text, naming the line', () => {
   for (const [text, re] of bad) assert.throws(() => parsePromText(text), re, text);
   assert.deepEqual(parsePromText('# a comment\nx 1 1700000000000\n')[0]!.samples, [{ name: 'x', labels: {}, value: 1 }]);
 });
+
+test('the Grafana dashboard and the README use only metric names FerryFS defines, and the README lists them all', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const defs = await import('../src/client/metrics.js');
+  const m = await enableMetrics();
+  const defined = new Set([
+    ...m.registry.getMetricsAsArray().map((x) => x.name).filter((n) => n.startsWith('ferry_')),
+    ...(Object.values(defs) as unknown[]).filter((d): d is { name: string } => typeof d === 'object' && d !== null && 'name' in d).map((d) => d.name),
+    'ferry_gateway_requests_in_flight',
+  ]);
+  const root = new URL('../../', import.meta.url);
+  const base = (n: string) => n.replace(/_(bucket|count|sum)$/, '');
+  const dashboard = await readFile(new URL('docs/grafana-ferryfs.json', root), 'utf8');
+  JSON.parse(dashboard);
+  const used = new Set([...dashboard.matchAll(/ferry_[a-z_]+/g)].map((x) => base(x[0])));
+  for (const n of used) assert.ok(defined.has(n), `dashboard uses ${n}, which FerryFS does not define`);
+  const readme = await readFile(new URL('README.md', root), 'utf8');
+  for (const n of defined) assert.ok(readme.includes('`' + n + '`'), `README lists ${n}`);
+});

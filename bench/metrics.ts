@@ -1,0 +1,111 @@
+// npm run bench:metrics — the cost of --metrics: the same small-file work through a client without metrics
+// and one with them (SDK, in one process, rounds alternating), then through two FUSE mounts (child
+// processes, one with --metrics), printed side by side. A benchmark, never a test: it asserts nothing.
+//
+//   node dist/bench/metrics.js [--files 2000] [--rounds 3] [--no-fuse]
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Volume } from '../src/sdk/index.js';
+import { formatVolume, fuseUnavailable, mountFerry } from '../test/helpers/mount.js';
+import { tempVolume } from '../test/helpers/volume.js';
+
+function args(): { files: number; rounds: number; fuse: boolean } {
+  const o = { files: 2000, rounds: 3, fuse: true };
+  const a = process.argv.slice(2);
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === '--files') o.files = Number(a[++i]);
+    else if (a[i] === '--rounds') o.rounds = Number(a[++i]);
+    else if (a[i] === '--no-fuse') o.fuse = false;
+    else {
+      process.stderr.write(`bench:metrics: unknown option '${a[i]}'\nusage: node dist/bench/metrics.js [--files N] [--rounds N] [--no-fuse]\n`);
+      process.exit(2);
+    }
+  }
+  if (!(o.files > 0 && o.rounds > 0)) process.exit(2);
+  return o;
+}
+
+interface Ops {
+  mkdir(p: string): Promise<unknown>;
+  write(p: string, b: Buffer): Promise<unknown>;
+  stat(p: string): Promise<unknown>;
+  read(p: string): Promise<unknown>;
+}
+
+const PHASES = ['create 4 KiB', 'stat', 'read'] as const;
+type Phase = (typeof PHASES)[number];
+
+/** ops/s of each phase over `files` files in a fresh directory. */
+async function workload(ops: Ops, dir: string, files: number): Promise<Record<Phase, number>> {
+  const data = Buffer.alloc(4096, 1);
+  await ops.mkdir(dir);
+  const out = {} as Record<Phase, number>;
+  const timed = async (phase: Phase, fn: (i: number) => Promise<unknown>) => {
+    const t = performance.now();
+    for (let i = 0; i < files; i++) await fn(i);
+    out[phase] = files / ((performance.now() - t) / 1000);
+  };
+  await timed('create 4 KiB', (i) => ops.write(`${dir}/f${i}`, data));
+  await timed('stat', (i) => ops.stat(`${dir}/f${i}`));
+  await timed('read', (i) => ops.read(`${dir}/f${i}`));
+  return out;
+}
+
+function sdkOps(v: Volume): Ops {
+  return { mkdir: (p) => v.mkdir(p), write: (p, b) => v.writeFile(p, b), stat: (p) => v.stat(p), read: (p) => v.readFile(p) };
+}
+
+const fsOps: Ops = { mkdir: (p) => mkdir(p), write: (p, b) => writeFile(p, b), stat: (p) => stat(p), read: (p) => readFile(p) };
+
+/** Best of the rounds per phase, each round running both sides back to back. */
+async function compare(rounds: number, files: number, plain: (r: number) => Promise<Record<Phase, number>>, metered: (r: number) => Promise<Record<Phase, number>>) {
+  const best = { plain: {} as Record<Phase, number>, metered: {} as Record<Phase, number> };
+  for (let r = 0; r < rounds; r++) {
+    for (const [side, run] of [['plain', plain], ['metered', metered]] as const) {
+      const res = await run(r);
+      for (const p of PHASES) best[side][p] = Math.max(best[side][p] ?? 0, res[p]);
+    }
+  }
+  void files;
+  return best;
+}
+
+function table(title: string, best: Awaited<ReturnType<typeof compare>>): string {
+  const rows = PHASES.map((p) => {
+    const a = best.plain[p];
+    const b = best.metered[p];
+    return `| ${p} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(((b - a) / a) * 100).toFixed(1)}% |`;
+  });
+  return [`${title}`, '', '| files/s (best of rounds) | without metrics | with --metrics | change |', '|---|---|---|---|', ...rows, ''].join('\n');
+}
+
+async function main(): Promise<void> {
+  const o = args();
+  const t = await tempVolume({ storage: 'mem' });
+  try {
+    const plain = t.v;
+    const metered = await t.open({ metrics: '127.0.0.1:0' });
+    const best = await compare(o.rounds, o.files, (r) => workload(sdkOps(plain), `/plain${r}`, o.files), (r) => workload(sdkOps(metered), `/metered${r}`, o.files));
+    process.stdout.write(table(`SDK, SQLite + mem://, ${o.files} files, ${o.rounds} rounds`, best) + '\n');
+  } finally {
+    await t.cleanup();
+  }
+  const why = o.fuse ? fuseUnavailable() : 'skipped (--no-fuse)';
+  if (why) {
+    process.stdout.write(`FUSE: ${why}\n`);
+    return;
+  }
+  const vol = await formatVolume();
+  const a = await mountFerry(vol.url, join(vol.dir, 'plain'));
+  const b = await mountFerry(vol.url, join(vol.dir, 'metered'), ['--metrics', '127.0.0.1:0']);
+  try {
+    const best = await compare(o.rounds, o.files, (r) => workload(fsOps, join(a.mp, `p${r}`), o.files), (r) => workload(fsOps, join(b.mp, `m${r}`), o.files));
+    process.stdout.write(table(`FUSE mounts (child processes), SQLite + file://, ${o.files} files, ${o.rounds} rounds`, best) + '\n');
+  } finally {
+    await a.unmount();
+    await b.unmount();
+    await vol.cleanup();
+  }
+}
+
+await main();
