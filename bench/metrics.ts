@@ -79,8 +79,48 @@ function table(title: string, best: Awaited<ReturnType<typeof compare>>): string
   return [`${title}`, '', '| files/s (best of rounds) | without metrics | with --metrics | change |', '|---|---|---|---|', ...rows, ''].join('\n');
 }
 
+/** Best ns per call over chunks of calls (the best chunk filters out a busy machine's pauses). */
+async function nsPerCall(fn: () => Promise<unknown>, chunks = 30, per = 5000): Promise<number> {
+  let best = Infinity;
+  for (let c = 0; c < chunks; c++) {
+    const t = process.hrtime.bigint();
+    for (let i = 0; i < per; i++) await fn();
+    best = Math.min(best, Number(process.hrtime.bigint() - t) / per);
+  }
+  return best;
+}
+
+/** The added cost per operation, isolated from I/O: the Meta proxy, the store decorator, a FUSE observation. */
+async function perCallCost(): Promise<string> {
+  const { enableMetrics } = await import('../src/object/metrics.js');
+  const { meteredMeta } = await import('../src/meta/metered.js');
+  const { MeteredStore } = await import('../src/object/metered.js');
+  const { openObjectStore } = await import('../src/object/index.js');
+  const m = await enableMetrics();
+  const fake = { async getattr(ino: number) { return ino; } } as unknown as import('../src/meta/interface.js').Meta;
+  const proxied = meteredMeta(fake, m);
+  const store = await openObjectStore(`mem://bench-metrics-${process.pid}`, {});
+  await store.put('k', Buffer.alloc(4096));
+  const metered = new MeteredStore(store, m);
+  const rows: Array<[string, number, number]> = [
+    ['metadata call (Meta proxy)', await nsPerCall(() => fake.getattr(1 as never, 1 as never) as Promise<unknown>), await nsPerCall(() => proxied.getattr(1 as never, 1 as never) as Promise<unknown>)],
+    ['object get 4 KiB, mem:// (decorator)', await nsPerCall(() => store.get('k')), await nsPerCall(() => metered.get('k'))],
+    ['FUSE request observation', 0, await nsPerCall(async () => m.fuse.observe('lookup', 0.0001))],
+  ];
+  await store.close();
+  return [
+    'Added cost per operation, without I/O (best of 30 chunks of 5,000 calls)',
+    '',
+    '| call | without metrics (ns) | with --metrics (ns) | added (µs) |',
+    '|---|---|---|---|',
+    ...rows.map(([k, a, b]) => `| ${k} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${((b - a) / 1000).toFixed(2)} |`),
+    '',
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   const o = args();
+  process.stdout.write((await perCallCost()) + '\n');
   const t = await tempVolume({ storage: 'mem' });
   try {
     const plain = t.v;
