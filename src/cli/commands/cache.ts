@@ -93,6 +93,7 @@ const command: Command = {
       const { watchCache } = await import('../../client/metrics.js');
       unwatch = watchCache(activeMetrics()!, store);
       await store.group!.setSessionInfo({ metrics: endpoint.address });
+      process.stderr.write(`cache group ${group}: metrics at http://${endpoint.address}/metrics\n`);
     }
     await out(
       `cache group ${group}: serving volume ${format.name} at ${store.group!.address} ` +
