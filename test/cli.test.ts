@@ -240,7 +240,7 @@ describe('a volume on the embedded default, command by command', () => {
     const { Volume } = await import('../src/sdk/index.js');
     const vol = await Volume.open(`sqlite3://${join(cwd, 'ferry-data', 'meta.db')}`, { mountPoint: 'test-client', backgroundJobs: false });
     try {
-      assert.match(ok(ferry(cwd, ['status', URL])).stdout, /^Sessions: 1\n.*\n\s+\d+\s+\S+\s+\d+\s+test-client\s.*ago$/m);
+      assert.match(ok(ferry(cwd, ['status', URL])).stdout, /^Sessions: 1\n.*\n\s+\d+\s+\S+\s+\S+\s+\d+\s+test-client\s.*ago\s+\S+\s+\S+\s+-$/m);
       oneLineError(ferry(cwd, ['destroy', '--yes', URL, uuid]), 1, /1 live session .*test-client.*--force/);
     } finally {
       await vol.close();

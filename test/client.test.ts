@@ -45,7 +45,7 @@ describe('client config', () => {
 
   it('maps every SDK option of the table onto the config', () => {
     const opts: Record<string, unknown> = {};
-    for (const o of CLIENT_OPTIONS) opts[o.sdk] = o.kind === 'boolean' ? true : o.kind === 'string' ? `v-${o.flag}` : o.kind === 'ratio' ? 0.5 : 1;
+    for (const o of CLIENT_OPTIONS) opts[o.sdk] = o.kind === 'boolean' ? true : o.kind === 'string' || o.kind === 'address' ? `v-${o.flag}` : o.kind === 'ratio' ? 0.5 : 1;
     opts.cacheDir = '/c'; // writeback needs it
     const cfg = validateConfig(configFromSdkOptions('sqlite3://x.db', opts));
     for (const o of CLIENT_OPTIONS) {

@@ -108,6 +108,11 @@ export class CacheGroup {
    * Joins (or, with member: false, only watches) the group. `meta` must be a connection of its own: a
    * member's session is the group registration, closed with the group.
    */
+  /** Adds fields to this member's session record (e.g. where its metrics are served). */
+  setSessionInfo(info: Record<string, unknown>): Promise<void> {
+    return this.meta.setSessionInfo(info);
+  }
+
   static async start(meta: Meta, volume: GroupVolume, opts: GroupOptions, source?: BlockSource): Promise<CacheGroup> {
     const g = new CacheGroup(meta, volume, opts);
     try {
@@ -117,6 +122,7 @@ export class CacheGroup {
         await g.listen();
         await meta.newSession({
           mountPoint: opts.label ?? `cache-group:${opts.name}`,
+          role: 'cache-member',
           cacheGroup: opts.name,
           groupAddress: g.address,
           region: opts.region,

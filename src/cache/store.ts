@@ -36,7 +36,7 @@ export class CachedObjectStore implements ObjectStore, BlockCache {
   readonly disk?: DiskCache;
   readonly staging?: StagingArea;
   group?: CacheGroup;
-  readonly stats: CacheStats = { memoryHits: 0, stagingHits: 0, diskHits: 0, groupHits: 0, storeGets: 0, storeBytes: 0 };
+  readonly stats: CacheStats = { memoryHits: 0, stagingHits: 0, diskHits: 0, groupHits: 0, storeGets: 0, storeBytes: 0, memoryHitBytes: 0, stagingHitBytes: 0, diskHitBytes: 0, groupHitBytes: 0 };
   private readonly flights = new SingleFlight<Buffer>();
   private readonly diskReads = new SingleFlight<Buffer | null>();
   createMultipartUpload?: (key: string) => Promise<MultipartUpload>;
@@ -95,6 +95,7 @@ export class CachedObjectStore implements ObjectStore, BlockCache {
         const part = await this.group?.fetch(key, off, len);
         if (part) {
           this.stats.groupHits++;
+          this.stats.groupHitBytes += part.length;
           return part;
         }
         return this.fromStore(key, off, len);
@@ -115,8 +116,10 @@ export class CachedObjectStore implements ObjectStore, BlockCache {
       const again = await this.cached(key);
       if (again) return again;
       let data = await this.group?.fetch(key);
-      if (data) this.stats.groupHits++;
-      else data = await this.fromStore(key);
+      if (data) {
+        this.stats.groupHits++;
+        this.stats.groupHitBytes += data.length;
+      } else data = await this.fromStore(key);
       this.keep(key, data);
       return data;
     });
@@ -169,12 +172,14 @@ export class CachedObjectStore implements ObjectStore, BlockCache {
     const m = this.memory?.get(key);
     if (m) {
       this.stats.memoryHits++;
+      this.stats.memoryHitBytes += m.length;
       return m;
     }
     // A staged block exists nowhere else yet (a corrupt one throws EIO: there is nothing to refetch).
     const staged = await this.staging?.get(key);
     if (staged) {
       this.stats.stagingHits++;
+      this.stats.stagingHitBytes += staged.length;
       this.memory?.put(key, staged);
       return staged;
     }
@@ -184,6 +189,7 @@ export class CachedObjectStore implements ObjectStore, BlockCache {
     const d = await this.diskReads.run(key, async () => (await this.disk!.get(key)) ?? null);
     if (d) {
       this.stats.diskHits++;
+      this.stats.diskHitBytes += d.length;
       this.memory?.put(key, d);
       return d;
     }

@@ -13,6 +13,11 @@ export interface BlockCacheStats {
   /** Gets this client sent to the object store for blocks, and their bytes. */
   storeGets: number;
   storeBytes: number;
+  /** Bytes of the hits of each tier (metrics). */
+  memoryHitBytes: number;
+  stagingHitBytes: number;
+  diskHitBytes: number;
+  groupHitBytes: number;
 }
 
 export interface BlockCache {

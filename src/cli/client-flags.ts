@@ -2,6 +2,7 @@
 // one table in client/options.ts; this file only turns their text into values (sizes, counts, seconds).
 import { CLIENT_OPTIONS, setOption, type ClientConfig, type ClientOption, type OptionDoor } from '../client/index.js';
 import { parseDuration } from '../meta/retention.js';
+import { parseMetricsAddress } from '../object/metrics.js';
 import { UsageError, parseCount, parseSize, parseWith, refuseNegative, type OptionSpec, type Parsed } from './args.js';
 
 function rows(doors: OptionDoor[]): ClientOption[] {
@@ -25,6 +26,13 @@ function value(o: ClientOption, raw: string | boolean, where: string): unknown {
   switch (o.kind) {
     case 'string':
       if (raw === '') throw new UsageError(`${name}: empty value`);
+      return raw;
+    case 'address':
+      try {
+        parseMetricsAddress(raw);
+      } catch {
+        throw new UsageError(`${name}: '${raw}' is not HOST:PORT`);
+      }
       return raw;
     case 'size':
       return parseSize(name, raw);
@@ -64,7 +72,7 @@ export function applyFlags(cfg: ClientConfig, p: Parsed, ...doors: OptionDoor[])
  * returned for FUSE (allow_other, ...). mount(8)'s own options, which mean nothing here, are dropped.
  */
 export function applyMountOptions(cfg: ClientConfig, lists: string[]): string[] {
-  const byName = new Map(rows(['local', 'group', 'mount']).map((o) => [o.flag, o]));
+  const byName = new Map(rows(['service', 'local', 'group', 'mount']).map((o) => [o.flag, o]));
   const fuse: string[] = [];
   for (const list of lists) {
     for (const item of list.split(',')) {

@@ -17,6 +17,7 @@ const COMMANDS: Record<string, Entry> = {
   format: { summary: 'create a volume (or update one with --force)', load: () => import('./commands/format.js') },
   info: { summary: 'show a volume, or a file with its chunks, slices and objects', load: () => import('./commands/info.js') },
   status: { summary: 'show the format, client sessions, usage and version of a volume', load: () => import('./commands/status.js') },
+  stats: { summary: 'live metrics of a mount, a volume\'s processes or a metrics address (like top)', load: () => import('./commands/stats.js') },
   config: { summary: 'change settings of a volume (capacity, inodes, trash days, storage)', load: () => import('./commands/config.js') },
   destroy: { summary: 'delete a volume: all its objects and its metadata', load: () => import('./commands/destroy.js') },
   ls: { summary: 'list a directory of a volume', load: () => import('./commands/ls.js') },

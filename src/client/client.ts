@@ -9,11 +9,15 @@ import { rootContext, type Context, type Format } from '../meta/types.js';
 // From the files, not mirror/index.js: a client needs neither the replicator nor the data copier.
 import { MirrorMeta } from '../mirror/mirror-meta.js';
 import { openVolumeMeta } from '../mirror/setup.js';
+import { CachedObjectStore } from '../cache/store.js';
+import { meteredMeta } from '../meta/metered.js';
+import { activeMetrics, serveMetrics, type FerryMetrics } from '../object/metrics.js';
 import { VFS } from '../vfs/vfs.js';
 import { VfsView } from '../vfs/view.js';
 import { validateConfig, type ClientConfig } from './config.js';
 import { writebackSessionProbe } from './pending-uploads.js';
 import type { ClientProbe } from './probe.js';
+import { watchCache, watchVfs } from './metrics.js';
 import { ClientQos } from './qos.js';
 import type { MetaBackups } from './backup.js';
 import { openChunkStore, openRawVolumeObjects, type Log } from './storage.js';
@@ -39,6 +43,10 @@ export interface Client {
   readonly readOnly: boolean;
   /** Automatic metadata backups into the object store (config backupMeta), when this client runs them. */
   readonly backups?: MetaBackups;
+  /** This process's metrics when the config asks for them (`metrics`): doors count their own operations in it. */
+  readonly metrics?: FerryMetrics;
+  /** Where the metrics are served (HOST:PORT, the port bound), also recorded in the session. */
+  readonly metricsAddress?: string;
   /** The inode-level view doors work through: this client acting as `ctx`'s user. */
   view(ctx: Context): VfsView;
   /** Flushes open files, stops background jobs, ends the session, closes the engine and the stores. */
@@ -61,6 +69,11 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
     for (const u of undo.reverse()) await u().catch(() => undefined);
   };
   try {
+    // First: a busy metrics port fails before anything is opened. The metrics are enabled before the stores
+    // open, which then count their requests (storage.ts).
+    const endpoint = cfg.metrics !== undefined ? await serveMetrics(cfg.metrics) : undefined;
+    if (endpoint) undo.push(() => endpoint.close());
+    const metrics = endpoint ? activeMetrics() : undefined;
     // A read-only client of a writable mirror never connects to the far source.
     const rawMeta = await openVolumeMeta(cfg.metaUrl, { readOnly: cfg.readOnly, waitTimeoutMs: cfg.mirrorWaitMs, log: (m) => log(`ferry: ${m}`) });
     undo.push(() => rawMeta.close());
@@ -68,13 +81,19 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
     // Rate limits (QoS): the client's own and the volume's; the proxy charges metadata operations and keeps
     // the limits' format record current (the VFS's format refresh goes through it).
     const qos = new ClientQos(cfg.qos, format);
-    const charged = qos.wrapMeta(rawMeta);
+    const charged = metrics ? meteredMeta(qos.wrapMeta(rawMeta), metrics) : qos.wrapMeta(rawMeta);
     const meta = rt.probe ? rt.probe.wrapMeta(charged) : charged;
     const store = await openChunkStore(format, cfg, log, qos, rt.probe);
     undo.push(() => store.objects.close());
     // `writeback`: this client commits slices before their blocks are uploaded (readers of a missing block
     // wait only while such a session is alive).
-    const sessionId = await meta.newSession({ mountPoint: cfg.sessionLabel ?? defaultSessionLabel(), writeback: Boolean(cfg.cache?.writeback) });
+    const cached = store.cache instanceof CachedObjectStore ? store.cache : undefined;
+    const sessionId = await meta.newSession({
+      mountPoint: cfg.sessionLabel ?? defaultSessionLabel(),
+      ...(cfg.role ? { role: cfg.role } : {}),
+      writeback: Boolean(cfg.cache?.writeback),
+      ...(endpoint ? { metrics: endpoint.address } : {}),
+    });
     undo.push(() => meta.closeSession());
     // A mirror's blocks may also be on their way from its data copier: its readers keep waiting.
     if (!(rawMeta instanceof MirrorMeta)) store.uploadsMayBePending = writebackSessionProbe(meta);
@@ -97,6 +116,9 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
         ? new (await import('./backup.js')).MetaBackups(meta, format, () => openRawVolumeObjects(format, cfg), b, log)
         : undefined;
     backups?.start();
+    // `ferry status` shows each client's open files and write-back backlog, sent with its heartbeats.
+    vfs.jobs.sessionReport = () => ({ openFiles: vfs.openHandles, writebackPending: cached?.staging?.stats.pending ?? 0 });
+    const unwatch = metrics ? [watchVfs(metrics, vfs), ...(cached ? [watchCache(metrics, cached)] : [])] : [];
     let closing: Promise<void> | undefined;
     const close = () =>
       (closing ??= (async () => {
@@ -113,9 +135,11 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
         await step(() => meta.closeSession());
         await step(() => meta.close());
         await step(() => store.objects.close());
+        unwatch.forEach((u) => u());
+        if (endpoint) await step(() => endpoint.close());
         if (err) throw err;
       })());
-    return { config: cfg, meta, format, store, cache: store.cache, vfs, sessionId, readOnly, backups, view: (ctx) => new VfsView(vfs, ctx), close };
+    return { config: cfg, meta, format, store, cache: store.cache, vfs, sessionId, readOnly, backups, metrics, metricsAddress: endpoint?.address, view: (ctx) => new VfsView(vfs, ctx), close };
   } catch (e) {
     await unwind();
     throw e;

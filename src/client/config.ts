@@ -10,6 +10,10 @@ export interface ClientConfig {
   metaUrl: string;
   /** Shown in `ferry status` for this client's session (`host:/mnt/ferry`, `sdk:script.js`, `s3-gateway`). */
   sessionLabel?: string;
+  /** What this client serves, for `ferry status` (mount, gateway, sdk, ...; default sdk). */
+  role?: string;
+  /** Serve Prometheus metrics at http://HOST:PORT/metrics (port 0: a free port, recorded in the session). */
+  metrics?: string;
   /** Refuse writes with EROFS; a writable mirror opened read-only never connects to its source. */
   readOnly?: boolean;
   /** How long (seconds) attributes and entries are cached by the VFS and, for a mount, by the kernel. */
@@ -101,6 +105,8 @@ type Shape = 'string' | 'boolean' | 'number' | 'strings' | 'object' | { [k: stri
 const SHAPE: { [k: string]: Shape } = {
   metaUrl: 'string',
   sessionLabel: 'string',
+  role: 'string',
+  metrics: 'string',
   readOnly: 'boolean',
   metaCache: { attrTimeout: 'number', entryTimeout: 'number', dirEntryTimeout: 'number' },
   mirrorWaitMs: 'number',

@@ -5,10 +5,13 @@
 import type { ClientConfig } from './config.js';
 
 /** `duration`: text such as 1h, 30m, 90s or plain seconds, stored as seconds. */
-export type OptionKind = 'string' | 'boolean' | 'size' | 'count' | 'seconds' | 'duration' | 'ratio';
+export type OptionKind = 'string' | 'boolean' | 'size' | 'count' | 'seconds' | 'duration' | 'ratio' | 'address';
 
-/** Which commands take a row: every serving door takes `local`; `group` adds cache-group membership. */
-export type OptionDoor = 'local' | 'group' | 'mount';
+/**
+ * Which commands take a row: every long-running process takes `service` (mount, gateway, meta-server, mirror
+ * replicator, cache member); every serving door takes `local`; `group` adds cache-group membership.
+ */
+export type OptionDoor = 'service' | 'local' | 'group' | 'mount';
 
 export interface ClientOption {
   /** CLI flag and mount option name. */
@@ -27,6 +30,16 @@ export interface ClientOption {
 }
 
 export const CLIENT_OPTIONS: readonly ClientOption[] = [
+  // -- every long-running process
+  {
+    flag: 'metrics',
+    sdk: 'metrics',
+    path: ['metrics'],
+    kind: 'address',
+    door: 'service',
+    arg: 'HOST:PORT',
+    help: 'serve Prometheus metrics at http://HOST:PORT/metrics (port 0: a free port; ferry stats reads them)',
+  },
   // -- caches every door that serves data takes
   { flag: 'cache-dir', sdk: 'cacheDir', path: ['cache', 'dir'], kind: 'string', door: 'local', arg: 'DIR', help: 'local disk cache of blocks (LRU, survives restarts)' },
   { flag: 'cache-size', sdk: 'cacheSize', path: ['cache', 'size'], kind: 'size', door: 'local', arg: 'SIZE', help: 'disk cache size limit (default 10G)' },

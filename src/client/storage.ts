@@ -4,7 +4,7 @@ import { ChunkStore } from '../chunk/index.js';
 import { FsError } from '../errors.js';
 import type { Format } from '../meta/types.js';
 // The value import registers the backends (file, mem, s3) before any URL is opened.
-import { FallbackStore, ThrottledStore, openObjectStore, type TokenBucket, type ObjectOptions, type ObjectStore } from '../object/index.js';
+import { FallbackStore, MeteredStore, ThrottledStore, activeMetrics, openObjectStore, type TokenBucket, type ObjectOptions, type ObjectStore } from '../object/index.js';
 import { cachingEnabled, openCachedStore, type CacheOptions } from '../cache/options.js';
 import type { CachedObjectStore } from '../cache/store.js';
 import { applyTransforms, openShardedStore } from '../object/transforms/index.js';
@@ -64,9 +64,12 @@ export function cacheOptionsOf(cfg: Partial<ClientConfig>, log?: Log): CacheOpti
  * passes only on its source's store, and it never writes the marker there.
  */
 export async function openRawVolumeObjects(format: Format, cfg: Partial<ClientConfig> = {}, limits?: StoreLimits, probe?: ClientProbe): Promise<ObjectStore> {
-  const unlimited = await openUnlimitedVolumeObjects(format, cfg);
+  const raw = await openUnlimitedVolumeObjects(format, cfg);
+  // With --metrics (enabled by the process before it opens stores), requests that reach the store are counted.
+  const m = cfg.metrics !== undefined ? activeMetrics() : undefined;
+  const metered = m ? new MeteredStore(raw, m) : raw;
   // Timed below the throttle: a request's latency is the store's, not the time it waited for tokens.
-  const store = probe ? probe.wrapStore(unlimited) : unlimited;
+  const store = probe ? probe.wrapStore(metered) : metered;
   return limits ? new ThrottledStore(store, limits.upload, limits.download) : store;
 }
 
@@ -102,9 +105,11 @@ async function openUnlimitedVolumeObjects(format: Format, cfg: Partial<ClientCon
 export async function openMirrorCopyStores(format: Format, cfg: Partial<ClientConfig> = {}): Promise<{ from: ObjectStore; to: ObjectStore }> {
   const own = format.mirror?.of?.storage;
   if (!own) throw new FsError('EINVAL', { message: `volume '${format.name}' is not a mirror with its own object store` });
-  const from = await openShardedStore(format.storage, objectOptionsOf(format, cfg));
+  const m = cfg.metrics !== undefined ? activeMetrics() : undefined;
+  const metered = (s: ObjectStore) => (m ? new MeteredStore(s, m) : s);
+  const from = metered(await openShardedStore(format.storage, objectOptionsOf(format, cfg)));
   try {
-    return { from, to: await openObjectStore(own, cfg.mirrorObjects ?? {}) };
+    return { from, to: metered(await openObjectStore(own, cfg.mirrorObjects ?? {})) };
   } catch (e) {
     await from.close().catch(() => undefined);
     throw e;

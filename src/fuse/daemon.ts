@@ -25,3 +25,8 @@ export function pidFileFor(mp: string): string {
 export function configFileFor(mp: string): string {
   return daemonFile('mount', resolve(mp), 'json');
 }
+
+/** Where a mount with --metrics records its metrics address and pid (`ferry stats MOUNTPOINT` reads it). */
+export function metricsFileFor(mp: string): string {
+  return daemonFile('mount', resolve(mp), 'json').replace(/\.json$/, '.metrics.json');
+}

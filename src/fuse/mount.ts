@@ -101,7 +101,7 @@ export async function mountVolume(config: ClientConfig, mountpoint: string, rt: 
   const attrTimeout = config.metaCache?.attrTimeout ?? 1;
   const entryTimeout = config.metaCache?.entryTimeout ?? 1;
   const client = await openClient(
-    { ...config, sessionLabel: config.sessionLabel ?? `${hostname()}:${mp}`, metaCache: { ...config.metaCache, attrTimeout, entryTimeout } },
+    { ...config, sessionLabel: config.sessionLabel ?? `${hostname()}:${mp}`, role: config.role ?? 'mount', metaCache: { ...config.metaCache, attrTimeout, entryTimeout } },
     { log },
   );
   const { vfs, format } = client;
@@ -121,6 +121,7 @@ export async function mountVolume(config: ClientConfig, mountpoint: string, rt: 
     log,
     root,
     kernelWriteback: config.mount?.kernelWritebackCache ?? false,
+    metrics: client.metrics,
   });
   let ended!: () => void;
   const loopEnded = new Promise<void>((r) => (ended = r));

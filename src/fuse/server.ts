@@ -11,6 +11,7 @@ import { O_EXCL, canWrite } from '../vfs/flags.js';
 import type { HandleOptions, VFS } from '../vfs/vfs.js';
 import * as abi from './abi.gen.js';
 import { OP, OP_NAMES, REQUESTS } from './abi.gen.js';
+import type { FerryMetrics } from '../object/metrics.js';
 import type { Dispatcher, FuseAddon, ReqHandle } from './addon.js';
 import {
   ACCESS_MASK,
@@ -43,6 +44,8 @@ export interface ServerOptions {
   root?: RootMap;
   /** The kernel's writeback cache is on (-o writeback_cache). */
   kernelWriteback?: boolean;
+  /** This process's metrics (--metrics): every request is timed by operation. */
+  metrics?: FerryMetrics;
 }
 
 interface DirHandle {
@@ -116,15 +119,21 @@ export class FuseServer implements abi.FuseHandlers {
       checkPermission: true,
     };
     this.inflight++;
-    const t0 = this.counts ? performance.now() : 0;
+    const metrics = this.opts.metrics;
+    const t0 = this.counts || metrics ? performance.now() : 0;
+    let failed = false;
     if (this.counts) this.counts[op] = (this.counts[op] ?? 0) + 1;
     // Promise.resolve().then: even a synchronous throw becomes an answered error, never a dead daemon.
     Promise.resolve()
       .then(() => spec.run(this, req!, ctx, args, this.toVolume))
       .then((reply) => (this.replier.send[spec.reply] as (r: ReqHandle, v: unknown) => void)(req!, reply))
-      .catch((e) => this.fail(op, req!, e))
+      .catch((e) => {
+        failed = true;
+        this.fail(op, req!, e);
+      })
       .finally(() => {
         if (this.counts) this.millis[op] = (this.millis[op] ?? 0) + performance.now() - t0;
+        metrics?.fuse.observe(OP_NAMES[op]!, (performance.now() - t0) / 1000, failed);
         if (--this.inflight === 0) for (const f of this.idle.splice(0)) f();
       });
   };

@@ -9,6 +9,8 @@ export interface GatewayClient {
   root: VfsView;
   /** The format record as it is now (access keys change while the gateway runs). */
   loadFormat(): Promise<Format>;
+  /** Where --metrics are served (HOST:PORT), when asked for. */
+  metricsAddress?: string;
   close(): Promise<void>;
 }
 
@@ -24,9 +26,9 @@ export interface GatewayClientOptions {
 export async function openGatewayClient(o: GatewayClientOptions): Promise<GatewayClient> {
   const t = o.cacheTimeout;
   const client = await openClient(
-    { sessionLabel: 's3-gateway', ...o.client, metaUrl: o.metaUrl, metaCache: { attrTimeout: t, entryTimeout: t } },
+    { sessionLabel: 's3-gateway', role: 'gateway', ...o.client, metaUrl: o.metaUrl, metaCache: { attrTimeout: t, entryTimeout: t } },
     { log: o.log },
   );
   const root = client.view(userContext(0, 0, [0]));
-  return { root, loadFormat: () => client.meta.load(), close: () => client.close() };
+  return { root, loadFormat: () => client.meta.load(), metricsAddress: client.metricsAddress, close: () => client.close() };
 }

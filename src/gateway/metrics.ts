@@ -1,28 +1,35 @@
-// Prometheus metrics of the gateway (text exposition format at /-/metrics): requests by operation and
-// status, their total duration, and requests in flight.
+// The gateway's S3 request metrics, in this process's Prometheus registry (object/metrics.ts): requests by
+// operation and status, their durations, and requests in flight. The gateway always keeps them (GET /-/metrics
+// needs no --metrics); --metrics also serves them, with the client's, on a port of their own.
+import { enableMetrics, type FerryMetrics } from '../object/metrics.js';
 
-export class Metrics {
-  private readonly requests = new Map<string, number>();
-  private readonly seconds = new Map<string, number>();
+const IN_FLIGHT = { name: 'ferry_gateway_requests_in_flight', help: 'S3 requests being handled now.', type: 'gauge' } as const;
 
-  observe(op: string, status: number, ms: number): void {
-    const k = `operation="${op}",status="${status}"`;
-    this.requests.set(k, (this.requests.get(k) ?? 0) + 1);
-    this.seconds.set(op, (this.seconds.get(op) ?? 0) + ms / 1000);
+export class GatewayMetrics {
+  private constructor(
+    private readonly m: FerryMetrics,
+    private readonly unpoll: () => void,
+  ) {}
+
+  static async open(inflight: () => number): Promise<GatewayMetrics> {
+    const m = await enableMetrics();
+    return new GatewayMetrics(m, m.poll(IN_FLIGHT, inflight));
   }
 
-  render(inflight: number): string {
-    const lines = [
-      '# HELP ferry_gateway_requests_total S3 requests handled, by operation and HTTP status.',
-      '# TYPE ferry_gateway_requests_total counter',
-      ...[...this.requests].map(([k, v]) => `ferry_gateway_requests_total{${k}} ${v}`),
-      '# HELP ferry_gateway_request_seconds_total Time spent handling requests, by operation.',
-      '# TYPE ferry_gateway_request_seconds_total counter',
-      ...[...this.seconds].map(([op, v]) => `ferry_gateway_request_seconds_total{operation="${op}"} ${v.toFixed(6)}`),
-      '# HELP ferry_gateway_requests_in_flight Requests being handled now.',
-      '# TYPE ferry_gateway_requests_in_flight gauge',
-      `ferry_gateway_requests_in_flight ${inflight}`,
-    ];
-    return lines.join('\n') + '\n';
+  observe(op: string, status: number, ms: number): void {
+    this.m.s3Requests.inc({ operation: op, status: String(status) });
+    this.m.s3Duration.observe({ operation: op }, ms / 1000);
+  }
+
+  render(): Promise<string> {
+    return this.m.text();
+  }
+
+  get contentType(): string {
+    return this.m.contentType;
+  }
+
+  close(): void {
+    this.unpoll();
   }
 }

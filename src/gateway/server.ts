@@ -15,7 +15,7 @@ import { fromFsError, s3err, S3Error } from './errors.js';
 import { sendError } from './http.js';
 import { keysOf, type KeyTable } from './keys.js';
 import { runLifecycle, type LifecycleReport } from './lifecycle-job.js';
-import { Metrics } from './metrics.js';
+import { GatewayMetrics } from './metrics.js';
 import { Multipart } from './multipart.js';
 import { Objects, type ObjectInfo } from './objects.js';
 import { isFormPostRequest } from './ops/post-object.js';
@@ -71,7 +71,7 @@ export class Gateway {
   private lifecycleRun?: Promise<LifecycleReport>;
   private readonly views = new Map<string, VfsView>();
   private readonly services: Services;
-  readonly metrics = new Metrics();
+  metrics!: GatewayMetrics;
   private inflight = 0;
   private closing?: Promise<void>;
   private idle?: () => void;
@@ -101,11 +101,13 @@ export class Gateway {
     const client = await openGatewayClient({ metaUrl: opts.metaUrl, cacheTimeout: opts.cacheTimeout ?? 0, client: opts.client, log: opts.clientLog });
     const g = new Gateway(client, opts);
     try {
+      g.metrics = await GatewayMetrics.open(() => g.inflight);
       await g.services.objects.prepare(client.root);
       await g.services.multipart.sweep(client.root);
       await g.reloadKeys();
       await g.listen();
     } catch (e) {
+      g.metrics?.close();
       await client.close().catch(() => undefined);
       throw e;
     }
@@ -172,6 +174,11 @@ export class Gateway {
   }
 
   /** Stops accepting, lets requests in flight finish (up to graceMs), then closes the client. */
+  /** Where --metrics are served (HOST:PORT), when asked for (GET /-/metrics answers on the S3 port too). */
+  get metricsAddress(): string | undefined {
+    return this.client.metricsAddress;
+  }
+
   close(graceMs = 10_000): Promise<void> {
     this.closing ??= (async () => {
       if (this.reloadTimer) clearInterval(this.reloadTimer);
@@ -191,6 +198,7 @@ export class Gateway {
       }
       this.server.closeAllConnections();
       await closed;
+      this.metrics.close();
       await this.client.close();
     })();
     return this.closing;
@@ -245,8 +253,8 @@ export class Gateway {
       }
       if (rawPath === '/-/metrics') {
         op = 'metrics';
-        const body = this.metrics.render(this.inflight);
-        res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4', 'Content-Length': Buffer.byteLength(body) });
+        const body = await this.metrics.render();
+        res.writeHead(200, { 'Content-Type': this.metrics.contentType, 'Content-Length': Buffer.byteLength(body) });
         res.end(body);
         return;
       }

@@ -91,7 +91,7 @@ export class DataCopier {
     }
     await this.to.create();
     await this.load();
-    await this.mirror.newSession({ mountPoint: 'mirror data copier', mirrorDataCopier: true });
+    await this.mirror.newSession({ mountPoint: 'mirror data copier', role: 'copier', mirrorDataCopier: true });
     this.loop = this.run();
   }
 

@@ -54,7 +54,7 @@ export class Replicator {
    */
   async start(): Promise<string> {
     this.applied = await this.mirror.getCounter(APPLIED_COUNTER);
-    await this.mirror.newSession({ mountPoint: `mirror replicator ${this.id}` });
+    await this.mirror.newSession({ mountPoint: `mirror replicator ${this.id}`, role: 'replicator' });
     try {
       await takeLease(this.mirror);
       this.leased = true;

@@ -11,3 +11,5 @@ export { objectSchemes, objectUrlProblem, openObjectStore, registerObjectStore, 
 export { FallbackStore } from './fallback.js';
 export { ThrottledStore, TokenBucket } from './throttle.js';
 export { objectReadStream } from './read-stream.js';
+export { MeteredStore } from './metered.js';
+export { activeMetrics, enableMetrics, serveMetrics, parseMetricsAddress, type FerryMetrics, type MetricsEndpoint, type PolledDef, type Reading } from './metrics.js';

@@ -53,6 +53,8 @@ export interface VolumeOptions {
   uploadLimit?: number;
   downloadLimit?: number;
   opsLimit?: number;
+  /** Serve Prometheus metrics of this process at http://HOST:PORT/metrics (README "Metrics"); port 0: a free one. */
+  metrics?: string;
   /** Block caches, write-back and cache groups: see docs/cache.md. */
   memoryCacheSize?: number;
   cacheDir?: string;

@@ -34,6 +34,12 @@ export class BackgroundJobs {
   lastError?: unknown;
   private readonly errors: BackgroundErrors;
   private readonly log: LogLine;
+  /**
+   * Live figures of this client for its session record (open files, write-back backlog: `ferry status`):
+   * sent with a heartbeat when they changed since the last one sent.
+   */
+  sessionReport?: () => Record<string, number>;
+  private reported = '';
   /** The report of this client's last TTL expiry run that found due rows (with when it ran). */
   lastTtlRun?: TtlRunResult & { at: number };
 
@@ -49,7 +55,7 @@ export class BackgroundJobs {
       t.unref();
       this.timers.push(t);
     };
-    every(HEARTBEAT_MS, 'heartbeat', () => this.meta.heartbeat());
+    every(HEARTBEAT_MS, 'heartbeat', () => this.heartbeat());
     every(SESSION_TIMEOUT_MS / 5, 'cleaning of stale sessions', () => this.meta.cleanStaleSessions(SESSION_TIMEOUT_MS));
     every(GC_PERIOD_MS, 'gc', () => this.collect());
     every(TRIM_PERIOD_MS, 'changelog trimming', () => this.trimChangelog());
@@ -64,6 +70,15 @@ export class BackgroundJobs {
     t.unref();
     this.timers.push(t);
     if (opts.writable !== false) every(TTL_PERIOD_MS, 'ttl expiry', () => this.expireTtl());
+  }
+
+  /** A heartbeat, carrying the session report when it changed (setSessionInfo heartbeats too). */
+  async heartbeat(): Promise<void> {
+    const report = this.sessionReport?.();
+    const text = report ? JSON.stringify(report) : '';
+    if (!report || text === this.reported) return this.meta.heartbeat();
+    await this.meta.setSessionInfo(report);
+    this.reported = text;
   }
 
   /** Moves the files whose TTL passed to the trash (when this client holds the expiry lease); one line per run that found any. */

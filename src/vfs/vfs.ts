@@ -123,6 +123,11 @@ export class VFS {
 
   private idleTimer?: NodeJS.Timeout;
 
+  /** Handles open now (metrics, `ferry status`). */
+  get openHandles(): number {
+    return this.handles.size;
+  }
+
   private flushIdle(): void {
     const now = performance.now();
     for (const of of this.files.values()) {

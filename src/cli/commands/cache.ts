@@ -3,6 +3,7 @@
 import { UsageError, parseSize, str, type Command, type Parsed } from '../args.js';
 import { ago, formatBytes, out, table } from '../output.js';
 import { DAEMON_FLAGS, daemonReady, daemonize } from '../daemon.js';
+import { applyFlags, clientFlags } from '../client-flags.js';
 
 function ratio(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
@@ -36,6 +37,7 @@ const command: Command = {
       region: { type: 'string', arg: 'NAME', help: 'region of this member (groups are per region)' },
       zone: { type: 'string', arg: 'NAME', help: 'zone of this member (replicas prefer other zones)' },
       heartbeat: { type: 'string', arg: 'SECONDS', help: 'session heartbeat interval (default 5)' },
+      ...clientFlags('service'),
       ...DAEMON_FLAGS,
     },
     minArgs: 2,
@@ -56,7 +58,11 @@ const command: Command = {
     const cacheSize = str(p, 'cache-size');
     const memSize = str(p, 'memory-size');
     const listen = str(p, 'listen') ?? '127.0.0.1:9600';
+    const { metrics } = applyFlags({ metaUrl }, p, 'service');
     if (await daemonize(p, 'cache', `${group}-${listen}`)) return;
+    // Metrics first: a busy port fails before the member joins; enabled before the store opens, which counts its requests.
+    const { serveMetrics, activeMetrics } = await import('../../object/metrics.js');
+    const endpoint = metrics !== undefined ? await serveMetrics(metrics) : undefined;
 
     const { openFormatted } = await import('../meta.js');
     const { openBlockCache } = await import('../../client/storage.js');
@@ -65,6 +71,7 @@ const command: Command = {
     // The store as the volume keeps it (all shards, no transforms): members serve blocks as stored.
     const store = await openBlockCache(format, {
       metaUrl,
+      metrics,
       cache: {
         dir,
         size: cacheSize === undefined ? undefined : parseSize('--cache-size', cacheSize),
@@ -81,6 +88,13 @@ const command: Command = {
       },
     });
     const disk = store.disk!;
+    let unwatch: (() => void) | undefined;
+    if (endpoint) {
+      const { watchCache } = await import('../../client/metrics.js');
+      unwatch = watchCache(activeMetrics()!, store);
+      await store.group!.setSessionInfo({ metrics: endpoint.address });
+      process.stderr.write(`cache group ${group}: metrics at http://${endpoint.address}/metrics\n`);
+    }
     await out(
       `cache group ${group}: serving volume ${format.name} at ${store.group!.address} ` +
         `(cache ${disk.dir}: ${disk.count} blocks, ${formatBytes(disk.used)})\n`,
@@ -93,6 +107,8 @@ const command: Command = {
     const g = store.group!.stats;
     setTimeout(() => process.exit(1), 5000).unref();
     await store.close();
+    unwatch?.();
+    await endpoint?.close();
     process.stderr.write(`cache group ${group}: served ${g.served} requests, ${formatBytes(g.servedBytes)}; object store ${store.stats.storeGets} gets, ${formatBytes(store.stats.storeBytes)}\n`);
   },
 };

@@ -43,7 +43,7 @@ const command: Command = {
       'access-key': { type: 'string', arg: 'ID', help: 'keys add: use this access key id (default: generated)' },
       'secret-key': { type: 'string', arg: 'SECRET', help: 'keys add: use this secret (default: generated)' },
       description: { type: 'string', arg: 'TEXT', help: 'keys add: a note shown by keys list' },
-      ...clientFlags('local'),
+      ...clientFlags('service', 'local'),
       ...DAEMON_FLAGS,
     },
     minArgs: 2,
@@ -62,7 +62,7 @@ const command: Command = {
     if (mode !== undefined && !/^[0-7]{3,4}$/.test(mode)) throw new UsageError(`--bucket-mode: '${mode}' is not an octal mode`);
     const cache = str(p, 'cache-timeout');
     if (cache !== undefined && !/^\d+(\.\d+)?$/.test(cache)) throw new UsageError(`--cache-timeout: '${cache}' is not a number of seconds`);
-    const { metaUrl: _url, ...client } = applyFlags({ metaUrl }, p, 'local');
+    const { metaUrl: _url, ...client } = applyFlags({ metaUrl }, p, 'service', 'local');
     await requireVolume(metaUrl);
     if (await daemonize(p, 'gateway', address)) return;
     const { Gateway, keysOf } = await import('../../gateway/index.js');
@@ -84,6 +84,7 @@ const command: Command = {
     const m = await openMeta(metaUrl);
     const nkeys = Object.keys(keysOf(await m.load().finally(() => m.close()))).length;
     process.stdout.write(`ferry gateway: serving ${metaUrl} at ${gw.url} (${nkeys} access key${nkeys === 1 ? '' : 's'}${flag(p, 'anonymous') ? ', anonymous allowed' : ''})\n`);
+    if (gw.metricsAddress) process.stderr.write(`ferry gateway: metrics at http://${gw.metricsAddress}/metrics\n`);
     if (nkeys === 0 && !flag(p, 'anonymous')) {
       process.stderr.write(`ferry gateway: no access keys yet: add one with 'ferry gateway keys add ${metaUrl} --uid N --gid N'\n`);
     }

@@ -3,6 +3,7 @@
 import { UsageError, flag, parseCount, parseWith, str, type Command, type Parsed } from '../args.js';
 import { formatBytes, out } from '../output.js';
 import { DAEMON_FLAGS, daemonReady, daemonize } from '../daemon.js';
+import { applyFlags, clientFlags } from '../client-flags.js';
 
 const command: Command = {
   spec: {
@@ -54,6 +55,7 @@ const command: Command = {
       data: { type: 'boolean', help: 'run: also copy new blocks into the mirror\'s own store' },
       'data-threads': { type: 'string', arg: 'N', help: 'run: blocks copied at once with --data (default 8)' },
       json: { type: 'boolean', help: 'status: print one JSON document' },
+      ...Object.fromEntries(Object.entries(clientFlags('service')).map(([k, o]) => [k, { ...o, help: `run: ${o.help}` }])),
       background: { ...DAEMON_FLAGS.background!, help: `run: ${DAEMON_FLAGS.background!.help}` },
       log: { ...DAEMON_FLAGS.log!, help: `run: ${DAEMON_FLAGS.log!.help}` },
     },
@@ -86,9 +88,10 @@ const command: Command = {
       const threads = str(p, 'data-threads') === undefined ? undefined : parseCount('--data-threads', str(p, 'data-threads')!, 256);
       if (threads !== undefined && !flag(p, 'data')) throw new UsageError('--data-threads needs --data');
       if (threads === 0) throw new UsageError('--data-threads: at least 1');
+      const { metrics } = applyFlags({ metaUrl: rest[0]! }, p, 'service');
       const { redactUrl } = await import('../../mirror/format.js');
       if (await daemonize(p, 'mirror', redactUrl(rest[0]!))) return;
-      return runReplicator(rest[0]!, str(p, 'listen'), flag(p, 'data'), threads);
+      return runReplicator(rest[0]!, str(p, 'listen'), flag(p, 'data'), threads, metrics);
     }
     if (action === 'status') return status(rest[0]!, flag(p, 'json'));
     if (action === 'remove') {
@@ -124,15 +127,34 @@ async function openPair(mirrorUrl: string) {
   return { mirror, source, info };
 }
 
-async function runReplicator(mirrorUrl: string, listen: string | undefined, data: boolean, threads: number | undefined): Promise<void> {
-  const { mirror, source, info } = await openPair(mirrorUrl);
+async function runReplicator(mirrorUrl: string, listen: string | undefined, data: boolean, threads: number | undefined, metrics?: string): Promise<void> {
+  const { serveMetrics, activeMetrics } = await import('../../object/metrics.js');
+  // Metrics first: a busy port fails before anything starts.
+  const endpoint = metrics !== undefined ? await serveMetrics(metrics) : undefined;
+  const m = endpoint ? activeMetrics() : undefined;
+  const { meteredMeta } = await import('../../meta/metered.js');
+  const { watchCopier, watchReplicator } = await import('../../client/metrics.js');
+  const pair = await openPair(mirrorUrl).catch(async (e: unknown) => {
+    await endpoint?.close();
+    throw e;
+  });
+  const { info } = pair;
+  const [mirror, source] = m ? [meteredMeta(pair.mirror, m), meteredMeta(pair.source, m)] : [pair.mirror, pair.source];
   const { Replicator } = await import('../../mirror/replicator.js');
   let copier: import('../../mirror/data-copier.js').DataCopier | undefined;
   const rep = new Replicator(mirror, source, info.id, { listen });
+  const unwatch: Array<() => void> = [];
   try {
-    if (data) copier = await startCopier(mirrorUrl, info, threads);
+    if (data) copier = await startCopier(mirrorUrl, info, threads, metrics);
     const addr = await rep.start();
-    process.stderr.write(`ferry: replicating mirror ${info.id} from version ${rep.applied}; waits answered at ${addr}\n`);
+    if (m) {
+      unwatch.push(watchReplicator(m, rep));
+      if (copier) unwatch.push(watchCopier(m, copier));
+      // `ferry stats META-URL` finds the metrics through the sessions.
+      await rep.mirror.setSessionInfo({ metrics: endpoint!.address });
+      await copier?.mirror.setSessionInfo({ metrics: endpoint!.address });
+    }
+    process.stderr.write(`ferry: replicating mirror ${info.id} from version ${rep.applied}; waits answered at ${addr}${endpoint ? `; metrics at http://${endpoint.address}/metrics` : ''}\n`);
     await daemonReady(`replicating mirror ${info.id}`);
     const stop = () => void rep.stop();
     process.once('SIGINT', stop);
@@ -146,13 +168,15 @@ async function runReplicator(mirrorUrl: string, listen: string | undefined, data
       await copier.mirror.close();
       await Promise.all([copier.from.close(), copier.to.close()]);
     }
+    unwatch.forEach((u) => u());
     await mirror.close();
     await source.close();
+    await endpoint?.close();
   }
 }
 
 /** The data copier of an own-store mirror, on a Meta of its own (it registers its own session). */
-async function startCopier(mirrorUrl: string, info: { id: string; storage?: string }, threads: number | undefined) {
+async function startCopier(mirrorUrl: string, info: { id: string; storage?: string }, threads: number | undefined, metrics?: string) {
   const [{ openMeta }, { DataCopier }, { openMirrorCopyStores }, { sliceBlocks, chunksPrefix }] = await Promise.all([
     import('../../meta/index.js'),
     import('../../mirror/data-copier.js'),
@@ -165,7 +189,7 @@ async function startCopier(mirrorUrl: string, info: { id: string; storage?: stri
   const meta = await openMeta(mirrorUrl);
   try {
     const format = await meta.load();
-    const { from, to } = await openMirrorCopyStores(format);
+    const { from, to } = await openMirrorCopyStores(format, { metrics });
     const blocks = (id: number, size: number) => sliceBlocks(format.name, id, size, format.blockSize);
     const log = (m: string) => process.stderr.write(`ferry: ${m}\n`);
     const copier = new DataCopier(meta, from, to, blocks, chunksPrefix(format.name), { threads, log });

@@ -6,7 +6,7 @@ import { UsageError, type Command, type Parsed } from '../args.js';
 import { DAEMON_FLAGS, daemonReady, daemonize, isDaemon } from '../daemon.js';
 import { requireVolume } from '../meta.js';
 import { describeError } from '../output.js';
-import { configFileFor } from '../../fuse/daemon.js';
+import { configFileFor, metricsFileFor } from '../../fuse/daemon.js';
 
 const command: Command = {
   spec: {
@@ -35,7 +35,7 @@ const command: Command = {
       },
       config: { type: 'string', arg: 'FILE', help: 'client config (JSON, as written next to a daemon\'s pid file); flags override it' },
       log: DAEMON_FLAGS.log!,
-      ...clientFlags('mount', 'local', 'group'),
+      ...clientFlags('service', 'mount', 'local', 'group'),
     },
     minArgs: 2,
     maxArgs: 2,
@@ -50,7 +50,7 @@ const command: Command = {
     const v = p.values;
     const { loadConfig } = await import('../../client/config.js');
     const cfg = typeof v.config === 'string' ? { ...(await loadConfig(resolve(v.config))), metaUrl } : { metaUrl };
-    applyFlags(cfg, p, 'mount', 'local', 'group');
+    applyFlags(cfg, p, 'service', 'mount', 'local', 'group');
     const fuse = applyMountOptions(cfg, typeof v.options === 'string' ? [v.options] : []);
     if (fuse.length) cfg.mount = { ...cfg.mount, fuseOptions: [fuse.join(',')] };
     await requireVolume(metaUrl);
@@ -72,6 +72,16 @@ const command: Command = {
       const { saveConfig } = await import('../../client/config.js');
       await saveConfig(configFile, m.client.config).catch((e: Error) => log(`ferry: could not write ${configFile}: ${e.message}`));
     }
+    const metricsFile = metricsFileFor(mp);
+    if (m.client.metricsAddress) {
+      // For `ferry stats MOUNTPOINT`: the mount's metrics address (also in its session record).
+      const { mkdir, writeFile } = await import('node:fs/promises');
+      const { dirname } = await import('node:path');
+      await mkdir(dirname(metricsFile), { recursive: true })
+        .then(() => writeFile(metricsFile, JSON.stringify({ pid: process.pid, metrics: m.client.metricsAddress, sid: m.client.sessionId }) + '\n'))
+        .catch((e: Error) => log(`ferry: could not write ${metricsFile}: ${e.message}`));
+      log(`ferry: metrics at http://${m.client.metricsAddress}/metrics`);
+    }
     log(`ferry: mounted volume ${m.format.name} at ${mp} (pid ${process.pid}); ready`);
     await daemonReady(`mounted at ${mp}`);
     const stop = (sig: string) => {
@@ -86,6 +96,7 @@ const command: Command = {
     process.on('SIGUSR1', () => log(`ferry: ${cache?.summary() ?? 'no caches'}`));
     await m.done;
     if (isDaemon()) rmSync(configFile, { force: true });
+    if (m.client.metricsAddress) rmSync(metricsFile, { force: true });
     log(`ferry: ${mp} unmounted`);
   },
 };

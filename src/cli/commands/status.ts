@@ -42,7 +42,7 @@ const command: Command = {
       if (flag(p, 'json')) {
         const doc = {
           setting: redacted(format),
-          sessions: sessions.map((s) => ({ ...s, stale: now - s.heartbeat > SESSION_TIMEOUT_MS })),
+          sessions: sessions.map((s) => ({ ...s, role: roleOf(s), stale: now - s.heartbeat > SESSION_TIMEOUT_MS })),
           usage: st,
           mirrors: mirrorsOf(format),
           cacheGroups: cacheGroupsOf(sessions, now, SESSION_TIMEOUT_MS),
@@ -80,20 +80,26 @@ const command: Command = {
       lines.push('');
       lines.push(`Sessions: ${sessions.length}`);
       if (sessions.length) {
-        const rows = [['SID', 'HOST', 'PID', 'MOUNT', 'VERSION', 'STARTED', 'HEARTBEAT']];
+        const rows = [['SID', 'ROLE', 'HOST', 'PID', 'MOUNT / LABEL', 'VERSION', 'STARTED', 'HEARTBEAT', 'OPEN FILES', 'WB PENDING', 'METRICS']];
         for (const s of sessions) {
           const age = now - s.heartbeat;
+          // Open files and write-back backlog are a client's (sent with its heartbeats); others have none.
+          const num = (v: unknown) => (typeof v === 'number' ? String(v) : '-');
           rows.push([
             String(s.sid),
+            roleOf(s),
             s.hostname,
             String(s.pid),
             s.mountPoint || '-',
             s.version || '-',
             s.startedAt,
             `${ago(age)}${age > SESSION_TIMEOUT_MS ? ' (stale)' : ''}`,
+            num(s.openFiles),
+            num(s.writebackPending),
+            typeof s.metrics === 'string' ? s.metrics : '-',
           ]);
         }
-        lines.push(indent(table(rows, [0, 2])));
+        lines.push(indent(table(rows, [0, 3, 8, 9])));
         for (const s of sessions) {
           const e = s.lastError;
           if (!e) continue;
@@ -127,6 +133,23 @@ const command: Command = {
 };
 
 export default command;
+
+/**
+ * What a session's process is: recorded since sessions carry a role; for older records, told from the label
+ * each kind of process has always written.
+ */
+export function roleOf(s: { role?: unknown; mountPoint?: string; cacheGroup?: string; mirrorDataCopier?: unknown }): string {
+  if (typeof s.role === 'string' && s.role) return s.role;
+  const label = s.mountPoint ?? '';
+  if (label === 's3-gateway') return 'gateway';
+  if (label.startsWith('mirror replicator')) return 'replicator';
+  if (s.mirrorDataCopier || label === 'mirror data copier') return 'copier';
+  if (s.cacheGroup) return 'cache-member';
+  if (label.startsWith('sdk:')) return 'sdk';
+  if (label.startsWith('ferry ')) return 'command';
+  if (/^[^:/]*:\//.test(label)) return 'mount';
+  return '-';
+}
 
 /** Cache groups are the live sessions of their members (ferry cache serve, or clients with --cache-group). */
 function cacheGroupsOf(sessions: Array<{ sid: number; cacheGroup?: string; groupAddress?: string; region?: string; zone?: string; heartbeat: number }>, now: number, timeout: number) {

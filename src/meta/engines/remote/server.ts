@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FsError, toFsError } from '../../../errors.js';
 import type { Meta } from '../../interface.js';
+import { activeMetrics } from '../../../object/metrics.js';
 import { openMeta } from '../../registry.js';
 import { decode, encode } from './codec.js';
 
@@ -61,7 +62,10 @@ export class MetaServer {
     c.used = Date.now();
     const meta = await c.meta;
     meta.keepRecords = keep === true;
-    const value = await (meta as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method]!(...args);
+    const call = () => (meta as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method]!(...args);
+    // With --metrics, each call is timed by method (as a client's metered Meta does).
+    const m = activeMetrics();
+    const value = await (m ? m.meta.time(method, call) : call());
     if (method === 'closeSession') this.drop(id);
     return encode({ value });
   }
@@ -70,6 +74,11 @@ export class MetaServer {
     const c = this.clients.get(id);
     this.clients.delete(id);
     void c?.meta.then((m) => m.close()).catch(() => undefined);
+  }
+
+  /** Clients with an engine connection open now (metrics). */
+  get clientCount(): number {
+    return this.clients.size;
   }
 
   private sweep(): void {
