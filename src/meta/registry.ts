@@ -26,13 +26,14 @@ export function metaSchemes(): string[] {
 
 /** Parses a metadata URL; a scheme is required so a typo never silently creates a database. */
 export function parseMetaUrl(raw: string): URL {
-  let url: URL;
+  // A cluster is written as JuiceFS does, hosts separated by commas (etcd://h1:2379,h2:2379/prefix), which
+  // URL does not parse: the first host stands for the list here, and the engine reads the list from `raw`.
+  const first = raw.replace(/^([a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?)([^,/?#]*),[^/?#]*/i, '$1$2');
   try {
-    url = new URL(raw);
+    return new URL(first);
   } catch {
     throw new FsError('EINVAL', { message: `invalid metadata URL '${raw}' (expected e.g. sqlite3://ferry.db)` });
   }
-  return url;
 }
 
 function unknownEngine(raw: string, scheme: string): FsError {
