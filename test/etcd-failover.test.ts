@@ -4,100 +4,22 @@
 // changelog record naming each entry, one slice per file), both clients resume after each kill, and
 // `ferry fsck` finds the tree clean. Prints the unavailability window per kill and the requests retried.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Etcd3 } from 'etcd3';
 import { newFormat } from '../src/meta/format.js';
 import { openMeta } from '../src/meta/index.js';
 import { rootContext } from '../src/meta/types.js';
 import type { EtcdEngine } from '../src/meta/engines/etcd/engine.js';
 import { Volume, volumeView } from '../src/sdk/volume.js';
 import { ferry } from './helpers/cli.js';
+import { EtcdCluster } from './helpers/etcd-cluster.js';
 import { SERVERS } from './helpers/servers.js';
 
 const ETCD = spawnSync('etcd', ['--version'], { encoding: 'utf8' });
 const ROOT = rootContext();
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Member {
-  name: string;
-  client: number;
-  peer: number;
-  proc?: ChildProcess;
-}
-
-class Cluster {
-  readonly dir = mkdtempSync(join(tmpdir(), 'ferry-etcd-cluster-'));
-  readonly members: Member[] = [];
-
-  async init(n: number): Promise<void> {
-    for (let i = 0; i < n; i++) this.members.push({ name: `m${i}`, client: await freePort(), peer: await freePort() });
-  }
-
-  get endpoints(): string[] {
-    return this.members.map((m) => `127.0.0.1:${m.client}`);
-  }
-
-  start(m: Member): void {
-    const peers = this.members.map((x) => `${x.name}=http://127.0.0.1:${x.peer}`).join(',');
-    m.proc = spawn(
-      'etcd',
-      [
-        '--name', m.name, '--data-dir', join(this.dir, m.name),
-        '--listen-client-urls', `http://127.0.0.1:${m.client}`, '--advertise-client-urls', `http://127.0.0.1:${m.client}`,
-        '--listen-peer-urls', `http://127.0.0.1:${m.peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peer}`,
-        '--initial-cluster', peers, '--initial-cluster-state', 'new', '--initial-cluster-token', `ferry-${process.pid}`,
-        '--max-txn-ops', '16384', '--max-request-bytes', '33554432',
-      ],
-      { stdio: 'ignore' },
-    );
-  }
-
-  kill(m: Member): void {
-    m.proc?.kill('SIGKILL');
-    m.proc = undefined;
-  }
-
-  /** Member names by role, from the members that answer. */
-  async leader(): Promise<Member> {
-    for (let i = 0; i < 100; i++) {
-      for (const m of this.members.filter((x) => x.proc)) {
-        const c = new Etcd3({ hosts: `http://127.0.0.1:${m.client}`, dialTimeout: 1000 });
-        try {
-          const s = await Promise.race([c.maintenance.status(), sleep(1000).then(() => undefined)]);
-          if (s && s.leader !== '0' && s.leader === s.header.member_id) return m;
-        } catch {
-          // not up yet
-        } finally {
-          c.close();
-        }
-      }
-      await sleep(200);
-    }
-    throw new Error('no etcd leader elected in 20 s');
-  }
-
-  stopAll(): void {
-    for (const m of this.members) this.kill(m);
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
 
 interface Op {
   kind: 'create' | 'rename';
@@ -138,6 +60,7 @@ async function resumed(logs: Op[][], t: number, limitMs: number): Promise<number
   }
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length - 1) * p))]!;
 
 if (ETCD.status !== 0) {
@@ -145,7 +68,7 @@ if (ETCD.status !== 0) {
     throw new Error(`the etcd binary is not installed (${ETCD.error?.message ?? ETCD.stderr}): ${SERVERS.etcd.start}`);
   });
 } else {
-  const cluster = new Cluster();
+  const cluster = new EtcdCluster();
   const work = mkdtempSync(join(tmpdir(), 'ferry-etcd-failover-'));
   after(() => {
     cluster.stopAll();
@@ -154,9 +77,7 @@ if (ETCD.status !== 0) {
 
   describe('etcd failover', () => {
     it('kill -9 the leader, then a follower, under load: nothing acknowledged lost, nothing applied twice, fsck clean', { timeout: 240_000 }, async (t) => {
-      await cluster.init(3);
-      for (const m of cluster.members) cluster.start(m);
-      await cluster.leader();
+      await cluster.startAll(3);
       const url = `etcd://${cluster.endpoints.join(',')}/failover?timeout=60`;
       const m = await openMeta(url);
       await m.init(newFormat({ name: 'failover', storage: `file://${work}/blocks`, blockSize: 1 << 20, trashDays: 0 }));

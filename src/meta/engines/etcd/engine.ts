@@ -117,11 +117,17 @@ export class EtcdEngine implements Engine, EtcdConn {
     return this.retrying(() => this.client.kv.range(req));
   }
 
+  async rangeMany(reqs: IRangeRequest[]): Promise<IRangeResponse[]> {
+    if (!reqs.length) return [];
+    const r = await this.retrying(() => this.client.kv.txn({ success: reqs.map((q) => ({ request_range: q })) }));
+    return r.responses.map((x) => x.response_range);
+  }
+
   /** The current value and mod revision of counters, in one request. */
   private async fetchCounters(names: string[]): Promise<void> {
     if (!names.length) return;
-    const r = await this.retrying(() => this.client.kv.txn({ success: names.map((n) => ({ request_range: { key: this.keys.counter(n) } })) }));
-    names.forEach((n, i) => this.learnCounter(n, r.responses[i]!.response_range));
+    const rs = await this.rangeMany(names.map((n) => ({ key: this.keys.counter(n) })));
+    names.forEach((n, i) => this.learnCounter(n, rs[i]!));
   }
 
   private learnCounter(name: string, r: IRangeResponse): void {

@@ -20,7 +20,12 @@ export interface EtcdConn {
   readonly keys: Keys;
   /** A range read, retried while the cluster elects a leader. */
   range(req: IRangeRequest): Promise<IRangeResponse>;
+  /** Several range reads in one request (one read-only Txn). */
+  rangeMany(reqs: IRangeRequest[]): Promise<IRangeResponse[]>;
 }
+
+/** Reads per request when many keys are wanted at once (etcd's default --max-txn-ops is 128). */
+const MANY = 128;
 
 /** Map keys: a key's bytes as a latin1 string (compares bytewise, converts back losslessly). */
 const str = (b: Buffer) => b.toString('latin1');
@@ -90,6 +95,25 @@ export class EtcdTx implements Tx {
     this.values.set(s, v);
     if (check && this.writable) this.reads.set(s, kv ? kv.mod_revision : '0');
     return v;
+  }
+
+  /** Several keys' values, checked at commit like get(): a few requests instead of one per key. */
+  private async getMany(keys: Buffer[]): Promise<Array<Buffer | null>> {
+    const want = [...new Set(keys.map(str).filter((s) => !this.writes.has(s) && !this.values.has(s)))];
+    if (this.rev === undefined && want.length) await this.get(buf(want.shift()!));
+    for (let i = 0; i < want.length; i += MANY) {
+      const part = want.slice(i, i + MANY);
+      const rs = await this.c.rangeMany(part.map((s) => ({ key: buf(s), revision: this.rev })));
+      rs.forEach((r, j) => {
+        const kv = r.kvs[0];
+        this.values.set(part[j]!, kv ? kv.value : null);
+        if (this.writable) this.reads.set(part[j]!, kv ? kv.mod_revision : '0');
+      });
+    }
+    return keys.map((k) => {
+      const s = str(k);
+      return this.writes.has(s) ? this.writes.get(s)! : this.values.get(s)!;
+    });
   }
 
   private put(key: Buffer, v: Buffer | null): void {
@@ -168,15 +192,9 @@ export class EtcdTx implements Tx {
     const start = after === undefined ? dir : Buffer.concat([this.k.entry(parent, after), Buffer.from([0])]);
     if (limit <= 0) return [];
     const n = Number.isFinite(limit) && limit < 2 ** 31 ? Math.max(1, Math.floor(limit)) : 0;
-    const rows = await this.range(start, prefixEnd(dir), n);
-    const out: Entry[] = [];
-    for (const [key, v] of rows) {
-      const e = decodeEntry(v);
-      const name = this.k.rest(key, 8);
-      const attr = plus ? await this.getAttr(e.inode) : undefined;
-      out.push({ name, inode: e.inode, attr: attr ?? typeOnly(e.type) });
-    }
-    return out;
+    const rows = (await this.range(start, prefixEnd(dir), n)).map(([key, v]) => ({ name: this.k.rest(key, 8), ...decodeEntry(v) }));
+    const attrs = plus ? await this.getMany(rows.map((e) => this.k.attr(e.inode))) : [];
+    return rows.map((e, i) => ({ name: e.name, inode: e.inode, attr: attrs[i] ? decodeAttr(attrs[i]!) : typeOnly(e.type) }));
   }
 
   async hasEntries(parent: number): Promise<boolean> {
