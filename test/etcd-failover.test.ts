@@ -111,10 +111,11 @@ if (ETCD.status !== 0) {
       const engines = clients.map((v) => (volumeView(v).vfs.meta as unknown as { eng: EtcdEngine }).eng);
       const retried = engines.reduce((a, e) => a + e.retried, 0);
       const conflicts = engines.reduce((a, e) => a + e.conflicts, 0);
+      const recovered = engines.reduce((a, e) => a + e.recovered, 0);
       for (const v of clients) await v.close();
       const all = logs.flat();
       for (const [kill, ws] of Object.entries(windows)) t.diagnostic(`unavailable after killing the ${kill}: p50 ${pct(ws, 0.5)} ms, max ${Math.max(...ws)} ms (per client)`);
-      t.diagnostic(`${all.filter((o) => o.ok).length} operations acknowledged, ${all.filter((o) => !o.ok).length} not; ${retried} requests retried, ${conflicts} transactions rerun`);
+      t.diagnostic(`${all.filter((o) => o.ok).length} operations acknowledged, ${all.filter((o) => !o.ok).length} not; ${retried} requests retried, ${conflicts} transactions rerun, ${recovered} commits with a lost reply found applied`);
 
       // What is there: each acknowledged operation, each name once.
       const v = await Volume.open(url);

@@ -65,6 +65,8 @@ export class EtcdEngine implements Engine, EtcdConn {
   conflicts = 0;
   /** Requests retried because no member answered (leader elections, restarts). */
   retried = 0;
+  /** Commits whose reply was lost (or that the driver sent twice) found applied by the marker. */
+  recovered = 0;
   /** Last known value and mod revision of the counters this client increments blindly. */
   private readonly counterCache = new Map<string, { value: number; mod: string }>();
   private readonly lane = new Lane();
@@ -147,7 +149,9 @@ export class EtcdEngine implements Engine, EtcdConn {
       if (!transient(e)) throw this.mapError(e);
       this.retried++;
       const r = await this.range({ key: this.keys.marker(this.id) });
-      return r.kvs[0]?.value.toString() === nonce ? 'applied' : 'lost';
+      if (r.kvs[0]?.value.toString() !== nonce) return 'lost';
+      this.recovered++;
+      return 'applied';
     }
   }
 
@@ -196,7 +200,11 @@ export class EtcdEngine implements Engine, EtcdConn {
       // Failed: did an earlier send of this same request apply (a retry inside the driver)? Else, if a
       // blind counter moved, commit again with its new value; if none did, a read no longer holds.
       const res = r.responses.map((x) => x.response_range);
-      if (res[blind.length]!.kvs[0]?.value.toString() === nonce) return undefined;
+      if (res[blind.length]!.kvs[0]?.value.toString() === nonce) {
+        this.recovered++;
+        for (const name of blind) this.counterCache.delete(name);
+        return undefined;
+      }
       let moved = false;
       blind.forEach((n, i) => {
         this.learnCounter(n, res[i]!);
