@@ -2,9 +2,10 @@
 // per-operation latency (p50/p99) and throughput with 1 and with 16 concurrent callers, and the round trips
 // each operation costs, counted in the driver, next to the minimum (1). A benchmark, never a test.
 //
-//   node dist/bench/engines.js [--ops 400] [--entries 10000] [--engines sqlite3,postgres,mysql,redis,redis-sentinel,redis-sentinel-wait1]
+//   node dist/bench/engines.js [--ops 400] [--entries 10000] [--engines sqlite3,postgres,mysql,redis,redis-sentinel,redis-sentinel-wait1,etcd,etcd-3]
 //
-// Servers: the same as the tests (test/helpers/servers.ts; FERRY_TEST_POSTGRES / _MYSQL / _REDIS override).
+// Servers: the same as the tests (test/helpers/servers.ts; FERRY_TEST_POSTGRES / _MYSQL / _REDIS / _ETCD override);
+// etcd-3 is a 3-member etcd cluster this benchmark starts on loopback (test/helpers/etcd-cluster.ts).
 // Each engine gets a fresh volume (own table prefix / key prefix / temp file) that is destroyed afterwards.
 // redis-sentinel: Redis through Sentinel (redis://MASTER,S1,S2,S3/0) on a master + replica + 3 sentinels the
 // benchmark starts on free loopback ports (test/helpers/redis-sentinel.ts; needs redis-sentinel installed);
@@ -20,18 +21,19 @@ import { ROOT_INODE, TYPE_DIRECTORY, TYPE_FILE, rootContext } from '../src/meta/
 import { probeServer, serverUrl, uniquePrefix, withOptions, type ServerKind } from '../test/helpers/servers.js';
 import { freshMeta } from '../test/suites/meta-suite.js';
 import { SentinelCluster, sentinelUnavailable } from '../test/helpers/redis-sentinel.js';
+import { EtcdCluster } from '../test/helpers/etcd-cluster.js';
 
 const CTX = rootContext();
 const LEVELS = [1, 16];
 
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`bench:engines: ${msg}\n`);
-  process.stderr.write('usage: node dist/bench/engines.js [--ops 400] [--entries 10000] [--engines sqlite3,postgres,mysql,redis,redis-sentinel,redis-sentinel-wait1]\n');
+  process.stderr.write('usage: node dist/bench/engines.js [--ops 400] [--entries 10000] [--engines sqlite3,postgres,mysql,redis,redis-sentinel,redis-sentinel-wait1,etcd,etcd-3]\n');
   process.exit(msg ? 2 : 0);
 }
 
 function parseArgs(argv: string[]): { ops: number; entries: number; engines: string[] } {
-  const o = { ops: 400, entries: 10_000, engines: ['sqlite3', 'postgres', 'mysql', 'redis', 'redis-sentinel', 'redis-sentinel-wait1'] };
+  const o = { ops: 400, entries: 10_000, engines: ['sqlite3', 'postgres', 'mysql', 'redis', 'redis-sentinel', 'redis-sentinel-wait1', 'etcd', 'etcd-3'] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [k, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -58,6 +60,8 @@ type Counter = { count: () => number; unit: string };
 function installCounter(m: Meta): Counter {
   const eng = (m as unknown as { eng: Record<string, any> }).eng;
   if (typeof eng.roundTrips === 'number') return { count: () => eng.roundTrips as number, unit: 'round trips' };
+  // etcd: every request sent (a read, a batch of reads in one Txn, a commit).
+  if (eng.name === 'etcd' && typeof eng.requests === 'number') return { count: () => eng.requests as number, unit: 'round trips' };
   if (eng.statements) {
     // An in-process SQL engine (SQLite): count the statements each transaction runs (BEGIN/COMMIT included).
     let n = 0;
@@ -203,6 +207,18 @@ async function targets(wanted: string[], pool: number): Promise<Target[]> {
       out.push({ name, url: cluster.url(query), cleanup: () => cluster.stop() });
       continue;
     }
+    if (name === 'etcd-3') {
+      const c = new EtcdCluster();
+      try {
+        await c.startAll(3);
+      } catch (e) {
+        c.stopAll();
+        out.push({ name, skip: `cannot start a 3-member etcd cluster (${(e as Error).message})`, cleanup: async () => undefined });
+        continue;
+      }
+      out.push({ name, url: `etcd://${c.endpoints.join(',')}/bench`, cleanup: async () => c.stopAll() });
+      continue;
+    }
     if (!schemes.includes(name)) {
       out.push({ name, skip: 'engine not registered', cleanup: async () => undefined });
       continue;
@@ -220,7 +236,8 @@ async function targets(wanted: string[], pool: number): Promise<Target[]> {
       continue;
     }
     const prefix = uniquePrefix('fb');
-    const url = kind === 'redis' ? withOptions(base, { prefix: prefix.slice(0, -1) }) : withOptions(base, { prefix, pool });
+    const url =
+      kind === 'redis' ? withOptions(base, { prefix: prefix.slice(0, -1) }) : kind === 'etcd' ? `${base}/${prefix.slice(0, -1)}` : withOptions(base, { prefix, pool });
     out.push({ name, url, cleanup: async () => undefined });
   }
   return out;
@@ -294,6 +311,7 @@ async function settings(name: string, m: Meta): Promise<string> {
       return `${rows[0].v}, innodb_flush_log_at_trx_commit=${rows[0].f}; retries after conflicts: ${eng.retries}`;
     }
     if (name === 'sqlite3') return 'WAL, synchronous=NORMAL (no fsync per commit), in-process';
+    if (name.startsWith('etcd')) return `${name === 'etcd' ? '1 member' : '3 members, one client talking to all'}, fsync per commit (etcd's default); transactions rerun after conflicts: ${eng.conflicts}`;
   } catch {
     /* informational only */
   }

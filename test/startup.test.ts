@@ -1,5 +1,5 @@
 // Start-up cost: importing the SDK and using an SQLite volume must not load the drivers of other engines and
-// backends (pg, mysql2, ioredis, the AWS SDK) nor the native addons of transforms the volume does not use;
+// backends (pg, mysql2, ioredis, etcd3, the AWS SDK) nor the native addons of transforms the volume does not use;
 // each loads when a URL of its scheme is first opened. A child process does the work; a preloaded module
 // lists at exit every script V8 compiled (the inspector's scriptParsed events cover ES modules and CommonJS
 // alike) plus require.cache, so the check sees what was really loaded.
@@ -16,7 +16,7 @@ const META = new URL('../src/meta/index.js', import.meta.url).href;
 const OBJECT = new URL('../src/object/index.js', import.meta.url).href;
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
-const DRIVERS = ['pg', 'mysql2', 'ioredis', '@aws-sdk/client-s3'];
+const DRIVERS = ['pg', 'mysql2', 'ioredis', 'etcd3', '@aws-sdk/client-s3'];
 const ADDONS = ['lz4-napi', 'zstd-napi', '@node-rs/crc32'];
 
 /**
@@ -115,11 +115,11 @@ describe('start-up loads only what the volume uses', () => {
         `const { openMeta } = await import(${JSON.stringify(META)});
          const { openObjectStore } = await import(${JSON.stringify(OBJECT)});
          const settle = (p) => Promise.race([p.then((x) => x?.close?.().catch(() => {}), () => {}), new Promise((r) => setTimeout(r, 3000))]);
-         for (const url of ['postgres://u@127.0.0.1:1/x', 'mysql://u@127.0.0.1:1/x', 'redis://127.0.0.1:1/0']) await settle(openMeta(url));
+         for (const url of ['postgres://u@127.0.0.1:1/x', 'mysql://u@127.0.0.1:1/x', 'redis://127.0.0.1:1/0', 'etcd://127.0.0.1:1/x']) await settle(openMeta(url));
          await settle(openObjectStore('s3://bucket?endpoint=http://127.0.0.1:1'));
          process.exit(0);`,
       );
-      for (const p of ['pg', 'mysql2', 'ioredis', '@aws-sdk/client-s3']) assert.ok(loaded.includes(p), `${p} loaded: ${loaded}`);
+      for (const p of ['pg', 'mysql2', 'ioredis', 'etcd3', '@aws-sdk/client-s3']) assert.ok(loaded.includes(p), `${p} loaded: ${loaded}`);
     } finally {
       await t.cleanup();
     }

@@ -7,5 +7,6 @@ registerMetaLoader(['ferry'], () => import('./engines/remote/client.js'));
 registerMetaLoader(['postgres', 'postgresql'], () => import('./engines/sql/postgres.js'));
 registerMetaLoader(['mysql'], () => import('./engines/sql/mysql.js'));
 registerMetaLoader(['redis', 'rediss'], () => import('./engines/redis/engine.js'));
+registerMetaLoader(['etcd', 'etcds'], () => import('./engines/etcd/engine.js'));
 
 export { metaSchemes, metaUrlProblem } from './registry.js';

@@ -1,7 +1,7 @@
 // Database servers the engine tests and the engines benchmark use. Each is checked with a real connection
 // first: when it cannot be reached, a test file registers one failing test whose message says exactly what
 // to start (in CI, CI=true, it fails the same way: a server missing there is a setup bug, never a skip).
-// Override a URL with FERRY_TEST_POSTGRES / FERRY_TEST_MYSQL / FERRY_TEST_REDIS.
+// Override a URL with FERRY_TEST_POSTGRES / FERRY_TEST_MYSQL / FERRY_TEST_REDIS / FERRY_TEST_ETCD.
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { openMeta } from '../../src/meta/index.js';
@@ -10,7 +10,7 @@ import { ROOT_INODE, rootContext } from '../../src/meta/types.js';
 import { checkChurn, checkInvariants, churn } from '../suites/meta-invariants.js';
 import { freshMeta } from '../suites/meta-suite.js';
 
-export type ServerKind = 'postgres' | 'mysql' | 'redis';
+export type ServerKind = 'postgres' | 'mysql' | 'redis' | 'etcd';
 
 interface ServerSpec {
   title: string;
@@ -41,6 +41,14 @@ export const SERVERS: Record<ServerKind, ServerSpec> = {
     env: 'FERRY_TEST_REDIS',
     url: 'redis://127.0.0.1:6379/0',
     start: "start it with 'redis-server --daemonize yes' (Debian package redis-server), or set FERRY_TEST_REDIS=redis://HOST:6379/DB",
+  },
+  etcd: {
+    title: 'etcd',
+    env: 'FERRY_TEST_ETCD',
+    url: 'etcd://127.0.0.1:2379',
+    start:
+      "run 'bash .ci/setup.d/23-etcd.sh' as root (installs Debian's etcd-server and starts one member on 127.0.0.1:2379), " +
+      'or start your own and set FERRY_TEST_ETCD=etcd://HOST:2379',
   },
 };
 
@@ -83,6 +91,15 @@ export async function probeServer(kind: ServerKind, url = serverUrl(kind)): Prom
         await c.query('SELECT 1');
       } finally {
         await c.end().catch(() => undefined);
+      }
+    } else if (kind === 'etcd') {
+      const { Etcd3 } = await import('etcd3');
+      const hosts = url.replace(/^etcds?:\/\/(?:[^@/]*@)?/, '').replace(/[/?].*$/, '').split(',').map((h) => `http://${h}`);
+      const c = new Etcd3({ hosts, dialTimeout: 3000 });
+      try {
+        await Promise.race([c.get('ferry-probe').string(), new Promise((_, no) => setTimeout(() => no(new Error('no answer in 3 s')), 3000))]);
+      } finally {
+        c.close();
       }
     } else {
       const { Redis } = await import('ioredis');
