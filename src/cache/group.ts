@@ -8,7 +8,8 @@
 //   HEAD   /block/<key>                           200 if the owner holds it, 404 if not (warm-up --check)
 //   DELETE /block/<key>                           the owner drops it (warm-up --evict)
 //
-// with header `x-ferry-volume: <uuid>`, so a member never answers for another volume. While a member gets the
+// with header `x-ferry-volume: <uuid>`, so a member never answers for another volume, and signed with the
+// volume's service secret (meta/service-auth.ts): a request without a valid credential gets 401/403. While a member gets the
 // block it sends interim `102 Processing` lines. A member that sends nothing for the peer timeout (or refuses
 // the connection) is skipped for a while and the client reads the object store itself; one whose heartbeat
 // lapses leaves everyone's ring at the next refresh.
@@ -18,6 +19,7 @@ import { FsError, isFsError } from '../errors.js';
 import { BackgroundErrors } from '../meta/background-errors.js';
 import type { Meta } from '../meta/interface.js';
 import type { SessionInfo } from '../meta/types.js';
+import { secretFromFormat, serviceSecretsOf, ServiceVerifier, signRequest, type ServiceCredential } from '../meta/service-auth.js';
 import { HashRing, type RingMember } from './ring.js';
 
 /** What a member serves peers from: its own caches and the object store, never another member. */
@@ -97,12 +99,18 @@ export class CacheGroup {
   private errors?: BackgroundErrors;
   private source?: BlockSource;
   private closed = false;
+  /** What requests to members are signed with, and how a member checks them. */
+  private readonly credential: ServiceCredential;
+  private readonly verifier: ServiceVerifier;
 
   private constructor(
     readonly meta: Meta,
     readonly volume: GroupVolume,
     readonly opts: GroupOptions,
-  ) {}
+  ) {
+    this.credential = secretFromFormat(meta, 10_000);
+    this.verifier = new ServiceVerifier(() => serviceSecretsOf(meta));
+  }
 
   /**
    * Joins (or, with member: false, only watches) the group. `meta` must be a connection of its own: a
@@ -269,8 +277,16 @@ export class CacheGroup {
     return silentMs < cap && this.inRing(m);
   }
 
-  private call(m: Member, method: string, key: string, query: string, timeoutMs?: number): Promise<{ status: number; body: Buffer }> {
+  private async call(m: Member, method: string, key: string, query: string, timeoutMs?: number): Promise<{ status: number; body: Buffer }> {
+    const r = await this.send(m, method, key, query, timeoutMs, await this.credential.secret());
+    // Refused: the service secret may have been rotated since it was read.
+    if (r.status === 403 && (await this.credential.refresh())) return this.send(m, method, key, query, timeoutMs, await this.credential.secret());
+    return r;
+  }
+
+  private send(m: Member, method: string, key: string, query: string, timeoutMs: number | undefined, secret: string | undefined): Promise<{ status: number; body: Buffer }> {
     this.stats.peerRequests++;
+    const path = `/block/${encodeURIComponent(key)}${query}`;
     const [host, port] = splitAddress(m.address);
     const limit = Math.max(timeoutMs ?? 0, this.opts.peerTimeoutMs ?? 5000);
     return new Promise((res0, rej0) => {
@@ -300,9 +316,9 @@ export class CacheGroup {
           host,
           port,
           method,
-          path: `/block/${encodeURIComponent(key)}${query}`,
+          path,
           agent: this.agent,
-          headers: { 'x-ferry-volume': this.volume.uuid },
+          headers: { 'x-ferry-volume': this.volume.uuid, ...(secret ? { authorization: signRequest(secret, method, path) } : {}) },
         },
         (res) => {
           active();
@@ -341,6 +357,7 @@ export class CacheGroup {
   // ---- serving ----
 
   private async listen(): Promise<void> {
+    await this.verifier.prime();
     const [host, port] = splitAddress(this.opts.address ?? '127.0.0.1:0');
     const server = createServer({ keepAlive: true, keepAliveTimeout: 60_000 }, (req, res) => void this.serve(req, res));
     this.server = server;
@@ -369,6 +386,8 @@ export class CacheGroup {
       res.end(req.method === 'HEAD' ? undefined : body);
     };
     try {
+      const refused = await this.verifier.verify(req.method ?? '', req.url ?? '', req.headers.authorization);
+      if (refused) return reply(refused.status, `${refused.message}\n`);
       const url = new URL(req.url ?? '/', 'http://member');
       if (!url.pathname.startsWith('/block/')) return reply(404, 'not found\n');
       if (req.headers['x-ferry-volume'] !== this.volume.uuid) return reply(409, 'wrong volume\n');

@@ -1,5 +1,6 @@
 // ferry mirror create|run|status|resync|remove: mirror file systems — a volume's metadata kept in step in another
 // region, and optionally its data copied into the mirror region's own object store.
+import { TLS_FLAGS, tlsOf, warnExposed } from '../service-flags.js';
 import { UsageError, flag, parseCount, parseWith, str, type Command, type Parsed } from '../args.js';
 import { formatBytes, out } from '../output.js';
 import { DAEMON_FLAGS, daemonReady, daemonize } from '../daemon.js';
@@ -51,6 +52,7 @@ const command: Command = {
       storage: { type: 'string', arg: 'URL', help: 'create: the mirror\'s own object store (filled by run --data)' },
       retention: { type: 'string', arg: 'DURATION', help: 'create: set the source\'s mirror retention window (7d, 12h; 0 = off)' },
       listen: { type: 'string', arg: 'HOST:PORT', help: 'run: address of the wait endpoint clients use (default 127.0.0.1:0)' },
+      ...Object.fromEntries(Object.entries(TLS_FLAGS).map(([k, v]) => [k, { ...v, help: `run: ${v.help}` }])),
       data: { type: 'boolean', help: 'run: also copy new blocks into the mirror\'s own store' },
       'data-threads': { type: 'string', arg: 'N', help: 'run: blocks copied at once with --data (default 8)' },
       json: { type: 'boolean', help: 'status: print one JSON document' },
@@ -88,7 +90,7 @@ const command: Command = {
       if (threads === 0) throw new UsageError('--data-threads: at least 1');
       const { redactUrl } = await import('../../mirror/format.js');
       if (await daemonize(p, 'mirror', redactUrl(rest[0]!))) return;
-      return runReplicator(rest[0]!, str(p, 'listen'), flag(p, 'data'), threads);
+      return runReplicator(rest[0]!, str(p, 'listen'), flag(p, 'data'), threads, p);
     }
     if (action === 'status') return status(rest[0]!, flag(p, 'json'));
     if (action === 'remove') {
@@ -124,11 +126,13 @@ async function openPair(mirrorUrl: string) {
   return { mirror, source, info };
 }
 
-async function runReplicator(mirrorUrl: string, listen: string | undefined, data: boolean, threads: number | undefined): Promise<void> {
+async function runReplicator(mirrorUrl: string, listen: string | undefined, data: boolean, threads: number | undefined, p: Parsed): Promise<void> {
+  const tls = tlsOf(p);
   const { mirror, source, info } = await openPair(mirrorUrl);
   const { Replicator } = await import('../../mirror/replicator.js');
   let copier: import('../../mirror/data-copier.js').DataCopier | undefined;
-  const rep = new Replicator(mirror, source, info.id, { listen });
+  if (listen) warnExposed(p, 'the replicator\'s wait endpoint', listen.slice(0, listen.lastIndexOf(':')));
+  const rep = new Replicator(mirror, source, info.id, { listen, tls });
   try {
     if (data) copier = await startCopier(mirrorUrl, info, threads);
     const addr = await rep.start();
