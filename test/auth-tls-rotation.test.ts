@@ -125,6 +125,36 @@ describe('TLS and secret rotation', toolTestOptions('openssl'), () => {
     assert.equal(await get(signRequest(secret, 'GET', '/wait?version=0&timeout=100')), 200);
   });
 
+  test('cache-group member over TLS: signed HTTPS requests, warm-up through it', async () => {
+    const d = vol.dir;
+    const member = await ferryServe(
+      ['cache', 'serve', vol.url, '--cache-group', 'tlsg', '--cache-dir', join(d, 'tls-cache'), '--listen', '127.0.0.1:0', '--tls-cert', join(d, 'server.pem'), '--tls-key', join(d, 'server.key')],
+      / at (\S+) \(cache /,
+    );
+    servers.push(member);
+    const secret = await secretOf(vol.url);
+    const path = `/block/${encodeURIComponent('fusetest/chunks/0/0/1_0_4096')}`;
+    const head = (auth?: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(`https://${member.address}${path}`, { method: 'HEAD', ca: readFileSync(join(d, 'ca.pem')), headers: { 'x-ferry-volume': 'other', ...(auth ? { authorization: auth } : {}) } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    assert.equal(await head(), 401);
+    assert.equal(await head(signRequest(secret, 'HEAD', path)), 409, 'past authentication, refused as another volume');
+    // A client of the group reaches the member over TLS (checked against the CA) with its signed requests.
+    writeFileSync(join(d, 'payload'), Buffer.alloc(100_000, 7));
+    ok(ferry(d, ['put', vol.url, join(d, 'payload'), '/payload']));
+    ok(ferry(d, ['warmup', vol.url, '/payload', '--cache-group', 'tlsg'], { FERRY_TLS_CA: join(d, 'ca.pem') }));
+    // Without the CA the member's certificate is refused (warm-up reports the file and its summary).
+    const refused = ferry(d, ['warmup', vol.url, '/payload', '--cache-group', 'tlsg']);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /unable to verify the first certificate/);
+  });
+
   test('rotation: a running client keeps working through the grace period and with the new secret', async () => {
     const d = vol.dir;
     const ms = await ferryServe(['meta-server', vol.url, '--listen', '127.0.0.1:0'], / at (ferry:\/\/\S+)/);

@@ -1,5 +1,6 @@
 // ferry cache serve|members META-URL: a dedicated cache group member (no mount, no SDK client: only the
 // group's HTTP server over a disk cache, fetching from the volume's object store), and the group's list.
+import { TLS_FLAGS, tlsOf, warnExposed } from '../service-flags.js';
 import { UsageError, parseSize, str, type Command, type Parsed } from '../args.js';
 import { ago, formatBytes, out, table } from '../output.js';
 import { DAEMON_FLAGS, daemonReady, daemonize } from '../daemon.js';
@@ -29,6 +30,7 @@ const command: Command = {
     options: {
       'cache-group': { type: 'string', arg: 'NAME', help: 'cache group to serve (serve: required; members: only this group)' },
       listen: { type: 'string', arg: 'HOST:PORT', help: 'address to listen on and advertise (default 127.0.0.1:9600)' },
+      ...Object.fromEntries(Object.entries(TLS_FLAGS).map(([k, v]) => [k, { ...v, help: `serve: ${v.help}${k === 'tls-ca' ? ' (and check TLS peers against it)' : ''}` }])),
       'cache-dir': { type: 'string', arg: 'DIR', help: 'disk cache directory (required for serve)' },
       'cache-size': { type: 'string', arg: 'SIZE', help: 'disk cache size limit (default 10G)' },
       'free-space-ratio': { type: 'string', arg: 'R', help: 'keep this share of the disk free (default 0.1)' },
@@ -56,7 +58,9 @@ const command: Command = {
     const cacheSize = str(p, 'cache-size');
     const memSize = str(p, 'memory-size');
     const listen = str(p, 'listen') ?? '127.0.0.1:9600';
+    const tls = tlsOf(p);
     if (await daemonize(p, 'cache', `${group}-${listen}`)) return;
+    warnExposed(p, `cache group member ${group}`, listen.slice(0, listen.lastIndexOf(':')).replace(/^\[|\]$/g, ''));
 
     const { openFormatted } = await import('../meta.js');
     const { openBlockCache } = await import('../../client/storage.js');
@@ -78,6 +82,7 @@ const command: Command = {
         zone: str(p, 'zone'),
         label: `ferry cache serve ${group}`,
         tuning: hb === undefined ? undefined : { heartbeatMs: hb * 1000 },
+        ...(tls ? { tls } : {}),
       },
     });
     const disk = store.disk!;
