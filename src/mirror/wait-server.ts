@@ -35,25 +35,23 @@ export class WaitServer {
   }
 
   private answer(path: string, reply: (code: number, body: object) => void): void {
-    {
-      const url = new URL(path, 'http://x');
-      if (url.pathname === '/status') return reply(200, { applied: this.applied, ...this.status() });
-      if (url.pathname !== '/wait') return reply(404, { error: 'not found' });
-      const version = Number(url.searchParams.get('version'));
-      const timeout = Math.min(Number(url.searchParams.get('timeout') ?? 5000), 60_000);
-      if (!Number.isFinite(version)) return reply(400, { error: 'version required' });
-      if (this.applied >= version) return reply(200, { applied: this.applied });
-      const w: Waiter = { version, done: (applied) => reply(200, { applied }) };
-      const t = setTimeout(() => {
-        this.waiters = this.waiters.filter((x) => x !== w);
-        w.done(this.applied);
-      }, timeout);
-      w.done = ((d) => (applied: number) => {
-        clearTimeout(t);
-        d(applied);
-      })(w.done);
-      this.waiters.push(w);
-    }
+    const url = new URL(path, 'http://x');
+    if (url.pathname === '/status') return reply(200, { applied: this.applied, ...this.status() });
+    if (url.pathname !== '/wait') return reply(404, { error: 'not found' });
+    const version = Number(url.searchParams.get('version'));
+    const timeout = Math.min(Number(url.searchParams.get('timeout') ?? 5000), 60_000);
+    if (!Number.isFinite(version)) return reply(400, { error: 'version required' });
+    if (this.applied >= version) return reply(200, { applied: this.applied });
+    const w: Waiter = { version, done: (applied) => reply(200, { applied }) };
+    const t = setTimeout(() => {
+      this.waiters = this.waiters.filter((x) => x !== w);
+      w.done(this.applied);
+    }, timeout);
+    w.done = ((d) => (applied: number) => {
+      clearTimeout(t);
+      d(applied);
+    })(w.done);
+    this.waiters.push(w);
   }
 
   async listen(host: string, port: number): Promise<string> {
