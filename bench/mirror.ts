@@ -135,6 +135,9 @@ async function main(): Promise<void> {
   const mirUrl = `sqlite3://${dir}/mirror.db`;
   const proxies: DelayProxy[] = [];
   const format = newFormat({ name: 'bench', storage: `file://${dir}/blocks`, trashDays: 0 });
+  // Clients of the meta-servers (here and in the processes started here) sign with the volume's service
+  // secret; a mirror's record is a copy of its source's, secret included.
+  process.env.FERRY_SERVICE_SECRET = format.services!.secret;
   // The source region's engine: PostgreSQL ("PostgreSQL in Beijing"), or SQLite when none answers.
   const pg = new URL(values.postgres!);
   pg.searchParams.set('prefix', `benchmirror${process.pid}`);

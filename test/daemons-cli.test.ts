@@ -76,7 +76,12 @@ describe('daemons: -d/--log, busy ports, one replicator per mirror', () => {
     pids.push(msPid);
     const metaUrl = /serving at (ferry:\/\/\S+) in the background/.exec(ms.stderr)?.[1];
     assert.ok(metaUrl, ms.stderr);
-    const ls = await ferry(['ls', metaUrl, '/']);
+    // Clients of the meta-server sign their calls with the volume's service secret.
+    const { openMeta } = await import('../src/meta/index.js');
+    const direct = await openMeta(vol.url);
+    const secret = (await direct.load()).services!.secret;
+    await direct.close();
+    const ls = await run(process.execPath, [CLI, 'ls', metaUrl, '/'], { env: { ...process.env, FERRY_SERVICE_SECRET: secret } });
     assert.equal(ls.code, 0, ls.stderr);
 
     const cs = await ferry(['cache', 'serve', '-d', '--log', log('cache'), vol.url, '--cache-group', 'g', '--cache-dir', join(vol.dir, 'cache'), '--listen', '127.0.0.1:0']);

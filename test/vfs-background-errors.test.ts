@@ -103,6 +103,10 @@ async function until(cond: () => boolean, what: string, ms = 20_000): Promise<vo
 describe('cache-group background errors', () => {
   it('heartbeats and member-list reads failing against a lost metadata service are logged once each, and their recovery', async () => {
     const tv = await tempVolume({ storage: 'mem' });
+    // The service secret reaches this (in-process) client of ferry:// through the environment.
+    const direct = await openMeta(tv.url);
+    process.env.FERRY_SERVICE_SECRET = (await direct.load()).services!.secret;
+    await direct.close();
     let server = new MetaServer(tv.url);
     const url = await server.listen('127.0.0.1', 0);
     const port = Number(new URL(url).port);

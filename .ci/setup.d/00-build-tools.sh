@@ -4,6 +4,8 @@
 build_pkgs=()
 for tool in make g++; do command -v "$tool" >/dev/null 2>&1 || build_pkgs+=(build-essential); done
 [[ -x /usr/bin/python3 ]] || build_pkgs+=(python3)
+# The TLS tests make their CA and certificates with the openssl CLI.
+[[ -x /usr/bin/openssl ]] || build_pkgs+=(openssl)
 if ((${#build_pkgs[@]})); then
   echo "== installing build tools (${build_pkgs[*]})"
   export DEBIAN_FRONTEND=noninteractive

@@ -51,7 +51,7 @@ export class DiskCache {
   /** Opens (creating) the cache directory and rebuilds the index from the files in it. */
   static async open(opts: DiskCacheOptions): Promise<DiskCache> {
     const c = new DiskCache(opts);
-    await mkdir(opts.dir, { recursive: true });
+    await mkdir(opts.dir, { recursive: true, mode: 0o700 });
     await c.scan();
     return c;
   }

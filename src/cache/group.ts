@@ -8,16 +8,19 @@
 //   HEAD   /block/<key>                           200 if the owner holds it, 404 if not (warm-up --check)
 //   DELETE /block/<key>                           the owner drops it (warm-up --evict)
 //
-// with header `x-ferry-volume: <uuid>`, so a member never answers for another volume. While a member gets the
+// with header `x-ferry-volume: <uuid>`, so a member never answers for another volume, and signed with the
+// volume's service secret (meta/service-auth.ts): a request without a valid credential gets 401/403. While a member gets the
 // block it sends interim `102 Processing` lines. A member that sends nothing for the peer timeout (or refuses
 // the connection) is skipped for a while and the client reads the object store itself; one whose heartbeat
 // lapses leaves everyone's ring at the next refresh.
-import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import { FsError, isFsError } from '../errors.js';
 import { BackgroundErrors } from '../meta/background-errors.js';
 import type { Meta } from '../meta/interface.js';
 import type { SessionInfo } from '../meta/types.js';
+import { request as httpsRequest } from 'node:https';
+import { secretFromFormat, serviceAgent, serviceSecretsOf, serviceServer, ServiceVerifier, signRequest, tlsFromEnv, type ServiceCredential, type TlsFiles } from '../meta/service-auth.js';
 import { HashRing, type RingMember } from './ring.js';
 
 /** What a member serves peers from: its own caches and the object store, never another member. */
@@ -52,6 +55,8 @@ export interface GroupOptions {
   label?: string;
   /** Where failing heartbeats and member-list reads are reported, once per distinct error (default stderr). */
   log?: (line: string) => void;
+  /** Serve blocks over TLS (cert + key; client certificates checked against ca). Peers serving TLS are checked against ca (else $FERRY_TLS_CA). */
+  tls?: TlsFiles;
 }
 
 export interface GroupVolume {
@@ -81,6 +86,8 @@ const WARM_TIMEOUT_MS = 120_000;
 export interface Member extends RingMember {
   address: string;
   region?: string;
+  /** The member serves TLS. */
+  tls?: boolean;
 }
 
 export class CacheGroup {
@@ -92,17 +99,24 @@ export class CacheGroup {
   // Idle sockets are closed here (timeout) well before the member's server closes them (keepAliveTimeout
   // 60 s): reusing a socket the server is closing at that moment fails with ECONNRESET.
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 64, keepAliveMsecs: 10_000, timeout: 30_000 });
+  private tlsAgent?: Agent;
   private readonly down = new Map<string, number>();
   private timers: NodeJS.Timeout[] = [];
   private errors?: BackgroundErrors;
   private source?: BlockSource;
   private closed = false;
+  /** What requests to members are signed with, and how a member checks them. */
+  private readonly credential: ServiceCredential;
+  private readonly verifier: ServiceVerifier;
 
   private constructor(
     readonly meta: Meta,
     readonly volume: GroupVolume,
     readonly opts: GroupOptions,
-  ) {}
+  ) {
+    this.credential = secretFromFormat(meta, 10_000);
+    this.verifier = new ServiceVerifier(() => serviceSecretsOf(meta));
+  }
 
   /**
    * Joins (or, with member: false, only watches) the group. `meta` must be a connection of its own: a
@@ -125,6 +139,7 @@ export class CacheGroup {
           role: 'cache-member',
           cacheGroup: opts.name,
           groupAddress: g.address,
+          ...(opts.tls?.cert ? { groupTls: true } : {}),
           region: opts.region,
           zone: opts.zone,
         });
@@ -170,7 +185,7 @@ export class CacheGroup {
       members.push(m);
     }
     if (this.address && !seen.has(this.address)) {
-      members.push({ id: this.address, address: this.address, zone: this.opts.zone, region: this.opts.region });
+      members.push({ id: this.address, address: this.address, zone: this.opts.zone, region: this.opts.region, tls: !!this.opts.tls?.cert });
     }
     this.ring.set(members);
   }
@@ -275,8 +290,16 @@ export class CacheGroup {
     return silentMs < cap && this.inRing(m);
   }
 
-  private call(m: Member, method: string, key: string, query: string, timeoutMs?: number): Promise<{ status: number; body: Buffer }> {
+  private async call(m: Member, method: string, key: string, query: string, timeoutMs?: number): Promise<{ status: number; body: Buffer }> {
+    const r = await this.send(m, method, key, query, timeoutMs, await this.credential.secret());
+    // Refused: the service secret may have been rotated since it was read.
+    if (r.status === 403 && (await this.credential.refresh())) return this.send(m, method, key, query, timeoutMs, await this.credential.secret());
+    return r;
+  }
+
+  private send(m: Member, method: string, key: string, query: string, timeoutMs: number | undefined, secret: string | undefined): Promise<{ status: number; body: Buffer }> {
     this.stats.peerRequests++;
+    const path = `/block/${encodeURIComponent(key)}${query}`;
     const [host, port] = splitAddress(m.address);
     const limit = Math.max(timeoutMs ?? 0, this.opts.peerTimeoutMs ?? 5000);
     return new Promise((res0, rej0) => {
@@ -301,14 +324,16 @@ export class CacheGroup {
       watchdog.unref();
       const resolve = (v: { status: number; body: Buffer }) => (clearInterval(watchdog), res0(v));
       const reject = (e: Error) => (clearInterval(watchdog), rej0(e));
-      const req = request(
+      const tls = m.tls === true;
+      if (tls) this.tlsAgent ??= serviceAgent(true, { ca: this.opts.tls?.ca ?? tlsFromEnv().ca }, { maxSockets: 64, keepAliveMsecs: 10_000, timeout: 30_000 });
+      const req = (tls ? httpsRequest : request)(
         {
           host,
           port,
           method,
-          path: `/block/${encodeURIComponent(key)}${query}`,
-          agent: this.agent,
-          headers: { 'x-ferry-volume': this.volume.uuid },
+          path,
+          agent: tls ? this.tlsAgent : this.agent,
+          headers: { 'x-ferry-volume': this.volume.uuid, ...(secret ? { authorization: signRequest(secret, method, path) } : {}) },
         },
         (res) => {
           active();
@@ -347,8 +372,9 @@ export class CacheGroup {
   // ---- serving ----
 
   private async listen(): Promise<void> {
+    await this.verifier.prime();
     const [host, port] = splitAddress(this.opts.address ?? '127.0.0.1:0');
-    const server = createServer({ keepAlive: true, keepAliveTimeout: 60_000 }, (req, res) => void this.serve(req, res));
+    const server = serviceServer((req, res) => void this.serve(req, res), this.opts.tls);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -375,6 +401,8 @@ export class CacheGroup {
       res.end(req.method === 'HEAD' ? undefined : body);
     };
     try {
+      const refused = await this.verifier.verify(req.method ?? '', req.url ?? '', req.headers.authorization);
+      if (refused) return reply(refused.status, `${refused.message}\n`);
       const url = new URL(req.url ?? '/', 'http://member');
       if (!url.pathname.startsWith('/block/')) return reply(404, 'not found\n');
       if (req.headers['x-ferry-volume'] !== this.volume.uuid) return reply(409, 'wrong volume\n');
@@ -422,6 +450,7 @@ export class CacheGroup {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     this.agent.destroy();
+    this.tlsAgent?.destroy();
     if (this.server) {
       const s = this.server;
       await new Promise<void>((resolve) => {
@@ -456,7 +485,7 @@ function memberOf(s: SessionInfo, opts: GroupOptions): Member | undefined {
   if (s.cacheGroup !== opts.name || typeof s.groupAddress !== 'string' || !s.groupAddress) return undefined;
   // A group lives in one region: members elsewhere are someone else's (same name, other region).
   if (opts.region && s.region && s.region !== opts.region) return undefined;
-  return { id: s.groupAddress, address: s.groupAddress, zone: s.zone, region: s.region };
+  return { id: s.groupAddress, address: s.groupAddress, zone: s.zone, region: s.region, tls: s.groupTls === true };
 }
 
 export function splitAddress(addr: string): [string, number] {

@@ -11,6 +11,7 @@ import type { Format } from '../meta/types.js';
 import type { ObjectStore } from '../object/interface.js';
 import { DiskCache } from './disk.js';
 import { CacheGroup } from './group.js';
+import type { TlsFiles } from '../meta/service-auth.js';
 import { MemoryCache } from './memory.js';
 import { StagingArea } from './staging.js';
 import { CachedObjectStore } from './store.js';
@@ -51,6 +52,8 @@ export interface CacheOptions {
   groupTuning?: { peerTimeoutMs?: number; downMs?: number; heartbeatMs?: number; memberTimeoutMs?: number; refreshMs?: number };
   /** Session label of a member (shown by `ferry status`). */
   groupLabel?: string;
+  /** Serve the member's blocks over TLS (cert + key), checking peers against ca. */
+  groupTls?: TlsFiles;
 }
 
 export const DEFAULT_CACHE_SIZE = 10 * 2 ** 30;
@@ -109,6 +112,7 @@ export async function openCachedStore(format: Format, inner: ObjectStore, o: Cac
           replicas: o.replicas,
           member: !o.noSharing,
           label: o.groupLabel,
+          tls: o.groupTls,
           log: o.log,
           ...o.groupTuning,
         },

@@ -8,6 +8,8 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, rmdir
 import { dirname, resolve } from 'node:path';
 import { daemonFile } from '../fuse/daemon.js';
 import type { OptionSpec, Parsed } from './args.js';
+import { daemonArgv } from './argv.js';
+import { redactText } from './redact.js';
 
 /** Set in the daemon child: the path of its pid file. */
 const ENV = 'FERRY_DAEMON';
@@ -41,11 +43,13 @@ export async function daemonize(p: Parsed, kind: string, key: string): Promise<b
   const fd = openSync(logFile, 'a');
   let child: ChildProcess;
   try {
-    // The same command line, -d included: in the child isDaemon() is true and the command serves.
-    child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], {
+    // The same command line, -d included: in the child isDaemon() is true and the command serves. Its
+    // secrets (URL passwords) go through the environment, not the world-readable argv (argv.ts).
+    const argv = daemonArgv(process.argv.slice(2));
+    child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...argv.args], {
       detached: true,
       stdio: ['ignore', fd, fd, 'ipc'],
-      env: { ...process.env, [ENV]: daemonFile(kind, key, 'pid') },
+      env: { ...process.env, ...argv.env, [ENV]: daemonFile(kind, key, 'pid') },
     });
   } finally {
     closeSync(fd);
@@ -106,8 +110,9 @@ let held: Array<() => void> | undefined;
 function holdOutput(): void {
   held = [];
   let lineStart = true;
+  // The log never keeps a password of a URL a line quotes.
   const stamp = (s: string) => {
-    const out = s.replace(/\n(?=.)/g, () => `\n${new Date().toISOString()} `);
+    const out = redactText(s).replace(/\n(?=.)/g, () => `\n${new Date().toISOString()} `);
     const r = (lineStart ? `${new Date().toISOString()} ` : '') + out;
     lineStart = s.endsWith('\n');
     return r;

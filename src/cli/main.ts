@@ -2,6 +2,8 @@
 // `ferry`: one command with JuiceFS-like subcommands. Only this file and the chosen subcommand are loaded,
 // and each subcommand imports the heavy layers (metadata engines, object stores, the SDK) when it runs,
 // so `ferry --help` starts in a few tens of milliseconds.
+import { commandArgs } from './argv.js';
+import { redactText } from './redact.js';
 import { FERRY_VERSION } from '../version.js';
 import { UsageError, parseCommand, type Command } from './args.js';
 import { OutputClosed, describeError, markStdoutGone } from './output.js';
@@ -132,11 +134,12 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   process.exit(1);
 });
 
-main(process.argv.slice(2)).then(exit, async (e: unknown) => {
+main(commandArgs()).then(exit, async (e: unknown) => {
   if (e instanceof OutputClosed) return process.exit(0);
   // A daemon that fails to start tells the `ferry ... -d` that started it, which prints the line.
-  if (process.env.FERRY_DAEMON) await (await import('./daemon.js')).daemonFailed(describeError(e), exitCodeOf(e));
-  if (process.env.FERRY_DEBUG) process.stderr.write(`${(e as Error)?.stack ?? String(e)}\n`);
-  else process.stderr.write(`ferry: ${describeError(e)}\n`);
+  // No password of a URL in an error line (engines' own messages may quote the URL they were given).
+  if (process.env.FERRY_DAEMON) await (await import('./daemon.js')).daemonFailed(redactText(describeError(e)), exitCodeOf(e));
+  if (process.env.FERRY_DEBUG) process.stderr.write(`${redactText((e as Error)?.stack ?? String(e))}\n`);
+  else process.stderr.write(`ferry: ${redactText(describeError(e))}\n`);
   exit(exitCodeOf(e));
 });

@@ -74,6 +74,8 @@ export interface ClientConfig {
     label?: string;
     /** Tuning, mostly for tests. */
     tuning?: { peerTimeoutMs?: number; downMs?: number; heartbeatMs?: number; memberTimeoutMs?: number; refreshMs?: number };
+    /** TLS of the member's block server (PEM files): certificate and key; the CA peers' certificates are checked against. */
+    tls?: { cert?: string; key?: string; ca?: string };
   };
   /** Object store options overriding the format's (credentials, endpoint, ...): see object/interface.ts. */
   objects?: Record<string, unknown>;
@@ -130,6 +132,7 @@ const SHAPE: { [k: string]: Shape } = {
     noSharing: 'boolean',
     label: 'string',
     tuning: { peerTimeoutMs: 'number', downMs: 'number', heartbeatMs: 'number', memberTimeoutMs: 'number', refreshMs: 'number' },
+    tls: { cert: 'string', key: 'string', ca: 'string' },
   },
   objects: 'object',
   mirrorObjects: 'object',

@@ -49,6 +49,7 @@ export function cacheOptionsOf(cfg: Partial<ClientConfig>, log?: Log): CacheOpti
     groupMetaUrl: cfg.metaUrl,
     groupTuning: g?.tuning,
     groupLabel: g?.label,
+    groupTls: g?.tls,
   };
 }
 

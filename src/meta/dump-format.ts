@@ -67,7 +67,7 @@ export interface LoadTotals {
 export const ROW_KINDS = new Set<string>(['inode', 'entry', 'symlink', 'xattr', 'chunk', 'link', 'delfile', 'delslice']);
 
 /**
- * The format record without its secrets: the object store's secret key and the gateway keys' secrets
+ * The format record without its secrets: the service secret is dropped, the object store's secret key and the gateway keys' secrets
  * become '' (a client and the gateway refuse a blank secret, so the loaded volume asks for them). The
  * encryption record stays: it holds the data key wrapped by the user's passphrase or key file, no secret,
  * and without it the volume's blocks could never be read again.
@@ -76,6 +76,8 @@ export function withoutSecrets(f: Format): Format {
   const g = structuredClone(f);
   if (g.storage.secretKey !== undefined) g.storage.secretKey = '';
   if (g.gateway) for (const k of Object.values(g.gateway.keys)) k.secret = '';
+  // The loaded volume gets a service secret of its own when a service first needs one.
+  delete g.services;
   return g;
 }
 

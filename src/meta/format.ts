@@ -3,6 +3,7 @@
 // changeFormat()/checkFormatChange() deciding what may change after format, whichever door asks.
 import { FsError } from '../errors.js';
 import { randomUUID } from 'node:crypto';
+import { rotatedSecrets } from './service-auth.js';
 import type { EncryptionRecord } from '../object/transforms/index.js';
 import { CHECKSUMS, COMPRESSIONS, DEFAULT_CHECKSUM, MAX_SHARDS } from '../object/transforms/names.js';
 import type { Format, GatewayKey, MirrorEntry, MirrorOf, DataCopyState } from './types.js';
@@ -76,6 +77,8 @@ export function newFormat(s: FormatSettings): Format {
     },
     ...(s.mirrorRetention ? { mirror: { retention: s.mirrorRetention } } : {}),
     ...(s.acl ? { acl: true } : {}),
+    // Every volume gets its service secret at format (meta/service-auth.ts).
+    services: rotatedSecrets(undefined),
   };
   const qos = qosOf(s.uploadLimit ?? 0, s.downloadLimit ?? 0, s.opsLimit ?? 0);
   if (qos) f.qos = qos;
@@ -285,7 +288,7 @@ function problemOf(f: Obj): string | undefined {
     ['qos.uploadBytesPerSec', isObject(f.qos) ? f.qos.uploadBytesPerSec : undefined, optional(count), 'bytes per second'],
     ['qos.downloadBytesPerSec', isObject(f.qos) ? f.qos.downloadBytesPerSec : undefined, optional(count), 'bytes per second'],
     ['qos.metaOpsPerSec', isObject(f.qos) ? f.qos.metaOpsPerSec : undefined, optional(count), 'operations per second'],
-    ['services', f.services, optional(isObject), 'a section'],
+    ['services', f.services, optional((v) => isObject(v) && typeof v.secret === 'string' && (v.previous === undefined || (isObject(v.previous) && typeof v.previous.secret === 'string' && typeof v.previous.until === 'string'))), 'a section with secret'],
   );
   const m = isObject(f.mirror) ? f.mirror : {};
   const of = m.of;

@@ -3,7 +3,7 @@
 import { registerMetaLoader } from './registry.js';
 
 registerMetaLoader(['sqlite3', 'sqlite'], () => import('./engines/sql/sqlite.js'));
-registerMetaLoader(['ferry'], () => import('./engines/remote/client.js'));
+registerMetaLoader(['ferry', 'ferrys'], () => import('./engines/remote/client.js'));
 registerMetaLoader(['postgres', 'postgresql'], () => import('./engines/sql/postgres.js'));
 registerMetaLoader(['mysql'], () => import('./engines/sql/mysql.js'));
 registerMetaLoader(['redis', 'rediss'], () => import('./engines/redis/engine.js'));

@@ -107,6 +107,13 @@ export function userContext(uid: number, gid: number, gids: number[] = [gid], um
  * section per concern. Built by `newFormat()`, checked and upgraded on load, and changed only as
  * `changeFormat()` allows (all in format.ts).
  */
+/** The volume's service secret and, during its grace period after a rotation, the previous one (meta/service-auth.ts). */
+export interface ServiceSecrets {
+  secret: string;
+  created: string;
+  previous?: { secret: string; until: string };
+}
+
 export interface Format {
   /** The record's shape (FORMAT_VERSION in format.ts); a record newer than this code knows is refused. */
   metaVersion: number;
@@ -147,8 +154,8 @@ export interface Format {
   readOnly?: ReadOnlyMark[];
   /** Volume-wide limits (0 or absent = unlimited). */
   qos?: { uploadBytesPerSec?: number; downloadBytesPerSec?: number; metaOpsPerSec?: number };
-  /** Credentials of the services beside the doors (webhdfs, csi, dashboard): name -> hashed token. */
-  services?: Record<string, { tokenHash: string; created: string }>;
+  /** The service secret every FerryFS endpoint (meta-server, replicator, cache members) authenticates requests with. */
+  services?: ServiceSecrets;
 }
 
 /** `ferry clone`'s choices: --preserve keeps owner, mode and times (else the caller's, the umask, now). */

@@ -7,3 +7,19 @@ export function absoluteMetaUrl(url: string): string {
   if (!m || m[2]!.startsWith('/') || m[2] === '') return url;
   return `${m[1]}://${resolve(decodeURIComponent(m[2]!))}${m[3] ?? ''}`;
 }
+
+/** A URL without its password, for records and messages. */
+export function redactUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return raw;
+  }
+}
+
+/** Text (an error line, a log line, a record field) with the password of any URL in it replaced by ***. */
+export function redactText(text: string): string {
+  return text.replace(/(\/\/[^:/@\s]*):[^@/\s]*@/g, '$1:***@');
+}

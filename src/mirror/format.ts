@@ -1,5 +1,6 @@
 // What a source and its mirrors record about each other: the `mirror` and `dataCopy` sections of the
 // format record (typed in meta/types.ts), read through these names.
+import { redactUrl } from '../meta/urls.js';
 import type { DataCopyState, Format, MirrorEntry, MirrorOf } from '../meta/types.js';
 
 export type { DataCopyState, MirrorEntry, MirrorOf } from '../meta/types.js';
@@ -29,13 +30,4 @@ export function resyncHint(mirrorUrl: string): string {
   return `re-snapshot it with 'ferry mirror resync ${redactUrl(mirrorUrl)}'`;
 }
 
-/** A URL without its password, for records and messages. */
-export function redactUrl(raw: string): string {
-  try {
-    const u = new URL(raw);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return raw;
-  }
-}
+export { redactUrl };

@@ -8,6 +8,7 @@ import { APPLIED_COUNTER } from '../meta/base/core.js';
 import { trimForMirrors } from '../meta/retention.js';
 import { mirrorsOf, resyncHint, withMirrors, type MirrorEntry } from './format.js';
 import { WaitServer } from './wait-server.js';
+import { serviceSecretsOf, type TlsFiles } from '../meta/service-auth.js';
 import { checkLease, releaseLease, takeLease } from './lease.js';
 
 export interface ReplicatorOptions {
@@ -19,6 +20,8 @@ export interface ReplicatorOptions {
   listen?: string;
   /** How often progress is written to the source and the changelog trimmed (ms). */
   reportMs?: number;
+  /** Serve the wait endpoint over TLS. */
+  tls?: TlsFiles;
   log?: (msg: string) => void;
 }
 
@@ -35,7 +38,7 @@ export class Replicator {
   private readonly wait: WaitServer;
   private lastReport = 0;
   private leased = false;
-  private readonly opts: Required<Omit<ReplicatorOptions, 'log'>> & { log: (m: string) => void };
+  private readonly opts: Required<Omit<ReplicatorOptions, 'log' | 'tls'>> & { log: (m: string) => void };
 
   constructor(readonly mirror: Meta, readonly source: Meta, readonly id: string, opts: ReplicatorOptions = {}) {
     this.opts = {
@@ -45,7 +48,8 @@ export class Replicator {
       reportMs: opts.reportMs ?? 1000,
       log: opts.log ?? (() => undefined),
     };
-    this.wait = new WaitServer(() => ({ id: this.id, sourceVersion: this.sourceVersion, appliedTs: this.appliedTs }));
+    // Clients of the mirror sign their waits with the mirror volume's service secret.
+    this.wait = new WaitServer(() => ({ id: this.id, sourceVersion: this.sourceVersion, appliedTs: this.appliedTs }), () => serviceSecretsOf(mirror), opts.tls);
   }
 
   /**

@@ -1,8 +1,10 @@
 // Waiting for a mirror to reach a version: ask the replicator, which answers the moment it applies it
 // (a long poll, no busy loop). Without a reachable replicator, poll the mirror's counter with backoff.
-import { request } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Meta } from '../meta/interface.js';
 import { APPLIED_COUNTER } from '../meta/base/core.js';
+import { secretFromFormat, serviceAgent, signRequest, tlsFromEnv, type ServiceCredential } from '../meta/service-auth.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -18,13 +20,39 @@ async function replicatorAddress(mirror: Meta): Promise<string | undefined> {
   return addr;
 }
 
-function longPoll(addr: string, v: number, timeoutMs: number): Promise<number> {
+/** The mirror volume's service secret, per Meta (its format record, re-read after a rotation). */
+const credentials = new WeakMap<Meta, ServiceCredential>();
+
+function credentialOf(mirror: Meta): ServiceCredential {
+  let c = credentials.get(mirror);
+  if (!c) credentials.set(mirror, (c = secretFromFormat(mirror)));
+  return c;
+}
+
+async function longPoll(mirror: Meta, addr: string, v: number, timeoutMs: number): Promise<number> {
+  try {
+    return await poll(addr, v, timeoutMs, await credentialOf(mirror).secret());
+  } catch (e) {
+    // Refused: the secret may have been rotated since it was read.
+    if ((e as { status?: number }).status === 403 && (await credentialOf(mirror).refresh())) return poll(addr, v, timeoutMs, await credentialOf(mirror).secret());
+    throw e;
+  }
+}
+
+function poll(addr: string, v: number, timeoutMs: number, secret: string | undefined): Promise<number> {
+  const path = `/wait?version=${v}&timeout=${timeoutMs}`;
+  const tls = addr.startsWith('https:');
+  const request = tls ? httpsRequest : httpRequest;
+  const headers = secret ? { authorization: signRequest(secret, 'GET', path) } : {};
   return new Promise((resolve, reject) => {
-    const req = request(`${addr}/wait?version=${v}&timeout=${timeoutMs}`, { agent: false, timeout: timeoutMs + 1000 }, (res) => {
+    const req = request(`${addr}${path}`, { agent: tls ? serviceAgent(true, tlsFromEnv(), { keepAlive: false }) : false, timeout: timeoutMs + 1000, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => (body += d));
       res.on('end', () => {
+        if (res.statusCode === 401 || res.statusCode === 403) {
+          return reject(Object.assign(new Error(`replicator ${addr} refused the wait (${res.statusCode}): ${body}`), { status: res.statusCode }));
+        }
         const applied = Number(JSON.parse(body || '{}').applied);
         if (Number.isFinite(applied)) resolve(applied);
         else reject(new Error(`bad answer from replicator: ${body}`));
@@ -42,7 +70,7 @@ export async function waitForVersion(mirror: Meta, v: number, timeoutMs: number)
   const addr = await replicatorAddress(mirror);
   if (addr) {
     try {
-      return await longPoll(addr, v, timeoutMs);
+      return await longPoll(mirror, addr, v, timeoutMs);
     } catch {
       addresses.delete(mirror); // moved or gone: look again next time
     }

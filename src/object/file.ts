@@ -119,7 +119,8 @@ export class FileStore implements ObjectStore {
   }
 
   async create(): Promise<void> {
-    await mkdir(join(this.root, TEMPS), { recursive: true });
+    // A new store directory is its owner's alone (0700): blocks are the volume's data.
+    await mkdir(join(this.root, TEMPS), { recursive: true, mode: 0o700 });
   }
 
   /**

@@ -1,6 +1,7 @@
 // Helpers for the cache tests and bench:cache: an object store scheme `probe://ID` that wraps a real store
 // (file:// or mem://) and counts gets, can be made to fail (the object store "unreachable") and can delay
 // every request (latency + bandwidth cap, a stand-in for a remote store); and `ferry cache serve` processes.
+import { ferryServe, MAIN, type Served } from './serve.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { MARKER_NAME } from '../../src/client/marker.js';
@@ -103,50 +104,12 @@ function probeStore(id: string, p: Probe, inner: ObjectStore): ObjectStore {
   };
 }
 
-export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-
-export interface Server {
-  proc: ChildProcess;
-  address: string;
-  output(): string;
-  /** SIGTERM (a clean stop) or SIGKILL (a crash), then waits for the exit. */
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
+export { MAIN };
+export type { Served as Server };
 
 /** Starts `ferry cache serve` and waits for its "serving ... at ADDR" line. */
-export async function cacheServe(metaUrl: string, args: string[]): Promise<Server> {
-  const proc = spawn(process.execPath, [MAIN, 'cache', 'serve', metaUrl, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FERRY_DEBUG: '1' },
-  });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  const address = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`ferry cache serve did not start: ${out}`)), 60_000);
-    const look = () => {
-      const m = / at (\S+) \(cache /.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    };
-    proc.stdout!.on('data', look);
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`ferry cache serve exited with ${code}: ${out}`));
-    });
-  });
-  return {
-    proc,
-    address,
-    output: () => out,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      await exited;
-    },
-  };
+export function cacheServe(metaUrl: string, args: string[]): Promise<Served> {
+  return ferryServe(['cache', 'serve', metaUrl, ...args], / at (\S+) \(cache /, { FERRY_DEBUG: '1' });
 }
 
 /** The cache of a volume's chunk store, as the cache layer's class (tests look at its disk, group, stats). */

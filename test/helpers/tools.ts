@@ -14,6 +14,7 @@ const TOOLS = {
   aws: { path: '/usr/bin/aws', pkg: 'awscli', setup: '.ci/setup.d/40-s3-clients.sh' },
   curl: { path: '/usr/bin/curl', pkg: 'curl', setup: '.ci/setup.d/41-http-clients.sh' },
   fio: { path: '/usr/bin/fio', pkg: 'fio', setup: '.ci/setup.d/30-fuse.sh' },
+  openssl: { path: '/usr/bin/openssl', pkg: 'openssl', setup: '.ci/setup.d/00-build-tools.sh' },
   python3: { path: '/usr/bin/python3', pkg: 'python3', setup: '.ci/setup.d/00-build-tools.sh' },
   rclone: { path: '/usr/bin/rclone', pkg: 'rclone', setup: '.ci/setup.d/40-s3-clients.sh' },
   s3fs: { path: '/usr/bin/s3fs', pkg: 's3fs', setup: '.ci/setup.d/40-s3-clients.sh' },

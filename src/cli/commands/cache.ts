@@ -1,5 +1,6 @@
 // ferry cache serve|members META-URL: a dedicated cache group member (no mount, no SDK client: only the
 // group's HTTP server over a disk cache, fetching from the volume's object store), and the group's list.
+import { TLS_FLAGS, tlsOf, warnExposed } from '../service-flags.js';
 import { UsageError, parseSize, str, type Command, type Parsed } from '../args.js';
 import { ago, formatBytes, out, table } from '../output.js';
 import { DAEMON_FLAGS, daemonReady, daemonize } from '../daemon.js';
@@ -30,6 +31,7 @@ const command: Command = {
     options: {
       'cache-group': { type: 'string', arg: 'NAME', help: 'cache group to serve (serve: required; members: only this group)' },
       listen: { type: 'string', arg: 'HOST:PORT', help: 'address to listen on and advertise (default 127.0.0.1:9600)' },
+      ...Object.fromEntries(Object.entries(TLS_FLAGS).map(([k, v]) => [k, { ...v, help: `serve: ${v.help}${k === 'tls-ca' ? ' (and check TLS peers against it)' : ''}` }])),
       'cache-dir': { type: 'string', arg: 'DIR', help: 'disk cache directory (required for serve)' },
       'cache-size': { type: 'string', arg: 'SIZE', help: 'disk cache size limit (default 10G)' },
       'free-space-ratio': { type: 'string', arg: 'R', help: 'keep this share of the disk free (default 0.1)' },
@@ -59,7 +61,9 @@ const command: Command = {
     const memSize = str(p, 'memory-size');
     const listen = str(p, 'listen') ?? '127.0.0.1:9600';
     const { metrics } = applyFlags({ metaUrl }, p, 'service');
+    const tls = tlsOf(p);
     if (await daemonize(p, 'cache', `${group}-${listen}`)) return;
+    warnExposed(p, `cache group member ${group}`, listen.slice(0, listen.lastIndexOf(':')).replace(/^\[|\]$/g, ''));
     // Metrics first: a busy port fails before the member joins; enabled before the store opens, which counts its requests.
     const { serveMetrics, activeMetrics } = await import('../../object/metrics.js');
     const endpoint = metrics !== undefined ? await serveMetrics(metrics) : undefined;
@@ -85,6 +89,7 @@ const command: Command = {
         zone: str(p, 'zone'),
         label: `ferry cache serve ${group}`,
         tuning: hb === undefined ? undefined : { heartbeatMs: hb * 1000 },
+        ...(tls ? { tls } : {}),
       },
     });
     const disk = store.disk!;

@@ -19,6 +19,7 @@ const command: Command = {
     examples: [
       'ferry config --capacity 100G --trash-days 7 sqlite3://ferry-data/meta.db',
       'ferry config --upload-limit 100 --ops-limit 2000 sqlite3://ferry-data/meta.db   # every client of the volume, within seconds',
+      'ferry config --rotate-service-secret --service-secret-file /etc/ferry/vol.secret sqlite3://ferry-data/meta.db',
     ],
     options: {
       capacity: { type: 'string', arg: 'SIZE', help: 'volume capacity such as 100G, 0 = unlimited' },
@@ -32,6 +33,9 @@ const command: Command = {
       'download-limit': { type: 'string', arg: 'MIBPS', help: 'MiB/s each client may download from the object store, 0 = unlimited' },
       'ops-limit': { type: 'string', arg: 'N', help: 'metadata operations per second each client may make, 0 = unlimited' },
       acl: { type: 'boolean', help: 'turn POSIX ACLs on (they cannot be turned off; mounts see it when they next start)' },
+      'rotate-service-secret': { type: 'boolean', help: 'make a new service secret; the old one is still accepted for --service-secret-grace' },
+      'service-secret-grace': { type: 'string', arg: 'DURATION', help: 'how long the rotated-out service secret stays valid (default 1h; 0 = refused at once)' },
+      'service-secret-file': { type: 'string', arg: 'FILE', help: 'write the (new) service secret to FILE (mode 0600) for clients of ferry:// and the services' },
       yes: { type: 'boolean', short: 'y', help: 'confirm a storage change' },
     },
     minArgs: 1,
@@ -58,6 +62,26 @@ const command: Command = {
       const s = str(p, 'storage')!;
       if (!s) throw new UsageError('--storage: empty URL');
       change.storage = await normalizeStorage(s);
+    }
+    const rotate = flag(p, 'rotate-service-secret');
+    const secretFile = str(p, 'service-secret-file');
+    const graceRaw = str(p, 'service-secret-grace');
+    if (graceRaw !== undefined && !rotate) throw new UsageError('--service-secret-grace goes with --rotate-service-secret');
+    const graceMs = graceRaw === undefined ? undefined : parseWith(() => parseDuration('--service-secret-grace', graceRaw)) * 1000;
+    if (rotate || secretFile !== undefined) {
+      if (Object.keys(change).length) throw new UsageError('--rotate-service-secret and --service-secret-file go without other settings');
+      const { rotatedSecrets, serviceSecretsOf } = await import('../../meta/service-auth.js');
+      const { writeSecretFile } = await import('../service-flags.js');
+      await withMeta(metaUrl, async (meta, old) => {
+        const services = rotate ? (await meta.updateFormat((f) => ({ services: rotatedSecrets(f.services, graceMs) }))).services! : await serviceSecretsOf(meta);
+        if (secretFile !== undefined) writeSecretFile(secretFile, services.secret);
+        const where = secretFile !== undefined ? `written to ${secretFile}` : 'get it with --service-secret-file FILE';
+        if (rotate) {
+          const until = services.previous ? `the old one is accepted until ${services.previous.until}` : 'the old one is refused from now on';
+          await out(`rotated the service secret of volume '${old.name}' (${where}); ${until}\n`);
+        } else await out(`the service secret of volume '${old.name}' is ${where}\n`);
+      });
+      return;
     }
     await withMeta(metaUrl, async (meta, old) => {
       const before: Partial<Record<string, unknown>> = { uuid: old.uuid, mirrorRetention: 0, ...settingsOf(old) };

@@ -1,5 +1,6 @@
 // ferry format META-URL NAME: creates a volume (metadata schema + format record) after checking that its
 // object store is usable; refuses an existing volume unless --force, which updates it and keeps its uuid.
+import { redactUrl } from '../redact.js';
 import { UsageError, flag, parseCount, parseSize, str, type Command, type Parsed } from '../args.js';
 import { formatBytes, formatSizeShort, out } from '../output.js';
 import { VOLUME_NAME, defaultStorage, missingSqlite, normalizeStorage } from '../meta.js';
@@ -26,6 +27,7 @@ const command: Command = {
       'ferry format --storage file:///srv/ferry --block-size 1M --trash-days 0 sqlite3:///var/lib/ferry/meta.db data',
     ],
     options: {
+      'service-secret-file': { type: 'string', arg: 'FILE', help: 'write the volume\'s service secret (ferry:// clients, services) to FILE, mode 0600' },
       storage: { type: 'string', arg: 'URL', help: 'object storage URL (default: file://DIR/blocks next to an sqlite3 database)' },
       'block-size': { type: 'string', arg: 'SIZE', help: 'size of the objects a file is stored as, a power of two in 64K..16M (default 4M)' },
       'trash-days': { type: 'string', arg: 'N', help: 'days deleted files stay in the trash, 0 disables it (default 1)' },
@@ -154,12 +156,18 @@ const command: Command = {
         await raw.close().catch(() => undefined);
       }
       const f = await meta.load();
+      const secretFile = str(p, 'service-secret-file');
+      if (secretFile !== undefined) {
+        const { serviceSecretsOf } = await import('../../meta/service-auth.js');
+        const { writeSecretFile } = await import('../service-flags.js');
+        writeSecretFile(secretFile, (await serviceSecretsOf(meta)).secret);
+      }
       const limits = [
         f.capacity ? `capacity ${formatBytes(f.capacity)}` : '',
         f.inodes ? `${f.inodes} inodes` : '',
       ].filter(Boolean);
       await out(
-        `${old ? 'updated' : 'formatted'} volume '${f.name}' (uuid ${f.uuid}) at ${meta.url}: storage ${f.storage.url}, ` +
+        `${old ? 'updated' : 'formatted'} volume '${f.name}' (uuid ${f.uuid}) at ${redactUrl(meta.url)}: storage ${redactUrl(f.storage.url)}, ` +
           `block size ${formatSizeShort(f.blockSize)}, compression ${f.storage.compression}` +
           (f.storage.checksum !== 'none' ? `, checksum ${f.storage.checksum}` : '') +
           (f.storage.encryption ? ', encryption aes-256-gcm' : '') +

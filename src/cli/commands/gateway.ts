@@ -1,5 +1,6 @@
 // ferry gateway META-URL ADDRESS: serves a volume over the S3 API (buckets = top-level directories).
 // ferry gateway keys add|list|remove META-URL [ACCESS-KEY]: manages the access keys stored in the volume.
+import { redactText } from '../redact.js';
 import { UsageError, flag, parseCount, str, type Command, type Parsed } from '../args.js';
 import { out } from '../output.js';
 import { requireVolume, withMeta } from '../meta.js';
@@ -83,10 +84,10 @@ const command: Command = {
     const { openMeta } = await import('../../meta/index.js');
     const m = await openMeta(metaUrl);
     const nkeys = Object.keys(keysOf(await m.load().finally(() => m.close()))).length;
-    process.stdout.write(`ferry gateway: serving ${metaUrl} at ${gw.url} (${nkeys} access key${nkeys === 1 ? '' : 's'}${flag(p, 'anonymous') ? ', anonymous allowed' : ''})\n`);
+    process.stdout.write(`ferry gateway: serving ${redactText(metaUrl)} at ${gw.url} (${nkeys} access key${nkeys === 1 ? '' : 's'}${flag(p, 'anonymous') ? ', anonymous allowed' : ''})\n`);
     if (gw.metricsAddress) process.stderr.write(`ferry gateway: metrics at http://${gw.metricsAddress}/metrics\n`);
     if (nkeys === 0 && !flag(p, 'anonymous')) {
-      process.stderr.write(`ferry gateway: no access keys yet: add one with 'ferry gateway keys add ${metaUrl} --uid N --gid N'\n`);
+      process.stderr.write(`ferry gateway: no access keys yet: add one with 'ferry gateway keys add ${redactText(metaUrl)} --uid N --gid N'\n`);
     }
     await daemonReady(`gateway serving at ${gw.url}`);
     await new Promise<void>((resolve) => {

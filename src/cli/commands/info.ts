@@ -1,4 +1,5 @@
 // ferry info META-URL [PATH]: the volume, or one path with its attributes, chunks, slices and object keys.
+import { redactText } from '../redact.js';
 import { volumePath, type Command, type Parsed } from '../args.js';
 import { formatBytes, formatSizeShort, formatTimeNs, modeString, octalMode, out } from '../output.js';
 import { TYPE_NAMES, withMeta } from '../meta.js';
@@ -30,7 +31,7 @@ const command: Command = {
         const rows: Array<[string, string]> = [
           ['volume', format.name],
           ['uuid', format.uuid],
-          ['metadata', `${meta.url} (${meta.engine})`],
+          ['metadata', `${redactText(meta.url)} (${meta.engine})`],
           ['storage', format.storage.url],
           ['block size', formatSizeShort(format.blockSize)],
           ['compression', format.storage.compression],

@@ -2,7 +2,9 @@
 // one round trip per operation (clients use ferry://HOST:PORT as their metadata URL).
 import type { Command, Parsed } from '../args.js';
 import { applyFlags, clientFlags } from '../client-flags.js';
+import { redactText } from '../redact.js';
 import { DAEMON_FLAGS, daemonReady, daemonize } from '../daemon.js';
+import { TLS_FLAGS, tlsOf, warnExposed } from '../service-flags.js';
 
 const command: Command = {
   spec: {
@@ -12,11 +14,19 @@ const command: Command = {
     description: [
       'Run it next to the metadata engine (same region): a client in another region then pays one network',
       'round trip per file-system operation instead of one per statement the engine needs. Clients, mirrors',
-      'and `ferry mirror create` accept ferry://HOST:PORT wherever a metadata URL goes. There is no',
-      'authentication: listen on a private network only.',
+      'and `ferry mirror create` accept ferry://HOST:PORT wherever a metadata URL goes.',
+      'Every request is signed with the volume\'s service secret (created by `ferry format`; get it into a file',
+      'with `ferry config META-URL --service-secret-file FILE`): clients give it as ferry://HOST:PORT?secret-file=FILE',
+      'or in $FERRY_SERVICE_SECRET_FILE / $FERRY_SERVICE_SECRET; others are refused (401/403). With --tls-cert',
+      'and --tls-key it serves TLS (clients use ferrys://HOST:PORT, checking it against ?tls-ca=FILE or',
+      '$FERRY_TLS_CA); --tls-ca also asks clients for certificates signed by that CA. See docs/security.md.',
     ].join('\n'),
-    examples: ['ferry meta-server postgres://ferry@127.0.0.1:5432/vol --listen 10.0.0.5:9567', 'ferry ls ferry://10.0.0.5:9567 /'],
-    options: { listen: { type: 'string', arg: 'HOST:PORT', help: 'address to listen on (default 127.0.0.1:9567)' }, ...clientFlags('service'), ...DAEMON_FLAGS },
+    examples: [
+      'ferry meta-server postgres://ferry@127.0.0.1:5432/vol --listen 10.0.0.5:9567 --tls-cert srv.pem --tls-key srv.key',
+      'ferry config postgres://ferry@127.0.0.1:5432/vol --service-secret-file /etc/ferry/vol.secret',
+      'ferry ls "ferrys://10.0.0.5:9567?secret-file=/etc/ferry/vol.secret&tls-ca=/etc/ferry/ca.pem" /',
+    ],
+    options: { listen: { type: 'string', arg: 'HOST:PORT', help: 'address to listen on (default 127.0.0.1:9567)' }, ...clientFlags('service'), ...TLS_FLAGS, ...DAEMON_FLAGS },
     minArgs: 1,
     maxArgs: 1,
   },
@@ -31,6 +41,10 @@ const command: Command = {
     const { serveMetrics, activeMetrics } = await import('../../object/metrics.js');
     const { watchMetaServer } = await import('../../client/metrics.js');
     const { HEARTBEAT_MS } = await import('../../vfs/jobs.js');
+    const { serviceSecretsOf } = await import('../../meta/service-auth.js');
+    const i = listen.lastIndexOf(':');
+    const host = listen.slice(0, i).replace(/^\[|\]$/g, '');
+    const tls = tlsOf(p);
     // Metrics first: a busy port fails before anything is served.
     const endpoint = metrics !== undefined ? await serveMetrics(metrics) : undefined;
     // A session of its own, so `ferry status` lists the meta-server (and `ferry stats META-URL` finds its metrics).
@@ -39,14 +53,16 @@ const command: Command = {
     let server: InstanceType<typeof MetaServer> | undefined;
     try {
       await own.load();
-      const i = listen.lastIndexOf(':');
-      server = new MetaServer(metaUrl);
+      // A volume formatted before service secrets gets its first one here.
+      await serviceSecretsOf(own);
+      server = new MetaServer(metaUrl, { tls });
       const s = server;
-      const addr = await s.listen(listen.slice(0, i).replace(/^\[|\]$/g, ''), Number(listen.slice(i + 1)));
+      warnExposed(p, 'the metadata service', host);
+      const addr = await s.listen(host, Number(listen.slice(i + 1)));
       const unwatch = endpoint ? watchMetaServer(activeMetrics()!, () => s.clientCount) : undefined;
       await own.newSession({ mountPoint: `meta-server ${addr}`, role: 'meta-server', ...(endpoint ? { metrics: endpoint.address } : {}) });
       heartbeat = setInterval(() => void own.heartbeat().catch(() => undefined), HEARTBEAT_MS);
-      process.stderr.write(`ferry: serving ${metaUrl.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@')} at ${addr}${endpoint ? `; metrics at http://${endpoint.address}/metrics` : ''}\n`);
+      process.stderr.write(`ferry: serving ${redactText(metaUrl)} at ${addr}${endpoint ? `; metrics at http://${endpoint.address}/metrics` : ''}\n`);
       await daemonReady(`meta-server serving at ${addr}`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);

@@ -1,5 +1,6 @@
 // ferry mirror create|run|status|resync|remove: mirror file systems — a volume's metadata kept in step in another
 // region, and optionally its data copied into the mirror region's own object store.
+import { TLS_FLAGS, tlsOf, warnExposed } from '../service-flags.js';
 import { UsageError, flag, parseCount, parseWith, str, type Command, type Parsed } from '../args.js';
 import { formatBytes, out } from '../output.js';
 import { DAEMON_FLAGS, daemonReady, daemonize } from '../daemon.js';
@@ -52,6 +53,7 @@ const command: Command = {
       storage: { type: 'string', arg: 'URL', help: 'create: the mirror\'s own object store (filled by run --data)' },
       retention: { type: 'string', arg: 'DURATION', help: 'create: set the source\'s mirror retention window (7d, 12h; 0 = off)' },
       listen: { type: 'string', arg: 'HOST:PORT', help: 'run: address of the wait endpoint clients use (default 127.0.0.1:0)' },
+      ...Object.fromEntries(Object.entries(TLS_FLAGS).map(([k, v]) => [k, { ...v, help: `run: ${v.help}` }])),
       data: { type: 'boolean', help: 'run: also copy new blocks into the mirror\'s own store' },
       'data-threads': { type: 'string', arg: 'N', help: 'run: blocks copied at once with --data (default 8)' },
       json: { type: 'boolean', help: 'status: print one JSON document' },
@@ -91,7 +93,7 @@ const command: Command = {
       const { metrics } = applyFlags({ metaUrl: rest[0]! }, p, 'service');
       const { redactUrl } = await import('../../mirror/format.js');
       if (await daemonize(p, 'mirror', redactUrl(rest[0]!))) return;
-      return runReplicator(rest[0]!, str(p, 'listen'), flag(p, 'data'), threads, metrics);
+      return runReplicator(rest[0]!, str(p, 'listen'), flag(p, 'data'), threads, p, metrics);
     }
     if (action === 'status') return status(rest[0]!, flag(p, 'json'));
     if (action === 'remove') {
@@ -127,7 +129,8 @@ async function openPair(mirrorUrl: string) {
   return { mirror, source, info };
 }
 
-async function runReplicator(mirrorUrl: string, listen: string | undefined, data: boolean, threads: number | undefined, metrics?: string): Promise<void> {
+async function runReplicator(mirrorUrl: string, listen: string | undefined, data: boolean, threads: number | undefined, p: Parsed, metrics?: string): Promise<void> {
+  const tls = tlsOf(p);
   const { serveMetrics, activeMetrics } = await import('../../object/metrics.js');
   // Metrics first: a busy port fails before anything starts.
   const endpoint = metrics !== undefined ? await serveMetrics(metrics) : undefined;
@@ -142,7 +145,8 @@ async function runReplicator(mirrorUrl: string, listen: string | undefined, data
   const [mirror, source] = m ? [meteredMeta(pair.mirror, m), meteredMeta(pair.source, m)] : [pair.mirror, pair.source];
   const { Replicator } = await import('../../mirror/replicator.js');
   let copier: import('../../mirror/data-copier.js').DataCopier | undefined;
-  const rep = new Replicator(mirror, source, info.id, { listen });
+  if (listen) warnExposed(p, 'the replicator\'s wait endpoint', listen.slice(0, listen.lastIndexOf(':')));
+  const rep = new Replicator(mirror, source, info.id, { listen, tls });
   const unwatch: Array<() => void> = [];
   try {
     if (data) copier = await startCopier(mirrorUrl, info, threads, metrics);

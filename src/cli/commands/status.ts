@@ -1,5 +1,6 @@
 // ferry status META-URL [--clean] [--json]: the setting, usage, client sessions, mirrors, cache groups and
 // version of a volume, as readable tables or one JSON document.
+import { redacted } from '../redact.js';
 import { flag, type Command, type Parsed } from '../args.js';
 import { ago, formatBytes, formatSizeShort, out, table } from '../output.js';
 import { withMeta } from '../meta.js';
@@ -165,15 +166,4 @@ function cacheGroupsOf(sessions: Array<{ sid: number; cacheGroup?: string; group
 
 function indent(t: string): string {
   return t.trimEnd().replace(/^/gm, '  ');
-}
-
-/** The format without secrets: keys, passwords in URLs. */
-function redacted(format: object): object {
-  return JSON.parse(
-    JSON.stringify(format, (k, v) => {
-      if (typeof v !== 'string') return v;
-      if (/secret|password|passphrase/i.test(k)) return '***';
-      return v.replace(/(\/\/[^:/@]*):[^@/]*@/, '$1:***@');
-    }),
-  ) as object;
 }

@@ -1,15 +1,17 @@
-// ferry://HOST:PORT — a Meta whose every operation is one HTTP request to a metadata service (MetaServer)
+// ferry://HOST:PORT (ferrys://, or ?tls=1, for TLS) — a Meta whose every operation is one HTTP request to a metadata service (MetaServer)
 // over a kept-alive connection. Open-file bookkeeping is sent without waiting for it (the next
 // call that could free an inode waits for it first), so opening or closing a file this client has
 // open more than once costs no round trip; a first open waits for the server to record it (another
 // client's unlink must see it), a last close for the server to release it (it may free the file).
 import { randomUUID } from 'node:crypto';
-import { Agent, request } from 'node:http';
+import { request as httpRequest, type Agent } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { FsError, errnoCode } from '../../../errors.js';
 import type { Meta } from '../../interface.js';
 import { registerMeta } from '../../registry.js';
 import type { Attr, Context, Format } from '../../types.js';
 import { scanMethods, type PageReader } from '../../scan.js';
+import { SECRET_ENV, SECRET_FILE_ENV, secretFromFileOrEnv, serviceAgent, signRequest, tlsFromEnv, type ServiceCredential } from '../../service-auth.js';
 import { decode, encode } from './codec.js';
 
 /** Calls that may drop the last link of an inode: the server must have seen this client's opens first. */
@@ -17,13 +19,23 @@ const ORDERED = new Set(['open', 'release', 'unlink', 'rename', 'rmdir', 'closeS
 
 class RemoteClient {
   readonly id = randomUUID();
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 32 });
+  private readonly agent: Agent;
+  private readonly request: typeof httpRequest;
   /** Bookkeeping in flight (open/release counts): calls that could free an inode wait for it. */
   private pending: Promise<unknown> = Promise.resolve();
   sid = 0;
   keepRecords = false;
 
-  constructor(readonly host: string, readonly port: number, readonly url: string) {}
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    readonly url: string,
+    private readonly credential: ServiceCredential,
+    tls: { on: boolean; ca?: string; cert?: string; key?: string },
+  ) {
+    this.agent = serviceAgent(tls.on, tls, { maxSockets: 32 });
+    this.request = (tls.on ? httpsRequest : httpRequest) as typeof httpRequest;
+  }
 
   call(method: string, args: unknown[]): Promise<unknown> {
     const send = () => this.send(method, args);
@@ -36,16 +48,33 @@ class RemoteClient {
     this.pending = p.catch((e) => process.stderr.write(`ferry: ${method} on ${this.url} failed: ${(e as Error).message}\n`));
   }
 
-  private send(method: string, args: unknown[]): Promise<unknown> {
+  private async send(method: string, args: unknown[]): Promise<unknown> {
     const body = encode({ method, args, keep: this.keepRecords });
+    try {
+      return await this.post(body);
+    } catch (e) {
+      // A rotated secret: the file (or the environment) may hold the new one now.
+      if (e instanceof FsError && e.code === 'EACCES' && (e as { status?: number }).status === 403 && (await this.credential.refresh())) return this.post(body);
+      throw e;
+    }
+  }
+
+  private async post(body: string): Promise<unknown> {
+    const secret = await this.credential.secret();
+    const auth = secret ? { authorization: signRequest(secret, 'POST', '/call', body) } : {};
     return new Promise((resolve, reject) => {
-      const req = request(
-        { host: this.host, port: this.port, method: 'POST', path: '/call', agent: this.agent, headers: { 'x-ferry-client': this.id, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      const req = this.request(
+        { host: this.host, port: this.port, method: 'POST', path: '/call', agent: this.agent, headers: { ...auth, 'x-ferry-client': this.id, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
         (res) => {
           let text = '';
           res.setEncoding('utf8');
           res.on('data', (d) => (text += d));
           res.on('end', () => {
+            if (res.statusCode === 401 || res.statusCode === 403) {
+              const how = secret ? '' : ` (give the volume's service secret with ?secret-file=PATH, $${SECRET_FILE_ENV} or $${SECRET_ENV})`;
+              const err = new FsError('EACCES', { message: `metadata service ${this.url} refused the request (${res.statusCode}): ${text.trim().split('\n')[0]}${how}` });
+              return reject(Object.assign(err, { status: res.statusCode }));
+            }
             try {
               const r = decode(text) as { value?: unknown; error?: { code: string; message: string } };
               if (r.error) reject(new FsError(errnoCode(r.error.code), { message: r.error.message }));
@@ -67,7 +96,17 @@ class RemoteClient {
 }
 
 function remoteMeta(url: URL, raw: string): Meta {
-  const c = new RemoteClient(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port || 9567), raw);
+  const q = url.searchParams;
+  const env = tlsFromEnv();
+  const tls = {
+    on: url.protocol === 'ferrys:' || q.get('tls') === '1' || q.get('tls') === 'true',
+    ca: q.get('tls-ca') ?? env.ca,
+    cert: q.get('tls-cert') ?? env.cert,
+    key: q.get('tls-key') ?? env.key,
+  };
+  if (q.has('secret')) throw new FsError('EINVAL', { message: `a service secret does not go in the metadata URL (it would show in process lists): use ?secret-file=PATH or $${SECRET_FILE_ENV}` });
+  const shown = raw.split('?')[0]!;
+  const c = new RemoteClient(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port || 9567), shown, secretFromFileOrEnv(q.get('secret-file') ?? undefined), tls);
   // Scans walk here, one request per page: a generator cannot cross the wire, a page can.
   const pages = ((kind, cursor, limit) => c.call('scanPage', [kind, cursor, limit])) as PageReader;
   /** Open handles per inode: only a first open has to wait for the server. */
@@ -124,4 +163,4 @@ function remoteMeta(url: URL, raw: string): Meta {
   });
 }
 
-registerMeta('ferry', async (url, raw) => remoteMeta(url, raw));
+for (const scheme of ['ferry', 'ferrys']) registerMeta(scheme, async (url, raw) => remoteMeta(url, raw));

@@ -1,13 +1,27 @@
 // A metadata service: serves any engine's Meta over HTTP, one request per operation, so a far client pays
 // one round trip per operation whatever the engine needs (as JuiceFS's metadata service does). Each client
 // gets its own Meta (sessions, open files and id pools are per client).
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FsError, toFsError } from '../../../errors.js';
 import type { Meta } from '../../interface.js';
 import { activeMetrics } from '../../../object/metrics.js';
 import { openMeta } from '../../registry.js';
+import { readBody, serviceSecretsOf, serviceServer, ServiceVerifier, type TlsFiles } from '../../service-auth.js';
+import type { ServiceSecrets } from '../../types.js';
 import { decode, encode } from './codec.js';
+
+export interface MetaServerOptions {
+  /** Serve HTTPS (cert + key), and ask clients for certificates signed by `ca`. */
+  tls?: TlsFiles;
+  /**
+   * Where the accepted service secrets come from: by default the volume's format record (re-read after a
+   * rotation; a volume formatted without one gets one). A fixed value serves a database not formatted yet.
+   */
+  secrets?: () => Promise<ServiceSecrets | undefined>;
+  /** No credential checked: only for bench/auth.ts, which measures what authentication costs (the CLI never sets it). */
+  unauthenticated?: boolean;
+}
 
 /** Methods a client may call: the Meta interface, nothing else of the object. */
 const CALLABLE = new Set([
@@ -29,28 +43,41 @@ export class MetaServer {
   private readonly server: Server;
   private readonly clients = new Map<string, { meta: Promise<Meta>; used: number }>();
   private readonly sweeper: NodeJS.Timeout;
+  private readonly verifier: ServiceVerifier;
+  /** The server's own connection, for the format record's service secrets. */
+  private admin?: Promise<Meta>;
+  readonly tls: boolean;
+  private readonly open: boolean;
 
-  constructor(private readonly backend: string) {
-    this.server = createServer((req, res) => {
+  constructor(private readonly backend: string, opts: MetaServerOptions = {}) {
+    this.open = opts.unauthenticated === true;
+    this.verifier = new ServiceVerifier(opts.secrets ?? (async () => serviceSecretsOf(await (this.admin ??= openMeta(backend)))));
+    this.tls = !!opts.tls?.cert;
+    this.server = serviceServer((req, res) => {
       this.handle(req).then(
         (body) => res.writeHead(200, { 'content-type': 'application/json' }).end(body),
         (e) => {
+          if (e instanceof Refused) {
+            res.writeHead(e.status, { 'content-type': 'text/plain' }).end(`${e.message}\n`);
+            return;
+          }
           const err = toFsError(e);
           res.writeHead(200, { 'content-type': 'application/json' }).end(encode({ error: { code: err.code, message: err.description } }));
         },
       );
-    });
-    this.server.keepAliveTimeout = 60_000;
+    }, opts.tls);
     this.sweeper = setInterval(() => this.sweep(), 60_000);
     this.sweeper.unref();
   }
 
   private async handle(req: IncomingMessage): Promise<string> {
+    const raw = await readBody(req);
+    // Before anything of the volume is read or any per-client state is made.
+    const refused = this.open ? undefined : await this.verifier.verify(req.method ?? '', req.url ?? '', req.headers.authorization, raw);
+    if (refused) throw new Refused(refused.status, refused.message);
     const id = String(req.headers['x-ferry-client'] ?? '');
     if (!id) throw new FsError('EINVAL', { message: 'x-ferry-client header required' });
-    let body = '';
-    req.setEncoding('utf8');
-    for await (const part of req) body += part;
+    const body = raw.toString('utf8');
     const { method, args, keep } = decode(body) as { method: string; args: unknown[]; keep?: boolean };
     if (method === 'close') {
       this.drop(id);
@@ -86,6 +113,7 @@ export class MetaServer {
   }
 
   async listen(host: string, port: number): Promise<string> {
+    if (!this.open) await this.verifier.prime();
     // A busy port is an error of listen(), not an 'error' event nobody handles (a crash with a trace).
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -95,7 +123,7 @@ export class MetaServer {
       });
     });
     const a = this.server.address() as AddressInfo;
-    return `ferry://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+    return `${this.tls ? 'ferrys' : 'ferry'}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
   }
 
   async close(): Promise<void> {
@@ -103,5 +131,13 @@ export class MetaServer {
     for (const id of [...this.clients.keys()]) this.drop(id);
     this.server.closeAllConnections();
     await new Promise((r) => this.server.close(r));
+    await this.admin?.then((m) => m.close()).catch(() => undefined);
+  }
+}
+
+/** A request without a valid credential: answered with its HTTP status, never as a metadata error. */
+class Refused extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
   }
 }

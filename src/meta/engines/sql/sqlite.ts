@@ -1,6 +1,6 @@
 // The embedded default engine: sqlite3://PATH. WAL mode, one writer connection whose transactions are
 // serialised in-process, and a reader connection that sees the last commit without waiting for writers.
-import { existsSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { FsError } from '../../../errors.js';
@@ -81,8 +81,12 @@ class SqliteEngine extends SqlEngine {
 
   private open(create: boolean): void {
     if (this.writer) return;
-    if (create) mkdirSync(dirname(resolve(this.path)), { recursive: true });
-    else if (!existsSync(this.path)) {
+    if (create) {
+      // The database holds the volume's secrets (format record): only its owner reads it, as its WAL and
+      // shared-memory files, which SQLite creates with the database file's mode.
+      mkdirSync(dirname(resolve(this.path)), { recursive: true, mode: 0o700 });
+      if (!existsSync(this.path)) closeSync(openSync(this.path, 'a', 0o600));
+    } else if (!existsSync(this.path)) {
       throw new FsError('ENOENT', { message: `no volume at sqlite3://${this.path} (database file does not exist; run 'ferry format' first)` });
     }
     let db: Database.Database | undefined;
