@@ -190,7 +190,10 @@ describe('metrics: gateway and meta-server', () => {
       /at ferry:\/\/(127\.0\.0\.1:\d+); metrics at http:\/\/(\S+)\/metrics/,
       children,
     );
-    ok(ferry(process.cwd(), ['ls', `ferry://${serving}`, '/']));
+    // Clients of a meta-server sign with the volume's service secret (docs/security.md).
+    const secretFile = join(vol.dir, 'service.secret');
+    ok(ferry(process.cwd(), ['config', vol.url, '--service-secret-file', secretFile]));
+    ok(ferry(process.cwd(), ['ls', `ferry://${serving}?secret-file=${secretFile}`, '/']));
     const fams = await scrapeParsed(metrics!);
     assert.ok(total(fams, 'ferry_meta_op_duration_seconds', { op: 'readdir' }) + total(fams, 'ferry_meta_op_duration_seconds', { op: 'readdirPlus' }) > 0, 'readdir timed');
     assert.ok(total(fams, 'ferry_meta_op_duration_seconds', { op: 'load' }) > 0);
