@@ -2,7 +2,8 @@
 // store (every request that really leaves for the store: below the block caches), for `ferry bench` to show
 // the latencies behind its figures. A client opened without a probe pays nothing for it.
 import type { Meta } from '../meta/interface.js';
-import type { ListResult, MultipartUpload, ObjectInfo, ObjectStore, Part } from '../object/index.js';
+import { timedMeta } from '../meta/metered.js';
+import { TimedStore, type ObjectStore } from '../object/index.js';
 
 export interface ProbeStat {
   /** Calls finished (failed ones included). */
@@ -57,94 +58,30 @@ export class ClientProbe {
   }
 
   /**
-   * `meta` with each promise-returning method timed. Scans (async generators) and synchronous methods pass
-   * through untimed. Methods run on the real object, so its private state is intact.
+   * `meta` with each promise-returning method timed (meta/metered.ts's proxy). Scans and synchronous results
+   * pass through untimed.
    */
   wrapMeta(meta: Meta): Meta {
-    const wrapped = new WeakMap<object, unknown>();
-    return new Proxy(meta, {
-      get: (target, prop) => {
-        const value = Reflect.get(target, prop, target);
-        if (typeof value !== 'function' || prop === 'constructor') return value;
-        const fn = value as (...args: unknown[]) => unknown;
-        let w = wrapped.get(fn);
-        if (w) return w;
-        const name = String(prop);
-        w = (...args: unknown[]) => {
-          const t0 = performance.now();
-          const r = fn.apply(target, args);
-          if (!(r instanceof Promise)) return r;
-          return r.then(
-            (v) => (ClientProbe.note(this.meta, name, performance.now() - t0, 0), v),
-            (e) => {
-              ClientProbe.note(this.meta, name, performance.now() - t0, 0);
-              throw e;
-            },
-          );
-        };
-        wrapped.set(fn, w);
-        return w;
-      },
+    return timedMeta(meta, (name, run) => {
+      const t0 = performance.now();
+      const r = run();
+      if (!(r instanceof Promise)) return r;
+      const done = () => ClientProbe.note(this.meta, name, performance.now() - t0, 0);
+      return r.then(
+        (v) => (done(), v),
+        (e) => {
+          done();
+          throw e;
+        },
+      );
     });
   }
 
-  /** `store` with each request timed and its bytes counted. */
+  /** `store` with each request timed and its bytes counted (object/timed.ts's decorator). */
   wrapStore(store: ObjectStore): ObjectStore {
-    return new ProbedStore(store, (name, f, bytes) => this.time(this.objects, name, f, bytes));
+    return new TimedStore(store, (op, run, bytes) => (op === 'create' ? run() : this.time(this.objects, PROBE_NAMES[op] ?? op, run, bytes)));
   }
 }
 
-type Timer = <T>(name: string, f: () => Promise<T>, bytes?: (r: T) => number) => Promise<T>;
-
-class ProbedStore implements ObjectStore {
-  constructor(
-    private readonly inner: ObjectStore,
-    private readonly time: Timer,
-  ) {
-    if (inner.createMultipartUpload) this.createMultipartUpload = (key) => time('multipart', () => inner.createMultipartUpload!(key));
-    if (inner.uploadPart) this.uploadPart = (key, id, num, data) => time('put', () => inner.uploadPart!(key, id, num, data), () => data.length);
-    if (inner.completeUpload) this.completeUpload = (key, id, parts) => time('multipart', () => inner.completeUpload!(key, id, parts));
-    if (inner.abortUpload) this.abortUpload = (key, id) => time('multipart', () => inner.abortUpload!(key, id));
-  }
-
-  get url(): string {
-    return this.inner.url;
-  }
-
-  create(): Promise<void> {
-    return this.inner.create();
-  }
-
-  put(key: string, data: Buffer): Promise<void> {
-    return this.time('put', () => this.inner.put(key, data), () => data.length);
-  }
-
-  get(key: string, off?: number, len?: number): Promise<Buffer> {
-    return this.time('get', () => this.inner.get(key, off, len), (b) => b.length);
-  }
-
-  head(key: string): Promise<ObjectInfo> {
-    return this.time('head', () => this.inner.head(key));
-  }
-
-  delete(key: string): Promise<void> {
-    return this.time('delete', () => this.inner.delete(key));
-  }
-
-  list(prefix: string, marker?: string, limit?: number): Promise<ListResult> {
-    return this.time('list', () => this.inner.list(prefix, marker, limit));
-  }
-
-  listAll(prefix: string): AsyncIterable<ObjectInfo> {
-    return this.inner.listAll(prefix);
-  }
-
-  createMultipartUpload?(key: string): Promise<MultipartUpload>;
-  uploadPart?(key: string, uploadId: string, num: number, data: Buffer): Promise<Part>;
-  completeUpload?(key: string, uploadId: string, parts: Part[]): Promise<void>;
-  abortUpload?(key: string, uploadId: string): Promise<void>;
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
+/** The probe's table shows multipart control requests together and parts as puts. */
+const PROBE_NAMES: Record<string, string> = { createMultipartUpload: 'multipart', completeUpload: 'multipart', abortUpload: 'multipart', uploadPart: 'put' };

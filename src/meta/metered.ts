@@ -1,10 +1,13 @@
-// A Meta proxy timing every metadata operation (by method name) in this process's metrics (object/metrics.ts),
-// as client/qos.ts wraps Meta for its limits. Scans (async generators) and other non-promise results pass
-// through untimed. Methods run on the real object, so its private state is intact.
+// A Meta proxy handing every metadata operation (by method name) to a timer: the metrics' (meteredMeta, below)
+// and `ferry bench`'s probe (client/probe.ts). Scans (async generators) pass through untimed. Methods run on
+// the real object, so its private state is intact.
 import type { FerryMetrics } from '../object/metrics.js';
 import type { Meta } from './interface.js';
 
-export function meteredMeta<M extends Meta>(meta: M, m: FerryMetrics): M {
+/** Runs one operation `name`; returns what `run` returns (a promise, or a synchronous result). */
+export type OpTimerFn = (name: string, run: () => unknown) => unknown;
+
+export function timedMeta<M extends Meta>(meta: M, time: OpTimerFn): M {
   // By function, not by name: a method replaced on the object (tests spy on meta this way) is wrapped anew.
   const wrapped = new WeakMap<object, unknown>();
   return new Proxy(meta, {
@@ -15,10 +18,15 @@ export function meteredMeta<M extends Meta>(meta: M, m: FerryMetrics): M {
       let w = wrapped.get(fn);
       if (!w) {
         const name = prop;
-        w = name.startsWith('scan') ? fn.bind(target) : (...args: unknown[]) => m.meta.time(name, () => fn.apply(target, args));
+        w = name.startsWith('scan') ? fn.bind(target) : (...args: unknown[]) => time(name, () => fn.apply(target, args));
         wrapped.set(fn, w);
       }
       return w;
     },
   });
+}
+
+/** Every metadata operation timed in this process's metrics. */
+export function meteredMeta<M extends Meta>(meta: M, m: FerryMetrics): M {
+  return timedMeta(meta, (name, run) => m.meta.time(name, run));
 }

@@ -12,4 +12,5 @@ export { FallbackStore } from './fallback.js';
 export { ThrottledStore, TokenBucket } from './throttle.js';
 export { objectReadStream } from './read-stream.js';
 export { MeteredStore } from './metered.js';
+export { TimedStore, type RequestTimer } from './timed.js';
 export { activeMetrics, enableMetrics, serveMetrics, parseMetricsAddress, type FerryMetrics, type MetricsEndpoint, type PolledDef, type Reading } from './metrics.js';
