@@ -75,6 +75,33 @@ describe('ferry trash (CLI)', () => {
     assert.equal(ferry(dir, 'cat', url(), '/data/f.txt').stdout, 'hello trash\n');
   });
 
+  it('restoring a file deleted with its directories brings them back; a new directory at the path receives it; --into puts it elsewhere', async () => {
+    assert.equal(ferry(dir, 'mkdir', '-p', url(), '/deep/a/b').code, 0);
+    assert.equal(ferry(dir, 'put', url(), 'f.txt', '/deep/a/b/f.txt').code, 0);
+    assert.equal(ferry(dir, 'rm', '-r', url(), '/deep').code, 0);
+    const r = ferry(dir, 'trash', 'restore', '--path', '/deep/a/b/f.txt', url());
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /restored 1 of 1 entry \(3 directories it was deleted from restored too\)/);
+    assert.equal(ferry(dir, 'cat', url(), '/deep/a/b/f.txt').stdout, 'hello trash\n');
+    // Deleted again; meanwhile someone made /deep/a/b anew: the file goes into that directory.
+    assert.equal(ferry(dir, 'rm', '-r', url(), '/deep').code, 0);
+    assert.equal(ferry(dir, 'mkdir', '-p', url(), '/deep/a/b').code, 0);
+    const m = ferry(dir, 'trash', 'restore', '--path', '/deep/a/b/f.txt', url());
+    assert.equal(m.code, 0, m.stderr);
+    assert.match(m.stdout, /merged into a directory that exists again/);
+    assert.equal(ferry(dir, 'cat', url(), '/deep/a/b/f.txt').stdout, 'hello trash\n');
+    assert.equal(ferry(dir, 'rm', url(), '/deep/a/b/f.txt').code, 0);
+    assert.equal(ferry(dir, 'mkdir', url(), '/rescue').code, 0);
+    const i = ferry(dir, 'trash', 'restore', '--path', '/deep/a/b/f.txt', '--into', '/rescue', url());
+    assert.equal(i.code, 0, i.stderr);
+    assert.equal(ferry(dir, 'cat', url(), '/rescue/f.txt').stdout, 'hello trash\n');
+    const bad = ferry(dir, 'trash', 'restore', '--path', '/deep', '--recursive', '--into', '/no/such/dir', url());
+    assert.notEqual(bad.code, 0);
+    assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+    assert.doesNotMatch(bad.stderr, /\n\s+at /);
+    assert.equal(ferry(dir, 'rm', '-r', url(), '/deep', '/rescue').code, 0);
+  });
+
   it('purge frees the entries and their blocks; bad times and actions are usage errors', async () => {
     assert.equal(ferry(dir, 'rm', '-r', url(), '/data').code, 0);
     const before = await blocks(join(dir, 'blocks', 'vol', 'chunks'));

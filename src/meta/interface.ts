@@ -169,8 +169,11 @@ export interface Meta {
   // ---- trash (base/trash.ts) ----
   /** Everything in the trash, by hour, with the path each entry had. */
   trashList(): Promise<TrashItem[]>;
-  /** Puts one entry (`HOUR/PARENT-INODE-NAME`) back; EEXIST when its name is taken unless force. */
-  trashRestore(ctx: Context, id: string, opts?: { force?: boolean }): Promise<Versioned & { inode: number }>;
+  /**
+   * Puts one entry (`HOUR/PARENT-INODE-NAME`) back, in the directory it was deleted from or in `into`;
+   * EEXIST when its name is taken unless force. `restoreFromTrash` (meta/trash-restore.ts) plans many.
+   */
+  trashRestore(ctx: Context, id: string, opts?: { force?: boolean; into?: number }): Promise<Versioned & { inode: number }>;
   /** Frees the entries of the hours that ended before `before` (ms), all without it. */
   trashPurge(opts?: { before?: number }): Promise<TrashPurgeResult>;
   /** Purges what the volume's trash days let expire, if this client gets the purge lease (undefined if not). */

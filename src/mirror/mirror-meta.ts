@@ -317,7 +317,7 @@ export class MirrorMeta implements Meta {
   async trashList(): Promise<TrashItem[]> {
     return (await this.reader()).trashList();
   }
-  trashRestore(ctx: Context, id: string, opts?: { force?: boolean }): Promise<Versioned & { inode: number }> {
+  trashRestore(ctx: Context, id: string, opts?: { force?: boolean; into?: number }): Promise<Versioned & { inode: number }> {
     return this.write(this.src().trashRestore(ctx, id, opts));
   }
   clone(ctx: Context, src: number, dstParent: number, dstName: string, opts?: CloneOptions): Promise<CloneResult> {

@@ -9,6 +9,7 @@ import { newFormat } from '../../src/meta/format.js';
 import { TRASH_INODE, TRASH_NAME } from '../../src/meta/trash-names.js';
 import { ROOT_INODE, SET_MODE, type Context, rootContext } from '../../src/meta/types.js';
 import { expectCode, listAll } from './meta-invariants.js';
+import { restoreFromTrash } from '../../src/meta/trash-restore.js';
 
 const ROOT = rootContext();
 const USER: Context = { uid: 1000, gid: 1000, gids: [1000], pid: 1, checkPermission: true };
@@ -130,6 +131,78 @@ export function trashConformance(fresh: (format: ReturnType<typeof newFormat>) =
       const back = await m.lookup(ROOT, sub.inode, 'inner');
       assert.equal(back.inode, f.inode);
       assert.equal((await m.getattr(ROOT, d)).nlink, 3, 'the parent counts the restored directory');
+    });
+
+    it('restore into another directory; a directory in the trash or a file cannot receive it', async () => {
+      const d = await scratch();
+      const f = await m.create(ROOT, d, 'moved', 0o644, 0);
+      await m.release(ROOT, f.inode);
+      await write(m, f.inode, 77);
+      await m.unlink(ROOT, d, 'moved');
+      const other = (await m.mkdir(ROOT, d, 'other', 0o755)).inode;
+      const gone = (await m.mkdir(ROOT, d, 'gone', 0o755)).inode;
+      await m.rmdir(ROOT, d, 'gone');
+      const plain = await m.create(ROOT, d, 'plain', 0o644, 0);
+      await m.release(ROOT, plain.inode);
+      const item = (await m.trashList()).find((i) => i.inode === f.inode)!;
+      await expectCode(m.trashRestore(ROOT, item.id, { into: gone }), 'ENOENT');
+      await expectCode(m.trashRestore(ROOT, item.id, { into: plain.inode }), 'ENOTDIR');
+      await m.trashRestore(ROOT, item.id, { into: other });
+      const back = await m.lookup(ROOT, other, 'moved');
+      assert.equal(back.inode, f.inode);
+      assert.equal(back.attr.length, 77);
+      assert.equal(back.attr.parent, other);
+      await expectCode(m.lookup(ROOT, d, 'moved'), 'ENOENT');
+    });
+
+    it('restoring a file deleted with its directories rebuilds them from the trash; a directory that took the path again receives the entries', async () => {
+      const d = await scratch();
+      const a = (await m.mkdir(ROOT, d, 'a', 0o750)).inode;
+      const b = (await m.mkdir(ROOT, a, 'b', 0o755)).inode;
+      const f = await m.create(ROOT, b, 'f', 0o644, 0);
+      await m.release(ROOT, f.inode);
+      await write(m, f.inode, 5);
+      const g = await m.create(ROOT, b, 'g', 0o644, 0);
+      await m.release(ROOT, g.inode);
+      for (const [p, n] of [[b, 'f'], [b, 'g']] as const) await m.unlink(ROOT, p, n);
+      await m.rmdir(ROOT, a, 'b');
+      await m.rmdir(ROOT, d, 'a');
+      let all = await m.trashList();
+      const fi = all.find((i) => i.inode === f.inode)!;
+      const r = await restoreFromTrash(m, ROOT, all, [fi]);
+      assert.deepEqual(r.failed, []);
+      assert.deepEqual(r.rebuilt.map((i) => i.inode).sort(), [a, b].sort(), 'a and b came back from the trash');
+      assert.equal((await m.lookup(ROOT, d, 'a')).attr.mode & 0o777, 0o750, 'the rebuilt directory is the original one');
+      assert.equal((await m.lookup(ROOT, b, 'f')).attr.length, 5);
+      await expectCode(m.lookup(ROOT, b, 'g'), 'ENOENT'); // not chosen
+      // b deleted again, a new b made in its place: restoring g goes into the new one.
+      await m.unlink(ROOT, b, 'f');
+      await m.rmdir(ROOT, a, 'b');
+      const nb = (await m.mkdir(ROOT, a, 'b', 0o755)).inode;
+      all = await m.trashList();
+      const gi = all.find((i) => i.inode === g.inode)!;
+      const r2 = await restoreFromTrash(m, ROOT, all, [gi]);
+      assert.deepEqual(r2.failed, []);
+      assert.deepEqual(r2.merged.map((i) => i.inode), [b]);
+      assert.equal((await m.lookup(ROOT, nb, 'g')).inode, g.inode);
+    });
+
+    it('an entry whose directory is gone for good is reported and goes where it is told', async () => {
+      const d = await scratch();
+      const lost = (await m.mkdir(ROOT, d, 'lost', 0o755)).inode;
+      const f = await m.create(ROOT, lost, 'orphan', 0o644, 0);
+      await m.release(ROOT, f.inode);
+      await m.unlink(ROOT, lost, 'orphan');
+      await m.rmdir({ ...ROOT, skipTrash: true }, d, 'lost'); // freed, not kept
+      const all = await m.trashList();
+      const item = all.find((i) => i.inode === f.inode)!;
+      assert.match(item.path, /^\?\d+\/orphan$/);
+      const r = await restoreFromTrash(m, ROOT, all, [item]);
+      assert.equal(r.failed.length, 1);
+      assert.match(r.failed[0]!.message, /gone for good.*--into/);
+      const r2 = await restoreFromTrash(m, ROOT, all, [item], { into: d });
+      assert.deepEqual(r2.failed, []);
+      assert.equal((await m.lookup(ROOT, d, 'orphan')).inode, f.inode);
     });
 
     it('a hard-linked file loses a name without going to the trash; its last name does go', async () => {

@@ -2,7 +2,7 @@
 // back, and freeing it early.
 import { UsageError, flag, str, volumePath, type Command, type Parsed } from '../args.js';
 import { formatBytes, lsDate, out, table } from '../output.js';
-import type { TrashItem } from '../../meta/types.js';
+import { ROOT_INODE, type TrashItem } from '../../meta/types.js';
 
 /** A point in time: an ISO date (UTC unless it says otherwise) or a duration ago (30m, 2h, 7d). */
 function parseTime(option: string, raw: string): number {
@@ -43,7 +43,10 @@ const command: Command = {
       '           --until filter; --json for one document)',
       '  restore  puts entries back under their names: ENTRY ids from `list`, or all entries matching --path',
       '           (with --recursive, everything deleted under it, directories first), --before, --after.',
-      '           A name that exists again is refused unless --force (what is there then goes to the trash).',
+      '           A directory an entry was deleted from that is in the trash too comes back first (the path is',
+      '           rebuilt); where a directory took that path again, the entries go into it. A file name that',
+      '           exists again is refused unless --force (what is there then goes to the trash). --into DIR puts',
+      '           the entries into DIR instead (the way back for entries whose directory is gone for good).',
       '  purge    frees entries now: everything, or the hours that ended before --before.',
     ].join('\n'),
     examples: [
@@ -51,6 +54,7 @@ const command: Command = {
       'ferry trash list --path /datasets --since 2h sqlite3://ferry-data/meta.db',
       'ferry trash restore sqlite3://ferry-data/meta.db 2026-12-02-14/1-1042-model.pt',
       'ferry trash restore --path /datasets/run-7 --recursive sqlite3://ferry-data/meta.db',
+      'ferry trash restore --path /datasets/run-7 --recursive --into /recovered sqlite3://ferry-data/meta.db',
       'ferry trash restore --after 2026-12-02T14:00 --path /team-a --recursive sqlite3://ferry-data/meta.db',
       'ferry trash purge --before 7d sqlite3://ferry-data/meta.db',
     ],
@@ -61,7 +65,8 @@ const command: Command = {
       until: { type: 'string', arg: 'TIME', help: 'list: deleted before TIME' },
       after: { type: 'string', arg: 'TIME', help: 'restore: entries deleted at or after TIME' },
       before: { type: 'string', arg: 'TIME', help: 'restore: entries deleted before TIME; purge: hours that ended before TIME' },
-      force: { type: 'boolean', help: 'restore: replace a name that exists again' },
+      force: { type: 'boolean', help: 'restore: replace a file that took the name again' },
+      into: { type: 'string', arg: 'DIR', help: 'restore: put the entries into DIR instead of where they were deleted' },
       json: { type: 'boolean', help: 'list: print one JSON document' },
     },
     minArgs: 2,
@@ -94,30 +99,40 @@ const command: Command = {
       // restore
       const selecting = ['path', 'since', 'until', 'after', 'before'].some((o) => str(p, o) !== undefined);
       if (!ids.length && !selecting) throw new UsageError('trash restore needs ENTRY ids (from `ferry trash list`) or --path/--before/--after');
+      const all = await meta.trashList();
+      let exactPath = false;
       if (str(p, 'path') !== undefined && !flag(p, 'recursive')) {
         // Without -r, --path names one deleted path exactly.
         const want = volumePath(str(p, 'path')!);
-        const exact = (await meta.trashList()).filter((i) => i.path === want);
+        const exact = all.filter((i) => i.path === want);
         if (!exact.length) {
           const { FsError } = await import('../../errors.js');
           throw new FsError('ENOENT', { message: `nothing deleted at ${want} is in the trash (use --recursive for what was under it)` });
         }
         ids.push(exact.sort((a, b) => b.deletedAt - a.deletedAt)[0]!.id);
-      } else if (selecting) {
-        ids.push(...select(await meta.trashList(), p).map((i) => i.id));
+        exactPath = true;
+      }
+      const byId = new Map(all.map((i) => [i.id, i]));
+      const chosen: TrashItem[] = [];
+      const missing: string[] = [];
+      if (selecting && !exactPath) chosen.push(...select(all, p));
+      for (const id of ids) {
+        const i = byId.get(id);
+        if (i) chosen.push(i);
+        else missing.push(`${id}: not in the trash (purged or restored already, or not an entry id)`);
       }
       const ctx = processContext();
-      let restored = 0;
-      const failed: string[] = [];
-      for (const id of ids) {
-        try {
-          await meta.trashRestore(ctx, id, { force: flag(p, 'force') });
-          restored++;
-        } catch (e) {
-          failed.push(`${id}: ${(e as Error).message}`);
-        }
-      }
-      await out(`restored ${restored} of ${ids.length} entr${ids.length === 1 ? 'y' : 'ies'}\n`);
+      const intoPath = str(p, 'into');
+      const into = intoPath === undefined ? undefined : (await meta.resolve(ctx, ROOT_INODE, volumePath(intoPath))).inode;
+      const { restoreFromTrash } = await import('../../meta/trash-restore.js');
+      const r = await restoreFromTrash(meta, ctx, all, chosen, { force: flag(p, 'force'), into });
+      const total = chosen.length + missing.length;
+      const extra = [
+        r.rebuilt.length ? `${r.rebuilt.length} director${r.rebuilt.length === 1 ? 'y' : 'ies'} it was deleted from restored too` : '',
+        r.merged.length ? `${r.merged.length} merged into a directory that exists again` : '',
+      ].filter(Boolean);
+      await out(`restored ${r.restored.length} of ${total} entr${total === 1 ? 'y' : 'ies'}${extra.length ? ` (${extra.join(', ')})` : ''}\n`);
+      const failed = [...missing, ...r.failed.map((f) => `${f.item.path || f.item.id}: ${f.message}`)];
       if (failed.length) {
         const { FsError } = await import('../../errors.js');
         throw new FsError('EIO', { message: `not restored: ${failed.join('; ')}` });

@@ -98,46 +98,49 @@ export class TrashOps extends DataOps {
   /**
    * Puts one trash entry (`HOUR/PARENT-INODE-NAME`) back under its name. Refused when the name exists
    * (EEXIST) unless `force`, which sends what is there to the trash; refused when the parent directory is
-   * gone or itself in the trash (restore it first).
+   * gone or itself in the trash (restore it first). `into` puts it in that directory instead of the one it
+   * was deleted from (what a restore does when that one is gone or a new directory took its path).
    */
-  async trashRestore(ctx: Context, id: string, opts: { force?: boolean } = {}): Promise<Versioned & { inode: number }> {
+  async trashRestore(ctx: Context, id: string, opts: { force?: boolean; into?: number } = {}): Promise<Versioned & { inode: number }> {
     const slash = id.indexOf('/');
     const start = slash > 0 ? hourStart(id.slice(0, slash)) : undefined;
     if (start === undefined) throw fsErr('EINVAL', `'${id}' is not a trash entry (HOUR/PARENT-INODE-NAME)`);
     const entry = id.slice(slash + 1);
     const n = parseTrashEntryName(entry);
     const hIno = hourIno(start);
+    const dir = opts.into ?? n.parent;
     return this.change('trash-restore', async (tx) => {
       const e = await tx.getEntry(hIno, entry);
       if (!e) throw fsErr('ENOENT', `${id} is not in the trash (purged or restored already)`);
       const attr = await this.mustAttr(tx, e.inode);
       const full = await tx.getXattr(e.inode, TRASH_NAME_XATTR);
       const name = full ? full.toString() : n.name;
-      const pa = await tx.getAttr(n.parent);
-      if (!pa || pa.type !== TYPE_DIRECTORY) throw fsErr('ENOENT', `the directory ${id} was deleted from is gone`);
-      if (isTrashDir(pa.parent) && n.parent !== ROOT_INODE) throw fsErr('ENOENT', `the directory ${id} was deleted from is in the trash: restore it first`);
+      const pa = await tx.getAttr(dir);
+      const which = opts.into === undefined ? `the directory ${id} was deleted from` : `the directory to restore ${id} into`;
+      if (!pa || pa.type !== TYPE_DIRECTORY) throw fsErr(pa ? 'ENOTDIR' : 'ENOENT', `${which} is gone${opts.into === undefined ? ' (restore it into another directory)' : ''}`);
+      if ((isTrashDir(pa.parent) && dir !== ROOT_INODE) || isTrashDir(dir)) throw fsErr('ENOENT', `${which} is in the trash: restore it first`);
       // Putting a name back changes its directory: refused where the directory's rules refuse an entry (read-only, immutable).
-      await this.guard(tx, 'rename', ctx, [{ role: 'dir', ino: n.parent, attr: pa }]);
+      await this.guard(tx, 'rename', ctx, [{ role: 'dir', ino: dir, attr: pa }]);
       const t = stamp();
       // Not checked (the trash rule refuses ordinary changes here), but accounted: the name enters the
       // directory quotas again (EDQUOT when one is full), what it replaces leaves them.
       const back: Target = { role: 'moved', ino: e.inode, attr: { ...attr } };
       const g = await this.unchecked(tx, 'restore', ctx, [back]);
-      const there = await tx.getEntry(n.parent, name);
+      const there = await tx.getEntry(dir, name);
       if (there) {
-        if (!opts.force) throw fsErr('EEXIST', `'${name}' exists again where ${id} was deleted (--force replaces it)`);
+        if (!opts.force) throw fsErr('EEXIST', `'${name}' exists ${opts.into === undefined ? `again where ${id} was deleted` : 'in the directory to restore into'} (--force replaces it)`);
         const ta = await this.mustAttr(tx, there.inode);
         if (there.type === TYPE_DIRECTORY && (await tx.hasEntries(there.inode))) throw fsErr('ENOTEMPTY', `'${name}' is a non-empty directory`);
-        await g.transfer({ role: 'removed', ino: there.inode, attr: { ...ta }, parent: n.parent }, n.parent, undefined);
-        await tx.delEntry(n.parent, name);
+        await g.transfer({ role: 'removed', ino: there.inode, attr: { ...ta }, parent: dir }, dir, undefined);
+        await tx.delEntry(dir, name);
         if (there.type === TYPE_DIRECTORY) pa.nlink--;
-        await this.removed(tx, ctx, there.inode, ta, n.parent, name, t);
+        await this.removed(tx, ctx, there.inode, ta, dir, name, t);
       }
-      await g.transfer(back, undefined, n.parent);
+      await g.transfer(back, undefined, dir);
       await tx.delEntry(hIno, entry);
       if (full) await tx.delXattr(e.inode, TRASH_NAME_XATTR);
-      await tx.setEntry(n.parent, name, e.inode, e.type);
-      attr.parent = n.parent;
+      await tx.setEntry(dir, name, e.inode, e.type);
+      attr.parent = dir;
       setCtime(attr, t);
       await tx.setAttr(e.inode, attr);
       if (e.type === TYPE_DIRECTORY) {
@@ -149,7 +152,7 @@ export class TrashOps extends DataOps {
         }
       }
       touch(pa, t);
-      await tx.setAttr(n.parent, pa);
+      await tx.setAttr(dir, pa);
       return { inode: e.inode };
     });
   }
