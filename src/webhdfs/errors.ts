@@ -63,7 +63,7 @@ export function fromFsError(e: FsError, path: string): HdfsError {
       return hdfsErr('FileNotFoundException', `Path is not a file: ${path}`);
     case 'EDQUOT':
     case 'ENOSPC':
-      return hdfsErr('DSQuotaExceededException', `The quota of ${path} is exceeded (or the volume is full)`);
+      return hdfsErr('DSQuotaExceededException', `The quota of ${path} is exceeded (or the volume is full): ${e.description}`);
     case 'ENAMETOOLONG':
       return hdfsErr('PathComponentTooLongException', `A name in ${path} is too long`);
     case 'EINVAL':
@@ -73,7 +73,8 @@ export function fromFsError(e: FsError, path: string): HdfsError {
     case 'ENOSYS':
       return hdfsErr('UnsupportedOperationException', `${e.description}: ${path}`);
     case 'EROFS':
-      return hdfsErr('IOException', `Read-only file system: ${path}`);
+      // The description names the read-only subtree (ferry readonly), which may be above the path.
+      return hdfsErr('AccessControlException', `Read-only file system: ${path}: ${e.description}`);
     case 'ENODATA':
       return hdfsErr('IOException', 'At least one of the attributes provided was not found.');
     default:

@@ -2,6 +2,7 @@
 import { Access, TYPE_DIRECTORY, TYPE_SYMLINK, isDirectory, type Resolved } from '../../vfs/view.js';
 import { ACL_ACCESS, decodeAcl, aclText } from '../../meta/acl.js';
 import { isFsError } from '../../errors.js';
+import type { QuotaInfo } from '../../meta/types.js';
 import { intParam, sendJson, type Call } from '../call.js';
 import { badParam, hdfsErr } from '../errors.js';
 
@@ -80,8 +81,8 @@ export async function listStatusBatch(c: Call): Promise<void> {
   sendJson(c.res, { DirectoryListing: { partialListing: { FileStatuses: { FileStatus: page.slice(0, BATCH) } }, remainingEntries: more ? 1 : 0 } });
 }
 
-export async function getContentSummary(c: Call): Promise<void> {
-  const r = await c.view.resolve(c.path, true);
+/** The files, directories and bytes under a path (a walk, as HDFS's own answer is). */
+async function summaryOf(c: Call, r: Resolved): Promise<{ directoryCount: number; fileCount: number; length: number }> {
   const sum = { directoryCount: 0, fileCount: 0, length: 0 };
   const walk = async (ino: number): Promise<void> => {
     sum.directoryCount++;
@@ -99,7 +100,36 @@ export async function getContentSummary(c: Call): Promise<void> {
     sum.fileCount = 1;
     sum.length = r.attr.length;
   }
-  sendJson(c.res, { ContentSummary: { ...sum, quota: -1, spaceConsumed: sum.length, spaceQuota: -1, typeQuota: {} } });
+  return sum;
+}
+
+/** The FerryFS directory quota set on this very directory (`ferry quota`): HDFS's name and space quotas. */
+async function quotaOn(c: Call, ino: number): Promise<QuotaInfo | undefined> {
+  return (await c.view.vfs.meta.quotaList()).find((q) => q.inode === ino);
+}
+
+/** HDFS says -1 for "no quota"; FerryFS says 0. */
+const limit = (n: number | undefined) => (n ? n : -1);
+
+export async function getContentSummary(c: Call): Promise<void> {
+  const r = await c.view.resolve(c.path, true);
+  const sum = await summaryOf(c, r);
+  const q = isDirectory(r.attr) ? await quotaOn(c, r.inode) : undefined;
+  sendJson(c.res, { ContentSummary: { ...sum, quota: limit(q?.inodes), spaceConsumed: sum.length, spaceQuota: limit(q?.capacity), typeQuota: {} } });
+}
+
+/**
+ * GETQUOTAUSAGE: a directory's quota and what counts against it. A quota'd directory answers from the
+ * quota's counters, kept in each change's transaction (no walk); any other path is walked.
+ */
+export async function getQuotaUsage(c: Call): Promise<void> {
+  const r = await c.view.resolve(c.path, true);
+  const q = isDirectory(r.attr) ? await quotaOn(c, r.inode) : undefined;
+  if (q) {
+    return sendJson(c.res, { QuotaUsage: { fileAndDirectoryCount: q.usedInodes, quota: limit(q.inodes), spaceConsumed: q.usedSpace, spaceQuota: limit(q.capacity), typeQuota: {} } });
+  }
+  const sum = await summaryOf(c, r);
+  sendJson(c.res, { QuotaUsage: { fileAndDirectoryCount: sum.directoryCount + sum.fileCount, quota: -1, spaceConsumed: sum.length, spaceQuota: -1, typeQuota: {} } });
 }
 
 export async function getHomeDirectory(c: Call): Promise<void> {
@@ -119,7 +149,8 @@ export async function getServerDefaults(c: Call): Promise<void> {
       replication: 1,
       fileBufferSize: 4096,
       encryptDataTransfer: false,
-      trashInterval: 0,
+      // HDFS's fs.trash.interval, in minutes: FerryFS's trash days (deletes through any door are kept).
+      trashInterval: (await c.view.vfs.meta.load()).trashDays * 1440,
       checksumType: 'CRC32C',
       keyProviderUri: '',
       defaultStoragePolicyId: HOT.id,
