@@ -4,35 +4,19 @@
 // table. Off and on run in alternating rounds so drift of the machine falls on both. A benchmark, never a test.
 //
 //   node dist/bench/quota.js [--ops 2000] [--rounds 4] [--engines sqlite,postgres]
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { newFormat } from '../src/meta/format.js';
 import type { Meta } from '../src/meta/interface.js';
-import { AT_END, ROOT_INODE, rootContext } from '../src/meta/types.js';
-import { serverUrl, uniquePrefix, withOptions } from '../test/helpers/servers.js';
 import { freshMeta } from '../test/suites/meta-suite.js';
-
-const ROOT = rootContext();
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
+import { ROOT, ROOT_INODE, appends as appendsIn, arg, cost, createUnlink as createUnlinkIn, engineUrls, printTable, rate } from './data-ops.js';
 
 const ops = Number(arg('ops', '2000'));
 const rounds = Number(arg('rounds', '4'));
 const engines = arg('engines', 'sqlite,postgres').split(',');
-const tmp = mkdtempSync(join(tmpdir(), 'bench-quota-'));
-
-function url(engine: string): string {
-  if (engine === 'sqlite') return `sqlite3://${join(tmp, `${Math.random().toString(36).slice(2)}.db`)}`;
-  return withOptions(serverUrl(engine as 'postgres'), { prefix: uniquePrefix('bq') });
-}
+const urls = engineUrls('bq');
 
 /** A volume with /team/project/files; with quotas on /team and /team/project. */
 async function volume(engine: string, quotas: boolean): Promise<{ m: Meta; dir: number; file: number }> {
-  const m = await freshMeta(url(engine), newFormat({ name: 'bench', storage: 'mem://x', trashDays: 0 }));
+  const m = await freshMeta(urls.url(engine), newFormat({ name: 'bench', storage: 'mem://x', trashDays: 0 }));
   const team = (await m.mkdir(ROOT, ROOT_INODE, 'team', 0o755)).inode;
   const project = (await m.mkdir(ROOT, team, 'project', 0o755)).inode;
   const dir = (await m.mkdir(ROOT, project, 'files', 0o755)).inode;
@@ -44,30 +28,8 @@ async function volume(engine: string, quotas: boolean): Promise<{ m: Meta; dir: 
   return { m, dir, file };
 }
 
-const rate = (n: number, ms: number) => ((n * 1000) / ms).toFixed(0);
-/** Throughput lost with quotas on, from the times the same work took off and on. */
-const cost = (msOff: number, msOn: number) => `${((1 - msOff / msOn) * 100).toFixed(1)}%`;
-
-let seq = 0;
-async function createUnlink(v: { m: Meta; dir: number }, n: number): Promise<number> {
-  const t = performance.now();
-  for (let i = 0; i < n; i++) {
-    const name = `f${seq++}`;
-    const f = await v.m.create(ROOT, v.dir, name, 0o644, 0);
-    await v.m.release(ROOT, f.inode);
-    await v.m.unlink(ROOT, v.dir, name);
-  }
-  return performance.now() - t;
-}
-
-async function appends(v: { m: Meta; file: number }, n: number): Promise<number> {
-  const t = performance.now();
-  for (let i = 0; i < n; i++) {
-    const id = await v.m.newSliceId();
-    await v.m.writeSlice(ROOT, v.file, 0, AT_END, { id, size: 4096, off: 0, len: 4096 });
-  }
-  return performance.now() - t;
-}
+const createUnlink = (v: { m: Meta; dir: number }, n: number) => createUnlinkIn(v.m, v.dir, n);
+const appends = (v: { m: Meta; file: number }, n: number) => appendsIn(v.m, v.file, n);
 
 const rows: string[][] = [['engine', 'create+unlink off', 'create+unlink on', 'cost', '4K appends off', '4K appends on', 'cost']];
 for (const engine of engines) {
@@ -103,7 +65,6 @@ for (const engine of engines) {
     }
   }
 }
-rmSync(tmp, { recursive: true, force: true });
-const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
+urls.cleanup();
+printTable(rows);
 console.log(`\n(create+unlink: ${ops} files one after another, in ${rounds} alternating rounds; cost: ops/s lost with quotas on; appends: 4 KiB slices at the end of one file, each a write commit)`);

@@ -3,7 +3,7 @@
 // transaction, under the nearest rule directory above it with its mtime. The expiry job then reads the
 // oldest rows of each rule instead of walking the tree. Volumes without rules build no rule here, so pay
 // nothing; files outside every rule's tree cost the walk up their parent chain.
-import { isTrashDir } from '../../trash-names.js';
+import { isTrashDir, parseTrashEntryName } from '../../trash-names.js';
 import type { Tx } from '../../tx.js';
 import { ROOT_INODE, TYPE_FILE, type Attr, type Format, type TtlRule } from '../../types.js';
 import type { Rule } from '../guard.js';
@@ -38,11 +38,26 @@ export function ttlRule(format: Format): Rule | undefined {
       // Each file's attributes as the transaction leaves them, and the name it was given (if any).
       const files = new Map<number, Attr>();
       const placed = new Map<number, { parent: number; name: string }>();
+      const freed: number[] = [];
+      const leftDirs = new Set<number>(); // directories a name left: its file's row under their rule goes
       for (const m of mutations) {
         if (m.t === 'attr') {
           if (m.attr.type === TYPE_FILE) files.set(m.ino, m.attr);
-        } else if (m.t === 'rmattr') files.delete(m.ino);
-        else if (m.t === 'entry' && m.type === TYPE_FILE) placed.set(m.ino, { parent: m.parent, name: m.name });
+        } else if (m.t === 'rmattr') {
+          files.delete(m.ino);
+          freed.push(m.ino);
+        } else if (m.t === 'entry' && m.type === TYPE_FILE) {
+          placed.set(m.ino, { parent: m.parent, name: m.name });
+          // Into the trash: the entry's name keeps the directory it was deleted from.
+          if (isTrashDir(m.parent)) leftDirs.add(parseTrashEntryName(m.name).parent);
+        } else if (m.t === 'rmentry' && !isTrashDir(m.parent)) leftDirs.add(m.parent);
+      }
+      // Files that left a rule's tree (deleted, trashed, renamed out) leave its index too, so expiry reads
+      // only rows of files it may expire.
+      const left = new Set<TtlRule>();
+      for (const d of leftDirs) {
+        const r = await nearestTtlRule(tx, rules, d);
+        if (r) left.add(r);
       }
       for (const [ino, a] of files) {
         const at = placed.get(ino);
@@ -50,7 +65,9 @@ export function ttlRule(format: Format): Rule | undefined {
         const dir = at?.parent ?? (a.parent || (await tx.listParents(ino))[0]?.parent || 0);
         const rule = await nearestTtlRule(tx, rules, dir);
         if (rule) await tx.addTtlIndex(rule.inode, ino, a.mtime, at);
+        if (at) for (const r of left) if (r !== rule) await tx.delTtlIndex(r.inode, ino);
       }
+      for (const ino of freed) for (const r of left) await tx.delTtlIndex(r.inode, ino);
     },
   };
 }
