@@ -48,6 +48,11 @@ export interface Tx {
   /** Link table for hard links: adds delta links of ino in parent, dropping the row at 0 (logged). */
   addParent(ino: number, parent: number, delta: number): Promise<void>;
   listParents(ino: number): Promise<Array<{ parent: number; count: number }>>;
+  /**
+   * Optional: the directories above directory `dir`, nearest first, up to the root, in one read (a recursive
+   * query). Engines without it are walked one getAttr per level (policy/guard.ts).
+   */
+  parentChain?(dir: number): Promise<number[]>;
 
   getChunk(ino: number, indx: number): Promise<Slice[]>;
   /** (logged) */

@@ -250,6 +250,15 @@ export class Guard implements Guarded {
     if (!chain) {
       chain = this.read(async (tx) => {
         const out: number[] = [];
+        if (dir === ROOT_INODE) return out;
+        if (tx.parentChain) {
+          // One read; cut where the walk below would stop (a loop seen half-way through a concurrent move).
+          for (const p of await tx.parentChain(dir)) {
+            if (out.includes(p) || p === dir) break;
+            out.push(p);
+          }
+          return out;
+        }
         for (let d = dir; d !== ROOT_INODE; ) {
           const a = await tx.getAttr(d);
           // A vanished directory or a loop (a concurrent move seen half-way) ends the walk.

@@ -2,10 +2,13 @@
 import { Assigned, type RecordedMutation } from '../../assigned.js';
 import { decodeSlices, encodeSlice, encodeSlices } from '../../slices.js';
 import type { FlockRow, PlockRow, Tx } from '../../tx.js';
-import type { Attr, DeletedSlice, Entry, FileType, Format, SessionInfo, Slice, TtlIndexRow } from '../../types.js';
+import { ROOT_INODE, type Attr, type DeletedSlice, type Entry, type FileType, type Format, type SessionInfo, type Slice, type TtlIndexRow } from '../../types.js';
 import type { Dialect, Row, SqlConn } from './dialect.js';
 import { ATTR_COLUMNS } from './schema.js';
 import { SqlScans } from './scan.js';
+
+/** Deeper than any real tree: a loop seen half-way through a concurrent move ends the recursive query. */
+const MAX_CHAIN = 4096;
 import type { DumpRow } from '../../dump-format.js';
 import type { ChunkRow, EntryRow, InodeRow, ParentRow, ScanPage, SliceRefRow, SymlinkRow, XattrRow } from '../../scan.js';
 
@@ -239,6 +242,21 @@ export class SqlTx implements Tx {
       [ino, parent],
     );
     if (left <= 0) await this.blind(`DELETE FROM ${this.t('link_parent')} WHERE inode = ? AND parent = ?`, ino, parent);
+  }
+
+  async parentChain(dir: number): Promise<number[]> {
+    // One statement instead of one per level: what a quota or TTL rule asks on every change under it.
+    const rows = await this.all(
+      `WITH RECURSIVE up(inode, parent, depth) AS (` +
+        `SELECT inode, parent, 0 FROM ${this.t('node')} WHERE inode = ? ` +
+        `UNION ALL SELECT n.inode, n.parent, up.depth + 1 FROM ${this.t('node')} n JOIN up ON n.inode = up.parent ` +
+        `WHERE up.parent <> ? AND up.parent <> 0 AND up.depth < ?` +
+        `) SELECT parent FROM up ORDER BY depth`,
+      dir,
+      ROOT_INODE,
+      MAX_CHAIN,
+    );
+    return rows.map((r) => Number(r.parent)).filter((p) => p !== 0);
   }
 
   async listParents(ino: number): Promise<Array<{ parent: number; count: number }>> {
