@@ -13,6 +13,17 @@ const MAX_DEPTH = 4096;
 
 /** The rule of the nearest directory at or above `dir` (none in the trash). */
 export async function nearestTtlRule(tx: Tx, rules: ReadonlyMap<number, TtlRule>, dir: number): Promise<TtlRule | undefined> {
+  if (rules.has(dir)) return rules.get(dir);
+  if (dir === ROOT_INODE || isTrashDir(dir) || !dir) return undefined;
+  if (tx.parentChain) {
+    // One read for the whole chain where the engine has it.
+    for (const d of await tx.parentChain(dir)) {
+      if (isTrashDir(d)) return undefined;
+      const r = rules.get(d);
+      if (r) return r;
+    }
+    return undefined;
+  }
   for (let d = dir, depth = 0; d && depth < MAX_DEPTH; depth++) {
     const r = rules.get(d);
     if (r) return r;
