@@ -315,11 +315,20 @@ export class NodeService {
     v.restarts++;
     this.log(`ferry csi: the mount of ${v.volumeId} at ${v.staging} is gone; mounting it again (restart ${v.restarts})`);
     await this.mount(v);
-    for (const [target, ro] of v.targets) {
-      if (await mountAt(target)) await unmountAll(target);
-      await mkdir(target, { recursive: true });
-      await bindMount(v.staging, target, ro);
-    }
+    // Each target gets the new mount on top of its dead one, never unmounted first: in between, the target
+    // would be a plain directory of the node and a pod's write would land there, hidden afterwards. The dead
+    // mounts underneath go with the target's unpublish.
+    await Promise.all(
+      [...v.targets].map(async ([target, ro]) => {
+        try {
+          await bindMount(v.staging, target, ro);
+        } catch {
+          if (await mountAt(target)) await unmountAll(target);
+          await mkdir(target, { recursive: true });
+          await bindMount(v.staging, target, ro);
+        }
+      }),
+    );
     await this.save();
   }
 
