@@ -2,9 +2,12 @@
 // clients of its three services (the same csi.proto), each call a promise that rejects with the gRPC status.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { credentials, type Client, type ServiceError } from '@grpc/grpc-js';
 import { csiServices } from '../../src/csi/proto.js';
-import { MAIN } from './cli.js';
+
+/** The built CLI (not imported from cli.ts, whose test hooks would make a benchmark a test run). */
+const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 export type Call = (method: string, req?: object) => Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
