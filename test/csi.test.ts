@@ -251,3 +251,25 @@ test('onDelete retain and archive; pathPattern from the claim', opts, async () =
   const bad = driver.controller('CreateVolume', { name: 'x', volume_capabilities: cap, parameters: { pathPattern: '${pvc.name}' }, secrets });
   assert.equal(await code(bad), status.INVALID_ARGUMENT);
 });
+
+test('a restarted driver takes over its mounts (and still notices one that dies)', opts, async () => {
+  const cap = mountCap();
+  const v = (await driver.controller('CreateVolume', { name: 'pvc-takeover', volume_capabilities: [cap], capacity_range: { required_bytes: 8 * MiB }, parameters: { basePath: '/k8s' }, secrets })).volume;
+  const staging = join(tmp, 'plugins/staging/takeover/globalmount');
+  const pod = join(tmp, 'pods/pod-t/volumes/mount');
+  await driver.node('NodeStageVolume', { volume_id: v.volume_id, staging_target_path: staging, volume_capability: cap, secrets, volume_context: v.volume_context });
+  await driver.node('NodePublishVolume', { volume_id: v.volume_id, staging_target_path: staging, target_path: pod, volume_capability: cap, volume_context: v.volume_context });
+  await writeFile(join(pod, 'a.txt'), 'before the restart\n');
+  // The driver process goes (an upgrade of the plugin): the pod's mount stays.
+  await driver.stop();
+  assert.equal(await readFile(join(pod, 'a.txt'), 'utf8'), 'before the restart\n');
+  driver = await startDriver(join(tmp, 'csi.sock'), join(tmp, 'state'), ['--node-id', 'node-1', '--mode', 'all']);
+  // The new process is not the mount's parent: it still notices the mount dying and mounts it again.
+  const pid = (JSON.parse(await readFile(join(tmp, 'state/state.json'), 'utf8')) as Array<{ volumeId: string; pid: number }>).find((s) => s.volumeId === v.volume_id)!.pid;
+  process.kill(-pid, 'SIGKILL');
+  await until('the pod to read again', () => readFile(join(pod, 'a.txt'), 'utf8'), 30_000);
+  await driver.node('NodeUnpublishVolume', { volume_id: v.volume_id, target_path: pod });
+  await driver.node('NodeUnstageVolume', { volume_id: v.volume_id, staging_target_path: staging });
+  assert.deepEqual(await fuseMountsUnder(tmp), []);
+  await driver.controller('DeleteVolume', { volume_id: v.volume_id, secrets });
+});

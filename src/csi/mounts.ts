@@ -40,17 +40,14 @@ export function run(cmd: string, args: string[], timeoutMs = 20_000): Promise<{ 
   });
 }
 
-/** Binds src at dst; read-only as a second step (a bind mount takes ro only on remount). */
+/**
+ * Binds src at dst. Read-only in the same mount(8) call (-o bind,ro: the bind and its read-only remount back
+ * to back), so a pod never finds a read-only target writable in between.
+ */
 export async function bindMount(src: string, dst: string, readOnly: boolean): Promise<void> {
-  const r = await run('mount', ['--bind', src, dst]);
-  if (!r.ok) throw new Error(`mount --bind ${src} ${dst}: ${r.stderr}`);
-  if (readOnly) {
-    const ro = await run('mount', ['-o', 'remount,bind,ro', dst]);
-    if (!ro.ok) {
-      await run('umount', [dst]);
-      throw new Error(`mount -o remount,bind,ro ${dst}: ${ro.stderr}`);
-    }
-  }
+  const r = await run('mount', ['-o', readOnly ? 'bind,ro' : 'bind', src, dst]);
+  if (!r.ok) throw new Error(`mount -o bind${readOnly ? ',ro' : ''} ${src} ${dst}: ${r.stderr}`);
+  if (readOnly && !(await mountAt(dst))) throw new Error(`mount -o bind,ro ${src} ${dst}: not mounted`);
 }
 
 /** Unmounts every mount stacked at path: plainly, else lazily (a busy or dead mount is detached). */

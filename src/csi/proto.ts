@@ -1,10 +1,16 @@
 // The CSI v1 services as @grpc/grpc-js definitions, loaded from csi.proto at run time (@grpc/proto-loader):
 // field names as in the proto (snake_case), int64 as numbers, enums as their names.
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { GrpcObject, ServiceClientConstructor } from '@grpc/grpc-js';
 
-/** csi.proto sits next to this file in src/; the build runs from dist/src/csi/. */
-export const CSI_PROTO = fileURLToPath(new URL('../../../src/csi/csi.proto', import.meta.url));
+/**
+ * csi.proto sits next to this file in src/; the build runs from dist/src/csi/ and reads it from src/ (an image
+ * that ships only dist/ copies it next to the built file, where it is looked for first).
+ */
+export const CSI_PROTO = [new URL('./csi.proto', import.meta.url), new URL('../../../src/csi/csi.proto', import.meta.url)]
+  .map((u) => fileURLToPath(u))
+  .find((p) => existsSync(p)) ?? fileURLToPath(new URL('../../../src/csi/csi.proto', import.meta.url));
 
 export interface CsiServices {
   Identity: ServiceClientConstructor;
