@@ -157,3 +157,16 @@ test('the command line: missing TLS files and wrong options are one line, exit 2
   assert.equal(m.code, 2);
   assert.match(m.stderr, /--endpoint must be unix:\/\/\/PATH/);
 });
+
+test('the sidecar\'s META-URL env:NAME reads the URL from the environment (never the arguments)', async () => {
+  const cwd = await tempDir();
+  const url = `sqlite3://${join(cwd, 'meta.db')}`;
+  const f = ferry(cwd, ['format', url, 'envtest']);
+  assert.equal(f.code, 0, f.stderr);
+  const ls = ferry(cwd, ['status', 'env:FERRY_META_URL'], { FERRY_META_URL: url });
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.match(ls.stdout, /envtest/);
+  const unset = ferry(cwd, ['status', 'env:FERRY_NO_SUCH_VAR']);
+  assert.equal(unset.code, 2);
+  assert.equal(unset.stderr, 'ferry: META-URL is env:FERRY_NO_SUCH_VAR, but the environment variable FERRY_NO_SUCH_VAR is not set\n');
+});
