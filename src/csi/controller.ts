@@ -37,6 +37,15 @@ const isPath = (id: string) => id.startsWith('/') && !id.split('/').includes('..
 
 export function controllerService(clients: ClientCache) {
   const ops = async (secrets: Secrets | undefined) => new VolumeOps(await clients.get(secrets));
+  // Calls naming one volume or snapshot run one at a time (a sidecar's retry while a clone is still being
+  // built would otherwise start a second one).
+  const locks = new Map<string, Promise<unknown>>();
+  const serial = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+    const next = (locks.get(key) ?? Promise.resolve()).catch(() => undefined).then(fn);
+    locks.set(key, next);
+    void next.catch(() => undefined).finally(() => locks.get(key) === next && locks.delete(key));
+    return next;
+  };
 
   return {
     async ControllerGetCapabilities() {
@@ -64,7 +73,7 @@ export function controllerService(clients: ClientCache) {
           : undefined;
       if (source && !isPath(source.path)) throw notFound(`no ${source.kind} ${source.path}`);
       const rec: VolumeRecord = { kind: 'volume', name, capacity, onDelete: params.onDelete, ...(source ? { source: `${source.kind}:${source.path}` } : {}) };
-      const made = await (await ops(r.secrets)).create(path, rec, params.inodes, source);
+      const made = await serial(path, async () => (await ops(r.secrets)).create(path, rec, params.inodes, source));
       return {
         volume: {
           capacity_bytes: made.capacity,
@@ -77,7 +86,7 @@ export function controllerService(clients: ClientCache) {
 
     async DeleteVolume(r: Req) {
       const id = required(r.volume_id, 'volume_id');
-      if (isPath(id)) await (await ops(r.secrets)).delete(id); // another id was never ours: nothing to delete
+      if (isPath(id)) await serial(id, async () => (await ops(r.secrets)).delete(id)); // another id was never ours
       return {};
     },
 
@@ -86,7 +95,7 @@ export function controllerService(clients: ClientCache) {
       if (!r.capacity_range) throw invalid('capacity_range missing');
       if (!isPath(id)) throw notFound(`no volume ${id}`);
       const capacity = capacityOf(r.capacity_range);
-      const now = await (await ops(r.secrets)).expand(id, capacity);
+      const now = await serial(id, async () => (await ops(r.secrets)).expand(id, capacity));
       return { capacity_bytes: now, node_expansion_required: false };
     },
 
@@ -130,7 +139,7 @@ export function controllerService(clients: ClientCache) {
       const source = required(r.source_volume_id, 'source_volume_id');
       const name = required(r.name, 'name');
       if (!isPath(source)) throw notFound(`no volume ${source}`);
-      const s = await (await ops(r.secrets)).snapshot(source, name);
+      const s = await serial(`snapshot:${name}`, async () => (await ops(r.secrets)).snapshot(source, name));
       return {
         snapshot: {
           size_bytes: s.bytes,
@@ -144,7 +153,7 @@ export function controllerService(clients: ClientCache) {
 
     async DeleteSnapshot(r: Req) {
       const id = required(r.snapshot_id, 'snapshot_id');
-      if (isPath(id)) await (await ops(r.secrets)).deleteSnapshot(id);
+      if (isPath(id)) await serial(`snapshot:${id.split('/').pop()}`, async () => (await ops(r.secrets)).deleteSnapshot(id));
       return {};
     },
   };
