@@ -215,6 +215,7 @@ test('create -> stage -> publish twice -> write/read -> expand -> stats -> snaps
     await assert.rejects(m2.resolve(rootContext(), 1, snap.snapshot_id), { code: 'ENOENT' });
     const trash = await m2.trashList();
     assert.ok(trash.some((t) => t.path?.endsWith('/k8s/pvc-1111/second.txt')), `in the trash: ${trash.map((t) => t.path).join(', ')}`);
+    assert.ok(!trash.some((t) => t.path?.includes('.ferry-csi')), 'the driver\'s own index never goes to the trash');
   } finally {
     await m2.close();
   }

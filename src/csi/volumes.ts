@@ -37,9 +37,12 @@ const ROOT = rootContext();
 
 export class VolumeOps {
   readonly view: VfsView;
+  /** For the driver's own index entries, which are bookkeeping and never go to the trash. */
+  private readonly bookkeeping: VfsView;
 
   constructor(readonly client: Client) {
     this.view = client.view(ROOT);
+    this.bookkeeping = client.view({ ...ROOT, skipTrash: true });
   }
 
   private async find(path: string): Promise<number | undefined> {
@@ -61,11 +64,12 @@ export class VolumeOps {
   }
 
   private async index(id: string, add: boolean): Promise<void> {
-    const dir = await this.view.mkdirs(INDEX_DIR, 0o700);
+    const v = this.bookkeeping;
+    const dir = await v.mkdirs(INDEX_DIR, 0o700);
     const name = encodeURIComponent(id);
     try {
-      if (add) await this.view.release((await this.view.create(dir.inode, name, 0o600, 0o1 | 0o100)).fh);
-      else await this.view.unlink(dir.inode, name);
+      if (add) await v.release((await v.create(dir.inode, name, 0o600, 0o1 | 0o100)).fh);
+      else await v.unlink(dir.inode, name);
     } catch (e) {
       if (!isFsError(e, add ? 'EEXIST' : 'ENOENT')) throw e;
     }
