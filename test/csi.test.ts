@@ -248,6 +248,22 @@ test('onDelete retain and archive; pathPattern from the claim', opts, async () =
   } finally {
     await m.close();
   }
+  // ListVolumes in pages of one: every volume once, then no token; a token it never gave is ABORTED.
+  // Deleted volumes are not listed, whatever onDelete kept of their directories.
+  for (const n of ['list-a', 'list-b']) await mk(n, 'delete');
+  const seen: string[] = [];
+  for (let token = '', n = 0; n < 20; n++) {
+    const page = await driver.controller('ListVolumes', { max_entries: 1, starting_token: token });
+    assert.ok(page.entries.length <= 1);
+    seen.push(...page.entries.map((e: any) => e.volume.volume_id));
+    if (!page.next_token) break;
+    token = page.next_token;
+  }
+  const all = (await driver.controller('ListVolumes', {})).entries.map((e: any) => e.volume.volume_id);
+  assert.deepEqual(seen, all);
+  assert.ok(all.includes('/k8s-keep/team-a/list-a') && all.includes('/k8s-keep/team-a/list-b'), all.join(' '));
+  assert.ok(!all.includes(kept.volume_id) && !all.includes(archived.volume_id));
+  assert.equal(await code(driver.controller('ListVolumes', { starting_token: 'bogus' })), status.ABORTED);
   // A pattern naming what the provisioner did not pass is INVALID_ARGUMENT.
   const bad = driver.controller('CreateVolume', { name: 'x', volume_capabilities: cap, parameters: { pathPattern: '${pvc.name}' }, secrets });
   assert.equal(await code(bad), status.INVALID_ARGUMENT);
