@@ -7,7 +7,7 @@ import { redactText } from './redact.js';
 import { FERRY_VERSION } from '../version.js';
 import { UsageError, parseCommand, type Command } from './args.js';
 import { OutputClosed, describeError, markStdoutGone } from './output.js';
-import { checkUrlArgs } from './url-args.js';
+import { checkUrlArgs, resolveEnvUrls } from './url-args.js';
 
 interface Entry {
   summary: string;
@@ -49,6 +49,7 @@ const COMMANDS: Record<string, Entry> = {
   quota: { summary: 'set, show, remove and check directory quotas and the volume limits', load: () => import('./commands/quota.js') },
   ttl: { summary: 'expire files under a directory N days after their last change (set, get, list, delete, run)', load: () => import('./commands/ttl.js') },
   mirror: { summary: 'create, run (replicate) and inspect mirrors of a volume in other regions', load: () => import('./commands/mirror.js') },
+  csi: { summary: 'run the Kubernetes CSI driver (controller/node) or its sidecar admission webhook', load: () => import('./commands/csi.js') },
   'meta-server': { summary: "serve a volume's metadata to far clients, one round trip per operation", load: () => import('./commands/meta-server.js') },
 };
 
@@ -110,6 +111,7 @@ async function main(argv: string[]): Promise<number> {
   const command = (await entry.load()).default;
   const parsed = parseCommand(command.spec, rest);
   if (!parsed) return 0;
+  resolveEnvUrls(command.spec, parsed);
   await checkUrlArgs(command.spec, parsed);
   await command.run(parsed);
   return 0;

@@ -23,6 +23,21 @@ export function argNames(usage: string, args: string[]): string[] {
   return names;
 }
 
+/**
+ * A metadata URL given as `env:NAME` is read from environment variable NAME, so a URL with its password never
+ * shows in the process's arguments (a container's command, `ps`): the CSI sidecar and scripts use it.
+ */
+export function resolveEnvUrls(spec: CommandSpec, p: Parsed): void {
+  const names = argNames(spec.usage, p.args);
+  p.args.forEach((a, i) => {
+    const m = /^env:([A-Za-z_][A-Za-z0-9_]*)$/.exec(a);
+    if (!m || !names[i]?.endsWith('META-URL')) return;
+    const v = process.env[m[1]!];
+    if (!v) throw new UsageError(`${names[i]} is ${a}, but the environment variable ${m[1]} is not set`);
+    p.args[i] = v;
+  });
+}
+
 /** Throws a UsageError for the first malformed metadata or storage URL among the arguments and --storage. */
 export async function checkUrlArgs(spec: CommandSpec, p: Parsed): Promise<void> {
   const names = argNames(spec.usage, p.args);
