@@ -23,6 +23,7 @@ export const LAYERS: Record<string, number> = {
   fuse: 8,
   gateway: 8,
   webhdfs: 8,
+  dashboard: 8,
   cli: 9,
 };
 
