@@ -1,12 +1,12 @@
 // `ferry dashboard --kubeconfig FILE`: the PersistentVolumes of the FerryFS CSI driver, their claims, the pods
-// using each claim and the mount processes (sessions) serving those pods, read from the API server with
-// @kubernetes/client-node (loaded only when --kubeconfig is given: three list calls per refresh, all
-// namespaces; the account needs get/list on pods, PVCs and PVs).
+// using each claim and the mount processes (sessions) serving those pods, read from the API server
+// (kube-api.ts): three list calls per refresh, all namespaces; the account needs list on pods, PVCs and PVs.
 import type { SessionView, Tip, VolumeView } from './data.js';
+import { kubeGet, loadKubeconfig } from './kube-api.js';
 
 export const CSI_DRIVER = 'csi.ferryfs.io';
 
-/** The parts of the API objects the dashboard reads (client-node's V1 types, camelCase). */
+/** The parts of the API objects the dashboard reads (the API's JSON, camelCase). */
 interface Meta {
   name?: string;
   namespace?: string;
@@ -70,21 +70,17 @@ export interface PvView {
 export async function readCluster(kubeconfig: string): Promise<Cluster> {
   const readAt = Date.now();
   try {
-    const k8s = await import('@kubernetes/client-node');
-    const kc = new k8s.KubeConfig();
-    kc.loadFromFile(kubeconfig);
-    const api = kc.makeApiClient(k8s.CoreV1Api);
-    const [pvs, pvcs, pods] = await Promise.all([api.listPersistentVolume(), api.listPersistentVolumeClaimForAllNamespaces(), api.listPodForAllNamespaces()]);
-    return { pvs: (pvs.items as Pv[]).filter((p) => p.spec?.csi?.driver === CSI_DRIVER), pvcs: pvcs.items as Pvc[], pods: pods.items as Pod[], readAt };
+    const t = loadKubeconfig(kubeconfig);
+    const list = async <T>(path: string) => ((await kubeGet<{ items?: T[] }>(t, path)).items ?? []);
+    const [pvs, pvcs, pods] = await Promise.all([list<Pv>('/api/v1/persistentvolumes'), list<Pvc>('/api/v1/persistentvolumeclaims'), list<Pod>('/api/v1/pods')]);
+    return { pvs: pvs.filter((p) => p.spec?.csi?.driver === CSI_DRIVER), pvcs, pods, readAt };
   } catch (e) {
     return { pvs: [], pvcs: [], pods: [], readAt, error: `cannot read the Kubernetes API (${kubeconfig}): ${oneLine(e)}` };
   }
 }
 
 function oneLine(e: unknown): string {
-  const any = e as { code?: number; body?: unknown; message?: string };
-  const text = any?.code ? `HTTP ${any.code}${typeof any.body === 'string' ? `: ${any.body}` : ''}` : any?.message ?? String(e);
-  return text.split('\n')[0]!.slice(0, 300);
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 300);
 }
 
 /** The label or host of a session names this pod (its uid, in the kubelet target path) or its PV on its node. */
