@@ -175,9 +175,9 @@ export class Dashboard {
     }
   }
 
-  /** Every visible volume, in the order given: its view or its error. */
+  /** Every visible volume, in the order given: its view (as GET /api/volumes/ID) or its error. */
   private async volumes(sources: VolumeSource[]) {
-    const views = await Promise.all(sources.map((s) => s.view.get()));
+    const views = await Promise.all(sources.map((s) => this.volume(s)));
     return { readAt: Date.now(), kubernetes: !!this.cluster, volumes: views };
   }
 

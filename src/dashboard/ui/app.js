@@ -226,4 +226,6 @@ function App() {
   </div>`;
 }
 
-render(html`<${App} />`, document.getElementById('app'));
+const root = document.getElementById('app');
+root.textContent = ''; // the static "Loading…" shown until this module runs
+render(html`<${App} />`, root);
