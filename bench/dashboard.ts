@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     const rows: Array<[string, number[], string]> = [
       ['ferry status --json (process)', await time(() => (statusBytes = execFileSync(process.execPath, [MAIN, 'status', '--json', url]).length)), `${Math.round(statusBytes / 1024)} KiB`],
       ['volumeStatus() in-process', await time(async () => volumeStatus(meta, await meta.load())), '-'],
-      ['  of which: quotaList() in-process', await time(() => meta.quotaList()), '-'],
+      ['quotaList() in-process (in the API read)', await time(() => meta.quotaList()), '-'],
       ['dashboard GET /api/volumes/0', await time(async () => (bytes = (await (await fetch(api)).arrayBuffer()).byteLength)), `${Math.round(bytes / 1024)} KiB`],
     ];
     const view = (await (await fetch(api)).json()) as { sessions: unknown[]; quotas: unknown[]; readMs: number };
