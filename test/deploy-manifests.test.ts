@@ -223,6 +223,7 @@ test('the Dockerfile builds the addon and dist, and runs ferry', () => {
   assert.match(text, /libfuse3-dev/, 'builds the FUSE addon');
   assert.match(text, /fuse3/, 'ships fusermount3');
   assert.match(text, /ferry_fuse\.node/);
+  assert.match(text, /COPY .*src\/dashboard\/ui /, 'ships the dashboard page');
   assert.match(text, /ENTRYPOINT \[.*"ferry"\]/);
   const images = new Set(workloads(load()).flatMap((d) => podSpecOf(d.obj).containers.map((c: any) => c.image)).filter((i) => i.startsWith('ferryfs/')));
   const version = JSON.parse(readFileSync(resolve(DIR, '../../package.json'), 'utf8')).version;
