@@ -4,6 +4,9 @@
 // needs the volume's dashboard token, and --kubeconfig reads pods, claims and PVs from a local server
 // replaying Kubernetes API responses (no cluster runs here; test/fixtures/kube/README.md).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +21,7 @@ import { ferry, ok, oneLineError } from './helpers/cli.js';
 import { busyVolume, NODE, POD_UID, type BusyVolume } from './helpers/dashboard-fixture.js';
 import { kubeReplay, type KubeReplay } from './helpers/kube-replay.js';
 import { ferryServe } from './helpers/serve.js';
+import { tool, toolTestOptions } from './helpers/tools.js';
 import { tempVolume, type TempVolume } from './helpers/volume.js';
 
 let busy: BusyVolume;
@@ -212,6 +216,41 @@ describe('beyond loopback', () => {
   });
 });
 
+test('over TLS: no warning, the page and the API over https with the token', toolTestOptions('openssl'), async () => {
+  const certs = join(dir, 'tls');
+  mkdirSync(certs);
+  const ssl = (args: string[]) => assert.equal(spawnSync(tool('openssl'), args, { cwd: certs, encoding: 'utf8', timeout: 30_000 }).status, 0, args.join(' '));
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  ssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=ferry test CA']);
+  writeFileSync(join(certs, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  ssl(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=ferry dashboard']);
+  ssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext']);
+  const s = await ferryServe(['dashboard', busy.t.url, '--listen', '0.0.0.0:0', '--tls-cert', join(certs, 'server.pem'), '--tls-key', join(certs, 'server.key')], /at (https:\/\/[^/]+)\//);
+  try {
+    assert.doesNotMatch(s.output(), /warning/);
+    const port = Number(new URL(s.address).port);
+    const token = ok(ferry(process.cwd(), ['dashboard', '--print-token', busy.t.url])).stdout.trim();
+    const ca = readFileSync(join(certs, 'ca.pem'));
+    const httpsGet = (path: string, auth?: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpsRequest({ host: '127.0.0.1', port, path, ca, headers: auth ? { authorization: `Basic ${Buffer.from(`x:${auth}`).toString('base64')}` } : {} }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    assert.equal((await httpsGet('/api/volumes')).status, 401);
+    const r = await httpsGet('/api/volumes/0', token);
+    assert.equal(r.status, 200);
+    assert.equal(JSON.parse(r.body).name, 'vol');
+    assert.equal((await httpsGet('/', token)).status, 200);
+  } finally {
+    await s.stop();
+  }
+});
+
 describe('--kubeconfig (a local server replaying Kubernetes API responses)', () => {
   let kube: KubeReplay;
   before(async () => {
@@ -247,7 +286,6 @@ describe('--kubeconfig (a local server replaying Kubernetes API responses)', () 
   });
 
   test('an API server that refuses the credentials is an error line on the page, not a failure', async () => {
-    const { writeFileSync, readFileSync } = await import('node:fs');
     const badConfig = join(dir, 'bad-kubeconfig');
     writeFileSync(badConfig, readFileSync(kube.kubeconfig, 'utf8').replace(/token: .*/, 'token: nope'));
     const { base, dash } = await serve({ volumes: [vol(busy.t.url)], kubeconfig: badConfig });
