@@ -34,6 +34,10 @@ export interface SessionView {
   cacheGroup?: string;
   metrics?: string;
   lastError?: { job: string; message: string; at: number; clearedAt?: number };
+  /** What a CSI mount may record in its session: the PV (name, volume handle) and pods it serves. */
+  pv?: string;
+  volumeHandle?: string;
+  podUids?: string[];
 }
 
 export interface RingMember {
@@ -163,6 +167,9 @@ function sessionView(s: StatusSession, now: number): SessionView {
     cacheGroup: str(s.cacheGroup),
     metrics: str(s.metrics),
     lastError: e ? { job: e.job, message: redactText(e.message), at: e.at, clearedAt: e.clearedAt } : undefined,
+    pv: str(s.pv),
+    volumeHandle: str(s.volumeHandle),
+    podUids: Array.isArray(s.podUids) ? s.podUids.filter((u): u is string => typeof u === 'string') : undefined,
   };
 }
 

@@ -83,11 +83,18 @@ function oneLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 300);
 }
 
-/** The label or host of a session names this pod (its uid, in the kubelet target path) or its PV on its node. */
-function serves(s: SessionView, pod: Pod, pv: string): boolean {
+/**
+ * A session serves a pod when it says so (podUids), when its label (mount point) holds the pod's uid (the
+ * kubelet target path), or when it runs on the pod's node for the pod's PV: recorded (pv, volumeHandle; a
+ * staging path such as .../globalmount names neither) or in its label.
+ */
+function serves(s: SessionView, pod: Pod, pv: Pv): boolean {
   const uid = pod.metadata?.uid;
-  if (uid && s.label.includes(uid)) return true;
-  return !!pod.spec?.nodeName && s.host === pod.spec.nodeName && (s.label.includes(`/${pv}/`) || s.label.endsWith(`/${pv}`));
+  if (uid && (s.podUids?.includes(uid) || s.label.includes(uid))) return true;
+  if (!pod.spec?.nodeName || s.host !== pod.spec.nodeName) return false;
+  const name = pv.metadata?.name ?? '';
+  const handle = pv.spec?.csi?.volumeHandle;
+  return (!!name && (s.pv === name || s.label.includes(`/${name}/`) || s.label.endsWith(`/${name}`))) || (!!handle && s.volumeHandle === handle);
 }
 
 /** The FerryFS PVs of `volume` (by its name or uuid in the PV's attributes, or sessions serving its pods). */
@@ -120,7 +127,7 @@ function pvView(cluster: Cluster, pv: Pv, sessions: SessionView[]): PvView {
       restarts: c.restartCount ?? 0,
       state: c.state?.waiting ? `waiting: ${c.state.waiting.reason ?? ''}` : c.state?.terminated ? `terminated: ${c.state.terminated.reason ?? c.state.terminated.exitCode}` : 'running',
     })),
-    mounts: sessions.filter((s) => serves(s, p, name)).map((s) => ({ sid: s.sid, host: s.host, role: s.role, label: s.label, stale: s.stale, heartbeatAgeMs: s.heartbeatAgeMs, version: s.version })),
+    mounts: sessions.filter((s) => serves(s, p, pv)).map((s) => ({ sid: s.sid, host: s.host, role: s.role, label: s.label, stale: s.stale, heartbeatAgeMs: s.heartbeatAgeMs, version: s.version })),
   }));
   return {
     pv: name,
