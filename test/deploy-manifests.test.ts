@@ -121,6 +121,9 @@ test('one driver name everywhere, and the node plugin registers its socket where
   assert.equal(spec.volumes.find((v: any) => v.name === 'registration-dir').hostPath.path, '/var/lib/kubelet/plugins_registry');
   const driver = spec.containers.find((c: any) => c.name === 'ferry-csi');
   assert.equal(driver.securityContext.privileged, true, 'the node plugin mounts FUSE: privileged');
+  // The driver's state (default --state-dir) lives on the host: a restarted driver takes its mounts over.
+  const state = driver.volumeMounts.find((m: any) => m.mountPath === '/var/lib/ferry-csi');
+  assert.equal(spec.volumes.find((v: any) => v.name === state?.name)?.hostPath?.path, '/var/lib/ferry-csi');
   assert.equal(driver.volumeMounts.find((m: any) => m.mountPath === '/var/lib/kubelet').mountPropagation, 'Bidirectional');
 });
 
@@ -193,6 +196,9 @@ test('service accounts exist and are bound; secrets, services and claims referen
       assert.ok(find(docs, 'Secret', p[k], ns)!.obj.stringData.metaurl, 'the secret names the volume (metaurl)');
     }
     if (d.obj.kind === 'StorageClass') {
+      // The parameters the driver knows (docs/kubernetes.md; it refuses others) besides the sidecars' own.
+      const known = new Set(['basePath', 'pathPattern', 'onDelete', 'inodes', 'mountOptions', 'cacheGroup']);
+      for (const k of Object.keys(p)) assert.ok(k.startsWith('csi.storage.k8s.io/') || known.has(k), `${d.file}: parameter ${k}`);
       for (const k of ['provisioner', 'node-publish', 'controller-expand']) assert.ok(p[`csi.storage.k8s.io/${k}-secret-name`], `${d.file}: ${k} secret given`);
     }
   }
@@ -215,6 +221,8 @@ test('service accounts exist and are bound; secrets, services and claims referen
   const c = podSpecOf(dep!.obj).containers[0];
   assert.ok(c.ports.some((p: any) => p.name === port.targetPort), 'targetPort names a container port');
   assert.equal(hook.sideEffects, 'None');
+  assert.deepEqual(hook.objectSelector.matchLabels, { 'ferryfs.io/inject': 'true' }, 'pods opt in with the label the webhook reads');
+  assert.equal(hook.clientConfig.service.path, '/mutate');
 });
 
 test('the Dockerfile builds the addon and dist, and runs ferry', () => {
