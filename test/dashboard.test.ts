@@ -268,8 +268,8 @@ describe('--kubeconfig (a local server replaying Kubernetes API responses)', () 
       assert.deepEqual(pv.claim, { namespace: 'default', name: 'ferryfs-data', phase: 'Bound', storageClass: 'ferryfs' });
       assert.equal(pv.capacity, '10Gi');
       assert.deepEqual(pv.pods.map((p) => `${p.namespace}/${p.name}@${p.node}`), [`default/trainer-0@${NODE}`]);
-      // The CSI mount whose target path names the pod, and the node's staging mount that recorded the PV's
-      // handle; not the same handle's mount on another node.
+      // The CSI mount whose target path names the pod, and the node plugin's mount at the kubelet staging path
+      // of the PV's handle; not the same volume's mount on another node.
       assert.deepEqual(pv.pods[0]!.mounts.map((m) => m.sid).sort(), [busy.sids.csiMount, busy.sids.csiStaging].sort());
       assert.deepEqual(pv.pods[0]!.containers.find((c) => c.name === 'ferry-mount'), { name: 'ferry-mount', ready: false, restarts: 5, state: 'waiting: CrashLoopBackOff' });
       const restarting = v.tips.filter((t) => t.problem === 'mount-restarting' && t.message.includes('trainer-0'));

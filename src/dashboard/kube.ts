@@ -1,6 +1,7 @@
 // `ferry dashboard --kubeconfig FILE`: the PersistentVolumes of the FerryFS CSI driver, their claims, the pods
 // using each claim and the mount processes (sessions) serving those pods, read from the API server
 // (kube-api.ts): three list calls per refresh, all namespaces; the account needs list on pods, PVCs and PVs.
+import { createHash } from 'node:crypto';
 import type { SessionView, Tip, VolumeView } from './data.js';
 import { kubeGet, loadKubeconfig } from './kube-api.js';
 
@@ -85,8 +86,9 @@ function oneLine(e: unknown): string {
 
 /**
  * A session serves a pod when it says so (podUids), when its label (mount point) holds the pod's uid (the
- * kubelet target path), or when it runs on the pod's node for the pod's PV: recorded (pv, volumeHandle; a
- * staging path such as .../globalmount names neither) or in its label.
+ * kubelet target path), or when it runs on the pod's node for the pod's PV: recorded (pv, volumeHandle) or in
+ * its label, as a name or as the kubelet's staging path of the volume (.../csi/DRIVER/SHA256(handle)/globalmount,
+ * where the CSI node plugin mounts each volume once per node).
  */
 function serves(s: SessionView, pod: Pod, pv: Pv): boolean {
   const uid = pod.metadata?.uid;
@@ -94,7 +96,8 @@ function serves(s: SessionView, pod: Pod, pv: Pv): boolean {
   if (!pod.spec?.nodeName || s.host !== pod.spec.nodeName) return false;
   const name = pv.metadata?.name ?? '';
   const handle = pv.spec?.csi?.volumeHandle;
-  return (!!name && (s.pv === name || s.label.includes(`/${name}/`) || s.label.endsWith(`/${name}`))) || (!!handle && s.volumeHandle === handle);
+  if (name && (s.pv === name || s.label.includes(`/${name}/`) || s.label.endsWith(`/${name}`))) return true;
+  return !!handle && (s.volumeHandle === handle || s.label.includes(`/${CSI_DRIVER}/${createHash('sha256').update(handle).digest('hex')}/`));
 }
 
 /** The FerryFS PVs of `volume` (by its name or uuid in the PV's attributes, or sessions serving its pods). */

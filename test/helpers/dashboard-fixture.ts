@@ -2,6 +2,7 @@
 // entries, and the sessions of the processes a deployment runs (mounts, a gateway, cache-group members with
 // their reports, a replicator, CSI mounts), some with background errors, one mount that died and was
 // restarted, and registered mirrors (one needing a resync, one whose replicator stopped).
+import { createHash } from 'node:crypto';
 import type { Engine } from '../../src/meta/tx.js';
 import type { Meta } from '../../src/meta/interface.js';
 import { openMeta } from '../../src/meta/index.js';
@@ -69,10 +70,11 @@ export async function busyVolume(opts: { extraSessions?: number; extraQuotas?: n
     lastError: { job: 'heartbeat', message: 'connect ECONNREFUSED 10.1.0.9:5432', at: Date.now() - 600_000, clearedAt: Date.now() - 540_000 },
   });
   await session('csiMount', { role: 'csi-mount', hostname: NODE, pid: 77, mountPoint: `/var/lib/kubelet/pods/${POD_UID}/volumes/kubernetes.io~csi/${PV_NAME}/mount` }, { openFiles: 2, writebackPending: 0 });
-  // A node plugin mounting once per node at the staging path, which names no pod or PV: it records the handle.
-  const staging = '/var/lib/kubelet/plugins/kubernetes.io/csi/csi.ferryfs.io/5e0c1f9a7b/globalmount';
-  await session('csiStaging', { role: 'csi-mount', hostname: NODE, pid: 78, mountPoint: staging }, { volumeHandle: `vol:${PV_NAME}`, openFiles: 0 });
-  await session('csiOtherNode', { role: 'csi-mount', hostname: 'kind-worker3', pid: 79, mountPoint: staging }, { volumeHandle: `vol:${PV_NAME}`, openFiles: 0 });
+  // The node plugin's mount of the PV at kubelet's staging path (SHA-256 of the volume handle), and the same
+  // volume mounted on another node, which serves none of this node's pods.
+  const staging = `/var/lib/kubelet/plugins/kubernetes.io/csi/csi.ferryfs.io/${createHash('sha256').update(`vol:${PV_NAME}`).digest('hex')}/globalmount`;
+  await session('csiStaging', { role: 'mount', hostname: NODE, pid: 78, mountPoint: `${NODE}:${staging}` }, { openFiles: 0, writebackPending: 0 });
+  await session('csiOtherNode', { role: 'mount', hostname: 'kind-worker3', pid: 79, mountPoint: `kind-worker3:${staging}` }, { volumeHandle: `vol:${PV_NAME}`, openFiles: 0 });
   for (let i = 0; i < (opts.extraSessions ?? 0); i++) {
     await session(`extra${i}`, { role: 'mount', hostname: `node-${i}`, pid: 1000 + i, mountPoint: `node-${i}:/mnt/ferry` }, { openFiles: i % 7, writebackPending: i % 3 });
   }
