@@ -97,11 +97,26 @@ export const QUOTA_FULL = 0.95;
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
 
-/** One read of a volume for the dashboard. */
-export async function readVolume(id: number, meta: Meta, now = Date.now()): Promise<VolumeView> {
+export type TrashSummary = Omit<VolumeView['trash'], 'days'>;
+
+/** What the trash holds: a walk of all its entries (the dashboard reuses it for a while, trashSummary below). */
+export async function trashSummary(meta: Meta): Promise<TrashSummary> {
+  const items = await meta.trashList();
+  let bytes = 0;
+  let oldest: number | undefined;
+  for (const i of items) {
+    bytes += i.length;
+    if (oldest === undefined || i.deletedAt < oldest) oldest = i.deletedAt;
+  }
+  return { entries: items.length, bytes, oldest };
+}
+
+/** One read of a volume for the dashboard; `trash` may give a summary read less often than the rest. */
+export async function readVolume(id: number, meta: Meta, opts: { now?: number; trash?: () => Promise<TrashSummary> } = {}): Promise<VolumeView> {
   const t0 = performance.now();
+  const now = opts.now ?? Date.now();
   const format = await meta.load();
-  const [status, quotas, trash] = await Promise.all([volumeStatus(meta, format, { now }), meta.quotaList(), meta.trashList()]);
+  const [status, quotas, trash] = await Promise.all([volumeStatus(meta, format, { now }), meta.quotaList(), (opts.trash ?? (() => trashSummary(meta)))()]);
   const sessions = status.sessions.map((s) => sessionView(s, now));
   const view: VolumeView = {
     id,
@@ -121,12 +136,7 @@ export async function readVolume(id: number, meta: Meta, now = Date.now()): Prom
       availInodes: status.usage.availInodes,
     },
     quotas: quotas.map((q) => ({ ...q, fullness: Math.max(q.capacity ? q.usedSpace / q.capacity : 0, q.inodes ? q.usedInodes / q.inodes : 0) })),
-    trash: {
-      days: format.trashDays,
-      entries: trash.length,
-      bytes: trash.reduce((n, i) => n + i.length, 0),
-      oldest: trash.length ? Math.min(...trash.map((i) => i.deletedAt)) : undefined,
-    },
+    trash: { days: format.trashDays, ...trash },
     sessions,
     cacheGroups: ringOf(status, sessions),
     mirrors: Object.entries(status.mirrors).map(([mid, m]) => {

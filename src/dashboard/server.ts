@@ -10,7 +10,7 @@ import type { Meta } from '../meta/interface.js';
 import { serviceSecretsOf, serviceServer, type TlsFiles } from '../meta/service-auth.js';
 import type { ServiceSecrets } from '../meta/types.js';
 import { basicPassword, tokenMatches } from './auth.js';
-import { readVolume, unreachableView, type VolumeView } from './data.js';
+import { readVolume, trashSummary, unreachableView, type TrashSummary, type VolumeView } from './data.js';
 import { otherPvs, pvsOf, readCluster, type Cluster } from './kube.js';
 
 export interface DashboardVolume {
@@ -42,6 +42,8 @@ const VENDOR: Record<string, string> = {
 
 type Unreachable = ReturnType<typeof unreachableView>;
 
+export const TRASH_REUSE_MS = 30_000;
+
 /** One value computed at a time and reused for `ttl` ms. */
 class Shared<T> {
   private last?: { at: number; value: T };
@@ -61,9 +63,12 @@ class VolumeSource {
   private opening?: Promise<Meta>;
   private secrets?: { value: ServiceSecrets | undefined; at: number };
   readonly view: Shared<VolumeView | Unreachable>;
+  /** The trash is a walk of every entry: summed at most every TRASH_REUSE_MS (deletions are rarely urgent). */
+  private readonly trash: Shared<TrashSummary>;
 
   constructor(readonly id: number, readonly v: DashboardVolume, reuseMs: number) {
     this.view = new Shared(reuseMs, () => this.read());
+    this.trash = new Shared(Math.max(reuseMs, TRASH_REUSE_MS), async () => trashSummary(await this.metaOf()));
   }
 
   private async metaOf(): Promise<Meta> {
@@ -75,7 +80,7 @@ class VolumeSource {
 
   private async read(): Promise<VolumeView | Unreachable> {
     try {
-      return await readVolume(this.id, await this.metaOf());
+      return await readVolume(this.id, await this.metaOf(), { trash: () => this.trash.get() });
     } catch (e) {
       return unreachableView(this.id, this.meta?.url ?? this.v.url, e);
     }
