@@ -59,7 +59,9 @@ describe('the JSON API over a busy volume', () => {
   after(() => dash.close());
 
   test('sessions, usage, mirrors and cache groups are what ferry status --json reads', () => {
-    const status = JSON.parse(ok(ferry(process.cwd(), ['status', '--json', busy.t.url])).stdout);
+    const text = ok(ferry(process.cwd(), ['status', '--json', busy.t.url])).stdout;
+    assert.doesNotMatch(text, /s3cret/, "ferry status --json hides the mirror's password too");
+    const status = JSON.parse(text);
     assert.deepEqual(v.sessions.map((s) => s.sid).sort(), status.sessions.map((s: { sid: number }) => s.sid).sort());
     for (const s of status.sessions) {
       const mine = v.sessions.find((x) => x.sid === s.sid)!;

@@ -36,7 +36,8 @@ export async function volumeStatus(meta: Meta, format: Format, opts: { clean?: b
     setting: redacted(format),
     sessions: sessions.map((s) => ({ ...s, role: roleOf(s), stale: now - s.heartbeat > SESSION_TIMEOUT_MS })),
     usage,
-    mirrors: mirrorsOf(format),
+    // A mirror's URL may hold its engine's password, like the setting's URLs.
+    mirrors: redacted(mirrorsOf(format)),
     cacheGroups: cacheGroupsOf(sessions, now, SESSION_TIMEOUT_MS),
     version,
     ...(cleaned ? { cleaned } : {}),
