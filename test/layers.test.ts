@@ -24,6 +24,7 @@ export const LAYERS: Record<string, number> = {
   gateway: 8,
   webhdfs: 8,
   csi: 8,
+  dashboard: 8,
   cli: 9,
 };
 

@@ -95,6 +95,9 @@ export class CacheGroup {
   readonly stats: GroupStats = { served: 0, servedBytes: 0, peerRequests: 0, peerFailures: 0, failureReasons: {} };
   /** This member's advertised address (undefined for a non-member). */
   address?: string;
+  /** The hits and misses of the cache this member serves from (set by the CachedObjectStore it belongs to). */
+  cacheStats?: () => { hits: number; misses: number };
+  private reported = '';
   private server?: Server;
   // Idle sockets are closed here (timeout) well before the member's server closes them (keepAliveTimeout
   // 60 s): reusing a socket the server is closing at that moment fails with ECONNRESET.
@@ -143,7 +146,7 @@ export class CacheGroup {
           region: opts.region,
           zone: opts.zone,
         });
-        const hb = setInterval(() => void g.background('heartbeat', () => meta.heartbeat()), opts.heartbeatMs ?? 5000);
+        const hb = setInterval(() => void g.background('heartbeat', () => g.heartbeat()), opts.heartbeatMs ?? 5000);
         hb.unref();
         g.timers.push(hb);
       }
@@ -156,6 +159,19 @@ export class CacheGroup {
       await g.close().catch(() => undefined);
       throw e;
     }
+  }
+
+  /**
+   * A heartbeat carrying what this member served and its cache's hits (ferry status, the dashboard's ring
+   * view) when they changed since the last one; a plain heartbeat otherwise.
+   */
+  private async heartbeat(): Promise<void> {
+    const c = this.cacheStats?.();
+    const report = { servedRequests: this.stats.served, servedBytes: this.stats.servedBytes, ...(c ? { cacheHits: c.hits, cacheMisses: c.misses } : {}) };
+    const text = JSON.stringify(report);
+    if (text === this.reported) return this.meta.heartbeat();
+    await this.meta.setSessionInfo(report);
+    this.reported = text;
   }
 
   /** Runs a periodic task; its errors are logged once each and kept in the member's session. */

@@ -118,6 +118,7 @@ export async function openCachedStore(format: Format, inner: ObjectStore, o: Cac
         },
         store,
       );
+      store.group.cacheStats = () => store.hitCounts();
     } catch (e) {
       await meta.close().catch(() => undefined);
       await store.staging?.close();

@@ -58,6 +58,12 @@ export class CachedObjectStore implements ObjectStore, BlockCache {
     if (inner.abortUpload) this.abortUpload = inner.abortUpload.bind(inner);
   }
 
+  /** Block reads some cache tier served, and those the object store had to (a member reports them). */
+  hitCounts(): { hits: number; misses: number } {
+    const s = this.stats;
+    return { hits: s.memoryHits + s.stagingHits + s.diskHits + s.groupHits, misses: s.storeGets };
+  }
+
   get url(): string {
     return this.inner.url;
   }

@@ -20,6 +20,7 @@ const COMMANDS: Record<string, Entry> = {
   info: { summary: 'show a volume, or a file with its chunks, slices and objects', load: () => import('./commands/info.js') },
   status: { summary: 'show the format, client sessions, usage and version of a volume', load: () => import('./commands/status.js') },
   stats: { summary: 'live metrics of a mount, a volume\'s processes or a metrics address (like top)', load: () => import('./commands/stats.js') },
+  dashboard: { summary: 'serve a web page showing the health of volumes (usage, sessions, cache groups, mirrors, errors)', load: () => import('./commands/dashboard.js') },
   config: { summary: 'change settings of a volume (capacity, inodes, trash days, storage)', load: () => import('./commands/config.js') },
   destroy: { summary: 'delete a volume: all its objects and its metadata', load: () => import('./commands/destroy.js') },
   ls: { summary: 'list a directory of a volume', load: () => import('./commands/ls.js') },

@@ -23,3 +23,14 @@ export function redactUrl(raw: string): string {
 export function redactText(text: string): string {
   return text.replace(/(\/\/[^:/@\s]*):[^@/\s]*@/g, '$1:***@');
 }
+
+/** A copy of a record whose secret-looking fields (secret, password, passphrase) are *** and URLs redacted. */
+export function redacted<T>(record: T): T {
+  return JSON.parse(
+    JSON.stringify(record, (k, v) => {
+      if (typeof v !== 'string') return v;
+      if (/secret|password|passphrase/i.test(k)) return '***';
+      return redactText(v);
+    }),
+  ) as T;
+}

@@ -11,6 +11,7 @@ interface Tool {
 }
 
 const TOOLS = {
+  chromium: { path: '/usr/bin/chromium', pkg: 'chromium', setup: '.ci/setup.d/50-chromium.sh' },
   aws: { path: '/usr/bin/aws', pkg: 'awscli', setup: '.ci/setup.d/40-s3-clients.sh' },
   curl: { path: '/usr/bin/curl', pkg: 'curl', setup: '.ci/setup.d/41-http-clients.sh' },
   fio: { path: '/usr/bin/fio', pkg: 'fio', setup: '.ci/setup.d/30-fuse.sh' },

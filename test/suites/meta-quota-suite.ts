@@ -141,6 +141,9 @@ export function quotaConformance(fresh: (format: Format) => Promise<Meta>): void
       await m.rename(ROOT, a.ino, 'c', b.ino, 'c');
       assert.deepEqual(used(await get(b.path)), [16 * KIB + 8 * KIB, 6]);
       assert.equal((await m.quotaList()).find((q) => q.inode === c)!.path, `${b.path}/c`);
+      // A new directory where it was is another one: the quota stays with the directory it was set on.
+      await m.mkdir(ROOT, a.ino, 'c', 0o755);
+      assert.equal((await m.quotaList()).find((q) => q.inode === c)!.path, `${b.path}/c`);
       const checks = await m.quotaCheck(ROOT, {});
       for (const q of checks) assert.deepEqual([q.walkedSpace, q.walkedInodes], [q.usedSpace, q.usedInodes], q.path);
     });

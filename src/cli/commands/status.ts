@@ -1,6 +1,5 @@
 // ferry status META-URL [--clean] [--json]: the setting, usage, client sessions, mirrors, cache groups and
 // version of a volume, as readable tables or one JSON document.
-import { redacted } from '../redact.js';
 import { flag, type Command, type Parsed } from '../args.js';
 import { ago, formatBytes, formatSizeShort, out, table } from '../output.js';
 import { withMeta } from '../meta.js';
@@ -33,26 +32,16 @@ const command: Command = {
   async run(p: Parsed): Promise<void> {
     const [metaUrl] = p.args as [string];
     await withMeta(metaUrl, async (meta, format) => {
-      const { rootContext } = await import('../../meta/types.js');
-      const { mirrorOf, mirrorsOf, redactUrl } = await import('../../mirror/format.js');
+      const { mirrorOf, redactUrl } = await import('../../mirror/format.js');
       const { SESSION_TIMEOUT_MS } = await import('../../vfs/jobs.js');
-      let cleaned: number[] | undefined;
-      if (flag(p, 'clean')) cleaned = await meta.cleanStaleSessions(SESSION_TIMEOUT_MS);
-      const [sessions, st, version] = await Promise.all([meta.listSessions(), meta.statfs(rootContext()), meta.currentVersion()]);
-      const now = Date.now();
+      const { volumeStatus, roleOf } = await import('../../client/status.js');
+      const doc = await volumeStatus(meta, format, { clean: flag(p, 'clean') });
       if (flag(p, 'json')) {
-        const doc = {
-          setting: redacted(format),
-          sessions: sessions.map((s) => ({ ...s, role: roleOf(s), stale: now - s.heartbeat > SESSION_TIMEOUT_MS })),
-          usage: st,
-          mirrors: mirrorsOf(format),
-          cacheGroups: cacheGroupsOf(sessions, now, SESSION_TIMEOUT_MS),
-          version,
-          ...(cleaned ? { cleaned } : {}),
-        };
         await out(JSON.stringify(doc, null, 2) + '\n');
         return;
       }
+      const { sessions, usage: st, version, cleaned } = doc;
+      const now = Date.now();
       const lines: string[] = [];
       if (cleaned) lines.push(`cleaned ${cleaned.length} stale session${cleaned.length === 1 ? '' : 's'}${cleaned.length ? ` (${cleaned.join(', ')})` : ''}`, '');
       const s = format.storage;
@@ -109,7 +98,7 @@ const command: Command = {
         }
       }
       // A source's registered mirrors: how far each has applied the changelog (details: ferry mirror status).
-      const mirrors = Object.entries(mirrorsOf(format));
+      const mirrors = Object.entries(doc.mirrors);
       lines.push('', `Mirrors: ${mirrors.length}`);
       if (mirrors.length) {
         const rows = [['ID', 'URL', 'APPLIED', 'BEHIND', 'LAST APPLIED', 'STATE']];
@@ -119,7 +108,7 @@ const command: Command = {
         lines.push(indent(table(rows, [2, 3])));
       }
       // Cache groups are live sessions of members (ferry cache serve, or clients with --cache-group).
-      const groups = cacheGroupsOf(sessions, now, SESSION_TIMEOUT_MS);
+      const groups = doc.cacheGroups;
       lines.push('', `Cache groups: ${groups.length}`);
       if (groups.length) {
         const rows = [['GROUP', 'MEMBERS', 'ADDRESSES']];
@@ -134,35 +123,6 @@ const command: Command = {
 };
 
 export default command;
-
-/**
- * What a session's process is: recorded since sessions carry a role; for older records, told from the label
- * each kind of process has always written.
- */
-export function roleOf(s: { role?: unknown; mountPoint?: string; cacheGroup?: string; mirrorDataCopier?: unknown }): string {
-  if (typeof s.role === 'string' && s.role) return s.role;
-  const label = s.mountPoint ?? '';
-  if (label === 's3-gateway') return 'gateway';
-  if (label.startsWith('mirror replicator')) return 'replicator';
-  if (s.mirrorDataCopier || label === 'mirror data copier') return 'copier';
-  if (s.cacheGroup) return 'cache-member';
-  if (label.startsWith('sdk:')) return 'sdk';
-  if (label.startsWith('ferry ')) return 'command';
-  if (/^[^:/]*:\//.test(label)) return 'mount';
-  return '-';
-}
-
-/** Cache groups are the live sessions of their members (ferry cache serve, or clients with --cache-group). */
-function cacheGroupsOf(sessions: Array<{ sid: number; cacheGroup?: string; groupAddress?: string; region?: string; zone?: string; heartbeat: number }>, now: number, timeout: number) {
-  const groups = new Map<string, Array<{ sid: number; address: string; region?: string; zone?: string }>>();
-  for (const s of sessions) {
-    if (!s.cacheGroup || now - s.heartbeat > timeout) continue;
-    const list = groups.get(s.cacheGroup) ?? [];
-    list.push({ sid: s.sid, address: s.groupAddress ?? '?', region: s.region, zone: s.zone });
-    groups.set(s.cacheGroup, list);
-  }
-  return [...groups].sort(([a], [b]) => a.localeCompare(b)).map(([name, members]) => ({ name, members }));
-}
 
 function indent(t: string): string {
   return t.trimEnd().replace(/^/gm, '  ');

@@ -8,6 +8,7 @@ import { spaceOf } from '../attrs.js';
 import { quotaInodesCounter, quotaSpaceCounter } from '../quota-names.js';
 import { treeUsage, type TreeUsage } from '../quota-usage.js';
 import { isTrashDir } from '../trash-names.js';
+import type { Tx } from '../tx.js';
 import {
   ROOT_INODE,
   TYPE_DIRECTORY,
@@ -176,6 +177,10 @@ export class QuotaOps extends CloneOps {
 
   /** Where directory `ino` is now (`?INO (deleted)` when it is gone, `(in the trash)` when it is there). */
   private async pathOf(ino: number, was: string): Promise<string> {
+    // Usually still where its quota was set: a lookup per component, where finding each name from below
+    // means listing its parent's entries (quotaList pays it per quota, the dashboard at every refresh).
+    const parts = was.split('/').filter(Boolean);
+    if (parts.length && (await this.eng.read((tx) => this.resolveNames(tx, parts))) === ino) return '/' + parts.join('/');
     const names: string[] = [];
     for (let d = ino, depth = 0; d !== ROOT_INODE; depth++) {
       const a = await this.eng.read((tx) => tx.getAttr(d));
@@ -187,6 +192,16 @@ export class QuotaOps extends CloneOps {
       d = a.parent;
     }
     return '/' + names.join('/');
+  }
+
+  private async resolveNames(tx: Tx, parts: string[]): Promise<number | undefined> {
+    let d = ROOT_INODE;
+    for (const name of parts) {
+      const e = await tx.getEntry(d, name);
+      if (!e || e.type !== TYPE_DIRECTORY) return undefined;
+      d = e.inode;
+    }
+    return d;
   }
 
   private async nameIn(parent: number, ino: number): Promise<string | undefined> {
