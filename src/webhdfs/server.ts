@@ -7,6 +7,7 @@ import { listenOn, openClient, type Client, type ClientConfig } from '../client/
 import { FsError } from '../errors.js';
 import { userContext } from '../meta/types.js';
 import { resolveSubdir } from '../vfs/subdir.js';
+import { KeyScopes, keyOfToken } from '../vfs/scope.js';
 import type { VfsView } from '../vfs/view.js';
 import type { Call } from './call.js';
 import { fromFsError, hdfsErr, HdfsError, sendError } from './errors.js';
@@ -35,6 +36,7 @@ export interface WebHdfsOptions extends IdentityOptions {
 export class WebHdfs {
   private server!: Server;
   private readonly views = new Map<string, VfsView>();
+  private scopes?: KeyScopes;
   private inflight = 0;
   private idle?: () => void;
   private closing?: Promise<void>;
@@ -109,6 +111,15 @@ export class WebHdfs {
     return v;
   }
 
+  /** A request carrying an access key's token (?token=, ?delegation= or Authorization: Bearer) acts as the key, within its scope. */
+  private async tokenUser(token: string, from: string | undefined): Promise<{ user: HdfsUser; view: VfsView }> {
+    this.scopes ??= new KeyScopes(this.root);
+    const { id, key } = keyOfToken(this.client.vfs.format, token);
+    const view = await this.scopes.view(id, key, from);
+    const gids = view.ctx.gids;
+    return { user: { name: this.ids.userName(key.uid), uid: key.uid, gid: key.gid, gids }, view };
+  }
+
   private reportError(line: string): void {
     (this.opts.errorLog ?? ((l: string) => process.stderr.write(l + '\n')))(`ferry webhdfs: ${line}`);
   }
@@ -140,8 +151,9 @@ export class WebHdfs {
       op = (query.get('op') ?? '').toUpperCase();
       if (!op) throw hdfsErr('IllegalArgumentException', 'Invalid value for webhdfs parameter "op": missing');
       const run = routeOf(req.method ?? 'GET', op);
-      const user = this.ids.who(query);
-      const call: Call = { req, res, op, path, query, user, view: this.view(user), ids: this.ids, origin: `http://${req.headers.host ?? new URL(this.url).host}` };
+      const token = query.get('token') ?? query.get('delegation') ?? /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+      const { user, view } = token ? await this.tokenUser(token, req.socket.remoteAddress) : { user: this.ids.who(query), view: undefined };
+      const call: Call = { req, res, op, path, query, user, view: view ?? this.view(user), ids: this.ids, origin: `http://${req.headers.host ?? new URL(this.url).host}` };
       await run(call);
     } catch (e) {
       let err: HdfsError;
