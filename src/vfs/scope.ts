@@ -127,20 +127,30 @@ export function keyOfToken(format: Format, token: string): { id: string; key: Ga
  * A token's view for a client that lives on (the SDK, a mount): checked now from this host's addresses, then
  * every few seconds against the volume's (refreshed) format record, so an expired or removed key stops working.
  */
-export async function tokenView(base: VfsView, token: string, recheckMs = 2000): Promise<{ view: VfsView; stop: () => void }> {
-  const { id, key } = keyOfToken(base.format, token);
+export async function tokenView(base: VfsView, token: string, recheckMs = 5000): Promise<{ view: VfsView; stop: () => void }> {
+  const { id, key } = keyOfToken(await base.vfs.meta.load(), token);
   const view = await scopedView(base, id, key, localAddresses());
   // An unscoped key gets a limit too, so that revoking it has something to mark.
   const limit = view.ctx.limit ?? { access: 'rw', root: view.root };
   const live = view.ctx.limit ? view : withLimit(view, limit);
+  let checking = false;
   const timer = setInterval(() => {
-    try {
-      const now = keyOfToken(base.vfs.format, token);
-      checkKey(now.id, now.key, localAddresses());
-    } catch (e) {
-      limit.revoked = (e as Error).message;
-      clearInterval(timer);
-    }
+    if (checking) return;
+    checking = true;
+    base.vfs.meta
+      .load()
+      .then((f) => {
+        const now = keyOfToken(f, token);
+        checkKey(now.id, now.key, localAddresses());
+      })
+      .catch((e: unknown) => {
+        // Only the key's own refusal revokes: a metadata hiccup is tried again next time.
+        if (e instanceof FsError && e.code === 'EACCES') {
+          limit.revoked = e.message;
+          clearInterval(timer);
+        }
+      })
+      .finally(() => (checking = false));
   }, recheckMs);
   timer.unref();
   return { view: live, stop: () => clearInterval(timer) };
