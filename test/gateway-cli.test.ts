@@ -92,7 +92,7 @@ describe('S3 gateway with awscli', () => {
     const list = await ferry(['gateway', 'keys', 'list', t.url]);
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /^ACCESS-KEY\s+UID\s+GID/);
-    assert.match(list.stdout, /CLIROOT\s+0\s+0\s+-\s+\S+\s+ops/);
+    assert.match(list.stdout, /CLIROOT\s+0\s+0\s+-\s+all\s+-\s+\S+\s+ops/);
     assert.match(list.stdout, /\s1002\s+1002\s/);
     assert.doesNotMatch(list.stdout, /cli-root-secret/);
     const dup = await ferry(['gateway', 'keys', 'add', t.url, '--uid', '1', '--gid', '1', '--access-key', 'CLIROOT']);
