@@ -14,6 +14,7 @@ import {
   HeadObjectCommand,
   ListBucketsCommand,
   ListObjectsV2Command,
+  PutBucketLifecycleConfigurationCommand,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -117,6 +118,9 @@ describe('gateway: scoped keys (real ferry gateway, AWS SDK)', () => {
     await mp('out/part-1');
     assert.equal((await g.t.v.readFile('/team-a/data/out/part-1')).toString(), 'multi');
     assert.equal(await s3code(mp('out/part-1')), 'AccessDenied');
+    // Nor a lifecycle rule that would expire (delete) objects later.
+    const rule = { ID: 'x', Status: 'Enabled' as const, Filter: { Prefix: '' }, Expiration: { Days: 1 } };
+    assert.equal(await s3code(c.send(new PutBucketLifecycleConfigurationCommand({ Bucket: 'data', LifecycleConfiguration: { Rules: [rule] } }))), 'AccessDenied');
     assert.equal((await g.t.v.readFile('/team-a/data/out/part-0')).toString(), 'produced');
     assert.equal((await g.t.v.readFile('/team-a/data/hello.txt')).toString(), 'hello');
   });
