@@ -92,7 +92,7 @@ describe('S3 gateway with awscli', () => {
     const list = await ferry(['gateway', 'keys', 'list', t.url]);
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /^ACCESS-KEY\s+UID\s+GID/);
-    assert.match(list.stdout, /CLIROOT\s+0\s+0\s+-\s+\S+\s+ops/);
+    assert.match(list.stdout, /CLIROOT\s+0\s+0\s+-\s+all\s+-\s+\S+\s+ops/);
     assert.match(list.stdout, /\s1002\s+1002\s/);
     assert.doesNotMatch(list.stdout, /cli-root-secret/);
     const dup = await ferry(['gateway', 'keys', 'add', t.url, '--uid', '1', '--gid', '1', '--access-key', 'CLIROOT']);
@@ -271,6 +271,12 @@ describe('S3 gateway with awscli', () => {
     await ok(['s3', 'mb', 's3://owned']);
     await writeFile(join(work, 'o.txt'), 'owned by root');
     await ok(['s3', 'cp', join(work, 'o.txt'), 's3://owned/o.txt']);
+    // Owner-private by default; once the owner opens it up to all, bob reads but still cannot change it.
+    const denied = await aws(['s3', 'cp', 's3://owned/o.txt', '-'], bobEnv);
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /AccessDenied|Forbidden|403/);
+    await t.v.chmod('/owned', 0o755);
+    await t.v.chmod('/owned/o.txt', 0o644);
     assert.equal(await ok(['s3', 'cp', 's3://owned/o.txt', '-'], bobEnv), 'owned by root');
     const rm = await aws(['s3', 'rm', 's3://owned/o.txt'], bobEnv);
     assert.notEqual(rm.code, 0);

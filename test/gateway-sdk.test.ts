@@ -422,13 +422,16 @@ describe('S3 gateway with the AWS SDK v3', () => {
     assert.equal(await s3code(s3.send(new ListObjectsV2Command({ Bucket: 'many', ContinuationToken: '!!!' }))), 'InvalidArgument');
   });
 
-  it('applies POSIX permissions per access key: A uploads, B may read but not delete or overwrite', async () => {
+  it('applies POSIX permissions per access key: A uploads privately; readable by all, B reads but cannot delete or overwrite', async () => {
     const a = g.client(ALICE);
     const b = g.client(BOB);
     await a.send(new CreateBucketCommand({ Bucket: 'team-a' }));
     await a.send(new PutObjectCommand({ Bucket: 'team-a', Key: 'model/weights.bin', Body: 'alice data' }));
     const st = await g.t.v.stat('/team-a/model/weights.bin');
     assert.equal(st.uid, ALICE.uid);
+    // Owner-private by default (docs/security.md); made readable by all, B reads but still cannot change it.
+    assert.equal(await s3code(b.send(new GetObjectCommand({ Bucket: 'team-a', Key: 'model/weights.bin' }))), 'AccessDenied');
+    for (const [p, m] of [['/team-a', 0o755], ['/team-a/model', 0o755], ['/team-a/model/weights.bin', 0o644]] as const) await g.t.v.chmod(p, m);
     assert.equal((await bodyOf(await b.send(new GetObjectCommand({ Bucket: 'team-a', Key: 'model/weights.bin' })))).toString(), 'alice data');
     assert.equal(await s3code(b.send(new DeleteObjectCommand({ Bucket: 'team-a', Key: 'model/weights.bin' }))), 'AccessDenied');
     assert.equal(await s3code(b.send(new PutObjectCommand({ Bucket: 'team-a', Key: 'model/weights.bin', Body: 'bob' }))), 'AccessDenied');

@@ -78,7 +78,9 @@ export function applyMountOptions(cfg: ClientConfig, lists: string[]): string[] 
     for (const item of list.split(',')) {
       if (!item) continue;
       const eq = item.indexOf('=');
-      const key = eq < 0 ? item : item.slice(0, eq);
+      const given = eq < 0 ? item : item.slice(0, eq);
+      // FerryFS's own options also in fstab's underscore spelling (token_file=...).
+      const key = byName.has(given.replace(/_/g, '-')) ? given.replace(/_/g, '-') : given;
       const raw = eq < 0 ? true : item.slice(eq + 1);
       if (key === 'ro') setOption(cfg, ['readOnly'], true);
       else if (key === 'writeback_cache') setOption(cfg, ['mount', 'kernelWritebackCache'], true);

@@ -85,6 +85,8 @@ export interface ClientConfig {
   encryption?: { keyFile?: string; passphrase?: string; source?: string };
   /** Automatic metadata backups into the object store (client/backup.ts): seconds between them (0 = off), backups kept. */
   backupMeta?: { interval?: number; keep?: number };
+  /** A scoped access key's token (ACCESS-KEY:SECRET, `ferry gateway keys add`): the SDK and a mount act as the key, within its scope. */
+  access?: { token?: string; tokenFile?: string };
   /** FUSE mounts only. */
   mount?: {
     /** Extra -o options for the kernel/libfuse (allow_other, ...). */
@@ -138,6 +140,7 @@ const SHAPE: { [k: string]: Shape } = {
   mirrorObjects: 'object',
   encryption: { keyFile: 'string', passphrase: 'string', source: 'string' },
   backupMeta: { interval: 'number', keep: 'number' },
+  access: { token: 'string', tokenFile: 'string' },
   mount: { fuseOptions: 'strings', kernelWritebackCache: 'boolean', readAheadKb: 'number', subdir: 'string', nonempty: 'boolean' },
 };
 

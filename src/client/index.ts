@@ -7,3 +7,4 @@ export { checkObjectStore, checkVolumeStore } from './store-check.js';
 export { checkMarker, checkFormatTarget, readMarker, writeMarker, deleteMarker, markerKey, MARKER_NAME, type StoreClaim } from './marker.js';
 export { listenOn, parseAddress } from './listen.js';
 export { ClientProbe, type ProbeSnapshot, type ProbeStat } from './probe.js';
+export { accessView, configToken } from './access.js';

@@ -94,6 +94,15 @@ export const CLIENT_OPTIONS: readonly ClientOption[] = [
   },
   { flag: 'read-ahead', sdk: 'readAheadKb', path: ['mount', 'readAheadKb'], kind: 'count', door: 'mount', arg: 'KIB', help: 'kernel read-ahead of the mount in KiB (default 16384)' },
   { flag: 'nonempty', sdk: 'nonempty', path: ['mount', 'nonempty'], kind: 'boolean', door: 'mount', help: 'mount even if MOUNTPOINT has files (they are hidden until unmounted)' },
+  {
+    flag: 'token-file',
+    sdk: 'tokenFile',
+    path: ['access', 'tokenFile'],
+    kind: 'string',
+    door: 'mount',
+    arg: 'FILE',
+    help: 'act as this access key within its scope (a file holding ACCESS-KEY:SECRET, from ferry gateway keys add)',
+  },
   { flag: 'subdir', sdk: 'subdir', path: ['mount', 'subdir'], kind: 'string', door: 'mount', arg: 'DIR', help: 'mount this directory of the volume as the root (it must exist)' },
 ];
 
@@ -110,6 +119,7 @@ export const SDK_ONLY: Record<string, readonly [keyof ClientConfig] | readonly [
   objectOptions: ['objects'],
   mirrorObjectOptions: ['mirrorObjects'],
   encryption: ['encryption'],
+  token: ['access', 'token'],
 };
 
 /** Sets one value at its path in a config (creating the section). */

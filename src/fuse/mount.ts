@@ -5,8 +5,8 @@ import { opendir, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { errnoCode, fsErr } from '../errors.js';
-import { openClient, type Client, type ClientConfig, type ClientRuntime } from '../client/index.js';
-import type { Format } from '../meta/types.js';
+import { accessView, openClient, type Client, type ClientConfig, type ClientRuntime } from '../client/index.js';
+import { ROOT_INODE, TYPE_DIRECTORY, rootContext, type Context, type Format } from '../meta/types.js';
 import { loadAddon, type SessionHandle } from './addon.js';
 import { FuseServer } from './server.js';
 import { RootMap, resolveSubdir } from './subdir.js';
@@ -106,9 +106,20 @@ export async function mountVolume(config: ClientConfig, mountpoint: string, rt: 
   );
   const { vfs, format } = client;
   let root: RootMap;
+  let identity: Context | undefined;
   try {
-    // Checked before mounting: a missing subdir is one error and no mount.
-    root = new RootMap(config.mount?.subdir ? await resolveSubdir(vfs, config.mount.subdir) : undefined);
+    // With --token-file every request acts as the key, within its scope (vfs/scope.ts; the VFS enforces its limits).
+    const access = await accessView(config, client.view(rootContext()));
+    if (access.view.ctx.limit) {
+      identity = access.view.ctx;
+      // --subdir then names a directory of the key's own root.
+      const r = config.mount?.subdir ? await access.view.resolve(config.mount.subdir) : { inode: access.view.root, attr: undefined };
+      if (r.attr && r.attr.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR', `--subdir ${config.mount!.subdir} is not a directory`);
+      root = new RootMap(r.inode === ROOT_INODE ? undefined : r.inode);
+    } else {
+      // Checked before mounting: a missing subdir is one error and no mount.
+      root = new RootMap(config.mount?.subdir ? await resolveSubdir(vfs, config.mount.subdir) : undefined);
+    }
   } catch (e) {
     await client.close().catch(() => undefined);
     throw e;
@@ -120,6 +131,7 @@ export async function mountVolume(config: ClientConfig, mountpoint: string, rt: 
     dirEntryTimeout: config.metaCache?.dirEntryTimeout ?? entryTimeout,
     log,
     root,
+    identity,
     kernelWriteback: config.mount?.kernelWritebackCache ?? false,
     metrics: client.metrics,
   });

@@ -40,6 +40,8 @@ export interface ServerOptions {
   entryTimeout: number;
   dirEntryTimeout: number;
   log?: (line: string) => void;
+  /** Every request acts as this (a --token-file mount: the key's uid/gid and limits), not as the calling process. */
+  identity?: Pick<Context, 'uid' | 'gid' | 'gids' | 'limit'>;
   /** The volume directory served as the mount's root (--subdir); the volume root by default. */
   root?: RootMap;
   /** The kernel's writeback cache is on (-o writeback_cache). */
@@ -109,14 +111,16 @@ export class FuseServer implements abi.FuseHandlers {
       } else if (req) this.addon.replyErr(req, ENOSYS);
       return;
     }
+    const id = this.opts.identity;
     const ctx: Context = {
-      uid: raw.uid,
-      gid: raw.gid,
-      gids: raw.gids.length ? raw.gids : [raw.gid],
+      uid: id ? id.uid : raw.uid,
+      gid: id ? id.gid : raw.gid,
+      gids: id ? id.gids : raw.gids.length ? raw.gids : [raw.gid],
       pid: raw.pid,
       // The kernel applied the caller's umask already, unless it passes it (ACL mounts: a default ACL replaces it).
       umask: raw.umask ?? 0,
       checkPermission: true,
+      ...(id?.limit ? { limit: id.limit } : {}),
     };
     this.inflight++;
     const metrics = this.opts.metrics;

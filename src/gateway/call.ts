@@ -10,6 +10,7 @@ import { checkBucketName } from './paths.js';
 import type { XmlLimits } from './xml.js';
 import type { Multipart } from './multipart.js';
 import type { Objects, WriteCondition } from './objects.js';
+import type { KeyTable } from './keys.js';
 import { pctDecode, type Verified } from './sigv4.js';
 import type { XmlNode } from './xml.js';
 
@@ -19,6 +20,8 @@ export interface Identity {
   accessKey?: string;
   uid: number;
   verified?: Verified;
+  /** Mode of buckets this key creates (its record's bucketMode; else the gateway's --bucket-mode). */
+  bucketMode?: number;
 }
 
 export interface Call {
@@ -45,7 +48,9 @@ export interface Services {
   /** Whether the volume encrypts its blocks: then every object is SSE-S3 (AES256) as S3 says it. */
   encrypted: boolean;
   /** An access key's identity and secret (a POST form's policy signature is checked with it); undefined if unknown. */
-  keyOf?: (accessKey: string) => Promise<{ who: Identity; secret: string } | undefined>;
+  keyOf?: (accessKey: string, from: string | undefined) => Promise<{ who: Identity; secret: string } | undefined>;
+  /** The volume's access keys (ACL answers name the keys a group's bits let in). */
+  keys?: () => KeyTable;
   /** Who unsigned requests act as, when the gateway serves them (--anonymous). */
   anonymous?: () => Identity;
 }

@@ -16,7 +16,7 @@ import { isFsError } from '../errors.js';
 import { XATTR_CREATE } from '../meta/types.js';
 import { compareKeys } from '../object/util.js';
 import { O_RDONLY } from '../vfs/flags.js';
-import { Access, TYPE_FILE, type VfsView } from '../vfs/view.js';
+import { Access, ROOT_INODE, TYPE_FILE, type VfsView } from '../vfs/view.js';
 import { algoElement, BodyHasher, digester, type Algo, type Checksum } from './checksum.js';
 import { crcCombine } from './crc.js';
 import { s3err } from './errors.js';
@@ -62,6 +62,8 @@ export interface UploadRecord {
   checksum?: { algo: Algo; type: 'COMPOSITE' | 'FULL_OBJECT' };
   /** x-amz-tagging of CreateMultipartUpload: the object's tags. */
   tags?: Tags;
+  /** The root inode of the key that started it, when it is a subdir-scoped key (buckets are named under it). */
+  root?: number;
 }
 
 export interface PartInfo {
@@ -101,6 +103,9 @@ export class Multipart {
   /** The upload's record and whether it is being or was completed; NoSuchUpload if it is not this key's. */
   private async state(view: VfsView, id: string, bucket: string, key: string): Promise<UploadState> {
     let st: UploadState;
+    const user = view;
+    // Upload directories are the gateway's own, outside any key's subdir: reached as the same user through door().
+    view = view.door();
     try {
       const dir = await view.resolve(this.dir(id));
       st = { rec: JSON.parse((await view.getxattr(dir.inode, XATTR_UPLOAD)).toString()) as UploadRecord, dir: dir.inode, completed: false };
@@ -111,7 +116,7 @@ export class Multipart {
       if (isFsError(e) || e instanceof SyntaxError) throw s3err('NoSuchUpload');
       throw e;
     }
-    if (st.rec.bucket !== bucket || st.rec.key !== key) throw s3err('NoSuchUpload');
+    if (st.rec.bucket !== bucket || st.rec.key !== key || (st.rec.root ?? ROOT_INODE) !== user.root) throw s3err('NoSuchUpload');
     return st;
   }
 
@@ -124,11 +129,13 @@ export class Multipart {
       wrap(e);
     }
     const id = Date.now().toString(36).padStart(9, '0') + randomBytes(12).toString('hex');
-    const rec: UploadRecord = { bucket, key, initiated: new Date().toISOString(), meta, ...extra };
+    const rec: UploadRecord = { bucket, key, initiated: new Date().toISOString(), meta, ...extra, ...(view.root !== ROOT_INODE ? { root: view.root } : {}) };
     try {
-      const p = await view.parentOf(this.dir(id));
-      const d = await view.mkdir(p.parent, p.name, 0o700);
-      await view.setxattr(d.inode, XATTR_UPLOAD, JSON.stringify(rec));
+      view.mayWrite();
+      const up = view.door();
+      const p = await up.parentOf(this.dir(id));
+      const d = await up.mkdir(p.parent, p.name, 0o700);
+      await up.setxattr(d.inode, XATTR_UPLOAD, JSON.stringify(rec));
     } catch (e) {
       wrap(e);
     }
@@ -148,9 +155,15 @@ export class Multipart {
   ): Promise<{ etag: string; checksum?: StoredChecksum }> {
     if (!Number.isInteger(n) || n < 1 || n > MAX_PARTS) throw s3err('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive.');
     await this.record(view, id, bucket, key);
-    const t = await this.objects.receive(view, this.dir(id), body, hasher, expect, verify);
+    try {
+      view.mayWrite();
+    } catch (e) {
+      wrap(e);
+    }
+    const up = view.door();
+    const t = await this.objects.receive(up, this.dir(id), body, hasher, expect, verify);
     const checksum = hasher.checksum && fullObject(hasher.checksum);
-    return { etag: await this.placePart(view, n, t, t.md5, checksum), checksum };
+    return { etag: await this.placePart(up, n, t, t.md5, checksum), checksum };
   }
 
   /** Stamps a finished temp file in the upload's directory and renames it to part n (replacing an older one). */
@@ -191,8 +204,11 @@ export class Multipart {
     }
     const len = Math.max(0, end - start + 1);
     const s = await this.objects.openRead(view, info);
+    const user = view;
+    view = view.door();
     let tmp: TempFile;
     try {
+      user.mayWrite();
       const d = await createTemp(view, this.dir(id), TEMP_MODE).catch(wrap);
       tmp = d;
       let open = true;
@@ -284,6 +300,8 @@ export class Multipart {
     fullChecksum?: { algo: Algo; value: string },
   ): Promise<{ etag: string; checksum?: StoredChecksum }> {
     const st = await this.state(view, id, bucket, key);
+    const user = view;
+    view = view.door();
     const rec = st.rec;
     if (want.length === 0) throw s3err('MalformedXML', 'You must specify at least one part.');
     for (let i = 1; i < want.length; i++) if (want[i]!.number <= want[i - 1]!.number) throw s3err('InvalidPartOrder');
@@ -361,7 +379,7 @@ export class Multipart {
       wrap(e);
     }
     try {
-      await this.objects.commit(view, bucket, key, out, cond);
+      await this.objects.commit(user, bucket, key, out, cond);
     } catch (e) {
       // Unmarked before the temp goes: marked without its temp would read as completed.
       if (await view.removexattr(st.dir, XATTR_COMPLETING).then(() => true, () => false)) await dropTemp(view, out);
@@ -373,12 +391,12 @@ export class Multipart {
 
   /** Removes what a completed upload's directory still holds (its parts); the directory and its marks stay. */
   private async dropParts(view: VfsView, dir: number): Promise<void> {
-    await view.scratch().removeTree(dir);
+    await view.door().removeTree(dir);
   }
 
   /** rm -r of the upload's directory (unmarked first: a mark without its temp would read as completed). */
   private async remove(user: VfsView, id: string): Promise<void> {
-    const view = user.scratch();
+    const view = user.door();
     const path = this.dir(id);
     const d = await view.resolve(path, false);
     await view.removexattr(d.inode, XATTR_COMPLETING).catch(() => undefined);
@@ -422,13 +440,13 @@ export class Multipart {
   }
 
   /** In-progress uploads of a bucket, by key then initiation (read as root: the caller must be able to list the bucket). */
-  async listUploads(root: VfsView, bucket: string): Promise<Array<UploadRecord & { id: string }>> {
+  async listUploads(root: VfsView, bucket: string, scopeRoot = ROOT_INODE): Promise<Array<UploadRecord & { id: string }>> {
     const out: Array<UploadRecord & { id: string }> = [];
     const dir = await root.resolve(UPLOADS_DIR, false);
     for await (const e of root.entries(dir.inode, false)) {
       try {
         const rec = JSON.parse((await root.getxattr(e.inode, XATTR_UPLOAD)).toString()) as UploadRecord;
-        if (rec.bucket !== bucket) continue;
+        if (rec.bucket !== bucket || (rec.root ?? ROOT_INODE) !== scopeRoot) continue;
         const c = await readCompleting(root, e.inode);
         if (c && !(await exists(root, e.inode, c.name))) continue; // completed
         out.push({ ...rec, id: e.name });

@@ -118,15 +118,19 @@ export function s3Rethrow(e: unknown): never {
 
 /** Creates a new empty temp file (temps.ts names it) in directory path for writing. */
 export async function createTemp(view: VfsView, dirPath: string, mode: number): Promise<TempFile & { fh: number }> {
-  const dir = (await view.resolve(dirPath)).inode;
+  // A read-only key is refused before a byte is received; the temp file itself is the gateway's, outside any
+  // key's subdir and buckets (publish() then puts it in place under the key's limits).
+  view.mayWrite();
+  const door = view.door();
+  const dir = (await door.resolve(dirPath)).inode;
   const name = tempName(view);
-  const r = await view.create(dir, name, mode, O_WRONLY | O_CREAT | O_EXCL);
+  const r = await door.create(dir, name, mode, O_WRONLY | O_CREAT | O_EXCL);
   return { dir, name, ino: r.inode, fh: r.fh };
 }
 
 /** Removes a temporary file, quietly: it is cleanup after another error. */
 export async function dropTemp(view: VfsView, t: TempFile): Promise<void> {
-  await view.scratch().unlink(t.dir, t.name).catch(() => undefined);
+  await view.door().unlink(t.dir, t.name).catch(() => undefined);
 }
 
 export class Objects {
@@ -263,8 +267,10 @@ export class Objects {
 
   async listBuckets(view: VfsView): Promise<Array<{ name: string; created: Date }>> {
     const out: Array<{ name: string; created: Date }> = [];
-    for await (const e of view.entries(ROOT_INODE, true)) {
+    for await (const e of view.entries(view.root, true)) {
       if (!isDirectory(e.attr) || e.name.startsWith('.') || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(e.name)) continue;
+      // Only the buckets this key can list (S3 shows a caller its own buckets, not everyone's).
+      if (!(await view.access(e.inode, Access.LIST).then(() => true, () => false))) continue;
       let created = mtimeOf(e.attr);
       try {
         created = new Date((await view.getxattr(e.inode, XATTR_CREATED)).toString());
@@ -279,7 +285,9 @@ export class Objects {
   async createBucket(view: VfsView, bucket: string, mode: number): Promise<void> {
     checkBucketName(bucket, true);
     try {
-      const r = await view.mkdir(ROOT_INODE, bucket, mode);
+      const r = await view.mkdir(view.root, bucket, mode);
+      // Exactly the mode asked for (mkdir applies the umask; a shared bucket's 1777 keeps its bits).
+      if ((r.attr.mode & 0o7777) !== mode) await view.chmod(r.inode, mode);
       await view.setxattr(r.inode, XATTR_CREATED, new Date().toISOString());
     } catch (e) {
       if (isFsError(e, 'EEXIST')) {
@@ -297,7 +305,7 @@ export class Objects {
     // Only the bucket's owner (or root) deletes it, even where the root directory is writable by all.
     if (view.uid !== 0 && view.uid !== b.attr.uid) throw s3err('AccessDenied');
     try {
-      await view.rmdir(ROOT_INODE, bucket);
+      await view.rmdir(view.root, bucket);
     } catch (e) {
       if (e instanceof FsError) throw fromFsError(e, 'bucket');
       throw e;
@@ -397,7 +405,7 @@ export class Objects {
     const k = parseKey(key);
     const name = k.parts[k.parts.length - 1]!;
     // The mode an object created in one step would have had (temp files are private while written).
-    await view.chmod(tmp.ino, 0o666 & ~(view.ctx.umask ?? 0o022)).catch(s3Rethrow);
+    await view.door().chmod(tmp.ino, 0o666 & ~(view.ctx.umask ?? 0o022)).catch(s3Rethrow);
     for (let attempt = 0; ; attempt++) {
       const b = await bucketNode(view, bucket);
       const dir = k.parts.length > 1 ? await this.ensureDirs(view, bucket, k.parts.slice(0, -1)) : b.ino;
@@ -406,9 +414,9 @@ export class Objects {
           const cur = await this.current(view, dir, name, key);
           if (!etagMatches(cond.match, cur.etag)) throw s3err('PreconditionFailed', undefined, { Condition: 'If-Match' });
           const a = cur.attr;
-          await view.rename(tmp.dir, tmp.name, dir, name, 0, { inode: cur.ino, mtime: a.mtime, mtimensec: a.mtimensec, length: a.length });
+          await view.publish(tmp.dir, tmp.name, dir, name, 0, { inode: cur.ino, mtime: a.mtime, mtimensec: a.mtimensec, length: a.length });
         } else {
-          await view.rename(tmp.dir, tmp.name, dir, name, cond.noneMatch ? RENAME_NOREPLACE : 0);
+          await view.publish(tmp.dir, tmp.name, dir, name, cond.noneMatch ? RENAME_NOREPLACE : 0);
         }
         return;
       } catch (e) {
@@ -419,6 +427,8 @@ export class Objects {
           if (attempt < CAS_ATTEMPTS) continue;
           throw s3err('ConditionalRequestConflict', undefined, { Key: key });
         }
+        // An append-only key never replaces an object (publish() made the rename RENAME_NOREPLACE).
+        if (isFsError(e, 'EEXIST') && !cond.noneMatch && view.ctx.limit?.access === 'append') throw s3err('AccessDenied', 'This access key may only add new objects (append-only).');
         if (isFsError(e, 'EEXIST') && cond.noneMatch) {
           const there = await view.lookup(dir, name).catch(() => undefined);
           if (!there || !isDirectory(there.attr)) throw s3err('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
@@ -601,6 +611,8 @@ export class Objects {
       // A metadata-only copy onto itself replaces nothing: its conditions are about this very object.
       if (dstCond.noneMatch) throw s3err('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
       if (dstCond.match !== undefined && !etagMatches(dstCond.match, info.etag)) throw s3err('PreconditionFailed', undefined, { Condition: 'If-Match' });
+      // Replacing an object's metadata is an overwrite: not for an append-only key.
+      if (view.ctx.limit && view.ctx.limit.access !== 'rw') throw s3err('AccessDenied');
       try {
         await view.setxattr(info.ino, XATTR_META, JSON.stringify(meta));
         await view.setxattr(info.ino, XATTR_TAGS, JSON.stringify(tags));

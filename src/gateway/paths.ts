@@ -1,7 +1,7 @@
 // Buckets are top-level directories and keys are paths under them. Checks names, and resolves them
 // inode by inode (symlinks are not followed: they are not objects).
 import { FsError } from '../errors.js';
-import { ROOT_INODE, isDirectory, type Attr, type VfsView } from '../vfs/view.js';
+import { isDirectory, type Attr, type VfsView } from '../vfs/view.js';
 import { s3err } from './errors.js';
 
 /** The hidden per-volume directory of the gateway: never a bucket (bucket names cannot start with '.'). */
@@ -55,7 +55,7 @@ export interface Node {
 /** The bucket's directory, or NoSuchBucket. */
 export async function bucketNode(view: VfsView, bucket: string): Promise<Node> {
   try {
-    const r = await view.lookup(ROOT_INODE, bucket);
+    const r = await view.lookup(view.root, bucket);
     if (!isDirectory(r.attr)) throw s3err('NoSuchBucket', undefined, { BucketName: bucket });
     return { ino: r.inode, attr: r.attr };
   } catch (e) {

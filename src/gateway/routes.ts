@@ -28,7 +28,12 @@ export async function route(s: Services, c: Call): Promise<void> {
   if (c.req.headers.origin !== undefined) await applyCors(s, c);
   if (c.req.method === 'OPTIONS') return preflight(s, c);
   refuseEncryption(s, c);
-  if (c.req.method === 'PUT' || c.req.method === 'POST') refuseAclHeaders(c);
+  if (c.req.method === 'PUT' || c.req.method === 'POST') {
+    refuseAclHeaders(c);
+    // Canned private means what it says: only the owner, whatever the key's default modes. (bucket-owner-full-control
+    // keeps the key's modes: the bucket owner's access is the bucket's group or others' bits.)
+    if (hdr(c.req, 'x-amz-acl')?.trim() === 'private') c.who = { ...c.who, view: c.who.view.withUmask(0o077), bucketMode: 0o700 };
+  }
   if (!c.bucket) return routeService(s, c);
   if (!c.key) return routeBucket(s, c);
   return routeObject(s, c);

@@ -13,7 +13,8 @@ import type { Call, Identity, Services } from './call.js';
 import { openGatewayClient, type GatewayClient } from './client.js';
 import { fromFsError, s3err, S3Error } from './errors.js';
 import { sendError } from './http.js';
-import { keysOf, type KeyTable } from './keys.js';
+import { keysOf, type GatewayKey, type KeyTable } from './keys.js';
+import { KeyScopes, objectUmask } from '../vfs/scope.js';
 import { runLifecycle, type LifecycleReport } from './lifecycle-job.js';
 import { GatewayMetrics } from './metrics.js';
 import { Multipart } from './multipart.js';
@@ -31,7 +32,7 @@ export interface GatewayOptions {
   /** Serve unsigned requests as this uid/gid (off unless given). */
   anonymous?: { uid: number; gid: number };
   region?: string;
-  /** Mode of buckets created over S3 (default 0755: only the creating key writes). */
+  /** Mode of buckets created over S3 (default 0700: owner-private, as S3; a key's own bucketMode wins). */
   bucketMode?: number;
   /** Seconds of attribute/entry caching for a volume opened here (default 0: S3's read-after-write). */
   cacheTimeout?: number;
@@ -70,6 +71,7 @@ export class Gateway {
   private lifecycleTimer?: NodeJS.Timeout;
   private lifecycleRun?: Promise<LifecycleReport>;
   private readonly views = new Map<string, VfsView>();
+  private readonly scopes: KeyScopes;
   private readonly services: Services;
   metrics!: GatewayMetrics;
   private inflight = 0;
@@ -78,6 +80,8 @@ export class Gateway {
   url = '';
 
   private constructor(private readonly client: GatewayClient, private readonly opts: GatewayOptions) {
+    // What each key may touch (its subdir, access, buckets, networks, expiry): vfs/scope.ts, for every door.
+    this.scopes = new KeyScopes(client.root, KEY_RELOAD_MS, (k) => objectUmask(k.objectMode));
     const objects = new Objects();
     if (opts.minPartSize !== undefined) objects.minPartSize = opts.minPartSize;
     this.services = {
@@ -85,13 +89,14 @@ export class Gateway {
       multipart: new Multipart(objects),
       root: client.root,
       region: opts.region ?? 'us-east-1',
-      bucketMode: opts.bucketMode ?? 0o755,
+      bucketMode: opts.bucketMode ?? 0o700,
       encrypted: false,
-      keyOf: async (ak) => {
+      keyOf: async (ak, from) => {
         if (!this.keys[ak] && Date.now() - this.keysLoaded > 1000) await this.reloadKeys();
         const k = this.keys[ak];
-        return k && { who: { view: this.view(k.uid, k.gid, k.gids), accessKey: ak, uid: k.uid }, secret: k.secret };
+        return k && { who: await this.identity(ak, k, from), secret: k.secret };
       },
+      keys: () => this.keys,
       anonymous: opts.anonymous && (() => ({ view: this.view(opts.anonymous!.uid, opts.anonymous!.gid), uid: opts.anonymous!.uid })),
     };
   }
@@ -204,15 +209,29 @@ export class Gateway {
     return this.closing;
   }
 
-  /** The namespace as uid/gid see it: one view per identity, all on the same client. */
+  /** The namespace as uid/gid see it (anonymous and browser requests): one view per identity, on the same client. */
   private view(uid: number, gid: number, gids?: number[]): VfsView {
     const k = `${uid}:${gid}:${(gids ?? []).join(',')}`;
     let v = this.views.get(k);
     if (!v) {
-      v = this.client.root.asUser(uid, gid, gids?.length ? [gid, ...gids] : [gid]);
+      // What is created over S3 is owner-private unless a key says otherwise (objectMode).
+      v = this.client.root.asUser(uid, gid, gids?.length ? [gid, ...gids] : [gid], objectUmask(undefined));
       this.views.set(k, v);
     }
     return v;
+  }
+
+  /** A key's identity: its scoped view (or the refusal: expired, wrong network) from the one place, vfs/scope.ts. */
+  private async identity(ak: string, key: GatewayKey, from: string | undefined): Promise<Identity> {
+    let view: VfsView;
+    try {
+      view = await this.scopes.view(ak, key, from);
+    } catch (e) {
+      if (e instanceof FsError && e.code === 'EACCES') throw s3err('AccessDenied', e.message);
+      if (e instanceof FsError && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) throw s3err('AccessDenied', `The access key's directory is missing: ${e.message}`);
+      throw e;
+    }
+    return { view, accessKey: ak, uid: key.uid, ...(key.bucketMode !== undefined ? { bucketMode: key.bucketMode } : {}) };
   }
 
   private async authenticate(req: IncomingMessage, rawPath: string, rawQuery: string, query: URLSearchParams): Promise<Identity> {
@@ -226,7 +245,7 @@ export class Gateway {
     if (ak && !this.keys[ak] && Date.now() - this.keysLoaded > 1000) await this.reloadKeys();
     const v = verify(sreq, query, (k) => this.keys[k]?.secret);
     const key = this.keys[v.accessKey]!;
-    return { view: this.view(key.uid, key.gid, key.gids), accessKey: v.accessKey, uid: key.uid, verified: v };
+    return { ...(await this.identity(v.accessKey, key, req.socket.remoteAddress)), verified: v };
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

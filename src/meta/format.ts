@@ -301,7 +301,7 @@ function problemOf(f: Obj): string | undefined {
   if (isObject(f.gateway) && isObject(f.gateway.keys)) {
     for (const [id, k] of Object.entries(f.gateway.keys)) {
       // A blank secret is a key whose secret a dump left out (dump-format.ts): the gateway refuses it.
-      fields.push([`gateway.keys.${id}`, k, (v) => isObject(v) && typeof v.secret === 'string' && count(v.uid) && count(v.gid), 'a key with secret, uid and gid']);
+      fields.push([`gateway.keys.${id}`, k, (v) => isObject(v) && typeof v.secret === 'string' && count(v.uid) && count(v.gid) && (v.scope === undefined || isObject(v.scope)), 'a key with secret, uid and gid (and a scope object)']);
     }
   }
   if (isObject(f.quotas)) {

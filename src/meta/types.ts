@@ -92,6 +92,37 @@ export interface Context {
   checkPermission: boolean;
   /** What this caller deletes is freed at once, never kept in the trash (a door's temporary files). */
   skipTrash?: boolean;
+  /** A scoped key's limits (vfs/limit.ts enforces them in every VFS operation); none: POSIX permissions alone. */
+  limit?: AccessLimit;
+}
+
+/** What a scoped key or token may do, as the VFS enforces it (built by vfs/scope.ts from a KeyScope). */
+export interface AccessLimit {
+  /** rw: as POSIX allows; ro: nothing changes; append: new names and bytes past a file's end only. */
+  access: KeyAccess;
+  /** The scope's root directory inode (its top-level names are the "buckets"). */
+  root: number;
+  /** Only these names exist in `root` (undefined: every name). */
+  buckets?: ReadonlySet<string>;
+  /** Set by VfsView.publish for one rename: a door installing a finished temp file under a new name. */
+  publishing?: boolean;
+  /** Set when the key expired or was removed while a mount or SDK client used it: every operation is refused. */
+  revoked?: string;
+}
+
+export type KeyAccess = 'rw' | 'ro' | 'append';
+
+/** The scope of an access key (gateway key, or SDK/mount/WebHDFS token), stored with the key record. */
+export interface KeyScope {
+  /** The key sees this directory of the volume as its root ("/team-a"). */
+  subdir?: string;
+  access?: KeyAccess;
+  /** Top-level names (buckets) of its root it may use. */
+  buckets?: string[];
+  /** Source networks (CIDR or plain addresses) requests must come from. */
+  allow?: string[];
+  /** ISO time after which the key is refused. */
+  expires?: string;
 }
 
 export function rootContext(): Context {
@@ -267,6 +298,11 @@ export interface GatewayKey {
   gids?: number[];
   created: string;
   description?: string;
+  /** What the key is limited to (none: the whole volume as its uid/gid). */
+  scope?: KeyScope;
+  /** Modes of buckets and objects this key creates over S3 (default 0700/0600: owner-private, or the gateway's --bucket-mode). */
+  bucketMode?: number;
+  objectMode?: number;
 }
 
 // access() masks, as in access(2).

@@ -15,7 +15,7 @@ import {
   type Context,
 } from '../meta/types.js';
 import { O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY, O_TRUNC } from '../vfs/flags.js';
-import { configFromSdkOptions, openClient, processContext, type Client, type ClientConfig, type ClientProbe } from '../client/index.js';
+import { accessView, configFromSdkOptions, openClient, processContext, type Client, type ClientConfig, type ClientProbe } from '../client/index.js';
 import { statfsBlocks } from '../vfs/stat.js';
 import { splitPath, VfsView, type Resolved } from '../vfs/view.js';
 import { ACL_ACCESS, ACL_DEFAULT, aclText, decodeAcl, encodeAcl, parseAclText, type AclEntry } from '../meta/acl.js';
@@ -74,6 +74,9 @@ export interface VolumeOptions {
   /** Object store options overriding the format's (credentials, endpoint...). */
   objectOptions?: Record<string, unknown>;
   mirrorObjectOptions?: Record<string, unknown>;
+  /** Act as this access key (ACCESS-KEY:SECRET from `ferry gateway keys add`), within its scope; or read it from tokenFile. */
+  token?: string;
+  tokenFile?: string;
   /** Unlocks an encrypted volume. */
   encryption?: { keyFile?: string; passphrase?: string; source?: string };
   missingBlockWaitMs?: number;
@@ -100,6 +103,8 @@ export function volumeView(vol: Volume): VfsView {
 export class Volume {
   readonly #view: VfsView;
   readonly #client: Client;
+  /** Ends the token's re-checks (a Volume opened with a token). */
+  #stopAccess?: () => void;
   /** st_dev for Stats: stable per volume. */
   readonly dev: number;
 
@@ -107,9 +112,9 @@ export class Volume {
     viewOf = (vol) => vol.#view;
   }
 
-  private constructor(client: Client, ctx: Context) {
+  private constructor(client: Client, ctx: Context, view?: VfsView) {
     this.#client = client;
-    this.#view = client.view(ctx);
+    this.#view = view ?? client.view(ctx);
     this.dev = createHash('sha1').update(client.format.uuid).digest().readUInt32BE(0);
   }
 
@@ -120,7 +125,17 @@ export class Volume {
   static async open(target: string | ClientConfig, opts: VolumeOptions = {}): Promise<Volume> {
     const config = typeof target === 'string' ? configFromSdkOptions(target, opts as Record<string, unknown>) : target;
     const client = await openClient(config, { log: opts.log, probe: opts.probe });
-    return new Volume(client, processContext(opts));
+    const ctx = processContext(opts);
+    try {
+      // With a token the volume is the key's: its uid/gid, its subdir as "/", its limits (vfs/scope.ts).
+      const a = await accessView(config, client.view(ctx));
+      const vol = new Volume(client, ctx, a.view);
+      vol.#stopAccess = a.stop;
+      return vol;
+    } catch (e) {
+      await client.close().catch(() => undefined);
+      throw e;
+    }
   }
 
   /**
@@ -128,6 +143,8 @@ export class Volume {
    * identity for permission checks. Used by servers such as the S3 gateway; close only the original.
    */
   asUser(uid: number, gid: number, gids: number[] = [gid], umask = this.#view.ctx.umask ?? 0o022): Volume {
+    // A token's volume is the key's: another identity would leave its scope.
+    if (this.#view.ctx.limit) throw new FsError('EPERM', { message: 'a volume opened with a token acts only as its key' });
     return new Volume(this.#client, userContext(uid, gid, gids, umask));
   }
 
@@ -515,6 +532,7 @@ export class Volume {
 
   /** Flushes open files, ends the session and closes the connections. */
   async close(): Promise<void> {
+    this.#stopAccess?.();
     await this.#client.close();
   }
 }

@@ -27,6 +27,7 @@ import { isAclName } from '../meta/acl.js';
 import { align4k } from '../meta/attrs.js';
 import { TtlCache, entryKey } from './cache.js';
 import { O_ACCMODE, O_APPEND, O_DIRECTORY, O_RDWR, O_TRUNC, canRead, canWrite } from './flags.js';
+import { limitChange, limitListing, limitLive, limitLookup, limitNewName, limitOpen, limitRemove, limitRename, limitSetattr, limitWrite } from './limit.js';
 import { BackgroundJobs } from './jobs.js';
 import { QuotaGauge } from './quota-gauge.js';
 import { SpaceGauge } from './space.js';
@@ -83,12 +84,16 @@ export interface Handle {
   owner: string;
   /** Who opened it (FUSE's writeback cache sends writes without the writer's identity: the opener stands in). */
   ctx: Context;
+  /** An append-only key's handle of an existing file: no write below this offset (vfs/limit.ts). */
+  appendFrom?: number;
 }
 
 /** How a door uses a handle beyond its open flags. */
 export interface HandleOptions {
   /** The kernel's writeback cache owns the pages: reads are allowed and O_APPEND is the kernel's job. */
   kernelWriteback?: boolean;
+  /** Set by the VFS for an append-only key's handle (see Handle.appendFrom). */
+  appendFrom?: number;
 }
 
 export class VFS {
@@ -176,6 +181,7 @@ export class VFS {
   // ---- namespace ----
 
   async lookup(ctx: Context, parent: number, name: string): Promise<{ inode: number; attr: Attr }> {
+    limitLookup(ctx, parent, name);
     const key = entryKey(parent, name);
     const ino = this.entries.get(key);
     const cached = ino === undefined ? undefined : this.attrs.get(ino);
@@ -193,6 +199,7 @@ export class VFS {
   }
 
   async getattr(ctx: Context, ino: number): Promise<Attr> {
+    if (ctx.limit) limitLive(ctx);
     const cached = this.attrs.get(ino);
     if (cached) return this.remember(ino, cached);
     return this.remember(ino, await this.meta.getattr(ctx, ino));
@@ -214,6 +221,7 @@ export class VFS {
 
   async setattr(ctx: Context, ino: number, set: number, attr: Partial<Attr>): Promise<Attr> {
     this.writable();
+    if (ctx.limit) await limitSetattr(ctx, set, attr.length, async () => (await this.meta.getattr(ctx, ino)).length);
     if (set & SET_SIZE) await this.flushInode(ino);
     const r = await this.meta.setattr(ctx, ino, set, attr);
     if (set & SET_SIZE) {
@@ -232,16 +240,19 @@ export class VFS {
 
   async mknod(ctx: Context, parent: number, name: string, type: FileType, mode: number, rdev = 0): Promise<NodeResult> {
     this.writable();
+    limitNewName(ctx, parent, name);
     return this.made(parent, name, await this.meta.mknod(ctx, parent, name, type, mode, rdev));
   }
 
   async mkdir(ctx: Context, parent: number, name: string, mode: number): Promise<NodeResult> {
     this.writable();
+    limitNewName(ctx, parent, name);
     return this.made(parent, name, await this.meta.mkdir(ctx, parent, name, mode));
   }
 
   async symlink(ctx: Context, parent: number, name: string, target: string): Promise<NodeResult> {
     this.writable();
+    limitNewName(ctx, parent, name);
     return this.made(parent, name, await this.meta.symlink(ctx, parent, name, target));
   }
 
@@ -251,6 +262,7 @@ export class VFS {
 
   async link(ctx: Context, ino: number, parent: number, name: string): Promise<Attr> {
     this.writable();
+    limitNewName(ctx, parent, name);
     const r = await this.meta.link(ctx, ino, parent, name);
     this.forget(parent);
     this.entries.set(entryKey(parent, name), ino);
@@ -259,6 +271,7 @@ export class VFS {
 
   async unlink(ctx: Context, parent: number, name: string): Promise<void> {
     this.writable();
+    limitRemove(ctx);
     const r = await this.meta.unlink(ctx, parent, name);
     this.dropEntry(parent, name);
     this.forget(r.inode);
@@ -267,6 +280,7 @@ export class VFS {
 
   async rmdir(ctx: Context, parent: number, name: string): Promise<void> {
     this.writable();
+    limitRemove(ctx);
     const r = await this.meta.rmdir(ctx, parent, name);
     this.dropEntry(parent, name);
     this.forget(r.inode);
@@ -274,6 +288,7 @@ export class VFS {
 
   async rename(ctx: Context, ps: number, ns: string, pd: number, nd: string, flags = 0, expect?: RenameExpect): Promise<void> {
     this.writable();
+    flags = limitRename(ctx, pd, nd, flags, expect !== undefined);
     const dst = this.entries.get(entryKey(pd, nd));
     const r = await this.meta.rename(ctx, ps, ns, pd, nd, flags, expect);
     this.dropEntry(ps, ns);
@@ -284,7 +299,8 @@ export class VFS {
   }
 
   async readdir(ctx: Context, ino: number, plus: boolean, after?: string, limit?: number): Promise<Entry[]> {
-    const list = await this.meta.readdir(ctx, ino, { plus, after, limit });
+    if (ctx.limit) limitLive(ctx);
+    const list = limitListing(ctx, ino, await this.meta.readdir(ctx, ino, { plus, after, limit }));
     if (plus) {
       for (const e of list) {
         this.entries.set(entryKey(ino, e.name), e.inode);
@@ -334,7 +350,7 @@ export class VFS {
     const of = this.openFile(ino, attr);
     const fh = this.nextFh++;
     // Locks are keyed by session and owner in the metadata: no process id, so they outlive a process handover.
-    const h: Handle = { fh, ino, flags, owner: `fh:${fh}`, ctx };
+    const h: Handle = { fh, ino, flags, owner: `fh:${fh}`, ctx, appendFrom: opts.appendFrom };
     if (canRead(flags) && attr.type === TYPE_FILE) {
       h.reader = new FileReader(this.store, this.meta, ino, { ctx, maxReadahead: this.opts.maxReadahead, budget: this.readahead });
       of.readers.add(h.reader);
@@ -352,6 +368,7 @@ export class VFS {
   /** Creates and opens a regular file (O_EXCL semantics: EEXIST if the name exists). */
   async create(ctx: Context, parent: number, name: string, mode: number, flags: number, opts?: HandleOptions): Promise<NodeResult & { fh: number }> {
     this.writable();
+    limitNewName(ctx, parent, name);
     const r = await this.made(parent, name, await this.meta.create(ctx, parent, name, mode, flags));
     return { ...r, fh: this.newHandle(ctx, r.inode, flags, r.attr, opts).fh };
   }
@@ -360,6 +377,15 @@ export class VFS {
   async open(ctx: Context, ino: number, flags: number, opts?: HandleOptions): Promise<{ fh: number; attr: Attr }> {
     if (canWrite(flags) || flags & O_TRUNC) this.writable();
     let attr = await this.meta.open(ctx, ino, flags);
+    let appendFrom: number | undefined;
+    if (ctx.limit) {
+      try {
+        appendFrom = limitOpen(ctx, canWrite(flags), (flags & O_TRUNC) !== 0 && canWrite(flags), attr.length);
+      } catch (e) {
+        await this.meta.release(ctx, ino);
+        throw e;
+      }
+    }
     if (flags & O_DIRECTORY && attr.type !== TYPE_DIRECTORY) {
       await this.meta.release(ctx, ino);
       throw fsErr('ENOTDIR');
@@ -376,7 +402,7 @@ export class VFS {
       await this.meta.release(ctx, ino);
       throw e;
     }
-    const h = this.newHandle(ctx, ino, flags, attr, opts);
+    const h = this.newHandle(ctx, ino, flags, attr, appendFrom === undefined ? opts : { ...opts, appendFrom });
     return { fh: h.fh, attr: this.remember(ino, attr) };
   }
 
@@ -400,6 +426,7 @@ export class VFS {
     const h = this.handle(fh);
     if (!canWrite(h.flags)) throw fsErr('EBADF');
     this.writable();
+    limitWrite(h.appendFrom, off, (h.flags & O_APPEND) !== 0);
     const of = this.files.get(h.ino)!;
     of.writer ??= new FileWriter(this.store, this.meta, h.ino, {
       ctx,
@@ -567,6 +594,9 @@ export class VFS {
     const h = this.handle(fh);
     if (!canWrite(h.flags)) throw fsErr('EBADF');
     this.writable();
+    limitChange(ctx);
+    // Punching or zeroing a range rewrites bytes: only plain allocation past the protected part.
+    if (h.appendFrom !== undefined && (mode !== 0 || off < h.appendFrom)) throw fsErr('EPERM');
     await this.flushInode(h.ino);
     const r = await this.meta.fallocate(ctx, h.ino, mode, off, len);
     this.invalidateData(h.ino);
@@ -580,6 +610,7 @@ export class VFS {
    */
   async clone(ctx: Context, src: number, parent: number, name: string, opts: CloneOptions = {}): Promise<CloneResult> {
     this.writable();
+    limitNewName(ctx, parent, name);
     await this.flushAll();
     const r = await this.meta.clone(ctx, src, parent, name, opts);
     this.forget(parent);
@@ -595,6 +626,7 @@ export class VFS {
     if (!canRead(hin.flags) || !canWrite(hout.flags)) throw fsErr('EBADF');
     if (hout.flags & O_APPEND) throw fsErr('EBADF');
     this.writable();
+    limitWrite(hout.appendFrom, offOut, false);
     await this.flushInode(hin.ino);
     await this.flushInode(hout.ino);
     const r = await this.meta.copyFileRange(ctx, hin.ino, offIn, hout.ino, offOut, len);
@@ -629,6 +661,7 @@ export class VFS {
 
   async setxattr(ctx: Context, ino: number, name: string, value: Buffer, flags = 0): Promise<void> {
     this.writable();
+    limitChange(ctx);
     await this.meta.setxattr(ctx, ino, name, value, flags);
     // The inode's flags and ctime changed: the next getattr/getxattr asks the metadata.
     this.attrs.delete(ino);
@@ -636,6 +669,7 @@ export class VFS {
 
   async removexattr(ctx: Context, ino: number, name: string): Promise<void> {
     this.writable();
+    limitChange(ctx);
     await this.meta.removexattr(ctx, ino, name);
     this.attrs.delete(ino);
   }

@@ -59,6 +59,11 @@ export class VfsView {
     return new VfsView(this.vfs, userContext(uid, gid, gids, umask), this.root);
   }
 
+  /** The same user and limits creating with another umask (a request asking for owner-private objects). */
+  withUmask(umask: number): VfsView {
+    return new VfsView(this.vfs, { ...this.ctx, umask }, this.root);
+  }
+
   /** The same user, whose deletions skip the trash (a door's own temporary files: nothing worth keeping). */
   scratch(): VfsView {
     return new VfsView(this.vfs, { ...this.ctx, skipTrash: true }, this.root);
@@ -67,6 +72,30 @@ export class VfsView {
   /** The same user with paths starting at directory inode `root` (--subdir: ".." never climbs above it). */
   within(root: number): VfsView {
     return new VfsView(this.vfs, this.ctx, root);
+  }
+
+  /**
+   * The same user at the volume root without a scoped key's limits, deleting past the trash: only for a door's
+   * own hidden files (the gateway's temp files and multipart parts), never for a name a client gave.
+   * Check `mayWrite()` before a write that ends in publish().
+   */
+  door(): VfsView {
+    const { limit: _l, ...ctx } = this.ctx;
+    return new VfsView(this.vfs, { ...ctx, skipTrash: true }, ROOT_INODE);
+  }
+
+  /** EACCES for a read-only key (a door refuses an upload before receiving its body). */
+  mayWrite(): void {
+    if (this.ctx.limit?.access === 'ro') throw fsErr('EACCES');
+  }
+
+  /**
+   * Renames a door's finished temp file (made through door()) into place: what an append-only key may do,
+   * as long as the name is new (RENAME_NOREPLACE is added for it, and an `expect`ed target is refused).
+   */
+  publish(parent: number, name: string, newParent: number, newName: string, flags = 0, expect?: RenameExpect): Promise<void> {
+    const ctx = this.ctx.limit ? { ...this.ctx, limit: { ...this.ctx.limit, publishing: true } } : this.ctx;
+    return this.vfs.rename(ctx, parent, name, newParent, newName, flags, expect);
   }
 
   get uid(): number {

@@ -5,8 +5,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { listenOn, openClient, type Client, type ClientConfig } from '../client/index.js';
 import { FsError } from '../errors.js';
-import { userContext } from '../meta/types.js';
+import { userContext, type Format } from '../meta/types.js';
+
+const KEY_RELOAD_MS = 5000;
 import { resolveSubdir } from '../vfs/subdir.js';
+import { KeyScopes, keyOfToken } from '../vfs/scope.js';
 import type { VfsView } from '../vfs/view.js';
 import type { Call } from './call.js';
 import { fromFsError, hdfsErr, HdfsError, sendError } from './errors.js';
@@ -35,6 +38,10 @@ export interface WebHdfsOptions extends IdentityOptions {
 export class WebHdfs {
   private server!: Server;
   private readonly views = new Map<string, VfsView>();
+  private scopes?: KeyScopes;
+  private keys?: Promise<Format>;
+  private keysAt = 0;
+  private loadedKeys: Record<string, unknown> = {};
   private inflight = 0;
   private idle?: () => void;
   private closing?: Promise<void>;
@@ -109,6 +116,26 @@ export class WebHdfs {
     return v;
   }
 
+  /** A request carrying an access key's token (?token=, ?delegation= or Authorization: Bearer) acts as the key, within its scope. */
+  private async tokenUser(token: string, from: string | undefined): Promise<{ user: HdfsUser; view: VfsView }> {
+    this.scopes ??= new KeyScopes(this.root);
+    // The keys as of the last few seconds (added or removed keys count within 5 s, a new key at once).
+    const fresh = Date.now() - this.keysAt;
+    if (!this.keys || fresh > KEY_RELOAD_MS || (fresh > 1000 && !this.hasKey(token))) {
+      this.keysAt = Date.now();
+      this.keys = this.client.meta.load();
+      this.keys.then((f) => (this.loadedKeys = f.gateway?.keys ?? {}), () => (this.keys = undefined));
+    }
+    const { id, key } = keyOfToken(await this.keys, token);
+    const view = await this.scopes.view(id, key, from);
+    const gids = view.ctx.gids;
+    return { user: { name: this.ids.userName(key.uid), uid: key.uid, gid: key.gid, gids }, view };
+  }
+
+  private hasKey(token: string): boolean {
+    return this.loadedKeys[token.slice(0, token.indexOf(':'))] !== undefined;
+  }
+
   private reportError(line: string): void {
     (this.opts.errorLog ?? ((l: string) => process.stderr.write(l + '\n')))(`ferry webhdfs: ${line}`);
   }
@@ -140,8 +167,9 @@ export class WebHdfs {
       op = (query.get('op') ?? '').toUpperCase();
       if (!op) throw hdfsErr('IllegalArgumentException', 'Invalid value for webhdfs parameter "op": missing');
       const run = routeOf(req.method ?? 'GET', op);
-      const user = this.ids.who(query);
-      const call: Call = { req, res, op, path, query, user, view: this.view(user), ids: this.ids, origin: `http://${req.headers.host ?? new URL(this.url).host}` };
+      const token = query.get('token') ?? query.get('delegation') ?? /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+      const { user, view } = token ? await this.tokenUser(token, req.socket.remoteAddress) : { user: this.ids.who(query), view: undefined };
+      const call: Call = { req, res, op, path, query, user, view: view ?? this.view(user), ids: this.ids, origin: `http://${req.headers.host ?? new URL(this.url).host}` };
       await run(call);
     } catch (e) {
       let err: HdfsError;

@@ -1,7 +1,11 @@
 // ferry gateway META-URL ADDRESS: serves a volume over the S3 API (buckets = top-level directories).
 // ferry gateway keys add|list|remove META-URL [ACCESS-KEY]: manages the access keys stored in the volume.
 import { redactText } from '../redact.js';
-import { UsageError, flag, parseCount, str, type Command, type Parsed } from '../args.js';
+import { UsageError, flag, parseCount, parseWith, str, type Command, type Parsed } from '../args.js';
+import type { KeyScope } from '../../meta/types.js';
+import { parseDuration } from '../../meta/retention.js';
+import { normalizeSubdir } from '../../vfs/subdir.js';
+import { scopeProblem } from '../../vfs/scope.js';
 import { out } from '../output.js';
 import { requireVolume, withMeta } from '../meta.js';
 import { applyFlags, clientFlags } from '../client-flags.js';
@@ -20,11 +24,17 @@ const command: Command = {
       'finishes requests in flight. GET /-/health and /-/metrics (Prometheus) need no signature.',
       '',
       'Keys: `ferry gateway keys add META-URL --uid N --gid N` prints a new access key and secret',
-      '(or give --access-key/--secret-key); `keys list` shows them; `keys remove META-URL ACCESS-KEY`.',
-      'Running gateways pick up changes within 5 seconds.',
+      '(or give --access-key/--secret-key), and the token (ACCESS-KEY:SECRET) the SDK, a mount',
+      '(--token-file) and WebHDFS take; the secret is never shown again. A key may be scoped: --subdir',
+      '(its root), --read-only or --append-only (new objects/files and appends; no overwrite, no delete),',
+      '--buckets, --allow (source networks), --expires. `keys list` shows the scopes;',
+      '`keys remove META-URL ACCESS-KEY`. Running gateways pick up changes within 5 seconds.',
+      'Buckets and objects created over S3 are owner-private (0700/0600) unless --bucket-mode, or a key\'s',
+      '--bucket-mode/--object-mode, say otherwise (e.g. 2770/660 for a team bucket shared by its gid).',
     ].join('\n'),
     examples: [
       'ferry gateway keys add sqlite3://ferry-data/meta.db --uid 1000 --gid 1000',
+      'ferry gateway keys add sqlite3://ferry-data/meta.db --uid 1001 --gid 1001 --subdir /team-a --read-only --allow 10.0.0.0/8 --expires 30d',
       'ferry gateway sqlite3://ferry-data/meta.db 0.0.0.0:9000',
       'aws --endpoint-url http://127.0.0.1:9000 s3 ls',
     ],
@@ -35,7 +45,14 @@ const command: Command = {
       'anonymous-uid': { type: 'string', arg: 'N', help: 'uid of anonymous requests (default 65534)' },
       'anonymous-gid': { type: 'string', arg: 'N', help: 'gid of anonymous requests (default 65534)' },
       region: { type: 'string', arg: 'NAME', help: 'region reported by GetBucketLocation (default us-east-1)' },
-      'bucket-mode': { type: 'string', arg: 'OCTAL', help: 'mode of buckets created over S3 (default 755; 1777 = shared)' },
+      'bucket-mode': { type: 'string', arg: 'OCTAL', help: 'mode of buckets created over S3 (default 700: owner-private; 1777 = shared); keys add: this key\'s' },
+      'object-mode': { type: 'string', arg: 'OCTAL', help: 'keys add: mode of objects the key creates (default 600)' },
+      subdir: { type: 'string', arg: 'DIR', help: 'keys add: the key sees only this directory, as its root' },
+      'read-only': { type: 'boolean', help: 'keys add: the key reads and lists only' },
+      'append-only': { type: 'boolean', help: 'keys add: new objects/files and appends only (no overwrite, no delete)' },
+      buckets: { type: 'string', arg: 'B1,B2', help: 'keys add: only these buckets (top-level directories of its root)' },
+      allow: { type: 'string', arg: 'CIDR,...', help: 'keys add: only from these networks (10.0.0.0/8,fd00::/8)' },
+      expires: { type: 'string', arg: 'WHEN', help: 'keys add: refused after this (30d, 12h, or an ISO time)' },
       'cache-timeout': { type: 'string', arg: 'SEC', help: 'attribute/entry cache seconds (default 0: read-after-write)' },
       'access-log': { type: 'boolean', help: 'print one line per request on stdout' },
       uid: { type: 'string', arg: 'N', help: 'keys add: uid the key acts as' },
@@ -117,8 +134,13 @@ async function keys(p: Parsed): Promise<void> {
       const table = k.keysOf(format);
       const rows = Object.entries(table);
       if (!rows.length) return out('no access keys\n');
-      const lines = [['ACCESS-KEY', 'UID', 'GID', 'GROUPS', 'CREATED', 'DESCRIPTION']];
-      for (const [id, r] of rows) lines.push([id, String(r.uid), String(r.gid), (r.gids ?? []).join(',') || '-', r.created, r.description ?? '']);
+      // Never a secret: it was shown once, by keys add.
+      const lines = [['ACCESS-KEY', 'UID', 'GID', 'GROUPS', 'SCOPE', 'EXPIRES', 'CREATED', 'DESCRIPTION']];
+      for (const [id, r] of rows) {
+        const exp = r.scope?.expires;
+        const expired = exp !== undefined && Date.parse(exp) <= Date.now() ? ' (expired)' : '';
+        lines.push([id, String(r.uid), String(r.gid), (r.gids ?? []).join(',') || '-', scopeText(r), exp ? exp + expired : '-', r.created, r.description ?? '']);
+      }
       const w = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
       await out(lines.map((l) => l.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd() + '\n').join(''));
     });
@@ -140,6 +162,14 @@ async function keys(p: Parsed): Promise<void> {
   if (!k.ACCESS_KEY_RE.test(accessKey)) throw new UsageError(`--access-key: '${accessKey}' must be 3-128 letters, digits, '.', '_' or '-'`);
   const secret = str(p, 'secret-key') ?? k.newSecretKey();
   if (secret.length < 8) throw new UsageError('--secret-key must be at least 8 characters');
+  const scope = scopeFlags(p);
+  const modeFlag = (name: string): number | undefined => {
+    const v = str(p, name);
+    if (v !== undefined && !/^[0-7]{3,4}$/.test(v)) throw new UsageError(`--${name}: '${v}' is not an octal mode`);
+    return v === undefined ? undefined : parseInt(v, 8);
+  };
+  const bucketMode = modeFlag('bucket-mode');
+  const objectMode = modeFlag('object-mode');
   const groups = str(p, 'groups');
   const gids = groups ? groups.split(',').map((g) => parseCount('--groups', g.trim(), 2 ** 32 - 1)) : undefined;
   await withMeta(metaUrl, (meta) =>
@@ -150,9 +180,49 @@ async function keys(p: Parsed): Promise<void> {
       ...(gids ? { gids } : {}),
       created: new Date().toISOString(),
       ...(str(p, 'description') ? { description: str(p, 'description') } : {}),
+      ...(scope ? { scope } : {}),
+      ...(bucketMode !== undefined ? { bucketMode } : {}),
+      ...(objectMode !== undefined ? { objectMode } : {}),
     }),
   );
-  await out(`access key: ${accessKey}\nsecret key: ${secret}\n`);
+  await out(`access key: ${accessKey}\nsecret key: ${secret}\ntoken:      ${accessKey}:${secret}\n${scope ? `scope:      ${scopeText({ scope })}\n` : ''}(the secret is not shown again)\n`);
+}
+
+/** keys add's scope flags as a KeyScope (undefined: an unscoped key); one clear line for a bad value. */
+function scopeFlags(p: Parsed): KeyScope | undefined {
+  if (flag(p, 'read-only') && flag(p, 'append-only')) throw new UsageError('--read-only and --append-only exclude each other');
+  const s: KeyScope = {};
+  const subdir = str(p, 'subdir');
+  if (subdir !== undefined) {
+    if (!subdir.startsWith('/')) throw new UsageError(`--subdir: '${subdir}' must be an absolute path in the volume (/team-a)`);
+    s.subdir = normalizeSubdir(subdir);
+  }
+  if (flag(p, 'read-only')) s.access = 'ro';
+  if (flag(p, 'append-only')) s.access = 'append';
+  const list = (name: string) => str(p, name)?.split(',').map((x) => x.trim()).filter(Boolean);
+  const buckets = list('buckets');
+  if (buckets) s.buckets = buckets;
+  const allow = list('allow');
+  if (allow) s.allow = allow;
+  const exp = str(p, 'expires');
+  if (exp !== undefined) {
+    const t = /^\d+(\.\d+)?[smhdw]?$/i.test(exp.trim()) ? Date.now() + parseWith(() => parseDuration('--expires', exp)) * 1000 : Date.parse(exp);
+    if (Number.isNaN(t)) throw new UsageError(`--expires: '${exp}' is neither a duration (30d, 12h) nor a time (2027-01-31T00:00:00Z)`);
+    s.expires = new Date(t).toISOString();
+  }
+  const problem = scopeProblem(s);
+  if (problem) throw new UsageError(problem);
+  return Object.keys(s).length ? s : undefined;
+}
+
+/** A scope in one cell: subdir, access and buckets, networks (never the secret). */
+function scopeText(k: { scope?: KeyScope }): string {
+  const s = k.scope;
+  if (!s) return 'all';
+  const parts = [s.subdir ?? '/', s.access ?? 'rw'];
+  if (s.buckets) parts.push(`buckets=${s.buckets.join(',')}`);
+  if (s.allow) parts.push(`allow=${s.allow.join(',')}`);
+  return parts.join(' ');
 }
 
 export default command;

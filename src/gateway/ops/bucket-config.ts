@@ -33,7 +33,10 @@ export async function readConfig(s: Services, ino: number, name: string): Promis
 }
 
 /** Stored as the gateway (root): the owner's right to change it was checked by ownedBucket, not by the directory's mode. */
-export async function writeConfig(s: Services, ino: number, name: string, value: string | undefined): Promise<void> {
+export async function writeConfig(s: Services, c: Call, ino: number, name: string, value: string | undefined): Promise<void> {
+  // A read-only or append-only key changes no configuration (a lifecycle rule would delete its objects).
+  const limit = c.who.view.ctx.limit;
+  if (limit && limit.access !== 'rw') throw s3err('AccessDenied', 'This access key may not change bucket configurations.');
   try {
     if (value !== undefined) await s.root.setxattr(ino, name, value);
     else await s.root.removexattr(ino, name);

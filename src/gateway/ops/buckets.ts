@@ -1,7 +1,10 @@
 // S3 operations on the service and on buckets: ListBuckets, CreateBucket, DeleteBucket, HeadBucket,
 // GetBucketLocation, GetBucketVersioning, and the fixed ACL answers (reads, and writes that change nothing).
 import { hdr, owner, ownerOf, smallBody, type Call, type Services } from '../call.js';
-import { s3err, S3Error } from '../errors.js';
+import { FsError } from '../../errors.js';
+import type { Attr } from '../../vfs/view.js';
+import type { KeyTable } from '../keys.js';
+import { fromFsError, s3err, S3Error } from '../errors.js';
 import { sendEmpty, sendXml } from '../http.js';
 import { ACL_REFUSED } from '../unsupported.js';
 import { child, childText, XML_LIMITS, parseXml, type XmlNode } from '../xml.js';
@@ -43,7 +46,7 @@ export async function createBucket(s: Services, c: Call): Promise<void> {
     }
   }
   try {
-    await s.objects.createBucket(c.who.view, c.bucket, s.bucketMode);
+    await s.objects.createBucket(c.who.view, c.bucket, c.who.bucketMode ?? s.bucketMode);
   } catch (e) {
     // For legacy compatibility S3 answers 200 to re-creating your own bucket in us-east-1 (409 elsewhere).
     if (!(e instanceof S3Error && e.code === 'BucketAlreadyOwnedByYou' && s.region === 'us-east-1')) throw e;
@@ -77,13 +80,43 @@ function grantee(uid: number): XmlNode {
   return { '@xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', '@xsi:type': 'CanonicalUser', ...ownerOf(uid) };
 }
 
-/** POSIX permissions decide, so the ACL is always the owner's full control (what clients that read ACLs expect). */
+const GROUP_URI = { authenticated: 'http://acs.amazonaws.com/groups/global/AuthenticatedUsers', all: 'http://acs.amazonaws.com/groups/global/AllUsers' };
+
+function groupGrantee(uri: string): XmlNode {
+  return { '@xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', '@xsi:type': 'Group', URI: uri };
+}
+
+/**
+ * The grants POSIX permissions amount to, since they decide: the owner's bits; the group's bits as grants to
+ * each key acting in that group; the others' bits to every key (AuthenticatedUsers) and, when the gateway
+ * serves unsigned requests, to everyone (AllUsers). WRITE is a bucket's (adding and removing objects).
+ */
+export function grantsOf(attr: Attr, bucket: boolean, keys: KeyTable, anonymous: boolean): XmlNode[] {
+  const perms = (bits: number): string[] => {
+    const r = (bits & 4) !== 0;
+    const w = bucket && (bits & 3) === 3;
+    if (r && (w || (!bucket && (bits & 2) !== 0))) return ['FULL_CONTROL'];
+    return [...(r ? ['READ'] : []), ...(w ? ['WRITE'] : [])];
+  };
+  const out: XmlNode[] = [];
+  for (const p of perms((attr.mode >> 6) & 7)) out.push({ Grantee: grantee(attr.uid), Permission: p });
+  const members = new Set<number>();
+  for (const k of Object.values(keys)) if (k.uid !== attr.uid && (k.gid === attr.gid || k.gids?.includes(attr.gid))) members.add(k.uid);
+  for (const uid of [...members].sort((a, b) => a - b)) for (const p of perms((attr.mode >> 3) & 7)) out.push({ Grantee: grantee(uid), Permission: p });
+  for (const p of perms(attr.mode & 7)) {
+    out.push({ Grantee: groupGrantee(GROUP_URI.authenticated), Permission: p });
+    if (anonymous) out.push({ Grantee: groupGrantee(GROUP_URI.all), Permission: p });
+  }
+  return out;
+}
+
+/** The ACL POSIX permissions amount to (grantsOf): what S3 clients reading ACLs are told is who can read. */
 export async function getAcl(s: Services, c: Call, bucket: boolean): Promise<void> {
   c.op = bucket ? 'GetBucketAcl' : 'GetObjectAcl';
-  const uid = bucket ? (await s.objects.headBucket(c.who.view, c.bucket)).attr.uid : (await s.objects.stat(c.who.view, c.bucket, c.key)).attr.uid;
+  const attr = bucket ? (await s.objects.headBucket(c.who.view, c.bucket)).attr : (await s.objects.stat(c.who.view, c.bucket, c.key)).attr;
   sendXml(c.res, 200, 'AccessControlPolicy', {
-    Owner: ownerOf(uid),
-    AccessControlList: { Grant: { Grantee: grantee(uid), Permission: 'FULL_CONTROL' } },
+    Owner: ownerOf(attr.uid),
+    AccessControlList: { Grant: grantsOf(attr, bucket, s.keys?.() ?? {}, !!s.anonymous) },
   });
 }
 
@@ -109,6 +142,16 @@ export async function putAcl(s: Services, c: Call, bucket: boolean): Promise<voi
     if (grants.some((g) => g.id?.trim() !== String(uid) || g.permission?.trim() !== 'FULL_CONTROL')) throw s3err('AccessControlListNotSupported', ACL_REFUSED);
   } else if (hdr(c.req, 'x-amz-acl') === undefined) {
     throw s3err('MissingSecurityHeader', 'Your request was missing a required header: x-amz-acl, or an AccessControlPolicy body.');
+  }
+  // Owner-only, as said: the group's and others' bits go (only the owner, or root, may change them).
+  const n = bucket ? await s.objects.headBucket(c.who.view, c.bucket) : await s.objects.stat(c.who.view, c.bucket, c.key);
+  if (n.attr.mode & 0o077) {
+    try {
+      await c.who.view.chmod(n.ino, n.attr.mode & 0o7700);
+    } catch (e) {
+      if (e instanceof FsError) throw fromFsError(e);
+      throw e;
+    }
   }
   sendEmpty(c.res, 200);
 }

@@ -12,7 +12,7 @@ export async function putBucketCors(s: Services, c: Call): Promise<void> {
   const b = await ownedBucket(s, c);
   requireIntegrity(c);
   const rules = corsFromXml(await smallBody(c, CORS_LIMITS));
-  await writeConfig(s, b.ino, XATTR_CORS, JSON.stringify(rules));
+  await writeConfig(s, c, b.ino, XATTR_CORS, JSON.stringify(rules));
   sendEmpty(c.res, 200);
 }
 
@@ -27,7 +27,7 @@ export async function getBucketCors(s: Services, c: Call): Promise<void> {
 export async function deleteBucketCors(s: Services, c: Call): Promise<void> {
   c.op = 'DeleteBucketCors';
   const b = await ownedBucket(s, c);
-  await writeConfig(s, b.ino, XATTR_CORS, undefined);
+  await writeConfig(s, c, b.ino, XATTR_CORS, undefined);
   sendEmpty(c.res, 204);
 }
 

@@ -14,7 +14,7 @@ export async function putBucketLifecycle(s: Services, c: Call): Promise<void> {
   const text = JSON.stringify(rules);
   // An extended attribute holds at most 64 KiB.
   if (Buffer.byteLength(text) > 60 * 1024) throw s3err('InvalidRequest', 'This lifecycle configuration is too large for this gateway (at most 60 KiB once stored).');
-  await writeConfig(s, b.ino, XATTR_LIFECYCLE, text);
+  await writeConfig(s, c, b.ino, XATTR_LIFECYCLE, text);
   sendEmpty(c.res, 200);
 }
 
@@ -29,6 +29,6 @@ export async function getBucketLifecycle(s: Services, c: Call): Promise<void> {
 export async function deleteBucketLifecycle(s: Services, c: Call): Promise<void> {
   c.op = 'DeleteBucketLifecycle';
   const b = await ownedBucket(s, c);
-  await writeConfig(s, b.ino, XATTR_LIFECYCLE, undefined);
+  await writeConfig(s, c, b.ino, XATTR_LIFECYCLE, undefined);
   sendEmpty(c.res, 204);
 }

@@ -144,7 +144,7 @@ export async function listUploads(s: Services, c: Call): Promise<void> {
   const keyMarker = q.get('key-marker') ?? '';
   const idMarker = q.get('upload-id-marker') ?? '';
   const max = Math.min(Number(q.get('max-uploads') ?? 1000) || 1000, 1000);
-  const all = await s.multipart.listUploads(s.root, c.bucket);
+  const all = await s.multipart.listUploads(s.root, c.bucket, c.who.view.root);
   const uploads: XmlNode[] = [];
   const prefixes: string[] = [];
   let truncated = false;

@@ -78,7 +78,7 @@ function exempt(name: string): boolean {
 }
 
 /** Checks the form's SigV4 policy signature; returns the key's identity. */
-async function signer(s: Services, fields: Map<string, string>, policy: string): Promise<Identity> {
+async function signer(s: Services, fields: Map<string, string>, policy: string, from: string | undefined): Promise<Identity> {
   const algo = fields.get('x-amz-algorithm');
   if (algo === undefined && fields.has('awsaccesskeyid')) throw s3err('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.');
   if (algo !== 'AWS4-HMAC-SHA256') throw s3err('InvalidArgument', 'The x-amz-algorithm field must be AWS4-HMAC-SHA256.', { ArgumentName: 'x-amz-algorithm' });
@@ -88,7 +88,7 @@ async function signer(s: Services, fields: Map<string, string>, policy: string):
   if (!/^\d{8}T\d{6}Z$/.test(date) || date.slice(0, 8) !== cred[1]) throw s3err('InvalidArgument', 'The x-amz-date field is missing or does not match the credential date.', { ArgumentName: 'x-amz-date' });
   const sig = fields.get('x-amz-signature');
   if (!sig) throw s3err('InvalidArgument', 'The x-amz-signature field is missing.', { ArgumentName: 'x-amz-signature' });
-  const key = await s.keyOf!(cred[0]!);
+  const key = await s.keyOf!(cred[0]!, from);
   if (!key) throw s3err('InvalidAccessKeyId');
   const want = createHmac('sha256', signingKey(key.secret, cred[1]!, cred[2]!, cred[3]!)).update(policy).digest('hex');
   if (!signaturesEqual(want, sig)) throw s3err('SignatureDoesNotMatch');
@@ -135,7 +135,7 @@ export async function postObject(s: Services, c: Call): Promise<void> {
   const policy = fields.get('policy');
   let range: { min: number; max: number } | undefined;
   if (policy !== undefined) {
-    c.who = await signer(s, fields, policy);
+    c.who = await signer(s, fields, policy, c.req.socket.remoteAddress);
     const conds = parsePolicy(policy, Date.now());
     const covered = new Set<string>();
     for (const k of conds) {
