@@ -6,6 +6,7 @@ import { out } from '../output.js';
 import { requireVolume, withMeta } from '../meta.js';
 import { applyFlags, clientFlags } from '../client-flags.js';
 import { DAEMON_FLAGS, daemonReady, daemonize } from '../daemon.js';
+import { serveThenClose, UPGRADE_FLAGS, upgradeIfAsked } from '../upgrade.js';
 
 const command: Command = {
   spec: {
@@ -46,13 +47,15 @@ const command: Command = {
       description: { type: 'string', arg: 'TEXT', help: 'keys add: a note shown by keys list' },
       ...clientFlags('service', 'local'),
       ...DAEMON_FLAGS,
+      ...UPGRADE_FLAGS,
     },
-    minArgs: 2,
+    minArgs: 0,
     maxArgs: 4,
   },
 
   async run(p: Parsed): Promise<void> {
     if (p.args[0] === 'keys') return keys(p);
+    if (await upgradeIfAsked(p, 'gateway')) return;
     if (p.args.length !== 2) throw new UsageError(`usage is 'ferry gateway META-URL ADDRESS' (see 'ferry gateway --help')`);
     const [metaUrl, address] = p.args as [string, string];
     if (!/^(\[[^\]]+\]|[^:]*):\d+$/.test(address) && !/^\d+$/.test(address)) throw new UsageError(`ADDRESS must be HOST:PORT, not '${address}'`);
@@ -90,19 +93,7 @@ const command: Command = {
       process.stderr.write(`ferry gateway: no access keys yet: add one with 'ferry gateway keys add ${redactText(metaUrl)} --uid N --gid N'\n`);
     }
     await daemonReady(`gateway serving at ${gw.url}`);
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        process.stdout.write('ferry gateway: shutting down (finishing requests in flight)\n');
-        gw.close().then(resolve, (e: unknown) => {
-          process.stderr.write(`ferry gateway: ${(e as Error)?.message ?? String(e)}\n`);
-          resolve();
-        });
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await serveThenClose('gateway', () => gw.close());
   },
 };
 

@@ -5,6 +5,7 @@ import { requireVolume } from '../meta.js';
 import { applyFlags, clientFlags } from '../client-flags.js';
 import { CLIENT_OPTIONS } from '../../client/index.js';
 import { DAEMON_FLAGS, daemonReady, daemonize } from '../daemon.js';
+import { serveThenClose, UPGRADE_FLAGS, upgradeIfAsked } from '../upgrade.js';
 
 const subdirRow = CLIENT_OPTIONS.find((o) => o.flag === 'subdir')!;
 
@@ -40,12 +41,15 @@ const command: Command = {
       'access-log': { type: 'boolean', help: 'print one line per request on stdout' },
       ...clientFlags('local'),
       ...DAEMON_FLAGS,
+      ...UPGRADE_FLAGS,
     },
-    minArgs: 2,
+    minArgs: 0,
     maxArgs: 2,
   },
 
   async run(p: Parsed): Promise<void> {
+    if (await upgradeIfAsked(p, 'webhdfs')) return;
+    if (p.args.length < 2) throw new UsageError(`missing ${p.args.length ? 'ADDRESS' : 'META-URL'}: usage is 'ferry webhdfs META-URL ADDRESS' (see 'ferry webhdfs --help')`);
     const [metaUrl, address] = p.args as [string, string];
     if (!/^(\[[^\]]+\]|[^:]*):\d+$/.test(address) && !/^\d+$/.test(address)) throw new UsageError(`ADDRESS must be HOST:PORT, not '${address}'`);
     const port = Number(address.slice(address.lastIndexOf(':') + 1));
@@ -81,19 +85,7 @@ const command: Command = {
     });
     process.stdout.write(`ferry webhdfs: serving ${metaUrl}${str(p, 'subdir') ? ` (${str(p, 'subdir')})` : ''} at ${server.url}/webhdfs/v1\n`);
     await daemonReady(`webhdfs serving at ${server.url}`);
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        process.stdout.write('ferry webhdfs: shutting down (finishing requests in flight)\n');
-        server.close().then(resolve, (e: unknown) => {
-          process.stderr.write(`ferry webhdfs: ${(e as Error)?.message ?? String(e)}\n`);
-          resolve();
-        });
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await serveThenClose('webhdfs', () => server.close());
   },
 };
 
