@@ -140,10 +140,12 @@ describe('upgrading gateway, webhdfs and meta-server in place', () => {
     }
   });
 
-  test('meta-server -d: a ferry:// client writing and listing through 5 upgrades, no call fails', async () => {
+  test('meta-server -d --metrics: a ferry:// client writing and listing through 5 upgrades, no call fails', async () => {
     const addr = `127.0.0.1:${await freePort()}`;
     const log = join(vol.dir, 'meta.log');
-    const d = await inst.ferry(['meta-server', '-d', '--log', log, vol.url, '--listen', addr]);
+    // --metrics on a port of its own: handed over too (an upgrade would otherwise fail on it, port in use).
+    const metrics = `127.0.0.1:${await freePort()}`;
+    const d = await inst.ferry(['meta-server', '-d', '--log', log, vol.url, '--listen', addr, '--metrics', metrics]);
     assert.equal(d.code, 0, d.stderr);
     const first = backgroundPid(d.stderr);
     pids.add(first);
@@ -168,6 +170,9 @@ describe('upgrading gateway, webhdfs and meta-server in place', () => {
       assert.equal((await v.readdir('/meta')).length, loop.ok, 'every file written is there');
       const mine = (await sessions()).filter((s) => s.role === 'meta-server');
       assert.deepEqual(mine.map((s) => [s.pid, s.version, s.upgrades]), [[last, `1.0.${UPGRADES}`, UPGRADES]]);
+      const scrape = await fetch(`http://${metrics}/metrics`);
+      assert.equal(scrape.status, 200);
+      assert.match(await scrape.text(), /ferry_meta_server_clients/);
     } finally {
       await loop.stop();
       await v.close();

@@ -75,27 +75,34 @@ async function inherited(addr: string): Promise<NetServer | undefined> {
  */
 export async function listenOn(server: Server, addr: string, scheme: string = 'http'): Promise<string> {
   const { host, port } = parseAddress(addr);
-  const handle = await inherited(addr);
+  await bindOrTakeOver(server, host, port, addr).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') throw new Error(`cannot listen on ${addr}: no such local address`);
+    if (e.code === 'EACCES') throw new Error(`cannot listen on ${addr}: permission denied (ports below 1024 need root)`);
+    throw e;
+  });
+  const a = server.address() as AddressInfo;
+  const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+  return `${scheme}://${h}:${a.port}`;
+}
+
+/**
+ * Listens on host:port, or on the socket the process this one upgrades hands over under key (the address as
+ * the command line gave it, so `127.0.0.1:0` finds the port it picked). Also for --metrics ports (serveMetrics).
+ */
+export async function bindOrTakeOver(server: NetServer, host: string, port: number, key: string): Promise<void> {
+  const handle = await inherited(key);
   await new Promise<void>((resolve, reject) => {
-    const failed = (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') reject(new Error(`cannot listen on ${addr}: no such local address`));
-      else if (e.code === 'EACCES') reject(new Error(`cannot listen on ${addr}: permission denied (ports below 1024 need root)`));
-      else reject(e);
-    };
-    server.once('error', failed);
+    server.once('error', reject);
     const bound = () => {
-      server.off('error', failed);
+      server.off('error', reject);
       resolve();
     };
     // listen(handle): "anything with an underlying _handle member" (node's net docs); the received server's.
     if (handle) server.listen(handle, bound);
     else server.listen(port, host, bound);
   });
-  listening.set(addr, server);
-  server.once('close', () => listening.get(addr) === server && listening.delete(addr));
-  const a = server.address() as AddressInfo;
-  const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-  return `${scheme}://${h}:${a.port}`;
+  listening.set(key, server);
+  server.once('close', () => listening.get(key) === server && listening.delete(key));
 }
 
 /** How long connections kept alive stay open after a drain starts, so a busy client's next request moves it over. */

@@ -44,13 +44,14 @@ const command: Command = {
     const { serveMetrics, activeMetrics } = await import('../../object/metrics.js');
     const { watchMetaServer } = await import('../../client/metrics.js');
     const { HEARTBEAT_MS } = await import('../../vfs/jobs.js');
-    const { listenOn, Requests } = await import('../../client/index.js');
+    const { bindOrTakeOver, listenOn, Requests } = await import('../../client/index.js');
+
     const { serviceSecretsOf } = await import('../../meta/service-auth.js');
     const i = listen.lastIndexOf(':');
     const host = listen.slice(0, i).replace(/^\[|\]$/g, '');
     const tls = tlsOf(p);
     // Metrics first: a busy port fails before anything is served.
-    const endpoint = metrics !== undefined ? await serveMetrics(metrics) : undefined;
+    const endpoint = metrics !== undefined ? await serveMetrics(metrics, bindOrTakeOver) : undefined;
     // A session of its own, so `ferry status` lists the meta-server (and `ferry stats META-URL` finds its metrics).
     const own = await openMeta(metaUrl);
     let heartbeat: NodeJS.Timeout | undefined;
