@@ -37,6 +37,20 @@ export function resultFile(pid: number): string {
 }
 
 /**
+ * Call first in a door's run: a SIGUSR2 before it serves (node's default would kill it) is answered "not yet"
+ * until serveUntilStopped takes the signal over.
+ */
+export function refuseUpgradesWhileStarting(name: string): void {
+  starting = () => {
+    process.stderr.write(`ferry ${name}: SIGUSR2 ignored: still starting\n`);
+    writeResult({ ok: false, pid: process.pid, upgrades: upgradesSoFar(), error: 'it is still starting; try again once it serves' });
+  };
+  process.on('SIGUSR2', starting);
+}
+
+let starting: (() => void) | undefined;
+
+/**
  * Serves until SIGINT/SIGTERM ('stop') or until a SIGUSR2 upgrade has a new process serving ('upgraded');
  * the caller then closes (drains) and returns. name is what the log lines call this door.
  */
@@ -65,6 +79,8 @@ export function serveUntilStopped(name: string, log: (line: string) => void = (l
     process.on('SIGINT', onStop);
     process.on('SIGTERM', onStop);
     process.on('SIGUSR2', onUpgrade);
+    if (starting) process.off('SIGUSR2', starting);
+    starting = undefined;
   });
 }
 

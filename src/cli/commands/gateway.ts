@@ -6,7 +6,7 @@ import { out } from '../output.js';
 import { requireVolume, withMeta } from '../meta.js';
 import { applyFlags, clientFlags } from '../client-flags.js';
 import { DAEMON_FLAGS, daemonReady, daemonize } from '../daemon.js';
-import { serveThenClose, UPGRADE_FLAGS, upgradeIfAsked } from '../upgrade.js';
+import { refuseUpgradesWhileStarting, serveThenClose, UPGRADE_FLAGS, upgradeIfAsked } from '../upgrade.js';
 
 const command: Command = {
   spec: {
@@ -56,6 +56,7 @@ const command: Command = {
   async run(p: Parsed): Promise<void> {
     if (p.args[0] === 'keys') return keys(p);
     if (await upgradeIfAsked(p, 'gateway')) return;
+    refuseUpgradesWhileStarting('gateway');
     if (p.args.length !== 2) throw new UsageError(`usage is 'ferry gateway META-URL ADDRESS' (see 'ferry gateway --help')`);
     const [metaUrl, address] = p.args as [string, string];
     if (!/^(\[[^\]]+\]|[^:]*):\d+$/.test(address) && !/^\d+$/.test(address)) throw new UsageError(`ADDRESS must be HOST:PORT, not '${address}'`);

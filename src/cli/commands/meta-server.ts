@@ -5,7 +5,7 @@ import { applyFlags, clientFlags } from '../client-flags.js';
 import { redactText } from '../redact.js';
 import { DAEMON_FLAGS, daemonReady, daemonize } from '../daemon.js';
 import { TLS_FLAGS, tlsOf, warnExposed } from '../service-flags.js';
-import { serveThenClose, UPGRADE_FLAGS, upgradeIfAsked, upgradesSoFar } from '../upgrade.js';
+import { refuseUpgradesWhileStarting, serveThenClose, UPGRADE_FLAGS, upgradeIfAsked, upgradesSoFar } from '../upgrade.js';
 
 const command: Command = {
   spec: {
@@ -34,6 +34,7 @@ const command: Command = {
 
   async run(p: Parsed): Promise<void> {
     if (await upgradeIfAsked(p, 'meta-server')) return;
+    refuseUpgradesWhileStarting('meta-server');
     if (!p.args.length) throw new UsageError(`missing META-URL: usage is 'ferry meta-server META-URL' (see 'ferry meta-server --help')`);
     const [metaUrl] = p.args as [string];
     const listen = (p.values.listen as string | undefined) ?? '127.0.0.1:9567';

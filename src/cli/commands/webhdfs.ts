@@ -5,7 +5,7 @@ import { requireVolume } from '../meta.js';
 import { applyFlags, clientFlags } from '../client-flags.js';
 import { CLIENT_OPTIONS } from '../../client/index.js';
 import { DAEMON_FLAGS, daemonReady, daemonize } from '../daemon.js';
-import { serveThenClose, UPGRADE_FLAGS, upgradeIfAsked } from '../upgrade.js';
+import { refuseUpgradesWhileStarting, serveThenClose, UPGRADE_FLAGS, upgradeIfAsked } from '../upgrade.js';
 
 const subdirRow = CLIENT_OPTIONS.find((o) => o.flag === 'subdir')!;
 
@@ -49,6 +49,7 @@ const command: Command = {
 
   async run(p: Parsed): Promise<void> {
     if (await upgradeIfAsked(p, 'webhdfs')) return;
+    refuseUpgradesWhileStarting('webhdfs');
     if (p.args.length < 2) throw new UsageError(`missing ${p.args.length ? 'ADDRESS' : 'META-URL'}: usage is 'ferry webhdfs META-URL ADDRESS' (see 'ferry webhdfs --help')`);
     const [metaUrl, address] = p.args as [string, string];
     if (!/^(\[[^\]]+\]|[^:]*):\d+$/.test(address) && !/^\d+$/.test(address)) throw new UsageError(`ADDRESS must be HOST:PORT, not '${address}'`);
