@@ -78,6 +78,10 @@ describe('upgrading gateway, webhdfs and meta-server in place', () => {
       await s3.send(new PutObjectCommand({ Bucket: 'upgrades', Key: `k/${i}`, Body: body }));
       const got = await (await s3.send(new GetObjectCommand({ Bucket: 'upgrades', Key: `k/${i}` }))).Body!.transformToString();
       assert.equal(got, body);
+      // A load balancer's health check on a kept-alive connection: the address never says "shutting down".
+      const health = await fetch(`http://${addr}/-/health`);
+      assert.equal(health.status, 200, await health.text());
+      await health.arrayBuffer().catch(() => undefined);
     });
     try {
       await sleep(300);

@@ -212,8 +212,8 @@ export async function upgradeIfAsked(p: Parsed, kind: string): Promise<boolean> 
 }
 
 /** Serves until stopped or upgraded, then drains with close (its errors one line on stderr). */
-export async function serveThenClose(name: string, close: () => Promise<void>): Promise<void> {
+export async function serveThenClose(name: string, close: (handedOver: boolean) => Promise<void>): Promise<void> {
   const how = await serveUntilStopped(name);
   if (how === 'stop') process.stdout.write(`ferry ${name}: shutting down (finishing requests in flight)\n`);
-  await close().catch((e: unknown) => process.stderr.write(`ferry ${name}: ${(e as Error)?.message ?? String(e)}\n`));
+  await close(how === 'upgraded').catch((e: unknown) => process.stderr.write(`ferry ${name}: ${(e as Error)?.message ?? String(e)}\n`));
 }

@@ -74,6 +74,7 @@ export class Gateway {
   metrics!: GatewayMetrics;
   private readonly requests = new Requests();
   private closing?: Promise<void>;
+  private handedOver = false;
   url = '';
 
   private constructor(private readonly client: GatewayClient, private readonly opts: GatewayOptions) {
@@ -181,7 +182,10 @@ export class Gateway {
    * Stops accepting and drains (client/listen.ts: requests in flight finish, up to graceMs; kept-alive clients
    * are moved off), then closes the client. An upgrade's new process serves the same socket meanwhile.
    */
-  close(graceMs = 10_000): Promise<void> {
+  close(graceMs = 10_000, handedOver = false): Promise<void> {
+    // Handed over to an upgrade's new process, the address goes on serving: health checks reaching this one
+    // on a kept-alive connection say ok, not "shutting down" (a load balancer would drop the backend).
+    this.handedOver ||= handedOver;
     this.closing ??= (async () => {
       if (this.reloadTimer) clearInterval(this.reloadTimer);
       if (this.sweepTimer) clearInterval(this.sweepTimer);
@@ -235,8 +239,9 @@ export class Gateway {
     try {
       if (rawPath === '/-/health' || rawPath === '/-/ready') {
         op = 'health';
-        const body = this.closing ? 'shutting down\n' : 'ok\n';
-        res.writeHead(this.closing ? 503 : 200, { 'Content-Type': 'text/plain', 'Content-Length': body.length });
+        const down = this.closing && !this.handedOver;
+        const body = down ? 'shutting down\n' : 'ok\n';
+        res.writeHead(down ? 503 : 200, { 'Content-Type': 'text/plain', 'Content-Length': body.length });
         res.end(body);
         return;
       }

@@ -37,6 +37,7 @@ export class WebHdfs {
   private readonly views = new Map<string, VfsView>();
   private readonly requests = new Requests();
   private closing?: Promise<void>;
+  private handedOver = false;
   url = '';
 
   private constructor(private readonly client: Client, private readonly root: VfsView, readonly ids: Identities, private readonly opts: WebHdfsOptions) {}
@@ -81,7 +82,10 @@ export class WebHdfs {
   }
 
   /** Stops accepting and drains (client/listen.ts: requests in flight finish, up to graceMs), then closes the client. */
-  close(graceMs = 10_000): Promise<void> {
+  close(graceMs = 10_000, handedOver = false): Promise<void> {
+    // Handed over to an upgrade's new process, the address goes on serving: health checks reaching this one
+    // on a kept-alive connection say ok, not "shutting down" (a load balancer would drop the backend).
+    this.handedOver ||= handedOver;
     this.closing ??= (async () => {
       await this.requests.drain(this.server, graceMs);
       await this.client.close();
@@ -111,8 +115,9 @@ export class WebHdfs {
     res.setHeader('Server', 'FerryFS');
     try {
       if (rawPath === '/-/health') {
-        const body = this.closing ? 'shutting down\n' : 'ok\n';
-        res.writeHead(this.closing ? 503 : 200, { 'Content-Type': 'text/plain', 'Content-Length': body.length });
+        const down = this.closing && !this.handedOver;
+        const body = down ? 'shutting down\n' : 'ok\n';
+        res.writeHead(down ? 503 : 200, { 'Content-Type': 'text/plain', 'Content-Length': body.length });
         res.end(body);
         return;
       }

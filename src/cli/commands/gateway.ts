@@ -94,7 +94,7 @@ const command: Command = {
       process.stderr.write(`ferry gateway: no access keys yet: add one with 'ferry gateway keys add ${redactText(metaUrl)} --uid N --gid N'\n`);
     }
     await daemonReady(`gateway serving at ${gw.url}`);
-    await serveThenClose('gateway', () => gw.close());
+    await serveThenClose('gateway', (handedOver) => gw.close(undefined, handedOver));
   },
 };
 

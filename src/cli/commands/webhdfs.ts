@@ -86,7 +86,7 @@ const command: Command = {
     });
     process.stdout.write(`ferry webhdfs: serving ${metaUrl}${str(p, 'subdir') ? ` (${str(p, 'subdir')})` : ''} at ${server.url}/webhdfs/v1\n`);
     await daemonReady(`webhdfs serving at ${server.url}`);
-    await serveThenClose('webhdfs', () => server.close());
+    await serveThenClose('webhdfs', (handedOver) => server.close(undefined, handedOver));
   },
 };
 
