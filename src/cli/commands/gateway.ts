@@ -28,6 +28,7 @@ const command: Command = {
       'ferry gateway keys add sqlite3://ferry-data/meta.db --uid 1000 --gid 1000',
       'ferry gateway sqlite3://ferry-data/meta.db 0.0.0.0:9000',
       'aws --endpoint-url http://127.0.0.1:9000 s3 ls',
+      'ferry gateway --upgrade 0.0.0.0:9000   # after installing a new ferry: no request refused (docs/daemons.md)',
     ],
     options: {
       'tls-cert': { type: 'string', arg: 'FILE', help: 'serve HTTPS with this certificate (PEM)' },

@@ -26,6 +26,7 @@ const command: Command = {
       'ferry meta-server postgres://ferry@127.0.0.1:5432/vol --listen 10.0.0.5:9567 --tls-cert srv.pem --tls-key srv.key',
       'ferry config postgres://ferry@127.0.0.1:5432/vol --service-secret-file /etc/ferry/vol.secret',
       'ferry ls "ferrys://10.0.0.5:9567?secret-file=/etc/ferry/vol.secret&tls-ca=/etc/ferry/ca.pem" /',
+      'ferry meta-server --upgrade 10.0.0.5:9567   # after installing a new ferry: no call refused (docs/daemons.md)',
     ],
     options: { listen: { type: 'string', arg: 'HOST:PORT', help: 'address to listen on (default 127.0.0.1:9567)' }, ...clientFlags('service'), ...TLS_FLAGS, ...DAEMON_FLAGS, ...UPGRADE_FLAGS },
     minArgs: 0,

@@ -27,6 +27,7 @@ const command: Command = {
       'ferry webhdfs sqlite3://ferry-data/meta.db 0.0.0.0:9870 --allow-simple-auth --users users.txt',
       'curl -L "http://127.0.0.1:9870/webhdfs/v1/data?op=LISTSTATUS&user.name=alice"',
       'hadoop fs -ls webhdfs://127.0.0.1:9870/data',
+      'ferry webhdfs --upgrade 0.0.0.0:9870   # after installing a new ferry: no request refused (docs/daemons.md)',
     ],
     options: {
       'allow-simple-auth': { type: 'boolean', help: 'trust the user.name= parameter (Hadoop simple authentication: no proof of identity)' },
