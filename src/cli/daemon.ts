@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { UPGRADE_FROM_ENV } from '../client/index.js';
 import { daemonFile } from '../fuse/daemon.js';
 import type { OptionSpec, Parsed } from './args.js';
 import { daemonArgv } from './argv.js';
@@ -130,9 +131,23 @@ function holdOutput(): void {
   }
 }
 
-/** The daemon serves: writes its pid file (removed at exit), releases its output and lets the parent go. */
+/** True in a process an upgrade started (cli/upgrade.ts): the process it replaces waits for its ready. */
+function isSuccessor(): boolean {
+  return process.env[UPGRADE_FROM_ENV] !== undefined && process.connected;
+}
+
+/**
+ * The daemon serves: writes its pid file (removed at exit), releases its output and lets the parent go. The
+ * same in a process started by an upgrade, whose "parent" is the process it replaces (which drains then).
+ */
 export async function daemonReady(line: string): Promise<void> {
-  if (!isDaemon()) return;
+  if (!isDaemon()) {
+    if (isSuccessor()) {
+      await tellParent({ ready: line });
+      process.disconnect?.();
+    }
+    return;
+  }
   const pidFile = process.env[ENV]!;
   mkdirSync(dirname(pidFile), { recursive: true });
   writeFileSync(pidFile, `${process.pid}\n`);
@@ -152,7 +167,7 @@ export async function daemonReady(line: string): Promise<void> {
 
 /** The daemon failed before it was ready: its error line goes to the parent (printed there, not logged). */
 export async function daemonFailed(error: string, code: number): Promise<void> {
-  if (isDaemon() && process.connected) await tellParent({ error, code });
+  if ((isDaemon() || isSuccessor()) && process.connected) await tellParent({ error, code });
 }
 
 function tellParent(m: Message): Promise<void> {

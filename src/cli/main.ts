@@ -141,7 +141,7 @@ main(commandArgs()).then(exit, async (e: unknown) => {
   if (e instanceof OutputClosed) return process.exit(0);
   // A daemon that fails to start tells the `ferry ... -d` that started it, which prints the line.
   // No password of a URL in an error line (engines' own messages may quote the URL they were given).
-  if (process.env.FERRY_DAEMON) await (await import('./daemon.js')).daemonFailed(redactText(describeError(e)), exitCodeOf(e));
+  if (process.env.FERRY_DAEMON || process.env.FERRY_UPGRADE_FROM) await (await import('./daemon.js')).daemonFailed(redactText(describeError(e)), exitCodeOf(e));
   if (process.env.FERRY_DEBUG) process.stderr.write(`${redactText((e as Error)?.stack ?? String(e))}\n`);
   else process.stderr.write(`ferry: ${redactText(describeError(e))}\n`);
   exit(exitCodeOf(e));

@@ -2,6 +2,7 @@
 // the format record, the chunk store with its caches, the VFS and the client session. Every door (SDK, FUSE,
 // S3 gateway, CLI, mirror service, later WebHDFS and CSI) gets its client here and never stacks these itself.
 // Whatever fails half-way, everything opened so far is closed again.
+import { bindOrTakeOver, upgradesSoFar } from './listen.js';
 import type { BlockCache } from '../chunk/block-cache.js';
 import type { ChunkStore } from '../chunk/index.js';
 import type { Meta } from '../meta/interface.js';
@@ -71,7 +72,7 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
   try {
     // First: a busy metrics port fails before anything is opened. The metrics are enabled before the stores
     // open, which then count their requests (storage.ts).
-    const endpoint = cfg.metrics !== undefined ? await serveMetrics(cfg.metrics) : undefined;
+    const endpoint = cfg.metrics !== undefined ? await serveMetrics(cfg.metrics, bindOrTakeOver) : undefined;
     if (endpoint) undo.push(() => endpoint.close());
     const metrics = endpoint ? activeMetrics() : undefined;
     // A read-only client of a writable mirror never connects to the far source.
@@ -93,6 +94,8 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
       ...(cfg.role ? { role: cfg.role } : {}),
       writeback: Boolean(cfg.cache?.writeback),
       ...(endpoint ? { metrics: endpoint.address } : {}),
+      // A door started by an upgrade (cli/upgrade.ts) says how many: `ferry status` shows it.
+      ...(upgradesSoFar() ? { upgrades: upgradesSoFar() } : {}),
     });
     undo.push(() => meta.closeSession());
     // A mirror's blocks may also be on their way from its data copier: its readers keep waiting.

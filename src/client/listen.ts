@@ -1,7 +1,16 @@
-// Where a serving door listens: HOST:PORT (or a bare port) parsed once, the server bound, its URL made. Shared
-// by the S3 gateway and the WebHDFS server, so a busy port or a bad address reads the same from both.
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// Where a serving door listens and how it stops: HOST:PORT (or a bare port) parsed once, the server bound (or
+// handed over by the process it replaces, see below), its URL made; and the drain on close. Shared by the S3
+// gateway, the WebHDFS server and the meta-server, so a busy port, a bad address and a shutdown or an upgrade
+// read and behave the same in all three.
+//
+// Upgrade handover (`ferry gateway|webhdfs|meta-server --upgrade`, SIGUSR2; cli/upgrade.ts starts the new
+// process): the old process spawns the new one with an IPC channel. When the new one is about to listen on an
+// address, it asks the old one for the socket already listening there; the old one sends the listening
+// net.Server over IPC (child_process's documented handle passing) and the new one listens on that handle. Both
+// processes accept from the same kernel queue until the old one drains, so no connection is refused. The new
+// process asks only when it is ready to serve (its volume open), so it never accepts a connection it cannot answer.
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Server as NetServer, type AddressInfo } from 'node:net';
 
 /** host and port of `HOST:PORT`, `[V6]:PORT` or `PORT`; an Error naming the address when it is none of them. */
 export function parseAddress(addr: string, defaultHost = '127.0.0.1'): { host: string; port: number } {
@@ -13,25 +22,159 @@ export function parseAddress(addr: string, defaultHost = '127.0.0.1'): { host: s
   return { host: host || '0.0.0.0', port };
 }
 
-/**
- * Binds server to addr; returns its URL (`http://127.0.0.1:9000`). A busy port rejects with node's EADDRINUSE
- * error, which the CLI prints as one line (cli/output.ts).
- */
-export async function listenOn(server: Server, addr: string, scheme: 'http' | 'https' = 'http'): Promise<string> {
-  const { host, port } = parseAddress(addr);
-  await new Promise<void>((resolve, reject) => {
-    const failed = (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') reject(new Error(`cannot listen on ${addr}: no such local address`));
-      else if (e.code === 'EACCES') reject(new Error(`cannot listen on ${addr}: permission denied (ports below 1024 need root)`));
-      else reject(e);
+/** Set in a process started by an upgrade: the pid of the process it replaces (which answers listener requests). */
+export const UPGRADE_FROM_ENV = 'FERRY_UPGRADE_FROM';
+
+/** Set in a process started by an upgrade: how many upgrades it is from the process first started. */
+export const UPGRADES_ENV = 'FERRY_UPGRADES';
+
+/** How many upgrades this process is from the one first started (0: never upgraded); sessions record it. */
+export function upgradesSoFar(): number {
+  return Number(process.env[UPGRADES_ENV]) || 0;
+}
+
+/** The IPC messages of the handover: the new process asks by address, the old one answers (with the handle when it has one). */
+export interface ListenerAsk {
+  ferryListener: string;
+}
+
+/** Listening servers of this process by the address they were asked to listen on (as given: `127.0.0.1:0` too). */
+const listening = new Map<string, NetServer>();
+
+/** The old process's side: what to send for a new process's ask (undefined: not a listener request). */
+export function listenerFor(msg: unknown): { addr: string; server?: NetServer } | undefined {
+  if (!msg || typeof msg !== 'object' || typeof (msg as ListenerAsk).ferryListener !== 'string') return undefined;
+  const addr = (msg as ListenerAsk).ferryListener;
+  const s = listening.get(addr);
+  return { addr, server: s?.listening ? s : undefined };
+}
+
+/** The new process's side: the listening socket the replaced process hands over for addr, if it has one. */
+async function inherited(addr: string): Promise<NetServer | undefined> {
+  if (!process.env[UPGRADE_FROM_ENV] || !process.connected) return undefined;
+  return new Promise((resolve) => {
+    const done = (s?: NetServer) => {
+      clearTimeout(t);
+      process.off('message', onMessage);
+      resolve(s);
     };
-    server.once('error', failed);
-    server.listen(port, host, () => {
-      server.off('error', failed);
-      resolve();
-    });
+    // An old process that does not answer (it is not a ferry door): bind afresh, which fails on a busy port.
+    const t = setTimeout(() => done(), 10_000);
+    const onMessage = (m: unknown, handle: unknown) => {
+      if (m && typeof m === 'object' && (m as ListenerAsk).ferryListener === addr) done(handle instanceof NetServer ? handle : undefined);
+    };
+    process.on('message', onMessage);
+    process.send!({ ferryListener: addr } satisfies ListenerAsk);
+  });
+}
+
+/**
+ * Binds server to addr (or takes over the socket of the process this one upgrades); returns its URL
+ * (`http://127.0.0.1:9000`). A busy port rejects with node's EADDRINUSE error, which the CLI prints as one
+ * line (cli/output.ts).
+ */
+export async function listenOn(server: Server, addr: string, scheme: string = 'http'): Promise<string> {
+  const { host, port } = parseAddress(addr);
+  await bindOrTakeOver(server, host, port, addr).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') throw new Error(`cannot listen on ${addr}: no such local address`);
+    if (e.code === 'EACCES') throw new Error(`cannot listen on ${addr}: permission denied (ports below 1024 need root)`);
+    throw e;
   });
   const a = server.address() as AddressInfo;
   const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
   return `${scheme}://${h}:${a.port}`;
+}
+
+/**
+ * Listens on host:port, or on the socket the process this one upgrades hands over under key (the address as
+ * the command line gave it, so `127.0.0.1:0` finds the port it picked). Also for --metrics ports (serveMetrics).
+ */
+export async function bindOrTakeOver(server: NetServer, host: string, port: number, key: string): Promise<void> {
+  const handle = await inherited(key);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    const bound = () => {
+      server.off('error', reject);
+      resolve();
+    };
+    // listen(handle): "anything with an underlying _handle member" (node's net docs); the received server's.
+    if (handle) server.listen(handle, bound);
+    else server.listen(port, host, bound);
+  });
+  listening.set(key, server);
+  server.once('close', () => listening.get(key) === server && listening.delete(key));
+}
+
+/** How long connections kept alive stay open after a drain starts, so a busy client's next request moves it over. */
+export const LINGER_MS = 1000;
+
+/**
+ * The requests a server is answering, and its drain. Each handler calls track(res) first. On drain the server
+ * stops accepting (an upgrade's new process goes on accepting from the same socket) but keeps its connections:
+ *  - every response not yet started says `Connection: close`, and so does every request arriving on a
+ *    kept-alive connection during the linger: a client in a request loop gets its answer and reconnects (to the
+ *    new process) instead of having its connection cut under a request it is sending;
+ *  - after the linger, connections with no request in flight are closed (a client idle that long reconnects
+ *    on its next request; the race of a request sent just then is what clients' retries on a reused idle
+ *    connection are for: the AWS SDK retries ECONNRESET, ferry:// clients retry a reused socket's reset);
+ *  - requests in flight get up to graceMs to finish, then the rest is cut.
+ */
+export class Requests {
+  private readonly open = new Set<ServerResponse>();
+  private draining?: Promise<void>;
+  private idle?: () => void;
+
+  get inFlight(): number {
+    return this.open.size;
+  }
+
+  get isDraining(): boolean {
+    return this.draining !== undefined;
+  }
+
+  /** Counts the request until its response closes (answered, or the connection gone). */
+  track(_req: IncomingMessage, res: ServerResponse): void {
+    if (this.draining) res.setHeader('Connection', 'close');
+    this.open.add(res);
+    res.once('close', () => {
+      this.open.delete(res);
+      if (this.open.size === 0) this.idle?.();
+    });
+  }
+
+  drain(server: Server, graceMs = 10_000, lingerMs = LINGER_MS): Promise<void> {
+    this.draining ??= (async () => {
+      const deadline = Date.now() + graceMs;
+      for (const res of this.open) if (!res.headersSent) res.setHeader('Connection', 'close');
+      const closed = new Promise<void>((r) => server.once('close', () => r()));
+      // net.Server's close: stops accepting and keeps the connections (http.Server's close, since node 19,
+      // would also cut the idle kept-alive ones at once, racing their clients' next request).
+      if (server.listening) NetServer.prototype.close.call(server);
+      else queueMicrotask(() => server.emit('close'));
+      const gone = closed.then(() => true);
+      await Promise.race([gone, sleep(Math.min(lingerMs, graceMs))]);
+      server.closeIdleConnections();
+      if (this.open.size > 0) {
+        await Promise.race([
+          gone,
+          new Promise<void>((r) => {
+            const t = setTimeout(r, Math.max(0, deadline - Date.now()));
+            this.idle = () => {
+              clearTimeout(t);
+              r();
+            };
+          }),
+        ]);
+      }
+      // http.Server's close too: it stops the server's timer of header timeouts.
+      server.close();
+      server.closeAllConnections();
+      await closed;
+    })();
+    return this.draining;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

@@ -7,7 +7,7 @@ import { createServer as createHttp, type IncomingMessage, type Server, type Ser
 import { createServer as createHttps } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { FsError } from '../errors.js';
-import { listenOn, type ClientConfig } from '../client/index.js';
+import { listenOn, Requests, type ClientConfig } from '../client/index.js';
 import type { VfsView } from '../vfs/view.js';
 import type { Call, Identity, Services } from './call.js';
 import { openGatewayClient, type GatewayClient } from './client.js';
@@ -74,9 +74,9 @@ export class Gateway {
   private readonly scopes: KeyScopes;
   private readonly services: Services;
   metrics!: GatewayMetrics;
-  private inflight = 0;
+  private readonly requests = new Requests();
   private closing?: Promise<void>;
-  private idle?: () => void;
+  private handedOver = false;
   url = '';
 
   private constructor(private readonly client: GatewayClient, private readonly opts: GatewayOptions) {
@@ -106,7 +106,7 @@ export class Gateway {
     const client = await openGatewayClient({ metaUrl: opts.metaUrl, cacheTimeout: opts.cacheTimeout ?? 0, client: opts.client, log: opts.clientLog });
     const g = new Gateway(client, opts);
     try {
-      g.metrics = await GatewayMetrics.open(() => g.inflight);
+      g.metrics = await GatewayMetrics.open(() => g.requests.inFlight);
       await g.services.objects.prepare(client.root);
       await g.services.multipart.sweep(client.root);
       await g.reloadKeys();
@@ -178,31 +178,24 @@ export class Gateway {
     this.services.encrypted = !!f.storage.encryption;
   }
 
-  /** Stops accepting, lets requests in flight finish (up to graceMs), then closes the client. */
   /** Where --metrics are served (HOST:PORT), when asked for (GET /-/metrics answers on the S3 port too). */
   get metricsAddress(): string | undefined {
     return this.client.metricsAddress;
   }
 
-  close(graceMs = 10_000): Promise<void> {
+  /**
+   * Stops accepting and drains (client/listen.ts: requests in flight finish, up to graceMs; kept-alive clients
+   * are moved off), then closes the client. An upgrade's new process serves the same socket meanwhile.
+   */
+  close(graceMs = 10_000, handedOver = false): Promise<void> {
+    // Handed over to an upgrade's new process, the address goes on serving: health checks reaching this one
+    // on a kept-alive connection say ok, not "shutting down" (a load balancer would drop the backend).
+    this.handedOver ||= handedOver;
     this.closing ??= (async () => {
       if (this.reloadTimer) clearInterval(this.reloadTimer);
       if (this.sweepTimer) clearInterval(this.sweepTimer);
       if (this.lifecycleTimer) clearInterval(this.lifecycleTimer);
-      await this.lifecycleRun?.catch(() => undefined);
-      const closed = new Promise<void>((r) => this.server.close(() => r()));
-      this.server.closeIdleConnections();
-      if (this.inflight > 0) {
-        await new Promise<void>((r) => {
-          const t = setTimeout(r, graceMs);
-          this.idle = () => {
-            clearTimeout(t);
-            r();
-          };
-        });
-      }
-      this.server.closeAllConnections();
-      await closed;
+      await Promise.all([this.lifecycleRun?.catch(() => undefined), this.requests.drain(this.server, graceMs)]);
       this.metrics.close();
       await this.client.close();
     })();
@@ -254,7 +247,7 @@ export class Gateway {
     res.setHeader('x-amz-request-id', id);
     res.setHeader('x-amz-id-2', id);
     res.setHeader('Server', 'FerryFS');
-    this.inflight++;
+    this.requests.track(req, res);
     const url = req.url ?? '/';
     const qi = url.indexOf('?');
     const rawPath = qi < 0 ? url : url.slice(0, qi);
@@ -265,8 +258,9 @@ export class Gateway {
     try {
       if (rawPath === '/-/health' || rawPath === '/-/ready') {
         op = 'health';
-        const body = this.closing ? 'shutting down\n' : 'ok\n';
-        res.writeHead(this.closing ? 503 : 200, { 'Content-Type': 'text/plain', 'Content-Length': body.length });
+        const down = this.closing && !this.handedOver;
+        const body = down ? 'shutting down\n' : 'ok\n';
+        res.writeHead(down ? 503 : 200, { 'Content-Type': 'text/plain', 'Content-Length': body.length });
         res.end(body);
         return;
       }
@@ -277,10 +271,8 @@ export class Gateway {
         res.end(body);
         return;
       }
-      if (this.closing) {
-        res.setHeader('Connection', 'close');
-        throw s3err('ServiceUnavailable');
-      }
+      // A request on a kept-alive connection while draining is served (the volume is open until the drain
+      // ends) and told Connection: close (Requests.track), so its client reconnects to whoever serves next.
       const expect = req.headers.expect;
       if (expect !== undefined && !/^\s*100-continue\s*$/i.test(expect)) throw s3err('ExpectationFailed', undefined, { Expect: expect });
       if (!rawPath.startsWith('/')) throw s3err('InvalidRequest', 'Only path-style requests are supported.');
@@ -323,7 +315,6 @@ export class Gateway {
     } finally {
       this.metrics.observe(op, res.statusCode, performance.now() - started);
       this.opts.log?.(`${new Date().toISOString()} ${id} ${req.method} ${url} ${res.statusCode} ${op} ${(performance.now() - started).toFixed(1)}ms`);
-      if (--this.inflight === 0 && this.idle) this.idle();
     }
   }
 }

@@ -187,7 +187,7 @@ export function parseMetricsAddress(address: string): { host: string; port: numb
  * Several clients of one process asking for the same address share one server. A busy port fails with one
  * line naming the flag.
  */
-export async function serveMetrics(address: string): Promise<MetricsEndpoint> {
+export async function serveMetrics(address: string, bind?: (server: Server, host: string, port: number, key: string) => Promise<void>): Promise<MetricsEndpoint> {
   const { host, port } = parseMetricsAddress(address);
   const m = await enableMetrics();
   const key = `${host}:${port}`;
@@ -203,11 +203,12 @@ export async function serveMetrics(address: string): Promise<MetricsEndpoint> {
         (e: Error) => res.writeHead(500, { 'Content-Type': 'text/plain' }).end(`${e.message}\n`),
       );
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (e: NodeJS.ErrnoException) =>
-        reject(new Error(e.code === 'EADDRINUSE' ? `--metrics ${address}: the port is already in use` : `--metrics ${address}: ${e.message}`)),
-      );
+    // bind: a door's (client/listen.ts), which takes the port over from the process an upgrade replaces.
+    await (bind ? bind(server, host, port, `metrics ${address}`) : new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
       server.listen(port, host, () => resolve());
+    })).catch((e: NodeJS.ErrnoException) => {
+      throw new Error(e.code === 'EADDRINUSE' ? `--metrics ${address}: the port is already in use` : `--metrics ${address}: ${e.message}`);
     });
     server.unref();
     const a = server.address();

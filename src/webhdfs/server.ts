@@ -3,7 +3,7 @@
 // gateway's: listen (client/listen.ts), keep-alive, graceful close.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { listenOn, openClient, type Client, type ClientConfig } from '../client/index.js';
+import { listenOn, openClient, Requests, type Client, type ClientConfig } from '../client/index.js';
 import { FsError } from '../errors.js';
 import { userContext, type Format } from '../meta/types.js';
 
@@ -42,9 +42,9 @@ export class WebHdfs {
   private keys?: Promise<Format>;
   private keysAt = 0;
   private loadedKeys: Record<string, unknown> = {};
-  private inflight = 0;
-  private idle?: () => void;
+  private readonly requests = new Requests();
   private closing?: Promise<void>;
+  private handedOver = false;
   url = '';
 
   private constructor(private readonly client: Client, private readonly root: VfsView, readonly ids: Identities, private readonly opts: WebHdfsOptions) {}
@@ -88,22 +88,13 @@ export class WebHdfs {
     return (this.server.address() as AddressInfo).port;
   }
 
-  /** Stops accepting, lets requests in flight finish (up to graceMs), then closes the client. */
-  close(graceMs = 10_000): Promise<void> {
+  /** Stops accepting and drains (client/listen.ts: requests in flight finish, up to graceMs), then closes the client. */
+  close(graceMs = 10_000, handedOver = false): Promise<void> {
+    // Handed over to an upgrade's new process, the address goes on serving: health checks reaching this one
+    // on a kept-alive connection say ok, not "shutting down" (a load balancer would drop the backend).
+    this.handedOver ||= handedOver;
     this.closing ??= (async () => {
-      const closed = new Promise<void>((r) => this.server.close(() => r()));
-      this.server.closeIdleConnections();
-      if (this.inflight > 0) {
-        await new Promise<void>((r) => {
-          const t = setTimeout(r, graceMs);
-          this.idle = () => {
-            clearTimeout(t);
-            r();
-          };
-        });
-      }
-      this.server.closeAllConnections();
-      await closed;
+      await this.requests.drain(this.server, graceMs);
       await this.client.close();
     })();
     return this.closing;
@@ -142,7 +133,7 @@ export class WebHdfs {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
-    this.inflight++;
+    this.requests.track(req, res);
     const url = req.url ?? '/';
     const qi = url.indexOf('?');
     const rawPath = qi < 0 ? url : url.slice(0, qi);
@@ -151,15 +142,13 @@ export class WebHdfs {
     res.setHeader('Server', 'FerryFS');
     try {
       if (rawPath === '/-/health') {
-        const body = this.closing ? 'shutting down\n' : 'ok\n';
-        res.writeHead(this.closing ? 503 : 200, { 'Content-Type': 'text/plain', 'Content-Length': body.length });
+        const down = this.closing && !this.handedOver;
+        const body = down ? 'shutting down\n' : 'ok\n';
+        res.writeHead(down ? 503 : 200, { 'Content-Type': 'text/plain', 'Content-Length': body.length });
         res.end(body);
         return;
       }
-      if (this.closing) {
-        res.setHeader('Connection', 'close');
-        throw hdfsErr('IOException', 'The server is shutting down; retry');
-      }
+      // While draining, a request on a kept-alive connection is served and told Connection: close (Requests.track).
       const p = requestPath(rawPath);
       if (p === undefined) throw hdfsErr('FileNotFoundException', `${rawPath}: not a WebHDFS path (they start with /webhdfs/v1/)`);
       path = p;
@@ -193,7 +182,6 @@ export class WebHdfs {
       sendError(res, err);
     } finally {
       this.opts.log?.(`${new Date().toISOString()} ${req.method} ${url} ${res.statusCode} ${op} ${(performance.now() - started).toFixed(1)}ms`);
-      if (--this.inflight === 0 && this.idle) this.idle();
     }
   }
 }

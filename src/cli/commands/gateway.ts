@@ -10,6 +10,7 @@ import { out } from '../output.js';
 import { requireVolume, withMeta } from '../meta.js';
 import { applyFlags, clientFlags } from '../client-flags.js';
 import { DAEMON_FLAGS, daemonReady, daemonize } from '../daemon.js';
+import { refuseUpgradesWhileStarting, serveThenClose, UPGRADE_FLAGS, upgradeIfAsked } from '../upgrade.js';
 
 const command: Command = {
   spec: {
@@ -37,6 +38,7 @@ const command: Command = {
       'ferry gateway keys add sqlite3://ferry-data/meta.db --uid 1001 --gid 1001 --subdir /team-a --read-only --allow 10.0.0.0/8 --expires 30d',
       'ferry gateway sqlite3://ferry-data/meta.db 0.0.0.0:9000',
       'aws --endpoint-url http://127.0.0.1:9000 s3 ls',
+      'ferry gateway --upgrade 0.0.0.0:9000   # after installing a new ferry: no request refused (docs/daemons.md)',
     ],
     options: {
       'tls-cert': { type: 'string', arg: 'FILE', help: 'serve HTTPS with this certificate (PEM)' },
@@ -63,13 +65,16 @@ const command: Command = {
       description: { type: 'string', arg: 'TEXT', help: 'keys add: a note shown by keys list' },
       ...clientFlags('service', 'local'),
       ...DAEMON_FLAGS,
+      ...UPGRADE_FLAGS,
     },
-    minArgs: 2,
+    minArgs: 0,
     maxArgs: 4,
   },
 
   async run(p: Parsed): Promise<void> {
     if (p.args[0] === 'keys') return keys(p);
+    if (await upgradeIfAsked(p, 'gateway')) return;
+    refuseUpgradesWhileStarting('gateway');
     if (p.args.length !== 2) throw new UsageError(`usage is 'ferry gateway META-URL ADDRESS' (see 'ferry gateway --help')`);
     const [metaUrl, address] = p.args as [string, string];
     if (!/^(\[[^\]]+\]|[^:]*):\d+$/.test(address) && !/^\d+$/.test(address)) throw new UsageError(`ADDRESS must be HOST:PORT, not '${address}'`);
@@ -107,19 +112,7 @@ const command: Command = {
       process.stderr.write(`ferry gateway: no access keys yet: add one with 'ferry gateway keys add ${redactText(metaUrl)} --uid N --gid N'\n`);
     }
     await daemonReady(`gateway serving at ${gw.url}`);
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        process.stdout.write('ferry gateway: shutting down (finishing requests in flight)\n');
-        gw.close().then(resolve, (e: unknown) => {
-          process.stderr.write(`ferry gateway: ${(e as Error)?.message ?? String(e)}\n`);
-          resolve();
-        });
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await serveThenClose('gateway', (handedOver) => gw.close(undefined, handedOver));
   },
 };
 

@@ -70,7 +70,7 @@ const command: Command = {
       lines.push('');
       lines.push(`Sessions: ${sessions.length}`);
       if (sessions.length) {
-        const rows = [['SID', 'ROLE', 'HOST', 'PID', 'MOUNT / LABEL', 'VERSION', 'STARTED', 'HEARTBEAT', 'OPEN FILES', 'WB PENDING', 'METRICS']];
+        const rows = [['SID', 'ROLE', 'HOST', 'PID', 'MOUNT / LABEL', 'VERSION', 'STARTED', 'UPGRADES', 'HEARTBEAT', 'OPEN FILES', 'WB PENDING', 'METRICS']];
         for (const s of sessions) {
           const age = now - s.heartbeat;
           // Open files and write-back backlog are a client's (sent with its heartbeats); others have none.
@@ -83,13 +83,15 @@ const command: Command = {
             s.mountPoint || '-',
             s.version || '-',
             s.startedAt,
+            // Doors (gateway, webhdfs, meta-server) can be upgraded in place (cli/upgrade.ts); others cannot.
+            typeof s.upgrades === 'number' ? String(s.upgrades) : DOORS.has(roleOf(s)) || s.mountPoint === 'webhdfs' ? '0' : '-',
             `${ago(age)}${age > SESSION_TIMEOUT_MS ? ' (stale)' : ''}`,
             num(s.openFiles),
             num(s.writebackPending),
             typeof s.metrics === 'string' ? s.metrics : '-',
           ]);
         }
-        lines.push(indent(table(rows, [0, 3, 8, 9])));
+        lines.push(indent(table(rows, [0, 3, 7, 9, 10])));
         for (const s of sessions) {
           const e = s.lastError;
           if (!e) continue;
@@ -123,6 +125,8 @@ const command: Command = {
 };
 
 export default command;
+
+const DOORS = new Set(['gateway', 'webhdfs', 'meta-server']);
 
 function indent(t: string): string {
   return t.trimEnd().replace(/^/gm, '  ');

@@ -5,6 +5,7 @@ import { requireVolume } from '../meta.js';
 import { applyFlags, clientFlags } from '../client-flags.js';
 import { CLIENT_OPTIONS } from '../../client/index.js';
 import { DAEMON_FLAGS, daemonReady, daemonize } from '../daemon.js';
+import { refuseUpgradesWhileStarting, serveThenClose, UPGRADE_FLAGS, upgradeIfAsked } from '../upgrade.js';
 
 const subdirRow = CLIENT_OPTIONS.find((o) => o.flag === 'subdir')!;
 
@@ -26,6 +27,7 @@ const command: Command = {
       'ferry webhdfs sqlite3://ferry-data/meta.db 0.0.0.0:9870 --allow-simple-auth --users users.txt',
       'curl -L "http://127.0.0.1:9870/webhdfs/v1/data?op=LISTSTATUS&user.name=alice"',
       'hadoop fs -ls webhdfs://127.0.0.1:9870/data',
+      'ferry webhdfs --upgrade 0.0.0.0:9870   # after installing a new ferry: no request refused (docs/daemons.md)',
     ],
     options: {
       'allow-simple-auth': { type: 'boolean', help: 'trust the user.name= parameter (Hadoop simple authentication: no proof of identity)' },
@@ -40,12 +42,16 @@ const command: Command = {
       'access-log': { type: 'boolean', help: 'print one line per request on stdout' },
       ...clientFlags('local'),
       ...DAEMON_FLAGS,
+      ...UPGRADE_FLAGS,
     },
-    minArgs: 2,
+    minArgs: 0,
     maxArgs: 2,
   },
 
   async run(p: Parsed): Promise<void> {
+    if (await upgradeIfAsked(p, 'webhdfs')) return;
+    refuseUpgradesWhileStarting('webhdfs');
+    if (p.args.length < 2) throw new UsageError(`missing ${p.args.length ? 'ADDRESS' : 'META-URL'}: usage is 'ferry webhdfs META-URL ADDRESS' (see 'ferry webhdfs --help')`);
     const [metaUrl, address] = p.args as [string, string];
     if (!/^(\[[^\]]+\]|[^:]*):\d+$/.test(address) && !/^\d+$/.test(address)) throw new UsageError(`ADDRESS must be HOST:PORT, not '${address}'`);
     const port = Number(address.slice(address.lastIndexOf(':') + 1));
@@ -81,19 +87,7 @@ const command: Command = {
     });
     process.stdout.write(`ferry webhdfs: serving ${metaUrl}${str(p, 'subdir') ? ` (${str(p, 'subdir')})` : ''} at ${server.url}/webhdfs/v1\n`);
     await daemonReady(`webhdfs serving at ${server.url}`);
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        process.stdout.write('ferry webhdfs: shutting down (finishing requests in flight)\n');
-        server.close().then(resolve, (e: unknown) => {
-          process.stderr.write(`ferry webhdfs: ${(e as Error)?.message ?? String(e)}\n`);
-          resolve();
-        });
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await serveThenClose('webhdfs', (handedOver) => server.close(undefined, handedOver));
   },
 };
 

@@ -59,7 +59,7 @@ class RemoteClient {
     }
   }
 
-  private async post(body: string): Promise<unknown> {
+  private async post(body: string, retried = false): Promise<unknown> {
     const secret = await this.credential.secret();
     const auth = secret ? { authorization: signRequest(secret, 'POST', '/call', body) } : {};
     return new Promise((resolve, reject) => {
@@ -85,7 +85,13 @@ class RemoteClient {
           });
         },
       );
-      req.on('error', (e) => reject(new FsError('EIO', { message: `metadata service ${this.url} unreachable: ${e.message}`, cause: e })));
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        // A kept-alive connection the server closed as idle (a restart, an upgrade's drain) just as this request
+        // went out on it: a server closes only connections with no request read, so sending it again on a new
+        // connection is safe (node's documented reusedSocket check). Once: a second reset is an answer.
+        if (req.reusedSocket && e.code === 'ECONNRESET' && !retried) resolve(this.post(body, true));
+        else reject(new FsError('EIO', { message: `metadata service ${this.url} unreachable: ${e.message}`, cause: e }));
+      });
       req.end(body);
     });
   }

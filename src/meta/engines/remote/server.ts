@@ -1,7 +1,7 @@
 // A metadata service: serves any engine's Meta over HTTP, one request per operation, so a far client pays
 // one round trip per operation whatever the engine needs (as JuiceFS's metadata service does). Each client
 // gets its own Meta (sessions, open files and id pools are per client).
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FsError, toFsError } from '../../../errors.js';
 import type { Meta } from '../../interface.js';
@@ -21,6 +21,11 @@ export interface MetaServerOptions {
   secrets?: () => Promise<ServiceSecrets | undefined>;
   /** No credential checked: only for bench/auth.ts, which measures what authentication costs (the CLI never sets it). */
   unauthenticated?: boolean;
+  /**
+   * Called first for every request (the CLI's drain bookkeeping, client/listen.ts's Requests: a layer above
+   * this one, so it comes in from there).
+   */
+  onRequest?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 /** Methods a client may call: the Meta interface, nothing else of the object. */
@@ -54,6 +59,7 @@ export class MetaServer {
     this.verifier = new ServiceVerifier(opts.secrets ?? (async () => serviceSecretsOf(await (this.admin ??= openMeta(backend)))));
     this.tls = !!opts.tls?.cert;
     this.server = serviceServer((req, res) => {
+      opts.onRequest?.(req, res);
       this.handle(req).then(
         (body) => res.writeHead(200, { 'content-type': 'application/json' }).end(body),
         (e) => {
@@ -112,25 +118,35 @@ export class MetaServer {
     for (const [id, c] of this.clients) if (Date.now() - c.used > IDLE_MS) this.drop(id);
   }
 
-  async listen(host: string, port: number): Promise<string> {
+  /**
+   * Listens on host:port, or through bind (the CLI's listenOn, which can take an upgraded process's socket over).
+   */
+  async listen(host: string, port: number, bind?: (server: Server) => Promise<unknown>): Promise<string> {
     if (!this.open) await this.verifier.prime();
     // A busy port is an error of listen(), not an 'error' event nobody handles (a crash with a trace).
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve();
+    if (bind) await bind(this.server);
+    else {
+      await new Promise<void>((resolve, reject) => {
+        this.server.once('error', reject);
+        this.server.listen(port, host, () => {
+          this.server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    }
     const a = this.server.address() as AddressInfo;
     return `${this.tls ? 'ferrys' : 'ferry'}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
   }
 
-  async close(): Promise<void> {
+  /** Stops serving: through drain when given (the CLI's, letting requests in flight finish), else at once. */
+  async close(drain?: (server: Server) => Promise<void>): Promise<void> {
     clearInterval(this.sweeper);
+    if (drain) await drain(this.server);
     for (const id of [...this.clients.keys()]) this.drop(id);
-    this.server.closeAllConnections();
-    await new Promise((r) => this.server.close(r));
+    if (!drain) {
+      this.server.closeAllConnections();
+      await new Promise((r) => this.server.close(r));
+    }
     await this.admin?.then((m) => m.close()).catch(() => undefined);
   }
 }
