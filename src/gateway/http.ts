@@ -1,6 +1,7 @@
 // Small HTTP helpers for the gateway: request bodies, XML replies, error documents, ranges and preconditions.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { S3Error, s3err } from './errors.js';
+import { bodyFailed } from './limits.js';
 import { xmlDoc, type XmlNode } from './xml.js';
 
 export function sendXml(res: ServerResponse, status: number, root: string, body: XmlNode, headers: Record<string, string> = {}): void {
@@ -39,7 +40,8 @@ export function sendError(req: IncomingMessage, res: ServerResponse, err: S3Erro
     res.destroy();
     return;
   }
-  if (drain && !req.complete && !req.destroyed && declaredLength(req) <= DRAIN_LIMIT) {
+  // A body that stalled or was cut short (limits.ts) will not arrive: no waiting for it.
+  if (drain && !req.complete && !req.destroyed && declaredLength(req) <= DRAIN_LIMIT && !bodyFailed(req)) {
     // An error answered before a small body arrived (a too-large XML document, a refused PUT): read the body
     // and throw it away first. Closing at once would reset the connection while the client still sends, and
     // a reset loses the answer it is owed. A body that does not arrive in time closes the connection.

@@ -14,6 +14,7 @@ import { openGatewayClient, type GatewayClient } from './client.js';
 import { fromFsError, s3err, S3Error } from './errors.js';
 import { sendError } from './http.js';
 import { keysOf, type KeyTable } from './keys.js';
+import { checkHeaderSection, hardenServer, limitsOf, type GatewayLimits } from './limits.js';
 import { runLifecycle, type LifecycleReport } from './lifecycle-job.js';
 import { GatewayMetrics } from './metrics.js';
 import { Multipart } from './multipart.js';
@@ -45,6 +46,8 @@ export interface GatewayOptions {
   client?: Omit<ClientConfig, 'metaUrl'>;
   /** Write-back summaries and warnings of the client (default stderr). */
   clientLog?: (line: string) => void;
+  /** Request head size and slow-client timeouts (limits.ts; unset ones are DEFAULT_LIMITS). */
+  limits?: Partial<GatewayLimits>;
 }
 
 const KEY_RELOAD_MS = 5000;
@@ -73,11 +76,13 @@ export class Gateway {
   private readonly services: Services;
   metrics!: GatewayMetrics;
   private inflight = 0;
+  private readonly limits: GatewayLimits;
   private closing?: Promise<void>;
   private idle?: () => void;
   url = '';
 
   private constructor(private readonly client: GatewayClient, private readonly opts: GatewayOptions) {
+    this.limits = limitsOf(opts.limits);
     const objects = new Objects();
     if (opts.minPartSize !== undefined) objects.minPartSize = opts.minPartSize;
     this.services = {
@@ -125,7 +130,8 @@ export class Gateway {
     this.server.on('checkContinue', handler);
     this.server.on('checkExpectation', handler);
     this.server.keepAliveTimeout = 30_000;
-    this.server.headersTimeout = 35_000;
+    // The head's size and time, a body that stalls, and S3 answers to what node's parser refuses.
+    hardenServer(this.server, this.limits);
     // Big uploads take long; a stalled socket is what gets cut.
     this.server.requestTimeout = 0;
     this.server.setTimeout(5 * 60_000);
@@ -264,6 +270,7 @@ export class Gateway {
       }
       const expect = req.headers.expect;
       if (expect !== undefined && !/^\s*100-continue\s*$/i.test(expect)) throw s3err('ExpectationFailed', undefined, { Expect: expect });
+      checkHeaderSection(req, this.limits);
       if (!rawPath.startsWith('/')) throw s3err('InvalidRequest', 'Only path-style requests are supported.');
       const query = new URLSearchParams(rawQuery);
       // A browser's preflight and form upload carry no signature: the CORS rules, or the form's signed policy, decide.

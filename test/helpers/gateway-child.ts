@@ -142,10 +142,11 @@ export async function signedHeaders(
   body: Buffer,
   extra: Record<string, string> = {},
   key = ROOT_KEY,
+  signingDate?: Date,
 ): Promise<Record<string, string>> {
   const signer = new SignatureV4({ service: 's3', region: 'us-east-1', credentials: { accessKeyId: key.accessKey, secretAccessKey: key.secret }, sha256: Sha256 as never, uriEscapePath: false, applyChecksum: false });
   const headers = { host: g.host, 'x-amz-content-sha256': createHash('sha256').update(body).digest('hex'), 'content-length': String(body.length), ...extra };
-  const r = await signer.sign({ method, protocol: 'http:', hostname: '127.0.0.1', port: g.port, path, query, headers, body });
+  const r = await signer.sign({ method, protocol: 'http:', hostname: '127.0.0.1', port: g.port, path, query, headers, body }, { signingDate });
   return r.headers as Record<string, string>;
 }
 

@@ -38,6 +38,9 @@ const command: Command = {
       'bucket-mode': { type: 'string', arg: 'OCTAL', help: 'mode of buckets created over S3 (default 755; 1777 = shared)' },
       'cache-timeout': { type: 'string', arg: 'SEC', help: 'attribute/entry cache seconds (default 0: read-after-write)' },
       'access-log': { type: 'boolean', help: 'print one line per request on stdout' },
+      'max-header-size': { type: 'string', arg: 'BYTES', help: 'largest request header section, else RequestHeaderSectionTooLarge (default 8192, as S3)' },
+      'header-timeout': { type: 'string', arg: 'SEC', help: 'time to send a whole request head, else RequestTimeout (default 30)' },
+      'body-timeout': { type: 'string', arg: 'SEC', help: 'a request body sending nothing this long gets RequestTimeout (default 30; 0: no limit)' },
       uid: { type: 'string', arg: 'N', help: 'keys add: uid the key acts as' },
       gid: { type: 'string', arg: 'N', help: 'keys add: gid the key acts as' },
       groups: { type: 'string', arg: 'G1,G2', help: 'keys add: supplementary groups' },
@@ -63,6 +66,7 @@ const command: Command = {
     if (mode !== undefined && !/^[0-7]{3,4}$/.test(mode)) throw new UsageError(`--bucket-mode: '${mode}' is not an octal mode`);
     const cache = str(p, 'cache-timeout');
     if (cache !== undefined && !/^\d+(\.\d+)?$/.test(cache)) throw new UsageError(`--cache-timeout: '${cache}' is not a number of seconds`);
+    const limits = limitFlags(p);
     const { metaUrl: _url, ...client } = applyFlags({ metaUrl }, p, 'service', 'local');
     await requireVolume(metaUrl);
     if (await daemonize(p, 'gateway', address)) return;
@@ -79,6 +83,7 @@ const command: Command = {
       cacheTimeout: cache !== undefined ? Number(cache) : undefined,
       log: flag(p, 'access-log') ? (l) => process.stdout.write(l + '\n') : undefined,
       client,
+      limits,
       clientLog: (l) => process.stderr.write(l + '\n'),
     });
     const { openMeta } = await import('../../meta/index.js');
@@ -105,6 +110,19 @@ const command: Command = {
     });
   },
 };
+
+/** --max-header-size, --header-timeout and --body-timeout, checked. */
+function limitFlags(p: Parsed): { maxHeaderBytes?: number; headerTimeoutS?: number; bodyTimeoutS?: number } {
+  const num = (name: string, min: number): number | undefined => {
+    const v = str(p, name);
+    if (v === undefined) return undefined;
+    if (!/^\d+(\.\d+)?$/.test(v) || Number(v) < min) throw new UsageError(`--${name}: '${v}' is not a number${min ? ` of at least ${min}` : ''}`);
+    return Number(v);
+  };
+  const maxHeaderBytes = num('max-header-size', 1024);
+  if (maxHeaderBytes !== undefined && !Number.isInteger(maxHeaderBytes)) throw new UsageError(`--max-header-size: '${maxHeaderBytes}' is not a whole number of bytes`);
+  return { maxHeaderBytes, headerTimeoutS: num('header-timeout', 1), bodyTimeoutS: num('body-timeout', 0) };
+}
 
 async function keys(p: Parsed): Promise<void> {
   const [, sub, metaUrl, ak] = p.args;
