@@ -61,7 +61,7 @@ describe('gateway limits and hostile clients', () => {
     for (;;) {
       const temps = await g.t.v.readdir('/.ferry-gateway/tmp');
       const now = (await storeBlocks(g.t.blocksDir!)).count;
-      if (temps.length === 0 && now === blocks) break;
+      if (temps.length === 0 && now <= blocks) break;
       assert.ok(Date.now() < deadline, `left behind: temps ${JSON.stringify(temps)}, ${now - blocks} blocks`);
       await sleep(100);
     }
@@ -253,7 +253,7 @@ describe('gateway limits: flags', () => {
       assert.match(r.stderr, /--body-timeout: 'soon' is not a number/);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
       const h = ferry(t.dir, ['gateway', t.url, '127.0.0.1:0', '--max-header-size', '10']);
-      assert.match(h.stderr, /--max-header-size: '10' is not a number of at least 1024/);
+      assert.match(h.stderr, /--max-header-size: '10' is not 0 \(node's own limit only\) or a whole number of bytes from 1024/);
     } finally {
       await t.cleanup();
     }

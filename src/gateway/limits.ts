@@ -116,7 +116,7 @@ export function hardenServer(server: Server, limits: GatewayLimits): void {
         g.failure ??= clientErrorOf(e, limits);
         g.wake?.();
       }
-      setTimeout(() => current.res.writableFinished || socket.destroy(), Math.max(ANSWER_GRACE_MS, limits.bodyTimeoutS * 1000)).unref();
+      setTimeout(() => current.res.writableFinished || socket.destroy(), ANSWER_GRACE_MS).unref();
       return;
     }
     writeRawError(socket, clientErrorOf(e, limits));

@@ -156,3 +156,11 @@ export function requestHead(method: string, target: string, headers: Record<stri
   const close = list.some(([k]) => k.toLowerCase() === 'connection') ? '' : 'connection: close\r\n';
   return `${method} ${target} HTTP/1.1\r\n` + list.map(([k, v]) => `${k}: ${v}\r\n`).join('') + close;
 }
+
+/** The request target (path?query) of a SigV4 presigned URL for this method, path and query (valid 15 minutes). */
+export async function presignedTarget(g: { host: string; port: number }, method: string, path: string, query: Record<string, string>, key = ROOT_KEY): Promise<string> {
+  const signer = new SignatureV4({ service: 's3', region: 'us-east-1', credentials: { accessKeyId: key.accessKey, secretAccessKey: key.secret }, sha256: Sha256 as never, uriEscapePath: false, applyChecksum: false });
+  const r = await signer.presign({ method, protocol: 'http:', hostname: '127.0.0.1', port: g.port, path, query, headers: { host: g.host } }, { expiresIn: 900 });
+  const qs = Object.entries(r.query ?? {}).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join('&');
+  return qs ? `${path}?${qs}` : path;
+}

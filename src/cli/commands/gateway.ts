@@ -26,6 +26,7 @@ const command: Command = {
     examples: [
       'ferry gateway keys add sqlite3://ferry-data/meta.db --uid 1000 --gid 1000',
       'ferry gateway sqlite3://ferry-data/meta.db 0.0.0.0:9000',
+      'ferry gateway sqlite3://ferry-data/meta.db 0.0.0.0:9000 --body-timeout 60 --max-header-size 16384',
       'aws --endpoint-url http://127.0.0.1:9000 s3 ls',
     ],
     options: {
@@ -38,7 +39,7 @@ const command: Command = {
       'bucket-mode': { type: 'string', arg: 'OCTAL', help: 'mode of buckets created over S3 (default 755; 1777 = shared)' },
       'cache-timeout': { type: 'string', arg: 'SEC', help: 'attribute/entry cache seconds (default 0: read-after-write)' },
       'access-log': { type: 'boolean', help: 'print one line per request on stdout' },
-      'max-header-size': { type: 'string', arg: 'BYTES', help: 'largest request header section, else RequestHeaderSectionTooLarge (default 8192, as S3)' },
+      'max-header-size': { type: 'string', arg: 'BYTES', help: 'largest request header section, else RequestHeaderSectionTooLarge (default 8192, as S3; 0: node\'s limit only)' },
       'header-timeout': { type: 'string', arg: 'SEC', help: 'time to send a whole request head, else RequestTimeout (default 30)' },
       'body-timeout': { type: 'string', arg: 'SEC', help: 'a request body sending nothing this long gets RequestTimeout (default 30; 0: no limit)' },
       uid: { type: 'string', arg: 'N', help: 'keys add: uid the key acts as' },
@@ -119,8 +120,10 @@ function limitFlags(p: Parsed): { maxHeaderBytes?: number; headerTimeoutS?: numb
     if (!/^\d+(\.\d+)?$/.test(v) || Number(v) < min) throw new UsageError(`--${name}: '${v}' is not a number${min ? ` of at least ${min}` : ''}`);
     return Number(v);
   };
-  const maxHeaderBytes = num('max-header-size', 1024);
-  if (maxHeaderBytes !== undefined && !Number.isInteger(maxHeaderBytes)) throw new UsageError(`--max-header-size: '${maxHeaderBytes}' is not a whole number of bytes`);
+  const maxHeaderBytes = num('max-header-size', 0);
+  if (maxHeaderBytes !== undefined && (!Number.isInteger(maxHeaderBytes) || (maxHeaderBytes > 0 && maxHeaderBytes < 1024))) {
+    throw new UsageError(`--max-header-size: '${str(p, 'max-header-size')}' is not 0 (node's own limit only) or a whole number of bytes from 1024`);
+  }
   return { maxHeaderBytes, headerTimeoutS: num('header-timeout', 1), bodyTimeoutS: num('body-timeout', 0) };
 }
 
