@@ -428,7 +428,7 @@ describe('gateway fuzz', () => {
     await Promise.all(Array.from({ length: WORKERS }, worker));
     const secs = (performance.now() - started) / 1000;
     t.diagnostic(`${done} requests in ${secs.toFixed(1)} s; answers: ${[...statuses].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}: ${n}`).join(', ')}`);
-    assert.deepEqual(failures, [], `FUZZ_SEED=${SEED}: replay one with FUZZ_ONLY=<#>`);
+    assert.deepEqual(failures, [], `FUZZ_SEED=${SEED}: replay one with FUZZ_ONLY=<#>${g.alive() ? '' : `; the gateway exited:\n${g.output()}`}`);
     if (ONLY === undefined) assert.ok(done >= Math.min(COUNT, 300), `only ${done} requests in ${secs.toFixed(1)} s`);
     assert.ok(g.alive(), 'gateway exited');
     // Still serving, and memory stayed bounded (a parser loop grows it by gigabytes).

@@ -1,7 +1,7 @@
 // Small HTTP helpers for the gateway: request bodies, XML replies, error documents, ranges and preconditions.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { S3Error, s3err } from './errors.js';
-import { bodyFailed } from './limits.js';
+import { bodyFailed, whenBodyFails } from './limits.js';
 import { xmlDoc, type XmlNode } from './xml.js';
 
 export function sendXml(res: ServerResponse, status: number, root: string, body: XmlNode, headers: Record<string, string> = {}): void {
@@ -49,17 +49,18 @@ export function sendError(req: IncomingMessage, res: ServerResponse, err: S3Erro
     // length) turns out big, closes the connection.
     // Not drained again: a body that did not arrive in time will not.
     const send = once(() => sendError(req, res, err, resource, requestId, false));
-    const cut = () => {
+    const cut = once(() => {
       clearTimeout(timer);
-      res.setHeader('Connection', 'close');
+      if (!res.headersSent) res.setHeader('Connection', 'close');
       send();
-    };
+    });
     const timer = setTimeout(cut, DRAIN_MS);
     timer.unref();
     let seen = 0;
     req.on('data', (b: Buffer) => (seen += b.length) > DRAIN_LIMIT && cut());
     req.on('end', () => (clearTimeout(timer), send()));
     req.on('error', () => (clearTimeout(timer), send()));
+    whenBodyFails(req, cut);
     req.resume();
     return;
   }

@@ -94,33 +94,49 @@ export function hardenServer(server: Server, limits: GatewayLimits): void {
   server.on('checkContinue', track);
   server.on('checkExpectation', track);
   server.on('clientError', (e: Error & { code?: string }, socket: Socket) => {
-    const current = serving.get(socket);
-    if (e.code === 'ECONNRESET' || !socket.writable || (!current && e.code === 'HPE_INVALID_EOF_STATE')) {
+    try {
+      answerClientError(e, socket, limits);
+    } catch {
+      // Whatever went wrong answering, the connection is what goes: never the process.
       socket.destroy();
-      return;
     }
-    if (current?.req.complete) {
-      // Bytes after a whole request (a body longer than its Content-Length): the next request is bad; it is
-      // answered once the current one has been.
-      const err = clientErrorOf(e, limits);
-      current.res.once('finish', () => socket.writable && writeRawError(socket, err));
-      current.res.once('close', () => socket.writable || socket.destroy());
-      return;
-    }
-    if (current) {
-      // The parser gave up in the middle of the body of a request being served (the client half-closed early,
-      // broken chunked framing): the body fails with this error and the gateway answers it.
-      if (current.res.headersSent) return void socket.destroy();
-      const g = guards.get(current.req);
-      if (g) {
-        g.failure ??= clientErrorOf(e, limits);
-        g.wake?.();
-      }
-      setTimeout(() => current.res.writableFinished || socket.destroy(), ANSWER_GRACE_MS).unref();
-      return;
-    }
-    writeRawError(socket, clientErrorOf(e, limits));
   });
+}
+
+/** What node's parser refused: answered as S3 does, or passed to the request it broke (see hardenServer). */
+function answerClientError(e: Error & { code?: string }, socket: Socket, limits: GatewayLimits): void {
+  const current = serving.get(socket);
+  if (e.code === 'ECONNRESET' || !socket.writable || (!current && e.code === 'HPE_INVALID_EOF_STATE')) {
+    socket.destroy();
+    return;
+  }
+  if (current?.req.complete) {
+    // Bytes after a whole request (a body longer than its Content-Length): the next request is bad; it is
+    // answered once the current one has been.
+    const err = clientErrorOf(e, limits);
+    current.res.once('finish', () => {
+      try {
+        if (socket.writable) writeRawError(socket, err);
+      } catch {
+        socket.destroy();
+      }
+    });
+    current.res.once('close', () => socket.writable || socket.destroy());
+    return;
+  }
+  if (current) {
+    // The parser gave up in the middle of the body of a request being served (the client half-closed early,
+    // broken chunked framing): the body fails with this error and the gateway answers it.
+    if (current.res.headersSent) return void socket.destroy();
+    const g = guards.get(current.req);
+    if (g) {
+      g.failure ??= clientErrorOf(e, limits);
+      g.wake?.();
+    }
+    setTimeout(() => current.res.writableFinished || socket.destroy(), ANSWER_GRACE_MS).unref();
+    return;
+  }
+  writeRawError(socket, clientErrorOf(e, limits));
 }
 
 /** RequestHeaderSectionTooLarge when the header section (as S3 counts it: names, values, separators) is over the limit. */
@@ -135,6 +151,12 @@ export function checkHeaderSection(req: IncomingMessage, limits: GatewayLimits):
 /** Whether the request's body stalled or was cut short (it will not arrive: nothing to wait for). */
 export function bodyFailed(req: IncomingMessage): boolean {
   return guards.get(req)?.failure !== undefined;
+}
+
+/** Calls f when the HTTP layer finds the body broken or cut short (an error answer waiting for the body to drain). */
+export function whenBodyFails(req: IncomingMessage, f: () => void): void {
+  const g = guards.get(req);
+  if (g) g.wake = f;
 }
 
 /**

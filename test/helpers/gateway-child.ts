@@ -22,6 +22,8 @@ export interface ChildGateway {
   /** Resident memory of the gateway process in bytes (Linux /proc). */
   rss(): number;
   alive(): boolean;
+  /** The last 20,000 characters the gateway printed (what it said before it died). */
+  output(): string;
   close(): Promise<void>;
 }
 
@@ -62,6 +64,7 @@ export async function startChildGateway(args: string[] = [], keys: TestKey[] = [
       return Number(m?.[1] ?? 0) * 1024;
     },
     alive: () => proc.exitCode === null && proc.signalCode === null,
+    output: () => out,
     async close() {
       if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill('SIGKILL');
