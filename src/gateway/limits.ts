@@ -89,10 +89,10 @@ export function hardenServer(server: Server, limits: GatewayLimits): void {
     guards.set(req, { idleMs: limits.bodyTimeoutS * 1000 });
     res.once('finish', () => serving.get(socket)?.req === req && serving.delete(socket));
   };
-  // Added after the gateway's own listeners: both run for each request.
-  server.on('request', track);
-  server.on('checkContinue', track);
-  server.on('checkExpectation', track);
+  // Before the gateway's own listeners: a request is tracked before anything reads its body.
+  server.prependListener('request', track);
+  server.prependListener('checkContinue', track);
+  server.prependListener('checkExpectation', track);
   server.on('clientError', (e: Error & { code?: string }, socket: Socket) => {
     try {
       answerClientError(e, socket, limits);
