@@ -150,6 +150,16 @@ describe('gateway limits and hostile clients', () => {
     const r = await rawRequest(g.gw.port, head, body.subarray(0, 1 << 20), 20_000, true);
     assertS3Error(r, 400, 'IncompleteBody', 'short body');
     await nothingLeft('/bkt/short', blocks);
+    // The same for a part of a multipart upload: no part is recorded, nothing of it stays.
+    const up = await send('POST', '/bkt/short-mp', Buffer.alloc(0), {}, { uploads: '' });
+    const uploadId = /<UploadId>([^<]+)</.exec(up!.body.toString())![1]!;
+    const partHead = await signed('PUT', '/bkt/short-mp', body, {}, { partNumber: '1', uploadId });
+    assertS3Error(await rawRequest(g.gw.port, partHead, body.subarray(0, 1 << 20), 20_000, true), 400, 'IncompleteBody', 'short part');
+    const parts = await send('GET', '/bkt/short-mp', Buffer.alloc(0), {}, { uploadId });
+    assert.equal(parts?.status, 200);
+    assert.doesNotMatch(parts!.body.toString(), /<Part>/);
+    assert.equal((await send('DELETE', '/bkt/short-mp', Buffer.alloc(0), {}, { uploadId }))?.status, 204);
+    await nothingLeft('/bkt/short-mp', blocks);
   });
 
   it('keeps nothing of a PUT whose client resets the connection in the middle of the body', async () => {
