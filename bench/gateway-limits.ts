@@ -19,8 +19,8 @@ for (const a of args) {
   }
 }
 const FULL = args.includes('--full');
-const OPS = FULL ? 5000 : 600; // per round and operation
-const ROUNDS = FULL ? 4 : 2;
+const OPS = FULL ? 5000 : 400; // per round and operation
+const ROUNDS = FULL ? 6 : 4;
 const CONC = 8;
 const BODY = randomBytes(4096);
 
