@@ -6,6 +6,7 @@ import { BodyHasher, checksumAlgorithm, validContentMd5, type Algo } from './che
 import { decodeAwsChunked, streamingMode } from './chunked.js';
 import { s3err } from './errors.js';
 import { preconditions, readSmall } from './http.js';
+import { watchedBody } from './limits.js';
 import { checkBucketName } from './paths.js';
 import type { XmlLimits } from './xml.js';
 import type { Multipart } from './multipart.js';
@@ -114,7 +115,8 @@ export function requestBody(c: Call, uploadAlgo?: Algo, flexible = true): Body {
   }
   const hasher = new BodyHasher(mode || !v ? undefined : ph, sent ?? uploadAlgo);
   const trailer = hdr(c.req, 'x-amz-trailer')?.trim().toLowerCase();
-  const body = mode ? decodeAwsChunked(c.req, mode, v?.seed, trailers) : (c.req as AsyncIterable<Buffer>);
+  const raw = watchedBody(c.req);
+  const body = mode ? decodeAwsChunked(raw, mode, v?.seed, trailers) : raw;
   const verify = () => {
     if (mode && trailer && !trailers.has(trailer)) throw s3err('InvalidRequest', `x-amz-trailer announced ${trailer}, but the body carried no such trailer.`);
     const sums = new Map(trailers);

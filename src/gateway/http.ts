@@ -1,6 +1,7 @@
 // Small HTTP helpers for the gateway: request bodies, XML replies, error documents, ranges and preconditions.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { S3Error, s3err } from './errors.js';
+import { bodyFailed, whenBodyFails } from './limits.js';
 import { xmlDoc, type XmlNode } from './xml.js';
 
 export function sendXml(res: ServerResponse, status: number, root: string, body: XmlNode, headers: Record<string, string> = {}): void {
@@ -39,18 +40,27 @@ export function sendError(req: IncomingMessage, res: ServerResponse, err: S3Erro
     res.destroy();
     return;
   }
-  if (drain && !req.complete && !req.destroyed && declaredLength(req) <= DRAIN_LIMIT) {
+  // A body that stalled or was cut short (limits.ts) will not arrive: no waiting for it.
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  if (drain && !req.complete && !req.destroyed && (declaredLength(req) <= DRAIN_LIMIT || chunked) && !bodyFailed(req)) {
     // An error answered before a small body arrived (a too-large XML document, a refused PUT): read the body
     // and throw it away first. Closing at once would reset the connection while the client still sends, and
-    // a reset loses the answer it is owed. A body that does not arrive in time closes the connection.
-    const send = once(() => sendError(req, res, err, resource, requestId, drain));
-    const timer = setTimeout(() => {
-      res.setHeader('Connection', 'close');
+    // a reset loses the answer it is owed. A body that does not arrive in time, or (chunked, of no announced
+    // length) turns out big, closes the connection.
+    // Not drained again: a body that did not arrive in time will not.
+    const send = once(() => sendError(req, res, err, resource, requestId, false));
+    const cut = once(() => {
+      clearTimeout(timer);
+      if (!res.headersSent) res.setHeader('Connection', 'close');
       send();
-    }, DRAIN_MS);
+    });
+    const timer = setTimeout(cut, DRAIN_MS);
     timer.unref();
+    let seen = 0;
+    req.on('data', (b: Buffer) => (seen += b.length) > DRAIN_LIMIT && cut());
     req.on('end', () => (clearTimeout(timer), send()));
     req.on('error', () => (clearTimeout(timer), send()));
+    whenBodyFails(req, cut);
     req.resume();
     return;
   }

@@ -30,6 +30,9 @@ export interface ObjectMeta {
   user: Record<string, string>;
 }
 
+/** S3's limit on user metadata (x-amz-meta-*). */
+const MAX_USER_METADATA = 2048;
+
 export const STORED_HEADERS = ['content-type', 'cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires'];
 
 export function metaFromHeaders(h: Record<string, string | string[] | undefined>): ObjectMeta {
@@ -45,7 +48,10 @@ export function metaFromHeaders(h: Record<string, string | string[] | undefined>
     }
   }
   for (const [k, v] of Object.entries(h)) if (k.startsWith('x-amz-meta-') && typeof v === 'string') m.user[k.slice(11)] = headerToText(v);
-  if (Buffer.byteLength(JSON.stringify(m.user)) > 2048 + 64) throw s3err('InvalidArgument', 'Your metadata headers exceed the maximum allowed metadata size (2 KB).');
+  // As S3 measures it: the UTF-8 bytes of each name (after x-amz-meta-) and value, 2 KiB in all.
+  let size = 0;
+  for (const [k, v] of Object.entries(m.user)) size += Buffer.byteLength(k) + Buffer.byteLength(v);
+  if (size > MAX_USER_METADATA) throw s3err('MetadataTooLarge', undefined, { Size: String(size), MaxSizeAllowed: String(MAX_USER_METADATA) });
   return m;
 }
 

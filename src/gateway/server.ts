@@ -15,6 +15,7 @@ import { fromFsError, s3err, S3Error } from './errors.js';
 import { sendError } from './http.js';
 import { keysOf, type GatewayKey, type KeyTable } from './keys.js';
 import { KeyScopes, objectUmask } from '../vfs/scope.js';
+import { checkHeaderSection, hardenServer, limitsOf, type GatewayLimits } from './limits.js';
 import { runLifecycle, type LifecycleReport } from './lifecycle-job.js';
 import { GatewayMetrics } from './metrics.js';
 import { Multipart } from './multipart.js';
@@ -46,6 +47,8 @@ export interface GatewayOptions {
   client?: Omit<ClientConfig, 'metaUrl'>;
   /** Write-back summaries and warnings of the client (default stderr). */
   clientLog?: (line: string) => void;
+  /** Request head size and slow-client timeouts (limits.ts; unset ones are DEFAULT_LIMITS). */
+  limits?: Partial<GatewayLimits>;
 }
 
 const KEY_RELOAD_MS = 5000;
@@ -75,6 +78,7 @@ export class Gateway {
   private readonly services: Services;
   metrics!: GatewayMetrics;
   private readonly requests = new Requests();
+  private readonly limits: GatewayLimits;
   private closing?: Promise<void>;
   private handedOver = false;
   url = '';
@@ -82,6 +86,7 @@ export class Gateway {
   private constructor(private readonly client: GatewayClient, private readonly opts: GatewayOptions) {
     // What each key may touch (its subdir, access, buckets, networks, expiry): vfs/scope.ts, for every door.
     this.scopes = new KeyScopes(client.root, KEY_RELOAD_MS, (k) => objectUmask(k.objectMode));
+    this.limits = limitsOf(opts.limits);
     const objects = new Objects();
     if (opts.minPartSize !== undefined) objects.minPartSize = opts.minPartSize;
     this.services = {
@@ -130,7 +135,8 @@ export class Gateway {
     this.server.on('checkContinue', handler);
     this.server.on('checkExpectation', handler);
     this.server.keepAliveTimeout = 30_000;
-    this.server.headersTimeout = 35_000;
+    // The head's size and time, a body that stalls, and S3 answers to what node's parser refuses.
+    hardenServer(this.server, this.limits);
     // Big uploads take long; a stalled socket is what gets cut.
     this.server.requestTimeout = 0;
     this.server.setTimeout(5 * 60_000);
@@ -275,6 +281,7 @@ export class Gateway {
       // ends) and told Connection: close (Requests.track), so its client reconnects to whoever serves next.
       const expect = req.headers.expect;
       if (expect !== undefined && !/^\s*100-continue\s*$/i.test(expect)) throw s3err('ExpectationFailed', undefined, { Expect: expect });
+      checkHeaderSection(req, this.limits);
       if (!rawPath.startsWith('/')) throw s3err('InvalidRequest', 'Only path-style requests are supported.');
       const query = new URLSearchParams(rawQuery);
       // A browser's preflight and form upload carry no signature: the CORS rules, or the form's signed policy, decide.

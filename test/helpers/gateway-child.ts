@@ -22,6 +22,8 @@ export interface ChildGateway {
   /** Resident memory of the gateway process in bytes (Linux /proc). */
   rss(): number;
   alive(): boolean;
+  /** The last 20,000 characters the gateway printed (what it said before it died). */
+  output(): string;
   close(): Promise<void>;
 }
 
@@ -62,6 +64,7 @@ export async function startChildGateway(args: string[] = [], keys: TestKey[] = [
       return Number(m?.[1] ?? 0) * 1024;
     },
     alive: () => proc.exitCode === null && proc.signalCode === null,
+    output: () => out,
     async close() {
       if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill('SIGKILL');
@@ -142,10 +145,11 @@ export async function signedHeaders(
   body: Buffer,
   extra: Record<string, string> = {},
   key = ROOT_KEY,
+  signingDate?: Date,
 ): Promise<Record<string, string>> {
   const signer = new SignatureV4({ service: 's3', region: 'us-east-1', credentials: { accessKeyId: key.accessKey, secretAccessKey: key.secret }, sha256: Sha256 as never, uriEscapePath: false, applyChecksum: false });
   const headers = { host: g.host, 'x-amz-content-sha256': createHash('sha256').update(body).digest('hex'), 'content-length': String(body.length), ...extra };
-  const r = await signer.sign({ method, protocol: 'http:', hostname: '127.0.0.1', port: g.port, path, query, headers, body });
+  const r = await signer.sign({ method, protocol: 'http:', hostname: '127.0.0.1', port: g.port, path, query, headers, body }, { signingDate });
   return r.headers as Record<string, string>;
 }
 
@@ -154,4 +158,12 @@ export function requestHead(method: string, target: string, headers: Record<stri
   const list = Array.isArray(headers) ? headers : Object.entries(headers);
   const close = list.some(([k]) => k.toLowerCase() === 'connection') ? '' : 'connection: close\r\n';
   return `${method} ${target} HTTP/1.1\r\n` + list.map(([k, v]) => `${k}: ${v}\r\n`).join('') + close;
+}
+
+/** The request target (path?query) of a SigV4 presigned URL for this method, path and query (valid 15 minutes). */
+export async function presignedTarget(g: { host: string; port: number }, method: string, path: string, query: Record<string, string>, key = ROOT_KEY): Promise<string> {
+  const signer = new SignatureV4({ service: 's3', region: 'us-east-1', credentials: { accessKeyId: key.accessKey, secretAccessKey: key.secret }, sha256: Sha256 as never, uriEscapePath: false, applyChecksum: false });
+  const r = await signer.presign({ method, protocol: 'http:', hostname: '127.0.0.1', port: g.port, path, query, headers: { host: g.host } }, { expiresIn: 900 });
+  const qs = Object.entries(r.query ?? {}).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join('&');
+  return qs ? `${path}?${qs}` : path;
 }

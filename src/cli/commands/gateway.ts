@@ -37,6 +37,7 @@ const command: Command = {
       'ferry gateway keys add sqlite3://ferry-data/meta.db --uid 1000 --gid 1000',
       'ferry gateway keys add sqlite3://ferry-data/meta.db --uid 1001 --gid 1001 --subdir /team-a --read-only --allow 10.0.0.0/8 --expires 30d',
       'ferry gateway sqlite3://ferry-data/meta.db 0.0.0.0:9000',
+      'ferry gateway sqlite3://ferry-data/meta.db 0.0.0.0:9000 --body-timeout 60 --max-header-size 16384',
       'aws --endpoint-url http://127.0.0.1:9000 s3 ls',
       'ferry gateway --upgrade 0.0.0.0:9000   # after installing a new ferry: no request refused (docs/daemons.md)',
     ],
@@ -57,6 +58,9 @@ const command: Command = {
       expires: { type: 'string', arg: 'WHEN', help: 'keys add: refused after this (30d, 12h, or an ISO time)' },
       'cache-timeout': { type: 'string', arg: 'SEC', help: 'attribute/entry cache seconds (default 0: read-after-write)' },
       'access-log': { type: 'boolean', help: 'print one line per request on stdout' },
+      'max-header-size': { type: 'string', arg: 'BYTES', help: 'largest request header section, else RequestHeaderSectionTooLarge (default 8192, as S3; 0: node\'s limit only)' },
+      'header-timeout': { type: 'string', arg: 'SEC', help: 'time to send a whole request head, else RequestTimeout (default 30)' },
+      'body-timeout': { type: 'string', arg: 'SEC', help: 'a request body sending nothing this long gets RequestTimeout (default 30; 0: no limit)' },
       uid: { type: 'string', arg: 'N', help: 'keys add: uid the key acts as' },
       gid: { type: 'string', arg: 'N', help: 'keys add: gid the key acts as' },
       groups: { type: 'string', arg: 'G1,G2', help: 'keys add: supplementary groups' },
@@ -85,6 +89,7 @@ const command: Command = {
     if (mode !== undefined && !/^[0-7]{3,4}$/.test(mode)) throw new UsageError(`--bucket-mode: '${mode}' is not an octal mode`);
     const cache = str(p, 'cache-timeout');
     if (cache !== undefined && !/^\d+(\.\d+)?$/.test(cache)) throw new UsageError(`--cache-timeout: '${cache}' is not a number of seconds`);
+    const limits = limitFlags(p);
     const { metaUrl: _url, ...client } = applyFlags({ metaUrl }, p, 'service', 'local');
     await requireVolume(metaUrl);
     if (await daemonize(p, 'gateway', address)) return;
@@ -101,6 +106,7 @@ const command: Command = {
       cacheTimeout: cache !== undefined ? Number(cache) : undefined,
       log: flag(p, 'access-log') ? (l) => process.stdout.write(l + '\n') : undefined,
       client,
+      limits,
       clientLog: (l) => process.stderr.write(l + '\n'),
     });
     const { openMeta } = await import('../../meta/index.js');
@@ -115,6 +121,21 @@ const command: Command = {
     await serveThenClose('gateway', (handedOver) => gw.close(undefined, handedOver));
   },
 };
+
+/** --max-header-size, --header-timeout and --body-timeout, checked. */
+function limitFlags(p: Parsed): { maxHeaderBytes?: number; headerTimeoutS?: number; bodyTimeoutS?: number } {
+  const num = (name: string, min: number): number | undefined => {
+    const v = str(p, name);
+    if (v === undefined) return undefined;
+    if (!/^\d+(\.\d+)?$/.test(v) || Number(v) < min) throw new UsageError(`--${name}: '${v}' is not a number${min ? ` of at least ${min}` : ''}`);
+    return Number(v);
+  };
+  const maxHeaderBytes = num('max-header-size', 0);
+  if (maxHeaderBytes !== undefined && (!Number.isInteger(maxHeaderBytes) || (maxHeaderBytes > 0 && maxHeaderBytes < 1024))) {
+    throw new UsageError(`--max-header-size: '${str(p, 'max-header-size')}' is not 0 (node's own limit only) or a whole number of bytes from 1024`);
+  }
+  return { maxHeaderBytes, headerTimeoutS: num('header-timeout', 1), bodyTimeoutS: num('body-timeout', 0) };
+}
 
 async function keys(p: Parsed): Promise<void> {
   const [, sub, metaUrl, ak] = p.args;

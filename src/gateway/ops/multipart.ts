@@ -9,6 +9,7 @@ import { metaFromHeaders, type StoredChecksum } from '../objects.js';
 import { tagsFromHeader } from '../tags.js';
 import { child, childText, XML_LIMITS, parseXml } from '../xml.js';
 import { checksumHeaders, requestedAlgo } from './objects.js';
+import { watchedBody } from '../limits.js';
 
 /** ChecksumAlgorithm and ChecksumType of a new upload, with S3's rules on which go together. */
 function uploadChecksum(c: Call): UploadRecord['checksum'] {
@@ -28,7 +29,7 @@ function uploadChecksum(c: Call): UploadRecord['checksum'] {
 
 export async function createUpload(s: Services, c: Call): Promise<void> {
   c.op = 'CreateMultipartUpload';
-  await readSmall(c.req, 1 << 16);
+  await readSmall(watchedBody(c.req), 1 << 16);
   const checksum = uploadChecksum(c);
   const tags = tagsFromHeader(hdr(c.req, 'x-amz-tagging'));
   const id = await s.multipart.create(c.who.view, c.bucket, c.key, metaFromHeaders(c.req.headers), { checksum, tags });

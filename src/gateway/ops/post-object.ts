@@ -11,6 +11,7 @@ import { sendEmpty, sendXml } from '../http.js';
 import { metaFromHeaders } from '../objects.js';
 import { parseKey } from '../paths.js';
 import { signaturesEqual, signingKey, uriEncode } from '../sigv4.js';
+import { watchedBody } from '../limits.js';
 
 /** What S3 allows of the fields before the file. */
 const MAX_FIELDS_BYTES = 20 * 1024;
@@ -113,7 +114,7 @@ function refuseFields(s: Services, fields: Map<string, string>): void {
 export async function postObject(s: Services, c: Call): Promise<void> {
   c.op = 'PostObject';
   const boundary = boundaryOf(hdr(c.req, 'content-type'))!;
-  const form = readForm(c.req, boundary);
+  const form = readForm(watchedBody(c.req), boundary);
   const fields = new Map<string, string>();
   let file: FormPart | undefined;
   let used = 0;
