@@ -12,6 +12,7 @@ import { status } from '@grpc/grpc-js';
 import { openMeta } from '../src/meta/index.js';
 import { rootContext } from '../src/meta/types.js';
 import { startDriver, mountCap, type CsiDriver } from './helpers/csi.js';
+import { kubeReplay, type KubeReplay } from './helpers/kube-replay.js';
 import { formatVolume, fuseTestOptions, type TestVolume } from './helpers/mount.js';
 import { mounts, unmountFuse } from '../src/fuse/teardown.js';
 
@@ -22,6 +23,7 @@ let vol: TestVolume;
 let tmp: string;
 let driver: CsiDriver;
 let secrets: Record<string, string>;
+let kube: KubeReplay;
 
 const code = async (p: Promise<unknown>): Promise<number> => {
   try {
@@ -52,12 +54,15 @@ before(async () => {
   await m.close();
   tmp = await mkdtemp(join(tmpdir(), 'ferry-csi-'));
   secrets = { metaurl: vol.url };
-  driver = await startDriver(join(tmp, 'csi.sock'), join(tmp, 'state'), ['--node-id', 'node-1', '--mode', 'all', '--region', 'r1', '--zone', 'z1']);
+  // No cluster here: the claim's labels (pathPattern ${pvc.labels.KEY}) come from a replaying API server.
+  kube = await kubeReplay(tmp);
+  driver = await startDriver(join(tmp, 'csi.sock'), join(tmp, 'state'), ['--node-id', 'node-1', '--mode', 'all', '--region', 'r1', '--zone', 'z1'], { KUBECONFIG: kube.kubeconfig });
 });
 
 after(async () => {
   if (opts.skip) return;
   await driver?.stop();
+  await kube?.close();
   // Whatever a failed test left: binds first, then the FUSE mounts.
   for (const m of (await fuseMountsUnder(tmp)).reverse()) await unmountFuse(m.mountpoint, { force: true }).catch(() => undefined);
   for (const m of (await mounts()).filter((x) => x.mountpoint.startsWith(tmp + '/')).reverse()) await unmountFuse(m.mountpoint, { force: true }).catch(() => undefined);
@@ -264,6 +269,22 @@ test('onDelete retain and archive; pathPattern from the claim', opts, async () =
   assert.ok(all.includes('/k8s-keep/team-a/list-a') && all.includes('/k8s-keep/team-a/list-b'), all.join(' '));
   assert.ok(!all.includes(kept.volume_id) && !all.includes(archived.volume_id));
   assert.equal(await code(driver.controller('ListVolumes', { starting_token: 'bogus' })), status.ABORTED);
+  // The claim's labels, read from the API server (only when the pattern names them).
+  const labelled = await driver.controller('CreateVolume', {
+    name: 'pvc-labelled',
+    volume_capabilities: cap,
+    parameters: { basePath: '/k8s-keep', pathPattern: '${pvc.labels.team}/${pvc.name}', 'csi.storage.k8s.io/pvc/name': 'ferryfs-data', 'csi.storage.k8s.io/pvc/namespace': 'default' },
+    secrets,
+  });
+  assert.equal(labelled.volume.volume_id, '/k8s-keep/vision/ferryfs-data');
+  assert.ok(kube.requests.includes('/api/v1/namespaces/default/persistentvolumeclaims/ferryfs-data'), kube.requests.join(' '));
+  const unknown = driver.controller('CreateVolume', {
+    name: 'pvc-unknown',
+    volume_capabilities: cap,
+    parameters: { pathPattern: '${pvc.labels.team}/${pvc.name}', 'csi.storage.k8s.io/pvc/name': 'no-such-claim', 'csi.storage.k8s.io/pvc/namespace': 'default' },
+    secrets,
+  });
+  assert.equal(await code(unknown), status.FAILED_PRECONDITION);
   // A pattern naming what the provisioner did not pass is INVALID_ARGUMENT.
   const bad = driver.controller('CreateVolume', { name: 'x', volume_capabilities: cap, parameters: { pathPattern: '${pvc.name}' }, secrets });
   assert.equal(await code(bad), status.INVALID_ARGUMENT);

@@ -3,7 +3,7 @@
 // (kube-api.ts): three list calls per refresh, all namespaces; the account needs list on pods, PVCs and PVs.
 import { createHash } from 'node:crypto';
 import type { SessionView, Tip, VolumeView } from './data.js';
-import { kubeGet, loadKubeconfig } from './kube-api.js';
+import { kubeGet, loadKubeconfig } from '../client/kube-api.js';
 
 export const CSI_DRIVER = 'csi.ferryfs.io';
 

@@ -1,5 +1,5 @@
 // A stand-in Kubernetes API server for the dashboard's --kubeconfig view (no cluster runs where the tests
-// do): replays the list responses of test/fixtures/kube/ for the paths client-node requests, with the
+// do): replays the list responses of test/fixtures/kube/ for the paths FerryFS requests (lists, and one claim by namespace and name), with the
 // bearer-token check and the Status error bodies a kube-apiserver sends, and writes a kubeconfig for it.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -34,6 +34,13 @@ export async function kubeReplay(dir: string): Promise<KubeReplay> {
     requests.push(path);
     const send = (code: number, body: string) => res.writeHead(code, { 'content-type': 'application/json', 'audit-id': 'replay' }).end(body);
     if (req.headers.authorization !== `Bearer ${KUBE_TOKEN}`) return send(401, status(401, 'Unauthorized', 'Unauthorized'));
+    const one = /^\/api\/v1\/namespaces\/([^/]+)\/persistentvolumeclaims\/([^/]+)$/.exec(path);
+    if (one && req.method === 'GET') {
+      const list = JSON.parse(readFileSync(join(FIXTURES, 'persistentvolumeclaims.json'), 'utf8')) as { items: Array<{ metadata: { name: string; namespace: string } }> };
+      const pvc = list.items.find((i) => i.metadata.namespace === decodeURIComponent(one[1]!) && i.metadata.name === decodeURIComponent(one[2]!));
+      if (!pvc) return send(404, status(404, 'NotFound', `persistentvolumeclaims "${decodeURIComponent(one[2]!)}" not found`));
+      return send(200, JSON.stringify({ kind: 'PersistentVolumeClaim', apiVersion: 'v1', ...pvc }));
+    }
     const file = ROUTES[path];
     if (!file || req.method !== 'GET') return send(404, status(404, 'NotFound', 'the server could not find the requested resource'));
     send(200, readFileSync(join(FIXTURES, file), 'utf8'));

@@ -1,5 +1,6 @@
-// The little of the Kubernetes API the dashboard reads: a kubeconfig's current context (server, CA, token,
-// client certificate or basic credentials) and GETs of list endpoints. Hand-written rather than
+// The little of the Kubernetes API FerryFS reads (the dashboard's pods and volumes, the CSI controller's
+// claim labels): a kubeconfig's current context (server, CA, token, client certificate or basic
+// credentials) or a pod's service account, and GETs. Hand-written rather than
 // @kubernetes/client-node: its 2.x depends on undici 8, which needs Node >= 22.19 and fails to load on the
 // Node 20 FerryFS supports. Exec and auth-provider plugins (cloud logins) are not run: such a kubeconfig is
 // refused in one line (use a service account token, docs/dashboard.md).
@@ -40,7 +41,7 @@ export function loadKubeconfig(file: string): KubeTarget {
   const ctx = pick(doc?.contexts, doc?.['current-context'], 'context');
   const cluster = pick(doc?.clusters, ctx.cluster, 'cluster');
   const user = pick(doc?.users, ctx.user, 'user');
-  if (user.exec || user['auth-provider']) throw new Error(`kubeconfig ${file}: user '${ctx.user}' logs in through a plugin, which the dashboard does not run: give it a service account token`);
+  if (user.exec || user['auth-provider']) throw new Error(`kubeconfig ${file}: user '${ctx.user}' logs in through a plugin, which FerryFS does not run: give it a service account token`);
   const data = (inline: unknown, path: unknown): Buffer | undefined => {
     if (typeof inline === 'string' && inline) return Buffer.from(inline, 'base64');
     if (typeof path === 'string' && path) return readFileSync(resolve(base, path));
@@ -60,6 +61,30 @@ export function loadKubeconfig(file: string): KubeTarget {
       key: data(user['client-key-data'], user['client-key']),
       rejectUnauthorized: cluster['insecure-skip-tls-verify'] !== true,
     },
+  };
+}
+
+const SERVICE_ACCOUNT = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/**
+ * Where a process finds its cluster, as client libraries do: the file $KUBECONFIG names, else the pod's
+ * service account (in-cluster: the API server's service address, its token and CA).
+ */
+export function defaultKubeTarget(env: NodeJS.ProcessEnv = process.env): KubeTarget {
+  if (env.KUBECONFIG) return loadKubeconfig(env.KUBECONFIG.split(':')[0]!);
+  const host = env.KUBERNETES_SERVICE_HOST;
+  if (!host) throw new Error('no cluster: neither $KUBECONFIG nor a pod service account (KUBERNETES_SERVICE_HOST) is set');
+  let token: string;
+  try {
+    token = readFileSync(`${SERVICE_ACCOUNT}/token`, 'utf8').trim();
+  } catch (e) {
+    throw new Error(`cannot read the service account token: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const h = host.includes(':') ? `[${host}]` : host;
+  return {
+    server: `https://${h}:${env.KUBERNETES_SERVICE_PORT ?? '443'}`,
+    headers: { accept: 'application/json', authorization: `Bearer ${token}` },
+    tls: { ca: readFileSync(`${SERVICE_ACCOUNT}/ca.crt`), rejectUnauthorized: true },
   };
 }
 
