@@ -1,0 +1,127 @@
+// The serving process of a supervised mount (src/fuse/supervisor.ts starts it): serves the FUSE connection
+// the supervisor holds (descriptor 3) until the mount ends, the supervisor asks it to hand over, or it dies.
+// It talks to the supervisor over Node's IPC channel (ChildMessage / SupervisorMessage).
+import { FERRY_VERSION } from '../version.js';
+import type { ClientConfig } from '../client/index.js';
+import type { ConnParams, InitRecord } from './addon.js';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { metricsFileFor } from './daemon.js';
+import { mountVolume, type HandoverState, type Mounted } from './mount.js';
+
+export const CONNECTION_FD = 3;
+
+/** How the mount came to this process, and what `ferry status` shows about it. */
+export interface MountHistory {
+  startedAt: string;
+  upgrades: number;
+  recoveries: number;
+}
+
+export type SupervisorMessage =
+  | {
+      t: 'start';
+      config: ClientConfig;
+      mountpoint: string;
+      /** fresh: INIT still to come; recover: the previous process died; takeover: a handover. */
+      mode: 'fresh' | 'recover' | 'takeover';
+      init?: { init: string; conn: ConnParams };
+      /** recover: the dead process's session (its locks are released); takeover: the session to continue. */
+      sid?: number;
+      history: MountHistory;
+    }
+  | { t: 'go'; state: HandoverState; init: { init: string; conn: ConnParams } }
+  | { t: 'handover' }
+  | { t: 'unmount'; force: boolean };
+
+export type ChildMessage =
+  | { t: 'prepared' }
+  | { t: 'serving'; pid: number; sid: number; init: string; conn: ConnParams; version: string }
+  | { t: 'state'; state: HandoverState }
+  | { t: 'failed'; error: string };
+
+const log = (l: string) => process.stderr.write(`${new Date().toISOString()} ferry[${process.pid}]: ${l}\n`);
+
+function send(m: ChildMessage): Promise<void> {
+  return new Promise((res) => {
+    if (!process.connected) return res();
+    process.send!(m, undefined, {}, () => res());
+  });
+}
+
+function initOf(x: { init: string; conn: ConnParams }): InitRecord {
+  return { init: Buffer.from(x.init, 'base64'), conn: x.conn };
+}
+
+async function serving(m: Mounted, history: MountHistory): Promise<void> {
+  const rec = m.initRecord();
+  if (!rec) throw new Error('the connection has not been initialised');
+  await send({ t: 'serving', pid: process.pid, sid: m.client.sessionId, init: rec.init.toString('base64'), conn: rec.conn, version: FERRY_VERSION });
+  const metricsFile = metricsFileFor(m.mountpoint);
+  if (m.client.metricsAddress) {
+    // For `ferry stats MOUNTPOINT`: the mount's metrics address (also in its session record).
+    await mkdir(dirname(metricsFile), { recursive: true })
+      .then(() => writeFile(metricsFile, JSON.stringify({ pid: process.pid, metrics: m.client.metricsAddress, sid: m.client.sessionId }) + '\n'))
+      .catch((e: Error) => log(`could not write ${metricsFile}: ${e.message}`));
+    log(`metrics at http://${m.client.metricsAddress}/metrics`);
+  }
+  const cache = m.client.cache;
+  process.on('SIGUSR1', () => log(cache?.summary() ?? 'no caches'));
+  // For `ferry status`: this process, and the mount's history.
+  m.client.meta
+    .setSessionInfo({ pid: process.pid, version: FERRY_VERSION, mountStartedAt: history.startedAt, upgrades: history.upgrades, recoveries: history.recoveries, supervisor: process.ppid })
+    .catch((e: Error) => log(`recording the session: ${e.message}`));
+}
+
+async function main(): Promise<void> {
+  const start = await new Promise<SupervisorMessage>((res) => process.once('message', (m) => res(m as SupervisorMessage)));
+  if (start.t !== 'start') throw new Error(`expected a start message, got ${start.t}`);
+  const { config, mountpoint, mode, history } = start;
+  let m: Mounted;
+  if (mode === 'takeover') {
+    m = await mountVolume(config, mountpoint, { fd: CONNECTION_FD, deferStart: true, adoptSession: start.sid, log });
+    const go = new Promise<SupervisorMessage>((res) => process.once('message', (x) => res(x as SupervisorMessage)));
+    await send({ t: 'prepared' });
+    const g = await go;
+    if (g.t !== 'go') throw new Error(`expected go, got ${g.t}`);
+    m.start(initOf(g.init), g.state);
+    log(`took over ${mountpoint} (session ${m.client.sessionId}, ${g.state.server.handles.length} open files)`);
+  } else {
+    m = await mountVolume(config, mountpoint, { fd: CONNECTION_FD, resume: start.init ? initOf(start.init) : undefined, log });
+    if (mode === 'recover' && start.sid) {
+      // The dead process's locks: released (the applications holding them are not told; docs/upgrade.md).
+      const dropped = await m.client.meta.dropDeadSession(start.sid).catch((e: Error) => {
+        log(`releasing the session ${start.sid} of the dead process: ${e.message}`);
+        return false;
+      });
+      if (dropped) log(`released the locks and open-file records of session ${start.sid} (the serving process that died)`);
+      log(`recovered ${mountpoint}: serving again on the same connection`);
+    }
+  }
+  await serving(m, history);
+  let exitCode = 0;
+  process.on('message', (x: SupervisorMessage) => {
+    if (x.t === 'handover') {
+      m.handOver()
+        .then((state) => send({ t: 'state', state }))
+        .catch(async (e: Error) => {
+          log(`handover failed: ${e.message}`);
+          exitCode = 1;
+          await send({ t: 'failed', error: e.message });
+        });
+    } else if (x.t === 'unmount') {
+      m.unmount(x.force).catch((e: Error) => log(`unmount: ${e.message}`));
+    }
+  });
+  // Without a supervisor, nobody restarts this process if it dies: the mount then ends (ENOTCONN).
+  process.on('disconnect', () => log('the supervisor is gone: a crash of this process now ends the mount'));
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => undefined);
+  await m.done;
+  process.exit(exitCode);
+}
+
+main().catch(async (e: Error) => {
+  log(`cannot serve: ${e.message}`);
+  await send({ t: 'failed', error: e.message });
+  process.exit(1);
+});
