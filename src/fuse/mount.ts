@@ -52,7 +52,7 @@ export interface Mounted {
    */
   handOver(): Promise<HandoverState>;
   /** With deferStart: takes over the previous process's state and starts serving on the connection. */
-  start(init: InitRecord, state: HandoverState): void;
+  start(init: InitRecord, state?: HandoverState): void;
 }
 
 /** Splits `-o a,b=c` lists, keeping the ones FerryFS handles itself out of libfuse's way. */
@@ -201,9 +201,11 @@ export async function mountVolume(config: ClientConfig, mountpoint: string, rt: 
     ended();
     return state;
   };
-  const start = (init: InitRecord, st: HandoverState) => {
-    client.meta.restoreOpenState(st.open);
-    server.adoptState(rootContext(), st.server);
+  const start = (init: InitRecord, st?: HandoverState) => {
+    if (st) {
+      client.meta.restoreOpenState(st.open);
+      server.adoptState(rootContext(), st.server);
+    }
     connect(init);
   };
 

@@ -23,14 +23,17 @@ export type SupervisorMessage =
       t: 'start';
       config: ClientConfig;
       mountpoint: string;
-      /** fresh: INIT still to come; recover: the previous process died; takeover: a handover. */
-      mode: 'fresh' | 'recover' | 'takeover';
+      /**
+       * fresh: INIT still to come; recover: the previous process died; takeover: a handover; standby: open the
+       * volume and wait for go (a spare that takes over at once when the serving process dies).
+       */
+      mode: 'fresh' | 'recover' | 'takeover' | 'standby';
       init?: { init: string; conn: ConnParams };
       /** recover: the dead process's session (its locks are released); takeover: the session to continue. */
       sid?: number;
       history: MountHistory;
     }
-  | { t: 'go'; state: HandoverState; init: { init: string; conn: ConnParams } }
+  | { t: 'go'; state?: HandoverState; init: { init: string; conn: ConnParams }; deadSid?: number; history?: MountHistory }
   | { t: 'handover' }
   | { t: 'unmount'; force: boolean };
 
@@ -69,36 +72,55 @@ async function serving(m: Mounted, history: MountHistory): Promise<void> {
   process.on('SIGUSR1', () => log(cache?.summary() ?? 'no caches'));
   // For `ferry status`: this process, and the mount's history.
   m.client.meta
-    .setSessionInfo({ pid: process.pid, version: FERRY_VERSION, mountStartedAt: history.startedAt, upgrades: history.upgrades, recoveries: history.recoveries, supervisor: process.ppid })
+    .setSessionInfo({ standby: false, pid: process.pid, version: FERRY_VERSION, mountStartedAt: history.startedAt, upgrades: history.upgrades, recoveries: history.recoveries, supervisor: process.ppid })
     .catch((e: Error) => log(`recording the session: ${e.message}`));
 }
 
 async function main(): Promise<void> {
+  // Started ahead as a spare: nothing to serve until told; without a supervisor there never will be.
+  const orphaned = () => process.exit(0);
+  process.once('disconnect', orphaned);
   const start = await new Promise<SupervisorMessage>((res) => process.once('message', (m) => res(m as SupervisorMessage)));
+  process.off('disconnect', orphaned);
   if (start.t !== 'start') throw new Error(`expected a start message, got ${start.t}`);
   const { config, mountpoint, mode, history } = start;
   let m: Mounted;
-  if (mode === 'takeover') {
+  let hist = history;
+  const dropDead = async (sid: number) => {
+    // The dead process's locks: released (the applications holding them are not told; docs/upgrade.md).
+    const dropped = await m.client.meta.dropDeadSession(sid).catch((e: Error) => {
+      log(`releasing the session ${sid} of the dead process: ${e.message}`);
+      return false;
+    });
+    if (dropped) log(`released the locks and open-file records of session ${sid} (the serving process that died)`);
+  };
+  if (mode === 'standby') {
+    m = await mountVolume(config, mountpoint, { fd: CONNECTION_FD, deferStart: true, log });
+    m.client.meta.setSessionInfo({ standby: true }).catch(() => undefined);
+    const go = new Promise<SupervisorMessage>((res) => process.once('message', (x) => res(x as SupervisorMessage)));
+    await send({ t: 'prepared' });
+    const g = await go;
+    if (g.t !== 'go') throw new Error(`expected go, got ${g.t}`);
+    m.start(initOf(g.init));
+    if (g.history) hist = g.history;
+    log(`recovered ${mountpoint}: serving again on the same connection`);
+    if (g.deadSid) void dropDead(g.deadSid);
+  } else if (mode === 'takeover') {
     m = await mountVolume(config, mountpoint, { fd: CONNECTION_FD, deferStart: true, adoptSession: start.sid, log });
     const go = new Promise<SupervisorMessage>((res) => process.once('message', (x) => res(x as SupervisorMessage)));
     await send({ t: 'prepared' });
     const g = await go;
     if (g.t !== 'go') throw new Error(`expected go, got ${g.t}`);
     m.start(initOf(g.init), g.state);
-    log(`took over ${mountpoint} (session ${m.client.sessionId}, ${g.state.server.handles.length} open files)`);
+    log(`took over ${mountpoint} (session ${m.client.sessionId}, ${g.state?.server.handles.length ?? 0} open files)`);
   } else {
     m = await mountVolume(config, mountpoint, { fd: CONNECTION_FD, resume: start.init ? initOf(start.init) : undefined, log });
-    if (mode === 'recover' && start.sid) {
-      // The dead process's locks: released (the applications holding them are not told; docs/upgrade.md).
-      const dropped = await m.client.meta.dropDeadSession(start.sid).catch((e: Error) => {
-        log(`releasing the session ${start.sid} of the dead process: ${e.message}`);
-        return false;
-      });
-      if (dropped) log(`released the locks and open-file records of session ${start.sid} (the serving process that died)`);
+    if (mode === 'recover') {
       log(`recovered ${mountpoint}: serving again on the same connection`);
+      if (start.sid) await dropDead(start.sid);
     }
   }
-  await serving(m, history);
+  await serving(m, hist);
   let exitCode = 0;
   process.on('message', (x: SupervisorMessage) => {
     if (x.t === 'handover') {

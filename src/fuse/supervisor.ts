@@ -35,6 +35,10 @@ interface Serving {
 
 export class Supervisor {
   private child?: ChildProcess;
+  /** A serving process started ahead, modules loaded, waiting to be told what to do: a crash costs no start-up. */
+  private spare?: ChildProcess;
+  /** The spare has opened the volume and waits for go. */
+  private spareReady = false;
   private serving?: Serving;
   private expectedExit = false;
   private crashes: number[] = [];
@@ -136,7 +140,55 @@ export class Supervisor {
     return child;
   }
 
-  private startMessage(mode: 'fresh' | 'recover' | 'takeover', sid?: number, init?: Serving['init']): SupervisorMessage {
+  /** Starts the next serving process ahead (it exits by itself if this supervisor goes away). */
+  private prepareSpare(): void {
+    if (this.spare || this.handedOver) return;
+    const c = spawn(process.execPath, [...process.execArgv, CHILD], {
+      stdio: ['ignore', 'inherit', 'inherit', this.fd, 'ipc'],
+      env: { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '16' },
+    });
+    c.on('error', () => undefined);
+    c.once('exit', () => {
+      if (this.spare === c) this.spare = undefined;
+    });
+    this.spare = c;
+    this.spareReady = false;
+    c.on('message', (m: ChildMessage) => {
+      if (m.t === 'prepared' && this.spare === c) {
+        this.spareReady = true;
+        this.opts.log(`standby serving process ready (pid ${c.pid})`);
+      }
+    });
+    c.send(this.startMessage('standby'));
+  }
+
+  /** A crash: the spare (volume open already, or opening it) serves at once; without one, a new process starts. */
+  private async recover(): Promise<void> {
+    const spare = this.spare;
+    const prev = this.serving;
+    const alive = spare && spare.exitCode === null && spare.signalCode === null && spare.connected;
+    if (!spare || !alive || !prev) {
+      spare?.kill('SIGKILL');
+      this.spare = undefined;
+      return this.startChild({ mode: 'recover' });
+    }
+    this.spare = undefined;
+    if (!this.spareReady) {
+      // Still opening the volume: further along than a new process would be.
+      const ok = await new Promise<boolean>((res) => {
+        spare.on('message', (m: ChildMessage) => m.t === 'prepared' && res(true));
+        spare.once('exit', () => res(false));
+      });
+      if (!ok) return this.startChild({ mode: 'recover' });
+    }
+    this.child = spare;
+    this.expectedExit = false;
+    const p = this.untilServing(spare);
+    spare.send({ t: 'go', init: prev.init, deadSid: prev.sid, history: this.history } satisfies SupervisorMessage);
+    return p;
+  }
+
+  private startMessage(mode: 'fresh' | 'recover' | 'takeover' | 'standby', sid?: number, init?: Serving['init']): SupervisorMessage {
     return { t: 'start', config: this.config, mountpoint: this.mountpoint, mode, init, sid, history: this.history };
   }
 
@@ -155,6 +207,7 @@ export class Supervisor {
           this.serving = { pid: m.pid, sid: m.sid, init: { init: m.init, conn: m.conn }, version: m.version };
           child.off('exit', onExit);
           this.watch(child);
+          this.prepareSpare();
           res();
         } else if (m.t === 'failed') {
           rej(fsErr('EIO', m.error));
@@ -205,7 +258,7 @@ export class Supervisor {
       this.opts.log(`the serving process (pid ${child.pid}) ${why}: starting a new one on the same connection`);
       this.history.recoveries++;
       const t0 = performance.now();
-      this.startChild({ mode: 'recover' }).then(
+      this.recover().then(
         () => this.opts.log(`recovered ${this.mountpoint} in ${(performance.now() - t0).toFixed(0)} ms (pid ${this.serving?.pid})`),
         (e: Error) => {
           this.opts.log(`recovery failed: ${e.message}`);
@@ -216,6 +269,8 @@ export class Supervisor {
   }
 
   private finish(): void {
+    this.spare?.kill('SIGKILL');
+    this.spare = undefined;
     this.server?.close();
     if (!this.handedOver) rmSync(controlSocketFor(this.mountpoint), { force: true });
     this.addon.closeFd(this.fd);
@@ -305,6 +360,8 @@ export class Supervisor {
   private handOver(reply: (m: ControlMessage) => void): void {
     const child = this.child!;
     this.handedOver = true;
+    this.spare?.kill('SIGKILL');
+    this.spare = undefined;
     this.expectedExit = true;
     // The successor listens at this path from now on.
     this.server?.close();
