@@ -72,7 +72,7 @@ async function serving(m: Mounted, history: MountHistory): Promise<void> {
   process.on('SIGUSR1', () => log(cache?.summary() ?? 'no caches'));
   // For `ferry status`: this process, and the mount's history.
   m.client.meta
-    .setSessionInfo({ standby: false, pid: process.pid, version: FERRY_VERSION, mountStartedAt: history.startedAt, upgrades: history.upgrades, recoveries: history.recoveries, supervisor: process.ppid })
+    .setSessionInfo({ standby: false, servingSince: new Date().toISOString(), pid: process.pid, version: FERRY_VERSION, mountStartedAt: history.startedAt, upgrades: history.upgrades, recoveries: history.recoveries, supervisor: process.ppid })
     .catch((e: Error) => log(`recording the session: ${e.message}`));
 }
 
