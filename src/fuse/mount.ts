@@ -192,11 +192,14 @@ export async function mountVolume(config: ClientConfig, mountpoint: string, rt: 
   const handOver = async (): Promise<HandoverState> => {
     if (handedOver) throw fsErr('EINVAL', 'this mount was handed over already');
     handedOver = true;
+    const t0 = performance.now();
     addon.handOver(session);
     server.handOver();
     await server.drained();
+    const t1 = performance.now();
     // What the application wrote is committed now (staged uploads stay staged for the next process).
     await vfs.flushAll().catch((e) => log(`flushing open files for the handover: ${(e as Error).message}`));
+    log(`handing over: requests in progress answered in ${(t1 - t0).toFixed(1)} ms, buffered writes committed in ${(performance.now() - t1).toFixed(1)} ms`);
     const state: HandoverState = { server: server.exportState(), open: client.meta.openState(), sid: client.sessionId };
     ended();
     return state;
