@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { daemonFile } from '../src/fuse/daemon.js';
-import { mountAt, unmountFuse } from '../src/fuse/teardown.js';
+import { abortConnection, mountAt, unmountFuse } from '../src/fuse/teardown.js';
 import { CLI, formatVolume, mountFerry, run, type TestMount } from '../test/helpers/mount.js';
 import { tool } from '../test/helpers/tools.js';
 
@@ -21,16 +21,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const READER = String.raw`
 import os, sys, time, json
 path, stopfile = sys.argv[1], sys.argv[2]
+fails = []
 def opened():
     while True:
         try:
             return os.open(path, os.O_RDONLY)
         except OSError:
+            fails.append(time.time())
             time.sleep(0.001)
 fd = opened()
 print('started', flush=True)
 last = time.time()
-gaps, fails = [], []
+gaps = []
 off = 0
 while not os.path.exists(stopfile):
     try:
@@ -157,7 +159,8 @@ async function main(): Promise<void> {
         await stopDaemon(mp, m);
       }
     }
-    // Baseline: unmount (lazily: a file is open) and mount again.
+    // Baseline: what an upgrade was before: the old daemon goes away (its connection ends: open files fail
+    // with ENOTCONN), `ferry umount` cleans up, `ferry mount -d` mounts the new version; the reader reopens.
     {
       const mp = join(vol.dir, 'remount');
       const m = await mountFerry(vol.url, mp);
@@ -173,8 +176,11 @@ async function main(): Promise<void> {
         const w: Array<[number, number]> = [];
         for (let i = 0; i < REMOUNTS; i++) {
           const t0 = now();
+          const info = await mountAt(mp);
+          if (info) await abortConnection(info.minor);
           const u = await run(process.execPath, [CLI, 'umount', '--force', mp], { timeoutMs: 60_000 });
           if (u.code !== 0) throw new Error(`umount failed: ${u.stderr}`);
+          await stopDaemon(mp);
           await mountD();
           w.push([t0, now()]);
           await sleep(500);

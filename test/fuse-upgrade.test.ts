@@ -91,12 +91,12 @@ describe('FUSE: smooth upgrade and crash recovery of a live mount', fuseTestOpti
         await sleep(200);
       }
       const log = readFileSync(daemonFile('mount', mp, 'log'), 'utf8');
-      for (const x of log.matchAll(/took over .* in ([\d.]+) ms/g)) times.push(Number(x[1]));
+      for (const x of log.matchAll(/requests paused (\d+) ms/g)) times.push(Number(x[1]));
       // Another process must not get the lock the application holds across the handovers.
       const probe = await run('python3', ['-c', 'import fcntl,os,sys\nfd=os.open(sys.argv[1],os.O_RDWR)\ntry:\n  fcntl.flock(fd,fcntl.LOCK_EX|fcntl.LOCK_NB); print("got")\nexcept OSError: print("held")', join(mp, 'lock')]);
       assert.equal(probe.stdout.trim(), 'held', 'the flock held through the mount survived the upgrades');
       const res = await load.stop();
-      report('10 upgrades', res, `; handovers took ${times.map((t) => t.toFixed(0)).join('/')} ms`);
+      report('10 upgrades', res, `; requests paused ${times.map((t) => t.toFixed(0)).join('/')} ms`);
       assert.ok(res.reads > 50, `only ${res.reads} reads ran`);
       assert.equal(res.mismatches, 0);
       assert.deepEqual(res.errors, []);

@@ -34,6 +34,8 @@ export interface HandoverState {
   server: ServerState;
   open: SessionOpenState;
   sid: number;
+  /** Wall-clock time (ms) the old process stopped reading requests: the successor logs the pause. */
+  stoppedAt: number;
 }
 
 export interface Mounted {
@@ -192,7 +194,10 @@ export async function mountVolume(config: ClientConfig, mountpoint: string, rt: 
   const handOver = async (): Promise<HandoverState> => {
     if (handedOver) throw fsErr('EINVAL', 'this mount was handed over already');
     handedOver = true;
+    // Committed once while still serving, so that after the stop only what arrived meanwhile is left to commit.
+    await vfs.flushAll().catch(() => undefined);
     const t0 = performance.now();
+    const stoppedAt = Date.now();
     addon.handOver(session);
     server.handOver();
     await server.drained();
@@ -200,7 +205,7 @@ export async function mountVolume(config: ClientConfig, mountpoint: string, rt: 
     // What the application wrote is committed now (staged uploads stay staged for the next process).
     await vfs.flushAll().catch((e) => log(`flushing open files for the handover: ${(e as Error).message}`));
     log(`handing over: requests in progress answered in ${(t1 - t0).toFixed(1)} ms, buffered writes committed in ${(performance.now() - t1).toFixed(1)} ms`);
-    const state: HandoverState = { server: server.exportState(), open: client.meta.openState(), sid: client.sessionId };
+    const state: HandoverState = { server: server.exportState(), open: client.meta.openState(), sid: client.sessionId, stoppedAt };
     ended();
     return state;
   };

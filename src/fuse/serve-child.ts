@@ -5,11 +5,16 @@ import { FERRY_VERSION } from '../version.js';
 import type { ClientConfig } from '../client/index.js';
 import type { ConnParams, InitRecord } from './addon.js';
 import { mkdir, writeFile } from 'node:fs/promises';
+import type { Socket } from 'node:net';
+import { loadAddon } from './addon.js';
+import { encode, type ControlMessage } from './handover.js';
 import { dirname } from 'node:path';
 import { metricsFileFor } from './daemon.js';
 import { mountVolume, type HandoverState, type Mounted } from './mount.js';
 
 export const CONNECTION_FD = 3;
+/** In a process taking a mount over: the control socket to the old supervisor (after IPC on 4). */
+export const CONTROL_FD = 5;
 
 /** How the mount came to this process, and what `ferry status` shows about it. */
 export interface MountHistory {
@@ -32,6 +37,8 @@ export type SupervisorMessage =
       /** recover: the dead process's session (its locks are released); takeover: the session to continue. */
       sid?: number;
       history: MountHistory;
+      /** takeover: the descriptor of the control socket on which to ask for the old process's state. */
+      control?: number;
     }
   | { t: 'go'; state?: HandoverState; init: { init: string; conn: ConnParams }; deadSid?: number; history?: MountHistory }
   | { t: 'handover' }
@@ -41,7 +48,7 @@ export type ChildMessage =
   | { t: 'prepared' }
   | { t: 'serving'; pid: number; sid: number; init: string; conn: ConnParams; version: string }
   | { t: 'state'; state: HandoverState }
-  | { t: 'failed'; error: string };
+  | { t: 'failed'; error: string; asked?: boolean };
 
 const log = (l: string) => process.stderr.write(`${new Date().toISOString()} ferry[${process.pid}]: ${l}\n`);
 
@@ -76,6 +83,9 @@ async function serving(m: Mounted, history: MountHistory): Promise<void> {
     .catch((e: Error) => log(`recording the session: ${e.message}`));
 }
 
+/** A takeover asked the old process for its state: from then on it no longer serves, whatever happens here. */
+let asked = false;
+
 async function main(): Promise<void> {
   // Started ahead as a spare: nothing to serve until told; without a supervisor there never will be.
   const orphaned = () => process.exit(0);
@@ -107,12 +117,19 @@ async function main(): Promise<void> {
     if (g.deadSid) void dropDead(g.deadSid);
   } else if (mode === 'takeover') {
     m = await mountVolume(config, mountpoint, { fd: CONNECTION_FD, deferStart: true, adoptSession: start.sid, log });
-    const go = new Promise<SupervisorMessage>((res) => process.once('message', (x) => res(x as SupervisorMessage)));
-    await send({ t: 'prepared' });
-    const g = await go;
-    if (g.t !== 'go') throw new Error(`expected go, got ${g.t}`);
-    m.start(initOf(g.init), g.state);
-    log(`took over ${mountpoint} (session ${m.client.sessionId}, ${g.state?.server.handles.length ?? 0} open files)`);
+    // Ready: the old serving process stops and answers with its state on the control socket (blocking here
+    // is fine, nothing else is to be done until it answers).
+    const addon = loadAddon();
+    const sock = start.control ?? CONTROL_FD;
+    const t0 = performance.now();
+    asked = true;
+    addon.ctlSend(sock, encode({ op: 'go' }));
+    const got = addon.ctlRecv(sock, 60_000);
+    const msg = got ? (JSON.parse(got.data.toString()) as ControlMessage) : undefined;
+    addon.closeFd(sock);
+    if (msg?.op !== 'state') throw new Error(`the old mount daemon did not hand over its state (${msg?.op === 'error' ? msg.message : 'no answer'})`);
+    m.start(initOf(start.init!), msg.state);
+    log(`took over ${mountpoint}: requests paused ${Date.now() - msg.state.stoppedAt} ms (${(performance.now() - t0).toFixed(1)} ms after asking; session ${m.client.sessionId}, ${msg.state.server.handles.length} open files)`);
   } else {
     m = await mountVolume(config, mountpoint, { fd: CONNECTION_FD, resume: start.init ? initOf(start.init) : undefined, log });
     if (mode === 'recover') {
@@ -122,15 +139,23 @@ async function main(): Promise<void> {
   }
   await serving(m, hist);
   let exitCode = 0;
-  process.on('message', (x: SupervisorMessage) => {
+  process.on('message', (x: SupervisorMessage, socket?: Socket) => {
     if (x.t === 'handover') {
+      // The successor's control socket, passed by the supervisor: the state goes straight to it.
+      const fd = (socket as unknown as { _handle?: { fd?: number } } | undefined)?._handle?.fd ?? -1;
+      const addon = loadAddon();
       m.handOver()
-        .then((state) => send({ t: 'state', state }))
-        .catch(async (e: Error) => {
+        .then((state) => addon.ctlSend(fd, encode({ op: 'state', state })))
+        .catch((e: Error) => {
           log(`handover failed: ${e.message}`);
           exitCode = 1;
-          await send({ t: 'failed', error: e.message });
-        });
+          try {
+            addon.ctlSend(fd, encode({ op: 'error', message: e.message }));
+          } catch {
+            // the successor is gone too
+          }
+        })
+        .finally(() => socket?.destroy());
     } else if (x.t === 'unmount') {
       m.unmount(x.force).catch((e: Error) => log(`unmount: ${e.message}`));
     }
@@ -144,6 +169,6 @@ async function main(): Promise<void> {
 
 main().catch(async (e: Error) => {
   log(`cannot serve: ${e.message}`);
-  await send({ t: 'failed', error: e.message });
+  await send({ t: 'failed', error: e.message, asked });
   process.exit(1);
 });

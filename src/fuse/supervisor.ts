@@ -10,9 +10,8 @@ import { fsErr } from '../errors.js';
 import type { ClientConfig } from '../client/index.js';
 import { FERRY_VERSION } from '../version.js';
 import { loadAddon, type ConnParams, type FuseAddon } from './addon.js';
-import { CONNECTION_FD, type ChildMessage, type MountHistory, type SupervisorMessage } from './serve-child.js';
-import { HANDOVER_PROTOCOL, controlSocketFor, encode, type ConnectionOffer, type ControlMessage, type StateMessage } from './handover.js';
-import type { HandoverState } from './mount.js';
+import { CONTROL_FD, type ChildMessage, type MountHistory, type SupervisorMessage } from './serve-child.js';
+import { HANDOVER_PROTOCOL, controlSocketFor, encode, type ConnectionOffer, type ControlMessage } from './handover.js';
 import { checkMountpoint, fuseArgs } from './mount.js';
 
 const CHILD = new URL('./serve-child.js', import.meta.url).pathname;
@@ -101,21 +100,19 @@ export class Supervisor {
       const history = { startedAt: offer.startedAt, upgrades: offer.upgrades + 1, recoveries: offer.recoveries };
       const s = new Supervisor(mp, config, fd, { log: opts.log, volume: offer.volume }, history);
       opts.log(`taking over ${mp} from version ${offer.version} (served by pid ${offer.sid ? `session ${offer.sid}` : '?'})`);
-      // Prepared before the old one stops: the stall is only the handover itself.
-      const child = await s.spawnPrepared(offer);
+      // Prepared before the old one stops; then the new serving process itself asks for the state on the
+      // control socket (inherited) and the old serving process answers on it: no relay in between.
       const t0 = performance.now();
-      addon.ctlSend(sock, encode({ op: 'go' }));
-      const st = addon.ctlRecv(sock, 60_000);
-      const msg = st ? (JSON.parse(st.data.toString()) as ControlMessage) : undefined;
-      if (msg?.op !== 'state') {
+      try {
+        await s.takeoverChild(offer, sock);
+        opts.log(`upgrade ${history.upgrades} of ${mp} done, ${(performance.now() - t0).toFixed(0)} ms after starting the new serving process`);
+      } catch (e) {
+        // Failed before asking: the old process still serves, the upgrade is refused.
+        if (!(e as { asked?: boolean }).asked) throw fsErr('EIO', `the new serving process failed: ${(e as Error).message}`);
         // The old process may have stopped reading: serve the connection anyway (as after a crash).
-        opts.log(`the old mount daemon did not hand over its state (${msg?.op === 'error' ? msg.message : 'no answer'}); recovering instead`);
-        child.kill('SIGKILL');
+        opts.log(`${(e as Error).message}; recovering instead`);
         s.serving = { pid: 0, sid: offer.sid, init: { init: offer.init, conn: offer.conn }, version: offer.version };
         await s.startChild({ mode: 'recover' });
-      } else {
-        await s.go(child, (msg as StateMessage).state, { init: offer.init, conn: offer.conn });
-        opts.log(`took over ${mp} in ${(performance.now() - t0).toFixed(1)} ms (upgrade ${history.upgrades})`);
       }
       addon.closeFd(sock);
       s.listen();
@@ -188,7 +185,7 @@ export class Supervisor {
     return p;
   }
 
-  private startMessage(mode: 'fresh' | 'recover' | 'takeover' | 'standby', sid?: number, init?: Serving['init']): SupervisorMessage {
+  private startMessage(mode: 'fresh' | 'recover' | 'standby', sid?: number, init?: Serving['init']): SupervisorMessage {
     return { t: 'start', config: this.config, mountpoint: this.mountpoint, mode, init, sid, history: this.history };
   }
 
@@ -210,7 +207,7 @@ export class Supervisor {
           this.prepareSpare();
           res();
         } else if (m.t === 'failed') {
-          rej(fsErr('EIO', m.error));
+          rej(Object.assign(fsErr('EIO', m.error), { asked: m.asked === true }));
         }
       };
       const onExit = (code: number | null, sig: string | null) => rej(fsErr('EIO', `the serving process ${sig ? `was killed by ${sig}` : `exited with code ${code}`} before it served`));
@@ -219,26 +216,16 @@ export class Supervisor {
     });
   }
 
-  private spawnPrepared(offer: ConnectionOffer): Promise<ChildProcess> {
-    const child = this.spawnChild();
-    child.send(this.startMessage('takeover', offer.sid));
-    return new Promise((res, rej) => {
-      const onMsg = (m: ChildMessage) => {
-        if (m.t === 'prepared') {
-          child.off('message', onMsg);
-          child.off('exit', onExit);
-          res(child);
-        } else if (m.t === 'failed') rej(fsErr('EIO', `the new serving process failed: ${m.error}`));
-      };
-      const onExit = (code: number | null) => rej(fsErr('EIO', `the new serving process exited with code ${code} before it was ready`));
-      child.on('message', onMsg);
-      child.once('exit', onExit);
+  /** A serving process that takes the mount over, talking to the old one over the control socket `sock`. */
+  private takeoverChild(offer: ConnectionOffer, sock: number): Promise<void> {
+    const child = spawn(process.execPath, [...process.execArgv, CHILD], {
+      stdio: ['ignore', 'inherit', 'inherit', this.fd, 'ipc', sock],
+      env: { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '16' },
     });
-  }
-
-  private go(child: ChildProcess, state: HandoverState, init: Serving['init']): Promise<void> {
+    this.child = child;
+    this.expectedExit = false;
     const p = this.untilServing(child);
-    child.send({ t: 'go', state, init } satisfies SupervisorMessage);
+    child.send({ t: 'start', config: this.config, mountpoint: this.mountpoint, mode: 'takeover', sid: offer.sid, init: { init: offer.init, conn: offer.conn }, history: this.history, control: CONTROL_FD } satisfies SupervisorMessage);
     return p;
   }
 
@@ -348,7 +335,7 @@ export class Supervisor {
               if (!this.handedOver) busy = false;
             });
           } else if (m.op === 'go' && busy && !this.handedOver) {
-            this.handOver(reply);
+            this.handOver(c);
           }
         } catch (e) {
           this.opts.log(`control socket: ${(e as Error).message}`);
@@ -357,7 +344,8 @@ export class Supervisor {
     });
   }
 
-  private handOver(reply: (m: ControlMessage) => void): void {
+  /** The successor is prepared: the serving process stops, and answers it with its state on the socket c. */
+  private handOver(c: Socket): void {
     const child = this.child!;
     this.handedOver = true;
     this.spare?.kill('SIGKILL');
@@ -366,17 +354,11 @@ export class Supervisor {
     // The successor listens at this path from now on.
     this.server?.close();
     rmSync(controlSocketFor(this.mountpoint), { force: true });
-    const onMsg = (m: ChildMessage) => {
-      if (m.t === 'state') {
-        child.off('message', onMsg);
-        reply({ op: 'state', state: m.state });
-        this.opts.log(`handed ${this.mountpoint} over; exiting without unmounting`);
-      } else if (m.t === 'failed') {
-        child.off('message', onMsg);
-        reply({ op: 'error', message: m.error });
-      }
-    };
-    child.on('message', onMsg);
-    child.send({ t: 'handover' } satisfies SupervisorMessage);
+    child.once('exit', (code) => {
+      if (code === 0) this.opts.log(`handed ${this.mountpoint} over; exiting without unmounting`);
+      // The successor was told on the socket (or sees it closed) and recovers the connection.
+      else this.opts.log(`the serving process exited with code ${code} while handing over`);
+    });
+    child.send({ t: 'handover' } satisfies SupervisorMessage, c);
   }
 }
