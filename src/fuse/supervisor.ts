@@ -10,7 +10,7 @@ import { fsErr } from '../errors.js';
 import type { ClientConfig } from '../client/index.js';
 import { FERRY_VERSION } from '../version.js';
 import { loadAddon, type ConnParams, type FuseAddon } from './addon.js';
-import { CONTROL_FD, type ChildMessage, type MountHistory, type SupervisorMessage } from './serve-child.js';
+import { CONTROL_FD, type ChildMessage, type MountHistory, type SupervisorMessage } from './serve-messages.js';
 import { HANDOVER_PROTOCOL, controlSocketFor, encode, type ConnectionOffer, type ControlMessage } from './handover.js';
 import { checkMountpoint, fuseArgs } from './mount.js';
 
@@ -54,7 +54,12 @@ export class Supervisor {
     private readonly fd: number,
     private readonly opts: SupervisorOptions,
     readonly history: MountHistory,
-  ) {}
+  ) {
+    // The supervisor lives as long as the mount: its children and control socket alone do not keep a
+    // daemon's event loop alive once it let its launcher go.
+    const keep = setInterval(() => undefined, 1 << 30);
+    void this.done.then(() => clearInterval(keep));
+  }
 
   /** Mounts mp and starts serving it; resolves once the mount answers. */
   static async mount(config: ClientConfig, mp: string, opts: SupervisorOptions): Promise<Supervisor> {
@@ -271,6 +276,10 @@ export class Supervisor {
 
   signal(sig: NodeJS.Signals): void {
     this.child?.kill(sig);
+  }
+
+  get volume(): string {
+    return this.opts.volume;
   }
 
   get clientConfig(): ClientConfig {

@@ -56,7 +56,7 @@ const command: Command = {
     const { loadAddon } = await import('../../fuse/addon.js');
     const { Supervisor } = await import('../../fuse/supervisor.js');
     if (p.args.length === 1) {
-      if (v.upgrade !== true) throw new UsageError('ferry mount needs META-URL MOUNTPOINT (or --upgrade MOUNTPOINT)');
+      if (v.upgrade !== true) throw new UsageError('missing MOUNTPOINT (ferry mount META-URL MOUNTPOINT, or ferry mount --upgrade MOUNTPOINT)');
       const mp = resolve(p.args[0]!);
       loadAddon();
       if (!(await servedByFerry(mp))) throw new UsageError(`nothing serves ${mp}: --upgrade hands over a running mount`);
@@ -104,7 +104,7 @@ async function servedByFerry(mp: string): Promise<boolean> {
 /** Runs the mount's supervisor until the mount ends or is handed over. */
 async function supervise(s: import('../../fuse/supervisor.js').Supervisor, log: (l: string) => void): Promise<void> {
   const mp = s.mountpoint;
-  log(`ferry: mounted at ${mp} (supervisor pid ${process.pid}, serving pid ${s.servingPid}); ready`);
+  log(`ferry: mounted volume ${s.volume} at ${mp} (pid ${process.pid}, serving pid ${s.servingPid}); ready`);
   if (isDaemon()) {
     // The client config as this daemon runs it, for a process that takes the mount over (CSI).
     const { saveConfig } = await import('../../client/config.js');
