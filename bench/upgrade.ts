@@ -22,8 +22,10 @@ const READER = String.raw`
 import os, sys, time, json
 path, stopfile = sys.argv[1], sys.argv[2]
 fails = []
+def gone():
+    return not os.path.isdir(os.path.dirname(stopfile))
 def opened():
-    while True:
+    while not gone():
         try:
             return os.open(path, os.O_RDONLY)
         except OSError:
@@ -34,7 +36,7 @@ print('started', flush=True)
 last = time.time()
 gaps = []
 off = 0
-while not os.path.exists(stopfile):
+while not os.path.exists(stopfile) and not gone():
     try:
         os.pread(fd, 4096, off)
         now = time.time()
