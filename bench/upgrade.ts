@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { daemonFile } from '../src/fuse/daemon.js';
-import { abortConnection, mountAt, unmountFuse } from '../src/fuse/teardown.js';
+import { mountAt, unmountFuse } from '../src/fuse/teardown.js';
 import { CLI, formatVolume, mountFerry, run, type TestMount } from '../test/helpers/mount.js';
 import { tool } from '../test/helpers/tools.js';
 
@@ -178,8 +178,10 @@ async function main(): Promise<void> {
         const w: Array<[number, number]> = [];
         for (let i = 0; i < REMOUNTS; i++) {
           const t0 = now();
-          const info = await mountAt(mp);
-          if (info) await abortConnection(info.minor);
+          // The old daemon dies as a whole (supervisor and serving processes): its connection ends.
+          const pid = Number(readFileSync(daemonFile('mount', mp, 'pid'), 'utf8'));
+          const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+          for (const p of [pid, ...kids]) process.kill(p, 'SIGKILL');
           const u = await run(process.execPath, [CLI, 'umount', '--force', mp], { timeoutMs: 60_000 });
           if (u.code !== 0) throw new Error(`umount failed: ${u.stderr}`);
           await stopDaemon(mp);
