@@ -8,6 +8,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { daemonFile } from '../src/fuse/daemon.js';
+import { controlSocketFor } from '../src/fuse/handover.js';
 import { mountAt, unmountFuse } from '../src/fuse/teardown.js';
 import { CLI, formatVolume, fuseTestOptions, mountFerry, run, type TestMount, type TestVolume } from './helpers/mount.js';
 import { startLoad, type LoadResult } from './helpers/upgrade-load.js';
@@ -64,6 +65,7 @@ async function teardown(mp: string, first?: TestMount): Promise<void> {
     if (alive(daemon)) process.kill(daemon, 'SIGKILL');
   }
   for (const ext of ['log', 'pid', 'json'] as const) rmSync(daemonFile('mount', mp, ext), { force: true });
+  rmSync(controlSocketFor(mp), { force: true });
   assert.equal(await mountAt(mp), undefined, `${mp} still mounted`);
 }
 
@@ -162,6 +164,7 @@ describe('FUSE: smooth upgrade and crash recovery of a live mount', fuseTestOpti
       const u = await run(process.execPath, [CLI, 'umount', mp], { timeoutMs: 30_000 });
       assert.equal(u.code, 0, u.stderr);
       assert.equal(await mountAt(mp), undefined);
+      assert.equal(existsSync(controlSocketFor(mp)), false, 'ferry umount removes the dead supervisor\'s control socket');
     } finally {
       await teardown(mp, m);
     }
