@@ -40,7 +40,9 @@ export function resolveEnvUrls(spec: CommandSpec, p: Parsed): void {
 
 /** Throws a UsageError for the first malformed metadata or storage URL among the arguments and --storage. */
 export async function checkUrlArgs(spec: CommandSpec, p: Parsed): Promise<void> {
-  const names = argNames(spec.usage, p.args);
+  // Fewer arguments than the usage names: another form of the command (`ferry mount --upgrade MOUNTPOINT`).
+  const all = argNames(spec.usage, p.args);
+  const names = p.args.length < all.length ? [] : all;
   const metaUrls = p.args.filter((_, i) => names[i]?.endsWith('META-URL'));
   const storageUrls = p.args.filter((_, i) => names[i] === 'STORAGE-URL');
   const storageOpt = p.values.storage;

@@ -14,6 +14,7 @@ import { CachedObjectStore } from '../cache/store.js';
 import { meteredMeta } from '../meta/metered.js';
 import { activeMetrics, serveMetrics, type FerryMetrics } from '../object/metrics.js';
 import { VFS } from '../vfs/vfs.js';
+import { FERRY_VERSION } from '../version.js';
 import { VfsView } from '../vfs/view.js';
 import { validateConfig, type ClientConfig } from './config.js';
 import { writebackSessionProbe } from './pending-uploads.js';
@@ -28,6 +29,8 @@ export interface ClientRuntime {
   log?: Log;
   /** Counts and times the client's metadata calls and object requests (ferry bench). */
   probe?: ClientProbe;
+  /** Continue this session of an earlier process of the same mount (a handover) instead of opening one. */
+  adoptSession?: number;
 }
 
 export interface Client {
@@ -38,6 +41,8 @@ export interface Client {
   /** The block cache of the chunk store, when the config asks for one. */
   readonly cache?: BlockCache;
   readonly vfs: VFS;
+  /** Stops without closing the session or the open files: another process took them over (a FUSE handover). */
+  detach(): Promise<void>;
   /** This client's session id in the metadata engine. */
   readonly sessionId: number;
   /** Writes are refused (a read-only config, or a read-only mirror). */
@@ -89,14 +94,21 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
     // `writeback`: this client commits slices before their blocks are uploaded (readers of a missing block
     // wait only while such a session is alive).
     const cached = store.cache instanceof CachedObjectStore ? store.cache : undefined;
-    const sessionId = await meta.newSession({
+    const info = {
       mountPoint: cfg.sessionLabel ?? defaultSessionLabel(),
       ...(cfg.role ? { role: cfg.role } : {}),
       writeback: Boolean(cfg.cache?.writeback),
       ...(endpoint ? { metrics: endpoint.address } : {}),
       // A door started by an upgrade (cli/upgrade.ts) says how many: `ferry status` shows it.
       ...(upgradesSoFar() ? { upgrades: upgradesSoFar() } : {}),
-    });
+    };
+    let sessionId: number;
+    if (rt.adoptSession !== undefined) {
+      await meta.adoptSession(rt.adoptSession, { ...info, pid: process.pid, version: FERRY_VERSION }, { held: [], open: [] });
+      sessionId = rt.adoptSession;
+    } else {
+      sessionId = await meta.newSession(info);
+    }
     undo.push(() => meta.closeSession());
     // A mirror's blocks may also be on their way from its data copier: its readers keep waiting.
     if (!(rawMeta instanceof MirrorMeta)) store.uploadsMayBePending = writebackSessionProbe(meta);
@@ -142,7 +154,17 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
         if (endpoint) await step(() => endpoint.close());
         if (err) throw err;
       })());
-    return { config: cfg, meta, format, store, cache: store.cache, vfs, sessionId, readOnly, backups, metrics, metricsAddress: endpoint?.address, view: (ctx) => new VfsView(vfs, ctx), close };
+    // Handed over: everything stops here, but the session (locks, open files) lives on in the next process.
+    const detach = () =>
+      (closing ??= (async () => {
+        await backups?.stop().catch(() => undefined);
+        await vfs.stop();
+        await meta.close().catch(() => undefined);
+        await store.objects.close().catch(() => undefined);
+        unwatch.forEach((u) => u());
+        if (endpoint) await endpoint.close().catch(() => undefined);
+      })());
+    return { config: cfg, meta, format, store, cache: store.cache, vfs, sessionId, readOnly, backups, metrics, metricsAddress: endpoint?.address, view: (ctx) => new VfsView(vfs, ctx), close, detach };
   } catch (e) {
     await unwind();
     throw e;

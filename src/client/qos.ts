@@ -25,7 +25,7 @@ export function lowerLimit(a: number | undefined, b: number | undefined): number
 const UNCOUNTED = new Set([
   'load', 'updateFormat', 'close', 'newSession', 'heartbeat', 'setSessionInfo', 'closeSession', 'listSessions', 'cleanStaleSessions',
   'processDeletedFiles', 'pendingDeletedFiles', 'pendingDeletedSlices', 'ackDeletedSlices', 'replaceSlices', 'listFragmentedChunks',
-  'currentVersion', 'takeLease', 'readChangelog', 'trimChangelog', 'trashPurgeExpired', 'ttlExpireDue', 'openHolders',
+  'currentVersion', 'adoptSession', 'openState', 'restoreOpenState', 'dropDeadSession', 'takeLease', 'readChangelog', 'trimChangelog', 'trashPurgeExpired', 'ttlExpireDue', 'openHolders',
 ]);
 
 export class ClientQos {

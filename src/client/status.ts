@@ -48,8 +48,8 @@ export async function volumeStatus(meta: Meta, format: Format, opts: { clean?: b
  * What a session's process is: recorded since sessions carry a role; for older records, told from the label
  * each kind of process has always written.
  */
-export function roleOf(s: { role?: unknown; mountPoint?: string; cacheGroup?: string; mirrorDataCopier?: unknown }): string {
-  if (typeof s.role === 'string' && s.role) return s.role;
+export function roleOf(s: { role?: unknown; standby?: unknown; mountPoint?: string; cacheGroup?: string; mirrorDataCopier?: unknown }): string {
+  if (typeof s.role === 'string' && s.role) return s.standby === true ? `${s.role} (standby)` : s.role;
   const label = s.mountPoint ?? '';
   if (label === 's3-gateway') return 'gateway';
   if (label.startsWith('mirror replicator')) return 'replicator';

@@ -65,6 +65,40 @@ export interface FuseAddon {
   replyLseek(r: ReqHandle, off: number): void;
   replyDir(r: ReqHandle, size: number, plus: boolean, names: string[], nums: Float64Array, attrTimeout: number, entryTimeout: number): number;
   libfuseVersion: string;
+
+  // ---- handing a live connection over (docs/upgrade.md) ----
+  /** Mounts and returns the connection's descriptor without serving it (a supervisor keeps it). */
+  mountFd(args: string[], mountpoint: string): number;
+  /** A new descriptor on the same connection with its own queue of requests in progress (FUSE_DEV_IOC_CLONE). */
+  cloneFd(fd: number): number;
+  /** The kernel's INIT request and what was answered, once INIT was answered. */
+  initRecord(s: SessionHandle): InitRecord | null;
+  /** Serves a connection whose INIT another process answered, with that process's negotiated parameters. */
+  resume(s: SessionHandle, fd: number, init: Buffer, conn: ConnParams): void;
+  /** Stops reading requests; destroy() then closes the descriptor without unmounting. */
+  handOver(s: SessionHandle): void;
+  ctlConnect(path: string): number;
+  ctlSend(fd: number, data: Buffer, fds?: number[]): void;
+  ctlRecv(fd: number, timeoutMs: number): { data: Buffer; fds: number[] } | null;
+  closeFd(fd: number): void;
+}
+
+/** The connection parameters negotiated at INIT (libfuse's fuse_conn_info). */
+export interface ConnParams {
+  want: number;
+  maxWrite: number;
+  maxRead: number;
+  maxReadahead: number;
+  maxBackground: number;
+  congestionThreshold: number;
+  timeGran: number;
+  protoMajor: number;
+  protoMinor: number;
+}
+
+export interface InitRecord {
+  init: Buffer;
+  conn: ConnParams;
 }
 
 export const ADDON_PATH = new URL('../../../src/fuse/native/build/Release/ferry_fuse.node', import.meta.url).pathname;

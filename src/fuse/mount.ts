@@ -6,9 +6,9 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { errnoCode, fsErr } from '../errors.js';
 import { accessView, openClient, type Client, type ClientConfig, type ClientRuntime } from '../client/index.js';
-import { ROOT_INODE, TYPE_DIRECTORY, rootContext, type Context, type Format } from '../meta/types.js';
-import { loadAddon, type SessionHandle } from './addon.js';
-import { FuseServer } from './server.js';
+import { ROOT_INODE, TYPE_DIRECTORY, rootContext, type Context, type Format, type SessionOpenState } from '../meta/types.js';
+import { loadAddon, type ConnParams, type InitRecord, type SessionHandle } from './addon.js';
+import { FuseServer, type ServerState } from './server.js';
 import { RootMap, resolveSubdir } from './subdir.js';
 import { isFuse, lazyUnmount, mountAt, unmountFuse } from './teardown.js';
 
@@ -19,6 +19,22 @@ export interface MountRuntime extends ClientRuntime {
    * whoever passed it (a process handing over its mount), instead of mounting.
    */
   fd?: number;
+  /**
+   * The connection's INIT was answered by an earlier process (a crash or a handover): replay it with these
+   * parameters instead of waiting for one (the kernel sends INIT once per connection).
+   */
+  resume?: InitRecord;
+  /** Prepare everything but serve only when start() is called (the process taking a mount over). */
+  deferStart?: boolean;
+}
+
+/** What a serving process hands to the next one besides the connection (docs/upgrade.md). */
+export interface HandoverState {
+  server: ServerState;
+  open: SessionOpenState;
+  sid: number;
+  /** Wall-clock time (ms) the old process stopped reading requests: the successor logs the pause. */
+  stoppedAt: number;
 }
 
 export interface Mounted {
@@ -29,6 +45,15 @@ export interface Mounted {
   done: Promise<void>;
   /** Flushes open files and unmounts (lazily with force when busy); `done` resolves after. */
   unmount(force?: boolean): Promise<void>;
+  /** The kernel's INIT and the answer, once answered (what a successor replays). */
+  initRecord(): InitRecord | null;
+  /**
+   * Stops reading requests, answers the ones in progress, commits buffered writes and returns what the next
+   * process needs; the session and the mount stay (`done` resolves, nothing is unmounted or closed).
+   */
+  handOver(): Promise<HandoverState>;
+  /** With deferStart: takes over the previous process's state and starts serving on the connection. */
+  start(init: InitRecord, state?: HandoverState): void;
 }
 
 /** Splits `-o a,b=c` lists, keeping the ones FerryFS handles itself out of libfuse's way. */
@@ -42,7 +67,7 @@ export function fuseArgs(name: string, cfg: ClientConfig): string[] {
 }
 
 /** A directory to mount on: a stale FUSE mount there (its daemon died) is cleaned up, a live one refused. */
-async function checkMountpoint(mp: string, nonempty: boolean, log: (line: string) => void): Promise<void> {
+export async function checkMountpoint(mp: string, nonempty: boolean, log: (line: string) => void): Promise<void> {
   const existing = await mountAt(mp);
   if (existing && isFuse(existing)) {
     // A mount whose daemon died answers ENOTCONN: clean it up. A live one is refused.
@@ -102,7 +127,7 @@ export async function mountVolume(config: ClientConfig, mountpoint: string, rt: 
   const entryTimeout = config.metaCache?.entryTimeout ?? 1;
   const client = await openClient(
     { ...config, sessionLabel: config.sessionLabel ?? `${hostname()}:${mp}`, role: config.role ?? 'mount', metaCache: { ...config.metaCache, attrTimeout, entryTimeout } },
-    { log },
+    { log, adoptSession: rt.adoptSession },
   );
   const { vfs, format } = client;
   let root: RootMap;
@@ -149,22 +174,64 @@ export async function mountVolume(config: ClientConfig, mountpoint: string, rt: 
     await client.close().catch(() => undefined);
     throw sessionError(e);
   }
+  // Given the connection (a supervisor holds it): serve a clone of it, so that when this process dies the
+  // kernel fails only the requests it was answering and keeps the rest for the next one.
+  let served: number | undefined;
+  const connect = (init?: InitRecord) => {
+    if (rt.fd === undefined) return addon.mount(session, mp);
+    served = addon.cloneFd(rt.fd);
+    if (init) addon.resume(session, served, init.init, init.conn);
+    else addon.start(session, served);
+  };
   try {
-    if (rt.fd !== undefined) addon.start(session, rt.fd);
-    else addon.mount(session, mp);
+    if (!rt.deferStart) connect(rt.resume);
   } catch (e) {
     addon.destroy(session);
+    if (served !== undefined && !rt.resume) addon.closeFd(served);
     await client.close().catch(() => undefined);
     throw fsErr('EIO', (e as Error).message);
   }
 
+  let handedOver = false;
   const done = (async () => {
     await loopEnded;
     await server.drained();
     addon.destroy(session);
     if (server.counts) log(server.stats());
-    await client.close().catch((e: Error) => log(`closing the volume: ${e.message}`));
+    if (handedOver) await client.detach();
+    else await client.close().catch((e: Error) => log(`closing the volume: ${e.message}`));
   })();
+
+  const handOver = async (): Promise<HandoverState> => {
+    if (handedOver) throw fsErr('EINVAL', 'this mount was handed over already');
+    handedOver = true;
+    // Committed once while still serving, so that after the stop only what arrived meanwhile is left to commit.
+    await vfs.flushAll().catch(() => undefined);
+    const t0 = performance.now();
+    const stoppedAt = Date.now();
+    addon.handOver(session);
+    server.handOver();
+    await server.drained();
+    const t1 = performance.now();
+    // What the application wrote is committed now (staged uploads stay staged for the next process).
+    await vfs.flushAll().catch((e) => log(`flushing open files for the handover: ${(e as Error).message}`));
+    log(`handing over: requests in progress answered in ${(t1 - t0).toFixed(1)} ms, buffered writes committed in ${(performance.now() - t1).toFixed(1)} ms`);
+    const state: HandoverState = { server: server.exportState(), open: client.meta.openState(), sid: client.sessionId, stoppedAt };
+    ended();
+    return state;
+  };
+  const start = (init: InitRecord, st?: HandoverState) => {
+    if (st) {
+      client.meta.restoreOpenState(st.open);
+      server.adoptState(rootContext(), st.server);
+    }
+    connect(init);
+  };
+
+  const base = { mountpoint: mp, format, client, done, initRecord: () => addon.initRecord(session), handOver, start };
+  const unmount = unmounter(mp, vfs, done, log);
+  // Another process served this connection already: it answers now, nothing more to prepare.
+  if (rt.fd !== undefined && (rt.resume || rt.deferStart)) return { ...base, unmount };
 
   // Ready only once the mount answers (an async stat: the libuv pool waits, this thread serves it).
   await stat(mp);
@@ -176,6 +243,10 @@ export async function mountVolume(config: ClientConfig, mountpoint: string, rt: 
     );
   }
 
+  return { ...base, unmount };
+}
+
+function unmounter(mp: string, vfs: Client['vfs'], done: Promise<void>, log: (line: string) => void): (force?: boolean) => Promise<void> {
   let unmounting: Promise<void> | undefined;
   const unmount = (force = false): Promise<void> =>
     (unmounting ??= (async () => {
@@ -192,6 +263,5 @@ export async function mountVolume(config: ClientConfig, mountpoint: string, rt: 
       }
       await done;
     })());
-
-  return { mountpoint: mp, format, client, done, unmount };
+  return unmount;
 }

@@ -8,7 +8,8 @@ import { FsError, toFsError } from '../errors.js';
 import { F_RDLCK, F_UNLCK, F_WRLCK, MODE_R, ROOT_INODE, SET_ATIME, SET_ATIME_NOW, SET_CLEAR_SETID, SET_CTIME, SET_GID, SET_MODE, SET_MTIME, SET_MTIME_NOW, SET_SIZE, SET_UID, TYPE_DIRECTORY, TYPE_FILE, type Attr, type Context, type Entry, type StatFs } from '../meta/types.js';
 import { isAclName } from '../meta/acl.js';
 import { O_EXCL, canWrite } from '../vfs/flags.js';
-import type { HandleOptions, VFS } from '../vfs/vfs.js';
+import type { HandleOptions, HandleRecord, VFS } from '../vfs/vfs.js';
+import { decodeHandle, handleNumber } from '../vfs/handle-id.js';
 import * as abi from './abi.gen.js';
 import { OP, OP_NAMES, REQUESTS } from './abi.gen.js';
 import type { FerryMetrics } from '../object/metrics.js';
@@ -56,6 +57,30 @@ interface DirHandle {
   done: boolean;
 }
 
+/** Where a request carries file handles (argument indexes, abi.json order): rebuilt first when unknown. */
+const FILE_HANDLE_ARGS: Partial<Record<number, number[]>> = {
+  [OP.SETATTR]: [10],
+  [OP.READ]: [1],
+  [OP.WRITE]: [1],
+  [OP.FLUSH]: [1],
+  [OP.RELEASE]: [1],
+  [OP.FSYNC]: [1],
+  [OP.GETLK]: [1],
+  [OP.SETLK]: [1],
+  [OP.FLOCK]: [1],
+  [OP.FALLOCATE]: [1],
+  [OP.COPY_FILE_RANGE]: [1, 4],
+};
+
+/** What a mount's serving process hands to the next one (docs/upgrade.md), besides the connection. */
+export interface ServerState {
+  handles: HandleRecord[];
+  /** Directory handles: [fh, ino]. Their listings are loaded again by the next readdir. */
+  dirs: Array<[number, number]>;
+  /** Inodes with POSIX locks taken through this mount (their closes drop the closing process's locks). */
+  locked: number[];
+}
+
 /**
  * A lock owner for the metadata: the kernel's owner id (per open file for flock, per process's file table
  * for POSIX locks). The metadata keys locks by session and owner, so no process id is part of it and a
@@ -70,7 +95,7 @@ export class FuseServer implements abi.FuseHandlers {
   inflight = 0;
   private idle: Array<() => void> = [];
   private readonly dirs = new Map<number, DirHandle>();
-  private nextDir = 1;
+  private nextDir = Math.floor(Math.random() * 1024);
   /** What each inode looked like at its last open: an unchanged file keeps the kernel's page cache. */
   private readonly seen = new Map<number, string>();
   /** Inodes this mount took POSIX locks on: only their flushes must drop the closing process's locks. */
@@ -122,13 +147,24 @@ export class FuseServer implements abi.FuseHandlers {
       checkPermission: true,
       ...(id?.limit ? { limit: id.limit } : {}),
     };
+    // A handle this process never saw (opened before a crash): rebuilt from its number before the request runs.
+    let ready: Promise<void> | undefined;
+    const at = FILE_HANDLE_ARGS[op];
+    if (at) {
+      for (const i of at) {
+        const fh = args[i] as number;
+        if (fh >= 0 && !this.vfs.hasHandle(fh) && decodeHandle(fh)?.dir === false) {
+          ready = (ready ?? Promise.resolve()).then(() => this.vfs.resume(ctx, fh, this.handleOpts));
+        }
+      }
+    }
     this.inflight++;
     const metrics = this.opts.metrics;
     const t0 = this.counts || metrics ? performance.now() : 0;
     let failed = false;
     if (this.counts) this.counts[op] = (this.counts[op] ?? 0) + 1;
     // Promise.resolve().then: even a synchronous throw becomes an answered error, never a dead daemon.
-    Promise.resolve()
+    (ready ?? Promise.resolve())
       .then(() => spec.run(this, req!, ctx, args, this.toVolume))
       .then((reply) => (this.replier.send[spec.reply] as (r: ReqHandle, v: unknown) => void)(req!, reply))
       .catch((e) => {
@@ -147,6 +183,26 @@ export class FuseServer implements abi.FuseHandlers {
     const ops = this.counts.map((c, i) => (c ? `${OP_NAMES[i]}=${c}/${Math.round(this.millis[i] ?? 0)}ms` : '')).filter(Boolean).join(' ');
     const errs = Object.entries(this.errors).map(([k, v]) => `${k}=${v}`).join(' ');
     return `requests (count/time answering): ${ops}; errors: ${errs || 'none'}`;
+  }
+
+  /**
+   * Handing the mount over: requests still running finish (a lock wait gives up with EINTR: the caller
+   * retries), nothing new arrives (the addon stopped reading).
+   */
+  handOver(): void {
+    this.exiting = true;
+  }
+
+  /** The handles to pass on, after drained() and the VFS's flushAll(). */
+  exportState(): ServerState {
+    return { handles: this.vfs.exportHandles(), dirs: [...this.dirs].map(([fh, d]) => [fh, d.ino]), locked: [...this.locked] };
+  }
+
+  /** Takes over the handles of the previous process (its session adopted, see Meta.adoptSession). */
+  adoptState(ctx: Context, st: ServerState): void {
+    this.vfs.adoptHandles(ctx, st.handles);
+    for (const [fh, ino] of st.dirs) if (!this.dirs.has(fh)) this.dirs.set(fh, { ino, entries: [], done: false });
+    for (const ino of st.locked) this.locked.add(ino);
   }
 
   /** Resolves when no request is waiting for its answer. */
@@ -354,7 +410,9 @@ export class FuseServer implements abi.FuseHandlers {
     const attr = await this.vfs.getattr(ctx, r.ino);
     if (attr.type !== TYPE_DIRECTORY) throw new FsError('ENOTDIR');
     await this.vfs.access(ctx, r.ino, MODE_R);
-    const fh = this.nextDir++;
+    // Numbered like file handles (handle-id.ts): unique across the processes that serve this mount in turn.
+    let fh = handleNumber(r.ino, 0, this.nextDir++, true) ?? this.nextDir;
+    while (this.dirs.has(fh)) fh = handleNumber(r.ino, 0, this.nextDir++, true) ?? this.nextDir++;
     this.dirs.set(fh, { ino: r.ino, entries: [], done: false });
     return { fh, abandoned: () => this.dirs.delete(fh) };
   }
@@ -481,11 +539,13 @@ export class FuseServer implements abi.FuseHandlers {
   private async listDir(ctx: Context, r: abi.ReaddirRequest, plus: boolean): Promise<DirReply> {
     const { ino, fh, size, offset: off } = r;
     let d = this.dirs.get(fh);
+    // A handle this process never listed (opened before a handover or crash): listed again from the start.
+    const fresh = !d || d.entries.length === 0;
     if (!d) {
       d = { ino, entries: [], done: false };
       this.dirs.set(fh, d);
     }
-    if (off === 0) {
+    if (off === 0 || fresh) {
       const attr = await this.vfs.getattr(ctx, ino);
       const self = { inode: ino, name: '.', attr } as Entry;
       const up = { inode: ino === this.map.root ? ino : attr.parent || ROOT_INODE, name: '..', attr } as Entry;

@@ -14,6 +14,7 @@ import type {
   ReaddirOptions,
   RenameExpect,
   SessionInfo,
+  SessionOpenState,
   Snapshot,
   Slice,
   StatFs,
@@ -57,6 +58,13 @@ export interface Meta {
   /** Merges fields into this client's session record (e.g. its last background error); nothing without a session. */
   setSessionInfo(info: Partial<SessionInfo>): Promise<void>;
   closeSession(): Promise<void>;
+  /** Continues a session another process of this client opened (a FUSE mount handed over, docs/upgrade.md). */
+  adoptSession(sid: number, info: Partial<SessionInfo>, open: SessionOpenState): Promise<void>;
+  /** This session's open files as adoptSession takes them. */
+  openState(): SessionOpenState;
+  restoreOpenState(open: SessionOpenState): void;
+  /** Removes a dead process's session (a crashed mount): releases its locks and open-file records. */
+  dropDeadSession(sid: number): Promise<boolean>;
   listSessions(): Promise<SessionInfo[]>;
   /** Removes sessions whose heartbeat is older than maxAgeMs: releases their locks, frees their open-but-deleted files. */
   cleanStaleSessions(maxAgeMs: number): Promise<number[]>;

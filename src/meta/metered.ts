@@ -18,7 +18,7 @@ export function timedMeta<M extends Meta>(meta: M, time: OpTimerFn): M {
       let w = wrapped.get(fn);
       if (!w) {
         const name = prop;
-        w = name.startsWith('scan') ? fn.bind(target) : (...args: unknown[]) => time(name, () => fn.apply(target, args));
+        w = name.startsWith('scan') || name === 'openState' || name === 'restoreOpenState' ? fn.bind(target) : (...args: unknown[]) => time(name, () => fn.apply(target, args));
         wrapped.set(fn, w);
       }
       return w;

@@ -394,6 +394,12 @@ export interface SessionInfo {
   [extra: string]: unknown;
 }
 
+/** A session's open files: inodes recorded as held in the engine, and handles open per inode. */
+export interface SessionOpenState {
+  held: number[];
+  open: Array<[number, number]>;
+}
+
 export interface BackgroundError {
   /** Which job failed, e.g. 'gc' or 'cache-group heartbeat'. */
   job: string;

@@ -2,7 +2,7 @@
 // After a write at source version v the call returns only once the mirror has v, so a client always
 // reads its own writes; the writer replays its own record on the mirror when it is the next one
 // (the common case), else it waits for the replicator — and past a timeout reads from the source.
-import { FsError } from '../errors.js';
+import { FsError, fsErr } from '../errors.js';
 import type { Meta } from '../meta/interface.js';
 import type { ScanKind, ScanOptions, ScanPage, ScanRows } from '../meta/scan.js';
 import type { DumpCounters, DumpRow, LoadTotals } from '../meta/dump-format.js';
@@ -20,6 +20,7 @@ import type {
   NodeResult,
   ReaddirOptions,
   SessionInfo,
+  SessionOpenState,
   Slice,
   Snapshot,
   StatFs,
@@ -160,6 +161,19 @@ export class MirrorMeta implements Meta {
   }
   listSessions(): Promise<SessionInfo[]> {
     return this.local.listSessions();
+  }
+  // A mirror client has a session on the mirror and one on its source: a handed-over mount keeps neither.
+  async adoptSession(): Promise<void> {
+    throw fsErr('ENOTSUP', 'a mount of a mirror cannot be handed over in place (unmount and mount it again)');
+  }
+  openState(): SessionOpenState {
+    return this.local.openState();
+  }
+  restoreOpenState(open: SessionOpenState): void {
+    this.local.restoreOpenState(open);
+  }
+  async dropDeadSession(sid: number): Promise<boolean> {
+    return this.local.dropDeadSession(sid);
   }
   async cleanStaleSessions(maxAgeMs: number): Promise<number[]> {
     const gone = await this.local.cleanStaleSessions(maxAgeMs);

@@ -29,6 +29,7 @@ import { TtlCache, entryKey } from './cache.js';
 import { O_ACCMODE, O_APPEND, O_DIRECTORY, O_RDWR, O_TRUNC, canRead, canWrite } from './flags.js';
 import { limitChange, limitListing, limitLive, limitLookup, limitNewName, limitOpen, limitRemove, limitRename, limitSetattr, limitWrite } from './limit.js';
 import { BackgroundJobs } from './jobs.js';
+import { HANDLE_SEQS, decodeHandle, handleNumber } from './handle-id.js';
 import { QuotaGauge } from './quota-gauge.js';
 import { SpaceGauge } from './space.js';
 
@@ -86,6 +87,19 @@ export interface Handle {
   ctx: Context;
   /** An append-only key's handle of an existing file: no write below this offset (vfs/limit.ts). */
   appendFrom?: number;
+  /** The file type at open. */
+  type: number;
+}
+
+/** A handle as another process of the same session passes it on (a FUSE mount handed over). */
+export interface HandleRecord {
+  fh: number;
+  ino: number;
+  flags: number;
+  type: number;
+  length: number;
+  mtime: number;
+  mtimensec: number;
 }
 
 /** How a door uses a handle beyond its open flags. */
@@ -102,7 +116,11 @@ export class VFS {
   readonly jobs: BackgroundJobs;
   private readonly files = new Map<number, OpenFile>();
   private readonly handles = new Map<number, Handle>();
+  /** Handle numbers of inodes too large to encode (handle-id.ts): counted from 1, not resumable. */
   private nextFh = 1;
+  private nextSeq = Math.floor(Math.random() * HANDLE_SEQS);
+  /** Handles being rebuilt from their numbers (resume), so concurrent requests wait for one rebuild. */
+  private readonly resuming = new Map<number, Promise<void>>();
   private readonly pool: BufferPool;
   /** Read-ahead memory of all open files (blocks fetched ahead of their readers). */
   readonly readahead: BufferPool;
@@ -343,14 +361,24 @@ export class VFS {
     return of;
   }
 
-  private newHandle(ctx: Context, ino: number, flags: number, attr: Attr, opts: HandleOptions = {}): Handle {
+  /** A free handle number saying what it opens (handle-id.ts), so a crashed mount's successor can rebuild it. */
+  private freshFh(ino: number, flags: number): number {
+    for (let i = 0; i < HANDLE_SEQS; i++) {
+      const fh = handleNumber(ino, flags, this.nextSeq++ % HANDLE_SEQS);
+      if (fh === undefined) break;
+      if (!this.handles.has(fh) && !this.resuming.has(fh)) return fh;
+    }
+    return this.nextFh++;
+  }
+
+  private newHandle(ctx: Context, ino: number, flags: number, attr: Attr, opts: HandleOptions = {}, given?: number): Handle {
     // The kernel's writeback cache reads pages back around partial writes, also of write-only files, and
     // places O_APPEND writes itself (later flushing whole dirty ranges at their offsets).
     if (opts.kernelWriteback) flags = ((flags & ~O_ACCMODE) | O_RDWR) & ~O_APPEND;
     const of = this.openFile(ino, attr);
-    const fh = this.nextFh++;
+    const fh = given ?? this.freshFh(ino, flags);
     // Locks are keyed by session and owner in the metadata: no process id, so they outlive a process handover.
-    const h: Handle = { fh, ino, flags, owner: `fh:${fh}`, ctx, appendFrom: opts.appendFrom };
+    const h: Handle = { fh, ino, flags, owner: `fh:${fh}`, ctx, appendFrom: opts.appendFrom, type: attr.type };
     if (canRead(flags) && attr.type === TYPE_FILE) {
       h.reader = new FileReader(this.store, this.meta, ino, { ctx, maxReadahead: this.opts.maxReadahead, budget: this.readahead });
       of.readers.add(h.reader);
@@ -363,6 +391,54 @@ export class VFS {
     const h = this.handles.get(fh);
     if (!h) throw fsErr('EBADF');
     return h;
+  }
+
+  hasHandle(fh: number): boolean {
+    return this.handles.has(fh);
+  }
+
+  /**
+   * Rebuilds a handle another process of this mount opened and this one never saw (it crashed): the number
+   * says the inode and open flags (handle-id.ts). The kernel checked the open then, so no permission check
+   * now; EBADF for a number that says nothing, ENOENT/ESTALE when the file is gone.
+   */
+  resume(ctx: Context, fh: number, opts?: HandleOptions): Promise<void> {
+    if (this.handles.has(fh)) return Promise.resolve();
+    const id = decodeHandle(fh);
+    if (!id || id.dir) return Promise.reject(fsErr('EBADF'));
+    let p = this.resuming.get(fh);
+    if (!p) {
+      p = (async () => {
+        const attr = await this.meta.open({ ...ctx, checkPermission: false }, id.ino, id.flags);
+        if (this.handles.has(fh)) {
+          await this.meta.release(ctx, id.ino);
+          return;
+        }
+        this.newHandle(ctx, id.ino, id.flags, this.remember(id.ino, attr), opts, fh);
+      })().finally(() => this.resuming.delete(fh));
+      this.resuming.set(fh, p);
+    }
+    return p;
+  }
+
+  /** The open handles, for the process a mount is handed to (after flushAll: lengths are committed ones). */
+  exportHandles(): HandleRecord[] {
+    return [...this.handles.values()].map((h) => {
+      const of = this.files.get(h.ino)!;
+      return { fh: h.fh, ino: h.ino, flags: h.flags, type: h.type, length: of.length, mtime: of.mtime, mtimensec: of.mtimensec };
+    });
+  }
+
+  /**
+   * Takes over handles a previous process of this session opened (Meta.adoptSession restored their
+   * open-file records): no metadata call, the flags are used as they were (no writeback adjustment again).
+   */
+  adoptHandles(ctx: Context, list: HandleRecord[]): void {
+    for (const r of list) {
+      if (this.handles.has(r.fh)) continue;
+      const attr = { type: r.type, length: r.length, mtime: r.mtime, mtimensec: r.mtimensec } as Attr;
+      this.newHandle(ctx, r.ino, r.flags, attr, {}, r.fh);
+    }
   }
 
   /** Creates and opens a regular file (O_EXCL semantics: EEXIST if the name exists). */
@@ -696,6 +772,12 @@ export class VFS {
     let err: unknown;
     for (const ino of [...this.files.keys()]) await this.flushInode(ino).catch((e) => (err ??= e));
     if (err) throw err;
+  }
+
+  /** Stops the background jobs, leaving the handles open (another process of the session took them over). */
+  async stop(): Promise<void> {
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    await this.jobs.stop();
   }
 
   /** Flushes and closes every open handle and stops the background jobs; the client closes the rest. */

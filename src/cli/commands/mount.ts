@@ -18,11 +18,16 @@ const command: Command = {
       'it runs until unmounted or stopped with Ctrl-C/SIGTERM (open files are flushed first); with -d it returns once',
       'the mount answers and keeps running as a daemon logging to a file. Needs /dev/fuse and fusermount3 (Debian:',
       'fuse3). See docs/fuse.md for fstab and systemd.',
+      'A supervisor holds the FUSE connection: if the serving process dies it starts a new one on the same',
+      'connection (open files keep working). Mounting on a directory a FerryFS daemon of the same volume serves',
+      'hands the mount over to this version without unmounting; --upgrade MOUNTPOINT does that with the running',
+      'configuration (docs/upgrade.md).',
     ].join('\n'),
     examples: [
       'ferry mount sqlite3://ferry-data/meta.db /mnt/ferry',
       'ferry mount -d -o allow_other --attr-cache 5 sqlite3://ferry-data/meta.db /mnt/ferry',
       'ferry mount --subdir /projects/a sqlite3://ferry-data/meta.db /mnt/a',
+      'ferry mount --upgrade /mnt/ferry',
     ],
     options: {
       background: DAEMON_FLAGS.background!,
@@ -35,9 +40,10 @@ const command: Command = {
       },
       config: { type: 'string', arg: 'FILE', help: 'client config (JSON, as written next to a daemon\'s pid file); flags override it' },
       log: DAEMON_FLAGS.log!,
+      upgrade: { type: 'boolean', help: 'hand the running mount at MOUNTPOINT over to this binary (implies -d; fails if nothing serves it)' },
       ...clientFlags('service', 'mount', 'local', 'group'),
     },
-    minArgs: 2,
+    minArgs: 1,
     maxArgs: 2,
   },
 
@@ -45,60 +51,83 @@ const command: Command = {
     // Block uploads fsync and reads wait on the disk in libuv's thread pool: 4 threads (the default) let four
     // fsyncs stall every other file operation of the mount. Read when the pool first starts, i.e. after this.
     process.env.UV_THREADPOOL_SIZE ??= '16';
+    const v = p.values;
+    const log = (l: string) => process.stderr.write(`${l}\n`);
+    const { loadAddon } = await import('../../fuse/addon.js');
+    const { Supervisor } = await import('../../fuse/supervisor.js');
+    if (p.args.length === 1) {
+      if (v.upgrade !== true) throw new UsageError('missing MOUNTPOINT (ferry mount META-URL MOUNTPOINT, or ferry mount --upgrade MOUNTPOINT)');
+      const mp = resolve(p.args[0]!);
+      loadAddon();
+      if (!(await servedByFerry(mp))) throw new UsageError(`nothing serves ${mp}: --upgrade hands over a running mount`);
+      // In the background, as the daemon it replaces.
+      if (await daemonize({ ...p, values: { ...v, background: true } }, 'mount', mp)) return;
+      return supervise(await Supervisor.takeOver(mp, { log }), log);
+    }
     const [metaUrl, mpArg] = p.args as [string, string];
     const mp = resolve(mpArg);
-    const v = p.values;
     const { loadConfig } = await import('../../client/config.js');
     const cfg = typeof v.config === 'string' ? { ...(await loadConfig(resolve(v.config))), metaUrl } : { metaUrl };
     applyFlags(cfg, p, 'service', 'mount', 'local', 'group');
     const fuse = applyMountOptions(cfg, typeof v.options === 'string' ? [v.options] : []);
     if (fuse.length) cfg.mount = { ...cfg.mount, fuseOptions: [fuse.join(',')] };
     await requireVolume(metaUrl);
-    const { loadAddon } = await import('../../fuse/addon.js');
     loadAddon(); // fails here, with what to install, before any daemon is started
-    const { checkFuseOptions, mountVolume } = await import('../../fuse/mount.js');
+    const { checkFuseOptions } = await import('../../fuse/mount.js');
     try {
       checkFuseOptions(cfg);
     } catch (e) {
       throw new UsageError(`${describeError(e)} (see 'ferry mount --help')`);
     }
-    if (await daemonize(p, 'mount', mp)) return;
-
-    const log = (l: string) => process.stderr.write(`${l}\n`);
-    const m = await mountVolume(cfg, mp, { log });
-    const configFile = configFileFor(mp);
-    if (isDaemon()) {
-      // The client config as this daemon runs it, for a process that takes the mount over (upgrade, CSI).
-      const { saveConfig } = await import('../../client/config.js');
-      await saveConfig(configFile, m.client.config).catch((e: Error) => log(`ferry: could not write ${configFile}: ${e.message}`));
-    }
-    const metricsFile = metricsFileFor(mp);
-    if (m.client.metricsAddress) {
-      // For `ferry stats MOUNTPOINT`: the mount's metrics address (also in its session record).
-      const { mkdir, writeFile } = await import('node:fs/promises');
-      const { dirname } = await import('node:path');
-      await mkdir(dirname(metricsFile), { recursive: true })
-        .then(() => writeFile(metricsFile, JSON.stringify({ pid: process.pid, metrics: m.client.metricsAddress, sid: m.client.sessionId }) + '\n'))
-        .catch((e: Error) => log(`ferry: could not write ${metricsFile}: ${e.message}`));
-      log(`ferry: metrics at http://${m.client.metricsAddress}/metrics`);
-    }
-    log(`ferry: mounted volume ${m.format.name} at ${mp} (pid ${process.pid}); ready`);
-    await daemonReady(`mounted at ${mp}`);
-    const stop = (sig: string) => {
-      log(`ferry: ${sig}: flushing and unmounting ${mp}`);
-      m.unmount(true).catch((e) => log(`ferry: unmount: ${(e as Error).message}`));
-    };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGHUP', () => undefined);
-    // `kill -USR1 PID` logs the cache and write-back counters (pending uploads...).
-    const cache = m.client.cache;
-    process.on('SIGUSR1', () => log(`ferry: ${cache?.summary() ?? 'no caches'}`));
-    await m.done;
-    if (isDaemon()) rmSync(configFile, { force: true });
-    if (m.client.metricsAddress) rmSync(metricsFile, { force: true });
-    log(`ferry: ${mp} unmounted`);
+    // A FerryFS daemon serves the directory already: hand its mount over to this version.
+    const handover = v.upgrade === true || (await servedByFerry(mp));
+    if (handover && v.upgrade === true && !(await servedByFerry(mp))) throw new UsageError(`nothing serves ${mp}: --upgrade hands over a running mount`);
+    const bg = handover ? { ...p, values: { ...v, background: v.background ?? true } } : p;
+    if (await daemonize(bg, 'mount', mp)) return;
+    const { openFormatted } = await import('../meta.js');
+    const { meta, format } = await openFormatted(metaUrl);
+    await meta.close();
+    const s = handover ? await Supervisor.takeOver(mp, { log, config: cfg, volume: format.name }) : await Supervisor.mount(cfg, mp, { log, volume: format.name });
+    return supervise(s, log);
   },
 };
+
+/** True when a live FerryFS mount daemon (one with a control socket) serves mp. */
+async function servedByFerry(mp: string): Promise<boolean> {
+  const { mountAt, isFuse } = await import('../../fuse/teardown.js');
+  const { controlSocketFor } = await import('../../fuse/handover.js');
+  const { existsSync } = await import('node:fs');
+  const m = await mountAt(mp);
+  return Boolean(m && isFuse(m) && m.source.startsWith('ferry:') && existsSync(controlSocketFor(mp)));
+}
+
+/** Runs the mount's supervisor until the mount ends or is handed over. */
+async function supervise(s: import('../../fuse/supervisor.js').Supervisor, log: (l: string) => void): Promise<void> {
+  const mp = s.mountpoint;
+  log(`ferry: mounted volume ${s.volume} at ${mp} (pid ${process.pid}, serving pid ${s.servingPid}); ready`);
+  if (isDaemon()) {
+    // The client config as this daemon runs it, for a process that takes the mount over (CSI).
+    const { saveConfig } = await import('../../client/config.js');
+    await saveConfig(configFileFor(mp), s.clientConfig).catch((e: Error) => log(`ferry: could not write ${configFileFor(mp)}: ${e.message}`));
+  }
+  await daemonReady(`mounted at ${mp}`);
+  // `kill -USR1 PID` logs the serving process's cache and write-back counters.
+  process.on('SIGUSR1', () => s.signal('SIGUSR1'));
+  const stop = (sig: string) => {
+    log(`ferry: ${sig}: flushing and unmounting ${mp}`);
+    s.unmount(true);
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGHUP', () => undefined);
+  await s.done;
+  if (!s.handedOver) {
+    rmSync(configFileFor(mp), { force: true });
+    rmSync(metricsFileFor(mp), { force: true });
+    log(`ferry: ${mp} unmounted`);
+  }
+  // The IPC channels and the control socket are closed: nothing keeps the process, but say so.
+  process.exit(0);
+}
 
 export default command;

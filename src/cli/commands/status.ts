@@ -98,6 +98,17 @@ const command: Command = {
           const state = e.clearedAt ? ` (recovered ${ago(now - e.clearedAt)})` : '';
           lines.push(`  session ${s.sid}: background ${e.job} failed ${ago(now - e.at)}: ${e.message}${state}`);
         }
+        // Supervised FUSE mounts (docs/upgrade.md): the serving process, since when the mount lives, and how
+        // often it was handed over to a new version or recovered from a crash of its serving process.
+        const mounts = sessions.filter((s) => typeof s.mountStartedAt === 'string' && s.standby !== true);
+        if (mounts.length) {
+          lines.push('', `Mounts: ${mounts.length}`);
+          const rows = [['SID', 'MOUNT', 'PID', 'SUPERVISOR', 'VERSION', 'MOUNTED', 'SERVING SINCE', 'UPGRADES', 'RECOVERIES']];
+          for (const s of mounts) {
+            rows.push([String(s.sid), s.mountPoint || '-', String(s.pid), String(s.supervisor ?? '-'), s.version || '-', String(s.mountStartedAt), String(s.servingSince ?? s.startedAt), String(s.upgrades ?? 0), String(s.recoveries ?? 0)]);
+          }
+          lines.push(indent(table(rows, [0, 2, 3, 7, 8])));
+        }
       }
       // A source's registered mirrors: how far each has applied the changelog (details: ferry mirror status).
       const mirrors = Object.entries(doc.mirrors);

@@ -1,5 +1,5 @@
 // ferry umount MOUNTPOINT: unmounts a FerryFS mount and waits for its daemon to finish flushing.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command, Parsed } from '../args.js';
 
@@ -38,6 +38,9 @@ const command: Command = {
     const writeback = usesWriteback(configFileFor(mp));
     const r = await unmountFuse(mp, { force: p.values.force === true });
     if (r === 'not-mounted') throw new Error(`${mp} is not mounted`);
+    // A supervisor that was killed leaves its control socket behind (docs/upgrade.md).
+    const { controlSocketFor } = await import('../../fuse/handover.js');
+    if (!(pid > 0 && alive(pid))) rmSync(controlSocketFor(mp), { force: true });
     if (!(pid > 0)) return;
     if (r === 'lazy' && !writeback) {
       // Detached but not aborted (no fusectl): the daemon serves the files still open there until they are

@@ -34,6 +34,12 @@
 #include <string>
 #include <sys/stat.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <poll.h>
+#include <unistd.h>
+#include <linux/fuse.h>
 #include <vector>
 
 namespace {
@@ -90,6 +96,16 @@ struct Session {
   bool connected = false;
   bool destroyed = false;
   bool released = false;
+  // The kernel's INIT request as it was read (replayed by a process taking the connection over, so libfuse
+  // negotiates the same parameters without a new INIT from the kernel) and what ll_init answered.
+  std::vector<char> initMsg;
+  fuse_conn_info negotiated{};
+  bool gotInit = false;
+  // Taking over: ll_init answers what the previous process answered (rec), not what this build would want.
+  bool restoring = false;
+  fuse_conn_info rec{};
+  // Handed over to another process: destroy() closes this process's descriptor but never unmounts.
+  bool handedOver = false;
 };
 
 Session* S(fuse_req_t req) { return static_cast<Session*>(fuse_req_userdata(req)); }
@@ -210,6 +226,20 @@ void ll_init(void* userdata, fuse_conn_info* conn) {
   // max_readahead stays the kernel's maximum; the bdi's read_ahead_kb is raised from JS after mounting.
   conn->max_background = 64;
   conn->congestion_threshold = 48;
+  if (s->restoring) {
+    // The kernel holds the previous process's answer: keep it exactly (a newer build may want other caps).
+    conn->want = s->rec.want & conn->capable;
+    conn->max_write = s->rec.max_write;
+    conn->max_read = s->rec.max_read;
+    conn->max_readahead = s->rec.max_readahead;
+    conn->max_background = s->rec.max_background;
+    conn->congestion_threshold = s->rec.congestion_threshold;
+    conn->time_gran = s->rec.time_gran;
+    s->dontMask = (conn->want & FUSE_CAP_DONT_MASK) != 0;
+    s->writeback = (conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0;
+  }
+  s->negotiated = *conn;
+  s->gotInit = true;
 }
 
 void ll_destroy(void*) {}
@@ -569,6 +599,11 @@ void OnReadable(uv_poll_t* h, int status, int) {
       fuse_session_exit(s->se);
       break;
     }
+    // Kept for a handover: the kernel sends INIT once per connection.
+    if (!s->gotInit && !(s->buf.flags & FUSE_BUF_IS_FD) && res >= static_cast<int>(sizeof(fuse_in_header)) &&
+        static_cast<fuse_in_header*>(s->buf.mem)->opcode == FUSE_INIT) {
+      s->initMsg.assign(static_cast<char*>(s->buf.mem), static_cast<char*>(s->buf.mem) + res);
+    }
     fuse_session_process_buf(s->se, &s->buf);
   }
   if (fuse_session_exited(s->se)) EndSession(s);
@@ -924,7 +959,7 @@ Napi::Value Destroy(const Napi::CallbackInfo& info) {
   if (s->destroyed) return info.Env().Undefined();
   s->destroyed = true;
   StopPolling(s);
-  if (s->connected) fuse_session_unmount(s->se);
+  if (s->connected && !s->handedOver) fuse_session_unmount(s->se);
   fuse_session_destroy(s->se);
   s->se = nullptr;
   free(s->buf.mem);
@@ -952,7 +987,314 @@ Napi::Value Fd(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), s->se ? fuse_session_fd(s->se) : -1);
 }
 
+// ---- handing a live connection over (docs/upgrade.md) ----
+
+int FdArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  int fd = static_cast<int>(D(info[i]));
+  if (fd < 0 || fcntl(fd, F_GETFD) == -1) {
+    Napi::Error::New(info.Env(), std::string(what) + ": " + std::to_string(fd) + " is not an open descriptor").ThrowAsJavaScriptException();
+    return -1;
+  }
+  return fd;
+}
+
+Napi::Error ErrnoError(Napi::Env env, const std::string& what) {
+  Napi::Error e = Napi::Error::New(env, what + ": " + strerror(errno));
+  e.Set("errno", Napi::Number::New(env, errno));
+  return e;
+}
+
+// mountFd(fuseArgs[], mountpoint) -> fd: mounts and returns the connection's descriptor, serving nothing. A
+// supervisor keeps it and starts servers on clones of it; the mount lives as long as one copy is open.
+Napi::Value MountFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array a = info[0].As<Napi::Array>();
+  std::string mountpoint = info[1].As<Napi::String>().Utf8Value();
+  std::vector<std::string> strs{"ferry"};
+  for (uint32_t i = 0; i < a.Length(); i++) strs.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+  std::vector<char*> argv;
+  for (auto& x : strs) argv.push_back(const_cast<char*>(x.c_str()));
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  fuse_lowlevel_ops none{};
+  fuse_session* se = fuse_session_new(&args, &none, sizeof none, nullptr);
+  fuse_opt_free_args(&args);
+  if (!se) {
+    Napi::Error::New(env, "fuse_session_new failed (bad mount options?)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (fuse_session_mount(se, mountpoint.c_str()) != 0) {
+    fuse_session_destroy(se);
+    Napi::Error::New(env, "mounting " + mountpoint + " failed (see the message above; is /dev/fuse there and fusermount3 installed?)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = fcntl(fuse_session_fd(se), F_DUPFD_CLOEXEC, 3);
+  // Destroying the session closes its descriptor, never unmounts: the copy keeps the connection.
+  fuse_session_destroy(se);
+  if (fd < 0) {
+    ErrnoError(env, "mountFd: dup").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// cloneFd(fd) -> a new /dev/fuse descriptor on the same connection with its own queue of requests being
+// answered: when a server dies, the kernel fails only the requests it had read (its descriptor closes) and
+// keeps the others queued for the next server, instead of waiting forever for answers on a shared one.
+Napi::Value CloneFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int master = FdArg(info, 0, "cloneFd");
+  if (master < 0) return env.Undefined();
+  int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    ErrnoError(env, "cloneFd: /dev/fuse").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  uint32_t m = static_cast<uint32_t>(master);
+  if (ioctl(fd, FUSE_DEV_IOC_CLONE, &m) != 0) {
+    close(fd);
+    ErrnoError(env, "cloneFd: FUSE_DEV_IOC_CLONE").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, fd);
+}
+
+Napi::Object ConnObject(Napi::Env env, const fuse_conn_info& c) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("want", Napi::Number::New(env, c.want));
+  o.Set("maxWrite", Napi::Number::New(env, c.max_write));
+  o.Set("maxRead", Napi::Number::New(env, c.max_read));
+  o.Set("maxReadahead", Napi::Number::New(env, c.max_readahead));
+  o.Set("maxBackground", Napi::Number::New(env, c.max_background));
+  o.Set("congestionThreshold", Napi::Number::New(env, c.congestion_threshold));
+  o.Set("timeGran", Napi::Number::New(env, c.time_gran));
+  o.Set("protoMajor", Napi::Number::New(env, c.proto_major));
+  o.Set("protoMinor", Napi::Number::New(env, c.proto_minor));
+  return o;
+}
+
+// initRecord(session) -> {init: Buffer, conn} once INIT was answered, else null: what a successor replays.
+Napi::Value InitRecord(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Session* s = SessionOf(info[0]);
+  if (!s->gotInit || s->initMsg.empty()) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("init", Napi::Buffer<char>::Copy(env, s->initMsg.data(), s->initMsg.size()));
+  o.Set("conn", ConnObject(env, s->negotiated));
+  return o;
+}
+
+// resume(session, fd, init, conn): serves a connection whose INIT another process answered. libfuse refuses
+// every request before INIT, so the recorded INIT is processed here as if just read: ll_init answers with the
+// recorded parameters and libfuse's reply to the kernel, for a request long answered, is refused (ENOENT)
+// and dropped. Then the descriptor is watched as start() does.
+Napi::Value Resume(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Session* s = Unconnected(info);
+  if (!s) return env.Undefined();
+  int fd = FdArg(info, 1, "resume");
+  if (fd < 0) return env.Undefined();
+  Napi::Buffer<char> init = info[2].As<Napi::Buffer<char>>();
+  Napi::Object c = info[3].As<Napi::Object>();
+  if (init.Length() < sizeof(fuse_in_header) + sizeof(fuse_init_in) - 64 ||
+      reinterpret_cast<fuse_in_header*>(init.Data())->opcode != FUSE_INIT) {
+    Napi::Error::New(env, "resume: the recorded INIT is not an INIT request").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto num = [&](const char* k) { return static_cast<unsigned>(c.Get(k).As<Napi::Number>().Uint32Value()); };
+  s->rec.want = num("want");
+  s->rec.max_write = num("maxWrite");
+  s->rec.max_read = num("maxRead");
+  s->rec.max_readahead = num("maxReadahead");
+  s->rec.max_background = num("maxBackground");
+  s->rec.congestion_threshold = num("congestionThreshold");
+  s->rec.time_gran = num("timeGran");
+  std::string dev = "/dev/fd/" + std::to_string(fd);
+  if (fuse_session_mount(s->se, dev.c_str()) != 0) {
+    Napi::Error::New(env, "resume: libfuse refused descriptor " + std::to_string(fd)).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  s->connected = true;
+  s->restoring = true;
+  s->initMsg.assign(init.Data(), init.Data() + init.Length());
+  fuse_buf b{};
+  b.size = init.Length();
+  b.mem = s->initMsg.data();
+  fuse_session_process_buf(s->se, &b);
+  s->restoring = false;
+  if (!s->gotInit || fuse_session_exited(s->se)) {
+    Napi::Error::New(env, "resume: libfuse did not take the recorded INIT").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  StartPolling(env, s);
+  return env.Undefined();
+}
+
+// handOver(session): stops reading requests (the successor reads them from now on); the requests read so far
+// are still answered through this session. destroy() then closes the descriptor without unmounting.
+Napi::Value HandOver(const Napi::CallbackInfo& info) {
+  Session* s = SessionOf(info[0]);
+  StopPolling(s);
+  s->handedOver = true;
+  return info.Env().Undefined();
+}
+
+// ctlConnect(path) -> fd: a blocking Unix stream socket to a mount's control socket.
+Napi::Value CtlConnect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    Napi::Error::New(env, "ctlConnect: socket path too long: " + path).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    Napi::Error e = ErrnoError(env, "connecting to " + path);
+    if (fd >= 0) close(fd);
+    e.ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// ctlSend(fd, data, fds[]): one framed message (4-byte big-endian length, then the bytes) with descriptors
+// attached (SCM_RIGHTS). Blocking: messages are small and the peer reads them.
+Napi::Value CtlSend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0, "ctlSend");
+  if (fd < 0) return env.Undefined();
+  Napi::Buffer<char> data = info[1].As<Napi::Buffer<char>>();
+  std::vector<int> fds;
+  if (info.Length() > 2 && info[2].IsArray()) {
+    Napi::Array a = info[2].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) fds.push_back(a.Get(i).As<Napi::Number>().Int32Value());
+  }
+  std::vector<char> msg(4 + data.Length());
+  uint32_t n = static_cast<uint32_t>(data.Length());
+  msg[0] = static_cast<char>(n >> 24);
+  msg[1] = static_cast<char>(n >> 16);
+  msg[2] = static_cast<char>(n >> 8);
+  msg[3] = static_cast<char>(n);
+  memcpy(msg.data() + 4, data.Data(), data.Length());
+  size_t sent = 0;
+  bool first = true;
+  while (sent < msg.size()) {
+    iovec iov{msg.data() + sent, msg.size() - sent};
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    std::vector<char> ctl;
+    if (first && !fds.empty()) {
+      ctl.resize(CMSG_SPACE(sizeof(int) * fds.size()));
+      mh.msg_control = ctl.data();
+      mh.msg_controllen = ctl.size();
+      cmsghdr* cm = CMSG_FIRSTHDR(&mh);
+      cm->cmsg_level = SOL_SOCKET;
+      cm->cmsg_type = SCM_RIGHTS;
+      cm->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+      memcpy(CMSG_DATA(cm), fds.data(), sizeof(int) * fds.size());
+    }
+    ssize_t r = sendmsg(fd, &mh, MSG_NOSIGNAL);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        pollfd p{fd, POLLOUT, 0};
+        poll(&p, 1, 1000);
+        continue;
+      }
+      ErrnoError(env, "ctlSend").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    first = false;
+    sent += static_cast<size_t>(r);
+  }
+  return env.Undefined();
+}
+
+// ctlRecv(fd, timeoutMs) -> {data: Buffer, fds: number[]} | null at end of stream. Blocking up to the timeout.
+Napi::Value CtlRecv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0, "ctlRecv");
+  if (fd < 0) return env.Undefined();
+  int timeout = static_cast<int>(D(info[1]));
+  std::vector<char> got;
+  std::vector<int> fds;
+  size_t want = 4;
+  while (got.size() < want) {
+    pollfd p{fd, POLLIN, 0};
+    int pr = poll(&p, 1, timeout);
+    if (pr == 0) {
+      for (int f : fds) close(f);
+      Napi::Error e = Napi::Error::New(env, "no answer on the control socket within " + std::to_string(timeout) + " ms");
+      e.Set("code", Napi::String::New(env, "ETIMEDOUT"));
+      e.ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (pr < 0) {
+      if (errno == EINTR) continue;
+      ErrnoError(env, "ctlRecv").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    char buf[65536];
+    iovec iov{buf, std::min(sizeof buf, want - got.size())};
+    char ctl[CMSG_SPACE(sizeof(int) * 8)];
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctl;
+    mh.msg_controllen = sizeof ctl;
+    ssize_t r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+    if (r < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      ErrnoError(env, "ctlRecv").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    for (cmsghdr* cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+      if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+        size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        int* p2 = reinterpret_cast<int*>(CMSG_DATA(cm));
+        for (size_t i = 0; i < k; i++) fds.push_back(p2[i]);
+      }
+    }
+    if (r == 0) {
+      for (int f : fds) close(f);
+      if (got.empty()) return env.Null();
+      Napi::Error::New(env, "ctlRecv: the peer closed in the middle of a message").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    got.insert(got.end(), buf, buf + r);
+    if (want == 4 && got.size() >= 4) {
+      uint32_t n = (static_cast<uint32_t>(static_cast<unsigned char>(got[0])) << 24) | (static_cast<uint32_t>(static_cast<unsigned char>(got[1])) << 16) |
+                   (static_cast<uint32_t>(static_cast<unsigned char>(got[2])) << 8) | static_cast<unsigned char>(got[3]);
+      want = 4 + n;
+    }
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("data", Napi::Buffer<char>::Copy(env, got.data() + 4, got.size() - 4));
+  Napi::Array fa = Napi::Array::New(env, fds.size());
+  for (size_t i = 0; i < fds.size(); i++) fa.Set(i, Napi::Number::New(env, fds[i]));
+  o.Set("fds", fa);
+  return o;
+}
+
+Napi::Value CloseFd(const Napi::CallbackInfo& info) {
+  int fd = static_cast<int>(D(info[0]));
+  if (fd >= 0) close(fd);
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("mountFd", Napi::Function::New(env, MountFd));
+  exports.Set("cloneFd", Napi::Function::New(env, CloneFd));
+  exports.Set("initRecord", Napi::Function::New(env, InitRecord));
+  exports.Set("resume", Napi::Function::New(env, Resume));
+  exports.Set("handOver", Napi::Function::New(env, HandOver));
+  exports.Set("ctlConnect", Napi::Function::New(env, CtlConnect));
+  exports.Set("ctlSend", Napi::Function::New(env, CtlSend));
+  exports.Set("ctlRecv", Napi::Function::New(env, CtlRecv));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   exports.Set("session", Napi::Function::New(env, NewSession));
   exports.Set("mount", Napi::Function::New(env, Mount));
   exports.Set("start", Napi::Function::New(env, Start));

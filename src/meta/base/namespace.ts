@@ -37,6 +37,8 @@ import {
   type FileType,
   type NodeResult,
   type ReaddirOptions,
+  type SessionInfo,
+  type SessionOpenState,
   type StatFs,
   type Versioned,
 } from '../types.js';
@@ -56,6 +58,40 @@ export function checkName(name: string): void {
 export class NamespaceOps extends MetaCore {
   /** Open handles of this client per inode (the engine records only that the session holds it). */
   protected readonly openCount = new Map<number, number>();
+
+  /** What this session holds open, for a process taking the session over (a mount handed over). */
+  openState(): SessionOpenState {
+    return { held: [...this.heldHere], open: [...this.openCount] };
+  }
+
+  /**
+   * Continues a session another process of this client opened (a FUSE mount handed over): its locks and
+   * open-file records stay, and this process's in-memory view of them is the one it was handed.
+   */
+  async adoptSession(sid: number, info: Partial<SessionInfo>, open: SessionOpenState): Promise<void> {
+    if (!this.fmt) await this.load();
+    const cur = (await this.listSessions()).find((x) => x.sid === sid);
+    if (!cur) throw fsErr('ENOENT', `session ${sid} is gone (cleaned as stale?)`);
+    this.sid = sid;
+    this.restoreOpenState(open);
+    await this.setSessionInfo(info);
+  }
+
+  /** The open files of an adopted session as its previous process left them (at the handover itself). */
+  restoreOpenState(open: SessionOpenState): void {
+    this.heldHere.clear();
+    this.openCount.clear();
+    for (const ino of open.held) this.heldHere.add(ino);
+    for (const [ino, n] of open.open) this.openCount.set(ino, n);
+  }
+
+  /** Removes the session of a process that died (not this one's): its locks and open-file records. False if gone already. */
+  async dropDeadSession(sid: number): Promise<boolean> {
+    if (sid === this.sid) throw fsErr('EINVAL', 'dropDeadSession: that is this client\'s own session');
+    if (!(await this.listSessions()).some((x) => x.sid === sid)) return false;
+    await this.dropSession(sid);
+    return true;
+  }
 
   protected async mustAttr(tx: Tx, ino: number): Promise<Attr> {
     const a = await tx.getAttr(ino);
