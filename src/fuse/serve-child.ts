@@ -131,7 +131,8 @@ async function main(): Promise<void> {
 }
 
 main().catch(async (e: Error) => {
-  log(`cannot serve: ${e.message}`);
+  // The supervisor reports it (one line for `ferry mount`, a log line for a recovery); alone, say it here.
+  if (!process.connected) log(`cannot serve: ${e.message}`);
   await send({ t: 'failed', error: e.message, asked });
   process.exit(1);
 });
