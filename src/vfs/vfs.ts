@@ -223,8 +223,14 @@ export class VFS {
     return this.remember(ino, r.attr);
   }
 
+  /** The parent's attributes after a change: cached when the metadata returned them (the kernel asks next). */
+  private parentChanged(parent: number, attr: Attr | undefined): void {
+    if (attr) this.attrs.set(parent, attr);
+    else this.forget(parent);
+  }
+
   private async made(parent: number, name: string, r: NodeResult): Promise<NodeResult> {
-    this.forget(parent);
+    this.parentChanged(parent, r.parentAttr);
     this.entries.set(entryKey(parent, name), r.inode);
     this.attrs.set(r.inode, r.attr);
     return r;
@@ -261,6 +267,7 @@ export class VFS {
     this.writable();
     const r = await this.meta.unlink(ctx, parent, name);
     this.dropEntry(parent, name);
+    this.parentChanged(parent, r.parentAttr);
     this.forget(r.inode);
     this.jobs.kick();
   }

@@ -244,7 +244,7 @@ export class NamespaceOps extends MetaCore {
       await tx.incrCounter('totalInodes', 1);
       const space = spaceOf(attr);
       if (space) await tx.incrCounter('usedSpace', space);
-      return { inode: ino, attr };
+      return { inode: ino, attr, parentAttr: pa };
     });
   }
 
@@ -292,7 +292,7 @@ export class NamespaceOps extends MetaCore {
     }
   }
 
-  async unlink(ctx: Context, parent: number, name: string): Promise<Versioned & { inode: number }> {
+  async unlink(ctx: Context, parent: number, name: string): Promise<Versioned & { inode: number; parentAttr?: Attr }> {
     if (name === '.' || name === '..') throw fsErr('EISDIR');
     return this.change('unlink', async (tx) => {
       const pa = await this.writableDir(tx, ctx, parent);
@@ -314,7 +314,7 @@ export class NamespaceOps extends MetaCore {
       touch(pa, t);
       await tx.setAttr(parent, pa);
       if (attr) await this.removed(tx, ctx, e.inode, attr, parent, name, t);
-      return { inode: e.inode };
+      return { inode: e.inode, parentAttr: pa };
     });
   }
 
