@@ -6,7 +6,7 @@
 // staged on local disk and uploaded in the background (see staging.ts); reads look at staged blocks right
 // after memory.
 import type { BlockCache, BlockCacheStats } from '../chunk/block-cache.js';
-import type { ListResult, MultipartUpload, ObjectInfo, ObjectStore, Part } from '../object/interface.js';
+import type { ListResult, MultipartUpload, ObjectInfo, ObjectStore, Part, PutOptions } from '../object/interface.js';
 import type { DiskCache } from './disk.js';
 import type { CacheGroup } from './group.js';
 import type { MemoryCache } from './memory.js';
@@ -209,7 +209,7 @@ export class CachedObjectStore implements ObjectStore, BlockCache {
     this.disk?.put(key, data).catch(() => undefined);
   }
 
-  async put(key: string, data: Buffer): Promise<void> {
+  async put(key: string, data: Buffer, opts?: PutOptions): Promise<void> {
     const st = this.staging;
     if (st && this.isBlock(key) && st.stats.pendingBytes < (this.opts.stagingLimit ?? Infinity)) {
       // Into memory first: a delete that comes while the file is being written then drops both.
@@ -221,8 +221,13 @@ export class CachedObjectStore implements ObjectStore, BlockCache {
         // Staging failed (disk full...): the block goes to the object store now, as without write-back.
       }
     }
-    await this.inner.put(key, data);
+    await this.inner.put(key, data, opts);
     if (this.opts.writeback && this.isBlock(key)) this.keep(key, data);
+  }
+
+  /** The object store's deferred puts made durable (staged blocks: see docs/cache.md, fsync means "staged"). */
+  sync(): Promise<void> {
+    return this.inner.sync?.() ?? Promise.resolve();
   }
 
   head(key: string): Promise<ObjectInfo> {

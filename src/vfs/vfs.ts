@@ -532,8 +532,10 @@ export class VFS {
     await this.flushInode(this.handle(fh).ino);
   }
 
-  fsync(ctx: Context, fh: number): Promise<void> {
-    return this.flush(ctx, fh);
+  /** A flush, and the blocks it wrote (with every other block written before) made durable in the store. */
+  async fsync(ctx: Context, fh: number): Promise<void> {
+    await this.flush(ctx, fh);
+    await this.store.sync();
   }
 
   /** Closes a handle: commits its writes, drops its locks, and lets a deleted file go after the last close. */
