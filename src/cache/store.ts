@@ -7,7 +7,7 @@
 // after memory.
 import type { BlockCache, BlockCacheStats } from '../chunk/block-cache.js';
 import type { ListResult, MultipartUpload, ObjectInfo, ObjectStore, Part, PutOptions } from '../object/interface.js';
-import type { DiskCache } from './disk.js';
+import { slice, type DiskCache } from './disk.js';
 import type { CacheGroup } from './group.js';
 import type { MemoryCache } from './memory.js';
 import { SingleFlight } from '../chunk/single-flight.js';
@@ -139,6 +139,28 @@ export class CachedObjectStore implements ObjectStore, BlockCache {
       this.keep(key, data);
       return data;
     });
+  }
+
+  /**
+   * A range of a block for a cache group peer, read no further than needed: a view of a block in memory,
+   * the range alone from the disk cache (DiskCache.getRange), else the whole block fetched and kept.
+   */
+  async localRange(key: string, off: number, len: number): Promise<Buffer> {
+    const m = this.memory?.get(key);
+    if (m) {
+      this.stats.memoryHits++;
+      this.stats.memoryHitBytes += m.length;
+      return slice(m, off, len);
+    }
+    if (this.disk && !this.staging?.has(key)) {
+      const d = await this.disk.getRange(key, off, len);
+      if (d) {
+        this.stats.diskHits++;
+        this.stats.diskHitBytes += d.length;
+        return d;
+      }
+    }
+    return slice(await this.localBlock(key), off, len);
   }
 
   // ---- the chunk store's BlockCache contract: group-aware when this cache belongs to a group ----
