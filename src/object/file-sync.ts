@@ -39,7 +39,7 @@ export class SyncQueue {
   /** Puts added so far, and how many of them are durable (in order: batches complete one after another). */
   private added = 0;
   private done = 0;
-  private running?: Promise<void>;
+  private running = false;
   private error?: unknown;
   private waiters: Array<{ upTo: number; wake: () => void }> = [];
 
@@ -47,7 +47,7 @@ export class SyncQueue {
   add(path: string, dirs: string[] = []): void {
     this.pending.push({ path, dirs });
     this.added++;
-    this.running ??= this.run().finally(() => (this.running = undefined));
+    if (!this.running) void this.run();
   }
 
   /** Puts queued and not durable yet. */
@@ -65,24 +65,33 @@ export class SyncQueue {
   }
 
   private async run(): Promise<void> {
-    while (this.pending.length) {
-      const batch = this.pending.splice(0, BATCH);
-      try {
-        // Data first, then the names: each made directory's entry, then the directories holding the new names.
-        let next = 0;
-        const worker = async () => {
-          while (next < batch.length) await fsyncPath(batch[next++]!.path, false);
-        };
-        await Promise.all(Array.from({ length: Math.min(CONCURRENCY, batch.length) }, worker));
-        const dirs = new Set<string>();
-        for (const b of batch) for (const d of b.dirs) dirs.add(d);
-        for (const b of batch) dirs.add(dirname(b.path));
-        for (const d of dirs) await fsyncPath(d, true);
-      } catch (e) {
-        this.error ??= e;
-      }
-      this.done += batch.length;
-      this.waiters = this.waiters.filter((w) => (w.upTo <= this.done ? (w.wake(), false) : true));
+    this.running = true;
+    // Cleared in the same step as the last look at `pending`: a put added after it starts a new run.
+    try {
+      while (this.pending.length) await this.batch();
+    } finally {
+      this.running = false;
     }
+  }
+
+  /** fsyncs of the next batch of puts. */
+  private async batch(): Promise<void> {
+    const batch = this.pending.splice(0, BATCH);
+    try {
+      // Data first, then the names: each made directory's entry, then the directories holding the new names.
+      let next = 0;
+      const worker = async () => {
+        while (next < batch.length) await fsyncPath(batch[next++]!.path, false);
+      };
+      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, batch.length) }, worker));
+      const dirs = new Set<string>();
+      for (const b of batch) for (const d of b.dirs) dirs.add(d);
+      for (const b of batch) dirs.add(dirname(b.path));
+      for (const d of dirs) await fsyncPath(d, true);
+    } catch (e) {
+      this.error ??= e;
+    }
+    this.done += batch.length;
+    this.waiters = this.waiters.filter((w) => (w.upTo <= this.done ? (w.wake(), false) : true));
   }
 }
