@@ -107,6 +107,8 @@ export class SqlTx implements Tx {
   private readonly scans: SqlScans;
 
   constructor(private readonly c: SqlConn, private readonly s: SqlStatements) {
+    // Without it, BaseMeta's CounterBatch sends increments one by one (see Dialect.batchCounters).
+    if (!s.d.batchCounters) (this as { incrCounters?: unknown }).incrCounters = undefined;
     this.t = s.t;
     this.scans = new SqlScans(c, s.t);
   }
