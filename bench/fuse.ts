@@ -4,6 +4,10 @@
 //
 //   node dist/bench/fuse.js [--size 4G] [--files 10000] [--random 2000] [--tree DIR]
 //       [--only ferry,ferry-wb,ferry-acl,local,tmpfs,bindfs] [--rows write,read,par,rand,meta,tar]
+//       [--baseline DIR]
+// --baseline DIR: one more column, `ferry-base`, mounting with another build of FerryFS (DIR: a checkout
+// with `dist/` built, e.g. `git archive <commit> | tar x -C DIR` plus node_modules and the FUSE addon),
+// for a before/after table in one run on one machine state.
 // (or FERRY_BENCH_SIZE / FERRY_BENCH_ONLY / FERRY_BENCH_ROWS).
 //   node dist/bench/fuse.js --remote [--quick] [--size 1G]
 // instead compares a cold sequential read from Ceph RGW through FerryFS, rclone mount and s3fs, with
@@ -43,7 +47,8 @@ function size(s: string): number {
 const SIZE = size(arg('size', '4G'));
 const FILES = Number(arg('files', '10000'));
 const RANDOM = Number(arg('random', '2000'));
-const ONLY = arg('only', 'ferry,ferry-wb,ferry-acl,local,tmpfs,bindfs').split(',');
+const BASELINE = arg('baseline', '');
+const ONLY = arg('only', `${BASELINE ? 'ferry-base,' : ''}ferry,ferry-wb,ferry-acl,local,tmpfs,bindfs`).split(',');
 /** Workloads to run: read, par and rand read the file `write` wrote, so they imply it. */
 /**
  * --remote-ms N: FerryFS volumes store their blocks in Ceph RGW (S3) behind a proxy adding N ms to every
@@ -113,9 +118,9 @@ async function benchVolume(acl = false) {
   return { ...vol, cleanup: () => vol.cleanup().finally(() => dropBucket(bucket)) };
 }
 
-async function ferryTarget(args: string[] = [], name = 'FerryFS (FUSE)', acl = false): Promise<Target> {
+async function ferryTarget(args: string[] = [], name = 'FerryFS (FUSE)', acl = false, cli?: string): Promise<Target> {
   const vol = await benchVolume(acl);
-  const m = await mountFerry(vol.url, join(vol.dir, 'mnt'), args.map((a) => a.replace('$VOL', vol.dir)));
+  const m = await mountFerry(vol.url, join(vol.dir, 'mnt'), args.map((a) => a.replace('$VOL', vol.dir)), cli);
   if (process.env.FERRY_BENCH_LOG) process.stderr.write(`bench:fuse: ${name} daemon pid ${m.child.pid}\n`);
   return {
     name,
@@ -276,6 +281,7 @@ async function main(): Promise<void> {
   const treeFiles = Number((await sh('sh', ['-c', `tar -tf '${archive}' | wc -l`])).trim());
   const treeMiB = (await fsp.stat(archive)).size / MiB;
   const makers: Array<[string, () => Promise<Target | undefined>]> = [
+    ['ferry-base', async () => (BASELINE ? ferryTarget([], 'FerryFS baseline', false, join(BASELINE, 'dist/src/cli/main.js')) : undefined)],
     ['ferry', () => ferryTarget()],
     ['ferry-wb', () => ferryTarget(['--writeback', '--cache-dir', '$VOL/cache'], 'FerryFS --writeback')],
     ['ferry-acl', () => ferryTarget([], 'FerryFS --acl', true)],

@@ -41,6 +41,8 @@ export class DiskCache {
   /** Blocks being written: served from memory until the rename. */
   private readonly writing = new Map<string, Buffer>();
   private readonly pending = new Set<Promise<void>>();
+  /** Blocks this process wrote or checked whole: a range of one is then read alone (getRange). */
+  private readonly checked = new Set<string>();
   private bytes = 0;
   private lastSpaceCheck = 0;
   private spaceDeficit = 0;
@@ -151,6 +153,7 @@ export class DiskCache {
     }
     this.index.delete(key);
     this.index.set(key, size);
+    this.checked.add(key);
     this.stats.hits++;
     // The file's mtime is its recency across restarts.
     const now = new Date();
@@ -195,7 +198,61 @@ export class DiskCache {
       return;
     }
     this.index.set(key, size);
+    this.checked.add(key);
     this.stats.written++;
+  }
+
+  /**
+   * Bytes [off, off+len) of a block (len < 0: to its end), or undefined when it is not cached. A block this
+   * process wrote or already checked whole is read for the range only (a random 4 KiB read of a 4 MiB block
+   * reads 4 KiB, not the block); the first read of a file found at start reads and checks all of it.
+   */
+  async getRange(key: string, off: number, len: number): Promise<Buffer | undefined> {
+    const w = this.writing.get(key);
+    if (w || !this.checked.has(key)) {
+      const whole = w ?? (await this.get(key));
+      if (w) this.stats.hits++;
+      return whole && slice(whole, off, len);
+    }
+    const size = this.index.get(key);
+    if (size === undefined) {
+      this.stats.misses++;
+      return undefined;
+    }
+    const dataLen = size - HEADER;
+    const start = Math.min(off, dataLen);
+    const end = len < 0 ? dataLen : Math.min(dataLen, start + len);
+    const buf = Buffer.allocUnsafe(end - start);
+    const path = this.pathOf(key);
+    let n = 0;
+    try {
+      const fh = await open(path, 'r');
+      try {
+        while (n < buf.length) {
+          const { bytesRead } = await fh.read(buf, n, buf.length - n, HEADER + start + n);
+          if (bytesRead === 0) break;
+          n += bytesRead;
+        }
+      } finally {
+        await fh.close();
+      }
+    } catch {
+      n = -1;
+    }
+    if (n !== buf.length) {
+      // Gone or cut short since it was checked: a miss (and a short file is dropped).
+      this.stats.misses++;
+      this.forget(key);
+      if (n >= 0) {
+        this.stats.corrupt++;
+        await unlink(path).catch(() => undefined);
+      }
+      return undefined;
+    }
+    this.index.delete(key);
+    this.index.set(key, size);
+    this.stats.hits++;
+    return buf;
   }
 
   /**
@@ -266,6 +323,7 @@ export class DiskCache {
   }
 
   private forget(key: string): void {
+    this.checked.delete(key);
     const s = this.index.get(key);
     if (s === undefined) return;
     this.index.delete(key);
@@ -287,6 +345,13 @@ export class DiskCache {
   async close(): Promise<void> {
     await this.idle();
   }
+}
+
+/** Bytes [off, off+len) of a block (len < 0: to its end), as a view (no copy). */
+export function slice(data: Buffer, off: number, len: number): Buffer {
+  const start = Math.min(off, data.length);
+  const end = len < 0 ? data.length : Math.min(data.length, start + len);
+  return start === 0 && end === data.length ? data : data.subarray(start, end);
 }
 
 /** A fresh temp file name in `dir` (removed by the scans at start if left behind). */

@@ -6,8 +6,8 @@
 // staged on local disk and uploaded in the background (see staging.ts); reads look at staged blocks right
 // after memory.
 import type { BlockCache, BlockCacheStats } from '../chunk/block-cache.js';
-import type { ListResult, MultipartUpload, ObjectInfo, ObjectStore, Part } from '../object/interface.js';
-import type { DiskCache } from './disk.js';
+import type { ListResult, MultipartUpload, ObjectInfo, ObjectStore, Part, PutOptions } from '../object/interface.js';
+import { slice, type DiskCache } from './disk.js';
 import type { CacheGroup } from './group.js';
 import type { MemoryCache } from './memory.js';
 import { SingleFlight } from '../chunk/single-flight.js';
@@ -147,6 +147,28 @@ export class CachedObjectStore implements ObjectStore, BlockCache {
     });
   }
 
+  /**
+   * A range of a block for a cache group peer, read no further than needed: a view of a block in memory,
+   * the range alone from the disk cache (DiskCache.getRange), else the whole block fetched and kept.
+   */
+  async localRange(key: string, off: number, len: number): Promise<Buffer> {
+    const m = this.memory?.get(key);
+    if (m) {
+      this.stats.memoryHits++;
+      this.stats.memoryHitBytes += m.length;
+      return slice(m, off, len);
+    }
+    if (this.disk && !this.staging?.has(key)) {
+      const d = await this.disk.getRange(key, off, len);
+      if (d) {
+        this.stats.diskHits++;
+        this.stats.diskHitBytes += d.length;
+        return d;
+      }
+    }
+    return slice(await this.localBlock(key), off, len);
+  }
+
   // ---- the chunk store's BlockCache contract: group-aware when this cache belongs to a group ----
 
   check(key: string): Promise<boolean> {
@@ -215,7 +237,7 @@ export class CachedObjectStore implements ObjectStore, BlockCache {
     this.disk?.put(key, data).catch(() => undefined);
   }
 
-  async put(key: string, data: Buffer): Promise<void> {
+  async put(key: string, data: Buffer, opts?: PutOptions): Promise<void> {
     const st = this.staging;
     if (st && this.isBlock(key) && st.stats.pendingBytes < (this.opts.stagingLimit ?? Infinity)) {
       // Into memory first: a delete that comes while the file is being written then drops both.
@@ -227,8 +249,13 @@ export class CachedObjectStore implements ObjectStore, BlockCache {
         // Staging failed (disk full...): the block goes to the object store now, as without write-back.
       }
     }
-    await this.inner.put(key, data);
+    await this.inner.put(key, data, opts);
     if (this.opts.writeback && this.isBlock(key)) this.keep(key, data);
+  }
+
+  /** The object store's deferred puts made durable (staged blocks: see docs/cache.md, fsync means "staged"). */
+  sync(): Promise<void> {
+    return this.inner.sync?.() ?? Promise.resolve();
   }
 
   head(key: string): Promise<ObjectInfo> {

@@ -1,7 +1,7 @@
 // Slices <-> blocks in the object store: ranged, parallel, bounded reads of only the bytes needed;
 // block uploads with bounded concurrency; deletion of every block of a slice.
 import { FsError, isFsError } from '../errors.js';
-import type { ObjectStore } from '../object/interface.js';
+import type { ObjectStore, PutOptions } from '../object/interface.js';
 import type { BlockCache } from './block-cache.js';
 import { blockKey, blockLength, sliceBlocks } from './keys.js';
 import { Limiter, forEachLimited } from './limiter.js';
@@ -140,20 +140,32 @@ export class ChunkStore {
   }
 
   /** Stores block `index` of slice `id`; its key records data.length. Waits for an upload slot. */
-  async uploadBlock(id: number, index: number, data: Buffer): Promise<void> {
+  async uploadBlock(id: number, index: number, data: Buffer, opts?: PutOptions): Promise<void> {
     const key = blockKey(this.volume, id, index, data.length);
     await this.uploads.run(async () => {
       try {
-        await this.objects.put(key, data);
+        await this.objects.put(key, data, opts);
       } catch (e) {
         throw blockError('write', key, e);
       }
     });
   }
 
+  /** Makes every block put so far durable (the ones put with deferSync: a file's, before its fsync returns). */
+  async sync(): Promise<void> {
+    try {
+      await this.objects.sync?.();
+    } catch (e) {
+      throw new FsError('EIO', { message: `cannot make blocks durable: ${(e as Error)?.message ?? String(e)}`, cause: e });
+    }
+  }
+
   /** Removes every block of slice `id` (missing blocks are fine). */
   async deleteSlice(id: number, size: number, concurrency = 8): Promise<void> {
     if (id <= 0 || size <= 0) return;
+    // Never a block deleted before the ones written earlier are durable: a file rewritten and closed then
+    // keeps its old or its new data through a power loss, not neither.
+    await this.sync();
     const blocks = sliceBlocks(this.volume, id, size, this.blockSize);
     await forEachLimited(blocks, concurrency, async (b) => {
       try {

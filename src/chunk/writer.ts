@@ -333,7 +333,9 @@ export class FileWriter {
     s.uploads[k] = (async () => {
       const id = await s.sliceId(this.meta);
       if (s.discarded) return;
-      await this.store.uploadBlock(id, k, data);
+      // Durable at the store's sync(), which fsync() waits for (a close does not: POSIX's close promises no
+      // durability, and a file:// store skips an fsync per block).
+      await this.store.uploadBlock(id, k, data, { deferSync: true });
     })().then(
       () => this.dropBlock(s, k),
       (e) => {

@@ -8,7 +8,7 @@
 import { resolve } from 'node:path';
 import { FsError } from '../errors.js';
 import type { Format } from '../meta/types.js';
-import type { ListResult, ObjectInfo, ObjectStore } from '../object/interface.js';
+import type { ListResult, ObjectInfo, ObjectStore, PutOptions } from '../object/interface.js';
 import { redactUrl } from '../mirror/format.js';
 
 /** The marker's name under the volume's prefix (outside `chunks/`, so no block key can collide with it). */
@@ -183,9 +183,13 @@ class MarkerGate implements ObjectStore {
     return this.inner.create();
   }
 
-  async put(key: string, data: Buffer): Promise<void> {
+  async put(key: string, data: Buffer, opts?: PutOptions): Promise<void> {
     await this.gate();
-    return this.inner.put(key, data);
+    return this.inner.put(key, data, opts);
+  }
+
+  sync(): Promise<void> {
+    return this.inner.sync?.() ?? Promise.resolve();
   }
 
   async get(key: string, off?: number, len?: number): Promise<Buffer> {

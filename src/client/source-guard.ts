@@ -2,7 +2,7 @@
 // source's blocks are the source's: only its own clients free them (they drain its delete queue), so a
 // mirror — lagging behind, or simply not the owner of the prefix — can never remove a block someone reads.
 import { FsError } from '../errors.js';
-import type { ListResult, ObjectInfo, ObjectStore } from '../object/interface.js';
+import type { ListResult, ObjectInfo, ObjectStore, PutOptions } from '../object/interface.js';
 
 export class SourceStoreGuard implements ObjectStore {
   constructor(readonly inner: ObjectStore) {}
@@ -15,8 +15,12 @@ export class SourceStoreGuard implements ObjectStore {
     return this.inner.create();
   }
 
-  put(key: string, data: Buffer): Promise<void> {
-    return this.inner.put(key, data);
+  put(key: string, data: Buffer, opts?: PutOptions): Promise<void> {
+    return this.inner.put(key, data, opts);
+  }
+
+  sync(): Promise<void> {
+    return this.inner.sync?.() ?? Promise.resolve();
   }
 
   get(key: string, off?: number, len?: number): Promise<Buffer> {

@@ -376,6 +376,8 @@ export class Objects {
       }
       if (expect !== undefined && off !== expect) throw s3err('IncompleteBody');
       const md5 = verify();
+      // An S3 PUT answered is durable: the blocks are synced, not only committed as a close does.
+      await view.fsync(t.fh);
       open = false;
       await view.release(t.fh);
       return { dir: t.dir, name: t.name, ino: t.ino, md5 };

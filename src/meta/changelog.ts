@@ -9,12 +9,14 @@ import type { Mutation } from './types.js';
 /** Counters a mirror must see (usage: the volume's and each quota's); allocation counters and the version itself are not replayed. */
 const REPLAYED_COUNTERS = { has: isUsageCounter };
 
-type Recorder = (args: any[], result: any) => RecordedMutation | undefined;
+type Recorder = (args: any[], result: any) => RecordedMutation | RecordedMutation[] | undefined;
 
 const RECORDERS: Partial<Record<keyof Tx, Recorder>> = {
   setAttr: ([ino, attr]) => ({ t: 'attr', ino, attr: { ...attr } }),
+  setAttrs: ([rows]) => (rows as Array<[number, object]>).map(([ino, attr]) => ({ t: 'attr', ino, attr: { ...attr } }) as RecordedMutation),
   delAttr: ([ino]) => ({ t: 'rmattr', ino }),
   setEntry: ([parent, name, ino, type]) => ({ t: 'entry', parent, name, ino, type }),
+  addEntry: ([parent, name, ino, type], added: boolean) => (added ? { t: 'entry', parent, name, ino, type } : undefined),
   delEntry: ([parent, name]) => ({ t: 'rmentry', parent, name }),
   setSymlink: ([ino, target]) => ({ t: 'symlink', ino, target }),
   delSymlink: ([ino]) => ({ t: 'rmsymlink', ino }),
@@ -29,6 +31,8 @@ const RECORDERS: Partial<Record<keyof Tx, Recorder>> = {
   // The new value is the engine's token: the record gets the number once the commit assigned it.
   incrCounter: ([name], value: Assigned) => (REPLAYED_COUNTERS.has(name) ? { t: 'counter', name, value } : undefined),
   setCounter: ([name, value]) => (REPLAYED_COUNTERS.has(name) ? { t: 'counter', name, value } : undefined),
+  incrCounters: ([deltas], values: Assigned[]) =>
+    (deltas as Array<[string, number]>).flatMap(([name], i) => (REPLAYED_COUNTERS.has(name) ? [{ t: 'counter' as const, name, value: values[i]! }] : [])),
 };
 
 /** Wraps tx so every logged write also appends its mutation to `out`. */
@@ -41,7 +45,8 @@ export function recordingTx(tx: Tx, out: RecordedMutation[]): Tx {
       return async (...args: unknown[]) => {
         const result = await value.apply(target, args);
         const m = rec(args, result);
-        if (m) out.push(m);
+        if (Array.isArray(m)) out.push(...m);
+        else if (m) out.push(m);
         return result;
       };
     },

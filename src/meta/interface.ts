@@ -83,7 +83,7 @@ export interface Meta {
   symlink(ctx: Context, parent: number, name: string, target: string): Promise<NodeResult>;
   readlink(ctx: Context, ino: number): Promise<string>;
   link(ctx: Context, ino: number, parent: number, name: string): Promise<AttrResult>;
-  unlink(ctx: Context, parent: number, name: string): Promise<Versioned & { inode: number }>;
+  unlink(ctx: Context, parent: number, name: string): Promise<Versioned & { inode: number; parentAttr?: Attr }>;
   rmdir(ctx: Context, parent: number, name: string): Promise<Versioned & { inode: number }>;
   /** flags: RENAME_NOREPLACE, RENAME_EXCHANGE; expect: what the destination must still be (else ESTALE). */
   rename(ctx: Context, parentSrc: number, nameSrc: string, parentDst: number, nameDst: string, flags?: number, expect?: RenameExpect): Promise<NodeResult>;

@@ -24,6 +24,8 @@ export interface Tx {
   setAttr(ino: number, attr: Attr): Promise<void>;
   /** (logged) */
   delAttr(ino: number): Promise<void>;
+  /** Optional: several setAttr in one statement (logged, as one mutation each). */
+  setAttrs?(rows: Array<[ino: number, attr: Attr]>): Promise<void>;
 
   getEntry(parent: number, name: string): Promise<{ inode: number; type: FileType } | undefined>;
   /** Entry and the attributes of its inode in one read (one round trip where the engine can). */
@@ -32,6 +34,11 @@ export interface Tx {
   setEntry(parent: number, name: string, ino: number, type: FileType): Promise<void>;
   /** (logged) */
   delEntry(parent: number, name: string): Promise<void>;
+  /**
+   * Optional: setEntry only if the name is free, in one statement (the check and the insert of a create);
+   * false, with nothing written, when the name exists (logged when added).
+   */
+  addEntry?(parent: number, name: string, ino: number, type: FileType): Promise<boolean>;
   /** Ordered by name bytewise; `plus` joins the attributes in the same scan. */
   listEntries(parent: number, after: string | undefined, limit: number, plus: boolean): Promise<Entry[]>;
   hasEntries(parent: number): Promise<boolean>;
@@ -77,6 +84,8 @@ export interface Tx {
   /** The new value is assigned at commit: read it only after the transaction (the engine resolves it). */
   incrCounter(name: string, delta: number): Promise<Assigned>;
   setCounter(name: string, value: number): Promise<void>;
+  /** Optional: incrCounter of several distinct counters in one statement, the values in the same order. */
+  incrCounters?(deltas: Array<[name: string, delta: number]>): Promise<Assigned[]>;
 
   getSetting(): Promise<Format | undefined>;
   setSetting(format: Format): Promise<void>;

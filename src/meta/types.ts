@@ -454,6 +454,8 @@ export interface Versioned {
 export interface NodeResult extends Versioned {
   inode: number;
   attr: Attr;
+  /** The parent directory's attributes after the change (its times, nlink): what the kernel asks for next. */
+  parentAttr?: Attr;
 }
 
 export interface AttrResult extends Versioned {

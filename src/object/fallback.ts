@@ -3,7 +3,7 @@
 // reads its asynchronously filled copy this way (blocks not yet copied come from the source's store),
 // while new blocks and deletions stay with the source. Blocks are immutable, so any copy is valid.
 import { FsError } from '../errors.js';
-import type { ListResult, ObjectInfo, ObjectStore } from './interface.js';
+import type { ListResult, ObjectInfo, ObjectStore, PutOptions } from './interface.js';
 
 const missing = (e: unknown) => e instanceof FsError && e.code === 'ENOENT';
 
@@ -21,8 +21,12 @@ export class FallbackStore implements ObjectStore {
     await this.home.create();
   }
 
-  put(key: string, data: Buffer): Promise<void> {
-    return this.home.put(key, data);
+  put(key: string, data: Buffer, opts?: PutOptions): Promise<void> {
+    return this.home.put(key, data, opts);
+  }
+
+  sync(): Promise<void> {
+    return this.home.sync?.() ?? Promise.resolve();
   }
 
   async get(key: string, off?: number, len?: number): Promise<Buffer> {

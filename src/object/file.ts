@@ -1,6 +1,7 @@
 // file:///DIR: each key is a file under DIR. Writes go to a temp file in DIR/.tmp that is fsynced and renamed
 // over the key, and the key's directory is fsynced after the rename: a crash leaves the old object or the new
-// one, never a half-written one, and a put that returned survives a power loss. Temp files of a crashed writer
+// one, never a half-written one, and a put that returned survives a power loss (a put with deferSync: once
+// sync() returned; see put). Temp files of a crashed writer
 // are removed by the next client that opens the store (file-temp.ts).
 import { createHash, randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
@@ -8,7 +9,8 @@ import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { FsError, toFsError } from '../errors.js';
-import type { ListResult, MultipartUpload, ObjectInfo, ObjectStore, Part } from './interface.js';
+import type { ListResult, MultipartUpload, ObjectInfo, ObjectStore, Part, PutOptions } from './interface.js';
+import { SyncQueue } from './file-sync.js';
 import { ReadHandleCache } from './file-handles.js';
 import { DEFAULT_TEMP_SAFETY_MS, TEMP_NAME, listDeadTemps, removeDeadTemps, tempName, type DeadTemp } from './file-temp.js';
 import { registerObjectStore } from './registry.js';
@@ -108,6 +110,7 @@ async function writeAll(fh: FileHandle, data: Buffer): Promise<void> {
 export class FileStore implements ObjectStore {
   readonly url: string;
   private readonly readers = new ReadHandleCache();
+  private readonly unsynced = new SyncQueue();
 
   constructor(private readonly root: string) {
     this.url = pathToFileURL(root).href;
@@ -132,7 +135,7 @@ export class FileStore implements ObjectStore {
     path: string,
     fill: (fh: FileHandle) => Promise<void>,
     opts: { mkdirs: boolean; sync: boolean },
-  ): Promise<void> {
+  ): Promise<string[]> {
     const temps = join(this.root, TEMPS);
     const tmp = join(temps, tempName(basename(path)));
     let fh: FileHandle;
@@ -159,11 +162,13 @@ export class FileStore implements ObjectStore {
         await rename(tmp, path);
       }
       this.readers.drop(path); // a descriptor kept for the replaced object must not serve the new one
+      // Parents first: the entry of each directory made, then the new name itself.
+      const dirs = made ? chain(dirname(made), dirname(dirname(path))) : [];
       if (opts.sync) {
-        // Parents first: the entry of each directory made, then the new name itself.
-        if (made) for (const d of chain(dirname(made), dirname(dirname(path)))) await syncDir(d);
+        for (const d of dirs) await syncDir(d);
         await syncDir(dirname(path));
       }
+      return dirs;
     } catch (e) {
       await rm(tmp, { force: true });
       throw e;
@@ -180,13 +185,25 @@ export class FileStore implements ObjectStore {
     return removeDeadTemps(join(this.root, TEMPS), safetyMs);
   }
 
-  async put(key: string, data: Buffer): Promise<void> {
+  /**
+   * Atomic (temp file, rename). Durable when it returns, or with deferSync once sync() returns: then its
+   * fsyncs run in the background (file-sync.ts), and the object is whole after a crash of the process
+   * either way, as the page cache holds it; only a crash of the host can lose it before the sync.
+   */
+  async put(key: string, data: Buffer, opts?: PutOptions): Promise<void> {
     const path = this.path(key);
+    const defer = opts?.deferSync === true;
     try {
-      await this.writeAtomic(path, (fh) => writeAll(fh, data), { mkdirs: true, sync: true });
+      const dirs = await this.writeAtomic(path, (fh) => writeAll(fh, data), { mkdirs: true, sync: !defer });
+      if (defer) this.unsynced.add(path, dirs);
     } catch (e) {
       throw fail(e, 'put', key);
     }
+  }
+
+  /** Makes every put so far durable (the deferred ones: see put). */
+  sync(): Promise<void> {
+    return this.unsynced.sync();
   }
 
   async get(key: string, off = 0, len = -1): Promise<Buffer> {
@@ -393,7 +410,11 @@ export class FileStore implements ObjectStore {
   }
 
   async close(): Promise<void> {
-    await this.readers.closeAll();
+    try {
+      await this.unsynced.sync();
+    } finally {
+      await this.readers.closeAll();
+    }
   }
 }
 

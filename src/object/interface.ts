@@ -29,12 +29,26 @@ export interface Part {
   etag: string;
 }
 
+export interface PutOptions {
+  /**
+   * The caller makes the object durable later, with sync() (the blocks of a file at its close: its fsync
+   * waits for them). A store with sync() may then return once the object is readable by every client,
+   * before it survives a power loss (file:// skips its fsyncs here). Wrappers pass it on.
+   */
+  deferSync?: boolean;
+}
+
 export interface ObjectStore {
   /** The URL it was opened with (credentials removed). */
   readonly url: string;
   /** Creates the bucket/directory if missing. */
   create(): Promise<void>;
-  put(key: string, data: Buffer): Promise<void>;
+  put(key: string, data: Buffer, opts?: PutOptions): Promise<void>;
+  /**
+   * Makes every object put so far durable, the ones put with deferSync included; undefined where every put
+   * is durable when it returns. A wrapper forwards it to the store it wraps.
+   */
+  sync?(): Promise<void>;
   /** Bytes [off, off+len) of an object; len < 0 reads to the end. ENOENT if missing. */
   get(key: string, off?: number, len?: number): Promise<Buffer>;
   /** ENOENT if missing. */

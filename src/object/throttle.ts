@@ -1,7 +1,7 @@
 // Rate limits (QoS): a token bucket whose waiters sleep on timers in FIFO order (no busy wait), and an
 // ObjectStore decorator charging PUT bytes to an upload bucket and GET bytes to a download bucket.
 // A limited client slows down, never fails: take() only ever waits.
-import type { ListResult, MultipartUpload, ObjectInfo, ObjectStore, Part } from './interface.js';
+import type { ListResult, MultipartUpload, ObjectInfo, ObjectStore, Part, PutOptions } from './interface.js';
 
 /** Share of a second of tokens a bucket holds when idle: small, so a limit holds over short runs too. */
 const BURST_SECONDS = 0.1;
@@ -102,9 +102,13 @@ export class ThrottledStore implements ObjectStore {
     return this.inner.create();
   }
 
-  async put(key: string, data: Buffer): Promise<void> {
+  async put(key: string, data: Buffer, opts?: PutOptions): Promise<void> {
     await this.upload.take(data.length);
-    return this.inner.put(key, data);
+    return this.inner.put(key, data, opts);
+  }
+
+  sync(): Promise<void> {
+    return this.inner.sync?.() ?? Promise.resolve();
   }
 
   async get(key: string, off?: number, len?: number): Promise<Buffer> {

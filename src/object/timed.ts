@@ -1,7 +1,7 @@
 // An ObjectStore decorator handing every request to a timer, by request name, with a byte count for the ones
 // that move data. The metrics (object/metered.ts) and `ferry bench`'s probe (client/probe.ts) are two timers
 // over this one decorator. Listing walks (listAll) pass through: a walk is not one request.
-import type { ListResult, MultipartUpload, ObjectInfo, ObjectStore, Part } from './interface.js';
+import type { ListResult, MultipartUpload, ObjectInfo, ObjectStore, Part, PutOptions } from './interface.js';
 
 /** Runs one request of `op`, recording it; `bytes` (when given) says how many bytes its result moved. */
 export type RequestTimer = <T>(op: string, run: () => Promise<T>, bytes?: (r: T) => number) => Promise<T>;
@@ -25,8 +25,12 @@ export class TimedStore implements ObjectStore {
     return this.time('create', () => this.inner.create());
   }
 
-  put(key: string, data: Buffer): Promise<void> {
-    return this.time('put', () => this.inner.put(key, data), () => data.length);
+  put(key: string, data: Buffer, opts?: PutOptions): Promise<void> {
+    return this.time('put', () => this.inner.put(key, data, opts), () => data.length);
+  }
+
+  sync(): Promise<void> {
+    return this.time('sync', () => this.inner.sync?.() ?? Promise.resolve());
   }
 
   get(key: string, off?: number, len?: number): Promise<Buffer> {

@@ -249,8 +249,14 @@ export class VFS {
     return this.remember(ino, r.attr);
   }
 
+  /** The parent's attributes after a change: cached when the metadata returned them (the kernel asks next). */
+  private parentChanged(parent: number, attr: Attr | undefined): void {
+    if (attr) this.attrs.set(parent, attr);
+    else this.forget(parent);
+  }
+
   private async made(parent: number, name: string, r: NodeResult): Promise<NodeResult> {
-    this.forget(parent);
+    this.parentChanged(parent, r.parentAttr);
     this.entries.set(entryKey(parent, name), r.inode);
     this.attrs.set(r.inode, r.attr);
     return r;
@@ -292,6 +298,7 @@ export class VFS {
     limitRemove(ctx);
     const r = await this.meta.unlink(ctx, parent, name);
     this.dropEntry(parent, name);
+    this.parentChanged(parent, r.parentAttr);
     this.forget(r.inode);
     this.jobs.kick();
   }
@@ -628,8 +635,10 @@ export class VFS {
     await this.flushInode(this.handle(fh).ino);
   }
 
-  fsync(ctx: Context, fh: number): Promise<void> {
-    return this.flush(ctx, fh);
+  /** A flush, and the blocks it wrote (with every other block written before) made durable in the store. */
+  async fsync(ctx: Context, fh: number): Promise<void> {
+    await this.flush(ctx, fh);
+    await this.store.sync();
   }
 
   /** Closes a handle: commits its writes, drops its locks, and lets a deleted file go after the last close. */

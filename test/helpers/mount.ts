@@ -100,9 +100,10 @@ export interface TestMount {
   unmount(): Promise<void>;
 }
 
-export async function mountFerry(url: string, mp: string, args: string[] = []): Promise<TestMount> {
+/** cli: another build's dist/src/cli/main.js (a benchmark's baseline column); this build's by default. */
+export async function mountFerry(url: string, mp: string, args: string[] = [], cli = CLI): Promise<TestMount> {
   if (!(await mountAt(mp))) await mkdir(mp, { recursive: true }); // a stale mount answers ENOTCONN
-  const child = spawn(process.execPath, [CLI, 'mount', '-o', 'allow_other', ...args, url, mp], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, 'mount', '-o', 'allow_other', ...args, url, mp], { stdio: ['ignore', 'pipe', 'pipe'] });
   return supervise(child, mp, 'ferry mount');
 }
 

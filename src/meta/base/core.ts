@@ -5,6 +5,7 @@ import { FsError, fsErr } from '../../errors.js';
 import { Assigned, resolvedMutations, type RecordedMutation } from '../assigned.js';
 import { FERRY_VERSION } from '../../version.js';
 import { applyMutation, recordingTx } from '../changelog.js';
+import { CounterBatch } from '../counter-batch.js';
 import type { Engine, Tx } from '../tx.js';
 import {
   ROOT_INODE,
@@ -105,14 +106,21 @@ export class MetaCore {
    * record at the next volume version, committed together with the change.
    */
   protected async change<T extends object>(op: string, fn: (tx: Tx) => Promise<T>): Promise<T & Versioned> {
-    const done = await this.eng.txn(async (tx) => {
+    const done = await this.eng.txn(async (raw) => {
       const muts: RecordedMutation[] = [];
+      // Counter increments (inodes, space, quotas, the version) go out together at the end.
+      const batch = new CounterBatch(raw);
+      const tx = batch.tx;
       const res = await fn(recordingTx(tx, muts));
       // Indexes of the namespace (TTL) follow the writes in the same transaction; a volume without such
       // rules pays nothing (the format is loaded: fn passed the guard or read it).
       if (muts.length && this.fmt) await this.policy.committing(op, this.fmt, tx, muts);
-      if (!muts.length) return { res, version: Assigned.of(await tx.getCounter(VERSION_COUNTER)), rec: undefined };
+      if (!muts.length) {
+        await batch.flush();
+        return { res, version: Assigned.of(await tx.getCounter(VERSION_COUNTER)), rec: undefined };
+      }
       const version = await tx.incrCounter(VERSION_COUNTER, 1);
+      await batch.flush();
       const ts = Date.now();
       await tx.appendChangelog(version, op, ts, muts);
       return { res, version, rec: { ts, muts } };

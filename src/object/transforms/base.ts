@@ -2,7 +2,7 @@
 // object on the way in and out. Keys, listing and deletion pass through. Multipart is not offered: a
 // transform works on whole objects (FerryFS blocks are at most 16 MiB), so callers put whole blocks.
 import { FsError } from '../../errors.js';
-import type { ListResult, ObjectInfo, ObjectStore } from '../interface.js';
+import type { ListResult, ObjectInfo, ObjectStore, PutOptions } from '../interface.js';
 import { listAll, span } from '../util.js';
 
 export abstract class TransformStore implements ObjectStore {
@@ -26,8 +26,12 @@ export abstract class TransformStore implements ObjectStore {
     return this.inner.create();
   }
 
-  async put(key: string, data: Buffer): Promise<void> {
-    await this.inner.put(key, await this.encode(key, data));
+  async put(key: string, data: Buffer, opts?: PutOptions): Promise<void> {
+    await this.inner.put(key, await this.encode(key, data), opts);
+  }
+
+  sync(): Promise<void> {
+    return this.inner.sync?.() ?? Promise.resolve();
   }
 
   /** A ranged get reads the whole block: it can be checked/decrypted/decompressed only as a whole. */

@@ -3,7 +3,7 @@
 // data-0 .. data-N-1); without it they are N prefixes `shard-I/` of the one store. Listing merges the
 // shards back into one key order, so callers see one store.
 import { crc32c } from './native.js';
-import type { ListResult, ObjectInfo, ObjectStore } from '../interface.js';
+import type { ListResult, ObjectInfo, ObjectStore, PutOptions } from '../interface.js';
 import { DEFAULT_LIST_LIMIT, checkLimit, compareKeys, invalid, listAll } from '../util.js';
 
 /** One store seen through a key prefix. */
@@ -16,8 +16,12 @@ export class PrefixStore implements ObjectStore {
   create(): Promise<void> {
     return this.inner.create();
   }
-  put(key: string, data: Buffer): Promise<void> {
-    return this.inner.put(this.prefix + key, data);
+  put(key: string, data: Buffer, opts?: PutOptions): Promise<void> {
+    return this.inner.put(this.prefix + key, data, opts);
+  }
+
+  sync(): Promise<void> {
+    return this.inner.sync?.() ?? Promise.resolve();
   }
   get(key: string, off?: number, len?: number): Promise<Buffer> {
     return this.inner.get(this.prefix + key, off, len);
@@ -60,8 +64,11 @@ export class ShardStore implements ObjectStore {
   async create(): Promise<void> {
     await Promise.all(this.shards.map((s) => s.create()));
   }
-  put(key: string, data: Buffer): Promise<void> {
-    return this.pick(key).put(key, data);
+  put(key: string, data: Buffer, opts?: PutOptions): Promise<void> {
+    return this.pick(key).put(key, data, opts);
+  }
+  async sync(): Promise<void> {
+    await Promise.all(this.shards.map((s) => s.sync?.()));
   }
   get(key: string, off?: number, len?: number): Promise<Buffer> {
     return this.pick(key).get(key, off, len);

@@ -23,6 +23,12 @@ export interface Dialect {
   readonly returning: boolean;
   /** Without RETURNING, an upsert may report the returned column as its insert id (LAST_INSERT_ID(expr)). */
   readonly returningId?: boolean;
+  /**
+   * Several counter increments as one statement (Tx.incrCounters): worth it where each statement is a round
+   * trip to a server. Not on SQLite: in process, a multi-row upsert with RETURNING costs about twice the
+   * one-row upserts it replaces (measured: 45-60 vs 23 us for two counters).
+   */
+  readonly batchCounters?: boolean;
   columnType(kind: ColumnKind, primaryKey: boolean): string;
   /** The value being inserted for `col`, usable in the update part of an upsert. */
   excluded(col: string): string;

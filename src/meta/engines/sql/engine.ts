@@ -7,6 +7,8 @@ import { SqlStatements, SqlTx } from './tx.js';
 export abstract class SqlEngine implements Engine {
   abstract readonly name: string;
   readonly statements: SqlStatements;
+  /** SQL statements run in transactions and reads so far (BEGIN/COMMIT not counted): what one operation costs. */
+  statementCount = 0;
 
   constructor(readonly url: string, readonly dialect: Dialect, readonly prefix: string) {
     this.statements = new SqlStatements(dialect, prefix);
@@ -21,11 +23,22 @@ export abstract class SqlEngine implements Engine {
   abstract close(): Promise<void>;
 
   txn<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.withWrite((c) => fn(new SqlTx(c, this.statements)));
+    return this.withWrite((c) => fn(new SqlTx(this.counted(c), this.statements)));
   }
 
   read<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.withRead((c) => fn(new SqlTx(c, this.statements)));
+    return this.withRead((c) => fn(new SqlTx(this.counted(c), this.statements)));
+  }
+
+  /** The connection with each statement counted in statementCount. */
+  private counted(c: SqlConn): SqlConn {
+    const count = () => void this.statementCount++;
+    return {
+      all: (sql, params) => (count(), c.all(sql, params)),
+      run: (sql, params) => (count(), c.run(sql, params)),
+      insert: c.insert && ((sql, params) => (count(), c.insert!(sql, params))),
+      defer: c.defer && ((sql, params) => (count(), c.defer!(sql, params))),
+    };
   }
 
   async createSchema(): Promise<void> {

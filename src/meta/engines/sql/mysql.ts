@@ -12,6 +12,7 @@ import type { ColumnKind, TableDef } from './schema.js';
 
 class MysqlDialect implements Dialect {
   readonly name = 'mysql';
+  readonly batchCounters = true;
   /** No RETURNING: an upsert reports its new value through LAST_INSERT_ID(expr) instead (see returningId). */
   readonly returning = false;
   readonly returningId = true;

@@ -18,6 +18,7 @@ const types = {
 
 class PostgresDialect extends OnConflictDialect {
   readonly name = 'postgres';
+  readonly batchCounters = true;
   columnType(kind: ColumnKind): string {
     // COLLATE "C": names sort bytewise (UTF-8), like every other engine.
     return { int: 'BIGINT', name: 'TEXT COLLATE "C"', text: 'TEXT', blob: 'BYTEA' }[kind];

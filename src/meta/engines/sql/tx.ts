@@ -50,6 +50,10 @@ export class SqlStatements {
   /** addSliceRef without the new value read back: the statement of the multi-row form. */
   readonly addSliceRefBlind: string;
   readonly incrCounter: string;
+  /** incrCounter for several rows: RETURNING name and value where the dialect has it, else blind. */
+  readonly incrCounters: string;
+  /** setEntry only where the name is free (its affected rows tell whether it was added). */
+  readonly addEntry: string;
   readonly setCounter: string;
   readonly setSymlink: string;
   readonly setXattr: string;
@@ -81,6 +85,8 @@ export class SqlStatements {
     this.addSliceRef = d.upsert(t('slice_ref'), ['id', 'size', 'refs'], ['id'], [`refs = ${t('slice_ref')}.refs + ${x('refs')}`], 'refs');
     this.addSliceRefBlind = d.upsert(t('slice_ref'), ['id', 'size', 'refs'], ['id'], [`refs = ${t('slice_ref')}.refs + ${x('refs')}`]);
     this.incrCounter = d.upsert(t('counter'), ['name', 'value'], ['name'], [`value = ${t('counter')}.value + ${x('value')}`], 'value');
+    this.incrCounters = d.upsert(t('counter'), ['name', 'value'], ['name'], [`value = ${t('counter')}.value + ${x('value')}`], d.returning ? 'name, value' : undefined);
+    this.addEntry = d.upsert(t('edge'), ['parent', 'name', 'inode', 'type'], ['parent', 'name'], []);
     this.setCounter = d.upsert(t('counter'), ['name', 'value'], ['name'], [`value = ${x('value')}`]);
     this.setSymlink = d.upsert(t('symlink'), ['inode', 'target'], ['inode'], [`target = ${x('target')}`]);
     this.setXattr = d.upsert(t('xattr'), ['inode', 'name', 'value'], ['inode', 'name'], [`value = ${x('value')}`]);
@@ -104,6 +110,8 @@ export class SqlTx implements Tx {
   private readonly scans: SqlScans;
 
   constructor(private readonly c: SqlConn, private readonly s: SqlStatements) {
+    // Without it, BaseMeta's CounterBatch sends increments one by one (see Dialect.batchCounters).
+    if (!s.d.batchCounters) (this as { incrCounters?: unknown }).incrCounters = undefined;
     this.t = s.t;
     this.scans = new SqlScans(c, s.t);
   }
@@ -152,6 +160,12 @@ export class SqlTx implements Tx {
     await this.blind(this.s.setAttr, ino, ...ATTR_COLUMNS.map((c) => a[c]));
   }
 
+  async setAttrs(rows: Array<[number, Attr]>): Promise<void> {
+    // One row per inode (PostgreSQL refuses to update a row twice in one upsert): the last one wins.
+    const by = new Map(rows.map(([ino, a]) => [ino, [ino, ...ATTR_COLUMNS.map((c) => a[c])]]));
+    await this.many(this.s.setAttr, by.values());
+  }
+
   async delAttr(ino: number): Promise<void> {
     await this.blind(`DELETE FROM ${this.t('node')} WHERE inode = ?`, ino);
   }
@@ -172,6 +186,10 @@ export class SqlTx implements Tx {
 
   async setEntry(parent: number, name: string, ino: number, type: FileType): Promise<void> {
     await this.blind(this.s.setEntry, parent, name, ino, type);
+  }
+
+  async addEntry(parent: number, name: string, ino: number, type: FileType): Promise<boolean> {
+    return (await this.run(this.s.addEntry, parent, name, ino, type)) > 0;
   }
 
   async delEntry(parent: number, name: string): Promise<void> {
@@ -401,6 +419,20 @@ export class SqlTx implements Tx {
   async incrCounter(name: string, delta: number): Promise<Assigned> {
     // Known inside the transaction: the token is resolved at once.
     return Assigned.of(await this.upsertReturning(this.s.incrCounter, [name, delta], 'value', `SELECT value FROM ${this.t('counter')} WHERE name = ?`, [name]));
+  }
+
+  async incrCounters(deltas: Array<[string, number]>): Promise<Assigned[]> {
+    if (deltas.length === 1) return [await this.incrCounter(deltas[0]![0], deltas[0]![1])];
+    const sql = multiRow(this.s.incrCounters, 2, deltas.length);
+    const names = deltas.map(([n]) => n);
+    let rows: Row[];
+    if (this.s.d.returning) rows = await this.all(sql, ...deltas.flat());
+    else {
+      await this.run(sql, ...deltas.flat());
+      rows = await this.all(`SELECT name, value FROM ${this.t('counter')} WHERE name IN (${names.map(() => '?').join(', ')})`, ...names);
+    }
+    const by = new Map(rows.map((r) => [String(r.name), Number(r.value)]));
+    return names.map((n) => Assigned.of(by.get(n) ?? 0));
   }
 
   async setCounter(name: string, value: number): Promise<void> {
