@@ -153,8 +153,21 @@ describe('FUSE: data and clients', fuseTestOptions(), () => {
     const big = await open(join(mp, 'synced-big.bin'), 'w');
     await big.write(data);
     await big.sync();
+    // The whole mount dies (as its container's OOM kill does): the supervisor, then its serving process,
+    // which alone would keep serving (docs/upgrade.md).
+    const serving = Number(/serving pid (\d+)/.exec(m.output())?.[1] ?? 0);
     m.child.kill('SIGKILL');
     await new Promise<void>((r) => (m.child.exitCode !== null || m.child.signalCode !== null ? r() : m.child.once('exit', () => r())));
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    if (serving && alive(serving)) process.kill(serving, 'SIGKILL');
+    for (let i = 0; i < 200 && serving && alive(serving); i++) await new Promise((r) => setTimeout(r, 50));
     await big.close().catch(() => undefined); // ENOTCONN: the daemon is gone
     assert.ok(await mountAt(mp), 'the killed daemon leaves a stale mount behind');
     await assert.rejects(stat(join(mp, 'synced.bin')), { code: 'ENOTCONN' });

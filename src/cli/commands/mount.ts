@@ -92,13 +92,28 @@ const command: Command = {
   },
 };
 
-/** True when a live FerryFS mount daemon (one with a control socket) serves mp. */
+/**
+ * True when a live FerryFS mount daemon (one answering on its control socket) serves mp. A socket file whose
+ * daemon died with the whole mount (kill -9 of the tree, OOM) answers nothing: the mount is stale, and a
+ * fresh mount cleans it up.
+ */
 async function servedByFerry(mp: string): Promise<boolean> {
   const { mountAt, isFuse } = await import('../../fuse/teardown.js');
   const { controlSocketFor } = await import('../../fuse/handover.js');
-  const { existsSync } = await import('node:fs');
   const m = await mountAt(mp);
-  return Boolean(m && isFuse(m) && m.source.startsWith('ferry:') && existsSync(controlSocketFor(mp)));
+  if (!(m && isFuse(m) && m.source.startsWith('ferry:'))) return false;
+  const path = controlSocketFor(mp);
+  const { connect } = await import('node:net');
+  const live = await new Promise<boolean>((res) => {
+    const c = connect(path);
+    c.once('connect', () => {
+      c.destroy();
+      res(true);
+    });
+    c.once('error', () => res(false));
+  });
+  if (!live) rmSync(path, { force: true });
+  return live;
 }
 
 /** Runs the mount's supervisor until the mount ends or is handed over. */
