@@ -23,6 +23,7 @@ const { values } = parseArgs({
     trials: { type: 'string', default: '20' },
     files: { type: 'string', default: '10000' },
     'load-seconds': { type: 'string', default: '5' },
+    fresh: { type: 'string', default: '5' },
     redis: { type: 'string', default: 'redis://127.0.0.1:6379/0' },
     postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
   },
@@ -32,6 +33,8 @@ const MIR_RTT = Number(values['mirror-rtt']);
 const TRIALS = Number(values.trials);
 const FILES = Number(values.files);
 const LOAD_MS = Number(values['load-seconds']) * 1000;
+const FRESH = Number(values.fresh);
+const FRESH_CHILD = fileURLToPath(new URL('./mirror-fresh.js', import.meta.url));
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const children: ChildProcess[] = [];
 const cold = { attrTimeout: 0, entryTimeout: 0, backgroundJobs: false };
@@ -113,6 +116,18 @@ async function creates(v: Volume, tag: string): Promise<number[]> {
     out.push(performance.now() - t);
   }
   return out;
+}
+
+/** A new process opens the volume and creates one file (bench/mirror-fresh.ts): its open and create times. */
+async function freshProcess(url: string, path: string): Promise<{ open: number; create: number }> {
+  const child = spawn(process.execPath, [FRESH_CHILD, url, path], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  if (code !== 0) throw new Error(`fresh client of ${url} exited ${code}: ${err.trim()}`);
+  return JSON.parse(out) as { open: number; create: number };
 }
 
 /** Walks the tree the way `find -ls` would: readdir with attributes, a stat for every entry. */
@@ -212,6 +227,25 @@ async function main(): Promise<void> {
     console.log(
       `   At zero overhead this create is 7 operations: through a mirror 6 x ${MIR_RTT} + ${SRC_RTT} + ${MIR_RTT} ms, through the meta-server 7 x ${SRC_RTT} ms,\n` +
         `   so the meta-server path caps the ratio at ${((7 * SRC_RTT) / (7 * MIR_RTT + SRC_RTT)).toFixed(2)}x; an engine's own protocol needs several round trips per write.`,
+    );
+
+    // 1b. The same create as the first thing a new process does after opening the volume.
+    const fresh: Array<{ open: number[]; create: number[] }> = [];
+    for (const [i, c] of clients.entries()) {
+      const r = { open: [] as number[], create: [] as number[] };
+      for (let k = 0; k < FRESH; k++) {
+        const t = await freshProcess(c.url, `/t${k % TRIALS}/d1/d2/d3/d4/fresh-c${i}-${k}`);
+        r.open.push(t.open);
+        r.create.push(t.create);
+      }
+      fresh.push(r);
+    }
+    const freshBest = fresh[clients.length - 1]!.create;
+    const freshEngine = engineDirect ? fresh[clients.length - 2]!.create : undefined;
+    table(
+      `1b. the same create as the first call of a fresh process (${FRESH} processes each: Volume.open, then open 'wx' + close; node start-up not counted)`,
+      ['client', 'open p50', 'first create p50', 'max', 'vs engine direct', 'vs meta-server direct'],
+      clients.map((c, i) => [c.name, ms(pct(fresh[i]!.open, 50)), ms(pct(fresh[i]!.create, 50)), ms(Math.max(...fresh[i]!.create)), vs(freshEngine, fresh[i]!.create), vs(freshBest, fresh[i]!.create)]),
     );
 
     // 2. A read-heavy job: every client fresh, default 1 s caches.

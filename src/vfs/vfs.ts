@@ -21,6 +21,7 @@ import {
   type RenameExpect,
   type CloneOptions,
   type CloneResult,
+  type WalkResult,
 } from '../meta/types.js';
 import { checkAccess, clearSetIdOnWrite, needsAcl } from '../meta/access.js';
 import { isAclName } from '../meta/acl.js';
@@ -190,6 +191,26 @@ export class VFS {
     const r = await this.meta.lookup(ctx, parent, name);
     if (name !== '.' && name !== '..') this.entries.set(key, r.inode);
     return { inode: r.inode, attr: this.remember(r.inode, r.attr) };
+  }
+
+  /**
+   * Meta.walk through the caches: a cached first name is answered here (the resolver asks again from the
+   * next one); otherwise one walk of the engine answers all of them, and they are cached.
+   */
+  async walk(ctx: Context, parent: number, names: string[]): Promise<WalkResult> {
+    const first = names[0];
+    if (first === undefined) return { found: [] };
+    const ino = this.entries.get(entryKey(parent, first));
+    if (first === '.' || first === '..' || (ino !== undefined && this.attrs.get(ino))) return { found: [await this.lookup(ctx, parent, first)] };
+    const w = await this.meta.walk(ctx, parent, names);
+    let p = parent;
+    w.found = w.found.map((r, i) => {
+      const name = names[i]!;
+      if (name !== '.' && name !== '..') this.entries.set(entryKey(p, name), r.inode);
+      p = r.inode;
+      return { inode: r.inode, attr: this.remember(r.inode, r.attr) };
+    });
+    return w;
   }
 
   async getattr(ctx: Context, ino: number): Promise<Attr> {
@@ -551,10 +572,13 @@ export class VFS {
     }
     // The open-file record is dropped in the background: a close costs no metadata round trip (the writes
     // above are committed). Until it lands the file counts as open here, so an unlink by anyone keeps it; the
-    // release then frees it. Meta orders a reopen of this inode after its pending release.
+    // release then frees it. Meta orders a reopen of this inode after its pending release. Only a release that
+    // freed a file (false from none; a meta-server older than that answer says nothing) makes work for the collector.
     this.jobs.track(
       'release',
-      this.meta.release(ctx, h.ino).then(() => this.jobs.kick()),
+      this.meta.release(ctx, h.ino).then((freed) => {
+        if (freed !== false) this.jobs.kick();
+      }),
     );
     if (err) throw err;
   }
