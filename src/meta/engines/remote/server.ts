@@ -50,6 +50,8 @@ export class MetaServer {
   private admin?: Promise<Meta>;
   readonly tls: boolean;
   private readonly open: boolean;
+  /** Calls served, by method, and connections accepted: what far clients cost in round trips (tests, bench). */
+  readonly served = { calls: new Map<string, number>(), connections: 0 };
 
   constructor(private readonly backend: string, opts: MetaServerOptions = {}) {
     this.open = opts.unauthenticated === true;
@@ -68,6 +70,7 @@ export class MetaServer {
         },
       );
     }, opts.tls);
+    this.server.on('connection', () => this.served.connections++);
     this.sweeper = setInterval(() => this.sweep(), 60_000);
     this.sweeper.unref();
   }
@@ -86,6 +89,7 @@ export class MetaServer {
       return encode({ value: null });
     }
     if (!CALLABLE.has(method)) throw new FsError('ENOSYS', { message: `unknown metadata call '${method}'` });
+    this.served.calls.set(method, (this.served.calls.get(method) ?? 0) + 1);
     let c = this.clients.get(id);
     if (!c) this.clients.set(id, (c = { meta: this.clientMeta(), used: 0 }));
     c.used = Date.now();
