@@ -182,10 +182,13 @@ export class NamespaceOps extends MetaCore {
 
   async readdir(ctx: Context, ino: number, opts: ReaddirOptions = {}): Promise<Entry[]> {
     return this.eng.read(async (tx) => {
-      const a = await this.mustAttr(tx, ino);
+      // The directory's attributes and the page are asked for together: engines that pipeline (Redis, etcd)
+      // answer both in one round trip. Nothing of the page is returned before the checks pass.
+      const [a, page] = await Promise.all([tx.getAttr(ino), tx.listEntries(ino, opts.after, opts.limit ?? Number.MAX_SAFE_INTEGER, opts.plus ?? false)]);
+      if (!a) throw fsErr('ENOENT');
       if (a.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
       await this.permit(tx, ctx, ino, a, opts.plus ? 4 | MODE_X : 4);
-      return tx.listEntries(ino, opts.after, opts.limit ?? Number.MAX_SAFE_INTEGER, opts.plus ?? false);
+      return page;
     });
   }
 
