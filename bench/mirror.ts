@@ -216,7 +216,7 @@ async function main(): Promise<void> {
     const engine = engineDirect ? times[clients.length - 2]! : undefined;
     const vs = (base: number[] | undefined, t: number[]) => (base ? `${(pct(base, 50) / pct(t, 50)).toFixed(2)}x` : '');
     table(
-      `1. create /tN/d1/d2/d3/d4/newf with cold caches (${TRIALS} trials; 6 lookups + create, and for a mirror the wait for it)`,
+      `1. create /tN/d1/d2/d3/d4/newf with cold caches (${TRIALS} trials in one warm client each: open 'wx' + close)`,
       ['client', 'p50', 'p99', 'vs engine direct', 'vs meta-server direct'],
       [
         ...clients.map((c, i) => [c.name, ms(pct(times[i]!, 50)), ms(pct(times[i]!, 99)), vs(engine, times[i]!), vs(best, times[i]!)]),
@@ -225,8 +225,9 @@ async function main(): Promise<void> {
       ],
     );
     console.log(
-      `   At zero overhead this create is 7 operations: through a mirror 6 x ${MIR_RTT} + ${SRC_RTT} + ${MIR_RTT} ms, through the meta-server 7 x ${SRC_RTT} ms,\n` +
-        `   so the meta-server path caps the ratio at ${((7 * SRC_RTT) / (7 * MIR_RTT + SRC_RTT)).toFixed(2)}x; an engine's own protocol needs several round trips per write.`,
+      `   Round trips of this create: through a mirror a path walk and an apply on the mirror and the create on the source (2 x ${MIR_RTT} + ${SRC_RTT} ms),\n` +
+        `   through the meta-server a path walk and the create (2 x ${SRC_RTT} ms): at zero overhead the ratio is ${((2 * SRC_RTT) / (2 * MIR_RTT + SRC_RTT)).toFixed(2)}x;\n` +
+        `   an engine's own protocol needs several round trips per statement group. (Before path walks: 6 lookups + create, 7 x ${SRC_RTT} ms direct.)`,
     );
 
     // 1b. The same create as the first thing a new process does after opening the volume.

@@ -163,8 +163,7 @@ export class MirrorMeta implements Meta {
     await this.source?.setSessionInfo(info);
   }
   async closeSession(): Promise<void> {
-    await this.local.closeSession();
-    await this.source?.closeSession();
+    await Promise.all([this.local.closeSession(), this.source?.closeSession()]);
   }
   listSessions(): Promise<SessionInfo[]> {
     return this.local.listSessions();
