@@ -15,6 +15,7 @@ import { createMirror } from '../src/mirror/index.js';
 import { Volume } from '../src/sdk/index.js';
 import { volumeView } from '../src/sdk/volume.js';
 import { DelayProxy } from './delay-proxy.js';
+import { ClientProbe } from '../src/client/probe.js';
 
 const { values } = parseArgs({
   options: {
@@ -200,8 +201,8 @@ async function main(): Promise<void> {
 
     // Every client first creates one file (connections opened, pools filled), then the timed trials.
     const clients: Array<{ name: string; url: string }> = [
-      ...(redis ? [{ name: 'writable mirror: Redis mirror 1 ms away', url: redis.url }] : []),
-      { name: 'writable mirror: SQLite mirror behind ferry meta-server 1 ms away', url: mirror.url },
+      ...(redis ? [{ name: `writable mirror: Redis mirror ${MIR_RTT} ms away`, url: redis.url }] : []),
+      { name: `writable mirror: SQLite mirror behind ferry meta-server ${MIR_RTT} ms away`, url: mirror.url },
       ...(engineDirect ? [{ name: 'source mounted directly: PostgreSQL protocol over the far path', url: engineDirect }] : []),
       { name: 'source mounted directly: through ferry meta-server in the source region', url: source.url },
     ];
@@ -252,17 +253,20 @@ async function main(): Promise<void> {
     // 2. A read-heavy job: every client fresh, default 1 s caches.
     const rows: string[][] = [];
     for (const c of [clients[0]!, clients[clients.length - 1]!]) {
-      const v = await Volume.open(c.url, { backgroundJobs: false });
+      const probe = new ClientProbe();
+      const v = await Volume.open(c.url, { backgroundJobs: false, probe });
+      probe.reset();
       const t = performance.now();
       const n = await walkAndStat(v);
       const took = performance.now() - t;
-      rows.push([c.name, `${n}`, `${(took / 1000).toFixed(2)} s`, `${Math.round(n / (took / 1000))}/s`]);
+      const calls = Object.entries(probe.snapshot().meta).map(([k, st]) => `${k} ${st.count}`).join(', ');
+      rows.push([c.name, `${n}`, calls, `${(took / 1000).toFixed(2)} s`, `${Math.round(n / (took / 1000))}/s`]);
       await v.close();
     }
-    const speedup = Number(rows[1]![2]!.split(' ')[0]) / Number(rows[0]![2]!.split(' ')[0]);
+    const speedup = Number(rows[1]![3]!.split(' ')[0]) / Number(rows[0]![3]!.split(' ')[0]);
     rows[0]!.push(`${speedup.toFixed(1)}x`);
     rows[1]!.push('1.0x');
-    table(`2. walk and stat a tree of ${FILES} files (readdir with attributes, then stat)`, ['client', 'entries', 'time', 'stats', 'vs direct'], rows);
+    table(`2. walk and stat a tree of ${FILES} files (readdir with attributes, then stat)`, ['client', 'entries', 'metadata calls', 'time', 'stats', 'vs direct'], rows);
 
     // 3. Replication under a sustained write load in the source region.
     const mirrorMeta = await openMeta(mirror.near);
