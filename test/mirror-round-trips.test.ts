@@ -113,4 +113,24 @@ describe('round trips of a far client', () => {
       }
     });
   }
+
+  it('a close that freed nothing does not send the collector to the source; one that freed a file does', async () => {
+    const v = await Volume.open(mirror.url, { attrTimeout: 0, entryTimeout: 0 });
+    try {
+      const quiet = await callsDuring(source.server, async () => {
+        for (let i = 0; i < 3; i++) await (await v.open(`/d1/quiet-${i}`, 'wx')).close();
+        await new Promise((r) => setTimeout(r, 1500)); // past the collector's delay after a close (500 ms)
+      });
+      assert.equal(quiet.processDeletedFiles ?? 0, 0, `no deletion asked for: ${JSON.stringify(quiet)}`);
+      const freed = await callsDuring(source.server, async () => {
+        const fh = await v.open('/d1/doomed', 'wx');
+        await v.unlink('/d1/doomed');
+        await fh.close();
+        await new Promise((r) => setTimeout(r, 1500));
+      });
+      assert.ok((freed.processDeletedFiles ?? 0) >= 1, `the file freed at its close is collected: ${JSON.stringify(freed)}`);
+    } finally {
+      await v.close();
+    }
+  });
 });
