@@ -15,6 +15,7 @@ import { createMirror } from '../src/mirror/index.js';
 import { Volume } from '../src/sdk/index.js';
 import { volumeView } from '../src/sdk/volume.js';
 import { DelayProxy } from './delay-proxy.js';
+import { ClientProbe } from '../src/client/probe.js';
 
 const { values } = parseArgs({
   options: {
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     trials: { type: 'string', default: '20' },
     files: { type: 'string', default: '10000' },
     'load-seconds': { type: 'string', default: '5' },
+    fresh: { type: 'string', default: '5' },
     redis: { type: 'string', default: 'redis://127.0.0.1:6379/0' },
     postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
   },
@@ -32,6 +34,8 @@ const MIR_RTT = Number(values['mirror-rtt']);
 const TRIALS = Number(values.trials);
 const FILES = Number(values.files);
 const LOAD_MS = Number(values['load-seconds']) * 1000;
+const FRESH = Number(values.fresh);
+const FRESH_CHILD = fileURLToPath(new URL('./mirror-fresh.js', import.meta.url));
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const children: ChildProcess[] = [];
 const cold = { attrTimeout: 0, entryTimeout: 0, backgroundJobs: false };
@@ -115,6 +119,18 @@ async function creates(v: Volume, tag: string): Promise<number[]> {
   return out;
 }
 
+/** A new process opens the volume and creates one file (bench/mirror-fresh.ts): its open and create times. */
+async function freshProcess(url: string, path: string): Promise<{ open: number; create: number }> {
+  const child = spawn(process.execPath, [FRESH_CHILD, url, path], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  if (code !== 0) throw new Error(`fresh client of ${url} exited ${code}: ${err.trim()}`);
+  return JSON.parse(out) as { open: number; create: number };
+}
+
 /** Walks the tree the way `find -ls` would: readdir with attributes, a stat for every entry. */
 async function walkAndStat(v: Volume): Promise<number> {
   let n = 0;
@@ -185,8 +201,8 @@ async function main(): Promise<void> {
 
     // Every client first creates one file (connections opened, pools filled), then the timed trials.
     const clients: Array<{ name: string; url: string }> = [
-      ...(redis ? [{ name: 'writable mirror: Redis mirror 1 ms away', url: redis.url }] : []),
-      { name: 'writable mirror: SQLite mirror behind ferry meta-server 1 ms away', url: mirror.url },
+      ...(redis ? [{ name: `writable mirror: Redis mirror ${MIR_RTT} ms away`, url: redis.url }] : []),
+      { name: `writable mirror: SQLite mirror behind ferry meta-server ${MIR_RTT} ms away`, url: mirror.url },
       ...(engineDirect ? [{ name: 'source mounted directly: PostgreSQL protocol over the far path', url: engineDirect }] : []),
       { name: 'source mounted directly: through ferry meta-server in the source region', url: source.url },
     ];
@@ -201,7 +217,7 @@ async function main(): Promise<void> {
     const engine = engineDirect ? times[clients.length - 2]! : undefined;
     const vs = (base: number[] | undefined, t: number[]) => (base ? `${(pct(base, 50) / pct(t, 50)).toFixed(2)}x` : '');
     table(
-      `1. create /tN/d1/d2/d3/d4/newf with cold caches (${TRIALS} trials; 6 lookups + create, and for a mirror the wait for it)`,
+      `1. create /tN/d1/d2/d3/d4/newf with cold caches (${TRIALS} trials in one warm client each: open 'wx' + close)`,
       ['client', 'p50', 'p99', 'vs engine direct', 'vs meta-server direct'],
       [
         ...clients.map((c, i) => [c.name, ms(pct(times[i]!, 50)), ms(pct(times[i]!, 99)), vs(engine, times[i]!), vs(best, times[i]!)]),
@@ -210,24 +226,47 @@ async function main(): Promise<void> {
       ],
     );
     console.log(
-      `   At zero overhead this create is 7 operations: through a mirror 6 x ${MIR_RTT} + ${SRC_RTT} + ${MIR_RTT} ms, through the meta-server 7 x ${SRC_RTT} ms,\n` +
-        `   so the meta-server path caps the ratio at ${((7 * SRC_RTT) / (7 * MIR_RTT + SRC_RTT)).toFixed(2)}x; an engine's own protocol needs several round trips per write.`,
+      `   Round trips of this create: through a mirror a path walk and an apply on the mirror and the create on the source (2 x ${MIR_RTT} + ${SRC_RTT} ms),\n` +
+        `   through the meta-server a path walk and the create (2 x ${SRC_RTT} ms): at zero overhead the ratio is ${((2 * SRC_RTT) / (2 * MIR_RTT + SRC_RTT)).toFixed(2)}x;\n` +
+        `   an engine's own protocol needs several round trips per statement group. (Before path walks: 6 lookups + create, 7 x ${SRC_RTT} ms direct.)`,
+    );
+
+    // 1b. The same create as the first thing a new process does after opening the volume.
+    const fresh: Array<{ open: number[]; create: number[] }> = [];
+    for (const [i, c] of clients.entries()) {
+      const r = { open: [] as number[], create: [] as number[] };
+      for (let k = 0; k < FRESH; k++) {
+        const t = await freshProcess(c.url, `/t${k % TRIALS}/d1/d2/d3/d4/fresh-c${i}-${k}`);
+        r.open.push(t.open);
+        r.create.push(t.create);
+      }
+      fresh.push(r);
+    }
+    const freshBest = fresh[clients.length - 1]!.create;
+    const freshEngine = engineDirect ? fresh[clients.length - 2]!.create : undefined;
+    table(
+      `1b. the same create as the first call of a fresh process (${FRESH} processes each: Volume.open, then open 'wx' + close; node start-up not counted)`,
+      ['client', 'open p50', 'first create p50', 'max', 'vs engine direct', 'vs meta-server direct'],
+      clients.map((c, i) => [c.name, ms(pct(fresh[i]!.open, 50)), ms(pct(fresh[i]!.create, 50)), ms(Math.max(...fresh[i]!.create)), vs(freshEngine, fresh[i]!.create), vs(freshBest, fresh[i]!.create)]),
     );
 
     // 2. A read-heavy job: every client fresh, default 1 s caches.
     const rows: string[][] = [];
     for (const c of [clients[0]!, clients[clients.length - 1]!]) {
-      const v = await Volume.open(c.url, { backgroundJobs: false });
+      const probe = new ClientProbe();
+      const v = await Volume.open(c.url, { backgroundJobs: false, probe });
+      probe.reset();
       const t = performance.now();
       const n = await walkAndStat(v);
       const took = performance.now() - t;
-      rows.push([c.name, `${n}`, `${(took / 1000).toFixed(2)} s`, `${Math.round(n / (took / 1000))}/s`]);
+      const calls = Object.entries(probe.snapshot().meta).map(([k, st]) => `${k} ${st.count}`).join(', ');
+      rows.push([c.name, `${n}`, calls, `${(took / 1000).toFixed(2)} s`, `${Math.round(n / (took / 1000))}/s`]);
       await v.close();
     }
-    const speedup = Number(rows[1]![2]!.split(' ')[0]) / Number(rows[0]![2]!.split(' ')[0]);
+    const speedup = Number(rows[1]![3]!.split(' ')[0]) / Number(rows[0]![3]!.split(' ')[0]);
     rows[0]!.push(`${speedup.toFixed(1)}x`);
     rows[1]!.push('1.0x');
-    table(`2. walk and stat a tree of ${FILES} files (readdir with attributes, then stat)`, ['client', 'entries', 'time', 'stats', 'vs direct'], rows);
+    table(`2. walk and stat a tree of ${FILES} files (readdir with attributes, then stat)`, ['client', 'entries', 'metadata calls', 'time', 'stats', 'vs direct'], rows);
 
     // 3. Replication under a sustained write load in the source region.
     const mirrorMeta = await openMeta(mirror.near);

@@ -9,7 +9,7 @@ import type { Meta } from '../meta/interface.js';
 import { rootContext, type Context, type Format } from '../meta/types.js';
 // From the files, not mirror/index.js: a client needs neither the replicator nor the data copier.
 import { MirrorMeta } from '../mirror/mirror-meta.js';
-import { openVolumeMeta } from '../mirror/setup.js';
+import { openVolume } from '../mirror/setup.js';
 import { CachedObjectStore } from '../cache/store.js';
 import { meteredMeta } from '../meta/metered.js';
 import { activeMetrics, serveMetrics, type FerryMetrics } from '../object/metrics.js';
@@ -81,9 +81,9 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
     if (endpoint) undo.push(() => endpoint.close());
     const metrics = endpoint ? activeMetrics() : undefined;
     // A read-only client of a writable mirror never connects to the far source.
-    const rawMeta = await openVolumeMeta(cfg.metaUrl, { readOnly: cfg.readOnly, waitTimeoutMs: cfg.mirrorWaitMs, log: (m) => log(`ferry: ${m}`) });
+    // The format record as it was read to tell a mirror from a volume: loaded once per open.
+    const { meta: rawMeta, format } = await openVolume(cfg.metaUrl, { readOnly: cfg.readOnly, waitTimeoutMs: cfg.mirrorWaitMs, log: (m) => log(`ferry: ${m}`) });
     undo.push(() => rawMeta.close());
-    const format = await rawMeta.load();
     // Rate limits (QoS): the client's own and the volume's; the proxy charges metadata operations and keeps
     // the limits' format record current (the VFS's format refresh goes through it).
     const qos = new ClientQos(cfg.qos, format);

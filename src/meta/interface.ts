@@ -1,6 +1,7 @@
 // The Meta interface: every inode-based operation the upper layers (chunk, vfs, mirror) may call.
 // Engines never implement this directly: they provide Tx primitives and BaseMeta does the rest.
 import type {
+  WalkResult,
   Attr,
   AttrResult,
   ChangeRecord,
@@ -91,12 +92,21 @@ export interface Meta {
   readdir(ctx: Context, ino: number, opts?: ReaddirOptions): Promise<Entry[]>;
   /** Walks a slash-separated path from `root` (no symlink following of the last part). */
   resolve(ctx: Context, root: number, path: string): Promise<{ inode: number; attr: Attr }>;
+  /**
+   * Looks `names` up one after another from `parent` in one read (one round trip for a far engine or a
+   * meta-server): each entry found, stopping after a symlink or a non-directory, and at the first name that
+   * fails (`error`, its index being `found.length`). Clients resolve paths with it (vfs/resolve.ts).
+   */
+  walk(ctx: Context, parent: number, names: string[]): Promise<WalkResult>;
 
   // ---- open files and data ----
   /** Checks access for `flags` (O_RDONLY/O_WRONLY/O_RDWR, O_TRUNC is the caller's job) and counts the open. */
   open(ctx: Context, ino: number, flags: number, attr?: Attr): Promise<Attr>;
-  /** Drops one open (the file's close); frees the inode if it was deleted while open and this was the last one. */
-  release(ctx: Context, ino: number): Promise<void>;
+  /**
+   * Drops one open (the file's close); frees the inode if it was deleted while open and this was the last one:
+   * then true (its data is to be collected), else false.
+   */
+  release(ctx: Context, ino: number): Promise<boolean>;
   /** The slice list of chunk `indx`, oldest first. */
   readChunk(ctx: Context, ino: number, indx: number): Promise<Slice[]>;
   /** A new slice id (allocated in batches). */

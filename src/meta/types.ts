@@ -468,6 +468,13 @@ export interface WriteResult extends Versioned {
   attr: Attr;
 }
 
+/** Meta.walk's answer: the entries of a path found in order, and why the walk stopped early if it did. */
+export interface WalkResult {
+  found: Array<{ inode: number; attr: Attr }>;
+  /** The lookup of names[found.length] failed so (an errno code such as ENOENT, and its message). */
+  error?: { code: string; message: string };
+}
+
 export interface ReaddirOptions {
   /** Return entries with names strictly greater than this (paging). */
   after?: string;

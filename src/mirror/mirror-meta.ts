@@ -36,6 +36,7 @@ import type {
   TtlRunResult,
   WriteResult,
   RenameExpect,
+  WalkResult,
 } from '../meta/types.js';
 import { APPLIED_COUNTER } from '../meta/base/core.js';
 import type { MirrorOf } from './format.js';
@@ -53,6 +54,8 @@ export class MirrorMeta implements Meta {
   /** The mirror's applied version as last seen. */
   private applied = 0;
   private warned = false;
+  /** Opens counted on the mirror's engine (checked there), per inode: their closes release there too. */
+  private readonly localOpens = new Map<number, number>();
   private readonly timeout: number;
   private readonly log: (msg: string) => void;
 
@@ -143,9 +146,14 @@ export class MirrorMeta implements Meta {
     await this.local.close();
     await this.source?.close();
   }
+  /**
+   * Both sessions at once, and the mirror's applied version read with them: the first write then knows
+   * whether its own record is the mirror's next one without asking.
+   */
   async newSession(info: Partial<SessionInfo>): Promise<number> {
-    const sid = await this.local.newSession(info);
-    return this.source ? this.source.newSession(info) : sid;
+    const [sid, srcSid, applied] = await Promise.all([this.local.newSession(info), this.source?.newSession(info), this.local.getCounter(APPLIED_COUNTER)]);
+    this.applied = Math.max(this.applied, applied);
+    return srcSid ?? sid;
   }
   async heartbeat(): Promise<void> {
     await this.local.heartbeat();
@@ -156,8 +164,7 @@ export class MirrorMeta implements Meta {
     await this.source?.setSessionInfo(info);
   }
   async closeSession(): Promise<void> {
-    await this.local.closeSession();
-    await this.source?.closeSession();
+    await Promise.all([this.local.closeSession(), this.source?.closeSession()]);
   }
   listSessions(): Promise<SessionInfo[]> {
     return this.local.listSessions();
@@ -203,6 +210,9 @@ export class MirrorMeta implements Meta {
   async resolve(ctx: Context, root: number, path: string): Promise<{ inode: number; attr: Attr }> {
     return (await this.reader()).resolve(ctx, root, path);
   }
+  async walk(ctx: Context, parent: number, names: string[]): Promise<WalkResult> {
+    return (await this.reader()).walk(ctx, parent, names);
+  }
   async readChunk(ctx: Context, ino: number, indx: number): Promise<Slice[]> {
     return (await this.reader()).readChunk(ctx, ino, indx);
   }
@@ -216,13 +226,18 @@ export class MirrorMeta implements Meta {
   // ---- open files: checked on the mirror, counted on the source too (deletion while open) ----
 
   async open(ctx: Context, ino: number, flags: number, attr?: Attr): Promise<Attr> {
-    const a = await (await this.reader()).open(ctx, ino, flags, attr);
+    const reader = await this.reader();
+    const a = await reader.open(ctx, ino, flags, attr);
+    if (reader === this.local) this.localOpens.set(ino, (this.localOpens.get(ino) ?? 0) + 1);
     if (this.source) await this.source.open(ctx, ino, flags, a);
     return a;
   }
-  async release(ctx: Context, ino: number): Promise<void> {
-    await this.local.release(ctx, ino);
-    if (this.source) await this.source.release(ctx, ino);
+  async release(ctx: Context, ino: number): Promise<boolean> {
+    const n = this.localOpens.get(ino) ?? 0;
+    if (n > 1) this.localOpens.set(ino, n - 1);
+    else this.localOpens.delete(ino);
+    const freed = n > 0 ? await this.local.release(ctx, ino) : false;
+    return this.source ? this.source.release(ctx, ino) : freed;
   }
 
   // ---- writes: the source, then wait for the mirror ----
@@ -237,9 +252,8 @@ export class MirrorMeta implements Meta {
     return this.write(this.src().mkdir(ctx, parent, name, mode));
   }
   async create(ctx: Context, parent: number, name: string, mode: number, flags: number): Promise<NodeResult> {
-    const r = await this.write(this.src().create(ctx, parent, name, mode, flags));
-    await this.local.open(ctx, r.inode, flags, r.attr);
-    return r;
+    // Counted open on the source only (the create did): the mirror's copy holds nothing a close must release.
+    return this.write(this.src().create(ctx, parent, name, mode, flags));
   }
   symlink(ctx: Context, parent: number, name: string, target: string): Promise<NodeResult> {
     return this.write(this.src().symlink(ctx, parent, name, target));

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { FsError } from '../errors.js';
 import type { Meta } from '../meta/interface.js';
+import type { Format } from '../meta/types.js';
 import { openMeta } from '../meta/index.js';
 import { absoluteMetaUrl } from '../meta/urls.js';
 import { mirrorOf, mirrorsOf, redactUrl, withMirrors, type MirrorOf } from './format.js';
@@ -128,22 +129,25 @@ export interface OpenMetaOptions extends MirrorMetaOptions {
 
 /** The Meta a client of this URL uses: the engine itself, or for a mirror a MirrorMeta over mirror and source. */
 export async function openVolumeMeta(url: string, opts: OpenMetaOptions = {}): Promise<Meta> {
+  return (await openVolume(url, opts)).meta;
+}
+
+/**
+ * openVolumeMeta and the format record it read (a client loads it once per open). A writable mirror's source
+ * is first reached by the client's session (MirrorMeta.newSession), in parallel with the mirror's.
+ */
+export async function openVolume(url: string, opts: OpenMetaOptions = {}): Promise<{ meta: Meta; format: Format }> {
   const local = await openMeta(url);
+  let format: Format;
   let info: MirrorOf | undefined;
   try {
-    info = mirrorOf(await local.load());
+    format = await local.load();
+    info = mirrorOf(format);
   } catch (e) {
     await local.close();
     throw e;
   }
-  if (!info) return local;
+  if (!info) return { meta: local, format };
   const source = info.writable && !opts.readOnly ? await openMeta(info.source) : undefined;
-  try {
-    await source?.load();
-  } catch (e) {
-    await local.close();
-    await source?.close();
-    throw e;
-  }
-  return new MirrorMeta(local, source, info, opts);
+  return { meta: new MirrorMeta(local, source, info, opts), format };
 }

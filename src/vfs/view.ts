@@ -20,6 +20,7 @@ import {
   type RenameExpect,
   type CloneOptions,
   type CloneResult,
+  type WalkResult,
 } from '../meta/types.js';
 import { Resolver, splitPath, type Resolved, type ResolvedParent } from './resolve.js';
 import type { VFS } from './vfs.js';
@@ -187,6 +188,10 @@ export class VfsView {
 
   lookup(parent: number, name: string): Promise<Resolved> {
     return this.vfs.lookup(this.ctx, parent, name);
+  }
+
+  walk(parent: number, names: string[]): Promise<WalkResult> {
+    return this.vfs.walk(this.ctx, parent, names);
   }
 
   getattr(ino: number): Promise<Attr> {

@@ -535,6 +535,37 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
         await expectCode(v.m.mknod(bob, grp, 'y', TYPE_FILE, 0o644), 'EACCES');
       });
 
+      it('walk looks a path up in one call: stops after a non-directory, reports the first failing name', async () => {
+        const d = await v.scratch();
+        const a = await v.mkdir(d, 'a');
+        const b = await v.mkdir(a, 'b');
+        const f = await v.mkfile(b, 'f');
+        const s = (await v.m.symlink(ROOT, b, 's', '/elsewhere')).inode;
+        const all = await v.m.walk(ROOT, d, ['a', 'b', 'f']);
+        assert.deepEqual(all.found.map((r) => r.inode), [a, b, f]);
+        assert.equal(all.error, undefined);
+        assert.deepEqual(all.found[2]!.attr, await v.attr(f), 'attributes as getattr gives them');
+        const missing = await v.m.walk(ROOT, d, ['a', 'b', 'nope', 'x']);
+        assert.deepEqual(missing.found.map((r) => r.inode), [a, b]);
+        assert.equal(missing.error?.code, 'ENOENT');
+        const past = await v.m.walk(ROOT, d, ['a', 'b', 'f', 'x']);
+        assert.deepEqual(past.found.map((r) => r.inode), [a, b, f], 'stops after a file');
+        assert.equal(past.error, undefined);
+        const link = await v.m.walk(ROOT, d, ['a', 'b', 's', 'x']);
+        assert.deepEqual(link.found.map((r) => r.inode), [a, b, s], 'stops after a symlink: the caller follows it');
+        assert.equal((await v.m.walk(ROOT, d, ['a', '..', 'a'])).found.map((r) => r.inode).join(), [a, d, a].join(), "'..' as lookup gives it");
+        assert.equal((await v.m.walk(ROOT, d, ['a', 'c'.repeat(256)])).error?.code, 'ENAMETOOLONG');
+        const noX = await v.mkdir(d, 'noX', 0o666);
+        await v.mkfile(noX, 'g');
+        const denied = await v.m.walk(alice, d, ['noX', 'g']);
+        assert.deepEqual(denied.found.map((r) => r.inode), [noX]);
+        assert.equal(denied.error?.code, 'EACCES');
+        assert.deepEqual(await v.m.walk(ROOT, d, []), { found: [] });
+        assert.equal((await v.m.resolve(ROOT, d, 'a/b/f')).inode, f);
+        await expectCode(v.m.resolve(ROOT, d, 'a/b/f/x'), 'ENOTDIR');
+        await expectCode(v.m.resolve(ROOT, d, 'a/nope/f'), 'ENOENT');
+      });
+
       it('lookup needs x on the directory; readdir needs r', async () => {
         const d = await v.scratch();
         const noX = await v.mkdir(d, 'noX', 0o666);
@@ -1182,9 +1213,9 @@ export function metaConformance(name: string, newUrl: () => Promise<string>): vo
         assert.equal(a.length, 8192);
         assert.equal(dataEnd(await v.m.readChunk(ROOT, f, 0)), 8192, 'data still readable');
         assert.ok(!(await v.drainDeleted()).includes(id), 'not freed while open');
-        await v.m.release(ROOT, f);
+        assert.equal(await v.m.release(ROOT, f), false, 'not the last close: nothing freed');
         assert.equal((await v.attr(f)).nlink, 0, 'still open once');
-        await v.m.release(ROOT, f);
+        assert.equal(await v.m.release(ROOT, f), true, 'the last close says it freed the file');
         await expectCode(v.m.getattr(ROOT, f), 'ENOENT');
         assert.equal(await v.usedInodes(), used - 1);
         assert.ok((await v.drainDeleted()).includes(id), 'freed after the last close');

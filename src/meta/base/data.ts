@@ -97,21 +97,21 @@ export class DataOps extends NamespaceOps {
     await this.permit(tx, ctx, ino, a, mask);
   }
 
-  async release(_ctx: Context, ino: number): Promise<void> {
+  async release(_ctx: Context, ino: number): Promise<boolean> {
     const n = (this.openCount.get(ino) ?? 0) - 1;
     if (n > 0) {
       this.openCount.set(ino, n);
-      return;
+      return false;
     }
     this.openCount.delete(ino);
-    if (this.heldHere.has(ino)) await this.dropHold(ino);
+    return this.heldHere.has(ino) ? this.dropHold(ino) : false;
   }
 
   /** The session's last handle of a file closed: its record goes, and the file with it if that was the last hold. */
-  private async dropHold(ino: number): Promise<void> {
+  private async dropHold(ino: number): Promise<boolean> {
     this.heldHere.delete(ino);
     const sid = this.sid;
-    if (!sid) return;
+    if (!sid) return false;
     const p = this.releaseSustained(sid, ino);
     const settled = p.then(
       () => undefined,
@@ -119,19 +119,22 @@ export class DataOps extends NamespaceOps {
     );
     this.releasing.set(ino, settled);
     try {
-      await p;
+      return await p;
     } finally {
       if (this.releasing.get(ino) === settled) this.releasing.delete(ino);
     }
   }
 
-  protected override async releaseSustained(sid: number, ino: number): Promise<void> {
-    await this.change('release', async (tx) => {
+  /** True when the file went with its last hold (its data is then queued for deletion). */
+  protected override async releaseSustained(sid: number, ino: number): Promise<boolean> {
+    const r = await this.change('release', async (tx) => {
       await tx.delSustained(sid, ino);
       const a = await tx.getAttr(ino);
-      if (a && a.nlink === 0 && !(await tx.listSustainedBy(ino)).some((s) => s !== sid)) await this.freeInode(tx, ino, a);
-      return {};
+      if (!a || a.nlink !== 0 || (await tx.listSustainedBy(ino)).some((s) => s !== sid)) return { freed: false };
+      await this.freeInode(tx, ino, a);
+      return { freed: true };
     });
+    return r.freed;
   }
 
   async readChunk(_ctx: Context, ino: number, indx: number): Promise<Slice[]> {

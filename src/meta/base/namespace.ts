@@ -1,5 +1,5 @@
 // Namespace operations written once for every engine: each is one transaction over Tx primitives.
-import { FsError, fsErr } from '../../errors.js';
+import { FsError, errnoCode, fsErr } from '../../errors.js';
 import { checkAccess, checkSticky, clearSetIdOnChown, clearSetIdOnWrite, inGroup, isOwnerOrRoot, needsAcl } from '../access.js';
 import { ACL_ACCESS } from '../acl.js';
 import { inheritedAcl, readAcl, storeInherited } from './acl.js';
@@ -42,6 +42,7 @@ import {
   type SessionOpenState,
   type StatFs,
   type Versioned,
+  type WalkResult,
 } from '../types.js';
 import { isTrashDir, TRASH_INODE, TRASH_NAME } from '../trash-names.js';
 import { MetaCore } from './core.js';
@@ -147,41 +148,64 @@ export class NamespaceOps extends MetaCore {
 
   async lookup(ctx: Context, parent: number, name: string, checkPerm = true): Promise<{ inode: number; attr: Attr }> {
     if (Buffer.byteLength(name) > MAX_NAME) throw fsErr('ENAMETOOLONG');
+    return this.eng.read((tx) => this.lookupIn(tx, ctx, parent, name, checkPerm));
+  }
+
+  private async lookupIn(tx: Tx, ctx: Context, parent: number, name: string, checkPerm = true): Promise<{ inode: number; attr: Attr }> {
+    if (Buffer.byteLength(name) > MAX_NAME) throw fsErr('ENAMETOOLONG');
+    if (name === '.' || name === '..') {
+      const pa = await this.mustAttr(tx, parent);
+      if (pa.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
+      if (checkPerm) await this.permit(tx, ctx, parent, pa, MODE_X);
+      const ino = name === '.' || parent === ROOT_INODE ? parent : pa.parent;
+      return { inode: ino, attr: ino === parent ? pa : await this.mustAttr(tx, ino) };
+    }
+    if (checkPerm && ctx.checkPermission && ctx.uid !== 0) {
+      const pa = await this.mustAttr(tx, parent);
+      if (pa.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
+      await this.permit(tx, ctx, parent, pa, MODE_X);
+    }
+    const found = await tx.lookup(parent, name);
+    if (found) return found;
+    if (parent === ROOT_INODE && name === TRASH_NAME) {
+      // The trash is no entry of the root (readdir never lists it), but /.trash names it.
+      const attr = await tx.getAttr(TRASH_INODE);
+      if (attr) return { inode: TRASH_INODE, attr };
+    }
+    // Tell a missing entry from a parent that is not a directory.
+    const pa = await tx.getAttr(parent);
+    if (pa && pa.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
+    throw fsErr('ENOENT');
+  }
+
+  /** The lookups of a path in one read: a far client resolves /a/b/c/d in one round trip, not four. */
+  async walk(ctx: Context, parent: number, names: string[]): Promise<WalkResult> {
     return this.eng.read(async (tx) => {
-      if (name === '.' || name === '..') {
-        const pa = await this.mustAttr(tx, parent);
-        if (pa.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
-        if (checkPerm) await this.permit(tx, ctx, parent, pa, MODE_X);
-        const ino = name === '.' || parent === ROOT_INODE ? parent : pa.parent;
-        return { inode: ino, attr: ino === parent ? pa : await this.mustAttr(tx, ino) };
+      const found: WalkResult['found'] = [];
+      let cur = parent;
+      for (const name of names) {
+        let r: { inode: number; attr: Attr };
+        try {
+          r = await this.lookupIn(tx, ctx, cur, name);
+        } catch (e) {
+          if (!(e instanceof FsError)) throw e;
+          return { found, error: { code: e.code, message: e.description } };
+        }
+        found.push(r);
+        if (r.attr.type !== TYPE_DIRECTORY) break;
+        cur = r.inode;
       }
-      if (checkPerm && ctx.checkPermission && ctx.uid !== 0) {
-        const pa = await this.mustAttr(tx, parent);
-        if (pa.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
-        await this.permit(tx, ctx, parent, pa, MODE_X);
-      }
-      const found = await tx.lookup(parent, name);
-      if (found) return found;
-      if (parent === ROOT_INODE && name === TRASH_NAME) {
-        // The trash is no entry of the root (readdir never lists it), but /.trash names it.
-        const attr = await tx.getAttr(TRASH_INODE);
-        if (attr) return { inode: TRASH_INODE, attr };
-      }
-      // Tell a missing entry from a parent that is not a directory.
-      const pa = await tx.getAttr(parent);
-      if (pa && pa.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
-      throw fsErr('ENOENT');
+      return { found };
     });
   }
 
   async resolve(ctx: Context, root: number, path: string): Promise<{ inode: number; attr: Attr }> {
-    let cur = { inode: root, attr: await this.getattr(ctx, root) };
-    for (const part of path.split('/')) {
-      if (part === '' || part === '.') continue;
-      if (cur.attr.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
-      cur = await this.lookup(ctx, cur.inode, part);
-    }
-    return cur;
+    const names = path.split('/').filter((p) => p !== '' && p !== '.');
+    if (!names.length) return { inode: root, attr: await this.getattr(ctx, root) };
+    const w = await this.walk(ctx, root, names);
+    if (w.error) throw new FsError(errnoCode(w.error.code), { message: w.error.message });
+    if (w.found.length < names.length) throw fsErr('ENOTDIR');
+    return w.found[w.found.length - 1]!;
   }
 
   async readlink(_ctx: Context, ino: number): Promise<string> {
@@ -195,10 +219,13 @@ export class NamespaceOps extends MetaCore {
 
   async readdir(ctx: Context, ino: number, opts: ReaddirOptions = {}): Promise<Entry[]> {
     return this.eng.read(async (tx) => {
-      const a = await this.mustAttr(tx, ino);
+      // The directory's attributes and the page are asked for together: engines that pipeline (Redis, etcd)
+      // answer both in one round trip. Nothing of the page is returned before the checks pass.
+      const [a, page] = await Promise.all([tx.getAttr(ino), tx.listEntries(ino, opts.after, opts.limit ?? Number.MAX_SAFE_INTEGER, opts.plus ?? false)]);
+      if (!a) throw fsErr('ENOENT');
       if (a.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
       await this.permit(tx, ctx, ino, a, opts.plus ? 4 | MODE_X : 4);
-      return tx.listEntries(ino, opts.after, opts.limit ?? Number.MAX_SAFE_INTEGER, opts.plus ?? false);
+      return page;
     });
   }
 

@@ -9,7 +9,7 @@ import { request as httpsRequest } from 'node:https';
 import { FsError, errnoCode } from '../../../errors.js';
 import type { Meta } from '../../interface.js';
 import { registerMeta } from '../../registry.js';
-import type { Attr, Context, Format } from '../../types.js';
+import { TYPE_DIRECTORY, type Attr, type Context, type Format, type WalkResult } from '../../types.js';
 import { scanMethods, type PageReader } from '../../scan.js';
 import { SECRET_ENV, SECRET_FILE_ENV, secretFromFileOrEnv, serviceAgent, signRequest, tlsFromEnv, type ServiceCredential } from '../../service-auth.js';
 import { decode, encode } from './codec.js';
@@ -20,11 +20,19 @@ const ORDERED = new Set(['open', 'release', 'unlink', 'rename', 'rmdir', 'closeS
 class RemoteClient {
   readonly id = randomUUID();
   private readonly agent: Agent;
+  /**
+   * Closes' bookkeeping (release, queued opens) travels on connections of its own: a close released in the
+   * background never holds the kept-alive connection the next call needs (a new one costs a round trip, or
+   * several with TLS).
+   */
+  private readonly bookkeeping: Agent;
   private readonly request: typeof httpRequest;
   /** Bookkeeping in flight (open/release counts): calls that could free an inode wait for it. */
   private pending: Promise<unknown> = Promise.resolve();
   sid = 0;
   keepRecords = false;
+  /** The server predates a call this client would rather use (walk): the client falls back. */
+  oldServer = false;
 
   constructor(
     readonly host: string,
@@ -34,37 +42,38 @@ class RemoteClient {
     tls: { on: boolean; ca?: string; cert?: string; key?: string },
   ) {
     this.agent = serviceAgent(tls.on, tls, { maxSockets: 32 });
+    this.bookkeeping = serviceAgent(tls.on, tls, { maxSockets: 8 });
     this.request = (tls.on ? httpsRequest : httpRequest) as typeof httpRequest;
   }
 
   call(method: string, args: unknown[]): Promise<unknown> {
-    const send = () => this.send(method, args);
+    const send = () => this.send(method, args, method === 'release' ? this.bookkeeping : this.agent);
     return ORDERED.has(method) ? this.pending.then(send, send) : send();
   }
 
   /** Fire-and-forget bookkeeping: errors surface on the next change. */
   queue(method: string, args: unknown[]): void {
-    const p = this.pending.then(() => this.send(method, args));
+    const p = this.pending.then(() => this.send(method, args, this.bookkeeping));
     this.pending = p.catch((e) => process.stderr.write(`ferry: ${method} on ${this.url} failed: ${(e as Error).message}\n`));
   }
 
-  private async send(method: string, args: unknown[]): Promise<unknown> {
+  private async send(method: string, args: unknown[], agent: Agent): Promise<unknown> {
     const body = encode({ method, args, keep: this.keepRecords });
     try {
-      return await this.post(body);
+      return await this.post(body, agent);
     } catch (e) {
       // A rotated secret: the file (or the environment) may hold the new one now.
-      if (e instanceof FsError && e.code === 'EACCES' && (e as { status?: number }).status === 403 && (await this.credential.refresh())) return this.post(body);
+      if (e instanceof FsError && e.code === 'EACCES' && (e as { status?: number }).status === 403 && (await this.credential.refresh())) return this.post(body, agent);
       throw e;
     }
   }
 
-  private async post(body: string, retried = false): Promise<unknown> {
+  private async post(body: string, agent: Agent, retried = false): Promise<unknown> {
     const secret = await this.credential.secret();
     const auth = secret ? { authorization: signRequest(secret, 'POST', '/call', body) } : {};
     return new Promise((resolve, reject) => {
       const req = this.request(
-        { host: this.host, port: this.port, method: 'POST', path: '/call', agent: this.agent, headers: { ...auth, 'x-ferry-client': this.id, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        { host: this.host, port: this.port, method: 'POST', path: '/call', agent, headers: { ...auth, 'x-ferry-client': this.id, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
         (res) => {
           let text = '';
           res.setEncoding('utf8');
@@ -89,7 +98,7 @@ class RemoteClient {
         // A kept-alive connection the server closed as idle (a restart, an upgrade's drain) just as this request
         // went out on it: a server closes only connections with no request read, so sending it again on a new
         // connection is safe (node's documented reusedSocket check). Once: a second reset is an answer.
-        if (req.reusedSocket && e.code === 'ECONNRESET' && !retried) resolve(this.post(body, true));
+        if (req.reusedSocket && e.code === 'ECONNRESET' && !retried) resolve(this.post(body, agent, true));
         else reject(new FsError('EIO', { message: `metadata service ${this.url} unreachable: ${e.message}`, cause: e }));
       });
       req.end(body);
@@ -98,6 +107,7 @@ class RemoteClient {
 
   close(): void {
     this.agent.destroy();
+    this.bookkeeping.destroy();
   }
 }
 
@@ -139,11 +149,34 @@ function remoteMeta(url: URL, raw: string): Meta {
       if (n > 0) {
         opens.set(ino, n);
         c.queue('release', [ctx, ino]);
-        return;
+        return false;
       }
-      // The last close may free a file another client unlinked: done when it returns.
+      // The last close may free a file another client unlinked: done when it returns (a server older than
+      // release's answer sends none: maybe).
       opens.delete(ino);
-      await c.call('release', [ctx, ino]);
+      return ((await c.call('release', [ctx, ino])) as boolean | null) ?? true;
+    },
+    // A meta-server older than walk answers ENOSYS: then one lookup per name, as clients did before it.
+    walk: async (ctx: Context, parent: number, names: string[]): Promise<WalkResult> => {
+      if (!c.oldServer) {
+        try {
+          return (await c.call('walk', [ctx, parent, names])) as WalkResult;
+        } catch (e) {
+          if (!(e instanceof FsError && e.code === 'ENOSYS')) throw e;
+          c.oldServer = true;
+        }
+      }
+      const found: WalkResult['found'] = [];
+      for (const name of names) {
+        try {
+          found.push((await c.call('lookup', [ctx, found.length ? found[found.length - 1]!.inode : parent, name])) as WalkResult['found'][number]);
+        } catch (e) {
+          if (!(e instanceof FsError)) throw e;
+          return { found, error: { code: e.code, message: e.description } };
+        }
+        if (found[found.length - 1]!.attr.type !== TYPE_DIRECTORY) break;
+      }
+      return { found };
     },
     // A function cannot travel: compute the change from a fresh copy here. Not atomic against another
     // updater of the same field; its users (mirror registration and progress) rewrite their own entry.

@@ -1,12 +1,14 @@
 // A metadata service: serves any engine's Meta over HTTP, one request per operation, so a far client pays
 // one round trip per operation whatever the engine needs (as JuiceFS's metadata service does). Each client
-// gets its own Meta (sessions, open files and id pools are per client).
+// gets its own Meta (sessions and open files are per client) forked from one shared Meta: one connection
+// pool and one set of id pools for all clients, so a new client opens no database connection.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FsError, toFsError } from '../../../errors.js';
 import type { Meta } from '../../interface.js';
 import { activeMetrics } from '../../../object/metrics.js';
 import { openMeta } from '../../registry.js';
+import { BaseMeta } from '../../base/index.js';
 import { readBody, serviceSecretsOf, serviceServer, ServiceVerifier, type TlsFiles } from '../../service-auth.js';
 import type { ServiceSecrets } from '../../types.js';
 import { decode, encode } from './codec.js';
@@ -32,7 +34,7 @@ export interface MetaServerOptions {
 const CALLABLE = new Set([
   'init', 'load', 'updateFormat', 'destroy', 'newSession', 'heartbeat', 'setSessionInfo', 'closeSession', 'listSessions', 'cleanStaleSessions',
   'statfs', 'access', 'lookup', 'getattr', 'setattr', 'mknod', 'mkdir', 'create', 'symlink', 'readlink', 'link', 'unlink',
-  'rmdir', 'rename', 'readdir', 'resolve', 'open', 'release', 'readChunk', 'newSliceId', 'writeSlice', 'truncate',
+  'rmdir', 'rename', 'readdir', 'resolve', 'walk', 'open', 'release', 'readChunk', 'newSliceId', 'writeSlice', 'truncate',
   'fallocate', 'copyFileRange', 'replaceSlices', 'listFragmentedChunks', 'getxattr', 'listxattr', 'setxattr', 'removexattr',
   'flock', 'getlk', 'setlk', 'getCounter', 'takeLease', 'currentVersion', 'readChangelog', 'trimChangelog', 'applyChangeRecord',
   'exportSnapshot', 'importSnapshot', 'scanPage', 'processDeletedFiles', 'pendingDeletedFiles', 'pendingDeletedSlices',
@@ -49,10 +51,12 @@ export class MetaServer {
   private readonly clients = new Map<string, { meta: Promise<Meta>; used: number }>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly verifier: ServiceVerifier;
-  /** The server's own connection, for the format record's service secrets. */
+  /** The server's own Meta: the format record's service secrets, and the engine its clients' Metas share. */
   private admin?: Promise<Meta>;
   readonly tls: boolean;
   private readonly open: boolean;
+  /** Calls served, by method, and connections accepted: what far clients cost in round trips (tests, bench). */
+  readonly served = { calls: new Map<string, number>(), connections: 0 };
 
   constructor(private readonly backend: string, opts: MetaServerOptions = {}) {
     this.open = opts.unauthenticated === true;
@@ -72,6 +76,7 @@ export class MetaServer {
         },
       );
     }, opts.tls);
+    this.server.on('connection', () => this.served.connections++);
     this.sweeper = setInterval(() => this.sweep(), 60_000);
     this.sweeper.unref();
   }
@@ -90,8 +95,9 @@ export class MetaServer {
       return encode({ value: null });
     }
     if (!CALLABLE.has(method)) throw new FsError('ENOSYS', { message: `unknown metadata call '${method}'` });
+    this.served.calls.set(method, (this.served.calls.get(method) ?? 0) + 1);
     let c = this.clients.get(id);
-    if (!c) this.clients.set(id, (c = { meta: openMeta(this.backend), used: 0 }));
+    if (!c) this.clients.set(id, (c = { meta: this.clientMeta(), used: 0 }));
     c.used = Date.now();
     const meta = await c.meta;
     meta.keepRecords = keep === true;
@@ -101,6 +107,12 @@ export class MetaServer {
     const value = await (m ? m.meta.time(method, call) : call());
     if (method === 'closeSession') this.drop(id);
     return encode({ value });
+  }
+
+  /** A Meta of a new client: forked from the shared one (an engine without fork, a ferry:// chain, gets its own). */
+  private async clientMeta(): Promise<Meta> {
+    const root = await (this.admin ??= openMeta(this.backend));
+    return root instanceof BaseMeta ? root.fork() : openMeta(this.backend);
   }
 
   private drop(id: string): void {
