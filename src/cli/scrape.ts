@@ -39,7 +39,8 @@ export async function resolveTarget(target: string): Promise<Target> {
     const { SESSION_TIMEOUT_MS } = await import('../vfs/jobs.js');
     const addresses = await withMeta(target, async (meta) => {
       const now = Date.now();
-      return (await meta.listSessions()).filter((s) => typeof s.metrics === 'string' && now - s.heartbeat < SESSION_TIMEOUT_MS).map((s) => s.metrics as string);
+      // A mount's standby serving process serves nothing yet: its figures would only add noise.
+      return (await meta.listSessions()).filter((s) => typeof s.metrics === 'string' && s.standby !== true && now - s.heartbeat < SESSION_TIMEOUT_MS).map((s) => s.metrics as string);
     });
     if (!addresses.length) throw new Error(`no running client of ${redact(target)} serves metrics (start mounts, gateways or services with --metrics HOST:PORT)`);
     return { label: redact(target), addresses: [...new Set(addresses)] };

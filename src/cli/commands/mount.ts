@@ -87,6 +87,8 @@ const command: Command = {
     const { openFormatted } = await import('../meta.js');
     const { meta, format } = await openFormatted(metaUrl);
     await meta.close();
+    // A read-only mirror is mounted ro, so the kernel refuses writes before they reach the daemon.
+    if (format.mirror?.of && !format.mirror.of.writable) cfg.readOnly = true;
     const s = handover ? await Supervisor.takeOver(mp, { log, config: cfg, volume: format.name }) : await Supervisor.mount(cfg, mp, { log, volume: format.name });
     return supervise(s, log);
   },
