@@ -6,7 +6,7 @@ import { open, readFile, readdir, rename, stat, writeFile } from 'node:fs/promis
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { mountAt } from '../src/fuse/teardown.js';
-import { formatVolume, fuseTestOptions, mountFerry, py, run, type TestMount, type TestVolume } from './helpers/mount.js';
+import { formatVolume, fuseTestOptions, killMountTree, mountFerry, py, run, type TestMount, type TestVolume } from './helpers/mount.js';
 import { prng } from './helpers/random.js';
 import { tool } from './helpers/tools.js';
 import { sleep } from './helpers/wait.js';
@@ -153,21 +153,7 @@ describe('FUSE: data and clients', fuseTestOptions(), () => {
     const big = await open(join(mp, 'synced-big.bin'), 'w');
     await big.write(data);
     await big.sync();
-    // The whole mount dies (as its container's OOM kill does): the supervisor, then its serving process,
-    // which alone would keep serving (docs/upgrade.md).
-    const serving = Number(/serving pid (\d+)/.exec(m.output())?.[1] ?? 0);
-    m.child.kill('SIGKILL');
-    await new Promise<void>((r) => (m.child.exitCode !== null || m.child.signalCode !== null ? r() : m.child.once('exit', () => r())));
-    const alive = (pid: number) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    if (serving && alive(serving)) process.kill(serving, 'SIGKILL');
-    for (let i = 0; i < 200 && serving && alive(serving); i++) await new Promise((r) => setTimeout(r, 50));
+    await killMountTree(m); // the whole mount, as an OOM kill of its container
     await big.close().catch(() => undefined); // ENOTCONN: the daemon is gone
     assert.ok(await mountAt(mp), 'the killed daemon leaves a stale mount behind');
     await assert.rejects(stat(join(mp, 'synced.bin')), { code: 'ENOTCONN' });

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { formatVolume, fuseTestOptions, mountFerry, type TestMount, type TestVolume } from './helpers/mount.js';
+import { formatVolume, fuseTestOptions, killMountTree, mountFerry, type TestMount, type TestVolume } from './helpers/mount.js';
 
 describe('FUSE: write-back', fuseTestOptions(), () => {
   let vol: TestVolume;
@@ -93,7 +93,7 @@ describe('FUSE: write-back', fuseTestOptions(), () => {
     try {
       files = await writeTree(w.mp, 'killed', 50);
       assert.ok((await staged(cacheDir)).length >= 51, 'the closed files are staged, not uploaded');
-      w.child.kill('SIGKILL');
+      await killMountTree(w); // the supervisor and its serving process: nothing uploads the staged blocks
       await w.unmount();
     } finally {
       await rm(blocks);

@@ -20,6 +20,7 @@ import {
   S3Client,
   type LifecycleRule,
 } from '@aws-sdk/client-s3';
+import { dueAfter } from '../src/gateway/lifecycle.js';
 import { ALICE, ROOT_KEY, s3code, startGateway, type TestGateway } from './helpers/gateway.js';
 import { RGW_ACCESS_KEY, RGW_ENDPOINT, RGW_SECRET_KEY, requireRgw, rgwBucket } from './helpers/rgw.js';
 import { tool } from './helpers/tools.js';
@@ -123,8 +124,9 @@ describe('S3 gateway: lifecycle', () => {
     const listed = async () => ((await s3.send(new ListMultipartUploadsCommand({ Bucket: 'life' }))).Uploads ?? []).map((u) => u.UploadId);
 
     assert.deepEqual((await g.gw.runLifecycle()).expired, [], 'nothing is due today');
-    const day1 = await g.gw.runLifecycle(Date.now() + 1.5 * DAY);
-    // Days count from the object's time rounded up to midnight UTC, as S3 counts them.
+    // Days count from the object's time rounded up to midnight UTC, as S3 counts them: one day after now,
+    // rounded up, whatever the time of day the test runs at (now + 1.5 days fell short before noon UTC).
+    const day1 = await g.gw.runLifecycle(dueAfter(Date.now(), 1));
     assert.deepEqual(day1.expired.sort(), ['life/logs/a.log', 'life/logs/deep/b.log', 'life/tmp/big']);
     assert.deepEqual(day1.aborted, []);
     assert.equal(await exists('logs/a.log'), false);

@@ -198,3 +198,45 @@ export async function py(code: string, args: string[] = [], opts: { uid?: number
   if (r.code !== 0) throw new Error(`python3 failed (${r.code}): ${r.stderr}`);
   return r.stdout;
 }
+
+/** The pids of pid's descendants (from /proc), deepest last. */
+export async function descendants(pid: number): Promise<number[]> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const parent = new Map<number, number>();
+  for (const d of await readdir('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const stat = await readFile(`/proc/${d}/stat`, 'utf8').catch(() => '');
+    const m = /\) \S (\d+)/.exec(stat);
+    if (m) parent.set(Number(d), Number(m[1]));
+  }
+  const out: number[] = [];
+  for (let level = [pid]; level.length; ) {
+    level = [...parent].filter(([, pp]) => level.includes(pp)).map(([p]) => p);
+    out.push(...level);
+  }
+  return out;
+}
+
+/**
+ * kill -9 of a whole mount, as an OOM kill of its container does: the supervisor `ferry mount` runs and its
+ * serving and standby processes (killing only one of them is a recovery, see fuse-upgrade.test.ts).
+ */
+export async function killMountTree(m: TestMount): Promise<void> {
+  const pids = [m.child.pid!, ...(await descendants(m.child.pid!))];
+  for (const p of pids) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+  const alive = (p: number) => {
+    try {
+      process.kill(p, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (let i = 0; i < 200 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
+}
