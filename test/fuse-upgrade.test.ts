@@ -3,6 +3,7 @@
 // appends log lines and holds a flock through it. Afterwards every read matched, every acknowledged write is
 // there, and no call failed (in the crash case: only calls in flight at the kill, with ECONNABORTED). A mount
 // whose supervisor is killed too answers ENOTCONN until `ferry umount`, never hangs.
+import { tool } from './helpers/tools.js';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -95,7 +96,7 @@ describe('FUSE: smooth upgrade and crash recovery of a live mount', fuseTestOpti
       const log = readFileSync(daemonFile('mount', mp, 'log'), 'utf8');
       for (const x of log.matchAll(/requests paused (\d+) ms/g)) times.push(Number(x[1]));
       // Another process must not get the lock the application holds across the handovers.
-      const probe = await run('python3', ['-c', 'import fcntl,os,sys\nfd=os.open(sys.argv[1],os.O_RDWR)\ntry:\n  fcntl.flock(fd,fcntl.LOCK_EX|fcntl.LOCK_NB); print("got")\nexcept OSError: print("held")', join(mp, 'lock')]);
+      const probe = await run(tool('python3'), ['-c', 'import fcntl,os,sys\nfd=os.open(sys.argv[1],os.O_RDWR)\ntry:\n  fcntl.flock(fd,fcntl.LOCK_EX|fcntl.LOCK_NB); print("got")\nexcept OSError: print("held")', join(mp, 'lock')]);
       assert.equal(probe.stdout.trim(), 'held', 'the flock held through the mount survived the upgrades');
       const res = await load.stop();
       report('10 upgrades', res, `; requests paused ${times.map((t) => t.toFixed(0)).join('/')} ms`);

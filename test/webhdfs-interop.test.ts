@@ -27,6 +27,8 @@ describe('WebHDFS, SDK and S3 on one volume', () => {
   test('WebHDFS -> SDK and S3', async () => {
     const s3 = g.client();
     await s3.send(new CreateBucketCommand({ Bucket: 'lake' }));
+    // Buckets made over S3 are owner-private (0700); this one is a team's shared lake.
+    await g.t.v.chmod('/lake', 0o755);
     const hdfs = w.client('root');
     const data = Buffer.alloc(3 << 20, 'spark');
     await call(hdfs, 'writeFile', '/lake/events/part-00000', data);
@@ -55,7 +57,11 @@ describe('WebHDFS, SDK and S3 on one volume', () => {
     assert.equal((await fetch(`${w.base}/lake/alice?op=MKDIRS&user.name=root`, { method: 'PUT' })).status, 200);
     assert.equal((await fetch(`${w.base}/lake/alice?op=SETOWNER&owner=alice&user.name=root`, { method: 'PUT' })).status, 200);
     await g.client(ALICE).send(new PutObjectCommand({ Bucket: 'lake', Key: 'alice/mine.txt', Body: 'mine' }));
-    assert.equal((await open('/lake/alice/mine.txt', 'bob')).toString(), 'mine');
+    // Objects put over S3 are owner-private (0600): alice reads hers through WebHDFS, bob is refused there too.
+    assert.equal((await open('/lake/alice/mine.txt', 'alice')).toString(), 'mine');
+    const bobRead = await fetch(`${w.base}/lake/alice/mine.txt?op=OPEN&user.name=bob`);
+    assert.equal(bobRead.status, 403);
+    assert.equal(((await bobRead.json()) as any).RemoteException.exception, 'AccessControlException');
     const r = await fetch(`${w.base}/lake/alice/bob.txt?op=CREATE&user.name=bob&data=true`, { method: 'PUT', body: 'no' });
     assert.equal(r.status, 403);
     assert.equal(((await r.json()) as any).RemoteException.exception, 'AccessControlException');

@@ -227,6 +227,8 @@ export class VFS {
   async walk(ctx: Context, parent: number, names: string[]): Promise<WalkResult> {
     const first = names[0];
     if (first === undefined) return { found: [] };
+    // A scoped key's limits, as lookup checks them (only the first name can be at the scope's root).
+    limitLookup(ctx, parent, first);
     const ino = this.entries.get(entryKey(parent, first));
     if (first === '.' || first === '..' || (ino !== undefined && this.attrs.get(ino))) return { found: [await this.lookup(ctx, parent, first)] };
     const w = await this.meta.walk(ctx, parent, names);
