@@ -48,8 +48,16 @@ test('each member of a cache group shows its hit ratio and the bytes it served',
   await until(async () => {
     view = (await (await fetch(`http://127.0.0.1:${a.port}/api/volumes/0`)).json()) as VolumeView;
     const members = view.cacheGroups.find((g) => g.name === 'g1')?.members ?? [];
-    return members.length === 3 && members.every((m) => m.hitRatio !== undefined && m.servedBytes !== undefined);
-  }, 'the members\' reports', 20_000, 100);
+    // A heartbeat sent while the reads ran reports older counters: wait for the one after them.
+    return (
+      members.length === 3 &&
+      clients.every((c) => {
+        const m = members.find((x) => x.address === cacheOf(c).group!.address);
+        const { hits, misses } = cacheOf(c).hitCounts();
+        return m?.servedBytes === cacheOf(c).group!.stats.servedBytes && m.hitRatio === hits / (hits + misses);
+      })
+    );
+  }, 'the members\' reports of their counters after the reads', 20_000, 100);
   for (const c of clients) {
     const g = cacheOf(c).group!;
     const m = view!.cacheGroups[0]!.members.find((x) => x.address === g.address)!;
