@@ -1,10 +1,13 @@
 // npm run bench:auth — what service authentication and TLS cost the metadata service: one SQLite volume served
 // by three meta-servers (each in a process of its own) — plain (no credential checked: the baseline), HMAC
 // auth, HMAC auth + TLS — and the same client operations against each, in one run, as one table:
-// sequential latency p50/p99 of getattr and mkdir, and getattr ops/s with 16 concurrent callers.
+// sequential latency p50/p99 of getattr and mkdir, and getattr ops/s with 16 concurrent callers. Each mode is
+// measured on loopback and again through a delay proxy of --link-ms each way (default 0.5: a 1 ms round trip,
+// a client in the next zone — a meta-server is reached over a network, never over loopback, and what TLS
+// costs per round trip is a fixed ~0.04 ms that loopback makes look large).
 // A benchmark, never a test.
 //
-//   node dist/bench/auth.js [--ops 3000] [--rounds 5]
+//   node dist/bench/auth.js [--ops 3000] [--rounds 5] [--link-ms 0.5]
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -14,6 +17,7 @@ import { newFormat } from '../src/meta/format.js';
 import { openMeta } from '../src/meta/index.js';
 import { MetaServer } from '../src/meta/engines/remote/server.js';
 import type { Meta } from '../src/meta/interface.js';
+import { DelayProxy } from './delay-proxy.js';
 import { ROOT_INODE, rootContext } from '../src/meta/types.js';
 
 type Mode = 'plain' | 'auth' | 'auth+tls';
@@ -27,16 +31,21 @@ if (process.argv[2] === '--serve') {
     tls: mode === 'auth+tls' ? { cert: join(dir, 'server.pem'), key: join(dir, 'server.key') } : undefined,
   });
   const addr = await server.listen('127.0.0.1', 0);
-  process.send!({ addr });
+  // The proxy runs here, so its work lands on the server's process, not on the measuring client's.
+  const linkMs = Number(process.argv[6]);
+  const proxy = linkMs > 0 ? new DelayProxy({ host: '127.0.0.1', port: Number(new URL(addr).port) }, linkMs) : undefined;
+  const far = proxy ? `${new URL(addr).protocol}//127.0.0.1:${await proxy.listen()}` : undefined;
+  process.send!({ addr, far });
   process.on('disconnect', () => void server.close().then(() => process.exit(0)));
 } else {
   await main();
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { ops: { type: 'string', default: '3000' }, rounds: { type: 'string', default: '5' } } });
+  const { values } = parseArgs({ options: { ops: { type: 'string', default: '3000' }, rounds: { type: 'string', default: '5' }, 'link-ms': { type: 'string', default: '0.5' } } });
   const ops = Number(values.ops);
   const rounds = Number(values.rounds);
+  const linkMs = Number(values['link-ms']);
   const dir = mkdtempSync(join(tmpdir(), 'ferry-bench-auth-'));
   const children: ChildProcess[] = [];
   try {
@@ -60,34 +69,35 @@ async function main(): Promise<void> {
     // All three servers run at once and the modes take turns, round after round: on a shared machine a
     // burst of load then hits every mode alike instead of one of them.
     const modes: Mode[] = ['plain', 'auth', 'auth+tls'];
-    const metas = new Map<Mode, Meta>();
+    const links = linkMs > 0 ? ['loopback', `+${linkMs * 2} ms RTT`] : ['loopback'];
+    const setups: Array<{ mode: Mode; link: string; meta: Meta; get: number[]; mk: number[]; rates: number[] }> = [];
     for (const mode of modes) {
-      const child = fork(process.argv[1]!, ['--serve', mode, url, dir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const child = fork(process.argv[1]!, ['--serve', mode, url, dir, String(linkMs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       children.push(child);
-      const addr = await new Promise<string>((resolve, reject) => {
-        child.once('message', (msg: { addr: string }) => resolve(msg.addr));
+      const { addr, far } = await new Promise<{ addr: string; far?: string }>((resolve, reject) => {
+        child.once('message', resolve);
         child.once('exit', (code) => reject(new Error(`the ${mode} server exited with ${code}`)));
       });
       const q = mode === 'auth+tls' ? `?secret-file=${join(dir, 'secret')}&tls-ca=${join(dir, 'ca.pem')}` : `?secret-file=${join(dir, 'secret')}`;
-      metas.set(mode, await openMeta(`${addr}${q}`));
+      for (const [i, a] of [addr, far].entries()) if (a) setups.push({ mode, link: links[i]!, meta: await openMeta(`${a}${q}`), get: [], mk: [], rates: [] });
     }
     const ctx = rootContext();
-    const samples = new Map<Mode, { get: number[]; mk: number[]; rates: number[] }>(modes.map((m) => [m, { get: [], mk: [], rates: [] }]));
     const per = Math.ceil(ops / rounds);
     for (let round = 0; round < rounds; round++) {
-      for (const mode of modes) {
-        const meta = metas.get(mode)!;
-        const s = samples.get(mode)!;
+      for (const s of setups) {
+        const { meta } = s;
         // Warm-up: connections (TLS handshakes), JIT.
         for (let i = 0; i < 50; i++) await meta.getattr(ctx, ROOT_INODE);
-        for (let i = 0; i < per; i++) {
+        // Over the far link fewer sequential calls: each costs the round trip, and the point is their cost.
+        const n = s.link === 'loopback' ? per : Math.ceil(per / 4);
+        for (let i = 0; i < n; i++) {
           const t = performance.now();
           await meta.getattr(ctx, ROOT_INODE);
           s.get.push(performance.now() - t);
         }
-        for (let i = 0; i < Math.ceil(per / 2); i++) {
+        for (let i = 0; i < Math.ceil(n / 2); i++) {
           const t = performance.now();
-          await meta.mkdir(ctx, ROOT_INODE, `${mode}-${round}-${i}`, 0o755);
+          await meta.mkdir(ctx, ROOT_INODE, `${s.mode}-${s.link}-${round}-${i}`, 0o755);
           s.mk.push(performance.now() - t);
         }
         let left = per * 2;
@@ -100,24 +110,16 @@ async function main(): Promise<void> {
         s.rates.push((per * 2) / ((performance.now() - t0) / 1000));
       }
     }
-    for (const meta of metas.values()) await meta.close();
-    const results = modes.map((mode) => {
-      const s = samples.get(mode)!;
-      return { mode, getP50: pct(s.get, 50), getP99: pct(s.get, 99), mkP50: pct(s.mk, 50), mkP99: pct(s.mk, 99), opsPerSec: pct(s.rates, 50) };
+    for (const s of setups) await s.meta.close();
+    const results = [...setups].sort((a, b) => links.indexOf(a.link) - links.indexOf(b.link)).map((s) => ({ mode: s.mode, link: s.link, getP50: pct(s.get, 50), getP99: pct(s.get, 99), mkP50: pct(s.mk, 50), mkP99: pct(s.mk, 99), opsPerSec: pct(s.rates, 50) }));
+    const vs = (x: number, b: number) => `${((x / b - 1) * 100).toFixed(1).replace(/^(?!-)/, '+')}%`;
+    const head = ['link', 'meta-server', 'getattr p50', 'vs plain', 'getattr p99', 'mkdir p50', 'vs plain', 'mkdir p99', 'getattr ops/s (16 callers)', 'vs plain'];
+    const rows = results.map((r) => {
+      const base = results.find((b) => b.link === r.link && b.mode === 'plain')!;
+      return [r.link, r.mode, ms(r.getP50), vs(r.getP50, base.getP50), ms(r.getP99), ms(r.mkP50), vs(r.mkP50, base.mkP50), ms(r.mkP99), r.opsPerSec.toFixed(0), vs(r.opsPerSec, base.opsPerSec)];
     });
-    const base = results[0]!;
-    const head = ['meta-server', 'getattr p50', 'getattr p99', 'mkdir p50', 'mkdir p99', 'getattr ops/s (16 callers)', 'ops/s vs plain'];
-    const rows = results.map((r) => [
-      r.mode,
-      ms(r.getP50),
-      ms(r.getP99),
-      ms(r.mkP50),
-      ms(r.mkP99),
-      r.opsPerSec.toFixed(0),
-      `${((r.opsPerSec / base.opsPerSec - 1) * 100).toFixed(1)}%`,
-    ]);
     console.log(
-      `\nbench:auth — per mode ${ops} sequential getattr, ${Math.ceil(ops / rounds / 2) * rounds} mkdir, ${ops * 2} getattr from 16 callers (ops/s: median of ${rounds} rounds, modes taking turns);` +
+      `\nbench:auth — per mode and link, rounds of sequential getattr and mkdir (a quarter as many over the far link) and ${per * 2} getattr from 16 callers (ops/s: median of ${rounds} rounds); modes and links take turns;` +
         ` SQLite behind each meta-server; ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)}`,
     );
     table(head, rows);

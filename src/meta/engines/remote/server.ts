@@ -46,6 +46,13 @@ const CALLABLE = new Set([
 
 const IDLE_MS = 10 * 60_000;
 
+/** One metadata call on the wire; a request carries one, or several as `{ batch: [...] }`. */
+interface Call {
+  method: string;
+  args: unknown[];
+  keep?: boolean;
+}
+
 export class MetaServer {
   private readonly server: Server;
   private readonly clients = new Map<string, { meta: Promise<Meta>; used: number }>();
@@ -55,8 +62,8 @@ export class MetaServer {
   private admin?: Promise<Meta>;
   readonly tls: boolean;
   private readonly open: boolean;
-  /** Calls served, by method, and connections accepted: what far clients cost in round trips (tests, bench). */
-  readonly served = { calls: new Map<string, number>(), connections: 0 };
+  /** Calls served, by method, HTTP requests (a batch is one) and connections accepted: what far clients cost in round trips (tests, bench). */
+  readonly served = { calls: new Map<string, number>(), requests: 0, connections: 0 };
 
   constructor(private readonly backend: string, opts: MetaServerOptions = {}) {
     this.open = opts.unauthenticated === true;
@@ -88,11 +95,29 @@ export class MetaServer {
     if (refused) throw new Refused(refused.status, refused.message);
     const id = String(req.headers['x-ferry-client'] ?? '');
     if (!id) throw new FsError('EINVAL', { message: 'x-ferry-client header required' });
-    const body = raw.toString('utf8');
-    const { method, args, keep } = decode(body) as { method: string; args: unknown[]; keep?: boolean };
+    const body = decode(raw.toString('utf8')) as Call | { batch: Call[] };
+    this.served.requests++;
+    if (!('batch' in body)) return encode({ value: await this.call(id, body) });
+    // Calls a client issued together: each runs as if it had come alone, and each has its own answer.
+    if (!Array.isArray(body.batch)) throw new FsError('EINVAL', { message: 'batch must be an array of calls' });
+    const answers = await Promise.all(
+      body.batch.map((c) =>
+        this.call(id, c).then(
+          (value) => ({ value }),
+          (e) => {
+            const err = toFsError(e);
+            return { error: { code: err.code, message: err.description } };
+          },
+        ),
+      ),
+    );
+    return encode({ batch: answers });
+  }
+
+  private async call(id: string, { method, args, keep }: Call): Promise<unknown> {
     if (method === 'close') {
       this.drop(id);
-      return encode({ value: null });
+      return null;
     }
     if (!CALLABLE.has(method)) throw new FsError('ENOSYS', { message: `unknown metadata call '${method}'` });
     this.served.calls.set(method, (this.served.calls.get(method) ?? 0) + 1);
@@ -101,12 +126,12 @@ export class MetaServer {
     c.used = Date.now();
     const meta = await c.meta;
     meta.keepRecords = keep === true;
-    const call = () => (meta as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method]!(...args);
+    const call = () => (meta as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method]!(...(args ?? []));
     // With --metrics, each call is timed by method (as a client's metered Meta does).
     const m = activeMetrics();
     const value = await (m ? m.meta.time(method, call) : call());
     if (method === 'closeSession') this.drop(id);
-    return encode({ value });
+    return value;
   }
 
   /** A Meta of a new client: forked from the shared one (an engine without fork, a ferry:// chain, gets its own). */
