@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ferry, ok, tempDir, type Run } from './helpers/cli.js';
 import { dropPrefixed, missingMessage, probeServer, serverUrl, uniquePrefix, withOptions } from './helpers/servers.js';
-import { until } from './helpers/wait.js';
+import { alive, until } from './helpers/wait.js';
 
 const S3_SECRET = 'S3SECRETVALUE123';
 const PASSPHRASE = 'PASSPHRASEVALUE42';
@@ -25,14 +25,6 @@ function mode(p: string): number {
   return statSync(p).mode & 0o777;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('secrets stay secret', () => {
   let dir: string;

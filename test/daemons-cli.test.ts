@@ -10,18 +10,10 @@ import { after, before, describe, test } from 'node:test';
 import { daemonFile } from '../src/fuse/daemon.js';
 import { redactUrl } from '../src/mirror/format.js';
 import { CLI, formatVolume, run, type TestVolume } from './helpers/mount.js';
-import { sleep, until } from './helpers/wait.js';
+import { alive, sleep, until } from './helpers/wait.js';
 
 const ferry = (args: string[], timeoutMs = 60_000) => run(process.execPath, [CLI, ...args], { timeoutMs });
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The pid in `ferry: ... in the background (pid N, log FILE)`, the one line -d prints. */
 function backgroundPid(r: { code: number; stderr: string }, log: string): number {

@@ -11,18 +11,10 @@ import { logFileFor, pidFileFor } from '../src/fuse/daemon.js';
 import { mountAt, unmountFuse } from '../src/fuse/teardown.js';
 import { CLI, formatVolume, fuseTestOptions, mountFerry, run, type TestMount, type TestVolume } from './helpers/mount.js';
 import { tool } from './helpers/tools.js';
-import { sleep } from './helpers/wait.js';
+import { alive, sleep } from './helpers/wait.js';
 
 const HELPER = fileURLToPath(new URL('../../src/fuse/mount.ferry', import.meta.url));
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function waitGone(pid: number): Promise<void> {
   for (let i = 0; i < 300 && alive(pid); i++) await sleep(100);

@@ -10,3 +10,13 @@ export async function until(cond: () => boolean | Promise<boolean>, what = 'a co
     await sleep(everyMs);
   }
 }
+
+/** Whether a process of this pid exists (signal 0 checks without sending anything). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
