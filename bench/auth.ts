@@ -9,7 +9,11 @@
 //
 //   node dist/bench/auth.js [--ops 3000] [--rounds 5] [--link-ms 0.5]
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent as HttpAgent, createServer as createHttpServer, request as httpRequest, type RequestListener } from 'node:http';
+import { Agent as HttpsAgent, createServer as createHttpsServer, request as httpsRequest } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,12 +23,28 @@ import { MetaServer } from '../src/meta/engines/remote/server.js';
 import type { Meta } from '../src/meta/interface.js';
 import { DelayProxy } from './delay-proxy.js';
 import { ROOT_INODE, rootContext } from '../src/meta/types.js';
+import { encode } from '../src/meta/engines/remote/codec.js';
+import { signRequest } from '../src/meta/service-auth.js';
 
 type Mode = 'plain' | 'auth' | 'auth+tls';
 
 // ---- the server side (a forked copy of this script) ----
 
-if (process.argv[2] === '--serve') {
+if (process.argv[2] === '--floor') {
+  // The floor: Node's own HTTP and HTTPS servers answering a getattr-sized reply with no metadata work, so the
+  // table shows what TLS costs Node itself per round trip beside what it costs the meta-server.
+  const dir = process.argv[3]!;
+  const reply = process.argv[4]!;
+  const handler: RequestListener = (req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(reply));
+  };
+  const plain = createHttpServer({ keepAliveTimeout: 60_000 }, handler).listen(0, '127.0.0.1');
+  const tls = createHttpsServer({ cert: readFileSync(join(dir, 'server.pem')), key: readFileSync(join(dir, 'server.key')), keepAliveTimeout: 60_000 }, handler).listen(0, '127.0.0.1');
+  await Promise.all([once(plain, 'listening'), once(tls, 'listening')]);
+  process.send!({ http: (plain.address() as AddressInfo).port, https: (tls.address() as AddressInfo).port });
+  process.on('disconnect', () => process.exit(0));
+} else if (process.argv[2] === '--serve') {
   const [, , , mode, url, dir] = process.argv as [string, string, string, Mode, string, string];
   const server = new MetaServer(url, {
     unauthenticated: mode === 'plain',
@@ -83,6 +103,29 @@ async function main(): Promise<void> {
     }
     const ctx = rootContext();
     const per = Math.ceil(ops / rounds);
+    // The floor's requests are a getattr call's, signed, and its answers a getattr answer's size.
+    const callBody = encode({ method: 'getattr', args: [ctx, ROOT_INODE], keep: false });
+    const reply = encode({ value: await setups[0]!.meta.getattr(ctx, ROOT_INODE) });
+    const floorChild = fork(process.argv[1]!, ['--floor', dir, reply], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    children.push(floorChild);
+    const ports = (await once(floorChild, 'message'))[0] as { http: number; https: number };
+    const ca = readFileSync(join(dir, 'ca.pem'));
+    const floors = [
+      { name: 'node http', call: rawCall(httpRequest, ports.http, new HttpAgent({ keepAlive: true, maxSockets: 32 })), get: [] as number[], rates: [] as number[] },
+      { name: 'node https', call: rawCall(httpsRequest as typeof httpRequest, ports.https, new HttpsAgent({ keepAlive: true, maxSockets: 32, ca }) as unknown as HttpAgent), get: [] as number[], rates: [] as number[] },
+    ];
+    function rawCall(req: typeof httpRequest, port: number, agent: HttpAgent): () => Promise<void> {
+      return () =>
+        new Promise((resolve, reject) => {
+          const headers = { authorization: signRequest(secret, 'POST', '/call', callBody), 'x-ferry-client': 'floor', 'content-type': 'application/json', 'content-length': Buffer.byteLength(callBody) };
+          const r = req({ host: '127.0.0.1', port, method: 'POST', path: '/call', agent, headers }, (res) => {
+            res.resume();
+            res.on('end', resolve);
+          });
+          r.on('error', reject);
+          r.end(callBody);
+        });
+    }
     for (let round = 0; round < rounds; round++) {
       for (const s of setups) {
         const { meta } = s;
@@ -109,6 +152,20 @@ async function main(): Promise<void> {
         );
         s.rates.push((per * 2) / ((performance.now() - t0) / 1000));
       }
+      for (const f of floors) {
+        for (let i = 0; i < 50; i++) await f.call();
+        for (let i = 0; i < per; i++) {
+          const t = performance.now();
+          await f.call();
+          f.get.push(performance.now() - t);
+        }
+        let left = per * 2;
+        const t0 = performance.now();
+        await Promise.all(Array.from({ length: 16 }, async () => {
+          while (left-- > 0) await f.call();
+        }));
+        f.rates.push((per * 2) / ((performance.now() - t0) / 1000));
+      }
     }
     for (const s of setups) await s.meta.close();
     const results = [...setups].sort((a, b) => links.indexOf(a.link) - links.indexOf(b.link)).map((s) => ({ mode: s.mode, link: s.link, getP50: pct(s.get, 50), getP99: pct(s.get, 99), mkP50: pct(s.mk, 50), mkP99: pct(s.mk, 99), opsPerSec: pct(s.rates, 50) }));
@@ -123,6 +180,12 @@ async function main(): Promise<void> {
         ` SQLite behind each meta-server; ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)}`,
     );
     table(head, rows);
+    const fb = floors[0]!;
+    console.log(`\nThe floor: Node's http and https servers answering the same signed getattr request with a reply of its size, no metadata work (one request per call: no batches), loopback`);
+    table(
+      ['server', 'p50', 'vs http', 'p99', 'ops/s (16 callers)', 'vs http'],
+      floors.map((f) => [f.name, ms(pct(f.get, 50)), vs(pct(f.get, 50), pct(fb.get, 50)), ms(pct(f.get, 99)), pct(f.rates, 50).toFixed(0), vs(pct(f.rates, 50), pct(fb.rates, 50))]),
+    );
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
