@@ -64,6 +64,9 @@ function poll(addr: string, v: number, timeoutMs: number, secret: string | undef
   });
 }
 
+/** When each replicator's refusal was last told (see waitForVersion). */
+const refusalsTold = new Map<string, number>();
+
 /** The mirror's applied version once it is >= v, or whatever it is after timeoutMs. */
 export async function waitForVersion(mirror: Meta, v: number, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
@@ -71,8 +74,14 @@ export async function waitForVersion(mirror: Meta, v: number, timeoutMs: number)
   if (addr) {
     try {
       return await longPoll(mirror, addr, v, timeoutMs);
-    } catch {
+    } catch (e) {
       addresses.delete(mirror); // moved or gone: look again next time
+      // A refusal is a misconfiguration (a secret or certificate the replicator does not take), not a restart:
+      // say so, once a minute per replicator, since every write through the mirror now waits by polling.
+      if ([401, 403].includes((e as { status?: number }).status ?? 0) && Date.now() - (refusalsTold.get(addr) ?? 0) > 60_000) {
+        refusalsTold.set(addr, Date.now());
+        process.stderr.write(`ferry: ${(e as Error).message.trim()}; waiting by polling the mirror instead (slower): check the service secret\n`);
+      }
     }
   }
   let applied = await mirror.getCounter(APPLIED_COUNTER);
