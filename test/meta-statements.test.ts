@@ -62,3 +62,29 @@ test('create and unlink of a small file: few statements per transaction', async 
     await m.close();
   }
 });
+
+test('readdir is one statement: the directory and its page read together', async () => {
+  const m = await openMeta(`sqlite3://${join(dir, 'r.db')}`);
+  try {
+    await m.init(newFormat({ name: 'readdir', storage: `file://${join(dir, 'blocks-r')}`, trashDays: 0 }));
+    await m.load();
+    const ctx = rootContext();
+    const d = await m.mkdir(ctx, 1, 'd', 0o755);
+    const e = await m.mkdir(ctx, 1, 'empty', 0o755);
+    const f = await m.mknod(ctx, 1, 'file', 1, 0o644);
+    for (const n of ['b', 'a', 'c']) await m.mknod(ctx, d.inode, n, 1, 0o600);
+    for (const plus of [true, false]) {
+      let page: Awaited<ReturnType<Meta['readdir']>> = [];
+      assert.equal(await counted(m, async () => (page = await m.readdir(ctx, d.inode, { plus, limit: 2 }))), 1, `readdir plus=${plus}: one statement`);
+      assert.deepEqual(page.map((x) => x.name), ['a', 'b']);
+      assert.equal(page[0]!.attr.mode & 0o777, plus ? 0o600 : 0);
+      const rest = await m.readdir(ctx, d.inode, { plus, after: 'b' });
+      assert.deepEqual(rest.map((x) => x.name), ['c']);
+      assert.equal(await counted(m, async () => assert.deepEqual(await m.readdir(ctx, e.inode, { plus }), [])), 1, 'an empty directory: one statement');
+    }
+    await assert.rejects(m.readdir(ctx, f.inode, {}), { code: 'ENOTDIR' });
+    await assert.rejects(m.readdir(ctx, 987654, {}), { code: 'ENOENT' });
+  } finally {
+    await m.close();
+  }
+});

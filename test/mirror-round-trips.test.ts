@@ -79,17 +79,40 @@ describe('round trips of a far client', () => {
     }
   });
 
-  it('opening a client of a writable mirror reads the format once and starts both sessions', async () => {
+  it('opening a client of a writable mirror reads the format once and costs no round trip to the source', async () => {
     let v: Volume | undefined;
     let onMirror: Record<string, number> = {};
     const onSource = await callsDuring(source.server, async () => {
       onMirror = await callsDuring(mirror.server, async () => (v = await Volume.open(mirror.url, { backgroundJobs: false })));
     });
-    await v!.close();
+    const closing = await callsDuring(source.server, () => v!.close());
     assert.equal(onMirror.load, 1, `the format read once: ${JSON.stringify(onMirror)}`);
-    assert.equal(onSource.load ?? 0, 0, `the source's format is its own business: ${JSON.stringify(onSource)}`);
-    assert.equal(onSource.newSession, 1);
     assert.equal(onMirror.newSession, 1);
+    assert.deepEqual(onSource, {}, 'the source session waits for the first call there (no format read, no session call)');
+    assert.deepEqual(closing, {}, 'a source session never registered is not closed either');
+  });
+
+  it("the source session travels with the client's first call there: registered once, listed, and closed", async () => {
+    const src = await openMeta(source.url);
+    const v = await Volume.open(mirror.url, { attrTimeout: 0, entryTimeout: 0, backgroundJobs: false, mountPoint: 'deferred-session-probe' });
+    const mine = async () => (await src.listSessions()).filter((s) => s.mountPoint === 'deferred-session-probe');
+    try {
+      assert.equal((await mine()).length, 0, 'not registered at open');
+      const onSource = await callsDuring(source.server, async () => {
+        // Two writes at once: both carry the session, the service registers it once.
+        await Promise.all([v.mkdir('/d1/deferred-a'), v.mkdir('/d1/deferred-b')]);
+      });
+      assert.deepEqual(onSource, { mkdir: 2 }, 'no call of its own for the session');
+      assert.equal((await mine()).length, 1, 'one session on the source');
+      const fh = await v.open('/d1/deferred-a/f', 'wx');
+      const [held] = await mine();
+      assert.ok(held!.sid > 0);
+      await fh.close();
+    } finally {
+      await v.close();
+    }
+    assert.equal((await mine()).length, 0, 'closed with the client');
+    await src.close();
   });
 
   for (const via of ['mirror', 'source'] as const) {

@@ -55,6 +55,12 @@ export interface Meta {
   // ---- sessions ----
   /** Registers this client; heartbeats and lock/open bookkeeping are tied to the session. */
   newSession(info: Partial<SessionInfo>): Promise<number>;
+  /**
+   * Optional: registers the session with this client's first call instead of a round trip of its own (a far
+   * ferry:// service: the registration travels with the first request and is done before it is served). `sid`
+   * stays 0 until a reply names it.
+   */
+  deferSession?(info: Partial<SessionInfo>): void;
   heartbeat(): Promise<void>;
   /** Merges fields into this client's session record (e.g. its last background error); nothing without a session. */
   setSessionInfo(info: Partial<SessionInfo>): Promise<void>;

@@ -41,6 +41,11 @@ export interface Tx {
   addEntry?(parent: number, name: string, ino: number, type: FileType): Promise<boolean>;
   /** Ordered by name bytewise; `plus` joins the attributes in the same scan. */
   listEntries(parent: number, after: string | undefined, limit: number, plus: boolean): Promise<Entry[]>;
+  /**
+   * Optional: the directory's attributes (undefined if it does not exist) and listEntries' page in one read
+   * (SQL: one statement; a readdir is then one round trip to the engine).
+   */
+  listDir?(parent: number, after: string | undefined, limit: number, plus: boolean): Promise<{ dir?: Attr; entries: Entry[] }>;
   hasEntries(parent: number): Promise<boolean>;
 
   getSymlink(ino: number): Promise<string | undefined>;

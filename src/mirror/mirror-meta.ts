@@ -73,8 +73,9 @@ export class MirrorMeta implements Meta {
     return this.local.engine;
   }
 
+  /** The mirror's session: the one `ferry status` of the mirror lists (the source's is registered lazily). */
   get sid(): number {
-    return this.source?.sid ?? this.local.sid;
+    return this.local.sid;
   }
 
   get keepRecords(): boolean {
@@ -147,13 +148,16 @@ export class MirrorMeta implements Meta {
     await this.source?.close();
   }
   /**
-   * Both sessions at once, and the mirror's applied version read with them: the first write then knows
-   * whether its own record is the mirror's next one without asking.
+   * The mirror's session, and the mirror's applied version read with it: the first write then knows whether
+   * its own record is the mirror's next one without asking. The source's session travels with this client's
+   * first call there when the source can take it so (a ferry:// service): opening costs no far round trip.
    */
   async newSession(info: Partial<SessionInfo>): Promise<number> {
-    const [sid, srcSid, applied] = await Promise.all([this.local.newSession(info), this.source?.newSession(info), this.local.getCounter(APPLIED_COUNTER)]);
+    const src = this.source;
+    const deferred = src?.deferSession ? (src.deferSession(info), true) : false;
+    const [sid, , applied] = await Promise.all([this.local.newSession(info), deferred ? undefined : src?.newSession(info), this.local.getCounter(APPLIED_COUNTER)]);
     this.applied = Math.max(this.applied, applied);
-    return srcSid ?? sid;
+    return sid;
   }
   async heartbeat(): Promise<void> {
     await this.local.heartbeat();

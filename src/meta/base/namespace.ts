@@ -221,7 +221,11 @@ export class NamespaceOps extends MetaCore {
     return this.eng.read(async (tx) => {
       // The directory's attributes and the page are asked for together: engines that pipeline (Redis, etcd)
       // answer both in one round trip. Nothing of the page is returned before the checks pass.
-      const [a, page] = await Promise.all([tx.getAttr(ino), tx.listEntries(ino, opts.after, opts.limit ?? Number.MAX_SAFE_INTEGER, opts.plus ?? false)]);
+      // SQL engines read both in one statement.
+      const limit = opts.limit ?? Number.MAX_SAFE_INTEGER;
+      const [a, page] = tx.listDir
+        ? await tx.listDir(ino, opts.after, limit, opts.plus ?? false).then((r) => [r.dir, r.entries] as const)
+        : await Promise.all([tx.getAttr(ino), tx.listEntries(ino, opts.after, limit, opts.plus ?? false)]);
       if (!a) throw fsErr('ENOENT');
       if (a.type !== TYPE_DIRECTORY) throw fsErr('ENOTDIR');
       await this.permit(tx, ctx, ino, a, opts.plus ? 4 | MODE_X : 4);

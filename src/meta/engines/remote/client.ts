@@ -30,6 +30,13 @@ class RemoteClient {
   /** Bookkeeping in flight (open/release counts): calls that could free an inode wait for it. */
   private pending: Promise<unknown> = Promise.resolve();
   sid = 0;
+  /**
+   * A session registered by this client's first call (deferSession): until a reply names its id, every call
+   * travels as 'withSession', which the service registers before serving it (once per client).
+   */
+  deferred?: unknown;
+  /** A deferred session went out with a call: closing it is a call too (else there is nothing to close). */
+  deferredSent = false;
   keepRecords = false;
   /** The server predates a call this client would rather use (walk): the client falls back. */
   oldServer = false;
@@ -63,12 +70,49 @@ class RemoteClient {
     this.pending = p.catch((e) => process.stderr.write(`ferry: ${method} on ${this.url} failed: ${(e as Error).message}\n`));
   }
 
+  private async send(method: string, args: unknown[], agent: Agent): Promise<unknown> {
+    const info = this.deferred;
+    if (info !== undefined && !this.sid && method !== 'close' && method !== 'newSession') return this.sendWithSession(info, method, args, agent);
+    return this.sendPlain(method, args, agent);
+  }
+
+  /** The call and the session's registration in one round trip; a service older than that registers first. */
+  private async sendWithSession(info: unknown, method: string, args: unknown[], agent: Agent): Promise<unknown> {
+    this.deferredSent = true;
+    if (!this.oldServer) {
+      try {
+        const r = (await this.sendPlain('withSession', [info, method, args], agent)) as { sid: number; value: unknown };
+        this.sid ||= r.sid;
+        this.deferred = undefined;
+        return r.value;
+      } catch (e) {
+        // Refused before anything was run (an unknown method): register, then send the call as it is.
+        if (!(e instanceof FsError && e.code === 'ENOSYS' && /withSession/.test(e.description ?? ''))) throw e;
+        this.oldServer = true;
+      }
+    }
+    this.registering ??= (this.sendPlain('newSession', [info], agent) as Promise<number>).then(
+      (sid) => {
+        this.sid ||= sid;
+        this.deferred = undefined;
+      },
+      (e) => {
+        this.registering = undefined;
+        throw e;
+      },
+    );
+    await this.registering;
+    return this.sendPlain(method, args, agent);
+  }
+
+  private registering?: Promise<void>;
+
   /**
    * A call goes out at once when this client has none in flight (a lone caller waits for nothing). Calls made
    * while others are in flight wait for the end of this event-loop turn and go out together as one request:
    * concurrent callers then share one request's HTTP, TLS and signature (what the auth benchmark measures).
    */
-  private send(method: string, args: unknown[], agent: Agent): Promise<unknown> {
+  private sendPlain(method: string, args: unknown[], agent: Agent): Promise<unknown> {
     if (agent !== this.agent || this.noBatch || this.inFlight === 0) return this.sendOne(method, args, agent);
     return new Promise((resolve, reject) => {
       if (this.waiting.push({ method, args, keep: this.keepRecords, resolve, reject }) === 1) setImmediate(() => void this.flush());
@@ -184,7 +228,19 @@ function remoteMeta(url: URL, raw: string): Meta {
     ...scanMethods(pages),
     url: raw,
     engine: 'remote',
-    newSession: async (info: unknown) => (c.sid = (await c.call('newSession', [info])) as number),
+    newSession: async (info: unknown) => {
+      c.deferred = undefined;
+      return (c.sid = (await c.call('newSession', [info])) as number);
+    },
+    deferSession: (info: unknown) => {
+      c.deferred = info;
+      c.sid = 0;
+    },
+    // A deferred session no call has carried yet was never registered: nothing to close.
+    closeSession: async () => {
+      if (c.deferred !== undefined && !c.deferredSent && !c.sid) return;
+      await c.call('closeSession', []);
+    },
     open: async (ctx: Context, ino: number, flags: number, attr?: Attr) => {
       const n = opens.get(ino) ?? 0;
       if (attr && n > 0) c.queue('open', [ctx, ino, flags, attr]);

@@ -10,7 +10,7 @@ import { activeMetrics } from '../../../object/metrics.js';
 import { openMeta } from '../../registry.js';
 import { BaseMeta } from '../../base/index.js';
 import { readBody, serviceSecretsOf, serviceServer, ServiceVerifier, type TlsFiles } from '../../service-auth.js';
-import type { ServiceSecrets } from '../../types.js';
+import type { ServiceSecrets, SessionInfo } from '../../types.js';
 import { decode, encode } from './codec.js';
 
 export interface MetaServerOptions {
@@ -55,7 +55,7 @@ interface Call {
 
 export class MetaServer {
   private readonly server: Server;
-  private readonly clients = new Map<string, { meta: Promise<Meta>; used: number }>();
+  private readonly clients = new Map<string, { meta: Promise<Meta>; used: number; session?: Promise<number> }>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly verifier: ServiceVerifier;
   /** The server's own Meta: the format record's service secrets, and the engine its clients' Metas share. */
@@ -114,24 +114,37 @@ export class MetaServer {
     return encode({ batch: answers });
   }
 
-  private async call(id: string, { method, args, keep }: Call): Promise<unknown> {
-    if (method === 'close') {
+  private async call(id: string, outer: Call): Promise<unknown> {
+    const { keep } = outer;
+    if (outer.method === 'close') {
       this.drop(id);
       return null;
     }
-    if (!CALLABLE.has(method)) throw new FsError('ENOSYS', { message: `unknown metadata call '${method}'` });
+    // withSession(info, method, args): a client's first calls carry its session, registered before the call
+    // is served (once per client), so a far client's open costs no round trip for it (deferSession).
+    const session = outer.method === 'withSession' ? (outer.args[0] as Partial<SessionInfo>) : undefined;
+    const [method, args] = session ? [String(outer.args[1]), outer.args[2] as unknown[]] : [outer.method, outer.args];
+    if (!CALLABLE.has(method) || (session && (method === 'newSession' || !Array.isArray(args)))) throw new FsError('ENOSYS', { message: `unknown metadata call '${outer.method}'` });
     this.served.calls.set(method, (this.served.calls.get(method) ?? 0) + 1);
     let c = this.clients.get(id);
     if (!c) this.clients.set(id, (c = { meta: this.clientMeta(), used: 0 }));
     c.used = Date.now();
     const meta = await c.meta;
+    if (session) {
+      const entry = c;
+      entry.session ??= meta.newSession(session).catch((e) => {
+        entry.session = undefined;
+        throw e;
+      });
+      await entry.session;
+    }
     meta.keepRecords = keep === true;
     const call = () => (meta as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method]!(...(args ?? []));
     // With --metrics, each call is timed by method (as a client's metered Meta does).
     const m = activeMetrics();
     const value = await (m ? m.meta.time(method, call) : call());
     if (method === 'closeSession') this.drop(id);
-    return value;
+    return session ? { value, sid: meta.sid } : value;
   }
 
   /** A Meta of a new client: forked from the shared one (an engine without fork, a ferry:// chain, gets its own). */
