@@ -35,6 +35,8 @@ export interface HandoverState {
   sid: number;
   /** Wall-clock time (ms) the old process stopped reading requests: the successor logs the pause. */
   stoppedAt: number;
+  /** Keys of the listening sockets (--metrics) passed along with the state message, in the order of its descriptors. */
+  listeners?: string[];
 }
 
 export interface Mounted {
@@ -127,7 +129,7 @@ export async function mountVolume(config: ClientConfig, mountpoint: string, rt: 
   const entryTimeout = config.metaCache?.entryTimeout ?? 1;
   const client = await openClient(
     { ...config, sessionLabel: config.sessionLabel ?? `${hostname()}:${mp}`, role: config.role ?? 'mount', metaCache: { ...config.metaCache, attrTimeout, entryTimeout } },
-    { log, adoptSession: rt.adoptSession },
+    { log, adoptSession: rt.adoptSession, successor: rt.successor },
   );
   const { vfs, format } = client;
   let root: RootMap;

@@ -42,6 +42,9 @@ import { APPLIED_COUNTER } from '../meta/base/core.js';
 import type { MirrorOf } from './format.js';
 import { waitForVersion } from './wait-client.js';
 
+/** In a writable mirror client's mirror session: the id of its session on the source. */
+const SOURCE_SESSION = 'sourceSession';
+
 export interface MirrorMetaOptions {
   /** How long a read waits for the mirror to reach a version this client knows of (default 5 s). */
   waitTimeoutMs?: number;
@@ -153,6 +156,9 @@ export class MirrorMeta implements Meta {
   async newSession(info: Partial<SessionInfo>): Promise<number> {
     const [sid, srcSid, applied] = await Promise.all([this.local.newSession(info), this.source?.newSession(info), this.local.getCounter(APPLIED_COUNTER)]);
     this.applied = Math.max(this.applied, applied);
+    // The client's session id is the source's: its mirror session says which it goes with (adoptSession,
+    // dropDeadSession find it by that).
+    if (srcSid !== undefined) await this.local.setSessionInfo({ [SOURCE_SESSION]: srcSid });
     return srcSid ?? sid;
   }
   async heartbeat(): Promise<void> {
@@ -169,18 +175,39 @@ export class MirrorMeta implements Meta {
   listSessions(): Promise<SessionInfo[]> {
     return this.local.listSessions();
   }
-  // A mirror client has a session on the mirror and one on its source: a handed-over mount keeps neither.
-  async adoptSession(): Promise<void> {
-    throw fsErr('ENOTSUP', 'a mount of a mirror cannot be handed over in place (unmount and mount it again)');
+  /** The mirror session that goes with the source session sid (a writable mirror's client has one of each). */
+  private async localSessionOf(sid: number): Promise<number | undefined> {
+    return (await this.local.listSessions()).find((x) => x[SOURCE_SESSION] === sid)?.sid;
+  }
+  /**
+   * A mount handed over (docs/upgrade.md) continues both sessions of a writable mirror's client: sid is the
+   * source's (the client's session id), the mirror's is the one recorded with it.
+   */
+  async adoptSession(sid: number, info: Partial<SessionInfo>, open: SessionOpenState): Promise<void> {
+    if (!this.source) return this.local.adoptSession(sid, info, open);
+    const localSid = await this.localSessionOf(sid);
+    if (localSid === undefined) throw fsErr('ENOENT', `the mirror session of session ${sid} is gone (cleaned as stale?)`);
+    await this.source.adoptSession(sid, info, open.source ?? { held: [], open: [] });
+    await this.local.adoptSession(localSid, info, open);
+    this.localOpens.clear();
+    for (const [ino, n] of open.localOpens ?? []) this.localOpens.set(ino, n);
   }
   openState(): SessionOpenState {
-    return this.local.openState();
+    return { ...this.local.openState(), ...(this.source ? { source: this.source.openState() } : {}), localOpens: [...this.localOpens] };
   }
   restoreOpenState(open: SessionOpenState): void {
     this.local.restoreOpenState(open);
+    this.source?.restoreOpenState(open.source ?? { held: [], open: [] });
+    this.localOpens.clear();
+    for (const [ino, n] of open.localOpens ?? []) this.localOpens.set(ino, n);
   }
+  /** Both sessions of a dead process: its locks (the source's) and its open-file records (both). */
   async dropDeadSession(sid: number): Promise<boolean> {
-    return this.local.dropDeadSession(sid);
+    if (!this.source) return this.local.dropDeadSession(sid);
+    const localSid = await this.localSessionOf(sid);
+    const src = await this.source.dropDeadSession(sid);
+    const loc = localSid !== undefined ? await this.local.dropDeadSession(localSid) : false;
+    return src || loc;
   }
   async cleanStaleSessions(maxAgeMs: number): Promise<number[]> {
     const gone = await this.local.cleanStaleSessions(maxAgeMs);
