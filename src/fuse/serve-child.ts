@@ -11,6 +11,7 @@ import { encode, type ControlMessage } from './handover.js';
 import { listeningFds } from '../client/index.js';
 import { dirname } from 'node:path';
 import { metricsFileFor } from './daemon.js';
+import { prepareNiced, serveAtNormalPriority } from './priority.js';
 import { mountVolume, type Mounted } from './mount.js';
 import { CONNECTION_FD, CONTROL_FD, type ChildMessage, type MountHistory, type SupervisorMessage } from './serve-messages.js';
 
@@ -85,12 +86,15 @@ async function main(): Promise<void> {
     if (dropped) log(`released the locks and open-file records of session ${sid} (the serving process that died)`);
   };
   if (mode === 'standby') {
+    // In reserve: its start-up and idle work yield to the serving process and the applications.
+    prepareNiced();
     m = await mountVolume(config, mountpoint, { fd: CONNECTION_FD, deferStart: true, successor: true, log });
     m.client.meta.setSessionInfo({ standby: true }).catch(() => undefined);
     const go = new Promise<SupervisorMessage>((res) => process.once('message', (x) => res(x as SupervisorMessage)));
     await send({ t: 'prepared' });
     const g = await go;
     if (g.t !== 'go') throw new Error(`expected go, got ${g.t}`);
+    serveAtNormalPriority();
     m.start(initOf(g.init));
     if (g.history) hist = g.history;
     log(`recovered ${mountpoint}: serving again on the same connection`);
@@ -104,6 +108,8 @@ async function main(): Promise<void> {
     const addon = loadAddon();
     const sock = start.control ?? CONTROL_FD;
     const t0 = performance.now();
+    // Prepared (niced, see `ferry mount`'s handover): serving from now on.
+    serveAtNormalPriority();
     asked = true;
     addon.ctlSend(sock, encode({ op: 'go' }));
     const got = addon.ctlRecv(sock, 60_000);
