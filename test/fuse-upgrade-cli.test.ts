@@ -11,7 +11,9 @@ import { after, before, describe, test } from 'node:test';
 import { daemonFile } from '../src/fuse/daemon.js';
 import { controlSocketFor } from '../src/fuse/handover.js';
 import { mountAt, unmountFuse } from '../src/fuse/teardown.js';
+import { spawn } from 'node:child_process';
 import { CLI, formatVolume, fuseTestOptions, run, type TestVolume } from './helpers/mount.js';
+import { tool } from './helpers/tools.js';
 
 const HELPER = fileURLToPath(new URL('../../src/fuse/mount.ferry', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -93,5 +95,56 @@ describe('FUSE: mount.ferry -o upgrade and the Mounts table of ferry status', fu
     assert.equal(cell('UPGRADES'), '1');
     assert.equal(cell('RECOVERIES'), '0');
     assert.ok(Date.parse(cell('MOUNTED')) < Date.parse(cell('SERVING SINCE')), 'mounted before the current process served it');
+  });
+  // A blocking lock wait in progress at a handover waits on and gets the lock (before: EINTR, which reached the
+  // application as errno 512, ERESTARTSYS); the lock held meanwhile stays held. ctypes: the raw errno.
+  test('a blocking flock waiting through a handover waits on and gets the lock, no error', async () => {
+    const file = join(mp, 'lockwait');
+    const holder = spawn(tool('python3'), ['-c', 'import fcntl,os,sys\nfd=os.open(sys.argv[1],os.O_RDWR|os.O_CREAT,0o644)\nfcntl.flock(fd,fcntl.LOCK_EX)\nfcntl.lockf(fd,fcntl.LOCK_EX)\nprint("held",flush=True)\nsys.stdin.readline()\nfcntl.lockf(fd,fcntl.LOCK_UN)\nfcntl.flock(fd,fcntl.LOCK_UN)', file], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let hout = '';
+    holder.stdout!.on('data', (d: Buffer) => (hout += d.toString()));
+    while (!hout.includes('held')) await sleep(20);
+    const waiterCode = [
+      'import ctypes,errno,json,os,sys,time',
+      'libc=ctypes.CDLL(None,use_errno=True)',
+      'fd=os.open(sys.argv[1],os.O_RDWR)',
+      'print("waiting",flush=True)',
+      'eintr=0',
+      'while libc.flock(fd,2) != 0:',
+      '  e=ctypes.get_errno()',
+      '  if e != errno.EINTR: print(json.dumps({"error":errno.errorcode.get(e,e)}),flush=True); sys.exit(1)',
+      '  eintr+=1',
+      'print(json.dumps({"got":True,"eintr":eintr}),flush=True)',
+    ].join('\n');
+    const waiter = spawn(tool('python3'), ['-c', waiterCode, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let wout = '';
+    waiter.stdout!.on('data', (d: Buffer) => (wout += d.toString()));
+    const waited = new Promise<void>((r) => waiter.once('exit', () => r()));
+    // F_SETLKW too (Python retries EINTR itself, but not the errno 512 the kernel let through before).
+    const posix = spawn(tool('python3'), ['-c', 'import fcntl,json,os,sys\nfd=os.open(sys.argv[1],os.O_RDWR)\nprint("waiting",flush=True)\ntry:\n  fcntl.lockf(fd,fcntl.LOCK_EX); print(json.dumps({"got":True}),flush=True)\nexcept OSError as e: print(json.dumps({"error":e.errno}),flush=True)', file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let pout = '';
+    posix.stdout!.on('data', (d: Buffer) => (pout += d.toString()));
+    const posixDone = new Promise<void>((r) => posix.once('exit', () => r()));
+    try {
+      while (!wout.includes('waiting') || !pout.includes('waiting')) await sleep(20);
+      await sleep(500);
+      const up = await run(process.execPath, [CLI, 'mount', '--upgrade', mp], { timeoutMs: 120_000 });
+      assert.equal(up.code, 0, up.stderr);
+      await sleep(500);
+      assert.doesNotMatch(wout + pout, /got|error/, 'the locks held through the handover are still held');
+      holder.stdin!.end('\n');
+      await waited;
+      await posixDone;
+      assert.deepEqual(JSON.parse(pout.trim().split('\n').pop()!), { got: true }, 'F_SETLKW waited through the handover');
+      const r = JSON.parse(wout.trim().split('\n').pop()!) as { got?: boolean; eintr?: number; error?: string };
+      assert.equal(r.error, undefined);
+      assert.equal(r.got, true);
+      assert.equal(r.eintr, 0, 'the wait in progress at the handover was not answered with an error');
+      assert.match(readFileSync(daemonFile('mount', mp, 'log'), 'utf8'), /2 blocking lock waits go on in this process until granted/);
+    } finally {
+      holder.kill();
+      waiter.kill();
+      posix.kill();
+    }
   });
 });

@@ -53,6 +53,11 @@ export interface Client {
    */
   detach(): Promise<void>;
   /**
+   * The first part of detach, at the handover itself: background jobs stop, the write-back staging directory
+   * and the metrics port are let go; the metadata stays open (detach closes it).
+   */
+  handOff(): Promise<void>;
+  /**
    * With `successor`: listens on the metrics address (on the socket given by key in `listeners`, else
    * binding it) and takes the write-back staging directory once the previous process let it go. The
    * staging part runs on in the background: `staging` resolves when it is taken.
@@ -170,17 +175,24 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
         if (endpoint) await step(() => endpoint.close());
         if (err) throw err;
       })());
+    // Handed over: background work stops and what one process at a time holds goes to the next one at once;
+    // the metadata stays open for lock waits still running here (src/fuse/server.ts).
+    let handingOff: Promise<void> | undefined;
+    const handOff = () =>
+      (handingOff ??= (async () => {
+        await backups?.stop().catch(() => undefined);
+        await vfs.stop();
+        // Staged blocks stay staged: the next process uploads them (cache/staging.ts release/claim).
+        await cached?.handOverStaging().catch((e: Error) => log(`ferry: handing the write-back staging over: ${e.message}`));
+        if (endpoint) await endpoint.close(true).catch(() => undefined);
+      })());
     // Handed over: everything stops here, but the session (locks, open files) lives on in the next process.
     const detach = () =>
       (closing ??= (async () => {
-        await backups?.stop().catch(() => undefined);
-        await vfs.stop();
+        await handOff();
         await meta.close().catch(() => undefined);
-        // Staged blocks stay staged: the next process uploads them (cache/staging.ts release/claim).
-        await cached?.handOverStaging().catch((e: Error) => log(`ferry: handing the write-back staging over: ${e.message}`));
         await store.objects.close().catch(() => undefined);
         unwatch.forEach((u) => u());
-        if (endpoint) await endpoint.close(true).catch(() => undefined);
       })());
     let claimed: Promise<{ staging: Promise<void> }> | undefined;
     const claim = (listeners?: Map<string, number>) =>
@@ -194,7 +206,7 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
       })());
     return { config: cfg, meta, format, store, cache: store.cache, vfs, sessionId, readOnly, backups, metrics, get metricsAddress() {
       return endpoint?.address;
-    }, view: (ctx) => new VfsView(vfs, ctx), close, detach, claim };
+    }, view: (ctx) => new VfsView(vfs, ctx), close, detach, handOff, claim };
   } catch (e) {
     await unwind();
     throw e;

@@ -140,6 +140,8 @@ async function main(): Promise<void> {
           // The --metrics socket goes along: the successor accepts from it, no connection is refused.
           const ls = listeningFds();
           addon.ctlSend(fd, encode({ op: 'state', state: { ...state, listeners: ls.map((l) => l.key) } }), ls.map((l) => l.fd));
+          // The next process serves: staging and the metrics port are its now (lock waits may go on here).
+          void m.client.handOff();
         })
         .catch((e: Error) => {
           log(`handover failed: ${e.message}`);
