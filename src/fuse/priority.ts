@@ -1,8 +1,8 @@
-// Getting ready to serve a mount (a takeover's new processes starting node and opening the volume, a standby
-// waiting in reserve) competes for the CPU with the applications using the mount: on a loaded 2-core host
-// their reads stalled for tens of milliseconds while node started next to them (bench:upgrade). That work
-// runs niced; the process serves at normal priority again. Only as root: lowering a nice value back needs
-// CAP_SYS_NICE, and a mount must never end up served at a low priority.
+// A mount's standby serving process (docs/upgrade.md) starts node and opens the volume next to the serving
+// process and the applications using the mount, then waits in reserve: it runs niced, and serves at normal
+// priority once told to. Only as root: lowering a nice value back needs CAP_SYS_NICE, and a mount must never
+// end up served at a low priority. (A takeover's new processes are not niced: on the loaded test host that
+// made their start-up longer, and the stall bench:upgrade measures no shorter.)
 import { setPriority } from 'node:os';
 
 const PREPARE_NICE = 10;
@@ -10,6 +10,7 @@ const PREPARE_NICE = 10;
 function mayRestore(): boolean {
   return process.getuid?.() === 0;
 }
+
 
 /** This process (and the processes it starts from now on) prepares at a low priority. */
 export function prepareNiced(): void {

@@ -108,8 +108,6 @@ async function main(): Promise<void> {
     const addon = loadAddon();
     const sock = start.control ?? CONTROL_FD;
     const t0 = performance.now();
-    // Prepared (niced, see `ferry mount`'s handover): serving from now on.
-    serveAtNormalPriority();
     asked = true;
     addon.ctlSend(sock, encode({ op: 'go' }));
     const got = addon.ctlRecv(sock, 60_000);

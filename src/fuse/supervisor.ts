@@ -13,7 +13,6 @@ import { loadAddon, type ConnParams, type FuseAddon } from './addon.js';
 import { CONTROL_FD, type ChildMessage, type MountHistory, type SupervisorMessage } from './serve-messages.js';
 import { HANDOVER_PROTOCOL, controlSocketFor, encode, type ConnectionOffer, type ControlMessage } from './handover.js';
 import { checkMountpoint, fuseArgs } from './mount.js';
-import { serveAtNormalPriority } from './priority.js';
 
 const CHILD = new URL('./serve-child.js', import.meta.url).pathname;
 /** More crashes than this within CRASH_WINDOW_MS: the supervisor gives up (the mount then ends). */
@@ -121,8 +120,6 @@ export class Supervisor {
         await s.startChild({ mode: 'recover' });
       }
       addon.closeFd(sock);
-      // Started niced by `ferry mount` (its preparation yields to the applications): supervising now.
-      serveAtNormalPriority();
       s.listen();
       return s;
     } catch (e) {

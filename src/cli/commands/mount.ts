@@ -60,8 +60,6 @@ const command: Command = {
       const mp = resolve(p.args[0]!);
       loadAddon();
       if (!(await servedByFerry(mp))) throw new UsageError(`nothing serves ${mp}: --upgrade hands over a running mount`);
-      // The new processes start niced (back to normal once they serve): the applications keep the CPU.
-      (await import('../../fuse/priority.js')).prepareNiced();
       // In the background, as the daemon it replaces.
       if (await daemonize({ ...p, values: { ...v, background: true } }, 'mount', mp)) return;
       return supervise(await Supervisor.takeOver(mp, { log }), log);
@@ -85,7 +83,6 @@ const command: Command = {
     const handover = v.upgrade === true || (await servedByFerry(mp));
     if (handover && v.upgrade === true && !(await servedByFerry(mp))) throw new UsageError(`nothing serves ${mp}: --upgrade hands over a running mount`);
     const bg = handover ? { ...p, values: { ...v, background: v.background ?? true } } : p;
-    if (handover) (await import('../../fuse/priority.js')).prepareNiced();
     if (await daemonize(bg, 'mount', mp)) return;
     const { openFormatted } = await import('../meta.js');
     const { meta, format } = await openFormatted(metaUrl);
