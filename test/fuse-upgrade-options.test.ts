@@ -14,6 +14,7 @@ import { daemonFile } from '../src/fuse/daemon.js';
 import { controlSocketFor } from '../src/fuse/handover.js';
 import { mountAt, unmountFuse } from '../src/fuse/teardown.js';
 import { CLI, formatVolume, fuseTestOptions, mountFerry, run, type TestMount, type TestVolume } from './helpers/mount.js';
+import { tool } from './helpers/tools.js';
 import { startLoad, type LoadResult } from './helpers/upgrade-load.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -176,7 +177,7 @@ describe('FUSE: upgrades in place of write-back, mirror and --metrics mounts', f
         await upgrade(mp, i);
         await sleep(300);
       }
-      const probe = await run('python3', ['-c', 'import fcntl,os,sys\nfd=os.open(sys.argv[1],os.O_RDWR)\ntry:\n  fcntl.flock(fd,fcntl.LOCK_EX|fcntl.LOCK_NB); print("got")\nexcept OSError: print("held")', join(mp, 'lock')]);
+      const probe = await run(tool('python3'), ['-c', 'import fcntl,os,sys\nfd=os.open(sys.argv[1],os.O_RDWR)\ntry:\n  fcntl.flock(fd,fcntl.LOCK_EX|fcntl.LOCK_NB); print("got")\nexcept OSError: print("held")', join(mp, 'lock')]);
       assert.equal(probe.stdout.trim(), 'held', 'the flock held through the mirror mount survived the upgrades');
       checkLoad('mirror, 3 upgrades', await load.stop());
       assert.match(mountLog(mp, m), /took over \S+: requests paused/);
