@@ -114,6 +114,8 @@ const now = () => Date.now() / 1000;
 async function main(): Promise<void> {
   const vol = await formatVolume();
   const rows: Array<[string, number, number[], number]> = [];
+  const pauses: number[] = [];
+  const prepares: number[] = [];
   try {
     // Upgrade in place.
     {
@@ -130,8 +132,19 @@ async function main(): Promise<void> {
           w.push([t0, now()]);
           await sleep(300);
         }
-        const s = stalls(w, await rd.stop());
+        const got = await rd.stop();
+        const s = stalls(w, got);
         rows.push(['upgrade (ferry mount --upgrade)', TRIES, s.ms, s.failed]);
+        // The gap around the handover itself (the old process stopped reading -> the new one served, as the
+        // new one logged it): what the upgrade costs a reader, without the CPU others take meanwhile.
+        const served = [...readFileSync(daemonFile('mount', mp, 'log'), 'utf8').matchAll(/^(\S+) ferry\[\d+\]: took over \S+: requests paused (\d+) ms/gm)].map((x) => [Date.parse(x[1]!) / 1000 - Number(x[2]) / 1000, Date.parse(x[1]!) / 1000] as const);
+        const at = served.map(([a, b]) => Math.max(0, ...got.gaps.filter(([g0, g1]) => g1 >= a - 0.002 && g0 <= b + 0.002).map(([g0, g1]) => (g1 - g0) * 1000)));
+        rows.push(['  the gap around the handover itself', served.length, at, 0]);
+        // Where the time goes: the pause itself as the processes measured it (old one stops reading -> new
+        // one serves), and how long the new serving process took to get ready before it asked.
+        const log = readFileSync(daemonFile('mount', mp, 'log'), 'utf8');
+        pauses.push(...[...log.matchAll(/requests paused (\d+) ms/g)].map((x) => Number(x[1])));
+        prepares.push(...[...log.matchAll(/upgrade \d+ of \S+ done, (\d+) ms after starting/g)].map((x) => Number(x[1])));
       } finally {
         await stopDaemon(mp, m);
       }
@@ -205,6 +218,8 @@ async function main(): Promise<void> {
   console.log(`stall of a 4 KiB read loop (${full ? 'full' : 'short; --full for 20 tries each'}); goals: upgrade < 100 ms with 0 failed calls, recovery < 2000 ms`);
   console.log(line(head));
   for (const r of body) console.log(line(r));
+  const pp = (xs: number[]) => (xs.length ? `p50 ${pct(xs, 50)} ms, max ${Math.max(...xs)} ms` : 'none logged');
+  console.log(`upgrade breakdown: requests paused (old process stops -> new one serves, from the mount's log) ${pp(pauses)}; new serving process start to serving ${pp(prepares)}`);
   if (await mountAt(join(vol.dir, 'up'))) console.log('warning: a mount was left behind');
 }
 

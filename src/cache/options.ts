@@ -36,6 +36,8 @@ export interface CacheOptions {
   writebackFsync?: boolean;
   /** Progress and summary lines (write-back uploads on close); warnings go to stderr without it. */
   log?: (line: string) => void;
+  /** Write-back staging opened without its lock until claimed (StagingOptions.deferLock). */
+  deferStagingLock?: boolean;
   /** Join (or, with noSharing, use) the cache group of this name. */
   cacheGroup?: string;
   /** host:port this member listens on and advertises (default 127.0.0.1 and a free port). */
@@ -90,6 +92,7 @@ export async function openCachedStore(format: Format, inner: ObjectStore, o: Cac
       peek: memory ? (key) => memory.get(key) : undefined,
       adopt: disk ? (key, file, size) => disk.adopt(key, file, size) : undefined,
       log: o.log,
+      deferLock: o.deferStagingLock,
     });
   }
   // Staged blocks may fill the cache's share of the disk; beyond it writes wait for the object store again.

@@ -33,6 +33,11 @@ export interface StagingOptions {
   /** Takes over an uploaded block's file (moves it into the disk cache); without it the file is removed. */
   adopt?: (key: string, file: string, size: number) => Promise<void>;
   log?: (line: string) => void;
+  /**
+   * Open without taking the directory: a process that succeeds another one on the same mount (a FUSE handover
+   * or a standby, docs/upgrade.md) stages at once but uploads only after claim(), once the other let go.
+   */
+  deferLock?: boolean;
 }
 
 export interface StagingStats {
@@ -85,6 +90,13 @@ export class StagingArea {
   private drained: Array<() => void> = [];
   private closed = false;
   private backlogTimer?: NodeJS.Timeout;
+  /** The directory is this process's (its lock taken, what was left there queued). */
+  private claimed = false;
+  private claiming?: Promise<void>;
+  /** Handing the directory over: no upload starts, failed ones are not retried. */
+  private releasing = false;
+  /** Uploads sleeping before a retry: woken when the directory is handed over. */
+  private readonly wakers = new Set<() => void>();
   /** Keys whose staged file is being written (asynchronously), and those deleted meanwhile. */
   private readonly writing = new Set<string>();
   private readonly deletedWhileWriting = new Set<string>();
@@ -96,9 +108,7 @@ export class StagingArea {
   static async open(opts: StagingOptions): Promise<StagingArea> {
     const s = new StagingArea(opts);
     await mkdir(opts.dir, { recursive: true });
-    await s.lock();
-    await s.recover();
-    s.pump();
+    if (!opts.deferLock) await s.claimNow();
     if (opts.log) {
       s.backlogTimer = setInterval(() => {
         const st = s.stats;
@@ -107,6 +117,65 @@ export class StagingArea {
       s.backlogTimer.unref();
     }
     return s;
+  }
+
+  private async claimNow(): Promise<void> {
+    await this.lock();
+    this.claimed = true;
+    await this.recover();
+    this.pump();
+  }
+
+  /**
+   * deferLock: takes the directory once the process holding it let go (released it or died), queues what it
+   * left staged and starts uploading. Waits as long as that takes; resolves at once when claimed already.
+   */
+  claim(): Promise<void> {
+    if (this.claimed) return Promise.resolve();
+    return (this.claiming ??= (async () => {
+      const started = Date.now();
+      let said = 0;
+      for (;;) {
+        const holder = this.holder();
+        if (holder === undefined || holder === process.pid || !alive(holder)) break;
+        if (Date.now() - started > (said + 1) * PROGRESS_MS) {
+          said++;
+          this.log(`ferry: write-back: waiting for process ${holder} to hand over ${this.opts.dir} (${said * 10} s)`);
+        }
+        await sleep(10);
+      }
+      await this.claimNow();
+    })());
+  }
+
+  /**
+   * Hands the directory over to the next process of this mount: no further upload starts, uploads in flight
+   * finish (a failing one is not retried), and the lock is released. Staged blocks stay staged: the next
+   * process (StagingArea.claim) uploads them, each once.
+   */
+  async release(): Promise<void> {
+    if (this.closed) return;
+    this.releasing = true;
+    for (const w of this.wakers) w();
+    this.queue.length = 0;
+    while (this.active > 0) await new Promise<void>((r) => this.drained.push(r));
+    this.closed = true;
+    clearInterval(this.backlogTimer);
+    if (this.claimed && this.holder() === process.pid) await unlink(join(this.opts.dir, LOCK)).catch(() => undefined);
+    this.log(`ferry: write-back: handed ${this.opts.dir} over with ${this.stats.pending} blocks staged; ${this.stats.uploaded} uploaded by this process`);
+  }
+
+  private holder(): number | undefined {
+    try {
+      const pid = Number(readFileSync(join(this.opts.dir, LOCK), 'utf8').trim());
+      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   get dir(): string {
@@ -187,6 +256,7 @@ export class StagingArea {
         this.writing.delete(key);
       }
       if (this.deletedWhileWriting.delete(key)) {
+        this.stats.staged++;
         this.stats.cancelled++;
         await unlink(path).catch(() => undefined);
         return;
@@ -200,7 +270,8 @@ export class StagingArea {
 
   /** The staged block, or undefined when it is not staged. A corrupt staged file is EIO, never served. */
   async get(key: string): Promise<Buffer | undefined> {
-    if (!this.entries.has(key)) return undefined;
+    // Not claimed yet: the process handing over may have staged it (its file is there until uploaded).
+    if (!this.entries.has(key) && this.claimed) return undefined;
     let file: Buffer;
     try {
       file = await readFile(this.pathOf(key));
@@ -208,7 +279,10 @@ export class StagingArea {
       return undefined; // uploaded and moved into the disk cache meanwhile
     }
     const data = verify(file);
-    if (!data) throw await this.corrupt(key);
+    if (!data) {
+      if (!this.entries.has(key)) return undefined;
+      throw await this.corrupt(key);
+    }
     return data;
   }
 
@@ -231,6 +305,8 @@ export class StagingArea {
    * for (the caller then deletes the object). True when the block never reached the object store.
    */
   async cancel(key: string): Promise<boolean> {
+    // The process handing over may be uploading it: known only once it let go.
+    if (!this.claimed && !this.closed) await this.claim();
     if (this.writing.has(key)) {
       this.deletedWhileWriting.add(key);
       return true;
@@ -250,6 +326,7 @@ export class StagingArea {
   }
 
   private pump(): void {
+    if (!this.claimed || this.releasing) return;
     const limit = Math.max(1, this.opts.concurrency ?? 8);
     while (this.active < limit && this.queue.length) {
       const key = this.queue.shift()!;
@@ -287,10 +364,22 @@ export class StagingArea {
         await this.opts.store.put(e.key, data);
         break;
       } catch (err) {
+        // Handing over: the next process uploads it.
+        if (this.releasing) return;
         this.stats.retries++;
         const wait = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(attempt, 9));
         if (attempt === 0 || attempt % 10 === 9) this.log(`ferry: write-back: uploading ${e.key} failed (${(err as Error).message}); retrying in ${wait} ms`);
-        await sleep(wait);
+        await new Promise<void>((r) => {
+          const done = () => {
+            clearTimeout(t);
+            this.wakers.delete(done);
+            r();
+          };
+          const t = setTimeout(done, wait);
+          t.unref?.();
+          this.wakers.add(done);
+        });
+        if (this.releasing) return;
         if (e.cancelled) {
           // Deleted while failing: no need to upload it any more.
           this.remove(e);
@@ -308,7 +397,7 @@ export class StagingArea {
   }
 
   private settle(): void {
-    if (this.entries.size > 0 || this.active > 0) return;
+    if ((this.entries.size > 0 && !this.releasing) || this.active > 0) return;
     for (const r of this.drained.splice(0)) r();
   }
 
@@ -329,6 +418,16 @@ export class StagingArea {
 
   /** Waits for every upload and releases the directory. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    if (!this.claimed) {
+      // Never claimed and nothing staged here (a standby that never served): the directory is another's.
+      if (this.entries.size === 0 && this.writing.size === 0) {
+        this.closed = true;
+        clearInterval(this.backlogTimer);
+        return;
+      }
+      await this.claim();
+    }
     await this.drain();
     this.closed = true;
     clearInterval(this.backlogTimer);

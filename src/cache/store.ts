@@ -283,9 +283,19 @@ export class CachedObjectStore implements ObjectStore, BlockCache {
     await this.disk?.idle();
   }
 
+  /**
+   * The next process of this mount takes the staging directory over (docs/upgrade.md): uploads in flight
+   * finish, the rest stays staged for it.
+   */
+  async handOverStaging(): Promise<void> {
+    if (!this.staging) return;
+    await this.staging.release();
+    this.opts.log?.(`ferry: ${this.summary()}`);
+  }
+
   async close(): Promise<void> {
     // Every staged block reaches the object store before the store closes.
-    if (this.staging) {
+    if (this.staging && !this.staging.isClosed) {
       await this.staging.close();
       this.opts.log?.(`ferry: ${this.summary()}`);
     }

@@ -2,7 +2,7 @@
 // the format record, the chunk store with its caches, the VFS and the client session. Every door (SDK, FUSE,
 // S3 gateway, CLI, mirror service, later WebHDFS and CSI) gets its client here and never stacks these itself.
 // Whatever fails half-way, everything opened so far is closed again.
-import { bindOrTakeOver, upgradesSoFar } from './listen.js';
+import { bindOrTakeOver, DeferredBinds, upgradesSoFar } from './listen.js';
 import type { BlockCache } from '../chunk/block-cache.js';
 import type { ChunkStore } from '../chunk/index.js';
 import type { Meta } from '../meta/interface.js';
@@ -31,6 +31,12 @@ export interface ClientRuntime {
   probe?: ClientProbe;
   /** Continue this session of an earlier process of the same mount (a handover) instead of opening one. */
   adoptSession?: number;
+  /**
+   * This process succeeds another one of the same mount (a FUSE takeover or standby, docs/upgrade.md), which
+   * still holds what one process at a time may: the write-back staging directory and the --metrics port are
+   * taken only by claim(), once the other let go (or passed the listening socket).
+   */
+  successor?: boolean;
 }
 
 export interface Client {
@@ -41,8 +47,22 @@ export interface Client {
   /** The block cache of the chunk store, when the config asks for one. */
   readonly cache?: BlockCache;
   readonly vfs: VFS;
-  /** Stops without closing the session or the open files: another process took them over (a FUSE handover). */
+  /**
+   * Stops without closing the session or the open files: another process took them over (a FUSE handover).
+   * Uploads of staged blocks in flight finish; the rest stay staged for the next process.
+   */
   detach(): Promise<void>;
+  /**
+   * The first part of detach, at the handover itself: background jobs stop, the write-back staging directory
+   * and the metrics port are let go; the metadata stays open (detach closes it).
+   */
+  handOff(): Promise<void>;
+  /**
+   * With `successor`: listens on the metrics address (on the socket given by key in `listeners`, else
+   * binding it) and takes the write-back staging directory once the previous process let it go. The
+   * staging part runs on in the background: `staging` resolves when it is taken.
+   */
+  claim(listeners?: Map<string, number>): Promise<{ staging: Promise<void> }>;
   /** This client's session id in the metadata engine. */
   readonly sessionId: number;
   /** Writes are refused (a read-only config, or a read-only mirror). */
@@ -77,7 +97,8 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
   try {
     // First: a busy metrics port fails before anything is opened. The metrics are enabled before the stores
     // open, which then count their requests (storage.ts).
-    const endpoint = cfg.metrics !== undefined ? await serveMetrics(cfg.metrics, bindOrTakeOver) : undefined;
+    const deferred = rt.successor ? new DeferredBinds() : undefined;
+    const endpoint = cfg.metrics !== undefined ? await serveMetrics(cfg.metrics, deferred?.bind ?? bindOrTakeOver) : undefined;
     if (endpoint) undo.push(() => endpoint.close());
     const metrics = endpoint ? activeMetrics() : undefined;
     // A read-only client of a writable mirror never connects to the far source.
@@ -89,7 +110,7 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
     const qos = new ClientQos(cfg.qos, format);
     const charged = metrics ? meteredMeta(qos.wrapMeta(rawMeta), metrics) : qos.wrapMeta(rawMeta);
     const meta = rt.probe ? rt.probe.wrapMeta(charged) : charged;
-    const store = await openChunkStore(format, cfg, log, qos, rt.probe);
+    const store = await openChunkStore(format, cfg, log, qos, rt.probe, rt.successor === true);
     undo.push(() => store.objects.close());
     // `writeback`: this client commits slices before their blocks are uploaded (readers of a missing block
     // wait only while such a session is alive).
@@ -154,17 +175,38 @@ export async function openClient(config: ClientConfig, rt: ClientRuntime = {}): 
         if (endpoint) await step(() => endpoint.close());
         if (err) throw err;
       })());
+    // Handed over: background work stops and what one process at a time holds goes to the next one at once;
+    // the metadata stays open for lock waits still running here (src/fuse/server.ts).
+    let handingOff: Promise<void> | undefined;
+    const handOff = () =>
+      (handingOff ??= (async () => {
+        await backups?.stop().catch(() => undefined);
+        await vfs.stop();
+        // Staged blocks stay staged: the next process uploads them (cache/staging.ts release/claim).
+        await cached?.handOverStaging().catch((e: Error) => log(`ferry: handing the write-back staging over: ${e.message}`));
+        if (endpoint) await endpoint.close(true).catch(() => undefined);
+      })());
     // Handed over: everything stops here, but the session (locks, open files) lives on in the next process.
     const detach = () =>
       (closing ??= (async () => {
-        await backups?.stop().catch(() => undefined);
-        await vfs.stop();
+        await handOff();
         await meta.close().catch(() => undefined);
         await store.objects.close().catch(() => undefined);
         unwatch.forEach((u) => u());
-        if (endpoint) await endpoint.close().catch(() => undefined);
       })());
-    return { config: cfg, meta, format, store, cache: store.cache, vfs, sessionId, readOnly, backups, metrics, metricsAddress: endpoint?.address, view: (ctx) => new VfsView(vfs, ctx), close, detach };
+    let claimed: Promise<{ staging: Promise<void> }> | undefined;
+    const claim = (listeners?: Map<string, number>) =>
+      (claimed ??= (async () => {
+        await deferred?.claim(listeners);
+        // Where the metrics are now served (a port picked at bind time, for ferry stats).
+        if (endpoint && deferred) await meta.setSessionInfo({ metrics: endpoint.address }).catch(() => undefined);
+        const staging = cached?.staging ? cached.staging.claim() : Promise.resolve();
+        staging.catch((e: Error) => log(`ferry: write-back: taking over the staging directory: ${e.message}`));
+        return { staging };
+      })());
+    return { config: cfg, meta, format, store, cache: store.cache, vfs, sessionId, readOnly, backups, metrics, get metricsAddress() {
+      return endpoint?.address;
+    }, view: (ctx) => new VfsView(vfs, ctx), close, detach, handOff, claim };
   } catch (e) {
     await unwind();
     throw e;

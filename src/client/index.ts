@@ -5,6 +5,6 @@ export { CLIENT_OPTIONS, SDK_ONLY, configFromSdkOptions, setOption, type ClientO
 export { openChunkStore, openRawVolumeObjects, openMirrorCopyStores, openBlockCache, cacheOptionsOf, type Log } from './storage.js';
 export { checkObjectStore, checkVolumeStore } from './store-check.js';
 export { checkMarker, checkFormatTarget, readMarker, writeMarker, deleteMarker, markerKey, MARKER_NAME, type StoreClaim } from './marker.js';
-export { bindOrTakeOver, listenOn, listenerFor, parseAddress, Requests, UPGRADE_FROM_ENV, UPGRADES_ENV, upgradesSoFar } from './listen.js';
+export { bindOrTakeOver, DeferredBinds, listeningFds, listenOn, listenerFor, parseAddress, Requests, UPGRADE_FROM_ENV, UPGRADES_ENV, upgradesSoFar } from './listen.js';
 export { ClientProbe, type ProbeSnapshot, type ProbeStat } from './probe.js';
 export { accessView, configToken } from './access.js';

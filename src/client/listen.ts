@@ -178,3 +178,60 @@ export class Requests {
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/**
+ * The listening sockets this process bound through bindOrTakeOver (a mount's --metrics port), by the key it
+ * was asked for, with their descriptors: a FUSE mount handing over passes them to the next process
+ * (SCM_RIGHTS, src/fuse/serve-child.ts), which listens on them without a moment of refused connections.
+ */
+export function listeningFds(): Array<{ key: string; fd: number }> {
+  const out: Array<{ key: string; fd: number }> = [];
+  for (const [key, s] of listening) {
+    const fd = (s as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    if (s.listening && typeof fd === 'number' && fd >= 0) out.push({ key, fd });
+  }
+  return out;
+}
+
+/**
+ * Binds for a process that succeeds another one serving the same thing (a FUSE mount's takeover or standby
+ * process): `bind` records the server and returns at once, without listening (the other process still
+ * listens there); `claim` listens, on the socket the other process passed (its descriptor, by key) or else
+ * on the address itself once the other process let it go.
+ */
+export class DeferredBinds {
+  private readonly pending: Array<{ server: NetServer; host: string; port: number; key: string }> = [];
+
+  readonly bind = (server: NetServer, host: string, port: number, key: string): Promise<void> => {
+    this.pending.push({ server, host, port, key });
+    return Promise.resolve();
+  };
+
+  /** Listens on every recorded server; `fds` are inherited listening sockets by key. Throws the first failure. */
+  async claim(fds: Map<string, number> = new Map(), waitMs = 10_000): Promise<void> {
+    for (const p of this.pending.splice(0)) {
+      const fd = fds.get(p.key);
+      const deadline = Date.now() + waitMs;
+      for (;;) {
+        try {
+          await new Promise<void>((resolve, reject) => {
+            p.server.once('error', reject);
+            const bound = () => {
+              p.server.off('error', reject);
+              resolve();
+            };
+            if (fd !== undefined) p.server.listen({ fd }, bound);
+            else p.server.listen(p.port, p.host, bound);
+          });
+          break;
+        } catch (e) {
+          // The process handing over still listens there for a moment (it exits right after).
+          if (fd !== undefined || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || Date.now() > deadline) throw e;
+          await sleep(20);
+        }
+      }
+      listening.set(p.key, p.server);
+      p.server.once('close', () => listening.get(p.key) === p.server && listening.delete(p.key));
+    }
+  }
+}

@@ -121,10 +121,10 @@ export async function openMirrorCopyStores(format: Format, cfg: Partial<ClientCo
  * A cache stack of its own over the raw store, without transforms (cache group members and warm-up: blocks
  * are cached as stored, so no keys are needed).
  */
-export async function openBlockCache(format: Format, cfg: Partial<ClientConfig>, log?: Log, limits?: StoreLimits, probe?: ClientProbe): Promise<CachedObjectStore> {
+export async function openBlockCache(format: Format, cfg: Partial<ClientConfig>, log?: Log, limits?: StoreLimits, probe?: ClientProbe, deferStagingLock = false): Promise<CachedObjectStore> {
   const raw = await openRawVolumeObjects(format, cfg, limits, probe);
   try {
-    return await openCachedStore(format, raw, cacheOptionsOf(cfg, log));
+    return await openCachedStore(format, raw, { ...cacheOptionsOf(cfg, log), deferStagingLock });
   } catch (e) {
     await raw.close().catch(() => undefined);
     throw e;
@@ -132,12 +132,13 @@ export async function openBlockCache(format: Format, cfg: Partial<ClientConfig>,
 }
 
 /** The volume's chunk store: raw store, caches the config asks for (below transforms), block transforms. */
-export async function openChunkStore(format: Format, cfg: Partial<ClientConfig> = {}, log?: Log, limits?: StoreLimits, probe?: ClientProbe): Promise<ChunkStore> {
+/** deferStagingLock: write-back staging is taken only at claim() (a process succeeding another, cache/staging.ts). */
+export async function openChunkStore(format: Format, cfg: Partial<ClientConfig> = {}, log?: Log, limits?: StoreLimits, probe?: ClientProbe, deferStagingLock = false): Promise<ChunkStore> {
   // Caches wrap the backend store directly, below block transforms: they hold blocks as stored (see cache/options.ts).
   // Block transforms (compress -> encrypt -> checksum on write) go on top, sharding below the caches.
   const cacheOpts = cacheOptionsOf(cfg, log);
   // Limits go below the cache: only what really crosses to the object store is charged, cache hits are free.
-  const cache = cachingEnabled(cacheOpts) ? await openBlockCache(format, cfg, log, limits, probe) : undefined;
+  const cache = cachingEnabled(cacheOpts) ? await openBlockCache(format, cfg, log, limits, probe, deferStagingLock) : undefined;
   const base = cache ?? (await openRawVolumeObjects(format, cfg, limits, probe));
   let objects: ObjectStore;
   try {

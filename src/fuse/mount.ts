@@ -35,6 +35,8 @@ export interface HandoverState {
   sid: number;
   /** Wall-clock time (ms) the old process stopped reading requests: the successor logs the pause. */
   stoppedAt: number;
+  /** Keys of the listening sockets (--metrics) passed along with the state message, in the order of its descriptors. */
+  listeners?: string[];
 }
 
 export interface Mounted {
@@ -127,7 +129,7 @@ export async function mountVolume(config: ClientConfig, mountpoint: string, rt: 
   const entryTimeout = config.metaCache?.entryTimeout ?? 1;
   const client = await openClient(
     { ...config, sessionLabel: config.sessionLabel ?? `${hostname()}:${mp}`, role: config.role ?? 'mount', metaCache: { ...config.metaCache, attrTimeout, entryTimeout } },
-    { log, adoptSession: rt.adoptSession },
+    { log, adoptSession: rt.adoptSession, successor: rt.successor },
   );
   const { vfs, format } = client;
   let root: RootMap;
@@ -211,8 +213,10 @@ export async function mountVolume(config: ClientConfig, mountpoint: string, rt: 
     const stoppedAt = Date.now();
     addon.handOver(session);
     server.handOver();
-    await server.drained();
+    // Blocking lock waits go on in this process until granted (FuseServer.handOver); the rest is answered.
+    await server.settled();
     const t1 = performance.now();
+    if (server.lockWaits) log(`handing over: ${server.lockWaits} blocking lock waits go on in this process until granted`);
     // What the application wrote is committed now (staged uploads stay staged for the next process).
     await vfs.flushAll().catch((e) => log(`flushing open files for the handover: ${(e as Error).message}`));
     log(`handing over: requests in progress answered in ${(t1 - t0).toFixed(1)} ms, buffered writes committed in ${(performance.now() - t1).toFixed(1)} ms`);

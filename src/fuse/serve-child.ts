@@ -8,8 +8,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { loadAddon } from './addon.js';
 import { encode, type ControlMessage } from './handover.js';
+import { listeningFds } from '../client/index.js';
 import { dirname } from 'node:path';
 import { metricsFileFor } from './daemon.js';
+import { prepareNiced, serveAtNormalPriority } from './priority.js';
 import { mountVolume, type Mounted } from './mount.js';
 import { CONNECTION_FD, CONTROL_FD, type ChildMessage, type MountHistory, type SupervisorMessage } from './serve-messages.js';
 
@@ -46,6 +48,22 @@ async function serving(m: Mounted, history: MountHistory): Promise<void> {
     .catch((e: Error) => log(`recording the session: ${e.message}`));
 }
 
+/**
+ * After this process started serving in the place of another (takeover, standby): the --metrics port (on the
+ * socket the old process passed, or bound once it let go) and the write-back staging directory (once the old
+ * process let go). Neither failing ends the mount: it is logged.
+ */
+async function claimShared(m: Mounted, listeners?: Map<string, number>): Promise<void> {
+  const t0 = performance.now();
+  const r = await m.client.claim(listeners).catch((e: Error) => {
+    log(`${e.message} (the mount serves on without it)`);
+    return undefined;
+  });
+  void r?.staging.then(() => {
+    if (m.client.cache && (m.client.config.cache?.writeback ?? false)) log(`took the write-back staging directory over ${(performance.now() - t0).toFixed(0)} ms after serving`);
+  });
+}
+
 /** A takeover asked the old process for its state: from then on it no longer serves, whatever happens here. */
 let asked = false;
 
@@ -68,18 +86,23 @@ async function main(): Promise<void> {
     if (dropped) log(`released the locks and open-file records of session ${sid} (the serving process that died)`);
   };
   if (mode === 'standby') {
-    m = await mountVolume(config, mountpoint, { fd: CONNECTION_FD, deferStart: true, log });
+    // In reserve: its start-up and idle work yield to the serving process and the applications.
+    prepareNiced();
+    m = await mountVolume(config, mountpoint, { fd: CONNECTION_FD, deferStart: true, successor: true, log });
     m.client.meta.setSessionInfo({ standby: true }).catch(() => undefined);
     const go = new Promise<SupervisorMessage>((res) => process.once('message', (x) => res(x as SupervisorMessage)));
     await send({ t: 'prepared' });
     const g = await go;
     if (g.t !== 'go') throw new Error(`expected go, got ${g.t}`);
+    serveAtNormalPriority();
     m.start(initOf(g.init));
     if (g.history) hist = g.history;
     log(`recovered ${mountpoint}: serving again on the same connection`);
     if (g.deadSid) void dropDead(g.deadSid);
+    // The dead process's port and staging lock are free now.
+    await claimShared(m);
   } else if (mode === 'takeover') {
-    m = await mountVolume(config, mountpoint, { fd: CONNECTION_FD, deferStart: true, adoptSession: start.sid, log });
+    m = await mountVolume(config, mountpoint, { fd: CONNECTION_FD, deferStart: true, adoptSession: start.sid, successor: true, log });
     // Ready: the old serving process stops and answers with its state on the control socket (blocking here
     // is fine, nothing else is to be done until it answers).
     const addon = loadAddon();
@@ -93,6 +116,9 @@ async function main(): Promise<void> {
     if (msg?.op !== 'state') throw new Error(`the old mount daemon did not hand over its state (${msg?.op === 'error' ? msg.message : 'no answer'})`);
     m.start(initOf(start.init!), msg.state);
     log(`took over ${mountpoint}: requests paused ${Date.now() - msg.state.stoppedAt} ms (${(performance.now() - t0).toFixed(1)} ms after asking; session ${m.client.sessionId}, ${msg.state.server.handles.length} open files)`);
+    // The listening sockets the old process passed with its state, by the key they were bound under.
+    const keys = msg.state.listeners ?? [];
+    await claimShared(m, new Map(keys.map((k, i) => [k, got!.fds[i]!] as const).filter(([, fd]) => fd !== undefined)));
   } else {
     m = await mountVolume(config, mountpoint, { fd: CONNECTION_FD, resume: start.init ? initOf(start.init) : undefined, log });
     if (mode === 'recover') {
@@ -108,7 +134,13 @@ async function main(): Promise<void> {
       const fd = (socket as unknown as { _handle?: { fd?: number } } | undefined)?._handle?.fd ?? -1;
       const addon = loadAddon();
       m.handOver()
-        .then((state) => addon.ctlSend(fd, encode({ op: 'state', state })))
+        .then((state) => {
+          // The --metrics socket goes along: the successor accepts from it, no connection is refused.
+          const ls = listeningFds();
+          addon.ctlSend(fd, encode({ op: 'state', state: { ...state, listeners: ls.map((l) => l.key) } }), ls.map((l) => l.fd));
+          // The next process serves: staging and the metrics port are its now (lock waits may go on here).
+          void m.client.handOff();
+        })
         .catch((e: Error) => {
           log(`handover failed: ${e.message}`);
           exitCode = 1;

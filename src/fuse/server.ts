@@ -105,6 +105,10 @@ export class FuseServer implements abi.FuseHandlers {
   private readonly reading = new Map<number, Promise<void>>();
   /** The loop ended: lock waits give up so the session can be destroyed. */
   private exiting = false;
+  /** Handed over: only blocking lock waits still run here (see handOver). */
+  private handingOver = false;
+  private lockWaiting = 0;
+  private readonly settledWaiters: Array<() => void> = [];
   /** "inode\0name" of extended attributes known not to exist, until the attribute timeout. */
   private readonly noXattr = new Map<string, number>();
   /** Requests per operation code, when FERRY_FUSE_STATS is set (printed at unmount). */
@@ -175,6 +179,7 @@ export class FuseServer implements abi.FuseHandlers {
         if (this.counts) this.millis[op] = (this.millis[op] ?? 0) + performance.now() - t0;
         metrics?.fuse.observe(OP_NAMES[op]!, (performance.now() - t0) / 1000, failed);
         if (--this.inflight === 0) for (const f of this.idle.splice(0)) f();
+        this.checkSettled();
       });
   };
 
@@ -186,11 +191,28 @@ export class FuseServer implements abi.FuseHandlers {
   }
 
   /**
-   * Handing the mount over: requests still running finish (a lock wait gives up with EINTR: the caller
-   * retries), nothing new arrives (the addon stopped reading).
+   * Handing the mount over: requests still running finish, nothing new arrives (the addon stopped reading).
+   * A blocking lock wait goes on here until it is granted (settled() does not wait for it): the kernel takes
+   * its answer only on the descriptor that read it, and an EINTR would reach the application (as errno 512,
+   * ERESTARTSYS, since the kernel takes FUSE lock calls as restartable).
    */
   handOver(): void {
-    this.exiting = true;
+    this.handingOver = true;
+    this.checkSettled();
+  }
+
+  /** Lock waits in progress (blocking F_SETLKW / flock calls polling for their lock). */
+  get lockWaits(): number {
+    return this.lockWaiting;
+  }
+
+  /** Resolves when every request but the blocking lock waits is answered. */
+  settled(): Promise<void> {
+    return this.inflight - this.lockWaiting === 0 ? Promise.resolve() : new Promise((r) => this.settledWaiters.push(r));
+  }
+
+  private checkSettled(): void {
+    if (this.inflight - this.lockWaiting === 0) for (const f of this.settledWaiters.splice(0)) f();
   }
 
   /** The handles to pass on, after drained() and the VFS's flushAll(). */
@@ -487,12 +509,12 @@ export class FuseServer implements abi.FuseHandlers {
     const end = r.len === 0 ? LOCK_TO_EOF : r.start + r.len - 1;
     if (r.type !== F_UNLCK) this.locked.add(r.ino);
     const owner = lockOwner(r.owner);
-    await this.lockWait(req, r.sleep, () => this.vfs.setlk(ctx, r.fh, false, r.type, r.start, end, r.pid || ctx.pid, owner));
+    await this.lockWait(req, r.sleep, () => this.vfs.setlk(ctx, r.fh, false, r.type, r.start, end, r.pid || ctx.pid, owner), ctx.pid);
   }
 
   async flock(ctx: Context, r: abi.FlockRequest, req: ReqHandle): Promise<void> {
     const type = r.op & LOCK_UN ? F_UNLCK : r.op & LOCK_EX ? F_WRLCK : F_RDLCK;
-    await this.lockWait(req, !(r.op & LOCK_NB), () => this.vfs.flock(ctx, r.fh, type, false, lockOwner(r.owner)));
+    await this.lockWait(req, !(r.op & LOCK_NB), () => this.vfs.flock(ctx, r.fh, type, false, lockOwner(r.owner)), ctx.pid);
   }
 
   fallocate(ctx: Context, r: abi.FallocateRequest): Promise<void> {
@@ -517,15 +539,27 @@ export class FuseServer implements abi.FuseHandlers {
    * A blocking lock as a loop of non-blocking attempts, so a signal to the waiting process (EINTR) or the
    * end of the mount stops the wait; no lock is ever granted after the caller gave up.
    */
-  private async lockWait(req: ReqHandle, block: boolean, attempt: () => Promise<void>): Promise<void> {
-    for (let wait = 1; ; wait = Math.min(wait * 2, 100)) {
-      try {
-        return await attempt();
-      } catch (e) {
-        if (!block || !(e instanceof FsError && e.code === 'EAGAIN')) throw e;
+  private async lockWait(req: ReqHandle, block: boolean, attempt: () => Promise<void>, pid: number): Promise<void> {
+    let waiting = false;
+    try {
+      for (let wait = 1; ; wait = Math.min(wait * 2, 100)) {
+        try {
+          return await attempt();
+        } catch (e) {
+          if (!block || !(e instanceof FsError && e.code === 'EAGAIN')) throw e;
+        }
+        if (this.exiting || this.addon.interrupted(req)) throw new FsError('EINTR');
+        // Handed over, the interrupts go to the next process: a waiter that died stops the wait here.
+        if (this.handingOver && pid > 0 && !processAlive(pid)) throw new FsError('EINTR');
+        if (!waiting) {
+          waiting = true;
+          this.lockWaiting++;
+          this.checkSettled();
+        }
+        await new Promise((r) => setTimeout(r, wait));
       }
-      if (this.exiting || this.addon.interrupted(req)) throw new FsError('EINTR');
-      await new Promise((r) => setTimeout(r, wait));
+    } finally {
+      if (waiting) this.lockWaiting--;
     }
   }
 
@@ -578,4 +612,13 @@ function sized(b: Buffer, size: number): XattrReply {
   if (size === 0) return { size: b.length };
   if (b.length > size) throw new FsError('ERANGE');
   return b;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

@@ -398,6 +398,10 @@ export interface SessionInfo {
 export interface SessionOpenState {
   held: number[];
   open: Array<[number, number]>;
+  /** A writable mirror's client: its session on the source (mirror/mirror-meta.ts). */
+  source?: SessionOpenState;
+  /** A mirror's client: handles counted open on the mirror's engine, per inode. */
+  localOpens?: Array<[number, number]>;
 }
 
 export interface BackgroundError {

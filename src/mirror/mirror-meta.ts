@@ -42,6 +42,9 @@ import { APPLIED_COUNTER } from '../meta/base/core.js';
 import type { MirrorOf } from './format.js';
 import { waitForVersion } from './wait-client.js';
 
+/** In a writable mirror client's session on the source: the id of its mirror session. */
+const MIRROR_SESSION = 'mirrorSession';
+
 export interface MirrorMetaOptions {
   /** How long a read waits for the mirror to reach a version this client knows of (default 5 s). */
   waitTimeoutMs?: number;
@@ -153,10 +156,12 @@ export class MirrorMeta implements Meta {
    * first call there when the source can take it so (a ferry:// service): opening costs no far round trip.
    */
   async newSession(info: Partial<SessionInfo>): Promise<number> {
-    const src = this.source;
-    const deferred = src?.deferSession ? (src.deferSession(info), true) : false;
-    const [sid, , applied] = await Promise.all([this.local.newSession(info), deferred ? undefined : src?.newSession(info), this.local.getCounter(APPLIED_COUNTER)]);
+    const [sid, applied] = await Promise.all([this.local.newSession(info), this.local.getCounter(APPLIED_COUNTER)]);
     this.applied = Math.max(this.applied, applied);
+    // The source's session names the mirror session it goes with (adoptSession, dropDeadSession find it so).
+    const srcInfo = { ...info, [MIRROR_SESSION]: sid };
+    if (this.source?.deferSession) this.source.deferSession(srcInfo);
+    else await this.source?.newSession(srcInfo);
     return sid;
   }
   async heartbeat(): Promise<void> {
@@ -173,18 +178,42 @@ export class MirrorMeta implements Meta {
   listSessions(): Promise<SessionInfo[]> {
     return this.local.listSessions();
   }
-  // A mirror client has a session on the mirror and one on its source: a handed-over mount keeps neither.
-  async adoptSession(): Promise<void> {
-    throw fsErr('ENOTSUP', 'a mount of a mirror cannot be handed over in place (unmount and mount it again)');
+  /** The source session that goes with mirror session sid (none before this client's first write there). */
+  private async sourceSessionOf(sid: number): Promise<number | undefined> {
+    return (await this.source!.listSessions()).find((x) => x[MIRROR_SESSION] === sid)?.sid;
+  }
+  /**
+   * A mount handed over (docs/upgrade.md) continues both sessions of a writable mirror's client: sid is the
+   * mirror's (the client's session id), the source's is the one that names it. A client that had not written
+   * yet has no source session: this one registers it with its first write, as a new client would.
+   */
+  async adoptSession(sid: number, info: Partial<SessionInfo>, open: SessionOpenState): Promise<void> {
+    if (!this.source) return this.local.adoptSession(sid, info, open);
+    const srcSid = await this.sourceSessionOf(sid);
+    const srcInfo = { ...info, [MIRROR_SESSION]: sid };
+    await this.local.adoptSession(sid, info, open);
+    if (srcSid !== undefined) await this.source.adoptSession(srcSid, srcInfo, open.source ?? { held: [], open: [] });
+    else if (this.source.deferSession) this.source.deferSession(srcInfo);
+    else await this.source.newSession(srcInfo);
+    this.localOpens.clear();
+    for (const [ino, n] of open.localOpens ?? []) this.localOpens.set(ino, n);
   }
   openState(): SessionOpenState {
-    return this.local.openState();
+    return { ...this.local.openState(), ...(this.source ? { source: this.source.openState() } : {}), localOpens: [...this.localOpens] };
   }
   restoreOpenState(open: SessionOpenState): void {
     this.local.restoreOpenState(open);
+    this.source?.restoreOpenState(open.source ?? { held: [], open: [] });
+    this.localOpens.clear();
+    for (const [ino, n] of open.localOpens ?? []) this.localOpens.set(ino, n);
   }
+  /** Both sessions of a dead process: its locks (the source's) and its open-file records (both). */
   async dropDeadSession(sid: number): Promise<boolean> {
-    return this.local.dropDeadSession(sid);
+    if (!this.source) return this.local.dropDeadSession(sid);
+    const srcSid = await this.sourceSessionOf(sid);
+    const loc = await this.local.dropDeadSession(sid);
+    const src = srcSid !== undefined ? await this.source.dropDeadSession(srcSid) : false;
+    return src || loc;
   }
   async cleanStaleSessions(maxAgeMs: number): Promise<number[]> {
     const gone = await this.local.cleanStaleSessions(maxAgeMs);

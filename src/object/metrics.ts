@@ -169,7 +169,8 @@ export function enableMetrics(): Promise<FerryMetrics> {
 export interface MetricsEndpoint {
   /** HOST:PORT it listens on (the port bound when 0 was asked for). */
   readonly address: string;
-  close(): Promise<void>;
+  /** Stops listening; gently: the scrapes being answered finish first (a handover, the next process listens). */
+  close(gently?: boolean): Promise<void>;
 }
 
 const endpoints = new Map<string, { server: Server; address: string; users: number }>();
@@ -211,24 +212,33 @@ export async function serveMetrics(address: string, bind?: (server: Server, host
       throw new Error(e.code === 'EADDRINUSE' ? `--metrics ${address}: the port is already in use` : `--metrics ${address}: ${e.message}`);
     });
     server.unref();
-    const a = server.address();
-    const bound = a && typeof a === 'object' ? (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`) : key;
-    ep = { server, address: bound, users: 0 };
-    endpoints.set(port !== 0 ? key : bound, ep);
+    // A bind may listen later (a process succeeding another, client/listen.ts DeferredBinds): the address
+    // is the one asked for until then.
+    const boundAddress = () => {
+      const a = server.address();
+      return a && typeof a === 'object' ? (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`) : key;
+    };
+    ep = { server, get address() { return boundAddress(); }, users: 0 };
+    endpoints.set(port !== 0 ? key : boundAddress(), ep);
   }
   ep.users++;
   const e = ep;
   let closed = false;
   return {
-    address: e.address,
-    close: async () => {
+    get address() {
+      return e.address;
+    },
+    close: async (gently = false) => {
       if (closed) return;
       closed = true;
       if (--e.users > 0) return;
       for (const [k, v] of endpoints) if (v === e) endpoints.delete(k);
+      if (!e.server.listening) return;
       await new Promise<void>((resolve) => {
         e.server.close(() => resolve());
-        e.server.closeAllConnections();
+        if (!gently) return e.server.closeAllConnections();
+        e.server.closeIdleConnections();
+        setTimeout(() => e.server.closeAllConnections(), 1000).unref();
       });
     },
   };
