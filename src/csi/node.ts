@@ -4,12 +4,12 @@
 // notices a stage mount that is gone (its process killed, ENOTCONN) and mounts it again, re-binding its targets.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rm, rmdir, statfs, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, rm, rmdir, statfs, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { status } from '@grpc/grpc-js';
 import { readOnlyMode, requireCapabilities, type VolumeCapability } from './capabilities.js';
-import { bindMount, isFuse, mountAt, run, unmountAll } from './mounts.js';
+import { bindMount, isFuse, mountAt, unmount, unmountAll } from './mounts.js';
 import { clientConfigOf, metaUrlOf, type Secrets } from './secrets.js';
 import { CsiError, invalid, notFound, precondition } from './status.js';
 
@@ -210,7 +210,7 @@ export class NodeService {
     if (v && v.targets.size) throw precondition(`volume ${volumeId} is still published at ${[...v.targets.keys()].join(', ')}`);
     if (await mountAt(staging)) {
       // A plain unmount lets ferry flush and exit; a process that does not is killed.
-      await run('umount', [staging]);
+      await unmount(staging);
       if (await mountAt(staging)) await unmountAll(staging);
     }
     if (v) {
@@ -346,7 +346,6 @@ export class NodeService {
   private async save(): Promise<void> {
     const list = [...this.volumes.values()].map((v) => ({ ...v, child: undefined, targets: [...v.targets] }));
     await writeFile(this.stateFile + '.tmp', JSON.stringify(list), { mode: 0o600 });
-    const { rename } = await import('node:fs/promises');
     await rename(this.stateFile + '.tmp', this.stateFile);
   }
 
