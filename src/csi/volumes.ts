@@ -14,6 +14,8 @@ import { CsiError, exists, invalid, notFound } from './status.js';
 export const RECORD_XATTR = 'trusted.ferry.csi';
 /** One empty file per volume, named by its encoded id: ListVolumes reads this directory only. */
 export const INDEX_DIR = '/.ferry-csi/volumes';
+/** Likewise one per snapshot (ListSnapshots): snapshots live beside their volumes, in many .snapshots. */
+export const SNAPSHOT_INDEX_DIR = '/.ferry-csi/snapshots';
 const SNAPSHOTS = '.snapshots';
 const ARCHIVED = '.archived';
 
@@ -63,9 +65,9 @@ export class VolumeOps {
     }
   }
 
-  private async index(id: string, add: boolean): Promise<void> {
+  private async index(id: string, add: boolean, at = INDEX_DIR): Promise<void> {
     const v = this.bookkeeping;
-    const dir = await v.mkdirs(INDEX_DIR, 0o700);
+    const dir = await v.mkdirs(at, 0o700);
     const name = encodeURIComponent(id);
     try {
       if (add) await v.release((await v.create(dir.inode, name, 0o600, 0o1 | 0o100)).fh);
@@ -191,6 +193,7 @@ export class VolumeOps {
     const made = await this.view.clone(src, dir.inode, name, { preserve: true });
     const rec: SnapshotRecord = { kind: 'snapshot', name, source: volume, bytes: made.bytes, created: Date.now() };
     await this.view.setxattr(made.inode, RECORD_XATTR, JSON.stringify(rec));
+    await this.index(id, true, SNAPSHOT_INDEX_DIR);
     return { ...rec, id };
   }
 
@@ -202,15 +205,35 @@ export class VolumeOps {
 
   async deleteSnapshot(id: string): Promise<void> {
     const ino = await this.find(id);
-    if (ino === undefined) return;
+    if (ino === undefined) return void (await this.index(id, false, SNAPSHOT_INDEX_DIR));
     if ((await this.record<SnapshotRecord>(ino))?.kind !== 'snapshot') throw invalid(`${id} is not a snapshot`);
     await this.view.removeTree(ino);
     await this.view.rmdir((await this.view.resolve(posix.dirname(id))).inode, posix.basename(id));
+    await this.index(id, false, SNAPSHOT_INDEX_DIR);
   }
 
-  /** Volume ids in index order, from after `start` (an id), at most max (0: all). */
-  async list(start: string, max: number): Promise<{ ids: string[]; next: string }> {
-    const dir = await this.find(INDEX_DIR);
+  /**
+   * Snapshots in index order from after `start` (an id), at most max (0: all), those of one source volume
+   * when asked; next: the id to go on after ('' at the end).
+   */
+  async listSnapshots(start: string, max: number, source?: string): Promise<{ snapshots: Array<SnapshotRecord & { id: string }>; next: string }> {
+    const out: Array<SnapshotRecord & { id: string }> = [];
+    let after = start;
+    for (;;) {
+      const page = await this.list(after, max > 0 ? max - out.length : 0, SNAPSHOT_INDEX_DIR);
+      for (const id of page.ids) {
+        const rec = await this.snapshotRecord(id);
+        if (rec && (!source || rec.source === source)) out.push({ ...rec, id });
+      }
+      if (!page.next) return { snapshots: out, next: '' };
+      after = page.next;
+      if (max > 0 && out.length >= max) return { snapshots: out, next: after };
+    }
+  }
+
+  /** Volume ids (or snapshot ids: at) in index order, from after `start` (an id), at most max (0: all). */
+  async list(start: string, max: number, at = INDEX_DIR): Promise<{ ids: string[]; next: string }> {
+    const dir = await this.find(at);
     if (dir === undefined) return { ids: [], next: '' };
     const after = start ? encodeURIComponent(start) : undefined;
     const entries = await this.view.readdir(dir, false, after, max > 0 ? max + 1 : undefined);
