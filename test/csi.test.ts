@@ -70,6 +70,15 @@ after(async () => {
   await vol?.cleanup();
 });
 
+async function openMetaLoad() {
+  const m = await openMeta(vol.url);
+  try {
+    return await m.load();
+  } finally {
+    await m.close();
+  }
+}
+
 test('identity: name, capabilities, probe, topology', opts, async () => {
   const info = await driver.identity('GetPluginInfo');
   assert.equal(info.name, 'csi.ferryfs.io');
@@ -160,6 +169,18 @@ test('create -> stage -> publish twice -> write/read -> expand -> stats -> snaps
   assert.equal(snap.snapshot_id, '/k8s/.snapshots/snapshot-1');
   assert.equal(snap.ready_to_use, true);
   assert.equal((await driver.controller('CreateSnapshot', { source_volume_id: id, name: 'snapshot-1', secrets })).snapshot.snapshot_id, snap.snapshot_id);
+  // A snapshot is read-only for everyone but the driver (one owned mark on /k8s/.snapshots, not one per snapshot).
+  const sm = await openMeta(vol.url);
+  try {
+    const snapDir = await sm.resolve(rootContext(), 1, snap.snapshot_id);
+    await assert.rejects(sm.mkdir(rootContext(), snapDir.inode, 'new', 0o755), { code: 'EROFS' });
+    await assert.rejects(sm.unlink(rootContext(), snapDir.inode, 'hello.txt'), { code: 'EROFS' });
+    const base = await sm.resolve(rootContext(), 1, '/k8s/.snapshots');
+    await assert.rejects(sm.mkdir(rootContext(), base.inode, 'forged', 0o755), { code: 'EROFS' });
+    assert.deepEqual((await sm.load()).readOnly, [{ ino: base.inode, path: '/k8s/.snapshots', owner: 'csi-snapshots' }]);
+  } finally {
+    await sm.close();
+  }
   // ListSnapshots: all, by id, by source volume, in pages.
   const snap2 = (await driver.controller('CreateSnapshot', { source_volume_id: id, name: 'snapshot-2', secrets })).snapshot;
   const ids = (r: any) => r.entries.map((e: any) => e.snapshot.snapshot_id).sort();
@@ -194,6 +215,7 @@ test('create -> stage -> publish twice -> write/read -> expand -> stats -> snaps
   assert.equal(await readFile(join(podC, 'hello.txt'), 'utf8'), 'written in pod a\n');
   await writeFile(join(podC, 'hello.txt'), 'restored copy changed\n');
   assert.equal(await readFile(join(podA!, 'hello.txt'), 'utf8'), 'changed after the snapshot\n', 'the copy shares no writes');
+  assert.equal((await openMetaLoad()).readOnly?.length, 1, 'a second snapshot adds no mark');
   const meta = await openMeta(vol.url);
   try {
     const c = await meta.resolve(rootContext(), 1, `${cloned.volume_id}/hello.txt`);

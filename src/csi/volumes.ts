@@ -6,6 +6,7 @@ import { posix } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import type { Client } from '../client/client.js';
 import { isFsError } from '../errors.js';
+import { setReadOnly } from '../meta/readonly.js';
 import { rootContext } from '../meta/types.js';
 import type { VfsView } from '../vfs/view.js';
 import type { OnDelete } from './params.js';
@@ -17,6 +18,11 @@ export const INDEX_DIR = '/.ferry-csi/volumes';
 /** Likewise one per snapshot (ListSnapshots): snapshots live beside their volumes, in many .snapshots. */
 export const SNAPSHOT_INDEX_DIR = '/.ferry-csi/snapshots';
 const SNAPSHOTS = '.snapshots';
+/**
+ * The read-only mark on each `.snapshots` directory is the driver's: only its own calls (a Context with this
+ * owner) change what is inside; no door can. One mark per base path, not per snapshot.
+ */
+export const SNAPSHOT_OWNER = 'csi-snapshots';
 const ARCHIVED = '.archived';
 
 export interface VolumeRecord {
@@ -41,10 +47,13 @@ export class VolumeOps {
   readonly view: VfsView;
   /** For the driver's own index entries, which are bookkeeping and never go to the trash. */
   private readonly bookkeeping: VfsView;
+  /** For making and removing snapshots inside the read-only `.snapshots` directories. */
+  private readonly snapshots: VfsView;
 
   constructor(readonly client: Client) {
     this.view = client.view(ROOT);
     this.bookkeeping = client.view({ ...ROOT, skipTrash: true });
+    this.snapshots = client.view({ ...ROOT, readOnlyOwner: SNAPSHOT_OWNER });
   }
 
   private async find(path: string): Promise<number | undefined> {
@@ -189,10 +198,11 @@ export class VolumeOps {
       if (old?.kind === 'snapshot' && old.source === volume) return { ...old, id };
       throw exists(`snapshot '${name}' exists for another volume`);
     }
-    const dir = await this.view.mkdirs(posix.dirname(id), 0o700);
-    const made = await this.view.clone(src, dir.inode, name, { preserve: true });
+    const dir = await this.snapshots.mkdirs(posix.dirname(id), 0o700);
+    if (!(await this.client.meta.load()).readOnly?.some((m) => m.ino === dir.inode && m.owner === SNAPSHOT_OWNER)) await setReadOnly(this.client.meta, posix.dirname(id), SNAPSHOT_OWNER);
+    const made = await this.snapshots.clone(src, dir.inode, name, { preserve: true });
     const rec: SnapshotRecord = { kind: 'snapshot', name, source: volume, bytes: made.bytes, created: Date.now() };
-    await this.view.setxattr(made.inode, RECORD_XATTR, JSON.stringify(rec));
+    await this.snapshots.setxattr(made.inode, RECORD_XATTR, JSON.stringify(rec));
     await this.index(id, true, SNAPSHOT_INDEX_DIR);
     return { ...rec, id };
   }
@@ -207,8 +217,8 @@ export class VolumeOps {
     const ino = await this.find(id);
     if (ino === undefined) return void (await this.index(id, false, SNAPSHOT_INDEX_DIR));
     if ((await this.record<SnapshotRecord>(ino))?.kind !== 'snapshot') throw invalid(`${id} is not a snapshot`);
-    await this.view.removeTree(ino);
-    await this.view.rmdir((await this.view.resolve(posix.dirname(id))).inode, posix.basename(id));
+    await this.snapshots.removeTree(ino);
+    await this.snapshots.rmdir((await this.view.resolve(posix.dirname(id))).inode, posix.basename(id));
     await this.index(id, false, SNAPSHOT_INDEX_DIR);
   }
 
