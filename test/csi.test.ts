@@ -70,6 +70,15 @@ after(async () => {
   await vol?.cleanup();
 });
 
+async function openMetaLoad() {
+  const m = await openMeta(vol.url);
+  try {
+    return await m.load();
+  } finally {
+    await m.close();
+  }
+}
+
 test('identity: name, capabilities, probe, topology', opts, async () => {
   const info = await driver.identity('GetPluginInfo');
   assert.equal(info.name, 'csi.ferryfs.io');
@@ -81,7 +90,9 @@ test('identity: name, capabilities, probe, topology', opts, async () => {
   assert.equal(ni.node_id, 'node-1');
   assert.deepEqual(ni.accessible_topology.segments, { 'topology.ferryfs.io/region': 'r1', 'topology.ferryfs.io/zone': 'z1' });
   const cc = (await driver.controller('ControllerGetCapabilities')).capabilities.map((c: any) => c.rpc.type);
-  for (const t of ['CREATE_DELETE_VOLUME', 'CREATE_DELETE_SNAPSHOT', 'CLONE_VOLUME', 'EXPAND_VOLUME', 'LIST_VOLUMES']) assert.ok(cc.includes(t), t);
+  for (const t of ['CREATE_DELETE_VOLUME', 'CREATE_DELETE_SNAPSHOT', 'LIST_SNAPSHOTS', 'CLONE_VOLUME', 'EXPAND_VOLUME', 'LIST_VOLUMES']) assert.ok(cc.includes(t), t);
+  const nc = (await driver.node('NodeGetCapabilities')).capabilities.map((c: any) => c.rpc.type);
+  for (const t of ['STAGE_UNSTAGE_VOLUME', 'GET_VOLUME_STATS', 'EXPAND_VOLUME']) assert.ok(nc.includes(t), t);
 });
 
 test('bad requests get the spec\'s status codes', opts, async () => {
@@ -143,8 +154,12 @@ test('create -> stage -> publish twice -> write/read -> expand -> stats -> snaps
   assert.equal((await total()).total, 64 * MiB);
   const expanded = await driver.controller('ControllerExpandVolume', { volume_id: id, capacity_range: { required_bytes: 128 * MiB }, secrets });
   assert.equal(expanded.capacity_bytes, 128 * MiB);
-  assert.equal(expanded.node_expansion_required, false);
-  await until('the mount to show the new size', async () => ((await total()).total === 128 * MiB ? true : undefined));
+  assert.equal(expanded.node_expansion_required, true, 'the node confirms the new size (NodeExpandVolume)');
+  // NodeExpandVolume returns once the mount shows the new size (the quota reaches it within the 2 s refresh).
+  const nodeExpanded = await driver.node('NodeExpandVolume', { volume_id: id, volume_path: podA!, capacity_range: { required_bytes: 128 * MiB }, volume_capability: cap[0] });
+  assert.equal(Number(nodeExpanded.capacity_bytes), 128 * MiB);
+  assert.equal((await total()).total, 128 * MiB);
+  assert.equal(await code(driver.node('NodeExpandVolume', { volume_id: id, volume_path: join(tmp, 'nowhere'), capacity_range: { required_bytes: 128 * MiB } })), status.NOT_FOUND);
   // A write past the quota fails in the pod.
   await assert.rejects(writeFile(join(podA!, 'big.bin'), Buffer.alloc(130 * MiB)), { errno: -122 }); // EDQUOT (node names it 'Unknown system error')
   await rm(join(podA!, 'big.bin'), { force: true });
@@ -154,6 +169,41 @@ test('create -> stage -> publish twice -> write/read -> expand -> stats -> snaps
   assert.equal(snap.snapshot_id, '/k8s/.snapshots/snapshot-1');
   assert.equal(snap.ready_to_use, true);
   assert.equal((await driver.controller('CreateSnapshot', { source_volume_id: id, name: 'snapshot-1', secrets })).snapshot.snapshot_id, snap.snapshot_id);
+  // A snapshot is read-only for everyone but the driver (one owned mark on /k8s/.snapshots, not one per snapshot).
+  const sm = await openMeta(vol.url);
+  try {
+    const snapDir = await sm.resolve(rootContext(), 1, snap.snapshot_id);
+    await assert.rejects(sm.mkdir(rootContext(), snapDir.inode, 'new', 0o755), { code: 'EROFS' });
+    await assert.rejects(sm.unlink(rootContext(), snapDir.inode, 'hello.txt'), { code: 'EROFS' });
+    const base = await sm.resolve(rootContext(), 1, '/k8s/.snapshots');
+    await assert.rejects(sm.mkdir(rootContext(), base.inode, 'forged', 0o755), { code: 'EROFS' });
+    assert.deepEqual((await sm.load()).readOnly, [{ ino: base.inode, path: '/k8s/.snapshots', owner: 'csi-snapshots' }]);
+  } finally {
+    await sm.close();
+  }
+  // ListSnapshots: all, by id, by source volume, in pages.
+  const snap2 = (await driver.controller('CreateSnapshot', { source_volume_id: id, name: 'snapshot-2', secrets })).snapshot;
+  const ids = (r: any) => r.entries.map((e: any) => e.snapshot.snapshot_id).sort();
+  assert.deepEqual(ids(await driver.controller('ListSnapshots', { secrets })), [snap.snapshot_id, snap2.snapshot_id]);
+  assert.deepEqual(ids(await driver.controller('ListSnapshots', {})), [snap.snapshot_id, snap2.snapshot_id], 'without secrets: the volumes served so far');
+  const one = await driver.controller('ListSnapshots', { snapshot_id: snap2.snapshot_id, secrets });
+  assert.deepEqual(ids(one), [snap2.snapshot_id]);
+  assert.equal(one.entries[0].snapshot.source_volume_id, id);
+  assert.equal(one.entries[0].snapshot.ready_to_use, true);
+  assert.deepEqual(ids(await driver.controller('ListSnapshots', { snapshot_id: '/k8s/.snapshots/none', secrets })), [], 'an unknown id: an empty list');
+  assert.deepEqual(ids(await driver.controller('ListSnapshots', { source_volume_id: id, secrets })), [snap.snapshot_id, snap2.snapshot_id]);
+  assert.deepEqual(ids(await driver.controller('ListSnapshots', { source_volume_id: '/k8s/other', secrets })), []);
+  const p1 = await driver.controller('ListSnapshots', { max_entries: 1, secrets });
+  assert.equal(p1.entries.length, 1);
+  assert.ok(p1.next_token);
+  const p2 = await driver.controller('ListSnapshots', { max_entries: 1, starting_token: p1.next_token, secrets });
+  assert.equal(p2.entries.length, 1);
+  assert.equal(p2.next_token, '');
+  assert.deepEqual([...ids(p1), ...ids(p2)].sort(), [snap.snapshot_id, snap2.snapshot_id]);
+  assert.equal(await code(driver.controller('ListSnapshots', { starting_token: 'nonsense', secrets })), status.ABORTED);
+  await driver.controller('DeleteSnapshot', { snapshot_id: snap2.snapshot_id, secrets });
+  assert.deepEqual(ids(await driver.controller('ListSnapshots', { secrets })), [snap.snapshot_id]);
+
   await writeFile(join(podA!, 'hello.txt'), 'changed after the snapshot\n');
   const restored = (await driver.controller('CreateVolume', { name: 'pvc-2222', capacity_range: { required_bytes: 64 * MiB }, volume_capabilities: cap, volume_content_source: { snapshot: { snapshot_id: snap.snapshot_id } }, parameters: { basePath: '/k8s' }, secrets })).volume;
   assert.equal(restored.volume_id, '/k8s/pvc-2222');
@@ -165,6 +215,7 @@ test('create -> stage -> publish twice -> write/read -> expand -> stats -> snaps
   assert.equal(await readFile(join(podC, 'hello.txt'), 'utf8'), 'written in pod a\n');
   await writeFile(join(podC, 'hello.txt'), 'restored copy changed\n');
   assert.equal(await readFile(join(podA!, 'hello.txt'), 'utf8'), 'changed after the snapshot\n', 'the copy shares no writes');
+  assert.equal((await openMetaLoad()).readOnly?.length, 1, 'a second snapshot adds no mark');
   const meta = await openMeta(vol.url);
   try {
     const c = await meta.resolve(rootContext(), 1, `${cloned.volume_id}/hello.txt`);

@@ -4,8 +4,8 @@
 // that exist and are bound, volumes that are declared, sidecars on the driver's socket, secrets and services
 // that are defined, and `ferry csi` invoked with its contract's flags.
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, posix, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -236,4 +236,42 @@ test('the Dockerfile builds the addon and dist, and runs ferry', () => {
   const images = new Set(workloads(load()).flatMap((d) => podSpecOf(d.obj).containers.map((c: any) => c.image)).filter((i) => i.startsWith('ferryfs/')));
   const version = JSON.parse(readFileSync(resolve(DIR, '../../package.json'), 'utf8')).version;
   assert.deepEqual([...images], [`ferryfs/ferry:${version}`], 'the manifests run the image of this version');
+});
+
+test('every path the Dockerfile copies exists (after npm run build and the addon builds), and its entrypoint is the ferry CLI', () => {
+  const root = resolve(DIR, '../..');
+  const text = readFileSync(join(DIR, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  // The build stage copies the repository to its WORKDIR; later stages copy from it by that path.
+  const buildDir = /^WORKDIR\s+(\S+)/m.exec(text.split(/^FROM /m)[1]!)![1]!;
+  const missing: string[] = [];
+  const copied = new Map<string, string>(); // final-stage path -> repository path
+  let workdir = '/';
+  for (const l of lines) {
+    const w = /^WORKDIR\s+(\S+)/.exec(l);
+    if (w) workdir = w[1]!;
+    const m = /^COPY\s+(.*)$/.exec(l);
+    if (!m) continue;
+    const words = m[1]!.split(/\s+/);
+    const fromStage = words.some((x) => x.startsWith('--from='));
+    const args = words.filter((x) => !x.startsWith('--'));
+    const dest = args.pop()!;
+    for (const src of args) {
+      const rel = fromStage ? posix.relative(buildDir, src) : src;
+      assert.ok(!rel.startsWith('..'), `${src} is outside the build stage's ${buildDir}`);
+      if (!existsSync(join(root, rel))) missing.push(src);
+      const at = dest.endsWith('/') ? posix.join(workdir, dest, posix.basename(rel)) : posix.resolve(workdir, dest);
+      copied.set(posix.normalize(at), rel);
+    }
+  }
+  assert.deepEqual(missing, [], 'COPY sources missing from the repository');
+  // ENTRYPOINT runs `ferry`, which is a link to the copied ./ferry script, which runs the CLI.
+  const entry = JSON.parse(/^ENTRYPOINT\s+(\[.*\])$/m.exec(text)![1]!) as string[];
+  assert.equal(entry[entry.length - 1], 'ferry');
+  const link = /^RUN ln -s (\S+) \/usr\/local\/bin\/ferry$/m.exec(text);
+  assert.ok(link, 'ferry is put on PATH');
+  const script = copied.get(posix.normalize(link![1]!));
+  assert.equal(script, 'ferry', `${link![1]} is the repository's ferry script`);
+  assert.match(readFileSync(join(root, script!), 'utf8'), /dist\/src\/cli\/main\.js/, 'which runs the CLI');
+  assert.ok(copied.has('/opt/ferryfs/dist') || [...copied.values()].includes('dist'), 'dist/ is shipped');
 });

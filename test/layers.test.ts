@@ -12,6 +12,7 @@ const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 export const LAYERS: Record<string, number> = {
   'errors.ts': 0,
   'version.ts': 0,
+  sys: 1,
   object: 1,
   meta: 2,
   mirror: 3,

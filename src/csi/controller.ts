@@ -8,11 +8,11 @@ import { claimLabels } from './kube.js';
 import { expandPattern, needsLabels, parseParams } from './params.js';
 import type { Secrets } from './secrets.js';
 import { CsiError, invalid, notFound } from './status.js';
-import { VolumeOps, type VolumeRecord } from './volumes.js';
+import { VolumeOps, type SnapshotRecord, type VolumeRecord } from './volumes.js';
 
 type Req = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const CONTROLLER_RPCS = ['CREATE_DELETE_VOLUME', 'LIST_VOLUMES', 'CREATE_DELETE_SNAPSHOT', 'CLONE_VOLUME', 'EXPAND_VOLUME'];
+const CONTROLLER_RPCS = ['CREATE_DELETE_VOLUME', 'LIST_VOLUMES', 'CREATE_DELETE_SNAPSHOT', 'LIST_SNAPSHOTS', 'CLONE_VOLUME', 'EXPAND_VOLUME'];
 
 function required(v: unknown, field: string): string {
   if (typeof v !== 'string' || v === '') throw invalid(`${field} missing`);
@@ -31,6 +31,16 @@ export function capacityOf(range: { required_bytes?: number; limit_bytes?: numbe
 /** What the node gets with each volume (never secrets): its directory and the mount settings. */
 function contextOf(path: string, p: { mountOptions?: string; cacheGroup?: string }): Record<string, string> {
   return { subdir: path, ...(p.mountOptions ? { mountOptions: p.mountOptions } : {}), ...(p.cacheGroup ? { cacheGroup: p.cacheGroup } : {}) };
+}
+
+function snapshotOf(s: SnapshotRecord & { id: string }) {
+  return {
+    size_bytes: s.bytes,
+    snapshot_id: s.id,
+    source_volume_id: s.source,
+    creation_time: { seconds: Math.floor(s.created / 1000), nanos: (s.created % 1000) * 1e6 },
+    ready_to_use: true,
+  };
 }
 
 const isPath = (id: string) => id.startsWith('/') && !id.split('/').includes('..');
@@ -96,7 +106,8 @@ export function controllerService(clients: ClientCache) {
       if (!isPath(id)) throw notFound(`no volume ${id}`);
       const capacity = capacityOf(r.capacity_range);
       const now = await serial(id, async () => (await ops(r.secrets)).expand(id, capacity));
-      return { capacity_bytes: now, node_expansion_required: false };
+      // The node's NodeExpandVolume confirms the mount shows the new size (node.ts), so the kubelet calls it.
+      return { capacity_bytes: now, node_expansion_required: true };
     },
 
     async ValidateVolumeCapabilities(r: Req) {
@@ -135,20 +146,44 @@ export function controllerService(clients: ClientCache) {
       return { entries, next_token: '' };
     },
 
+    async ListSnapshots(r: Req) {
+      // With secrets (the snapshotter passes them when the class names some): that volume; without, the
+      // volumes this controller has served, one after another as ListVolumes does ("N:ID" tokens).
+      const all = r.secrets && Object.keys(r.secrets).length ? [await clients.get(r.secrets)] : (process.env.FERRY_META_URL && (await clients.get(undefined)), await clients.all());
+      const token = String(r.starting_token ?? '');
+      const m = /^(\d+):(.*)$/s.exec(token);
+      if (token && (!m || Number(m[1]) >= all.length)) throw new CsiError(status.ABORTED, `starting_token '${token}' is not one this controller gave`);
+      const max = Number(r.max_entries ?? 0);
+      if (max < 0) throw invalid('max_entries must not be negative');
+      const entry = (s: SnapshotRecord & { id: string }) => ({ snapshot: snapshotOf(s) });
+      const wanted = String(r.snapshot_id ?? '');
+      const source = String(r.source_volume_id ?? '');
+      if (wanted) {
+        // One snapshot by id (no paging); one unknown, or of another source, is an empty list, not an error.
+        if (!isPath(wanted)) return { entries: [], next_token: '' };
+        for (const c of all) {
+          const rec = await new VolumeOps(c).snapshotRecord(wanted);
+          if (rec && (!source || rec.source === source)) return { entries: [entry({ ...rec, id: wanted })], next_token: '' };
+        }
+        return { entries: [], next_token: '' };
+      }
+      const entries: object[] = [];
+      let start = m ? m[2]! : '';
+      for (let k = m ? Number(m[1]) : 0; k < all.length; k++, start = '') {
+        const page = await new VolumeOps(all[k]!).listSnapshots(start, max > 0 ? max - entries.length : 0, source || undefined);
+        entries.push(...page.snapshots.map(entry));
+        if (page.next) return { entries, next_token: `${k}:${page.next}` };
+        if (max > 0 && entries.length >= max) return { entries, next_token: k + 1 < all.length ? `${k + 1}:` : '' };
+      }
+      return { entries, next_token: '' };
+    },
+
     async CreateSnapshot(r: Req) {
       const source = required(r.source_volume_id, 'source_volume_id');
       const name = required(r.name, 'name');
       if (!isPath(source)) throw notFound(`no volume ${source}`);
       const s = await serial(`snapshot:${name}`, async () => (await ops(r.secrets)).snapshot(source, name));
-      return {
-        snapshot: {
-          size_bytes: s.bytes,
-          snapshot_id: s.id,
-          source_volume_id: source,
-          creation_time: { seconds: Math.floor(s.created / 1000), nanos: (s.created % 1000) * 1e6 },
-          ready_to_use: true,
-        },
-      };
+      return { snapshot: snapshotOf(s) };
     },
 
     async DeleteSnapshot(r: Req) {

@@ -4,12 +4,12 @@
 // notices a stage mount that is gone (its process killed, ENOTCONN) and mounts it again, re-binding its targets.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rm, rmdir, statfs, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, rm, rmdir, statfs, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { status } from '@grpc/grpc-js';
 import { readOnlyMode, requireCapabilities, type VolumeCapability } from './capabilities.js';
-import { bindMount, isFuse, mountAt, run, unmountAll } from './mounts.js';
+import { bindMount, isFuse, mountAt, unmount, unmountAll } from './mounts.js';
 import { clientConfigOf, metaUrlOf, type Secrets } from './secrets.js';
 import { CsiError, invalid, notFound, precondition } from './status.js';
 
@@ -100,7 +100,7 @@ export class NodeService {
   handlers() {
     return {
       NodeGetCapabilities: async () => ({
-        capabilities: ['STAGE_UNSTAGE_VOLUME', 'GET_VOLUME_STATS', 'VOLUME_CONDITION'].map((type) => ({ rpc: { type } })),
+        capabilities: ['STAGE_UNSTAGE_VOLUME', 'GET_VOLUME_STATS', 'VOLUME_CONDITION', 'EXPAND_VOLUME'].map((type) => ({ rpc: { type } })),
       }),
       NodeGetInfo: async () => {
         const segments: Record<string, string> = {};
@@ -113,6 +113,7 @@ export class NodeService {
       NodePublishVolume: (r: Req) => this.serial(required(r.volume_id, 'volume_id'), () => this.publish(r)),
       NodeUnpublishVolume: (r: Req) => this.serial(required(r.volume_id, 'volume_id'), () => this.unpublish(r)),
       NodeGetVolumeStats: (r: Req) => this.stats(r),
+      NodeExpandVolume: (r: Req) => this.expand(r),
     };
   }
 
@@ -210,7 +211,7 @@ export class NodeService {
     if (v && v.targets.size) throw precondition(`volume ${volumeId} is still published at ${[...v.targets.keys()].join(', ')}`);
     if (await mountAt(staging)) {
       // A plain unmount lets ferry flush and exit; a process that does not is killed.
-      await run('umount', [staging]);
+      await unmount(staging);
       if (await mountAt(staging)) await unmountAll(staging);
     }
     if (v) {
@@ -291,6 +292,31 @@ export class NodeService {
     };
   }
 
+  // ---- expand: the quota is the size, so the node only confirms the mount shows it ----
+
+  /**
+   * The controller raised the quota; the mount process learns it within its format refresh (2 s). Waits
+   * (up to 10 s) until statfs at the volume path shows at least the size asked, and reports what it shows:
+   * the kubelet marks the resize done only then, so `df` in the pod never lags the claim's new size.
+   */
+  private async expand(r: Req): Promise<object> {
+    const volumeId = required(r.volume_id, 'volume_id');
+    const path = resolve(required(r.volume_path, 'volume_path'));
+    const cap = r.volume_capability as VolumeCapability | undefined;
+    if (cap) requireCapabilities([cap], 'NodeExpandVolume');
+    const v = this.volumes.get(volumeId);
+    if (!v || !(v.staging === path || v.targets.has(path)) || !(await mountAt(path))) throw notFound(`volume ${volumeId} is not staged or published at ${path}`);
+    const want = Number(r.capacity_range?.required_bytes ?? 0) || Number(r.capacity_range?.limit_bytes ?? 0);
+    const until = Date.now() + 10_000;
+    for (;;) {
+      const s = await Promise.race([statfs(path), new Promise<never>((_, rej) => setTimeout(() => rej(new CsiError(status.UNAVAILABLE, `statfs ${path} timed out`)), 5000).unref())]);
+      const total = s.blocks * s.bsize;
+      if (total >= want) return { capacity_bytes: total };
+      if (Date.now() > until) throw new CsiError(status.UNAVAILABLE, `the mount at ${path} still shows ${total} bytes, not the ${want} asked (is the quota raised? ControllerExpandVolume first)`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+
   // ---- watchdog ----
 
   /** Mounts again each stage mount that is gone (process dead or mount missing), then re-binds its targets. */
@@ -346,7 +372,6 @@ export class NodeService {
   private async save(): Promise<void> {
     const list = [...this.volumes.values()].map((v) => ({ ...v, child: undefined, targets: [...v.targets] }));
     await writeFile(this.stateFile + '.tmp', JSON.stringify(list), { mode: 0o600 });
-    const { rename } = await import('node:fs/promises');
     await rename(this.stateFile + '.tmp', this.stateFile);
   }
 

@@ -6,6 +6,7 @@ import { posix } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import type { Client } from '../client/client.js';
 import { isFsError } from '../errors.js';
+import { setReadOnly } from '../meta/readonly.js';
 import { rootContext } from '../meta/types.js';
 import type { VfsView } from '../vfs/view.js';
 import type { OnDelete } from './params.js';
@@ -14,7 +15,14 @@ import { CsiError, exists, invalid, notFound } from './status.js';
 export const RECORD_XATTR = 'trusted.ferry.csi';
 /** One empty file per volume, named by its encoded id: ListVolumes reads this directory only. */
 export const INDEX_DIR = '/.ferry-csi/volumes';
+/** Likewise one per snapshot (ListSnapshots): snapshots live beside their volumes, in many .snapshots. */
+export const SNAPSHOT_INDEX_DIR = '/.ferry-csi/snapshots';
 const SNAPSHOTS = '.snapshots';
+/**
+ * The read-only mark on each `.snapshots` directory is the driver's: only its own calls (a Context with this
+ * owner) change what is inside; no door can. One mark per base path, not per snapshot.
+ */
+export const SNAPSHOT_OWNER = 'csi-snapshots';
 const ARCHIVED = '.archived';
 
 export interface VolumeRecord {
@@ -39,10 +47,13 @@ export class VolumeOps {
   readonly view: VfsView;
   /** For the driver's own index entries, which are bookkeeping and never go to the trash. */
   private readonly bookkeeping: VfsView;
+  /** For making and removing snapshots inside the read-only `.snapshots` directories. */
+  private readonly snapshots: VfsView;
 
   constructor(readonly client: Client) {
     this.view = client.view(ROOT);
     this.bookkeeping = client.view({ ...ROOT, skipTrash: true });
+    this.snapshots = client.view({ ...ROOT, readOnlyOwner: SNAPSHOT_OWNER });
   }
 
   private async find(path: string): Promise<number | undefined> {
@@ -63,9 +74,9 @@ export class VolumeOps {
     }
   }
 
-  private async index(id: string, add: boolean): Promise<void> {
+  private async index(id: string, add: boolean, at = INDEX_DIR): Promise<void> {
     const v = this.bookkeeping;
-    const dir = await v.mkdirs(INDEX_DIR, 0o700);
+    const dir = await v.mkdirs(at, 0o700);
     const name = encodeURIComponent(id);
     try {
       if (add) await v.release((await v.create(dir.inode, name, 0o600, 0o1 | 0o100)).fh);
@@ -187,10 +198,12 @@ export class VolumeOps {
       if (old?.kind === 'snapshot' && old.source === volume) return { ...old, id };
       throw exists(`snapshot '${name}' exists for another volume`);
     }
-    const dir = await this.view.mkdirs(posix.dirname(id), 0o700);
-    const made = await this.view.clone(src, dir.inode, name, { preserve: true });
+    const dir = await this.snapshots.mkdirs(posix.dirname(id), 0o700);
+    if (!(await this.client.meta.load()).readOnly?.some((m) => m.ino === dir.inode && m.owner === SNAPSHOT_OWNER)) await setReadOnly(this.client.meta, posix.dirname(id), SNAPSHOT_OWNER);
+    const made = await this.snapshots.clone(src, dir.inode, name, { preserve: true });
     const rec: SnapshotRecord = { kind: 'snapshot', name, source: volume, bytes: made.bytes, created: Date.now() };
-    await this.view.setxattr(made.inode, RECORD_XATTR, JSON.stringify(rec));
+    await this.snapshots.setxattr(made.inode, RECORD_XATTR, JSON.stringify(rec));
+    await this.index(id, true, SNAPSHOT_INDEX_DIR);
     return { ...rec, id };
   }
 
@@ -202,15 +215,35 @@ export class VolumeOps {
 
   async deleteSnapshot(id: string): Promise<void> {
     const ino = await this.find(id);
-    if (ino === undefined) return;
+    if (ino === undefined) return void (await this.index(id, false, SNAPSHOT_INDEX_DIR));
     if ((await this.record<SnapshotRecord>(ino))?.kind !== 'snapshot') throw invalid(`${id} is not a snapshot`);
-    await this.view.removeTree(ino);
-    await this.view.rmdir((await this.view.resolve(posix.dirname(id))).inode, posix.basename(id));
+    await this.snapshots.removeTree(ino);
+    await this.snapshots.rmdir((await this.view.resolve(posix.dirname(id))).inode, posix.basename(id));
+    await this.index(id, false, SNAPSHOT_INDEX_DIR);
   }
 
-  /** Volume ids in index order, from after `start` (an id), at most max (0: all). */
-  async list(start: string, max: number): Promise<{ ids: string[]; next: string }> {
-    const dir = await this.find(INDEX_DIR);
+  /**
+   * Snapshots in index order from after `start` (an id), at most max (0: all), those of one source volume
+   * when asked; next: the id to go on after ('' at the end).
+   */
+  async listSnapshots(start: string, max: number, source?: string): Promise<{ snapshots: Array<SnapshotRecord & { id: string }>; next: string }> {
+    const out: Array<SnapshotRecord & { id: string }> = [];
+    let after = start;
+    for (;;) {
+      const page = await this.list(after, max > 0 ? max - out.length : 0, SNAPSHOT_INDEX_DIR);
+      for (const id of page.ids) {
+        const rec = await this.snapshotRecord(id);
+        if (rec && (!source || rec.source === source)) out.push({ ...rec, id });
+      }
+      if (!page.next) return { snapshots: out, next: '' };
+      after = page.next;
+      if (max > 0 && out.length >= max) return { snapshots: out, next: after };
+    }
+  }
+
+  /** Volume ids (or snapshot ids: at) in index order, from after `start` (an id), at most max (0: all). */
+  async list(start: string, max: number, at = INDEX_DIR): Promise<{ ids: string[]; next: string }> {
+    const dir = await this.find(at);
     if (dir === undefined) return { ids: [], next: '' };
     const after = start ? encodeURIComponent(start) : undefined;
     const entries = await this.view.readdir(dir, false, after, max > 0 ? max + 1 : undefined);

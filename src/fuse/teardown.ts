@@ -1,48 +1,13 @@
 // Finding and tearing down FUSE mounts without ever touching them with a file-system call (a hung mount
-// would hang the caller): /proc/self/mountinfo says what is mounted, fusermount3 unmounts, and
+// would hang the caller): /proc/self/mountinfo says what is mounted (src/sys/mountinfo.ts), fusermount3 unmounts, and
 // /sys/fs/fuse/connections/N/abort ends a connection whose daemon is gone or stuck.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { isFuse, mountAt } from '../sys/mountinfo.js';
 
-export interface MountInfo {
-  mountpoint: string;
-  fstype: string;
-  source: string;
-  /** Device minor: the FUSE connection number under /sys/fs/fuse/connections and the bdi 0:MINOR. */
-  minor: number;
-  major: number;
-  options: string;
-}
-
-const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-
-export async function mounts(): Promise<MountInfo[]> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
-  const out: MountInfo[] = [];
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    const [pre, post] = line.split(' - ');
-    if (!pre || !post) continue;
-    const f = pre.split(' ');
-    const [fstype, source] = post.split(' ');
-    const [major, minor] = f[2]!.split(':').map(Number);
-    out.push({ mountpoint: unescape(f[4]!), fstype: fstype!, source: unescape(source ?? ''), major: major!, minor: minor!, options: f[5] ?? '' });
-  }
-  return out;
-}
-
-/** The topmost mount at exactly this path, if any. */
-export async function mountAt(path: string): Promise<MountInfo | undefined> {
-  const p = resolve(path);
-  const all = (await mounts()).filter((m) => m.mountpoint === p);
-  return all[all.length - 1];
-}
-
-export function isFuse(m: MountInfo): boolean {
-  return m.fstype === 'fuse' || m.fstype.startsWith('fuse.');
-}
+export { isFuse, mountAt, mounts, type MountInfo } from '../sys/mountinfo.js';
 
 function run(cmd: string, args: string[], timeoutMs = 15000): Promise<{ ok: boolean; stderr: string }> {
   return new Promise((res) => {

@@ -281,8 +281,8 @@ function problemOf(f: Obj): string | undefined {
     [
       'readOnly',
       f.readOnly,
-      optional((v) => Array.isArray(v) && v.every((m) => isObject(m) && count(m.ino) && (m.ino as number) > 0 && typeof m.path === 'string')),
-      'a list of {ino, path}',
+      optional((v) => Array.isArray(v) && v.every((m) => isObject(m) && count(m.ino) && (m.ino as number) > 0 && typeof m.path === 'string' && (m.owner === undefined || typeof m.owner === 'string'))),
+      'a list of {ino, path, owner?}',
     ],
     ['qos', f.qos, optional(isObject), 'a section'],
     ['qos.uploadBytesPerSec', isObject(f.qos) ? f.qos.uploadBytesPerSec : undefined, optional(count), 'bytes per second'],

@@ -25,11 +25,14 @@ async function directoryAt(meta: Meta, path: string): Promise<number> {
   return inode;
 }
 
-/** Marks the directory at `path` (`/`: the whole volume) read-only; marking it again changes nothing. */
-export async function setReadOnly(meta: Meta, path = '/'): Promise<ReadOnlyMark> {
+/**
+ * Marks the directory at `path` (`/`: the whole volume) read-only; marking it again changes nothing. owner:
+ * a component's mark (ReadOnlyMark.owner), which callers with that Context.readOnlyOwner pass.
+ */
+export async function setReadOnly(meta: Meta, path = '/', owner?: string): Promise<ReadOnlyMark> {
   const p = normal(path);
   const ino = await directoryAt(meta, p);
-  const mark = { ino, path: p };
+  const mark: ReadOnlyMark = { ino, path: p, ...(owner ? { owner } : {}) };
   await meta.updateFormat((f) => {
     const list = f.readOnly ?? [];
     return list.some((m) => m.ino === ino) ? {} : { readOnly: [...list, mark] };

@@ -92,6 +92,11 @@ export interface Context {
   checkPermission: boolean;
   /** What this caller deletes is freed at once, never kept in the trash (a door's temporary files). */
   skipTrash?: boolean;
+  /**
+   * The in-process component this caller is (the CSI controller: 'csi-snapshots'): it passes the read-only
+   * marks it owns. Set only in code, never from a request, so no door's caller can carry it.
+   */
+  readOnlyOwner?: string;
   /** A scoped key's limits (vfs/limit.ts enforces them in every VFS operation); none: POSIX permissions alone. */
   limit?: AccessLimit;
 }
@@ -206,6 +211,11 @@ export interface CloneResult extends Versioned {
 export interface ReadOnlyMark {
   ino: number;
   path: string;
+  /**
+   * A mark kept by a FerryFS component for the subtree it manages (the CSI driver's `.snapshots`): callers
+   * whose Context names the same readOnlyOwner may change what is inside; everyone else, root too, may not.
+   */
+  owner?: string;
 }
 
 /** Where blocks go and how they are transformed on the way (object/transforms reads it as a StoreSpec). */

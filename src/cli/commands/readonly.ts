@@ -51,7 +51,7 @@ const command: Command = {
         return void (await out(`${path === '/' ? 'the whole volume' : path} is writable again\n`));
       }
       const marks = await ro.listReadOnly(meta);
-      if (flag(p, 'json')) return void (await out(JSON.stringify(marks.map((m) => ({ path: m.current ?? null, markedAs: m.path, inode: m.ino })), null, 2) + '\n'));
+      if (flag(p, 'json')) return void (await out(JSON.stringify(marks.map((m) => ({ path: m.current ?? null, markedAs: m.path, inode: m.ino, ...(m.owner ? { owner: m.owner } : {}) })), null, 2) + '\n'));
       if (!marks.length) return void (await out('nothing is read-only\n'));
       await out(
         table([
