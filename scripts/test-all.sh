@@ -28,9 +28,15 @@ setup=""
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "== npm ci (compiles better-sqlite3; the prepare script builds the FUSE addon and dist/)"
   npm ci --no-audit --no-fund
-elif [[ ! -f src/fuse/native/build/Release/ferry_fuse.node ]]; then
-  echo "== building the FUSE addon (libfuse3-dev is installed now)"
-  npm run build:fuse
+else
+  if [[ ! -f src/fuse/native/build/Release/ferry_fuse.node ]]; then
+    echo "== building the FUSE addon (libfuse3-dev is installed now)"
+    npm run build:fuse
+  fi
+  if [[ ! -f src/sys/native/build/Release/ferry_sys.node ]]; then
+    echo "== building the mount-syscalls addon (src/sys)"
+    npm run build:sys
+  fi
 fi
 
 echo "== npm test"
