@@ -14,18 +14,11 @@ import { mountAt, unmountFuse } from '../src/fuse/teardown.js';
 import { spawn } from 'node:child_process';
 import { CLI, formatVolume, fuseTestOptions, run, type TestVolume } from './helpers/mount.js';
 import { tool } from './helpers/tools.js';
+import { alive } from './helpers/wait.js';
 
 const HELPER = fileURLToPath(new URL('../../src/fuse/mount.ferry', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('FUSE: mount.ferry -o upgrade and the Mounts table of ferry status', fuseTestOptions(), () => {
   let vol: TestVolume;

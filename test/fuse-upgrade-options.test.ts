@@ -16,17 +16,10 @@ import { mountAt, unmountFuse } from '../src/fuse/teardown.js';
 import { CLI, formatVolume, fuseTestOptions, mountFerry, run, type TestMount, type TestVolume } from './helpers/mount.js';
 import { tool } from './helpers/tools.js';
 import { startLoad, type LoadResult } from './helpers/upgrade-load.js';
+import { alive } from './helpers/wait.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;

@@ -13,6 +13,7 @@ import { controlSocketFor } from '../src/fuse/handover.js';
 import { mountAt, unmountFuse } from '../src/fuse/teardown.js';
 import { CLI, formatVolume, fuseTestOptions, mountFerry, run, type TestMount, type TestVolume } from './helpers/mount.js';
 import { startLoad, type LoadResult } from './helpers/upgrade-load.js';
+import { alive } from './helpers/wait.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -28,14 +29,6 @@ function count(text: string, re: RegExp): number {
   return [...text.matchAll(new RegExp(re.source, 'g'))].length;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The mount's session as `ferry status --json` reports it (the serving process, not a standby). */
 async function mountSession(url: string, mp: string): Promise<Record<string, unknown>> {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from './mount.js';
+export { alive } from './wait.js';
 
 const DIST_SRC = fileURLToPath(new URL('../../src', import.meta.url));
 const NODE_MODULES = fileURLToPath(new URL('../../../node_modules', import.meta.url));
@@ -53,15 +54,6 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(p));
     });
   });
-}
-
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The pid in `ferry: ... in the background (pid N, log FILE)`. */
