@@ -25,7 +25,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { finished, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { FsError } from '../errors.js';
 import type { ListResult, MultipartUpload, ObjectInfo, ObjectOptions, ObjectStore, Part } from './interface.js';
 import { DEFAULT_LIST_LIMIT, MAX_PART_COUNT, MIN_PART_SIZE, checkLimit, checkParts, invalid, listAll, noSuchObject, noSuchUpload, span } from './util.js';
@@ -509,46 +509,8 @@ export async function openS3(url: URL, raw: string, options: ObjectOptions): Pro
  * A response body into one buffer, copied once: straight into a buffer of the announced length (the SDK's
  * transformToByteArray concatenates, and a Buffer.from of its result copied the block a second time).
  */
-/**
- * The body of a GET as one buffer of its Content-Length. A Node stream (the SDK's body on Node) is read
- * with 'data' events, not `for await`: the async iterator costs a promise and a turn of the event loop per
- * socket chunk, which was most of the JS thread's time on a cold sequential read (bench:fuse --remote).
- */
-function readBody(body: AsyncIterable<Uint8Array>, length: number | undefined): Promise<Buffer> {
-  const sized = length !== undefined && Number.isSafeInteger(length) && length >= 0;
-  if (!isStream(body)) return readIterable(body, sized ? length : undefined);
-  return new Promise((resolve, reject) => {
-    const out = sized ? Buffer.allocUnsafe(length) : undefined;
-    const parts: Buffer[] = [];
-    let at = 0;
-    let failed: Error | undefined;
-    const onData = (c: Buffer) => {
-      if (out) {
-        if (at + c.length > out.length) {
-          failed = new Error(`response body longer than its Content-Length ${length}`);
-          body.destroy(failed);
-          return;
-        }
-        c.copy(out, at);
-      } else parts.push(c);
-      at += c.length;
-    };
-    body.on('data', onData);
-    finished(body, (err) => {
-      body.off('data', onData);
-      if (failed || err) return reject(failed ?? err);
-      if (out && at !== length) return reject(new Error(`response body ended after ${at} of ${length} bytes`));
-      resolve(out ?? Buffer.concat(parts));
-    });
-  });
-}
-
-function isStream(body: unknown): body is Readable {
-  return typeof (body as Readable).on === 'function' && typeof (body as Readable).pipe === 'function';
-}
-
-async function readIterable(body: AsyncIterable<Uint8Array>, length: number | undefined): Promise<Buffer> {
-  if (length === undefined) {
+async function readBody(body: AsyncIterable<Uint8Array>, length: number | undefined): Promise<Buffer> {
+  if (length === undefined || !Number.isSafeInteger(length) || length < 0) {
     const parts: Buffer[] = [];
     for await (const c of body) parts.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
     return Buffer.concat(parts);
