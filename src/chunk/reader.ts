@@ -56,8 +56,10 @@ export class FileReader {
   private stalled = false;
   /** Bytes read sequentially since the window took its size, and the rate (bytes/ms) at the size before. */
   private rate: { bytes: number; since: number; previous?: number } = { bytes: 0, since: 0 };
-  /** The window found not to pay beyond this size (bandwidth-bound store), until access turns random. */
+  /** The window found not to pay beyond this size (a bandwidth-bound store), for the life of the reader. */
   private ceiling = Infinity;
+  /** The widest the window has been: blocks passed less than that ago are kept (see dropPassed). */
+  private widest = 0;
   private readonly budget?: BufferPool;
 
   constructor(
@@ -78,7 +80,7 @@ export class FileReader {
    * again only after a window's worth was read at its size, and when that read ran no faster than at half the
    * size, the store's bandwidth (not its latency) is the limit: more GETs in flight only share it and hold
    * back the block the reader needs next (Ceph RGW on this VM: 4 blocks in flight read 75 MiB/s, 16 read
-   * 48). The window then goes back to the smaller size and stays there for this stream.
+   * 48). The window then goes back to the smaller size and grows no further for this open file.
    */
   private grow(): void {
     const cap = Math.min(this.maxReadahead, this.ceiling);
@@ -96,7 +98,7 @@ export class FileReader {
   }
 
   private resetWindow(size: number, previous?: number): void {
-    if (size === 0) this.ceiling = Infinity;
+    this.widest = Math.max(this.widest, size);
     this.window = size;
     this.rate = { bytes: 0, since: performance.now(), previous };
   }
@@ -315,7 +317,9 @@ export class FileReader {
    * tens of MiB again that it had already been given, and each such block would be fetched a second time.
    */
   private dropPassed(offset: number): void {
-    const keepFrom = offset - this.window;
+    // The widest window, not the current one: the kernel's own read-ahead may come back for what was
+    // fetched under a window that has since shrunk to what pays.
+    const keepFrom = offset - this.widest;
     for (const [key, b] of this.blocks) if (b.fileEnd <= keepFrom) this.evict(key, b);
   }
 
