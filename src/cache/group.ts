@@ -4,6 +4,8 @@
 // block key to its owner; a client asks the owner over HTTP/1.1 keep-alive:
 //
 //   GET    /block/<uri-encoded key>?off=N&len=N   the bytes (the owner fetches the whole block once)
+//   GET    /block/<key>?off=N&len=N&check=crc32c  a range of a block the owner checked whole against the
+//                                                 volume's block checksum, with `x-ferry-crc32c` of the range
 //   GET    /block/<key>?warm=1                    204 once the owner holds the block (warm-up)
 //   HEAD   /block/<key>                           200 if the owner holds it, 404 if not (warm-up --check)
 //   DELETE /block/<key>                           the owner drops it (warm-up --evict)
@@ -13,7 +15,7 @@
 // block it sends interim `102 Processing` lines. A member that sends nothing for the peer timeout (or refuses
 // the connection) is skipped for a while and the client reads the object store itself; one whose heartbeat
 // lapses leaves everyone's ring at the next refresh.
-import { Agent, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import { FsError, isFsError } from '../errors.js';
 import { BackgroundErrors } from '../meta/background-errors.js';
@@ -22,12 +24,18 @@ import type { SessionInfo } from '../meta/types.js';
 import { request as httpsRequest } from 'node:https';
 import { secretFromFormat, serviceAgent, serviceSecretsOf, serviceServer, ServiceVerifier, signRequest, tlsFromEnv, type ServiceCredential, type TlsFiles } from '../meta/service-auth.js';
 import { HashRing, type RingMember } from './ring.js';
+import { crc32c } from '../object/transforms/native.js';
+
+/** The header carrying the crc32c of a checked range, as 8 hex digits. */
+const RANGE_SUM = 'x-ferry-crc32c';
 
 /** What a member serves peers from: its own caches and the object store, never another member. */
 export interface BlockSource {
   localBlock(key: string): Promise<Buffer>;
   /** A range of the block, without reading or copying the rest where the source can. */
   localRange?(key: string, off: number, len: number): Promise<Buffer>;
+  /** A range of a block checked against the volume's block checksum (CachedObjectStore.checkedRange). */
+  checkedRange?(key: string, off: number, len: number): Promise<Buffer>;
   has(key: string): boolean;
   drop(key: string): Promise<void>;
 }
@@ -229,7 +237,8 @@ export class CacheGroup {
    * A block (or a range of it) from its owner, or undefined when this client should read the object store
    * itself: it owns the key, the group is empty, or the owners did not answer.
    */
-  async fetch(key: string, off = 0, len = -1): Promise<Buffer | undefined> {
+  async fetch(key: string, off = 0, len = -1, checked = false): Promise<Buffer | undefined> {
+    const query = checked ? `?off=${off}&len=${len}&check=crc32c` : len < 0 && off === 0 ? '' : `?off=${off}&len=${len}`;
     for (const m of this.owners(key)) {
       if (m.id === this.address) return undefined;
       if (!this.alive(m)) continue;
@@ -237,8 +246,17 @@ export class CacheGroup {
         let reason: string;
         let retry = false;
         try {
-          const r = await this.call(m, 'GET', key, len < 0 && off === 0 ? '' : `?off=${off}&len=${len}`);
-          if (r.status === 200) return r.body;
+          const r = await this.call(m, 'GET', key, query);
+          if (r.status === 200 && !checked) return r.body;
+          if (r.status === 200) {
+            // The range's own checksum: what the member checked is what arrived.
+            const sum = r.headers[RANGE_SUM];
+            if (typeof sum === 'string' && parseInt(sum, 16) === crc32c(r.body) >>> 0) return r.body;
+            this.stats.peerFailures++;
+            const why = typeof sum === 'string' ? 'range checksum mismatch' : 'range without a checksum';
+            this.stats.failureReasons[why] = (this.stats.failureReasons[why] ?? 0) + 1;
+            return undefined;
+          }
           // 404: the owner found no such object; reading the store ourselves gives the authoritative error.
           if (r.status === 404) return undefined;
           // 5xx: the member is alive but could not get the block (its store read failed): no point asking again.
@@ -308,14 +326,14 @@ export class CacheGroup {
     return silentMs < cap && this.inRing(m);
   }
 
-  private async call(m: Member, method: string, key: string, query: string, timeoutMs?: number): Promise<{ status: number; body: Buffer }> {
+  private async call(m: Member, method: string, key: string, query: string, timeoutMs?: number): Promise<Answer> {
     const r = await this.send(m, method, key, query, timeoutMs, await this.credential.secret());
     // Refused: the service secret may have been rotated since it was read.
     if (r.status === 403 && (await this.credential.refresh())) return this.send(m, method, key, query, timeoutMs, await this.credential.secret());
     return r;
   }
 
-  private send(m: Member, method: string, key: string, query: string, timeoutMs: number | undefined, secret: string | undefined): Promise<{ status: number; body: Buffer }> {
+  private send(m: Member, method: string, key: string, query: string, timeoutMs: number | undefined, secret: string | undefined): Promise<Answer> {
     this.stats.peerRequests++;
     const path = `/block/${encodeURIComponent(key)}${query}`;
     const [host, port] = splitAddress(m.address);
@@ -340,7 +358,7 @@ export class CacheGroup {
         Math.max(10, limit / 4),
       );
       watchdog.unref();
-      const resolve = (v: { status: number; body: Buffer }) => (clearInterval(watchdog), res0(v));
+      const resolve = (v: Answer) => (clearInterval(watchdog), res0(v));
       const reject = (e: Error) => (clearInterval(watchdog), rej0(e));
       const tls = m.tls === true;
       if (tls) this.tlsAgent ??= serviceAgent(true, { ca: this.opts.tls?.ca ?? tlsFromEnv().ca }, { maxSockets: 64, keepAliveMsecs: 10_000, timeout: 30_000 });
@@ -371,7 +389,7 @@ export class CacheGroup {
           res.on('end', () => {
             // A member that died mid-answer leaves a short body: never take it for the block.
             if (sized && got !== want) return reject(new Error(`short answer from ${m.address}`));
-            resolve({ status: res.statusCode ?? 0, body: whole ?? Buffer.concat(parts) });
+            resolve({ status: res.statusCode ?? 0, body: whole ?? Buffer.concat(parts), headers: res.headers });
           });
           res.on('error', reject);
           res.on('aborted', () => reject(new Error(`answer from ${m.address} aborted`)));
@@ -438,6 +456,21 @@ export class CacheGroup {
       const off = Number(url.searchParams.get('off') ?? 0);
       const len = Number(url.searchParams.get('len') ?? -1);
       if (!Number.isSafeInteger(off) || off < 0 || !Number.isSafeInteger(len)) return reply(400, 'bad range\n');
+      const check = url.searchParams.get('check');
+      if (check !== null) {
+        if (check !== 'crc32c' || !source.checkedRange) return reply(400, `cannot check ranges with '${check}'\n`);
+        const working = setInterval(() => res.writeProcessing(), PROCESSING_MS);
+        let body: Buffer;
+        try {
+          body = await source.checkedRange(key, off, len);
+        } finally {
+          clearInterval(working);
+        }
+        this.stats.served++;
+        this.stats.servedBytes += body.length;
+        res.setHeader(RANGE_SUM, (crc32c(body) >>> 0).toString(16).padStart(8, '0'));
+        return reply(200, body);
+      }
       // A range of a block this member holds: read alone (a random 4 KiB read costs 4 KiB, not the block).
       if (ranged && source.localRange && source.has(key) && !url.searchParams.get('warm')) {
         const body = await source.localRange(key, off, len);
@@ -487,6 +520,12 @@ export class CacheGroup {
     if (this.address) await this.meta.closeSession().catch(() => undefined);
     await this.meta.close().catch(() => undefined);
   }
+}
+
+interface Answer {
+  status: number;
+  body: Buffer;
+  headers: IncomingHttpHeaders;
 }
 
 /** Nothing listens at the member's address: the process is gone, asking again will not help. */

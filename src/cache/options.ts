@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { FsError } from '../errors.js';
 import type { Format } from '../meta/types.js';
 import type { ObjectStore } from '../object/interface.js';
+import { checksumFault } from '../object/transforms/checksum.js';
 import { DiskCache } from './disk.js';
 import { CacheGroup } from './group.js';
 import type { TlsFiles } from '../meta/service-auth.js';
@@ -97,7 +98,9 @@ export async function openCachedStore(format: Format, inner: ObjectStore, o: Cac
   }
   // Staged blocks may fill the cache's share of the disk; beyond it writes wait for the object store again.
   const stagingLimit = o.cacheSize ?? DEFAULT_CACHE_SIZE;
-  const store = new CachedObjectStore(inner, { blockPrefix, memory, disk, writeback: o.writeback, staging, stagingLimit, log: o.log });
+  // A member checks blocks against the volume's block checksum, to serve peers checked ranges of them.
+  const blockCheck = format.storage?.checksum === 'crc32c' ? checksumFault : undefined;
+  const store = new CachedObjectStore(inner, { blockPrefix, memory, disk, writeback: o.writeback, staging, stagingLimit, log: o.log, blockCheck });
   if (o.cacheGroup) {
     if (!o.groupMetaUrl) throw new Error('cacheGroup needs groupMetaUrl (the volume metadata URL members register in)');
     const { openMeta } = await import('../meta/index.js');

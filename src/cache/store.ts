@@ -12,6 +12,8 @@ import type { CacheGroup } from './group.js';
 import type { MemoryCache } from './memory.js';
 import { SingleFlight } from '../chunk/single-flight.js';
 import type { StagingArea } from './staging.js';
+import { FsError } from '../errors.js';
+import { PageSums, pagesOf, pagesSound } from './page-sums.js';
 
 export type CacheStats = BlockCacheStats;
 
@@ -29,6 +31,11 @@ export interface CachedStoreOptions {
   stagingLimit?: number;
   /** Where the write-back summary goes on close (default: nowhere). */
   log?: (line: string) => void;
+  /**
+   * The volume's block checksum over a stored block: why it fails, or undefined when it is sound. With it a
+   * group member serves checked ranges (checkedRange) to readers of a checksummed volume.
+   */
+  blockCheck?: (stored: Buffer) => string | undefined;
 }
 
 export class CachedObjectStore implements ObjectStore, BlockCache {
@@ -39,6 +46,10 @@ export class CachedObjectStore implements ObjectStore, BlockCache {
   readonly stats: CacheStats = { memoryHits: 0, stagingHits: 0, diskHits: 0, groupHits: 0, storeGets: 0, storeBytes: 0, memoryHitBytes: 0, stagingHitBytes: 0, diskHitBytes: 0, groupHitBytes: 0 };
   private readonly flights = new SingleFlight<Buffer>();
   private readonly diskReads = new SingleFlight<Buffer | null>();
+  /** Page sums of blocks checked whole against the block checksum (checkedRange). */
+  private readonly pageSums = new PageSums();
+  /** Cached copies a checked range found rotten (dropped and read again from the object store). */
+  readonly rangeStats = { checked: 0, corrupt: 0 };
   createMultipartUpload?: (key: string) => Promise<MultipartUpload>;
   uploadPart?: (key: string, uploadId: string, num: number, data: Buffer) => Promise<Part>;
   completeUpload?: (key: string, uploadId: string, parts: Part[]) => Promise<void>;
@@ -82,6 +93,25 @@ export class CachedObjectStore implements ObjectStore, BlockCache {
   /** With somewhere to keep blocks, a ranged get fetches the whole block (see get). */
   get wholeObjectGets(): boolean {
     return Boolean(this.memory || this.disk || this.staging);
+  }
+
+  /**
+   * A checked range can be asked of the group: this client keeps no blocks itself (with a cache of its
+   * own it fetches whole blocks, checks them once and keeps them).
+   */
+  get verifiedRanges(): boolean {
+    return Boolean(this.group && this.group.members().length > 0 && !this.wholeObjectGets);
+  }
+
+  /** A range of a block from its group owner, checked by the owner and on the way (see checkedRange). */
+  async verifiedRange(key: string, off: number, len: number): Promise<Buffer | undefined> {
+    if (!this.isBlock(key) || !this.verifiedRanges) return undefined;
+    const part = await this.group!.fetch(key, off, len, true);
+    if (part) {
+      this.stats.groupHits++;
+      this.stats.groupHitBytes += part.length;
+    }
+    return part;
   }
 
   isBlock(key: string): boolean {
@@ -169,6 +199,48 @@ export class CachedObjectStore implements ObjectStore, BlockCache {
     return slice(await this.localBlock(key), off, len);
   }
 
+  /**
+   * A range of a block for a peer, on a volume with a block checksum: served only from a block this member
+   * checked whole against that checksum (when it took the block in, or now), each page read back checked
+   * against the sums taken then. A copy that fails is dropped and the block read again from the object store;
+   * a block that fails there too is an EIO. Nothing unchecked is ever sent.
+   */
+  async checkedRange(key: string, off: number, len: number): Promise<Buffer> {
+    const check = this.opts.blockCheck;
+    if (!check) throw new FsError('EINVAL', { message: 'the volume has no block checksum' });
+    this.rangeStats.checked++;
+    const known = this.pageSums.get(key);
+    if (known && this.has(key)) {
+      const { start, end, from, to } = pagesOf(known.size, off, len);
+      const m = this.memory?.get(key);
+      const bytes = m ? m.subarray(from, to) : this.disk && !this.staging?.has(key) ? await this.disk.getRange(key, from, to - from) : undefined;
+      if (bytes && bytes.length === to - from) {
+        if (pagesSound(known, from, bytes)) {
+          const hit = m ? 'memory' : 'disk';
+          this.stats[`${hit}Hits`]++;
+          this.stats[`${hit}HitBytes`] += end - start;
+          return bytes.subarray(start - from, end - from);
+        }
+        this.rangeStats.corrupt++;
+        await this.drop(key);
+      }
+    }
+    let data = await this.localBlock(key);
+    if (check(data) !== undefined) {
+      // The cached copy is bad (or the store sent a bad one): once more from the object store.
+      this.rangeStats.corrupt++;
+      await this.drop(key);
+      data = await this.localBlock(key);
+      const fault = check(data);
+      if (fault) {
+        await this.drop(key);
+        throw new FsError('EIO', { message: `block ${key} is corrupted: ${fault}`, path: key, syscall: 'get' });
+      }
+    }
+    this.pageSums.add(key, data);
+    return slice(data, off, len);
+  }
+
   // ---- the chunk store's BlockCache contract: group-aware when this cache belongs to a group ----
 
   check(key: string): Promise<boolean> {
@@ -192,6 +264,7 @@ export class CachedObjectStore implements ObjectStore, BlockCache {
 
   /** Drops a block from this client's caches (memory and disk; not the group's). */
   async drop(key: string): Promise<void> {
+    this.pageSums.delete(key);
     this.memory?.delete(key);
     await this.disk?.delete(key);
   }
@@ -218,10 +291,20 @@ export class CachedObjectStore implements ObjectStore, BlockCache {
     if (d) {
       this.stats.diskHits++;
       this.stats.diskHitBytes += d.length;
+      this.sumsOnFill(key, d);
       this.memory?.put(key, d);
       return d;
     }
     return undefined;
+  }
+
+  /**
+   * A member checks a block it takes in whole (from the store, or its disk cache after a restart) against
+   * the block checksum while it holds all of it, so peers' ranges of it need no whole read later.
+   */
+  private sumsOnFill(key: string, data: Buffer): void {
+    if (!this.opts.blockCheck || !this.group?.isMember || this.pageSums.has(key)) return;
+    if (this.opts.blockCheck(data) === undefined) this.pageSums.add(key, data);
   }
 
   private async fromStore(key: string, off = 0, len = -1): Promise<Buffer> {
@@ -233,6 +316,7 @@ export class CachedObjectStore implements ObjectStore, BlockCache {
 
   /** Into memory now, onto disk in the background (served from memory until the file is in place). */
   private keep(key: string, data: Buffer): void {
+    this.sumsOnFill(key, data);
     this.memory?.put(key, data);
     this.disk?.put(key, data).catch(() => undefined);
   }

@@ -58,6 +58,16 @@ export interface ObjectStore {
    * it; a block cache keeps whole blocks): readers then share whole gets instead of asking for ranges.
    */
   readonly wholeObjectGets?: boolean;
+  /**
+   * True when verifiedRange can answer now (a cache group member holds the blocks): a checksummed volume's
+   * reader then asks for ranges instead of whole blocks.
+   */
+  readonly verifiedRanges?: boolean;
+  /**
+   * Bytes [off, off+len) of a stored block whose block checksum its holder checked when it took the block
+   * in, sent with a checksum of the range itself; undefined when no such range can be had (read the block).
+   */
+  verifiedRange?(key: string, off: number, len: number): Promise<Buffer | undefined>;
   /** Deleting a missing key is not an error (as in S3). */
   delete(key: string): Promise<void>;
   /** Keys starting with prefix and greater than marker, ascending, at most limit. */

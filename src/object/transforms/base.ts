@@ -7,7 +7,9 @@ import { listAll, span } from '../util.js';
 
 export abstract class TransformStore implements ObjectStore {
   /** A ranged get reads the whole block (see get). */
-  readonly wholeObjectGets = true;
+  get wholeObjectGets(): boolean {
+    return true;
+  }
 
   constructor(readonly inner: ObjectStore) {}
 
