@@ -552,6 +552,7 @@ export class NamespaceOps extends MetaCore {
   async setattr(ctx: Context, ino: number, set: number, req: Partial<Attr>): Promise<AttrResult> {
     return this.change('setattr', async (tx) => {
       const a = await this.mustAttr(tx, ino);
+      const before = { ...a };
       const t = stamp();
       const root = !ctx.checkPermission || ctx.uid === 0;
       const changed: Target = { role: 'changed', ino, attr: { ...a } };
@@ -610,6 +611,9 @@ export class NamespaceOps extends MetaCore {
         if (!(set & SET_MODE)) clearSetIdOnWrite(ctx, a);
         await this.truncateIn(tx, g, changed, a, req.length, t);
       }
+      // A change that changes nothing (tar's fchown to the owner the file has, a chmod to its mode) writes
+      // nothing: no ctime update, no record, a transaction without writes. As JuiceFS's mergeAttr does.
+      if (!(set & (SET_SIZE | SET_CTIME)) && sameAttr(before, a)) return { attr: a };
       if (set & SET_CTIME && req.ctime !== undefined) {
         a.ctime = req.ctime;
         a.ctimensec = req.ctimensec ?? 0;
@@ -625,4 +629,10 @@ export class NamespaceOps extends MetaCore {
   protected async truncateIn(_tx: Tx, _g: Guard, _at: Target, _a: Attr, _length: number, _t: Stamp): Promise<void> {
     throw fsErr('ENOSYS');
   }
+}
+
+/** Every field of two attribute records equal (they are flat records of numbers). */
+function sameAttr(x: Attr, y: Attr): boolean {
+  for (const k of Object.keys(y) as Array<keyof Attr>) if (x[k] !== y[k]) return false;
+  return Object.keys(x).length === Object.keys(y).length;
 }
