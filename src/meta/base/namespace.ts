@@ -611,9 +611,10 @@ export class NamespaceOps extends MetaCore {
         if (!(set & SET_MODE)) clearSetIdOnWrite(ctx, a);
         await this.truncateIn(tx, g, changed, a, req.length, t);
       }
-      // A change that changes nothing (tar's fchown to the owner the file has, a chmod to its mode) writes
-      // nothing: no ctime update, no record, a transaction without writes. As JuiceFS's mergeAttr does.
-      if (!(set & (SET_SIZE | SET_CTIME)) && sameAttr(before, a)) return { attr: a };
+      // A chown or chmod that changes nothing (tar's fchown to the owner the file has) writes nothing: no
+      // ctime update, no record, a transaction without writes, as JuiceFS's mergeAttr does. Times are always
+      // written: a touch to the same time still counts as a write (the TTL index follows it).
+      if (!(set & ~(SET_UID | SET_GID | SET_MODE)) && sameAttr(before, a)) return { attr: a };
       if (set & SET_CTIME && req.ctime !== undefined) {
         a.ctime = req.ctime;
         a.ctimensec = req.ctimensec ?? 0;
