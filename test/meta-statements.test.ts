@@ -88,3 +88,31 @@ test('readdir is one statement: the directory and its page read together', async
     await m.close();
   }
 });
+
+test("a setattr that changes nothing (tar's fchown to the file's owner) writes nothing", async () => {
+  const m = await openMeta(`sqlite3://${join(dir, 'noop.db')}`);
+  try {
+    await m.init(newFormat({ name: 'noop', storage: `file://${join(dir, 'blocks-noop')}`, trashDays: 0 }));
+    await m.load();
+    await m.newSession({});
+    const ctx = rootContext();
+    const c = await m.create(ctx, 1, 'f', 0o600, 0);
+    await m.release(ctx, c.inode);
+    const { SET_GID, SET_MODE, SET_UID } = await import('../src/meta/types.js');
+    const v0 = (await m.setattr(ctx, c.inode, SET_MODE, { mode: 0o600 })).version;
+    // The same owner again: nothing changes, not even ctime, and no version (no changelog record) is used.
+    const before = await m.getattr(ctx, c.inode);
+    const n = await counted(m, () => m.setattr(ctx, c.inode, SET_UID | SET_GID, { uid: 0, gid: 0 }));
+    const r = await m.setattr(ctx, c.inode, SET_MODE, { mode: 0o600 });
+    assert.equal(r.version, v0, 'no version taken by the no-op changes');
+    assert.deepEqual(await m.getattr(ctx, c.inode), before);
+    // Before: the same writes as a real change (the node, the version counter, a changelog record).
+    assert.ok(n <= 2, `no-op chown: ${n} statements (reads only)`);
+    // A real change still writes and moves ctime.
+    const chmod = await m.setattr(ctx, c.inode, SET_MODE, { mode: 0o644 });
+    assert.ok(chmod.version > v0);
+    assert.equal(chmod.attr.mode, 0o644);
+  } finally {
+    await m.close();
+  }
+});

@@ -556,6 +556,7 @@ export class NamespaceOps extends MetaCore {
   async setattr(ctx: Context, ino: number, set: number, req: Partial<Attr>): Promise<AttrResult> {
     return this.change('setattr', async (tx) => {
       const a = await this.mustAttr(tx, ino);
+      const before = { ...a };
       const t = stamp();
       const root = !ctx.checkPermission || ctx.uid === 0;
       const changed: Target = { role: 'changed', ino, attr: { ...a } };
@@ -614,6 +615,10 @@ export class NamespaceOps extends MetaCore {
         if (!(set & SET_MODE)) clearSetIdOnWrite(ctx, a);
         await this.truncateIn(tx, g, changed, a, req.length, t);
       }
+      // A chown or chmod that changes nothing (tar's fchown to the owner the file has) writes nothing: no
+      // ctime update, no record, a transaction without writes, as JuiceFS's mergeAttr does. Times are always
+      // written: a touch to the same time still counts as a write (the TTL index follows it).
+      if (!(set & ~(SET_UID | SET_GID | SET_MODE)) && sameAttr(before, a)) return { attr: a };
       if (set & SET_CTIME && req.ctime !== undefined) {
         a.ctime = req.ctime;
         a.ctimensec = req.ctimensec ?? 0;
@@ -629,4 +634,10 @@ export class NamespaceOps extends MetaCore {
   protected async truncateIn(_tx: Tx, _g: Guard, _at: Target, _a: Attr, _length: number, _t: Stamp): Promise<void> {
     throw fsErr('ENOSYS');
   }
+}
+
+/** Every field of two attribute records equal (they are flat records of numbers). */
+function sameAttr(x: Attr, y: Attr): boolean {
+  for (const k of Object.keys(y) as Array<keyof Attr>) if (x[k] !== y[k]) return false;
+  return Object.keys(x).length === Object.keys(y).length;
 }
