@@ -202,7 +202,9 @@ describe('chunk data path', () => {
         assert.ok(got.equals(pattern(off, 1 * MiB)), `at ${off}`);
         assert.ok(reader.cachedBytes <= 64 * MiB + BS);
       }
-      assert.equal(reader.readahead, 32 * MiB, 'window grew to its maximum');
+      // The window grows to 4 blocks on waits, past that only while doubling pays (test/readahead-window),
+      // never past --buffer-size's share: on an in-memory store under load either is right.
+      assert.ok(reader.readahead >= 4 * BS && reader.readahead <= 32 * MiB, `window grew within its bounds: ${reader.readahead}`);
       assert.equal(v.objects.getBytes, total, 'each block fetched once');
       // one read across the chunk boundary
       const fresh = new FileReader(v.store, v.meta, v.ino, { ctx: v.ctx });
