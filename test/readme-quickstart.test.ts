@@ -86,6 +86,8 @@ describe('README quick start: the test command', () => {
       await writeFile(join(dir, 'node_modules/.package-lock.json'), '{}');
       await mkdir(join(dir, 'src/fuse/native/build/Release'), { recursive: true });
       await writeFile(join(dir, 'src/fuse/native/build/Release/ferry_fuse.node'), '');
+      await mkdir(join(dir, 'src/sys/native/build/Release'), { recursive: true });
+      await writeFile(join(dir, 'src/sys/native/build/Release/ferry_sys.node'), '');
 
       const r = await sh(cmds[1]!, dir, userEnv(), 60_000);
       assert.equal(r.code, 0, tail(r));
